@@ -1,0 +1,13 @@
+"""Errors that end a run with one clear line and a non-zero exit."""
+
+
+class ProvisionError(Exception):
+    """A user-facing failure: its message is the one line shown on stderr."""
+
+
+class HostUnreachable(ProvisionError):
+    """The host could not be reached or logged into."""
+
+
+class UnknownHost(ProvisionError):
+    """The host is not in the inventory."""
