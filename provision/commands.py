@@ -1,0 +1,90 @@
+"""What each invoke task does, callable from Python (tasks.py only parses options)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from provision import report
+from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture, read_capture
+from provision.errors import ProvisionError
+from provision.facts.parsers import to_version
+from provision.inventory import Inventory
+from provision.matrix import Matrix, Stack, Status
+from provision.runners import runner_for
+
+console = Console()
+
+
+def _capture_host(host: str, inventory: str | None) -> str:
+    spec = Inventory(inventory).host(host)
+    runner = runner_for(spec)
+    try:
+        return capture(runner, spec.vars.get(BUILD_DIR_VAR))
+    finally:
+        runner.close()
+
+
+def _detection(host: str | None, capture_file: str | None, inventory: str | None, gpu_archs: str | None) -> Detection:
+    if bool(host) == bool(capture_file):
+        raise ProvisionError("give exactly one of --host or --capture")
+    if capture_file:
+        name, text = read_capture(Path(capture_file))
+        return analyse(name, text, gpu_archs)
+    return analyse(host, _capture_host(host, inventory), gpu_archs)
+
+
+def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_archs=None) -> int:
+    """Print a host's facts, GPU_ARCHS and matrix verdicts; 0 unless the matrix says FAIL."""
+    d = _detection(host, capture_file, inventory, gpu_archs)
+    if as_json:
+        print(json.dumps(report.detection_json(d), indent=2))
+    else:
+        report.print_detection(d, console)
+    return 1 if report.worst(d.verdicts) is Status.FAIL else 0
+
+
+def save_capture(host: str, out: str | None, inventory: str | None) -> int:
+    """Write the raw probe output of a host to a file (or stdout)."""
+    text = _capture_host(host, inventory)
+    if out:
+        Path(out).write_text(text)
+        print(f"{host}: capture written to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+WHAT_IF_FIELDS = ("l4t", "jetpack", "cuda", "tensorrt", "deepstream", "python", "ubuntu", "driver")
+
+
+def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, platform=None, **versions) -> int:
+    """Check a host, a capture, or a what-if stack against the matrix; 1 on FAIL."""
+    given = {k: v for k, v in versions.items() if v}
+    if host or capture_file:
+        if given or platform:
+            raise ProvisionError("give --host/--capture or version flags, not both")
+        verdicts = _detection(host, capture_file, inventory, None).verdicts
+        title = f"{host or capture_file}: compatibility matrix"
+    else:
+        if not given:
+            raise ProvisionError("nothing to check: give --host, --capture or version flags (e.g. --jetpack 4.6.1)")
+        parsed = {}
+        for name, value in given.items():
+            parsed[name] = to_version(value)
+            if parsed[name] is None:
+                raise ProvisionError(f"--{name}: {value!r} is not a version")
+        if platform not in (None, "jetson", "x86"):
+            raise ProvisionError(f"--platform: {platform!r} is not jetson or x86")
+        if platform is None and ("jetpack" in parsed or "l4t" in parsed):
+            platform = "jetson"
+        verdicts = Matrix.load().check(Stack(platform=platform, **parsed))
+        title = "what-if: " + ", ".join(f"{k} {v}" for k, v in given.items())
+    if as_json:
+        print(json.dumps(report.verdicts_json(verdicts), indent=2))
+    else:
+        console.print(report.verdict_table(verdicts, title))
+    return 1 if report.worst(verdicts) is Status.FAIL else 0

@@ -1,0 +1,235 @@
+"""Typed host facts assembled from probe sections (pure: a saved capture gives the same facts)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import Version
+
+from provision.facts import parsers as p
+from provision.matrix import Matrix, Stack
+
+
+@dataclass(frozen=True)
+class Gpu:
+    index: int
+    name: str
+    compute_cap: str | None
+    source: str  # "deviceQuery" | "nvidia-smi" | "model table"
+    memory_mib: int | None = None
+
+
+@dataclass(frozen=True)
+class Jetson:
+    model: str | None
+    family: str | None
+    soc: str | None
+    board: str | None
+    l4t: Version | None
+    jetpack: Version | None
+    compute_cap: str | None  # from the model table, for the cross-check
+
+
+@dataclass(frozen=True)
+class HostFacts:
+    arch: str | None
+    platform: str | None  # "jetson" | "x86"
+    os_id: str | None
+    os_version: str | None
+    jetson: Jetson | None
+    cuda: Version | None
+    tensorrt: Version | None
+    deepstream: Version | None
+    python: Version | None
+    cmake: Version | None
+    libc: Version | None
+    driver: Version | None
+    gpus: tuple[Gpu, ...]
+    device_query: p.DeviceQuery | None
+    smi: p.NvidiaSmi | None
+    mem_total_kib: int | None
+    mem_available_kib: int | None
+    swap_total_kib: int | None
+    disk_free_kib: int | None
+    disk_mount: str | None
+    nproc: int | None
+    lib_dir: str | None
+    packages: dict[str, str]
+    plugin_files: tuple[p.LibraryFile, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    def stack(self) -> Stack:
+        """The version stack the matrix checks."""
+        return Stack(
+            platform=self.platform,
+            family=self.jetson.family if self.jetson else None,
+            l4t=self.jetson.l4t if self.jetson else None,
+            jetpack=self.jetson.jetpack if self.jetson else None,
+            cuda=self.cuda,
+            tensorrt=self.tensorrt,
+            deepstream=self.deepstream,
+            python=self.python,
+            ubuntu=p.to_version(self.os_version) if self.os_id == "ubuntu" else None,
+            driver=self.driver,
+            compute_caps=tuple(sorted({g.compute_cap for g in self.gpus if g.compute_cap})),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict: versions as strings, enums as values."""
+        return _jsonable(dataclasses.asdict(self))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Version):
+        return str(value)
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+TRIPLETS = {"aarch64": "aarch64-linux-gnu", "arm64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
+
+
+def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
+    """Assemble HostFacts from probe sections; odd or missing data becomes None plus a warning."""
+    matrix = matrix or Matrix.load()
+    warnings: list[str] = []
+
+    def parsed(name: str, parser, empty=None):
+        text = sections[name]
+        if not text.strip():
+            return empty
+        value = parser(text)
+        if value is None or value == empty:
+            warnings.append(f"{name}: could not read {text.strip().splitlines()[0][:80]!r}")
+        return value if value is not None else empty
+
+    arch = parsed("uname_m", p.parse_uname_m)
+    os_release = parsed("os_release", p.parse_os_release)
+    packages = parsed("dpkg_nvinfer", p.parse_dpkg, empty={})
+    jetson = _jetson(sections, packages, matrix, warnings, parsed)
+    if jetson:
+        platform = "jetson"
+    elif arch == "x86_64":
+        platform = "x86"
+    else:
+        platform = None
+        if arch:
+            warnings.append(f"{arch} host without L4T: neither a Jetson nor an x86 server")
+
+    cuda = (
+        parsed("cuda_version_json", p.parse_cuda_version_json)
+        or parsed("cuda_version_txt", p.parse_cuda_version_txt)
+        or parsed("nvcc_version", p.parse_nvcc_version)
+    )
+    tensorrt = p.tensorrt_from_dpkg(packages) or parsed(
+        "nvinfer_version_h", p.parse_nvinfer_version_h
+    )
+    deepstream = parsed("deepstream_version", p.parse_deepstream_version) or p.deepstream_from_dpkg(
+        packages
+    )
+    smi = parsed("nvidia_smi_query", p.parse_nvidia_smi_query)
+    if smi and smi.error:
+        warnings.append(f"nvidia-smi: {smi.error}")
+    device_query = parsed("device_query", p.parse_device_query)
+    if device_query and device_query.error:
+        warnings.append(f"deviceQuery: {device_query.error}")
+    gpus = _gpus(device_query, smi, jetson, platform, matrix)
+    if not gpus:
+        warnings.append("no NVIDIA GPU found (no deviceQuery result, no nvidia-smi, no Jetson model)")
+    memory = parsed("meminfo", p.parse_meminfo)
+    disk = parsed("df_build", p.parse_df)
+    drivers = [g.driver for g in smi.gpus if g.driver] if smi else []
+
+    return HostFacts(
+        arch=arch,
+        platform=platform,
+        os_id=os_release.id if os_release else None,
+        os_version=os_release.version_id if os_release else None,
+        jetson=jetson,
+        cuda=cuda,
+        tensorrt=tensorrt,
+        deepstream=deepstream,
+        python=parsed("python3_version", p.parse_python3_version),
+        cmake=parsed("cmake_version", p.parse_cmake_version),
+        libc=parsed("libc_version", p.parse_libc_version),
+        driver=drivers[0] if drivers else None,
+        gpus=gpus,
+        device_query=device_query,
+        smi=smi,
+        mem_total_kib=memory.total_kib if memory else None,
+        mem_available_kib=memory.available_kib if memory else None,
+        swap_total_kib=memory.swap_total_kib if memory else None,
+        disk_free_kib=disk.available_kib if disk else None,
+        disk_mount=disk.mount if disk else None,
+        nproc=parsed("nproc", p.parse_nproc),
+        lib_dir=f"/usr/lib/{TRIPLETS[arch]}" if arch in TRIPLETS else None,
+        packages=packages,
+        plugin_files=parsed("nvinfer_plugin", p.parse_ls_libraries, empty=()),
+        warnings=tuple(warnings),
+    )
+
+
+def _jetson(sections, packages, matrix: Matrix, warnings: list[str], parsed) -> Jetson | None:
+    tegra = parsed("nv_tegra_release", p.parse_nv_tegra_release)
+    model = parsed("dt_model", p.parse_dt_model)
+    compatible = parsed("dt_compatible", p.parse_dt_compatible, empty=())
+    l4t = tegra.l4t if tegra else None
+    if l4t is None and "nvidia-l4t-core" in packages:
+        l4t = p.upstream_version(packages["nvidia-l4t-core"])
+    is_tegra = any(c.startswith("nvidia,tegra") for c in compatible)
+    if l4t is None and not is_tegra:
+        return None
+    device = matrix.device_for(model, compatible)
+    if device is None:
+        warnings.append(f"Jetson model {model!r} is not in the matrix's device table")
+    jetpack = None
+    if l4t is not None:
+        row = matrix.jetpack_for_l4t(l4t)
+        if row is None:
+            warnings.append(f"L4T {l4t} is not in the matrix: JetPack unknown")
+        else:
+            jetpack = row.version
+    else:
+        warnings.append("Jetson without /etc/nv_tegra_release or nvidia-l4t-core: L4T unknown")
+    soc = next((c.split(",", 1)[1] for c in compatible if c.startswith("nvidia,tegra")), None)
+    return Jetson(
+        model=model,
+        family=device.family if device else None,
+        soc=soc,
+        board=tegra.board if tegra else None,
+        l4t=l4t,
+        jetpack=jetpack,
+        compute_cap=device.compute_capability if device else None,
+    )
+
+
+def _gpus(device_query, smi, jetson: Jetson | None, platform, matrix: Matrix) -> tuple[Gpu, ...]:
+    """GPUs from deviceQuery, else nvidia-smi, else the Jetson model table."""
+    if device_query and device_query.devices:
+        memory = {i: g.memory_mib for i, g in enumerate(smi.gpus)} if smi else {}
+        return tuple(
+            Gpu(d.index, d.name, d.compute_cap, "deviceQuery", memory.get(d.index))
+            for d in device_query.devices
+        )
+    if smi and smi.gpus:
+        return tuple(
+            Gpu(
+                i,
+                g.name,
+                g.compute_cap or matrix.compute_capability_for_gpu_name(g.name),
+                "nvidia-smi" if g.compute_cap else "nvidia-smi name + GPU table",
+                g.memory_mib,
+            )
+            for i, g in enumerate(smi.gpus)
+        )
+    if jetson and jetson.compute_cap:
+        return (Gpu(0, jetson.model or jetson.family or "Jetson", jetson.compute_cap, "model table"),)
+    return ()

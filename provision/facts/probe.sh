@@ -1,0 +1,94 @@
+# Host probe: everything `detect` needs, gathered in one round trip.
+# POSIX sh only (runs under dash and busybox sh); no Python on the target.
+# Usage: sh -s -- BUILD_DIR < probe.sh   (the controller appends the deviceQuery source below)
+# Output: sections `==> NAME <==`, each followed by the raw text of its source; a section whose
+# source is absent is printed empty. The controller's parsers make sense of the text.
+
+BUILD_DIR=${1:-$HOME/.cache/dsprov}
+PATH=$PATH:/usr/local/cuda/bin:/usr/local/bin:/usr/sbin:/sbin
+export PATH LC_ALL=C
+
+section() { printf '==> %s <==\n' "$1"; }
+show() { [ -r "$1" ] && cat "$1" 2>/dev/null; }
+has() { command -v "$1" >/dev/null 2>&1; }
+triplet() {
+    case $(uname -m) in
+        aarch64|arm64) echo aarch64-linux-gnu ;;
+        *) echo x86_64-linux-gnu ;;
+    esac
+}
+
+section uname_m
+uname -m
+
+section os_release
+show /etc/os-release
+
+section nv_tegra_release
+show /etc/nv_tegra_release
+
+section dt_model
+[ -r /sys/firmware/devicetree/base/model ] && tr '\000' '\n' </sys/firmware/devicetree/base/model
+
+section dt_compatible
+[ -r /proc/device-tree/compatible ] && tr '\000' '\n' </proc/device-tree/compatible
+
+section cuda_version_json
+show /usr/local/cuda/version.json
+
+section cuda_version_txt
+show /usr/local/cuda/version.txt
+
+section nvcc_version
+has nvcc && nvcc --version 2>&1
+
+section nvidia_smi_query
+if has nvidia-smi; then
+    out=$(nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv 2>&1)
+    printf '%s\n' "$out"
+    # Older drivers (R470) reject compute_cap: ask again without it.
+    case $out in
+        *'not a valid field'*)
+            nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 ;;
+    esac
+fi
+
+section dpkg_nvinfer
+has dpkg-query && dpkg-query -W nvidia-l4t-core tensorrt 'libnvinfer*' 'deepstream*' 2>/dev/null
+
+section nvinfer_version_h
+for h in /usr/include/$(triplet)/NvInferVersion.h /usr/include/NvInferVersion.h \
+         /usr/local/cuda/include/NvInferVersion.h /usr/local/TensorRT/include/NvInferVersion.h; do
+    if [ -r "$h" ]; then
+        grep -E '^#define (NV_TENSORRT|TRT)_[A-Z_]+ ' "$h"
+        break
+    fi
+done
+
+section deepstream_version
+show /opt/nvidia/deepstream/deepstream/version
+
+section python3_version
+has python3 && python3 --version 2>&1
+
+section cmake_version
+has cmake && cmake --version 2>&1 | head -n 1
+
+section libc_version
+getconf GNU_LIBC_VERSION 2>/dev/null
+
+section meminfo
+show /proc/meminfo
+
+section df_build
+d=$BUILD_DIR
+while [ ! -d "$d" ] && [ "$d" != / ]; do d=$(dirname "$d"); done
+df -Pk "$d" 2>/dev/null
+
+section nproc
+if [ -r /sys/devices/system/cpu/online ]; then cat /sys/devices/system/cpu/online; else nproc 2>/dev/null; fi
+
+section nvinfer_plugin
+ls -l /usr/lib/$(triplet)/libnvinfer_plugin.so* 2>/dev/null
+
+section device_query

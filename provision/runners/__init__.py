@@ -1,0 +1,16 @@
+"""Runners carry out commands on a host: locally or over SSH (Ansible has its own plugins)."""
+
+from provision.inventory import HostSpec
+from provision.runners.base import Result, Runner, WrongSudoPassword
+from provision.runners.local import LocalRunner
+from provision.runners.ssh import SSHRunner
+
+
+def runner_for(spec: HostSpec) -> Runner:
+    """The runner an inventory host asks for: local for `ansible_connection=local`, else SSH."""
+    if spec.connection == "local":
+        return LocalRunner(spec.name, spec.become_password)
+    return SSHRunner(spec)
+
+
+__all__ = ["LocalRunner", "Result", "Runner", "SSHRunner", "WrongSudoPassword", "runner_for"]

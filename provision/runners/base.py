@@ -1,0 +1,75 @@
+"""What every runner offers: run a command, copy files. Transport only, no logic."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from provision.errors import ProvisionError
+
+SUDO_PROMPT = "[dsprov-sudo]"
+
+
+class WrongSudoPassword(ProvisionError):
+    """sudo refused the become password."""
+
+
+@dataclass(frozen=True)
+class Result:
+    command: str
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def tail(self, lines: int = 20) -> str:
+        """The last lines of output, for an error message."""
+        text = (self.stdout + "\n" + self.stderr).strip()
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class Runner(Protocol):
+    """Carries out commands on one host."""
+
+    host: str
+
+    def run(
+        self,
+        command: str,
+        *,
+        stdin: str | None = None,
+        sudo: bool = False,
+        timeout: float | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Result: ...
+
+    def put(self, local: Path, remote: str) -> None: ...
+
+    def get(self, remote: str, local: Path) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def sudo_wrap(command: str, password: str | None) -> tuple[str, str | None]:
+    """`sudo sh -c COMMAND`; with a password, sudo reads it from stdin (the caller sends it).
+
+    Commands that need their own stdin must not run under a password sudo: send a file instead.
+    """
+    if password is None:
+        return f"sudo -n sh -c {shlex.quote(command)}", None
+    return f"sudo -S -p {shlex.quote(SUDO_PROMPT)} sh -c {shlex.quote(command)}", password + "\n"
+
+
+def check_sudo(result: Result) -> Result:
+    """Turn sudo's refusals into one clear error."""
+    err = result.stderr
+    if result.exit_code != 0 and ("incorrect password" in err or "Sorry, try again" in err):
+        raise WrongSudoPassword("sudo refused the become password (wrong PROVISION_BECOME_PASSWORD?)")
+    if result.exit_code != 0 and "a password is required" in err:
+        raise WrongSudoPassword("sudo needs a password: set PROVISION_BECOME_PASSWORD or ansible_become_password")
+    return Result(result.command, result.exit_code, result.stdout, err.replace(SUDO_PROMPT, ""))

@@ -1,0 +1,69 @@
+"""Run on this machine (inventory hosts with `ansible_connection=local`)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from typing import Callable
+
+from provision.runners.base import Result, check_sudo, sudo_wrap
+
+
+class LocalRunner:
+    def __init__(self, host: str = "localhost", become_password: str | None = None) -> None:
+        self.host = host
+        self.become_password = become_password
+
+    def run(
+        self,
+        command: str,
+        *,
+        stdin: str | None = None,
+        sudo: bool = False,
+        timeout: float | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Result:
+        if sudo:
+            command, password_line = sudo_wrap(command, self.become_password)
+            stdin = (password_line or "") + (stdin or "")
+        proc = subprocess.Popen(
+            ["sh", "-c", command],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        if on_line is None:
+            out, err = proc.communicate(stdin, timeout=timeout)
+        else:
+            out, err = _stream(proc, stdin, on_line, timeout)
+        result = Result(command, proc.returncode, out, err)
+        return check_sudo(result) if sudo else result
+
+    def put(self, local: Path, remote: str) -> None:
+        shutil.copyfile(local, remote)
+
+    def get(self, remote: str, local: Path) -> None:
+        shutil.copyfile(remote, local)
+
+    def close(self) -> None:
+        pass
+
+
+def _stream(proc: subprocess.Popen, stdin: str | None, on_line, timeout) -> tuple[str, str]:
+    """Feed stdin, pass stdout lines to on_line as they come, collect stderr."""
+    err_chunks: list[str] = []
+    reader = threading.Thread(target=lambda: err_chunks.append(proc.stderr.read()), daemon=True)
+    reader.start()
+    if stdin:
+        proc.stdin.write(stdin)
+    proc.stdin.close()
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        on_line(line.rstrip("\n"))
+    proc.wait(timeout=timeout)
+    reader.join()
+    return "".join(lines), "".join(err_chunks)

@@ -1,0 +1,96 @@
+"""Run over SSH with Fabric (paramiko); the target needs only sh and sudo."""
+
+from __future__ import annotations
+
+import io
+import socket
+from pathlib import Path
+from typing import Callable
+
+import paramiko
+from fabric import Connection
+from invoke.exceptions import CommandTimedOut
+
+from provision.errors import HostUnreachable, ProvisionError
+from provision.inventory import HostSpec
+from provision.runners.base import Result, check_sudo, sudo_wrap
+
+
+class _LineSink(io.TextIOBase):
+    """A stream that hands each complete line to a callback."""
+
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self.on_line, self.buffer = on_line, ""
+
+    def write(self, text: str) -> int:
+        self.buffer += text
+        *lines, self.buffer = self.buffer.split("\n")
+        for line in lines:
+            self.on_line(line)
+        return len(text)
+
+
+class SSHRunner:
+    def __init__(self, spec: HostSpec, connect_timeout: float = 15) -> None:
+        self.host = spec.name
+        self.spec = spec
+        connect_kwargs: dict = {"look_for_keys": spec.key_file is None, "allow_agent": False}
+        if spec.key_file:
+            connect_kwargs["key_filename"] = [spec.key_file]
+        if spec.password:
+            connect_kwargs["password"] = spec.password
+        self.connection = Connection(
+            spec.address,
+            user=spec.user,
+            port=spec.port,
+            connect_timeout=connect_timeout,
+            connect_kwargs=connect_kwargs,
+        )
+        self.connection.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+
+    def _open(self) -> None:
+        try:
+            self.connection.open()
+        except (OSError, socket.timeout, paramiko.SSHException) as exc:
+            where = f"{self.spec.user or ''}@{self.spec.address}:{self.spec.port or 22}"
+            raise HostUnreachable(f"{self.host}: cannot reach {where}: {exc}") from exc
+
+    def run(
+        self,
+        command: str,
+        *,
+        stdin: str | None = None,
+        sudo: bool = False,
+        timeout: float | None = None,
+        on_line: Callable[[str], None] | None = None,
+    ) -> Result:
+        self._open()
+        if sudo:
+            command, password_line = sudo_wrap(command, self.spec.become_password)
+            stdin = (password_line or "") + (stdin or "")
+        try:
+            res = self.connection.run(
+                command,
+                hide=True,
+                warn=True,
+                in_stream=io.StringIO(stdin or ""),
+                out_stream=_LineSink(on_line) if on_line else None,
+                timeout=timeout,
+            )
+        except CommandTimedOut as exc:
+            raise ProvisionError(f"{self.host}: command timed out after {timeout} s") from exc
+        except (OSError, paramiko.SSHException) as exc:
+            raise HostUnreachable(f"{self.host}: connection lost: {exc}") from exc
+        result = Result(command, res.exited, res.stdout, res.stderr)
+        return check_sudo(result) if sudo else result
+
+    def put(self, local: Path, remote: str) -> None:
+        self._open()
+        self.connection.put(str(local), remote)
+
+    def get(self, remote: str, local: Path) -> None:
+        self._open()
+        self.connection.get(remote, str(local))
+
+    def close(self) -> None:
+        self.connection.close()

@@ -1,0 +1,87 @@
+"""invoke tasks: parse options, call `provision`. `invoke --list` shows them."""
+
+from __future__ import annotations
+
+import functools
+
+from invoke import Collection, Exit, task
+
+from provision import commands
+from provision.errors import ProvisionError
+
+
+def _cli(func):
+    """Run a command; a ProvisionError becomes one line on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(c, *args, **kwargs):
+        try:
+            code = func(c, *args, **kwargs)
+        except ProvisionError as exc:
+            raise Exit(f"error: {exc}", code=2) from None
+        if code:
+            raise Exit(code=code)
+
+    return wrapper
+
+
+HOST = "inventory host name ('localhost' runs here)"
+INVENTORY = "Ansible inventory file or folder (default: inventory/)"
+
+
+@task(
+    auto_shortflags=False,
+    help={
+        "host": HOST,
+        "capture": "derive the facts offline from a saved capture file instead",
+        "inventory": INVENTORY,
+        "json": "print machine-readable facts",
+        "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
+    },
+)
+@_cli
+def detect(c, host=None, capture=None, inventory=None, json=False, gpu_archs=None):
+    """Show a host's facts, GPU_ARCHS and compatibility verdicts (one probe round trip)."""
+    return commands.detect(host, capture, inventory, json, gpu_archs)
+
+
+@task(
+    name="capture",
+    auto_shortflags=False,
+    help={"host": HOST, "out": "file to write (default: stdout)", "inventory": INVENTORY},
+)
+@_cli
+def capture_(c, host, out=None, inventory=None):
+    """Save a host's raw probe output (a capture) for offline `detect --capture`."""
+    return commands.save_capture(host, out, inventory)
+
+
+@task(
+    name="check",
+    auto_shortflags=False,
+    help={
+        "host": HOST,
+        "capture": "check a saved capture",
+        "inventory": INVENTORY,
+        "json": "print verdicts as JSON",
+        "platform": "what-if platform: jetson or x86 (jetson when --jetpack/--l4t given)",
+        **{name: f"what-if {name} version" for name in commands.WHAT_IF_FIELDS},
+    },
+)
+@_cli
+def matrix_check(
+    c, host=None, capture=None, inventory=None, json=False, platform=None,
+    l4t=None, jetpack=None, cuda=None, tensorrt=None, deepstream=None, python=None, ubuntu=None, driver=None,
+):
+    """Check a host, a capture or a what-if version combination against the matrix."""
+    return commands.matrix_check(
+        host, capture, inventory, json, platform,
+        l4t=l4t, jetpack=jetpack, cuda=cuda, tensorrt=tensorrt, deepstream=deepstream,
+        python=python, ubuntu=ubuntu, driver=driver,
+    )
+
+
+matrix = Collection("matrix")
+matrix.add_task(matrix_check)
+
+ns = Collection(detect, capture_, matrix)
