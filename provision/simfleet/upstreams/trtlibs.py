@@ -196,7 +196,7 @@ def version_header(trt_version: str) -> str:
 
 
 def config_header(plugins: Sequence[str], gpu_archs: Sequence[str]) -> str:
-    """The TRTSTUB_CONFIG_H header: creator names and GPU_ARCHS list as C string literals."""
+    """The trtstub_config.h header: creator names and GPU_ARCHS list as C string literals."""
     for name in plugins:
         if not name or not all(c.isalnum() or c in "_-." for c in name):
             raise ValueError(f"bad plugin creator name {name!r}")
@@ -259,7 +259,7 @@ def build_trt_libs(
               "-o", str(core), str(STUB_SOURCE)])
         os.symlink(core.name, work / "libnvinfer.so")
         plug = work / f"libnvinfer_plugin.so.{full}"
-        _run([*common, "-DTRTSTUB_PLUGIN", '-DTRTSTUB_CONFIG_H="trtstub_config.h"', f"-I{work}",
+        _run([*common, "-DTRTSTUB_PLUGIN", "-DTRTSTUB_HAVE_CONFIG", f"-I{work}",
               f"-Wl,-soname,libnvinfer_plugin.so.{major}", "-o", str(plug), str(STUB_SOURCE),
               f"-L{work}", "-Wl,--no-as-needed", "-lnvinfer"])
         for lib in ("libnvinfer", "libnvinfer_plugin"):

@@ -7,8 +7,9 @@
  *
  * Build-time inputs (macros):
  *   TRTSTUB_MAJOR / TRTSTUB_MINOR / TRTSTUB_PATCH  the TensorRT version (required)
- *   TRTSTUB_CONFIG_H   optional header (quoted name) defining TRTSTUB_PLUGIN_NAMES, a
- *                      comma-separated list of string literals, and TRTSTUB_GPU_ARCHS, a string.
+ *   TRTSTUB_HAVE_CONFIG  include "trtstub_config.h" (found on the include path), which defines
+ *                        TRTSTUB_PLUGIN_NAMES, a comma-separated list of string literals, and
+ *                        TRTSTUB_GPU_ARCHS, a string such as "53 62".
  *
  * Exported API (C linkage, all libraries):
  *   int getInferLibVersion(void)
@@ -30,8 +31,8 @@
 #error "define TRTSTUB_MAJOR, TRTSTUB_MINOR and TRTSTUB_PATCH"
 #endif
 
-#ifdef TRTSTUB_CONFIG_H
-#include TRTSTUB_CONFIG_H
+#ifdef TRTSTUB_HAVE_CONFIG
+#include "trtstub_config.h"
 #endif
 
 #define TRTSTUB_EXPORT __attribute__((visibility("default")))
