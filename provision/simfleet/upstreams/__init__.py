@@ -1,0 +1,179 @@
+"""Fixture upstreams for the simulated fleet: everything the tool downloads, made locally.
+
+* Stand-in TensorRT libraries (:func:`build_trt_libs`) and a loader check program
+  (``csrc/trtcheck.c``, :func:`build_loader`).
+* A TensorRT-OSS-shaped git repo with a submodule (:func:`make_trt_oss_repo`).
+* A deepstream_python_apps-shaped git repo (:func:`make_pyds_repo`).
+* Kitware-layout cmake archives with SHA-256 (:func:`make_cmake_archives`).
+* A local HTTP server for all of it (:func:`serve`).
+
+:func:`build_upstreams` makes the repos and archives once per recipe and caches them. The tool
+reaches them only through settings a real user has: repository URLs (``file://`` or the HTTP
+server's), a git mirror base, a cmake archive URL with its SHA-256, and the git setting
+``protocol.file.allow=always`` that cloning submodules over ``file://`` needs (git >= 2.38.1).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .cmake_archives import CMAKE_VERSION, cache_home, make_cmake_archives, sha256_file
+from .pyds_repo import PYDS_TAGS, make_pyds_repo
+from .server import serve
+from .trt_oss import OSS_REFS, make_trt_oss_repo
+from .trtlibs import (
+    LOADER_SOURCE,
+    PLUGIN_CREATORS,
+    build_loader,
+    build_trt_libs,
+    elf_machine,
+    encode_version,
+    plugins_for,
+)
+
+__all__ = [
+    "Upstreams",
+    "build_upstreams",
+    "build_trt_libs",
+    "build_loader",
+    "make_trt_oss_repo",
+    "make_pyds_repo",
+    "make_cmake_archives",
+    "serve",
+    "plugins_for",
+    "encode_version",
+    "elf_machine",
+    "recipe_key",
+    "OSS_REFS",
+    "PYDS_TAGS",
+    "PLUGIN_CREATORS",
+    "LOADER_SOURCE",
+    "CMAKE_VERSION",
+]
+
+_HERE = Path(__file__).resolve().parent
+MANIFEST = "upstreams.json"
+
+
+@dataclass(frozen=True)
+class Upstreams:
+    """Where the fixture upstreams are: URLs a user would configure, and archive checksums.
+
+    ``cmake_archives`` maps ``x86_64``/``aarch64`` to ``(path or URL, sha256)``. URLs are
+    ``file://`` until :meth:`over_http` rebases them on a running :func:`serve` of ``root``.
+    """
+
+    root: Path
+    key: str
+    git_base_url: str  # mirror base: <base>/NVIDIA/TensorRT.git, <base>/NVlabs/cub.git, ...
+    trt_oss_url: str
+    pyds_url: str
+    cmake_version: str
+    cmake_archives: dict[str, tuple[str, str]]
+    cmake_sha256_url: str
+    loader_source: Path
+    git_config: dict[str, str] = field(default_factory=lambda: {"protocol.file.allow": "always"})
+    oss_refs: dict[str, str] = field(default_factory=dict)  # ref -> NvInferVersion.h version
+    pyds_tags: dict[str, str] = field(default_factory=dict)  # tag -> pyds version
+
+    def over_http(self, base_url: str) -> Upstreams:
+        """The same upstreams as served by ``serve(self.root)`` at ``base_url``."""
+        base = base_url.rstrip("/")
+        archives = {arch: (f"{base}/cmake/{Path(loc).name}", sha)
+                    for arch, (loc, sha) in self.cmake_archives.items()}
+        return replace(
+            self,
+            git_base_url=f"{base}/git",
+            trt_oss_url=f"{base}/git/NVIDIA/TensorRT.git",
+            pyds_url=f"{base}/git/NVIDIA-AI-IOT/deepstream_python_apps.git",
+            cmake_archives=archives,
+            cmake_sha256_url=f"{base}/cmake/cmake-{self.cmake_version}-SHA-256.txt",
+            git_config={},
+        )
+
+
+def recipe_key() -> str:
+    """Hash of everything that decides the upstreams' bytes: this package's sources + versions."""
+    h = hashlib.sha256(CMAKE_VERSION.encode())
+    for path in sorted([*_HERE.glob("*.py"), *(_HERE / "csrc").glob("*.c")]):
+        h.update(path.name.encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _make(entry: Path, key: str) -> dict:
+    git_root = entry / "git"
+    trt = make_trt_oss_repo(git_root)
+    pyds = make_pyds_repo(git_root)
+    archives = make_cmake_archives(entry / "cmake")
+    (entry / "src").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(LOADER_SOURCE, entry / "src" / LOADER_SOURCE.name)
+    return {
+        "key": key,
+        "trt_oss": str(trt.relative_to(entry)),
+        "pyds": str(pyds.relative_to(entry)),
+        "cmake_version": CMAKE_VERSION,
+        "cmake_archives": {a: [str(p.relative_to(entry)), sha] for a, (p, sha) in archives.items()},
+        "oss_refs": {r.name: r.version for r in OSS_REFS},
+        "pyds_tags": {t.tag: t.version for t in PYDS_TAGS},
+    }
+
+
+def _load(entry: Path, manifest: dict, verify: bool) -> Upstreams:
+    archives = {}
+    for arch, (rel, sha) in manifest["cmake_archives"].items():
+        path = entry / rel
+        if verify and sha256_file(path) != sha:
+            raise RuntimeError(f"{path}: SHA-256 differs from the recorded one")
+        archives[arch] = (str(path), sha)
+    version = manifest["cmake_version"]
+    return Upstreams(
+        root=entry,
+        key=manifest["key"],
+        git_base_url=(entry / "git").as_uri(),
+        trt_oss_url=(entry / manifest["trt_oss"]).as_uri(),
+        pyds_url=(entry / manifest["pyds"]).as_uri(),
+        cmake_version=version,
+        cmake_archives=archives,
+        cmake_sha256_url=(entry / "cmake" / f"cmake-{version}-SHA-256.txt").as_uri(),
+        loader_source=entry / "src" / LOADER_SOURCE.name,
+        oss_refs=dict(manifest["oss_refs"]),
+        pyds_tags=dict(manifest["pyds_tags"]),
+    )
+
+
+def build_upstreams(root: Path | None = None, *, verify: bool = False) -> Upstreams:
+    """Make (or reuse) the fixture upstreams under ``root/<recipe key>/``.
+
+    ``root`` defaults to ``~/.cache/dsprov-fleet/upstreams``. A file lock serialises concurrent
+    callers; an entry counts only once its manifest is written, so an interrupted build is
+    redone. Entries of other recipes are removed. ``verify`` re-hashes the cmake archives.
+    """
+    root = Path(root) if root is not None else cache_home() / "upstreams"
+    root.mkdir(parents=True, exist_ok=True)
+    key = recipe_key()
+    entry = root / key
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (entry / MANIFEST).is_file():
+            return _load(entry, json.loads((entry / MANIFEST).read_text()), verify)
+        tmp = root / f".building-{key}-{time.time_ns()}"
+        try:
+            manifest = _make(tmp, key)
+            (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            if entry.exists():
+                shutil.rmtree(entry)
+            tmp.rename(entry)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        for other in root.iterdir():
+            if other.is_dir() and other.name != key and (other / MANIFEST).is_file():
+                shutil.rmtree(other, ignore_errors=True)
+        return _load(entry, manifest, verify=False)
