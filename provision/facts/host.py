@@ -45,6 +45,7 @@ class HostFacts:
     deepstream: Version | None
     python: Version | None
     cmake: Version | None
+    gcc: Version | None
     libc: Version | None
     driver: Version | None
     gpus: tuple[Gpu, ...]
@@ -159,6 +160,7 @@ def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
         deepstream=deepstream,
         python=parsed("python3_version", p.parse_python3_version),
         cmake=parsed("cmake_version", p.parse_cmake_version),
+        gcc=parsed("gcc_version", p.parse_gcc_version),
         libc=parsed("libc_version", p.parse_libc_version),
         driver=drivers[0] if drivers else None,
         gpus=gpus,

@@ -255,6 +255,11 @@ def parse_cmake_version(text: str) -> Version | None:
     return _search_version(r"cmake version\s+(\d+\.\d+(?:\.\d+)?)", text)
 
 
+def parse_gcc_version(text: str) -> Version | None:
+    """`gcc -dumpfullversion -dumpversion`: `7.5.0`."""
+    return _search_version(r"^(\d+(?:\.\d+)*)\s*$", text)
+
+
 def parse_libc_version(text: str) -> Version | None:
     """`getconf GNU_LIBC_VERSION`: `glibc 2.27`."""
     return _search_version(r"glibc\s+([\d.]+)", text)

@@ -74,6 +74,9 @@ has python3 && python3 --version 2>&1
 section cmake_version
 has cmake && cmake --version 2>&1 | head -n 1
 
+section gcc_version
+has gcc && gcc -dumpfullversion -dumpversion 2>/dev/null
+
 section libc_version
 getconf GNU_LIBC_VERSION 2>/dev/null
 

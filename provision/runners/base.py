@@ -33,6 +33,10 @@ class Result:
         return "\n".join(text.splitlines()[-lines:])
 
 
+class Held(Protocol):
+    def release(self) -> None: ...
+
+
 class Runner(Protocol):
     """Carries out commands on one host."""
 
@@ -48,6 +52,9 @@ class Runner(Protocol):
         on_line: Callable[[str], None] | None = None,
     ) -> Result: ...
 
+    def hold(self, command: str, *, ready: str, sudo: bool = False) -> "Held | None":
+        """Start a long-lived command; return once it printed `ready` (None if it exited)."""
+
     def put(self, local: Path, remote: str) -> None: ...
 
     def get(self, remote: str, local: Path) -> None: ...
@@ -58,11 +65,12 @@ class Runner(Protocol):
 def sudo_wrap(command: str, password: str | None) -> tuple[str, str | None]:
     """`sudo sh -c COMMAND`; with a password, sudo reads it from stdin (the caller sends it).
 
-    Commands that need their own stdin must not run under a password sudo: send a file instead.
+    `-k` makes sudo ask (and so read that line) every time, cached credentials or not. Commands
+    run under sudo get no other stdin: data goes to the host as a file first.
     """
     if password is None:
         return f"sudo -n sh -c {shlex.quote(command)}", None
-    return f"sudo -S -p {shlex.quote(SUDO_PROMPT)} sh -c {shlex.quote(command)}", password + "\n"
+    return f"sudo -k -S -p {shlex.quote(SUDO_PROMPT)} sh -c {shlex.quote(command)}", password + "\n"
 
 
 def check_sudo(result: Result) -> Result:

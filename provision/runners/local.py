@@ -27,7 +27,9 @@ class LocalRunner:
     ) -> Result:
         if sudo:
             command, password_line = sudo_wrap(command, self.become_password)
-            stdin = (password_line or "") + (stdin or "")
+            if stdin is not None:
+                raise ValueError("no stdin for sudo commands: send a file instead")
+            stdin = password_line
         proc = subprocess.Popen(
             ["sh", "-c", command],
             stdin=subprocess.PIPE,
@@ -41,6 +43,25 @@ class LocalRunner:
             out, err = _stream(proc, stdin, on_line, timeout)
         result = Result(command, proc.returncode, out, err)
         return check_sudo(result) if sudo else result
+
+    def hold(self, command: str, *, ready: str, sudo: bool = False) -> "LocalHold | None":
+        """Start a command that prints `ready` and then waits on stdin; None if it never did."""
+        password_line = None
+        if sudo:
+            command, password_line = sudo_wrap(command, self.become_password)
+        proc = subprocess.Popen(
+            ["sh", "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        if password_line:
+            proc.stdin.write(password_line)
+            proc.stdin.flush()
+        for line in proc.stdout:
+            if line.strip() == ready:
+                return LocalHold(proc)
+        err = proc.stderr.read()
+        proc.wait()
+        check_sudo(Result(command, proc.returncode, "", err))
+        return None
 
     def put(self, local: Path, remote: str) -> None:
         shutil.copyfile(local, remote)
@@ -67,3 +88,14 @@ def _stream(proc: subprocess.Popen, stdin: str | None, on_line, timeout) -> tupl
     proc.wait(timeout=timeout)
     reader.join()
     return "".join(lines), "".join(err_chunks)
+
+
+class LocalHold:
+    """A command kept running until release() closes its stdin."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+
+    def release(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)

@@ -67,7 +67,9 @@ class SSHRunner:
         self._open()
         if sudo:
             command, password_line = sudo_wrap(command, self.spec.become_password)
-            stdin = (password_line or "") + (stdin or "")
+            if stdin is not None:
+                raise ValueError("no stdin for sudo commands: send a file instead")
+            stdin = password_line
         try:
             res = self.connection.run(
                 command,
@@ -84,6 +86,25 @@ class SSHRunner:
         result = Result(command, res.exited, res.stdout, res.stderr)
         return check_sudo(result) if sudo else result
 
+    def hold(self, command: str, *, ready: str, sudo: bool = False) -> "SSHHold | None":
+        """Start a command that prints `ready` and then waits on stdin; None if it never did."""
+        self._open()
+        password_line = None
+        if sudo:
+            command, password_line = sudo_wrap(command, self.spec.become_password)
+        channel = self.connection.client.get_transport().open_session()
+        channel.exec_command(command)
+        if password_line:
+            channel.sendall(password_line.encode())
+        out = channel.makefile("r")
+        for line in out:
+            if line.strip() == ready:
+                return SSHHold(channel)
+        err = channel.makefile_stderr("r").read().decode(errors="replace")
+        check_sudo(Result(command, channel.recv_exit_status(), "", err))
+        channel.close()
+        return None
+
     def put(self, local: Path, remote: str) -> None:
         self._open()
         self.connection.put(str(local), remote)
@@ -94,3 +115,15 @@ class SSHRunner:
 
     def close(self) -> None:
         self.connection.close()
+
+
+class SSHHold:
+    """A remote command kept running until release() closes its stdin."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self.channel = channel
+
+    def release(self) -> None:
+        self.channel.shutdown_write()
+        self.channel.recv_exit_status()
+        self.channel.close()

@@ -1,0 +1,82 @@
+"""The controller's artifact cache: downloads and built files, keyed by what decides their bytes.
+
+A fleet of identical devices builds once and copies to the rest: the key of a plugin build is
+a hash of (architecture, TensorRT version, OSS ref and commit, GPU_ARCHS, compiler).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import requests
+
+from provision.errors import ProvisionError
+
+CACHE_ENV = "DSPROV_CACHE"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "dsprov")
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def build_key(parts: dict[str, str]) -> str:
+    """A short stable key for a dict of what decides an artifact's bytes."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def fetch(url: str, sha256: str, name: str) -> Path:
+    """Download `url` once into the cache, checking its SHA-256 (a mismatch is never kept)."""
+    target = cache_root() / "downloads" / sha256 / name
+    if target.exists() and sha256_file(target) == sha256:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with requests.get(url, stream=True, timeout=60) as response:
+            response.raise_for_status()
+            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+                for chunk in response.iter_content(1 << 20):
+                    tmp.write(chunk)
+    except requests.RequestException as exc:
+        raise ProvisionError(f"cannot download {url}: {exc}") from exc
+    got = sha256_file(Path(tmp.name))
+    if got != sha256:
+        os.unlink(tmp.name)
+        raise ProvisionError(f"{url}: SHA-256 {got} does not match the expected {sha256}")
+    os.replace(tmp.name, target)
+    return target
+
+
+class ArtifactStore:
+    """Built files under cache_root()/artifacts/<key>/, each with a meta.json of its key parts."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = (root or cache_root()) / "artifacts"
+
+    def get(self, key: str, name: str) -> Path | None:
+        path = self.root / key / name
+        meta = self.root / key / "meta.json"
+        if path.exists() and meta.exists() and json.loads(meta.read_text()).get("sha256") == sha256_file(path):
+            return path
+        return None
+
+    def put(self, key: str, name: str, source: Path, parts: dict[str, str]) -> Path:
+        folder = self.root / key
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{name}.tmp"
+        tmp.write_bytes(source.read_bytes())
+        os.replace(tmp, folder / name)
+        meta = {"key": key, "parts": parts, "sha256": sha256_file(folder / name)}
+        (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        return folder / name

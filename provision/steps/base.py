@@ -1,0 +1,73 @@
+"""The step contract (after Ansible's modules): check, apply, verify, rollback.
+
+`check` says whether the work is already done (and why), so a rerun changes nothing; `apply`
+does it; `verify` proves it; `rollback` undoes what `apply` changed when `verify` fails.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from typing import Callable
+
+from provision.errors import ProvisionError
+from provision.facts import HostFacts
+from provision.runners import Result, Runner
+
+
+class StepFailed(ProvisionError):
+    """A step could not do its work; the message is one line, the log has the rest."""
+
+
+@dataclass
+class StepContext:
+    """What a step works with on one host."""
+
+    runner: Runner
+    facts: HostFacts
+    log: Callable[[str], None] = lambda line: None
+    state: dict = field(default_factory=dict)  # the host's state file (provision/state.py)
+
+    def sh(self, command: str, *, sudo: bool = False, check: bool = True, stream: bool = False,
+           timeout: float | None = None) -> Result:
+        """Run a command on the host, logging it; a failure raises StepFailed unless check=False."""
+        self.log(f"$ {'sudo ' if sudo else ''}{command}")
+        result = self.runner.run(command, sudo=sudo, timeout=timeout, on_line=self.log if stream else None)
+        if not stream:
+            for line in (result.stdout + result.stderr).splitlines():
+                self.log(line)
+        if check and not result.ok:
+            raise StepFailed(f"{self.runner.host}: `{command[:120]}` failed ({result.exit_code}): {result.tail(1)}")
+        return result
+
+
+class Step:
+    """One idempotent piece of the plan. Subclasses set `name` and implement the methods."""
+
+    name = "step"
+
+    def describe(self) -> list[str]:
+        """The exact commands apply would run (for --dry-run)."""
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        """One line for the plan."""
+        raise NotImplementedError
+
+    def check(self, ctx: StepContext) -> str | None:
+        """Why nothing needs doing, or None when apply must run."""
+        raise NotImplementedError
+
+    def apply(self, ctx: StepContext) -> None:
+        raise NotImplementedError
+
+    def verify(self, ctx: StepContext) -> None:
+        """Raise StepFailed when apply's result is not as it should be."""
+
+    def rollback(self, ctx: StepContext) -> None:
+        """Undo apply (steps that change the system)."""
+
+
+def q(value: object) -> str:
+    """shlex.quote for any value that goes into a command."""
+    return shlex.quote(str(value))

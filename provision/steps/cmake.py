@@ -1,0 +1,98 @@
+"""cmake >= 3.13 for the TensorRT OSS build: keep a new enough one, else install a release archive.
+
+The archive (Kitware layout `cmake-X.Y.Z-linux-<arch>/bin/cmake`) is downloaded once on the
+controller, its SHA-256 checked, pushed to the host, unpacked under /opt and linked into
+/usr/local/bin. Fleets are often air-gapped: the host itself needs no network for this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+
+from provision.artifacts import fetch
+from provision.facts.parsers import parse_cmake_version
+from provision.steps.base import Step, StepContext, StepFailed, q
+
+LINKED = ("cmake", "ctest", "cpack")
+
+
+@dataclass(frozen=True)
+class CmakeArchive:
+    arch: str
+    version: str
+    url: str
+    sha256: str
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def folder(self) -> str:
+        return f"/opt/{self.filename.removesuffix('.tar.gz')}"
+
+
+@dataclass
+class EnsureCmake(Step):
+    minimum: Version
+    installed: Version | None
+    archive: CmakeArchive | None
+    name = "cmake"
+
+    def summary(self) -> str:
+        if self.installed and self.installed >= self.minimum:
+            return f"keep cmake {self.installed} (>= {self.minimum})"
+        have = self.installed or "none"
+        return f"install cmake {self.archive.version if self.archive else '?'} (have {have}, need >= {self.minimum})"
+
+    def describe(self) -> list[str]:
+        if self.archive is None:
+            return []
+        a = self.archive
+        return [
+            f"(controller) download {a.url}, check SHA-256 {a.sha256[:12]}..., copy to /tmp/{a.filename}",
+            f"tar -xzf /tmp/{a.filename} -C /opt  (into a temp folder, renamed to {a.folder})",
+            *(f"ln -sfn {a.folder}/bin/{tool} /usr/local/bin/{tool}" for tool in LINKED),
+        ]
+
+    def _current(self, ctx: StepContext) -> Version | None:
+        result = ctx.runner.run("PATH=/usr/local/bin:$PATH cmake --version 2>/dev/null | head -n 1")
+        return parse_cmake_version(result.stdout) if result.ok else None
+
+    def check(self, ctx: StepContext) -> str | None:
+        current = self._current(ctx)
+        if current and current >= self.minimum:
+            return f"cmake {current} is new enough"
+        if self.archive is None:
+            raise StepFailed(
+                f"{ctx.runner.host}: cmake {current or 'missing'} is older than {self.minimum} and no cmake"
+                f" release archive is configured for {ctx.facts.arch} (set dsprov_cmake_archives)"
+            )
+        return None
+
+    def apply(self, ctx: StepContext) -> None:
+        a = self.archive
+        local = fetch(a.url, a.sha256, a.filename)
+        staging = f"/tmp/{a.filename}"
+        ctx.runner.put(Path(local), staging)
+        tmp = f"{a.folder}.dsprov-tmp"
+        links = " && ".join(f"ln -sfn {q(a.folder + '/bin/' + t)} /usr/local/bin/{t}" for t in LINKED)
+        ctx.sh(
+            f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null"
+            f" && rm -rf {q(tmp)} && mkdir -p {q(tmp)} && tar -xzf {q(staging)} -C {q(tmp)} --strip-components=1"
+            f" && rm -rf {q(a.folder)} && mv {q(tmp)} {q(a.folder)} && mkdir -p /usr/local/bin && {links}"
+            f"; rc=$?; rm -f {q(staging)}; exit $rc",
+            sudo=True,
+        )
+
+    def verify(self, ctx: StepContext) -> None:
+        current = self._current(ctx)
+        if not current or current < self.minimum:
+            raise StepFailed(f"{ctx.runner.host}: cmake still {current or 'missing'} after installing {self.archive.filename}")
+
+    def rollback(self, ctx: StepContext) -> None:
+        links = " ".join(f"/usr/local/bin/{t}" for t in LINKED)
+        ctx.sh(f"rm -f {links}; rm -rf {q(self.archive.folder)}", sudo=True, check=False)

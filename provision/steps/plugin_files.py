@@ -1,0 +1,56 @@
+"""The plugin library's files on a host, and what the state file says is installed there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from provision.state import SAVED_DIR
+from provision.steps.base import StepContext, q
+
+
+@dataclass(frozen=True)
+class PluginPaths:
+    """Where the plugin library lives on the host."""
+
+    lib_dir: str
+    name: str  # the real file: libnvinfer_plugin.so.8.2.1
+
+    @property
+    def path(self) -> str:
+        return f"{self.lib_dir}/{self.name}"
+
+    @property
+    def soname_link(self) -> str:  # libnvinfer_plugin.so.8
+        return f"{self.lib_dir}/libnvinfer_plugin.so.{self.name.split('.so.')[1].split('.')[0]}"
+
+    @property
+    def dev_link(self) -> str:
+        return f"{self.lib_dir}/libnvinfer_plugin.so"
+
+    @property
+    def saved(self) -> str:
+        return f"{SAVED_DIR}/{self.name}"
+
+    @property
+    def staged(self) -> str:  # not starting with "lib": ldconfig never looks at it
+        return f"{self.lib_dir}/.dsprov-new-{self.name}"
+
+
+def sha256(ctx: StepContext, path: str) -> str | None:
+    result = ctx.runner.run(f"sha256sum {q(path)} 2>/dev/null")
+    return result.stdout.split()[0] if result.ok and result.stdout else None
+
+
+def resolved_target(ctx: StepContext, link: str) -> str | None:
+    result = ctx.runner.run(f"readlink -f {q(link)}")
+    return result.stdout.strip() if result.ok else None
+
+
+def installed_build(ctx: StepContext, p: PluginPaths) -> str | None:
+    """The build key installed at `p` per the state file, if the file and link still say so."""
+    plugin = ctx.state.get("plugin") or {}
+    if not plugin.get("installed_sha256") or sha256(ctx, p.path) != plugin["installed_sha256"]:
+        return None
+    if resolved_target(ctx, p.soname_link) != p.path:
+        return None
+    return plugin.get("key")

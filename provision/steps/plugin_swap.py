@@ -1,0 +1,162 @@
+"""Swap the system `libnvinfer_plugin.so.X.Y.Z` for the OSS build, so the original always comes back.
+
+The file belongs to a Debian package, so the original is saved where package upgrades respect it:
+copied to /var/lib/dsprov/orig (outside every library folder: ldconfig picks a SONAME's target by
+comparing file names, so a saved copy beside the library could win) and registered there with
+`dpkg-divert`. The new file is staged under a name ldconfig ignores (it reads only names starting
+with `lib`) and renamed over the old one, so at every instant the path holds a whole library.
+Each action is one command; killing the run between any two leaves a loadable library and a
+recoverable original, and the next run finishes the job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from provision.state import SAVED_DIR, read_state, write_state
+from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.plugin_files import PluginPaths, installed_build, resolved_target, sha256
+from provision.steps.trt_oss import BuildPlugin
+
+DIVERT_PACKAGE = "dsprov"
+
+
+def save_original_command(p: PluginPaths) -> str:
+    """Copy the original out of the library folder once (never over an existing saved copy)."""
+    return (
+        f"mkdir -p {SAVED_DIR} && if [ ! -e {q(p.saved)} ]; then "
+        f"cp -p {q(p.path)} {q(p.saved + '.partial')} && mv {q(p.saved + '.partial')} {q(p.saved)}; fi"
+    )
+
+
+def divert_command(p: PluginPaths) -> str:
+    """Tell dpkg that package upgrades write the original's path to the saved copy."""
+    return (
+        f"dpkg-divert --listpackage {q(p.path)} | grep -qx {DIVERT_PACKAGE} || "
+        f"dpkg-divert --package {DIVERT_PACKAGE} --divert {q(p.saved)} --add {q(p.path)}"
+    )
+
+
+def install_commands(p: PluginPaths, staged_from: str) -> list[str]:
+    """Rename the staged file over the library, point the links at it, refresh the cache."""
+    return [
+        f"cp {q(staged_from)} {q(p.staged)} && chmod 0644 {q(p.staged)}",
+        f"mv -f {q(p.staged)} {q(p.path)}",
+        f"ln -sfn {q(p.name)} {q(p.lib_dir + '/.dsprov-link')} && mv -fT {q(p.lib_dir + '/.dsprov-link')} {q(p.soname_link)}",
+        f"[ -e {q(p.dev_link)} ] || ln -s {q(Path(p.soname_link).name)} {q(p.dev_link)}",
+        "ldconfig",
+    ]
+
+
+def restore_commands(p: PluginPaths) -> list[str]:
+    """Put the saved original back (same bytes) and drop the diversion."""
+    return [
+        f"cp -p {q(p.saved)} {q(p.staged)} && mv -f {q(p.staged)} {q(p.path)}",
+        f"ln -sfn {q(p.name)} {q(p.lib_dir + '/.dsprov-link')} && mv -fT {q(p.lib_dir + '/.dsprov-link')} {q(p.soname_link)}",
+        "ldconfig",
+        f"dpkg-divert --package {DIVERT_PACKAGE} --remove {q(p.path)} >/dev/null",
+    ]
+
+
+@dataclass
+class SwapPlugin(Step):
+    """Install a built plugin library (a controller file) in place of the system one."""
+
+    paths: PluginPaths
+    build: BuildPlugin  # gives the library (a controller file in the artifact cache) at run time
+    required_plugins: tuple[str, ...]
+    name = "plugin-swap"
+
+    @property
+    def record(self) -> dict:
+        """What the state file remembers about the installed build."""
+        s = self.build.spec
+        return {"key": self.build.key, "ref": s.ref, "commit": self.build.commit, "gpu_archs": s.gpu_archs}
+
+    def summary(self) -> str:
+        return f"swap {self.paths.path} for the OSS build (original saved to {self.paths.saved}, dpkg-divert)"
+
+    def describe(self) -> list[str]:
+        staging = f"/tmp/.dsprov-{self.paths.name}"
+        return [
+            save_original_command(self.paths),
+            divert_command(self.paths),
+            f"(controller) copy the built library to {staging}",
+            *install_commands(self.paths, staging),
+            f"readlink -f {self.paths.soname_link}; sha256sum {self.paths.path}; grep -c -a <plugin> {self.paths.path}",
+        ]
+
+    def check(self, ctx: StepContext) -> str | None:
+        if installed_build(ctx, self.paths) == self.build.resolve_key(ctx):
+            return f"{self.paths.name} is already the OSS build {self.build.key}"
+        return None
+
+    def apply(self, ctx: StepContext) -> None:
+        p = self.paths
+        state = dict(ctx.state)
+        plugin = dict(state.get("plugin") or {})
+        if "original_sha256" not in plugin:
+            current = sha256(ctx, p.path)
+            saved = sha256(ctx, p.saved)
+            if saved and saved != current:
+                raise StepFailed(
+                    f"{ctx.runner.host}: {p.saved} exists but is not {p.path} and the state file does not know it;"
+                    " move it away by hand before provisioning"
+                )
+            ctx.sh(save_original_command(p), sudo=True)
+            if sha256(ctx, p.saved) != current:
+                raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the original")
+            plugin.update(original_sha256=current, saved=p.saved, path=p.path)
+        ctx.sh(divert_command(p), sudo=True)
+        state["plugin"] = plugin
+        write_state(ctx, state)
+
+        staging = f"/tmp/.dsprov-{p.name}"
+        ctx.runner.put(self.build.artifact, staging)
+        for command in install_commands(p, staging):
+            ctx.sh(command, sudo=True)
+        ctx.sh(f"rm -f {q(staging)}", check=False)
+        plugin.update(installed_sha256=self.build.sha256, **self.record)
+        state["plugin"] = plugin
+        write_state(ctx, state)
+
+    def verify(self, ctx: StepContext) -> None:
+        p = self.paths
+        target = resolved_target(ctx, p.soname_link)
+        if target != p.path:
+            raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
+        if sha256(ctx, p.path) != self.build.sha256:
+            raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
+        for plugin in self.required_plugins:
+            if not ctx.runner.run(f"grep -q -a {q(plugin)} {q(p.path)}").ok:
+                raise StepFailed(f"{ctx.runner.host}: the installed library lacks {plugin}")
+        verify_loads(ctx, p.path)
+
+    def rollback(self, ctx: StepContext) -> None:
+        restore(ctx, self.paths)
+
+
+def verify_loads(ctx: StepContext, path: str) -> None:
+    """The dynamic loader resolves every dependency of the library (`ld.so --list`)."""
+    result = ctx.runner.run(
+        "for ld in /lib/ld-linux-aarch64.so.1 /lib64/ld-linux-x86-64.so.2; do"
+        f" [ -x $ld ] && exec $ld --list {q(path)}; done; exit 127"
+    )
+    if not result.ok or "not found" in result.stdout:
+        raise StepFailed(f"{ctx.runner.host}: {path} does not load: {result.tail(2)}")
+
+
+def restore(ctx: StepContext, p: PluginPaths) -> None:
+    """Put the saved original back and forget the swap; a no-op when nothing was swapped."""
+    state = read_state(ctx)
+    plugin = state.get("plugin") or {}
+    if not plugin.get("original_sha256"):
+        return
+    for command in restore_commands(p):
+        ctx.sh(command, sudo=True)
+    if sha256(ctx, p.path) != plugin["original_sha256"]:
+        raise StepFailed(f"{ctx.runner.host}: restored {p.path} does not match the original's SHA-256")
+    ctx.sh(f"rm -f {q(p.saved)}", sudo=True)
+    state.pop("plugin")
+    write_state(ctx, state)

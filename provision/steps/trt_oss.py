@@ -1,0 +1,166 @@
+"""Build TensorRT OSS `nvinfer_plugin` on the host (or take it from the controller's cache).
+
+Clone the ref that follows the INSTALLED TensorRT (with submodules) into the build folder,
+configure with the derived GPU_ARCHS, the host's library folder, its C compiler, platform and CUDA
+version, and build only the `nvinfer_plugin` target (building everything fails on trtexec on
+TX2/AGX: NVIDIA/TensorRT#1308, #1846). `-j` follows memory, not cores.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provision.artifacts import ArtifactStore, build_key, sha256_file
+from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.plugin_files import PluginPaths, installed_build
+
+GIB = 1024 * 1024  # KiB
+JOB_MEMORY_KIB = 3 * GIB // 2  # one nvcc/g++ job of the plugin build: about 1.5 GiB
+MIN_DISK_KIB = 2 * GIB  # checkout + build tree
+
+
+def build_jobs(mem_available_kib: int | None, swap_free_kib: int | None, nproc: int | None) -> tuple[int, str | None]:
+    """`-j` from memory and swap (a 4 GB Nano is OOM-killed at -j4), and a hint when swap would help."""
+    cores = nproc or 1
+    memory = (mem_available_kib or 0) + (swap_free_kib or 0)
+    jobs = max(1, min(cores, memory // JOB_MEMORY_KIB))
+    hint = None
+    if jobs < cores and not swap_free_kib:
+        hint = f"memory allows -j{jobs} of {cores} cores; adding swap (e.g. a 4 GB swap file) would allow more"
+    return jobs, hint
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    """Everything that decides the build's bytes, and where it happens."""
+
+    repo: str
+    ref: str
+    gpu_archs: str
+    lib_dir: str
+    platform_id: str  # aarch64 | x86_64
+    cuda_version: str  # major.minor
+    compiler: str  # e.g. "gcc 7.5.0"
+    tensorrt: str
+    build_dir: str
+    jobs: int
+
+    @property
+    def src(self) -> str:
+        return f"{self.build_dir}/TensorRT-{self.ref.replace('/', '-')}"
+
+    def key_parts(self, commit: str) -> dict[str, str]:
+        return {
+            "arch": self.platform_id,
+            "tensorrt": self.tensorrt,
+            "ref": self.ref,
+            "commit": commit,
+            "gpu_archs": self.gpu_archs,
+            "compiler": self.compiler,
+            "cuda": self.cuda_version,
+        }
+
+    def commands(self) -> list[str]:
+        src, build = q(self.src), q(self.src + "/build")
+        return [
+            f"rm -rf {src} && git clone --recursive --depth 1 -b {q(self.ref)} {q(self.repo)} {src}",
+            (
+                f"cmake -S {src} -B {build} -DGPU_ARCHS={q(self.gpu_archs)} -DTRT_LIB_DIR={q(self.lib_dir)}"
+                f" -DTRT_OUT_DIR={q(self.src + '/build/out')} -DCMAKE_C_COMPILER=/usr/bin/gcc"
+                f" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DTRT_PLATFORM_ID={q(self.platform_id)}"
+                f" -DCUDA_VERSION={q(self.cuda_version)} -DBUILD_PARSERS=OFF -DBUILD_SAMPLES=OFF"
+            ),
+            f"cmake --build {build} --target nvinfer_plugin -- -j{self.jobs}",
+        ]
+
+
+_key_locks: dict[str, threading.Lock] = {}
+_key_locks_guard = threading.Lock()
+
+
+def key_lock(key: str) -> threading.Lock:
+    """One build per key at a time across a fleet run: the others wait, then copy."""
+    with _key_locks_guard:
+        return _key_locks.setdefault(key, threading.Lock())
+
+
+@dataclass
+class BuildPlugin(Step):
+    """Produce the plugin library for a build key: from the cache, or built on this host."""
+
+    spec: BuildSpec
+    store: ArtifactStore
+    installed: PluginPaths  # the system library this build is for
+    artifact: Path | None = None
+    key: str | None = None
+    commit: str | None = None
+    outcome: str = field(default="")  # built | copied
+    name = "trt-oss-build"
+
+    def summary(self) -> str:
+        s = self.spec
+        return f"build nvinfer_plugin from TensorRT OSS {s.ref} for GPU_ARCHS {s.gpu_archs} with -j{s.jobs} (or reuse a cached build)"
+
+    def describe(self) -> list[str]:
+        return [f"git ls-remote {self.spec.repo} {self.spec.ref}", *self.spec.commands(),
+                "(controller) fetch build/out/libnvinfer_plugin.so.* into the artifact cache"]
+
+    def resolve_key(self, ctx: StepContext) -> str:
+        """The build key needs the ref's commit: ask the repository (from the host, which clones)."""
+        if self.key is None:
+            result = ctx.sh(f"git ls-remote {q(self.spec.repo)} {q(self.spec.ref)} {q('refs/tags/' + self.spec.ref + '^{}')}")
+            lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
+            if not lines:
+                raise StepFailed(f"{ctx.runner.host}: {self.spec.repo} has no ref {self.spec.ref}")
+            peeled = [words[0] for words in lines if words[1].endswith("^{}")]
+            self.commit = peeled[0] if peeled else lines[0][0]
+            self.key = build_key(self.spec.key_parts(self.commit))
+        return self.key
+
+    def check(self, ctx: StepContext) -> str | None:
+        key = self.resolve_key(ctx)
+        if installed_build(ctx, self.installed) == key:
+            return f"build {key} is already installed"
+        cached = self.store.get(key, "libnvinfer_plugin.so")
+        if cached:
+            self.artifact, self.outcome = cached, "copied"
+            return f"cached build {key}"
+        return None
+
+    def apply(self, ctx: StepContext) -> None:
+        key = self.resolve_key(ctx)
+        with key_lock(key):
+            cached = self.store.get(key, "libnvinfer_plugin.so")
+            if cached:  # another host of the fleet built it while we waited
+                self.artifact, self.outcome = cached, "copied"
+                return
+            self._build(ctx, key)
+
+    def _build(self, ctx: StepContext, key: str) -> None:
+        free = ctx.facts.disk_free_kib
+        if free is not None and free < MIN_DISK_KIB:
+            raise StepFailed(
+                f"{ctx.runner.host}: only {free // 1024} MiB free for the build in {self.spec.build_dir}; need {MIN_DISK_KIB // 1024} MiB"
+            )
+        ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
+        for command in self.spec.commands():
+            ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=6 * 3600)
+        out = ctx.sh(f"ls {q(self.spec.src + '/build/out')}/libnvinfer_plugin.so.*.*.*").stdout.split()
+        if not out:
+            raise StepFailed(f"{ctx.runner.host}: the build made no libnvinfer_plugin.so.X.Y.Z")
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / "libnvinfer_plugin.so"
+            ctx.runner.get(out[0], local)
+            self.artifact = self.store.put(key, "libnvinfer_plugin.so", local, self.spec.key_parts(self.commit))
+        self.outcome = "built"
+
+    def verify(self, ctx: StepContext) -> None:
+        if self.artifact is None or not self.artifact.exists():
+            raise StepFailed(f"{ctx.runner.host}: no plugin library for build {self.key}")
+
+    @property
+    def sha256(self) -> str | None:
+        return sha256_file(self.artifact) if self.artifact else None

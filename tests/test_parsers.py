@@ -1,0 +1,147 @@
+"""Parsers over real recorded and published outputs (each fixture folder's SOURCE.md names its origin)."""
+
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from provision.facts import parsers as p
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PUBLISHED = FIXTURES / "published"
+H100 = FIXTURES / "recorded" / "h100-ubuntu2404"
+
+
+def read(path: Path) -> str:
+    return path.read_text()
+
+
+@pytest.mark.parametrize(
+    "device, name, cc, versions",
+    [
+        ("nano", "NVIDIA Tegra X1", "5.3", ("10.2", "10.2")),
+        ("tx2", "NVIDIA Tegra X2", "6.2", ("8.0", "8.0")),
+        ("xavier", "Xavier", "7.2", ("11.8", "11.8")),
+        ("orin", "Orin", "8.7", ("12.9", "12.9")),
+    ],
+)
+def test_device_query_published(device, name, cc, versions):
+    path = next((PUBLISHED / device).glob("device_query*.txt"))
+    dq = p.parse_device_query(read(path))
+    assert dq.error is None
+    assert [(d.index, d.name, d.compute_cap) for d in dq.devices] == [(0, name, cc)]
+    assert (dq.driver_cuda, dq.runtime_cuda) == versions
+
+
+def test_device_query_failure_recorded_here():
+    capture = read(FIXTURES / "recorded" / "nogpu-debian12" / "probe-output.txt")
+    dq = p.parse_device_query(p.split_sections(capture)["device_query"])
+    assert dq.devices == ()
+    assert dq.error == "cudaGetDeviceCount returned 35: CUDA driver version is insufficient for CUDA runtime version"
+
+
+def test_device_query_two_devices_and_garbage():
+    text = (
+        'Detected 2 CUDA Capable device(s)\n\nDevice 0: "Tesla T4"\n'
+        "  CUDA Capability Major/Minor version number:    7.5\n\nDevice 1: \"NVIDIA A10\"\n"
+        "  CUDA Capability Major/Minor version number:    8.6\n"
+    )
+    assert [d.compute_cap for d in p.parse_device_query(text).devices] == ["7.5", "8.6"]
+    assert p.parse_device_query("sh: 1: devicequery: not found").error.startswith("sh: 1")
+    assert p.parse_device_query("") is None
+
+
+def test_nvidia_smi_query_h100():
+    smi = p.parse_nvidia_smi_query(read(H100 / "nvidia-smi-query.csv"))
+    assert smi.error is None
+    assert smi.gpus == (p.SmiGpu("NVIDIA H100 80GB HBM3", "9.0", Version("580.159.04"), 81559),)
+
+
+def test_nvidia_smi_query_old_driver_rejects_compute_cap():
+    rejected = read(PUBLISHED / "misc" / "nvidia_smi_compute_cap_rejected.txt")
+    # what the probe prints on R470: the rejection, then the query again without compute_cap
+    text = rejected + "name, driver_version, memory.total [MiB]\nTesla T4, 470.63.01, 15109 MiB\n"
+    smi = p.parse_nvidia_smi_query(text)
+    assert smi.gpus == (p.SmiGpu("Tesla T4", None, Version("470.63.01"), 15109),)
+    assert "not a valid field" in smi.error
+
+
+def test_nvcc_version_h100():
+    assert p.parse_nvcc_version(read(H100 / "nvcc-version.txt")) == Version("13.0.88")
+
+
+def test_cuda_version_files():
+    assert p.parse_cuda_version_txt("CUDA Version 10.2.89\n") == Version("10.2.89")
+    json_text = '{"cuda": {"name": "CUDA SDK", "version": "11.4.19"}, "cuda_nvcc": {"version": "11.4.315"}}'
+    assert p.parse_cuda_version_json(json_text) == Version("11.4.315")
+    missing = read(H100 / "cuda-version-json-missing.txt")
+    assert p.parse_cuda_version_json(missing) is None
+
+
+def test_nv_tegra_release_published_tx2():
+    tegra = p.parse_nv_tegra_release(read(PUBLISHED / "tx2" / "nv_tegra_release.txt"))
+    assert tegra == p.TegraRelease(Version("32.5.1"), "t186ref")
+
+
+def test_nv_tegra_release_odd_input():
+    assert p.parse_nv_tegra_release("") is None
+    assert p.parse_nv_tegra_release("# R32 (release), REVISION: x") is None
+
+
+def test_dpkg_published_nano():
+    packages = p.parse_dpkg(read(PUBLISHED / "nano" / "dpkg_nvinfer.txt"))
+    assert packages["libnvinfer8"] == "8.2.1-1+cuda10.2"
+    assert p.tensorrt_from_dpkg(packages) == Version("8.2.1.9")  # the `tensorrt` package row
+    assert p.upstream_version(packages["nvidia-l4t-core"]) == Version("32.7.4")
+
+
+def test_dpkg_query_w_lines():
+    text = "nvidia-l4t-core\t32.7.1-20220219090432\ntensorrt\t8.2.1.8-1+cuda10.2\nlibnvinfer-bin\t\ndeepstream-6.0\t6.0.1-1\n"
+    packages = p.parse_dpkg(text)
+    assert "libnvinfer-bin" not in packages  # matched by the pattern but not installed
+    assert p.tensorrt_from_dpkg(packages) == Version("8.2.1.8")
+    assert p.deepstream_from_dpkg(packages) == Version("6.0.1")
+
+
+def test_nvinfer_version_h_8_and_10():
+    v8 = "#define NV_TENSORRT_MAJOR 8\n#define NV_TENSORRT_MINOR 2\n#define NV_TENSORRT_PATCH 1\n#define NV_TENSORRT_BUILD 8\n"
+    assert p.parse_nvinfer_version_h(v8) == Version("8.2.1.8")
+    v10 = (
+        "#define TRT_MAJOR_ENTERPRISE 10\n#define TRT_MINOR_ENTERPRISE 3\n#define TRT_PATCH_ENTERPRISE 0\n"
+        "#define TRT_BUILD_ENTERPRISE 26\n#define NV_TENSORRT_MAJOR TRT_MAJOR_ENTERPRISE\n"
+        "#define NV_TENSORRT_MINOR TRT_MINOR_ENTERPRISE\n#define NV_TENSORRT_PATCH TRT_PATCH_ENTERPRISE\n"
+        "#define NV_TENSORRT_BUILD TRT_BUILD_ENTERPRISE\n"
+    )
+    assert p.parse_nvinfer_version_h(v10) == Version("10.3.0.26")
+    assert p.parse_nvinfer_version_h("#define NV_TENSORRT_MAJOR\n") is None
+
+
+def test_small_sections():
+    assert p.parse_deepstream_version("Version: 6.0\n") == Version("6.0")
+    assert p.parse_python3_version("Python 3.6.9\n") == Version("3.6.9")
+    assert p.parse_cmake_version("cmake version 3.10.2\n") == Version("3.10.2")
+    assert p.parse_libc_version("glibc 2.27\n") == Version("2.27")
+    assert p.parse_dt_model("NVIDIA Jetson Nano Developer Kit\x00") == "NVIDIA Jetson Nano Developer Kit"
+    assert p.parse_dt_compatible("nvidia,p3450-0000\nnvidia,jetson-nano\nnvidia,tegra210\n")[-1] == "nvidia,tegra210"
+    assert p.parse_nproc("0-3") == 4 and p.parse_nproc("0-3,6") == 5 and p.parse_nproc("0") == 1
+    assert p.parse_nproc("16") == 16 and p.parse_nproc("x-y") is None
+    assert p.parse_uname_m("aarch64\n") == "aarch64"
+
+
+def test_recorded_capture_here():
+    sections = p.split_sections(read(FIXTURES / "recorded" / "nogpu-debian12" / "probe-output.txt"))
+    assert p.parse_uname_m(sections["uname_m"]) == "x86_64"
+    assert p.parse_os_release(sections["os_release"]).id == "debian"
+    assert p.parse_meminfo(sections["meminfo"]).total_kib > 1_000_000
+    assert p.parse_df(sections["df_build"]).available_kib > 0
+    assert sections["nv_tegra_release"] == "" and "nv_tegra_release" in sections
+
+
+def test_ls_libraries():
+    text = (
+        "lrwxrwxrwx 1 root root 26 Feb  1  2022 /usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so -> libnvinfer_plugin.so.8.2.1\n"
+        "-rw-r--r-- 1 root root 9176616 Feb  1  2022 /usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so.8.2.1\n"
+    )
+    files = p.parse_ls_libraries(text)
+    assert files[0] == p.LibraryFile("libnvinfer_plugin.so", link_target="libnvinfer_plugin.so.8.2.1")
+    assert files[1] == p.LibraryFile("libnvinfer_plugin.so.8.2.1", size=9176616)
