@@ -1,0 +1,169 @@
+"""Start and stop a simulated fleet from a fleet file; write its Ansible inventory.
+
+Runtime state lives in one directory (default ``~/.cache/dsprov-fleet/<fleet>/``): the client
+key, the sudo password, the inventory, known_hosts and one folder per device. ``fleet_down``
+needs nothing but that directory, so it also cleans up after a crashed run.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from provision.errors import ProvisionError
+from provision.simfleet import roots
+from provision.simfleet.device import Device, kill_all, processes_of
+from provision.simfleet.profiles import load_profile
+
+DEFAULT_FLEET = Path(__file__).parent / "fleets" / "demo.yml"
+FAMILIES = ("nano", "tx2", "xavier", "orin", "x86")
+SSH_OPTIONS = "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts} -o LogLevel=ERROR"
+
+
+@dataclass
+class FleetHandle:
+    """A running fleet: where its files are and how to reach each device."""
+
+    name: str
+    runtime_dir: Path
+    devices: list[Device]
+    start_seconds: float = 0.0
+    procs: dict[str, subprocess.Popen] = field(default_factory=dict, repr=False)
+
+    @property
+    def inventory(self) -> Path:
+        return self.runtime_dir / "inventory.ini"
+
+    @property
+    def key(self) -> Path:
+        return self.runtime_dir / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        return self.runtime_dir / "known_hosts"
+
+    @property
+    def become_password(self) -> str:
+        """The sudo password of every device's user (pass it on as PROVISION_BECOME_PASSWORD)."""
+        return (self.runtime_dir / "become_password").read_text().strip()
+
+    def device(self, name: str) -> Device:
+        return next(d for d in self.devices if d.name == name)
+
+    def ssh_command(self, name: str) -> list[str]:
+        """argv prefix for a real ssh into device ``name`` (append the remote command)."""
+        dev = self.device(name)
+        return ["ssh", "-i", str(self.key), "-p", str(dev.port),
+                *SSH_OPTIONS.format(known_hosts=self.known_hosts).split(),
+                "-o", "BatchMode=yes", f"{dev.profile.user}@127.0.0.1"]
+
+    def pids(self) -> list[int]:
+        """Host PIDs of all the fleet's processes."""
+        return processes_of(self.runtime_dir)
+
+    def down(self) -> None:
+        fleet_down(self.runtime_dir)
+
+
+def default_runtime_dir(name: str) -> Path:
+    if name == "roots" or name == "trt" or "/" in name:
+        raise ProvisionError(f"invalid fleet name {name!r}")
+    return roots.CACHE_DIR / name
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_inventory(handle: FleetHandle) -> None:
+    groups: dict[str, list[str]] = {f: [] for f in FAMILIES}
+    ssh_args = SSH_OPTIONS.format(known_hosts=handle.known_hosts)
+    for dev in handle.devices:
+        groups.setdefault(dev.family, []).append(
+            f"{dev.name} ansible_host=127.0.0.1 ansible_port={dev.port} "
+            f"ansible_user={dev.profile.user} ansible_ssh_private_key_file={handle.key} "
+            f"ansible_ssh_common_args='{ssh_args}'")
+    text = f"# Simulated fleet {handle.name!r}, written by fleet up; sudo password: " \
+           f"{handle.runtime_dir / 'become_password'} (PROVISION_BECOME_PASSWORD)\n"
+    for group, hosts in groups.items():
+        if hosts:
+            text += f"\n[{group}]\n" + "\n".join(hosts) + "\n"
+    text += "\n[jetson:children]\n" + "\n".join(
+        g for g in ("nano", "tx2", "xavier", "orin") if groups.get(g)) + "\n"
+    handle.inventory.write_text(text)
+    handle.known_hosts.write_text("".join(
+        f"[127.0.0.1]:{d.port} {d.host_key()}\n" for d in handle.devices))
+
+
+def fleet_up(fleet_file: Path = DEFAULT_FLEET, runtime_dir: Path | None = None) -> FleetHandle:
+    """Start every device of ``fleet_file`` (YAML: name, devices: [{name, profile, port?}]).
+
+    A fleet already running in ``runtime_dir`` is stopped first. On failure everything started
+    is stopped again before the error propagates.
+    """
+    started = time.monotonic()
+    spec = yaml.safe_load(Path(fleet_file).read_text())
+    name = spec["name"]
+    runtime_dir = Path(runtime_dir or default_runtime_dir(name)).resolve()
+    fleet_down(runtime_dir)
+    runtime_dir.mkdir(parents=True, mode=0o700)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"dsprov-fleet-{name}",
+                    "-f", str(runtime_dir / "id_ed25519")], check=True)
+    (runtime_dir / "become_password").write_text(secrets.token_urlsafe(12) + "\n")
+    (runtime_dir / "become_password").chmod(0o600)
+    profiles = {d["profile"]: load_profile(d["profile"]) for d in spec["devices"]}
+    arches = sorted({p.arch for p in profiles.values()})
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lowers = dict(zip(arches, pool.map(lambda a: roots.build_root(roots.Recipe(a)), arches)))
+    devices = [Device(name=d["name"], profile=profiles[d["profile"]],
+                      port=int(d.get("port") or _free_port()),
+                      dir=runtime_dir / "devices" / d["name"],
+                      lower=lowers[profiles[d["profile"]].arch]) for d in spec["devices"]]
+    (runtime_dir / "fleet.json").write_text(json.dumps(
+        {"name": name, "fleet_file": str(fleet_file),
+         "devices": [{"name": d.name, "profile": d.profile.name, "port": d.port}
+                     for d in devices]}, indent=1))
+    handle = FleetHandle(name, runtime_dir, devices)
+    try:
+        with ThreadPoolExecutor(max_workers=len(devices)) as pool:
+            list(pool.map(lambda d: d.prepare(roots.CACHE_DIR), devices))
+            for dev in devices:
+                handle.procs[dev.name] = dev.start()
+            list(pool.map(lambda d: d.wait_ready(handle.procs[d.name]), devices))
+        _write_inventory(handle)
+    except BaseException:
+        fleet_down(runtime_dir)
+        raise
+    handle.start_seconds = round(time.monotonic() - started, 2)
+    return handle
+
+
+def _mounts_under(path: Path) -> list[str]:
+    prefix = str(path) + "/"
+    with open("/proc/self/mounts") as f:
+        return [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
+
+
+def fleet_down(name_or_runtime_dir: str | Path) -> None:
+    """Stop a fleet given its name or runtime dir: kill its processes (which takes its mounts
+    and namespaces with them), unmount anything left on the host, remove the runtime dir."""
+    target = Path(name_or_runtime_dir)
+    runtime_dir = (target if target.is_absolute() or target.exists()
+                   else default_runtime_dir(str(name_or_runtime_dir))).resolve()
+    kill_all(processes_of(runtime_dir))
+    for point in sorted(_mounts_under(runtime_dir), key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+    if processes_of(runtime_dir) or _mounts_under(runtime_dir):
+        raise ProvisionError(f"could not stop everything of the fleet in {runtime_dir}")
+    shutil.rmtree(runtime_dir, ignore_errors=True)

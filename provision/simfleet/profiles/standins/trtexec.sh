@@ -1,0 +1,54 @@
+#!/bin/sh
+# Stand-in for TensorRT's trtexec on a simulated device (provision/simfleet): builds no engine.
+# --saveEngine=FILE gets a text file recording the inputs (model, precision, shapes, TensorRT
+# version); the log lines follow trtexec's "&&&& RUNNING/PASSED/FAILED TensorRT.trtexec [TensorRT
+# vNNNN]" framing.
+trt_version=@TRT_VERSION@
+trt_int=@TRT_INT@
+onnx= engine= precision=fp32 batch= shapes= min= opt= max= workspace=
+for arg in "$@"; do
+    case $arg in
+        --onnx=*) onnx=${arg#*=} ;;
+        --saveEngine=*) engine=${arg#*=} ;;
+        --fp16) precision=fp16 ;;
+        --int8) precision=int8 ;;
+        --best) precision=best ;;
+        --batch=*) batch=${arg#*=} ;;
+        --shapes=*) shapes=${arg#*=} ;;
+        --minShapes=*) min=${arg#*=} ;;
+        --optShapes=*) opt=${arg#*=} ;;
+        --maxShapes=*) max=${arg#*=} ;;
+        --workspace=*|--memPoolSize=*) workspace=${arg#*=} ;;
+    esac
+done
+stamp() { date '+[%m/%d/%Y-%H:%M:%S]'; }
+echo "&&&& RUNNING TensorRT.trtexec [TensorRT v$trt_int] # $0 $*"
+fail() {
+    echo "$(stamp) [E] $1"
+    echo "&&&& FAILED TensorRT.trtexec [TensorRT v$trt_int] # $0 $*"
+    exit 1
+}
+echo "$(stamp) [I] === Model Options ==="
+if [ -z "$onnx" ]; then fail "Model missing or format not recognized"; fi
+echo "$(stamp) [I] Format: ONNX"
+echo "$(stamp) [I] Model: $onnx"
+[ -f "$onnx" ] || fail "Failed to parse onnx file"
+echo "$(stamp) [I] Precision: $precision"
+if [ -n "$engine" ]; then
+    {
+        echo "# simulated TensorRT engine (trtexec stand-in): no kernels, only the inputs"
+        echo "tensorrt=$trt_version"
+        echo "onnx=$onnx"
+        echo "onnx_sha256=$(sha256sum "$onnx" | cut -d' ' -f1)"
+        echo "precision=$precision"
+        echo "batch=$batch"
+        echo "shapes=$shapes"
+        echo "minShapes=$min"
+        echo "optShapes=$opt"
+        echo "maxShapes=$max"
+        echo "workspace=$workspace"
+    } > "$engine" || fail "Cannot open engine file: $engine"
+    echo "$(stamp) [I] Engine built in 0.1 sec."
+    echo "$(stamp) [I] Saved engine to $engine"
+fi
+echo "&&&& PASSED TensorRT.trtexec [TensorRT v$trt_int] # $0 $*"
