@@ -1,0 +1,383 @@
+"""Lookups, the checker, and strict loading of the version matrix."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from packaging.version import Version as V
+
+import provision
+from provision.errors import ProvisionError
+from provision.matrix import Matrix, MatrixError, Stack, Status, Verdict
+
+
+@pytest.fixture(scope="module")
+def m() -> Matrix:
+    return Matrix.load()
+
+
+def by_rule(verdicts: list[Verdict]) -> dict[str, Verdict]:
+    rules = [v.rule for v in verdicts]
+    assert len(rules) == len(set(rules)), rules
+    return {v.rule: v for v in verdicts}
+
+
+# -- lookups ---------------------------------------------------------------------------------
+
+
+def test_l4t_to_jetpack(m):
+    assert m.jetpack_for_l4t(V("32.7.1")).version == V("4.6.1")
+    assert m.jetpack_for_l4t(V("32.5")).version == V("4.5")  # "32.5" == "32.5.0"
+    assert m.jetpack_for_l4t(V("36.4.3")).version == V("6.2")
+    assert m.jetpack_for_l4t(V("31.1.0")) is None
+
+
+def test_jetpack_row(m):
+    jp = m.jetpack(V("4.6.1"))
+    assert (jp.l4t, jp.cuda, jp.tensorrt, jp.python) == (V("32.7.1"), V("10.2"), V("8.2.1.8"), V("3.6"))
+    assert m.jetpack(V("6.1")).tensorrt.major == 10
+
+
+def test_oss_ref_follows_installed_tensorrt_and_platform(m):
+    assert m.oss_ref(V("8.2.1"), "jetson").ref == "release/8.2"
+    assert m.oss_ref(V("8.2.1.8"), "jetson").ref == "release/8.2"
+    assert m.oss_ref(V("7.1.3"), "jetson").ref == "release/7.1"
+    assert m.oss_ref(V("7.2.2"), "x86").ref == "21.03"
+    assert m.oss_ref(V("7.2.2"), "jetson") is None  # no JetPack ships 7.2
+    assert m.oss_ref(V("8.6.2.3"), "jetson").ref is None  # prebuilt only
+    assert m.oss_ref(V("8.6.1.6"), "x86").ref == "release/8.6"
+    assert m.oss_ref(V("10.3.0.30"), "jetson").ref == "release/10.3"
+    assert m.oss_ref(V("6.0.1"), "x86") is None
+
+
+def test_default_gpu_archs_release_8_2(m):
+    ref = m.oss_ref(V("8.2.1"), "jetson")
+    archs = m.default_gpu_archs(ref, "jetson", V("10.2"))
+    assert archs == ("53", "60", "61", "70", "75", "72")  # the CMakeLists order
+    assert set(archs) == {"53", "60", "61", "70", "75", "72"}
+    assert m.default_gpu_archs(ref, "x86", V("11.4")) == ("53", "60", "61", "70", "75", "80", "86")
+    assert m.default_gpu_archs(ref, "x86", None) == ("53", "60", "61", "70", "75")
+
+
+def test_orin_87_is_never_a_default(m):
+    for ref in m.oss_refs:
+        for platform in ref.platforms:
+            assert "87" not in m.default_gpu_archs(ref, platform, V("12.6")), ref.ref
+
+
+def test_release_7_and_8_0_defaults_still_build_sm35(m):
+    ref = m.oss_ref(V("8.0.1"), "jetson")
+    assert m.default_gpu_archs(ref, "jetson", V("10.2")) == ("35", "53", "61", "70", "75", "72")
+
+
+def test_refs_that_no_longer_read_gpu_archs_have_no_default(m):
+    ref = next(r for r in m.oss_refs if r.ref == "release/11.0")
+    assert not ref.reads_gpu_archs
+    assert m.default_gpu_archs(ref, "x86", V("13.0")) == ()
+
+
+def test_plugins_by_ref(m):
+    first = m.refs_with_plugin("MultiscaleDeformableAttnPlugin_TRT")[0]
+    assert first.ref == "release/8.4"
+    assert "MultiscaleDeformableAttnPlugin_TRT" not in m.plugins_in(m.oss_ref(V("8.2.1"), "jetson"))
+    assert m.refs_with_plugin("EfficientNMS_TRT")[0].ref == "release/8.0"
+    assert "EfficientNMS_TRT" not in m.plugins_in(m.oss_ref(V("7.1.3"), "jetson"))
+    tao = {"BatchTilePlugin_TRT", "NMS_TRT", "BatchedNMS_TRT", "CropAndResize", "Proposal", "ResizeNearest_TRT",
+           "GenerateDetection_TRT", "MultilevelCropAndResize_TRT", "MultilevelProposeROI_TRT"}
+    assert tao <= m.plugins_in(m.oss_ref(V("7.1.3"), "jetson"))
+    assert tao <= m.plugins_in(m.oss_ref(V("10.3"), "x86"))
+
+
+def test_tensorrt_11_dropped_the_old_tao_plugins(m):
+    eleven = m.plugins_in(m.oss_ref(V("11.0"), "x86"))
+    for gone in ("BatchTilePlugin_TRT", "NMS_TRT", "BatchedNMS_TRT", "CropAndResize", "Proposal"):
+        assert gone not in eleven
+        assert m.refs_with_plugin(gone)[-1].tensorrt == V("10.16")
+    assert "MultiscaleDeformableAttnPlugin_TRT" in eleven
+
+
+def test_plugins_in_a_ref_less_row_is_empty(m):
+    assert m.plugins_in(m.oss_ref(V("8.6.2"), "jetson")) == frozenset()
+
+
+def test_refs_with_plugin_lists_each_ref_once_oldest_first(m):
+    refs = m.refs_with_plugin("BatchedNMS_TRT")
+    names = [r.ref for r in refs]
+    assert len(names) == len(set(names))
+    assert [r.tensorrt for r in refs] == sorted(r.tensorrt for r in refs)
+    assert m.refs_with_plugin("NoSuchPlugin_TRT") == []
+
+
+def test_precisions(m):
+    assert m.precisions("5.3") == {"fp32", "fp16"}
+    assert m.precisions("6.2") == {"fp32", "fp16"}
+    assert m.precisions("6.1") == {"fp32", "int8"}
+    assert m.precisions("6.0") == {"fp32", "fp16"}
+    assert m.precisions("7.2") == {"fp32", "fp16", "int8"}
+    assert m.precisions("8.7") == {"fp32", "fp16", "int8"}
+    assert m.precisions("11.0") == {"fp32", "fp16", "int8"}
+    assert m.precisions("5.2") == {"fp32"}
+    assert m.precisions("garbage") == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("model", "compatible", "family", "cap"),
+    [
+        ("NVIDIA Jetson Nano Developer Kit", ["nvidia,p3450-0000", "nvidia,tegra210"], "nano", "5.3"),
+        ("jetson_tx1", ["nvidia,jetson-cv", "nvidia,tegra210"], "tx1", "5.3"),
+        ("quill", ["nvidia,quill", "nvidia,tegra186"], "tx2", "6.2"),
+        ("Jetson-AGX", ["nvidia,galen", "nvidia,tegra194"], "xavier", "7.2"),
+        ("NVIDIA Jetson Xavier NX Developer Kit", ["nvidia,p3449-0000+p3668-0000", "nvidia,tegra194"], "xavier", "7.2"),
+        ("NVIDIA Jetson Orin Nano Developer Kit", ["nvidia,p3768-0000+p3767-0005", "nvidia,tegra234"], "orin", "8.7"),
+        ("NVIDIA Jetson AGX Orin Developer Kit", [], "orin", "8.7"),  # model only
+        ("NVIDIA Jetson Orin Nano Developer Kit", [], "orin", "8.7"),  # not "Jetson Nano"
+        (None, ["nvidia,tegra234"], "orin", "8.7"),  # SoC only
+        ("NVIDIA Jetson AGX Thor Developer Kit", ["nvidia,tegra264"], "thor", "11.0"),
+    ],
+)
+def test_device_for(m, model, compatible, family, cap):
+    device = m.device_for(model, compatible)
+    assert (device.family, device.compute_capability) == (family, cap)
+
+
+def test_device_for_unknown(m):
+    assert m.device_for("Raspberry Pi 4 Model B", ["raspberrypi,4-model-b", "brcm,bcm2711"]) is None
+    assert m.device_for(None, []) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "cap"),
+    [
+        ("Tesla T4", "7.5"),
+        ("NVIDIA A10", "8.6"),
+        ("NVIDIA A10G", "8.6"),
+        ("NVIDIA A100-SXM4-40GB", "8.0"),
+        ("NVIDIA A100 80GB PCIe", "8.0"),
+        ("NVIDIA L4", "8.9"),
+        ("NVIDIA L40S", "8.9"),
+        ("NVIDIA H100 80GB HBM3", "9.0"),
+        ("Tesla V100-SXM2-16GB", "7.0"),
+        ("Tesla P4", "6.1"),
+        ("NVIDIA GeForce RTX 3090", None),
+        ("", None),
+    ],
+)
+def test_compute_capability_for_gpu_name(m, name, cap):
+    assert m.compute_capability_for_gpu_name(name) == cap
+
+
+def test_pyds(m):
+    pyds = m.pyds(V("6.0.1"))
+    assert (pyds.tag, pyds.python, pyds.build_style) == ("v1.1.1", V("3.6"), "cmake")
+    assert m.pyds(V("6.3")).python == V("3.8")
+    pyds = m.pyds(V("7.1"))
+    assert (pyds.tag, pyds.python, pyds.build_style) == ("v1.2.0", V("3.10"), "build")
+    assert m.pyds(V("5.1")) is None
+    assert m.pyds(V("9.9")) is None
+
+
+# -- checker ---------------------------------------------------------------------------------
+
+
+def test_what_if_jetpack_4_6_1_with_deepstream_6_3_fails(m):
+    for platform in ("jetson", None):  # platform inferred from --jetpack
+        verdicts = by_rule(m.check(Stack(platform=platform, jetpack=V("4.6.1"), deepstream=V("6.3"))))
+        v = verdicts["deepstream.jetpack"]
+        assert v.status is Status.FAIL
+        assert "DeepStream 6.3 needs JetPack 5.1.2+" in v.reason and "5.1.3" in v.reason
+        assert "DeepStream 6.0.1" in v.fix  # what does fit JetPack 4.6.1
+
+
+def test_jetpack_4_6_1_with_deepstream_6_0_1_is_ok(m):
+    verdicts = m.check(Stack(platform="jetson", jetpack=V("4.6.1"), deepstream=V("6.0.1")))
+    assert verdicts and all(v.status is Status.OK for v in verdicts), verdicts
+    rules = by_rule(verdicts)
+    assert "release/8.2" in rules["tensorrt.oss"].reason
+
+
+def test_full_nano_host_is_ok(m):
+    stack = Stack(
+        platform="jetson", family="nano", l4t=V("32.7.1"), jetpack=V("4.6.1"), cuda=V("10.2.300"),
+        tensorrt=V("8.2.1.8"), deepstream=V("6.0.1"), python=V("3.6.9"), ubuntu=V("18.04"), compute_caps=("5.3",),
+    )
+    verdicts = by_rule(m.check(stack))
+    assert all(v.status is Status.OK for v in verdicts.values()), verdicts
+    assert {"l4t", "jetpack", "jetpack.cuda", "jetpack.tensorrt", "deepstream.jetpack", "tensorrt.oss",
+            "gpu_archs.default", "compute_capability", "pyds"} <= verdicts.keys()
+
+
+def test_orin_needs_explicit_gpu_archs(m):
+    stack = Stack(platform="jetson", family="orin", jetpack=V("5.0.1"), tensorrt=V("8.4.0.11"), compute_caps=("8.7",))
+    v = by_rule(m.check(stack))["gpu_archs.default"]
+    assert v.status is Status.WARN and "87" in v.reason and '-DGPU_ARCHS="87"' in v.fix
+
+
+def test_l4t_that_contradicts_the_claimed_jetpack_fails(m):
+    v = by_rule(m.check(Stack(l4t=V("32.7.1"), jetpack=V("4.6"))))["l4t"]
+    assert v.status is Status.FAIL and "JetPack 4.6.1" in v.reason
+
+
+def test_l4t_alone_derives_the_jetpack(m):
+    verdicts = by_rule(m.check(Stack(l4t=V("36.2.0"), deepstream=V("6.4"))))
+    assert "developer preview" in verdicts["l4t"].reason
+    assert verdicts["deepstream.jetpack"].status is Status.OK
+
+
+def test_unknown_versions_warn_and_never_raise(m):
+    verdicts = by_rule(m.check(Stack(l4t=V("99.1"), deepstream=V("1.0"), tensorrt=V("3.0"))))
+    assert verdicts["l4t"].status is Status.WARN
+    assert verdicts["deepstream"].status is Status.WARN
+    assert verdicts["tensorrt.oss"].status is Status.FAIL  # jetson inferred from --l4t; no ref for 3.0
+    assert m.check(Stack()) == []
+    by_rule(m.check(Stack(platform="jetson", family="unknown-board", compute_caps=("5.3",))))
+    by_rule(m.check(Stack(platform="mainframe", tensorrt=V("8.2"), deepstream=V("6.3"))))
+
+
+def test_platform_unknown_is_said(m):
+    v = by_rule(m.check(Stack(deepstream=V("6.3"))))["platform"]
+    assert v.status is Status.WARN
+
+
+def test_jetpack_components_must_match(m):
+    stack = Stack(platform="jetson", jetpack=V("4.6.1"), cuda=V("11.4"), tensorrt=V("7.1.3"))
+    verdicts = by_rule(m.check(stack))
+    assert verdicts["jetpack.cuda"].status is Status.FAIL
+    assert verdicts["jetpack.tensorrt"].status is Status.FAIL
+    # JetPack 5 can carry a CUDA upgrade package: WARN only
+    verdicts = by_rule(m.check(Stack(platform="jetson", jetpack=V("5.1.2"), cuda=V("12.2"))))
+    assert verdicts["jetpack.cuda"].status is Status.WARN
+
+
+def test_unlisted_jetpack_with_the_same_components_warns(m):
+    v = by_rule(m.check(Stack(platform="jetson", jetpack=V("4.6.3"), deepstream=V("6.0.1"))))["deepstream.jetpack"]
+    assert v.status is Status.WARN and "4.6.1" in v.reason
+
+
+def test_too_new_jetpack_fails(m):
+    v = by_rule(m.check(Stack(platform="jetson", jetpack=V("5.1"), deepstream=V("6.0.1"))))["deepstream.jetpack"]
+    assert v.status is Status.FAIL and "only" in v.reason and "DeepStream 6.2" in v.fix
+
+
+def test_tensorrt_8_6_on_jetson_has_no_oss_build(m):
+    verdicts = by_rule(m.check(Stack(platform="jetson", jetpack=V("6.0"), deepstream=V("7.0"))))
+    assert verdicts["tensorrt.oss"].status is Status.WARN
+    assert "8.6.1.5" in verdicts["tensorrt.oss"].reason
+    assert verdicts["tensorrt.oss.guide"].status is Status.WARN
+
+
+def test_x86_deepstream_requirements(m):
+    good = Stack(platform="x86", deepstream=V("6.3"), tensorrt=V("8.5.3.1"), cuda=V("12.1"),
+                 driver=V("525.125.06"), ubuntu=V("20.04"), python=V("3.8.10"), compute_caps=("7.5",))
+    verdicts = by_rule(m.check(good))
+    assert all(v.status is Status.OK for v in verdicts.values()), verdicts
+    bad = Stack(platform="x86", deepstream=V("6.3"), tensorrt=V("8.2.5.1"), cuda=V("11.6"),
+                driver=V("510.47.03"), ubuntu=V("18.04"), python=V("3.6.9"))
+    verdicts = by_rule(m.check(bad))
+    for rule in ("deepstream.tensorrt", "deepstream.cuda", "deepstream.driver"):
+        assert verdicts[rule].status is Status.FAIL, rule
+        assert verdicts[rule].fix
+    assert "525.125.06" in verdicts["deepstream.driver"].reason
+    assert verdicts["deepstream.ubuntu"].status is Status.WARN and "20.04" in verdicts["deepstream.ubuntu"].reason
+    assert verdicts["pyds"].status is Status.WARN
+
+
+def test_x86_what_if_takes_tensorrt_from_deepstream(m):
+    verdicts = by_rule(m.check(Stack(platform="x86", deepstream=V("5.1"))))
+    assert "21.03" in verdicts["tensorrt.oss"].reason
+
+
+def test_h100_defaults_lack_sm90(m):
+    stack = Stack(platform="x86", tensorrt=V("8.6.1"), cuda=V("12.2"), compute_caps=("9.0",))
+    v = by_rule(m.check(stack))["gpu_archs.default"]
+    assert v.status is Status.WARN and '-DGPU_ARCHS="90"' in v.fix
+
+
+def test_compute_capability_disagreement_warns(m):
+    v = by_rule(m.check(Stack(platform="jetson", family="xavier", compute_caps=("8.7",))))["compute_capability"]
+    assert v.status is Status.WARN and "7.2" in v.reason
+
+
+def test_every_fail_or_warn_has_a_reason_and_fail_a_fix(m):
+    stacks = [
+        Stack(jetpack=V("4.6.1"), deepstream=V("6.3"), cuda=V("11.4"), tensorrt=V("7.1.3"), python=V("3.8")),
+        Stack(platform="x86", deepstream=V("7.1"), tensorrt=V("8.6.1"), cuda=V("12.2"), driver=V("470.1")),
+    ]
+    for stack in stacks:
+        for v in m.check(stack):
+            assert v.reason
+            if v.status is Status.FAIL:
+                assert v.fix, v
+
+
+# -- loading ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    root = tmp_path / "matrix"
+    shutil.copytree(provision.REPO_ROOT / "matrix", root)
+    return root
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_load_from_a_copy(data):
+    assert Matrix.load(data).jetpack(V("4.6.1")) is not None
+
+
+def test_matrix_error_is_a_provision_error():
+    assert issubclass(MatrixError, ProvisionError)
+
+
+@pytest.mark.parametrize(
+    ("filename", "old", "new", "message"),
+    [
+        ("l4t.yml", 'jetpack: "4.6.1"', "jetpack: 4.6", "l4t.yml: l4t row 7 (l4t: 32.7.1): jetpack must be a quoted"),
+        ("l4t.yml", 'jetpack: "4.6.1"', 'jetpak: "4.6.1"', "l4t.yml: l4t row 7 (l4t: 32.7.1): missing field 'jetpack'"),
+        ("l4t.yml", '- l4t: "32.7.2"', '- l4t: "32.7.1"', "l4t.yml: duplicate L4T 32.7.1"),
+        ("jetpack.yml", 'cudnn: "8.2.1"', 'cudnn: "8.2.1"\n    cudn: "8"', "jetpack.yml: jetpack row 5 (version: 4.6): unknown field(s) cudn"),
+        ("jetpack.yml", 'tensorrt: "8.0.1.6"', 'tensorrt: "eight"', "tensorrt 'eight' is not a version"),
+        ("deepstream.yml", "source: https://github.com/marcoslucianops", "source: http://github.com/marcoslucianops",
+         "deepstream.yml: deepstream row 1 (version: 5.1): source must be an https:// URL"),
+        ("deepstream.yml", "{guide: build,", "{guide: maybe,", "guide must be one of build, not-needed, binary-only"),
+        ("tensorrt_oss.yml", 'base: ["35",', 'base: [35,', "is not a quoted two- or three-digit SM number"),
+        ("tensorrt_oss.yml", "gpu_arch_rule: trt7", "gpu_arch_rule: trt6", "gpu_arch_rule 'trt6' is not defined"),
+        ("tensorrt_oss.yml", 'tensorrt: "8.5"', 'tensorrt: "8.4"', "duplicate ref for TensorRT 8.4 on jetson"),
+        ("devices.yml", 'compute_capability: "5.3"', "compute_capability: 5.3", "compute_capability must be a non-empty string"),
+        ("precision.yml", 'capabilities: ["6.1"]', 'capabilities: ["61"]', "'61' is not a quoted compute capability"),
+        ("cmake.yml", 'minimum: "3.13"', "minimum: 3.13", "cmake.yml: oss_build: minimum must be a quoted version"),
+        ("l4t.yml", "l4t:\n  # ---- JetPack 4", "l4t: [\n  # ---- JetPack 4", "l4t.yml: not valid YAML"),
+    ],
+)
+def test_malformed_data_names_file_and_row(data, filename, old, new, message):
+    edit(data / filename, old, new)
+    with pytest.raises(MatrixError) as excinfo:
+        Matrix.load(data)
+    assert message in str(excinfo.value)
+
+
+def test_cmake_archives_are_checked(data):
+    edit(
+        data / "cmake.yml",
+        "archives: []",
+        "archives:\n  - arch: aarch64\n    version: \"3.28.6\"\n    filename: cmake-3.28.6-linux-aarch64.tar.gz\n"
+        "    sha256: " + "ab" * 32 + "\n"
+        "    url: https://github.com/Kitware/CMake/releases/download/v3.28.6/cmake-3.28.6-linux-aarch64.tar.gz\n",
+    )
+    (archive,) = Matrix.load(data).cmake.archives
+    assert (archive.arch, archive.version, archive.source) == ("aarch64", V("3.28.6"), archive.url)
+    edit(data / "cmake.yml", "ab" * 32, "not-a-hash")
+    with pytest.raises(MatrixError, match="sha256 must be 64"):
+        Matrix.load(data)
+
+
+def test_missing_file(data):
+    (data / "devices.yml").unlink()
+    with pytest.raises(MatrixError, match="devices.yml: cannot read"):
+        Matrix.load(data)

@@ -1,0 +1,147 @@
+"""Consistency of the data under matrix/: a typo in one file must not slip past the others."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import pytest
+from packaging.version import Version
+
+from provision.matrix import PLATFORMS, Matrix
+
+
+@pytest.fixture(scope="module")
+def m() -> Matrix:
+    return Matrix.load()
+
+
+def _rows_with_source(value):
+    """Every dataclass row reachable from the matrix that has a `source` field."""
+    if dataclasses.is_dataclass(value):
+        if any(f.name == "source" for f in dataclasses.fields(value)):
+            yield value
+        for f in dataclasses.fields(value):
+            yield from _rows_with_source(getattr(value, f.name))
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _rows_with_source(item)
+
+
+def test_every_row_cites_a_public_https_source(m):
+    rows = list(_rows_with_source(m))
+    assert len(rows) > 100
+    for row in rows:
+        assert row.source.startswith("https://"), row
+
+
+def test_every_l4t_maps_to_a_jetpack_that_exists(m):
+    for row in m.l4t_rows:
+        assert m.jetpack(row.jetpack) is not None, f"L4T {row.l4t} -> JetPack {row.jetpack} missing"
+
+
+def test_every_jetpack_l4t_is_in_l4t_yml_and_maps_back(m):
+    for jp in m.jetpack_rows:
+        row = m.l4t(jp.l4t)
+        assert row is not None, f"JetPack {jp.version}: L4T {jp.l4t} not in l4t.yml"
+        assert row.jetpack == jp.version
+
+
+def test_coverage_jetpack_4_4_to_6_and_deepstream_5_1_to_7_1(m):
+    jetpacks = {str(r.version) for r in m.jetpack_rows}
+    assert {"4.4", "4.5.1", "4.6", "4.6.1", "5.0.2", "5.1.2", "6.0", "6.1", "6.2"} <= jetpacks
+    deepstreams = {str(r.version) for r in m.deepstream_rows}
+    assert {"5.1", "6.0", "6.0.1", "6.1", "6.1.1", "6.2", "6.3", "6.4", "7.0", "7.1"} <= deepstreams
+
+
+def test_every_deepstream_jetpack_exists_and_shares_its_python(m):
+    for ds in m.deepstream_rows:
+        for version in ds.jetpacks:
+            jp = m.jetpack(version)
+            assert jp is not None, f"DeepStream {ds.version} names unknown JetPack {version}"
+            assert (jp.python.major, jp.python.minor) == (ds.python.major, ds.python.minor), ds.version
+
+
+def test_pyds_rows_follow_their_deepstream(m):
+    for ds in m.deepstream_rows:
+        if ds.pyds:
+            assert ds.pyds.deepstream == ds.version
+            assert ds.pyds.python == ds.python
+            assert ds.pyds.build_style == ("build" if ds.pyds.version >= Version("1.2") else "cmake")
+
+
+def test_jetpack_generations_have_the_expected_ubuntu_and_python(m):
+    expected = {4: ("18.04", "3.6"), 5: ("20.04", "3.8"), 6: ("22.04", "3.10")}
+    for jp in m.jetpack_rows:
+        ubuntu, python = expected[jp.version.major]
+        assert (jp.ubuntu, jp.python) == (Version(ubuntu), Version(python)), jp.version
+
+
+def _named_tensorrt(m: Matrix):
+    """(TensorRT, platform) for every TensorRT a JetPack or DeepStream row names."""
+    for jp in m.jetpack_rows:
+        yield jp.tensorrt, "jetson", f"JetPack {jp.version}"
+    for ds in m.deepstream_rows:
+        if ds.x86:
+            yield ds.x86.tensorrt, "x86", f"DeepStream {ds.version} x86"
+
+
+def test_no_gaps_in_oss_refs(m):
+    named = list(_named_tensorrt(m))
+    minors = {(trt.major, trt.minor) for trt, _, _ in named}
+    assert {(7, 1), (7, 2), (8, 0), (8, 2), (8, 4), (8, 5), (8, 6), (10, 3)} <= minors
+    for trt, platform, who in named:
+        row = m.oss_ref(trt, platform)
+        assert row is not None, f"{who}: TensorRT {trt} on {platform} has no OSS row"
+        assert row.ref or row.reason, f"{who}: TensorRT {trt} row has neither ref nor reason"
+
+
+def test_oss_refs_cover_every_minor_from_7_1_to_10_x_on_x86(m):
+    x86 = sorted(r.tensorrt for r in m.oss_refs if "x86" in r.platforms)
+    wanted = ["7.1", "7.2", "8.0", "8.2", "8.4", "8.5", "8.6", "9.0", "9.1", "9.2", "9.3"]
+    wanted += [f"10.{n}" for n in range(0, 17)]
+    assert [Version(w) for w in wanted] == [v for v in x86 if v < Version("11")]
+
+
+def test_oss_rows_are_well_formed(m):
+    for row in m.oss_refs:
+        assert len(row.tensorrt.release) == 2
+        assert set(row.platforms) <= set(PLATFORMS)
+        if row.ref is None:
+            assert row.reason and not m.plugins_in(row)
+        if row.nvinfer_version is not None:
+            assert (row.nvinfer_version.major, row.nvinfer_version.minor) == (row.tensorrt.major, row.tensorrt.minor)
+        if row.gpu_arch_rule is not None:
+            assert row.reads_gpu_archs
+
+
+def test_gpu_archs_are_two_or_three_digit_sm_numbers(m):
+    assert m.gpu_arch_rules
+    for rule in m.gpu_arch_rules:
+        for sm in rule.base + tuple(e.sm for e in rule.extra):
+            assert re.fullmatch(r"\d{2,3}", sm), (rule.name, sm)
+
+
+def test_plugins_first_appear_in_a_ref_that_exists(m):
+    refs = {r.tensorrt for r in m.oss_refs if r.ref}
+    for plugin in m.plugin_rows:
+        assert plugin.since in refs, plugin.name
+        assert plugin.removed_in is None or plugin.removed_in in refs, plugin.name
+
+
+def test_device_table_is_complete(m):
+    families = {d.family: d.compute_capability for d in m.device_rows}
+    assert families == {"nano": "5.3", "tx1": "5.3", "tx2": "6.2", "xavier": "7.2", "orin": "8.7", "thor": "11.0"}
+    socs = {s for d in m.device_rows for s in d.soc}
+    assert socs == {"tegra210", "tegra186", "tegra194", "tegra234", "tegra264"}
+
+
+def test_every_known_capability_runs_fp32(m):
+    capabilities = {d.compute_capability for d in m.device_rows} | {g.compute_capability for g in m.gpu_rows}
+    for cap in capabilities:
+        assert "fp32" in m.precisions(cap), cap
+
+
+def test_cmake_minimum_and_empty_archive_list(m):
+    assert m.cmake.minimum == Version("3.13")
+    assert m.cmake.archives == ()
