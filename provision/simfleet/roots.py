@@ -57,7 +57,9 @@ def host_arch() -> str:
 
 
 def ensure_binfmt(arch: str) -> None:
-    """Make foreign binaries of ``arch`` runnable: mount binfmt_misc, register qemu with flag F."""
+    """Make foreign binaries of ``arch`` runnable: mount binfmt_misc and register qemu with
+    flags F (interpreter opened at registration, so it works in chroots) and C (setuid binaries
+    such as sudo keep their credentials). Replaces a registration that lacks either."""
     if arch == host_arch():
         return
     if arch != "arm64":
@@ -67,13 +69,16 @@ def ensure_binfmt(arch: str) -> None:
     entry = BINFMT_DIR / "qemu-aarch64"
     if entry.exists():
         text = entry.read_text()
-        if "enabled" in text.splitlines()[0] and "F" in text.split("flags:")[1].splitlines()[0]:
+        flags = text.split("flags:")[1].splitlines()[0] if "flags:" in text else ""
+        if text.startswith("enabled") and {"F", "C"} <= set(flags):
             return
-        entry.write_text("-1")  # remove an entry without F: it would not work inside a chroot
+        # Without F the interpreter is not found inside a chroot; without C setuid binaries
+        # (sudo) run without their privileges.
+        entry.write_text("-1")
     if not QEMU_AARCH64.exists():
         raise ProvisionError(f"{QEMU_AARCH64} missing: apt-get install qemu-user-static")
     (BINFMT_DIR / "register").write_text(
-        f":qemu-aarch64:M:0:{_AARCH64_MAGIC}:{_AARCH64_MASK}:{QEMU_AARCH64}:OCPF")
+        f":qemu-aarch64:M:0:{_AARCH64_MAGIC}:{_AARCH64_MASK}:{QEMU_AARCH64}:POCF")
 
 
 def _run(cmd: list[str], log: Path) -> None:
@@ -108,10 +113,10 @@ def _finish(root: Path, log: Path) -> None:
 
 def build_root(recipe: Recipe, cache_dir: Path = CACHE_DIR) -> Path:
     """Return the cached root for ``recipe``, building it first (atomically) when absent."""
+    ensure_binfmt(recipe.arch)
     final = cache_dir / "roots" / recipe.key
     if (final / ".complete").exists():
         return final
-    ensure_binfmt(recipe.arch)
     tmp = cache_dir / "roots" / f".tmp-{recipe.key}-{os.getpid()}"
     log = cache_dir / "roots" / f"{recipe.key}.log"
     tmp.parent.mkdir(parents=True, exist_ok=True)
