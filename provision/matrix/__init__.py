@@ -1,0 +1,194 @@
+"""The version matrix: sourced YAML under matrix/, lookups over it, and a compatibility checker.
+
+Every row carries the public page it comes from (`source`). Loading is strict: a malformed file,
+a missing or misspelt field, an unquoted version (YAML reads 4.6 as a float) or a duplicate row
+raises MatrixError naming the file and the row. The checker never raises on a host's facts:
+what it cannot judge it skips or reports as WARN.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.version import Version
+
+import provision
+from provision.matrix import check as _check
+from provision.matrix import load as _load
+from provision.matrix.rows import (
+    PLATFORMS,
+    ArchExtra,
+    CmakeArchive,
+    CmakeInfo,
+    DeepStreamRow,
+    DeviceRow,
+    GpuArchRule,
+    GpuRow,
+    JetPackRow,
+    L4tRow,
+    MatrixError,
+    OssGuide,
+    OssRefRow,
+    PluginRow,
+    PrecisionRow,
+    PydsRow,
+    Stack,
+    Status,
+    TrtOssGuide,
+    Verdict,
+    X86Requirements,
+)
+
+__all__ = [
+    "PLATFORMS",
+    "ArchExtra",
+    "CmakeArchive",
+    "CmakeInfo",
+    "DeepStreamRow",
+    "DeviceRow",
+    "GpuArchRule",
+    "GpuRow",
+    "JetPackRow",
+    "L4tRow",
+    "Matrix",
+    "MatrixError",
+    "OssGuide",
+    "OssRefRow",
+    "PluginRow",
+    "PrecisionRow",
+    "PydsRow",
+    "Stack",
+    "Status",
+    "TrtOssGuide",
+    "Verdict",
+    "X86Requirements",
+]
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """All tables of matrix/*.yml; build it with Matrix.load()."""
+
+    l4t_rows: tuple[L4tRow, ...]
+    jetpack_rows: tuple[JetPackRow, ...]
+    deepstream_rows: tuple[DeepStreamRow, ...]
+    gpu_arch_rules: tuple[GpuArchRule, ...]
+    oss_refs: tuple[OssRefRow, ...]
+    plugin_rows: tuple[PluginRow, ...]
+    device_rows: tuple[DeviceRow, ...]
+    gpu_rows: tuple[GpuRow, ...]
+    precision_rows: tuple[PrecisionRow, ...]
+    cmake: CmakeInfo
+
+    @classmethod
+    def load(cls, root: Path | None = None) -> Matrix:
+        """Load and validate every file under `root` (default: the repository's matrix/)."""
+        root = Path(root) if root is not None else provision.REPO_ROOT / "matrix"
+        return cls(**_load.read(root))
+
+    # -- lookups --------------------------------------------------------------------------
+
+    def l4t(self, l4t: Version) -> L4tRow | None:
+        return next((r for r in self.l4t_rows if r.l4t == l4t), None)
+
+    def jetpack_for_l4t(self, l4t: Version) -> JetPackRow | None:
+        row = self.l4t(l4t)
+        return self.jetpack(row.jetpack) if row else None
+
+    def jetpack(self, version: Version) -> JetPackRow | None:
+        return next((r for r in self.jetpack_rows if r.version == version), None)
+
+    def deepstream(self, version: Version) -> DeepStreamRow | None:
+        return next((r for r in self.deepstream_rows if r.version == version), None)
+
+    def oss_ref(self, tensorrt: Version, platform: str) -> OssRefRow | None:
+        """The OSS ref row for the INSTALLED TensorRT on this platform (its ref may be None)."""
+        return next(
+            (
+                r
+                for r in self.oss_refs
+                if (r.tensorrt.major, r.tensorrt.minor) == (tensorrt.major, tensorrt.minor)
+                and platform in r.platforms
+            ),
+            None,
+        )
+
+    def default_gpu_archs(self, ref: OssRefRow, platform: str, cuda: Version | None) -> tuple[str, ...]:
+        """The SMs the ref's CMakeLists builds when -DGPU_ARCHS is not given, in its order.
+
+        `platform` "jetson" assumes -DTRT_PLATFORM_ID=aarch64 is passed (a native build defaults
+        to x86_64). With `cuda` None the CUDA-conditional SMs are left out. Empty when the ref does
+        not read GPU_ARCHS or its default is not verified.
+        """
+        rule = next((r for r in self.gpu_arch_rules if r.name == ref.gpu_arch_rule), None)
+        if rule is None or not ref.reads_gpu_archs:
+            return ()
+        archs = list(rule.base)
+        for extra in rule.extra:
+            if extra.platform is not None and extra.platform != platform:
+                continue
+            if extra.cuda_min is not None and (cuda is None or cuda < extra.cuda_min):
+                continue
+            archs.append(extra.sm)
+        return tuple(dict.fromkeys(archs))
+
+    def plugins_in(self, ref: OssRefRow) -> frozenset[str]:
+        """Plugin creators a build of this ref carries (of those the matrix tracks)."""
+        if ref.ref is None:
+            return frozenset()
+        trt = ref.tensorrt
+        return frozenset(
+            p.name for p in self.plugin_rows if p.since <= trt and (p.removed_in is None or trt < p.removed_in)
+        )
+
+    def refs_with_plugin(self, name: str) -> list[OssRefRow]:
+        """Refs that carry plugin `name`, oldest TensorRT first, one row per ref."""
+        found: dict[str, OssRefRow] = {}
+        for row in sorted(self.oss_refs, key=lambda r: r.tensorrt):
+            if row.ref is not None and row.ref not in found and name in self.plugins_in(row):
+                found[row.ref] = row
+        return list(found.values())
+
+    def device_for(self, model: str | None, compatible: Sequence[str]) -> DeviceRow | None:
+        """The Jetson family from the device-tree SoC (compatible), else from the model string."""
+        socs = {c.strip().split(",", 1)[-1] for c in compatible if c.strip()}
+        by_soc = [d for d in self.device_rows if socs & set(d.soc)]
+        if len(by_soc) == 1:
+            return by_soc[0]
+        pool = by_soc or list(self.device_rows)
+        best: tuple[int, DeviceRow] | None = None
+        for device in pool:
+            for part in device.model_substrings:
+                if model and part.lower() in model.lower() and (best is None or len(part) > best[0]):
+                    best = (len(part), device)
+        if best is not None:
+            return best[1]
+        return by_soc[0] if by_soc else None
+
+    def compute_capability_for_gpu_name(self, name: str) -> str | None:
+        """Compute capability from a GPU name ("Tesla T4" -> "7.5"), by whole-word token."""
+        by_token = {g.token: g.compute_capability for g in self.gpu_rows}
+        for token in re.split(r"[^0-9A-Za-z]+", name.upper()):
+            if token in by_token:
+                return by_token[token]
+        return None
+
+    def precisions(self, compute_cap: str) -> frozenset[str]:
+        """Precisions TensorRT runs fast on this compute capability: {"fp32", "fp16", "int8"}."""
+        if not _load.CAPABILITY.match(compute_cap or ""):
+            return frozenset()
+        capability = Version(compute_cap)
+        return frozenset(p.name for p in self.precision_rows if p.applies_to(capability))
+
+    def pyds(self, deepstream: Version) -> PydsRow | None:
+        row = self.deepstream(deepstream)
+        return row.pyds if row else None
+
+    # -- checker --------------------------------------------------------------------------
+
+    def check(self, stack: Stack) -> list[Verdict]:
+        """One verdict per rule that applies to what `stack` says; never raises on odd input."""
+        return _check.run(self, stack)

@@ -1,0 +1,209 @@
+"""Row types of the version matrix, the checker's Stack and Verdict, and MatrixError."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from packaging.version import Version
+
+from provision.errors import ProvisionError
+
+PLATFORMS = ("jetson", "x86")
+
+
+class MatrixError(ProvisionError):
+    """The matrix data is malformed: the message names the file and the row."""
+
+
+class Status(enum.Enum):
+    OK = "OK"
+    WARN = "WARN"
+    FAIL = "FAIL"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    rule: str
+    status: Status
+    reason: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True)
+class Stack:
+    """What is (or would be) on a host; every field optional."""
+
+    platform: str | None = None  # "jetson" | "x86"
+    family: str | None = None  # Jetson family id from devices.yml
+    l4t: Version | None = None
+    jetpack: Version | None = None
+    cuda: Version | None = None
+    tensorrt: Version | None = None
+    deepstream: Version | None = None
+    python: Version | None = None
+    ubuntu: Version | None = None
+    driver: Version | None = None
+    compute_caps: tuple[str, ...] = ()  # e.g. ("5.3",)
+
+
+class OssGuide(enum.Enum):
+    """What the DeepStream/TAO guides say about building the TensorRT OSS plugin library."""
+
+    BUILD = "build"
+    NOT_NEEDED = "not-needed"
+    BINARY_ONLY = "binary-only"
+
+
+@dataclass(frozen=True)
+class L4tRow:
+    l4t: Version
+    jetpack: Version
+    preview: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class JetPackRow:
+    version: Version
+    l4t: Version
+    cuda: Version
+    cudnn: Version
+    tensorrt: Version
+    ubuntu: Version
+    python: Version
+    preview: bool
+    source: str
+
+
+@dataclass(frozen=True)
+class X86Requirements:
+    tensorrt: Version
+    cuda: Version
+    driver_min: Version
+    ubuntu: Version
+
+
+@dataclass(frozen=True)
+class PydsRow:
+    deepstream: Version
+    tag: str  # deepstream_python_apps tag, e.g. "v1.1.1"
+    python: Version
+    source: str
+
+    @property
+    def version(self) -> Version:
+        return Version(self.tag.lstrip("v"))
+
+    @property
+    def build_style(self) -> str:
+        """"cmake" (cmake + make, up to 1.1.x) or "build" (python3 -m build, 1.2 and later)."""
+        return "build" if self.version >= Version("1.2") else "cmake"
+
+
+@dataclass(frozen=True)
+class TrtOssGuide:
+    platform: str
+    guide: OssGuide
+    source: str
+
+
+@dataclass(frozen=True)
+class DeepStreamRow:
+    version: Version
+    jetpacks: tuple[Version, ...]  # empty: no Jetson release
+    x86: X86Requirements | None
+    python: Version
+    pyds: PydsRow | None
+    trt_oss: tuple[TrtOssGuide, ...]
+    source: str
+
+    def trt_oss_guide(self, platform: str) -> TrtOssGuide | None:
+        return next((g for g in self.trt_oss if g.platform == platform), None)
+
+
+@dataclass(frozen=True)
+class ArchExtra:
+    """An SM the CMakeLists appends to the default list when its condition holds."""
+
+    sm: str
+    platform: str | None = None  # only for this platform (jetson = TRT_PLATFORM_ID aarch64)
+    cuda_min: Version | None = None  # only when CUDA_VERSION >= this
+
+
+@dataclass(frozen=True)
+class GpuArchRule:
+    name: str
+    base: tuple[str, ...]
+    extra: tuple[ArchExtra, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class OssRefRow:
+    tensorrt: Version  # installed TensorRT major.minor this row applies to
+    platforms: tuple[str, ...]
+    ref: str | None  # branch or tag; None: no usable ref, see reason
+    nvinfer_version: Version | None
+    gpu_arch_rule: str | None
+    reads_gpu_archs: bool
+    reason: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class PluginRow:
+    name: str  # plugin creator name
+    since: Version  # first TensorRT major.minor whose ref carries it
+    removed_in: Version | None
+    source: str
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    family: str
+    name: str
+    soc: tuple[str, ...]
+    model_substrings: tuple[str, ...]
+    compute_capability: str
+    source: str
+
+
+@dataclass(frozen=True)
+class GpuRow:
+    token: str
+    compute_capability: str
+    source: str
+
+
+@dataclass(frozen=True)
+class PrecisionRow:
+    name: str
+    always: bool
+    capabilities: frozenset[str]
+    minimum: Version | None
+    source: str
+
+    def applies_to(self, capability: Version) -> bool:
+        return (
+            self.always
+            or str(capability) in self.capabilities
+            or (self.minimum is not None and capability >= self.minimum)
+        )
+
+
+@dataclass(frozen=True)
+class CmakeArchive:
+    arch: str  # x86_64 | aarch64
+    version: Version
+    filename: str
+    sha256: str
+    url: str
+    source: str
+
+
+@dataclass(frozen=True)
+class CmakeInfo:
+    minimum: Version
+    archives: tuple[CmakeArchive, ...]
+    source: str
