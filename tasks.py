@@ -30,7 +30,6 @@ INVENTORY = "Ansible inventory file or folder (default: inventory/)"
 
 
 @task(
-    auto_shortflags=False,
     help={
         "host": HOST,
         "capture": "derive the facts offline from a saved capture file instead",
@@ -47,7 +46,6 @@ def detect(c, host=None, capture=None, inventory=None, json=False, gpu_archs=Non
 
 @task(
     name="capture",
-    auto_shortflags=False,
     help={"host": HOST, "out": "file to write (default: stdout)", "inventory": INVENTORY},
 )
 @_cli
@@ -58,7 +56,6 @@ def capture_(c, host, out=None, inventory=None):
 
 @task(
     name="check",
-    auto_shortflags=False,
     help={
         "host": HOST,
         "capture": "check a saved capture",

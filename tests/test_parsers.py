@@ -17,20 +17,25 @@ def read(path: Path) -> str:
 
 
 @pytest.mark.parametrize(
-    "device, name, cc, versions",
+    "fixture, name, cc, versions",
     [
-        ("nano", "NVIDIA Tegra X1", "5.3", ("10.2", "10.2")),
-        ("tx2", "NVIDIA Tegra X2", "6.2", ("8.0", "8.0")),
-        ("xavier", "Xavier", "7.2", ("11.8", "11.8")),
-        ("orin", "Orin", "8.7", ("12.9", "12.9")),
+        ("nano/device_query.txt", "NVIDIA Tegra X1", "5.3", ("10.2", "10.2")),
+        ("tx2/device_query.txt", "NVIDIA Tegra X2", "6.2", ("8.0", "8.0")),
+        ("xavier/device_query_partial.txt", "Xavier", "7.2", ("11.8", "11.8")),
+        ("orin/device_query_partial.txt", "Orin", "8.7", ("12.9", "12.9")),
+        ("orin/device_query_orinnx_cuda11.4.txt", "Orin", "8.7", ("11.4", "11.4")),
     ],
 )
-def test_device_query_published(device, name, cc, versions):
-    path = next((PUBLISHED / device).glob("device_query*.txt"))
-    dq = p.parse_device_query(read(path))
+def test_device_query_published(fixture, name, cc, versions):
+    dq = p.parse_device_query(read(PUBLISHED / fixture))
     assert dq.error is None
     assert [(d.index, d.name, d.compute_cap) for d in dq.devices] == [(0, name, cc)]
     assert (dq.driver_cuda, dq.runtime_cuda) == versions
+
+
+def test_device_query_published_four_t4():
+    dq = p.parse_device_query(read(PUBLISHED / "t4" / "device_query_4gpu.txt"))
+    assert [(d.name, d.compute_cap) for d in dq.devices] == [("Tesla T4", "7.5")] * 4
 
 
 def test_device_query_failure_recorded_here():
@@ -54,7 +59,7 @@ def test_device_query_two_devices_and_garbage():
 def test_nvidia_smi_query_h100():
     smi = p.parse_nvidia_smi_query(read(H100 / "nvidia-smi-query.csv"))
     assert smi.error is None
-    assert smi.gpus == (p.SmiGpu("NVIDIA H100 80GB HBM3", "9.0", Version("580.159.04"), 81559),)
+    assert smi.gpus == (p.SmiGpu("NVIDIA H100 80GB HBM3", "9.0", "580.159.04", 81559),)
 
 
 def test_nvidia_smi_query_old_driver_rejects_compute_cap():
@@ -62,7 +67,7 @@ def test_nvidia_smi_query_old_driver_rejects_compute_cap():
     # what the probe prints on R470: the rejection, then the query again without compute_cap
     text = rejected + "name, driver_version, memory.total [MiB]\nTesla T4, 470.63.01, 15109 MiB\n"
     smi = p.parse_nvidia_smi_query(text)
-    assert smi.gpus == (p.SmiGpu("Tesla T4", None, Version("470.63.01"), 15109),)
+    assert smi.gpus == (p.SmiGpu("Tesla T4", None, "470.63.01", 15109),)
     assert "not a valid field" in smi.error
 
 

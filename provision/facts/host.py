@@ -47,7 +47,7 @@ class HostFacts:
     cmake: Version | None
     gcc: Version | None
     libc: Version | None
-    driver: Version | None
+    driver: str | None
     gpus: tuple[Gpu, ...]
     device_query: p.DeviceQuery | None
     smi: p.NvidiaSmi | None
@@ -74,7 +74,7 @@ class HostFacts:
             deepstream=self.deepstream,
             python=self.python,
             ubuntu=p.to_version(self.os_version) if self.os_id == "ubuntu" else None,
-            driver=self.driver,
+            driver=p.to_version(self.driver),
             compute_caps=tuple(sorted({g.compute_cap for g in self.gpus if g.compute_cap})),
         )
 

@@ -120,7 +120,7 @@ def parse_nvcc_version(text: str) -> Version | None:
 class SmiGpu:
     name: str
     compute_cap: str | None
-    driver: Version | None
+    driver: str | None  # as printed: 580.159.04 (a Version would drop the zero)
     memory_mib: int | None
 
 
@@ -165,7 +165,7 @@ def parse_nvidia_smi_query(text: str) -> NvidiaSmi | None:
             SmiGpu(
                 name=values["name"],
                 compute_cap=_compute_cap(values.get("compute_cap")),
-                driver=to_version(values.get("driver_version")),
+                driver=values.get("driver_version") or None,
                 memory_mib=_mib(values.get("memory.total", "")),
             )
         )

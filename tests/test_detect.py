@@ -1,0 +1,110 @@
+"""detect end to end: the probe under dash and busybox sh, captures analysed offline, the CLI's errors."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from provision.detect import analyse, capture, read_capture
+from provision.facts import probe_script
+from provision.runners import LocalRunner
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORDED = ROOT / "tests" / "fixtures" / "recorded"
+INVOKE = [sys.executable, "-m", "invoke"]
+
+
+def test_h100_capture_recorded_on_the_gpu_machine():
+    host, text = read_capture(RECORDED / "h100-ubuntu2404" / "probe-capture.txt")
+    d = analyse(host, text)
+    assert d.facts.platform == "x86" and d.facts.arch == "x86_64"
+    assert [(g.name, g.compute_cap, g.source) for g in d.facts.gpus] == [("NVIDIA H100 80GB HBM3", "9.0", "deviceQuery")]
+    assert d.gpu_archs.archs == ("90",) and d.gpu_archs.source == "deviceQuery"
+    assert d.gpu_archs.notes == ()  # nvidia-smi agrees
+    assert str(d.facts.cuda) == "13.0.88" and d.facts.driver == "580.159.04"
+    assert d.facts.tensorrt is None and d.facts.jetson is None
+
+
+def test_no_gpu_capture_says_so():
+    text = (RECORDED / "nogpu-debian12" / "probe-output.txt").read_text()
+    d = analyse("dev", text)
+    assert d.facts.gpus == ()
+    assert d.gpu_archs.archs == () and "--gpu-archs" in d.gpu_archs.notes[0]
+    assert any("no NVIDIA GPU found" in w for w in d.facts.warnings)
+    assert analyse("dev", text, gpu_archs="7.5,86").gpu_archs.archs == ("75", "86")
+
+
+@pytest.mark.parametrize("shell", [["dash"], ["busybox", "sh"]])
+def test_probe_runs_under_posix_shells(shell, tmp_path):
+    if not shutil.which(shell[0]):
+        pytest.fail(f"{shell[0]} is not installed (.ci/apt-packages.txt installs it)")
+    result = subprocess.run([*shell, "-s", "--", str(tmp_path)], input=probe_script(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    d = analyse("here", result.stdout)
+    assert d.facts.arch and d.facts.mem_total_kib and d.facts.nproc and d.facts.disk_free_kib
+    for section in ("uname_m", "nv_tegra_release", "dpkg_nvinfer", "nvidia_smi_query", "device_query"):
+        assert f"==> {section} <==" in result.stdout
+
+
+def test_capture_through_local_runner_round_trips(tmp_path):
+    text = capture(LocalRunner(), str(tmp_path))
+    out = tmp_path / "here.capture"
+    out.write_text(text)
+    host, again = read_capture(out)
+    assert host == "localhost" and analyse(host, again).facts.arch == analyse(host, text).facts.arch
+
+
+def run_invoke(*args, cwd=ROOT):
+    return subprocess.run([*INVOKE, *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_cli_detect_json_from_capture():
+    result = run_invoke("detect", "--capture", str(RECORDED / "h100-ubuntu2404" / "probe-capture.txt"), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["gpu_archs"]["archs"] == ["90"] and data["facts"]["gpus"][0]["compute_cap"] == "9.0"
+
+
+def test_cli_what_if_fails_with_reason():
+    result = run_invoke("matrix.check", "--jetpack", "4.6.1", "--deepstream", "6.3", "--json")
+    assert result.returncode == 1
+    failed = [v for v in json.loads(result.stdout) if v["status"] == "FAIL"]
+    assert failed and "5.1.2" in failed[0]["reason"]
+    ok = run_invoke("matrix.check", "--jetpack", "4.6.1", "--deepstream", "6.0.1", "--json")
+    assert ok.returncode == 0, ok.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("detect", "--host", "no-such-host"), "error: host 'no-such-host' is not in"),
+        (("detect", "--capture", "/nonexistent/file"), "error: cannot read capture /nonexistent/file"),
+        (("detect",), "error: give exactly one of --host or --capture"),
+        (("matrix.check", "--jetpack", "four"), "error: --jetpack: 'four' is not a version"),
+        (("detect", "--host", "nano01", "-i", "/nonexistent"), "error: inventory /nonexistent does not exist"),
+    ],
+)
+def test_cli_errors_are_one_line(args, message):
+    result = run_invoke(*args)
+    assert result.returncode == 2
+    assert result.stderr.strip() == result.stderr.strip().splitlines()[0]
+    assert result.stderr.startswith(message), result.stderr
+
+
+def test_cli_unreachable_host_is_one_line(tmp_path):
+    inventory = tmp_path / "hosts.ini"
+    # port 9 on loopback: nothing listens, the connection is refused at once
+    inventory.write_text("gone ansible_host=127.0.0.1 ansible_port=9 ansible_user=nobody\n")
+    result = run_invoke("detect", "--host", "gone", "-i", str(inventory))
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: gone: cannot reach nobody@127.0.0.1:9")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_cli_bad_flag_fails():
+    result = run_invoke("detect", "--no-such-flag")
+    assert result.returncode != 0 and "no-such-flag" in result.stderr
