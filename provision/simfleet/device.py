@@ -99,6 +99,8 @@ class Device:
         ssh.mkdir(parents=True, exist_ok=True)
         (ssh / "sshd_config_fleet").write_text(SSHD_CONFIG.format(port=self.port))
         (upper / "etc/hostname").write_text(self.name + "\n")
+        (upper / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{self.name}\n"
+                                        "::1\tip6-localhost ip6-loopback\n")
         key = ssh / "ssh_host_ed25519_key"
         if not key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",

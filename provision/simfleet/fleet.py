@@ -166,4 +166,7 @@ def fleet_down(name_or_runtime_dir: str | Path) -> None:
         subprocess.run(["umount", "-l", point], check=False)
     if processes_of(runtime_dir) or _mounts_under(runtime_dir):
         raise ProvisionError(f"could not stop everything of the fleet in {runtime_dir}")
+    if runtime_dir.is_dir() and any(runtime_dir.iterdir()) and not (
+            (runtime_dir / "id_ed25519").exists() or (runtime_dir / "devices").exists()):
+        raise ProvisionError(f"{runtime_dir} is not a fleet runtime dir; not removing it")
     shutil.rmtree(runtime_dir, ignore_errors=True)

@@ -117,6 +117,10 @@ def build_root(recipe: Recipe, cache_dir: Path = CACHE_DIR) -> Path:
     final = cache_dir / "roots" / recipe.key
     if (final / ".complete").exists():
         return final
+    for stale in (cache_dir / "roots").glob(f".tmp-{recipe.key}-*"):
+        if not Path(f"/proc/{stale.name.rsplit('-', 1)[1]}").exists():  # its builder died
+            _unmount_under(stale)
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = cache_dir / "roots" / f".tmp-{recipe.key}-{os.getpid()}"
     log = cache_dir / "roots" / f"{recipe.key}.log"
     tmp.parent.mkdir(parents=True, exist_ok=True)
