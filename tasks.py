@@ -78,7 +78,37 @@ def matrix_check(
     )
 
 
+@task(
+    help={
+        "host": HOST,
+        "hosts": "several hosts or inventory groups, comma-separated (e.g. nano01,xavier or nano)",
+        "inventory": INVENTORY,
+        "dry-run": "print the plan with its exact commands; change nothing",
+        "json": "print the per-host reports as JSON",
+        "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
+        "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
+        "force": "build even where the guides say the OSS build is not needed",
+        "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+    },
+)
+@_cli
+def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
+              trt_oss_ref=None, force=False, log_dir=None):
+    """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
+    if bool(host) == bool(hosts):
+        raise Exit("error: give exactly one of --host or --hosts", code=2)
+    return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
+                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force)
+
+
+@task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})
+@_cli
+def rollback(c, host, inventory=None, json=False):
+    """Restore the host's original libnvinfer_plugin (same SHA-256) saved by provision."""
+    return commands.rollback(host, inventory, json)
+
+
 matrix = Collection("matrix")
 matrix.add_task(matrix_check)
 
-ns = Collection(detect, capture_, matrix)
+ns = Collection(detect, capture_, provision, rollback, matrix)

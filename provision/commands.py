@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from provision import report
 from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
+from provision.gpu.archs import parse_override
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
 from provision.runners import runner_for
@@ -88,3 +90,60 @@ def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, pl
     else:
         console.print(report.verdict_table(verdicts, title))
     return 1 if report.worst(verdicts) is Status.FAIL else 0
+
+
+def _summary(reports, title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("host", "key", "outcome", "time", "result", "message"):
+        table.add_column(column)
+    style = {"ok": "green", "planned": "cyan", "failed": "bold red", "refused": "bold red"}
+    for r in reports:
+        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", f"[{style.get(r.result, '')}]{r.result}[/]", r.message)
+    console.print(table)
+
+
+def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None, **flags) -> int:
+    """Provision hosts (names or groups, comma-separated) in parallel; 1 if any host failed."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from provision.provisioner import provision_hosts
+
+    if flags.get("gpu_archs"):
+        parse_override(flags["gpu_archs"])
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True, disable=as_json,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(host: str, what: str) -> None:
+            if host not in tasks:
+                tasks[host] = bar.add_task(what, host=host, total=None)
+            bar.update(tasks[host], description=what)
+
+        reports = provision_hosts(hosts, inventory, flags, dry_run, Path(log_dir) if log_dir else None, progress)
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+    else:
+        for r in reports:
+            if dry_run and r.plan:
+                console.print("\n".join(r.plan), markup=False, highlight=False)
+            if r.result == "failed":
+                console.print(f"[red]{r.host} failed[/]: last lines of {r.log}:")
+                console.print("\n".join(Path(r.log).read_text().splitlines()[-15:]), markup=False, highlight=False)
+        _summary(reports, "dry run" if dry_run else "provision")
+    return 1 if any(r.result in ("failed", "refused") for r in reports) else 0
+
+
+def rollback(host: str, inventory=None, as_json=False) -> int:
+    """Restore a host's original plugin library from its state file."""
+    from provision.provisioner import rollback_host
+
+    report = rollback_host(host, inventory)
+    if as_json:
+        print(json.dumps(dataclasses.asdict(report), indent=2))
+    else:
+        console.print(f"{host}: {report.message}")
+    return 0

@@ -54,6 +54,7 @@ class HostFacts:
     mem_total_kib: int | None
     mem_available_kib: int | None
     swap_total_kib: int | None
+    build_dir: str | None
     disk_free_kib: int | None
     disk_mount: str | None
     nproc: int | None
@@ -169,6 +170,7 @@ def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
         mem_total_kib=memory.total_kib if memory else None,
         mem_available_kib=memory.available_kib if memory else None,
         swap_total_kib=memory.swap_total_kib if memory else None,
+        build_dir=sections["build_dir"].strip() or None,
         disk_free_kib=disk.available_kib if disk else None,
         disk_mount=disk.mount if disk else None,
         nproc=parsed("nproc", p.parse_nproc),

@@ -31,7 +31,9 @@ section dt_model
 [ -r /sys/firmware/devicetree/base/model ] && tr '\000' '\n' </sys/firmware/devicetree/base/model
 
 section dt_compatible
-[ -r /proc/device-tree/compatible ] && tr '\000' '\n' </proc/device-tree/compatible
+for f in /proc/device-tree/compatible /sys/firmware/devicetree/base/compatible; do
+    if [ -r "$f" ]; then tr '\000' '\n' <"$f"; break; fi
+done
 
 section cuda_version_json
 show /usr/local/cuda/version.json
@@ -82,6 +84,9 @@ getconf GNU_LIBC_VERSION 2>/dev/null
 
 section meminfo
 show /proc/meminfo
+
+section build_dir
+echo "$BUILD_DIR"
 
 section df_build
 d=$BUILD_DIR

@@ -66,7 +66,7 @@ class BuildSpec:
     def commands(self) -> list[str]:
         src, build = q(self.src), q(self.src + "/build")
         return [
-            f"rm -rf {src} && git clone --recursive --depth 1 -b {q(self.ref)} {q(self.repo)} {src}",
+            f"rm -rf {src} && git clone --recursive --single-branch -b {q(self.ref)} {q(self.repo)} {src}",
             (
                 f"cmake -S {src} -B {build} -DGPU_ARCHS={q(self.gpu_archs)} -DTRT_LIB_DIR={q(self.lib_dir)}"
                 f" -DTRT_OUT_DIR={q(self.src + '/build/out')} -DCMAKE_C_COMPILER=/usr/bin/gcc"

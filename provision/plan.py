@@ -1,0 +1,157 @@
+"""Facts + matrix + options -> the ordered steps for one host. Pure: `--dry-run` prints it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from packaging.version import Version
+
+from provision.artifacts import ArtifactStore
+from provision.detect import Detection
+from provision.errors import ProvisionError
+from provision.matrix import Matrix, OssGuide, Status
+from provision.steps.base import Step
+from provision.steps.cmake import CmakeArchive, EnsureCmake
+from provision.steps.plugin_files import PluginPaths
+from provision.steps.plugin_swap import SwapPlugin
+from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs
+
+DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
+
+
+class PlanRefused(ProvisionError):
+    """The host must not be touched: the reason and what would fix it."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for: CLI flags over inventory settings (`dsprov_*` vars)."""
+
+    gpu_archs: str | None = None
+    trt_oss_ref: str | None = None
+    trt_oss_repo: str = DEFAULT_TRT_OSS_REPO
+    required_plugins: tuple[str, ...] = ()
+    cmake_archives: tuple[CmakeArchive, ...] = ()
+    force: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
+        archives = tuple(
+            CmakeArchive(str(a["arch"]), str(a["version"]), str(a["url"]), str(a["sha256"]))
+            for a in settings.get("dsprov_cmake_archives") or ()
+        )
+        plugins = settings.get("dsprov_required_plugins") or ()
+        if isinstance(plugins, str):
+            plugins = [w for w in plugins.replace(",", " ").split() if w]
+        return cls(
+            gpu_archs=flags.get("gpu_archs"),
+            trt_oss_ref=flags.get("trt_oss_ref"),
+            trt_oss_repo=str(settings.get("dsprov_trt_oss_repo") or DEFAULT_TRT_OSS_REPO),
+            required_plugins=tuple(plugins),
+            cmake_archives=archives,
+            force=bool(flags.get("force")),
+        )
+
+
+@dataclass
+class Plan:
+    host: str
+    steps: list[Step]
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The plan as text: a line per step, then its exact commands."""
+        out = [f"{self.host}: {len(self.steps)} step(s)"]
+        out += [f"  note: {n}" for n in self.notes]
+        for number, step in enumerate(self.steps, 1):
+            out.append(f"  {number}. [{step.name}] {step.summary()}")
+            out += [f"       $ {command}" for command in step.describe()]
+        return out
+
+
+def _installed_plugin(d: Detection) -> PluginPaths:
+    f = d.facts
+    real = [p.name for p in f.plugin_files if p.link_target is None and p.name.count(".") >= 4]
+    if not f.lib_dir or not real:
+        raise PlanRefused(f"{d.host}: no libnvinfer_plugin.so.X.Y.Z in {f.lib_dir}: is TensorRT installed?")
+    return PluginPaths(f.lib_dir, sorted(real)[-1])
+
+
+def _cmake_archive(matrix: Matrix, options: Options, arch: str | None) -> CmakeArchive | None:
+    for a in options.cmake_archives:
+        if a.arch == arch:
+            return a
+    row = next((a for a in matrix.cmake.archives if a.arch == arch), None)
+    return CmakeArchive(row.arch, str(row.version), row.url, row.sha256) if row else None
+
+
+def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None = None) -> Plan:
+    """The steps that bring the host to a swapped OSS plugin, or PlanRefused saying why not."""
+    f, host = d.facts, d.host
+    failed = [v for v in d.verdicts if v.status is Status.FAIL]
+    if failed:
+        raise PlanRefused(
+            f"{host}: " + "; ".join(v.reason + (f" (fix: {v.fix})" if v.fix else "") for v in failed)
+        )
+    if f.tensorrt is None or f.platform is None:
+        raise PlanRefused(f"{host}: no TensorRT found (dpkg-query, NvInferVersion.h): nothing to build against")
+    plan = Plan(host, [])
+
+    oss = matrix.oss_ref(f.tensorrt, f.platform)
+    ref = options.trt_oss_ref or (oss.ref if oss else None)
+    if ref is None:
+        why = oss.reason if oss and oss.reason else "the matrix has no TensorRT OSS ref for it"
+        raise PlanRefused(f"{host}: TensorRT {f.tensorrt} on {f.platform}: {why} (override: --trt-oss-ref)")
+    if oss and not options.trt_oss_ref:
+        carried = matrix.plugins_in(oss)
+        for plugin in options.required_plugins:
+            if plugin not in carried:
+                where = ", ".join(r.ref for r in matrix.refs_with_plugin(plugin) if r.ref) or "no ref"
+                raise PlanRefused(
+                    f"{host}: {plugin} is not in {ref}, the OSS ref for the installed TensorRT {f.tensorrt};"
+                    f" it is in {where}: upgrade TensorRT (JetPack) first, a build cannot help"
+                )
+
+    guide = None
+    if f.deepstream and matrix.deepstream(f.deepstream):
+        guide = matrix.deepstream(f.deepstream).trt_oss_guide(f.platform)
+    if guide and guide.guide is not OssGuide.BUILD and not options.required_plugins and not options.force:
+        plan.notes.append(
+            f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
+            f" ({guide.source}); nothing to do (--force builds anyway)"
+        )
+        return plan
+
+    archs = d.gpu_archs
+    if not archs.archs:
+        raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
+    plan.notes += list(archs.notes)
+    jobs, hint = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+    if hint:
+        plan.notes.append(hint)
+    minimum = matrix.cmake.minimum
+    if not f.cmake or f.cmake < minimum:
+        plan.steps.append(EnsureCmake(minimum, f.cmake, _cmake_archive(matrix, options, f.arch)))
+    installed = _installed_plugin(d)
+    spec = BuildSpec(
+        repo=options.trt_oss_repo,
+        ref=ref,
+        gpu_archs=archs.cmake_value,
+        lib_dir=f.lib_dir,
+        platform_id="aarch64" if f.platform == "jetson" else "x86_64",
+        cuda_version=f"{f.cuda.major}.{f.cuda.minor}" if f.cuda else "",
+        compiler=f"gcc {f.gcc}" if f.gcc else "gcc",
+        tensorrt=str(f.tensorrt),
+        build_dir=f.build_dir or "/tmp/dsprov",
+        jobs=jobs,
+    )
+    if f.gcc is None:
+        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
+    build = BuildPlugin(spec, store or ArtifactStore(), installed)
+    plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
+    return plan
+
+
+def version(text: str) -> Version:
+    return Version(text)
