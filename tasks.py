@@ -108,7 +108,25 @@ def rollback(c, host, inventory=None, json=False):
     return commands.rollback(host, inventory, json)
 
 
+@task(name="up", help={"file": "fleet file (default: provision/simfleet/fleets/demo.yml)"})
+@_cli
+def fleet_up(c, file=None):
+    """Start the simulated device fleet (sshd per device) and write its Ansible inventory."""
+    return commands.fleet_up(file)
+
+
+@task(name="down", help={"name": "fleet name or runtime folder (default: demo)"})
+@_cli
+def fleet_down(c, name="demo"):
+    """Stop the simulated fleet: no process, mount or namespace is left behind."""
+    return commands.fleet_down(name)
+
+
+fleet = Collection("fleet")
+fleet.add_task(fleet_up)
+fleet.add_task(fleet_down)
+
 matrix = Collection("matrix")
 matrix.add_task(matrix_check)
 
-ns = Collection(detect, capture_, provision, rollback, matrix)
+ns = Collection(detect, capture_, provision, rollback, matrix, fleet)

@@ -147,3 +147,32 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
     else:
         console.print(f"{host}: {report.message}")
     return 0
+
+
+def fleet_up(fleet_file: str | None = None) -> int:
+    """Start a simulated fleet and its mirror; print how to reach it."""
+    from provision.simfleet.fleet import DEFAULT_FLEET
+    from provision.simfleet.fleet import fleet_up as start
+    from provision.simfleet.mirror import start_mirror
+
+    with console.status("starting the simulated fleet (a cold cache builds base roots: minutes)"):
+        handle = start(Path(fleet_file) if fleet_file else DEFAULT_FLEET)
+        mirror = start_mirror(handle)
+    console.print(f"fleet {handle.name!r} up in {handle.start_seconds:.1f}s: {', '.join(d.name for d in handle.devices)}")
+    console.print(f"mirror: {mirror}")
+    console.print(f"inventory: {handle.inventory}")
+    print(f"export PROVISION_BECOME_PASSWORD=$(cat {handle.runtime_dir / 'become_password'})")
+    return 0
+
+
+def fleet_down(name: str) -> int:
+    """Stop a simulated fleet and its mirror; nothing is left running or mounted."""
+    from provision.simfleet.fleet import default_runtime_dir
+    from provision.simfleet.fleet import fleet_down as stop
+    from provision.simfleet.mirror import stop_mirror
+
+    runtime = Path(name) if Path(name).is_absolute() else default_runtime_dir(name)
+    stop_mirror(runtime)
+    stop(runtime)
+    console.print(f"fleet {name!r} stopped")
+    return 0

@@ -18,12 +18,16 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
     if os.geteuid() != 0:
         pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
     from provision.simfleet.fleet import DEFAULT_FLEET, fleet_down, fleet_up
+    from provision.simfleet.mirror import start_mirror, stop_mirror
 
     fleet_file = Path(os.environ.get("DSPROV_FLEET_FILE", DEFAULT_FLEET))
     runtime_dir = tmp_path_factory.mktemp("fleet", numbered=True)
     handle = None
     try:
         handle = fleet_up(fleet_file, runtime_dir / "run")
+        start_mirror(handle)
+        os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
         yield handle
     finally:
+        stop_mirror(runtime_dir / "run")
         fleet_down(runtime_dir / "run")
