@@ -122,6 +122,13 @@ def fleet_down(c, name="demo"):
     return commands.fleet_down(name)
 
 
+@task
+@_cli
+def demo(c):
+    """Main job on the simulated fleet: start it, detect and provision all five devices."""
+    return commands.demo()
+
+
 fleet = Collection("fleet")
 fleet.add_task(fleet_up)
 fleet.add_task(fleet_down)
@@ -129,4 +136,4 @@ fleet.add_task(fleet_down)
 matrix = Collection("matrix")
 matrix.add_task(matrix_check)
 
-ns = Collection(detect, capture_, provision, rollback, matrix, fleet)
+ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)

@@ -176,3 +176,31 @@ def fleet_down(name: str) -> int:
     stop(runtime)
     console.print(f"fleet {name!r} stopped")
     return 0
+
+
+def demo() -> int:
+    """The main job on the simulated fleet: start it, detect and provision every device.
+
+    A refusal by the matrix is the right outcome for a device that cannot be helped (Orin on
+    JetPack 6 ships TensorRT 8.6, for which there is only a prebuilt library), so only a host that
+    failed makes the demo fail.
+    """
+    import os
+
+    from provision.provisioner import provision_hosts
+    from provision.simfleet.fleet import DEFAULT_FLEET
+    from provision.simfleet.fleet import fleet_up as start
+    from provision.simfleet.mirror import start_mirror
+
+    with console.status("starting the simulated fleet (a cold cache builds base roots: minutes)"):
+        handle = start(DEFAULT_FLEET)
+        start_mirror(handle)
+    os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
+    inventory = str(handle.inventory)
+    for device in handle.devices:
+        report.print_detection(_detection(device.name, None, inventory, None), console)
+    with console.status("provisioning every device in parallel (logs: ~/.cache/dsprov/logs/)"):
+        reports = provision_hosts("all", inventory, {})
+    _summary(reports, "provision (simulated fleet)")
+    console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
+    return 1 if any(r.result == "failed" for r in reports) else 0

@@ -58,6 +58,9 @@ def facts_table(d: Detection) -> Table:
     ]
     plugin = [p.name + (f" -> {p.link_target}" if p.link_target else "") for p in f.plugin_files]
     rows.append(("libnvinfer_plugin", ", ".join(plugin) if plugin else "none"))
+    swap = f.provisioned.get("plugin") or {}
+    if swap.get("installed_sha256"):
+        rows.append(("plugin swap", f"OSS {swap.get('ref')} for GPU_ARCHS {swap.get('gpu_archs')} (build {swap.get('key')}); original saved at {swap.get('saved')}"))
     for name, value in rows:
         table.add_row(name, _v(value))
     return table

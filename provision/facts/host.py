@@ -61,6 +61,7 @@ class HostFacts:
     lib_dir: str | None
     packages: dict[str, str]
     plugin_files: tuple[p.LibraryFile, ...]
+    provisioned: dict  # this tool's state file on the host (what it changed), {} if none
     warnings: tuple[str, ...] = field(default=())
 
     def stack(self) -> Stack:
@@ -177,6 +178,7 @@ def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
         lib_dir=f"/usr/lib/{TRIPLETS[arch]}" if arch in TRIPLETS else None,
         packages=packages,
         plugin_files=parsed("nvinfer_plugin", p.parse_ls_libraries, empty=()),
+        provisioned=parsed("dsprov_state", p.parse_state, empty={}),
         warnings=tuple(warnings),
     )
 

@@ -393,6 +393,15 @@ def parse_ls_libraries(text: str) -> tuple[LibraryFile, ...]:
     return tuple(files)
 
 
+def parse_state(text: str) -> dict:
+    """This tool's own state file (JSON) on the host."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 @dataclass
 class Sections:
     """A probe output split into its sections (name -> raw text)."""

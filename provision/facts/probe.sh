@@ -99,4 +99,7 @@ if [ -r /sys/devices/system/cpu/online ]; then cat /sys/devices/system/cpu/onlin
 section nvinfer_plugin
 ls -l /usr/lib/$(triplet)/libnvinfer_plugin.so* 2>/dev/null
 
+section dsprov_state
+show /var/lib/dsprov/state.json
+
 section device_query

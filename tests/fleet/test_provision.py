@@ -1,0 +1,83 @@
+"""detect and provision over real SSH against the simulated fleet (real builds on the devices)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.fleet
+
+
+def invoke(fleet, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args, "-i", str(fleet.inventory)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+
+
+def on_device(fleet, name, command):
+    return subprocess.run([*fleet.ssh_command(name), command], capture_output=True, text=True, timeout=120)
+
+
+def test_detect_every_device_over_ssh(fleet):
+    expected = {"nano01": ["53"], "tx2-01": ["62"], "xavier01": ["72"], "orin01": ["87"], "t4-01": ["75"]}
+    for host, archs in expected.items():
+        result = invoke(fleet, "detect", "--host", host, "--json")
+        assert result.returncode == 0, result.stderr
+        data = json.loads(result.stdout)
+        assert data["gpu_archs"]["archs"] == archs and data["gpu_archs"]["source"] == "deviceQuery", host
+    nano = json.loads(invoke(fleet, "detect", "--host", "nano01", "--json").stdout)["facts"]
+    assert (nano["jetson"]["family"], nano["jetson"]["l4t"], nano["jetson"]["jetpack"]) == ("nano", "32.7.1", "4.6.1")
+    assert nano["tensorrt"].startswith("8.2.1") and nano["deepstream"] == "6.0.1" and nano["python"] is None
+
+
+def sha(fleet, path):
+    return on_device(fleet, "nano01", f"sha256sum {path}").stdout.split()[0]
+
+
+def test_nano_provision_rerun_rollback_provision(fleet):
+    lib = "/usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so.8.2.1"
+    original = sha(fleet, lib)
+
+    first = invoke(fleet, "provision", "--host", "nano01", "--json")
+    assert first.returncode == 0, first.stdout + first.stderr
+    report = json.loads(first.stdout)[0]
+    assert report["result"] == "ok" and report["outcome"] in ("built", "copied")
+    assert [s["status"] for s in report["steps"]] == ["changed", "changed", "changed"]  # cmake, build, swap
+    swapped = sha(fleet, lib)
+    assert swapped != original
+    assert on_device(fleet, "nano01", "readlink -f /usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so.8").stdout.strip() == lib
+    assert on_device(fleet, "nano01", f"grep -c -a GPU_ARCHS=53 {lib}").stdout.strip() != "0"
+    assert on_device(fleet, "nano01", "cmake --version").stdout.startswith("cmake version 3.")
+    diversion = on_device(fleet, "nano01", f"dpkg-divert --listpackage {lib}").stdout.strip()
+    assert diversion == "dsprov"
+
+    shown = json.loads(invoke(fleet, "detect", "--host", "nano01", "--json").stdout)["facts"]["provisioned"]
+    assert shown["plugin"]["ref"] == "release/8.2" and shown["plugin"]["original_sha256"] == original
+
+    again = json.loads(invoke(fleet, "provision", "--host", "nano01", "--json").stdout)[0]
+    assert again["result"] == "ok" and not any(s["status"] == "changed" for s in again["steps"])
+    assert sha(fleet, lib) == swapped
+
+    back = invoke(fleet, "rollback", "--host", "nano01")
+    assert back.returncode == 0, back.stderr
+    assert sha(fleet, lib) == original
+    assert on_device(fleet, "nano01", f"dpkg-divert --listpackage {lib}").stdout.strip() == ""
+
+    third = json.loads(invoke(fleet, "provision", "--host", "nano01", "--json").stdout)[0]
+    assert third["result"] == "ok" and third["outcome"] == "copied"  # same key: from the cache
+    assert sha(fleet, lib) == swapped
+    invoke(fleet, "rollback", "--host", "nano01")
+
+
+def test_refusals_are_one_line_and_change_nothing(fleet):
+    # Orin on JetPack 6.0 ships TensorRT 8.6.2: the guides have no OSS ref for it (prebuilt only)
+    orin = invoke(fleet, "provision", "--host", "orin01", "--force")
+    assert orin.returncode == 1
+    assert "8.6" in orin.stdout and "refused" in orin.stdout
+    assert on_device(fleet, "orin01", "ls /var/lib/dsprov 2>/dev/null").stdout == ""
+    unknown = invoke(fleet, "provision", "--host", "nano99")
+    assert unknown.returncode == 2 and unknown.stderr.startswith("error: 'nano99' is neither a host nor a group")
