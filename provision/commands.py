@@ -112,6 +112,8 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
 
     if flags.get("gpu_archs"):
         parse_override(flags["gpu_archs"])
+    inv = Inventory(inventory)
+    names = inv.resolve(hosts)
     with Progress(
         SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True, disable=as_json,
@@ -123,7 +125,7 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
                 tasks[host] = bar.add_task(what, host=host, total=None)
             bar.update(tasks[host], description=what)
 
-        reports = provision_hosts(hosts, inventory, flags, dry_run, Path(log_dir) if log_dir else None, progress)
+        reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
     else:
@@ -200,7 +202,8 @@ def demo() -> int:
     for device in handle.devices:
         report.print_detection(_detection(device.name, None, inventory, None), console)
     with console.status("provisioning every device in parallel (logs: ~/.cache/dsprov/logs/)"):
-        reports = provision_hosts("all", inventory, {})
+        inv = Inventory(inventory)
+        reports = provision_hosts(inv, inv.resolve("all"), {})
     _summary(reports, "provision (simulated fleet)")
     console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
     return 1 if any(r.result == "failed" for r in reports) else 0

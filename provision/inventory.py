@@ -63,7 +63,8 @@ class Inventory:
         for part in (p.strip() for p in pattern.split(",")):
             if not part:
                 continue
-            hosts = self.manager.get_hosts(pattern=part)
+            known = part in self.manager.groups or self.manager.get_host(part) is not None
+            hosts = self.manager.get_hosts(pattern=part) if known else []
             if not hosts:
                 raise UnknownHost(f"{part!r} is neither a host nor a group in {self.source}")
             names += [h.name for h in hosts if h.name not in names]

@@ -138,16 +138,14 @@ def provision_host(
 
 
 def provision_hosts(
-    pattern: str,
-    inventory_source: str | None,
+    inventory: Inventory,
+    hosts: list[str],
     flags: dict,
     dry_run: bool = False,
     log_dir: Path | None = None,
     progress: Callable[[str, str], None] = lambda host, s: None,
 ) -> list[HostReport]:
-    """Provision every host of a pattern (hosts, groups) in parallel; each build key builds once."""
-    inventory = Inventory(inventory_source)
-    hosts = inventory.resolve(pattern)
+    """Provision hosts in parallel; each build key builds once (the others wait, then copy)."""
     matrix, store = Matrix.load(), ArtifactStore()
     with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
         futures = [

@@ -45,6 +45,7 @@ def write_state(ctx: StepContext, state: dict) -> None:
     """Replace the host's state file with `state`."""
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as tmp:
         json.dump(state, tmp, indent=2, sort_keys=True)
+        tmp.write("\n")
     try:
         upload(ctx, Path(tmp.name), STATE_FILE)
     finally:

@@ -27,6 +27,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
         handle = fleet_up(fleet_file, runtime_dir / "run")
         start_mirror(handle)
         os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
+        os.environ["DSPROV_CACHE"] = str(runtime_dir / "controller-cache")  # builds start cold
         yield handle
     finally:
         stop_mirror(runtime_dir / "run")

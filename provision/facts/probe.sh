@@ -8,7 +8,7 @@ BUILD_DIR=${1:-$HOME/.cache/dsprov}
 PATH=$PATH:/usr/local/cuda/bin:/usr/local/bin:/usr/sbin:/sbin
 export PATH LC_ALL=C
 
-section() { printf '==> %s <==\n' "$1"; }
+section() { printf '\n==> %s <==\n' "$1"; }  # a leading newline ends a source without one
 show() { [ -r "$1" ] && cat "$1" 2>/dev/null; }
 has() { command -v "$1" >/dev/null 2>&1; }
 triplet() {
