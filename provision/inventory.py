@@ -9,6 +9,7 @@ ansible-vault encrypted var (`ansible_become_password`) opened with the usual
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ class Inventory:
             )
         self.manager = InventoryManager(loader=self.loader, sources=[str(self.source)])
         self.variables = VariableManager(loader=self.loader, inventory=self.manager)
+        self._lock = threading.Lock()  # Ansible's templating is not thread-safe
 
     def resolve(self, pattern: str) -> list[str]:
         """Host names for a host, a group, or a comma-separated list of either."""
@@ -74,6 +76,10 @@ class Inventory:
 
     def host(self, name: str) -> HostSpec:
         """The HostSpec of one inventory host (its vars templated as Ansible would)."""
+        with self._lock:
+            return self._host(name)
+
+    def _host(self, name: str) -> HostSpec:
         from ansible.template import Templar
 
         host = self.manager.get_host(name)

@@ -150,3 +150,14 @@ def test_ls_libraries():
     files = p.parse_ls_libraries(text)
     assert files[0] == p.LibraryFile("libnvinfer_plugin.so", link_target="libnvinfer_plugin.so.8.2.1")
     assert files[1] == p.LibraryFile("libnvinfer_plugin.so.8.2.1", size=9176616)
+
+
+@pytest.mark.parametrize(
+    "fixture, l4t, board",
+    [("nano/nv_tegra_release.txt", "32.7.1", "t210ref"), ("orin/nv_tegra_release.txt", "36.3.0", None)],
+)
+def test_nv_tegra_release_published(fixture, l4t, board):
+    tegra = p.parse_nv_tegra_release(read(PUBLISHED / fixture))
+    assert str(tegra.l4t) == l4t
+    if board:
+        assert tegra.board == board

@@ -102,7 +102,7 @@ class SSHRunner:
         finally:
             channel.close()
 
-    def hold(self, command: str, *, ready: str, sudo: bool = False) -> "SSHHold | None":
+    def hold(self, command: str, *, ready: str, sudo: bool = False, timeout: float = 120) -> "SSHHold | None":
         """Start a command that prints `ready` and then waits on stdin; None if it never did."""
         self._open()
         password_line = None
@@ -112,13 +112,20 @@ class SSHRunner:
         channel.exec_command(command)
         if password_line:
             channel.sendall(password_line.encode())
-        out = channel.makefile("r")
-        for line in out:
-            if line.strip() == ready:
+        out, err = "", ""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            select.select([channel], [], [], 0.5)
+            while channel.recv_ready():
+                out += channel.recv(4096).decode(errors="replace")
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(4096).decode(errors="replace")
+            if ready in out.splitlines():
                 return SSHHold(channel)
-        err = channel.makefile_stderr("r").read().decode(errors="replace")
-        check_sudo(Result(command, channel.recv_exit_status(), "", err))
+            if "Sorry, try again" in err or channel.exit_status_ready():
+                break  # a wrong password would be asked for again, forever
         channel.close()
+        check_sudo(Result(command, 1, out, err))
         return None
 
     def put(self, local: Path, remote: str) -> None:

@@ -1,0 +1,77 @@
+"""A fleet run: identical devices share one build; bad settings and secrets fail alone and cleanly."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from provision.simfleet.fleet import fleet_down, fleet_up
+from provision.simfleet.mirror import start_mirror, stop_mirror
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.fleet
+
+
+@pytest.fixture(scope="module")
+def nanos(tmp_path_factory, fleet):  # `fleet` first: it sets the cache and password variables
+    folder = tmp_path_factory.mktemp("nanos")
+    spec = folder / "fleet.yml"
+    spec.write_text(
+        "name: nanos\ndevices:\n"
+        + "".join(f"  - {{name: nano0{i}, profile: nano}}\n" for i in (1, 2, 3))
+        + "  - {name: xavier01, profile: xavier}\n"
+    )
+    handle = fleet_up(spec, folder / "run")
+    try:
+        start_mirror(handle)
+        yield handle
+    finally:
+        stop_mirror(folder / "run")
+        fleet_down(folder / "run")
+
+
+def invoke(handle, *args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args, "-i", str(handle.inventory)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, **(env or {})},
+    )
+
+
+def test_three_nanos_and_a_xavier_build_twice(nanos):
+    # Xavier's DeepStream 6.3 needs no OSS build per the guides: --force builds anyway
+    result = invoke(nanos, "provision", "--hosts", "all", "--force", "--json",
+                    env={"DSPROV_CACHE": str(nanos.runtime_dir / "cache")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    reports = {r["host"]: r for r in json.loads(result.stdout)}
+    outcomes = sorted(r["outcome"] for r in reports.values())
+    assert outcomes == ["built", "built", "copied", "copied"], reports
+    assert len({reports[h]["key"] for h in ("nano01", "nano02", "nano03")}) == 1
+    assert reports["xavier01"]["outcome"] == "built" and reports["xavier01"]["key"] != reports["nano01"]["key"]
+
+
+def test_wrong_sudo_password_fails_alone_and_changes_nothing(nanos):
+    before = subprocess.run([*nanos.ssh_command("nano02"), "ls -la /var/lib/dsprov /usr/lib/aarch64-linux-gnu"],
+                            capture_output=True, text=True).stdout
+    result = invoke(nanos, "rollback", "--host", "nano02", env={"PROVISION_BECOME_PASSWORD": "wrong"})
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: sudo refused the become password (wrong PROVISION_BECOME_PASSWORD?)"
+    after = subprocess.run([*nanos.ssh_command("nano02"), "ls -la /var/lib/dsprov /usr/lib/aarch64-linux-gnu"],
+                           capture_output=True, text=True).stdout
+    assert before == after
+
+
+def test_inventory_values_reach_commands_only_quoted(nanos, tmp_path):
+    inventory = tmp_path / "hosts.ini"
+    line = next(l for l in nanos.inventory.read_text().splitlines() if l.startswith("nano03 "))
+    inventory.write_text(line + " dsprov_build_dir='/tmp/b; touch /tmp/pwned $(touch /tmp/pwned2)'\n")
+    result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", "nano03", "--dry-run", "--json",
+                             "-i", str(inventory)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    plan = "\n".join(json.loads(result.stdout)[0]["plan"])
+    assert "'/tmp/b; touch /tmp/pwned $(touch /tmp/pwned2)/TensorRT-release-8.2'" in plan
+    check = subprocess.run([*nanos.ssh_command("nano03"), "ls /tmp/pwned /tmp/pwned2 2>&1"], capture_output=True, text=True)
+    assert "No such file" in check.stdout
