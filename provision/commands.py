@@ -151,15 +151,20 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
     return 0
 
 
-def fleet_up(fleet_file: str | None = None) -> int:
-    """Start a simulated fleet and its mirror; print how to reach it."""
+def _start_fleet(fleet_file: str | None):
+    """Start a simulated fleet and its mirror: (handle, mirror URL)."""
     from provision.simfleet.fleet import DEFAULT_FLEET
     from provision.simfleet.fleet import fleet_up as start
     from provision.simfleet.mirror import start_mirror
 
     with console.status("starting the simulated fleet (a cold cache builds base roots: minutes)"):
         handle = start(Path(fleet_file) if fleet_file else DEFAULT_FLEET)
-        mirror = start_mirror(handle)
+        return handle, start_mirror(handle)
+
+
+def fleet_up(fleet_file: str | None = None) -> int:
+    """Start a simulated fleet and its mirror; print how to reach it."""
+    handle, mirror = _start_fleet(fleet_file)
     console.print(f"fleet {handle.name!r} up in {handle.start_seconds:.1f}s: {', '.join(d.name for d in handle.devices)}")
     console.print(f"mirror: {mirror}")
     console.print(f"inventory: {handle.inventory}")
@@ -190,13 +195,8 @@ def demo() -> int:
     import os
 
     from provision.provisioner import provision_hosts
-    from provision.simfleet.fleet import DEFAULT_FLEET
-    from provision.simfleet.fleet import fleet_up as start
-    from provision.simfleet.mirror import start_mirror
 
-    with console.status("starting the simulated fleet (a cold cache builds base roots: minutes)"):
-        handle = start(DEFAULT_FLEET)
-        start_mirror(handle)
+    handle, _ = _start_fleet(None)
     os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
     inventory = str(handle.inventory)
     for device in handle.devices:

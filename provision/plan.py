@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import Version
-
 from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
@@ -152,6 +150,3 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
     return plan
 
-
-def version(text: str) -> Version:
-    return Version(text)

@@ -14,7 +14,7 @@ from provision.errors import ProvisionError
 from provision.inventory import Inventory
 from provision.lock import acquire
 from provision.matrix import Matrix
-from provision.plan import Options, Plan, make_plan
+from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import runner_for
 from provision.state import read_state
 from provision.steps.base import StepContext, StepFailed
@@ -126,7 +126,7 @@ def provision_host(
             held.release()
         report.message = "; ".join(plan.notes) or ("changed" if report.changed else "nothing to change")
     except ProvisionError as exc:
-        report.result = "refused" if type(exc).__name__ == "PlanRefused" else "failed"
+        report.result = "refused" if isinstance(exc, PlanRefused) else "failed"
         report.message = str(exc)
         log(f"error: {exc}")
     finally:

@@ -62,12 +62,14 @@ class Runner(Protocol):
     def close(self) -> None: ...
 
 
-def sudo_wrap(command: str, password: str | None) -> tuple[str, str | None]:
+def sudo_wrap(command: str, password: str | None, stdin: str | None = None) -> tuple[str, str | None]:
     """`sudo sh -c COMMAND`; with a password, sudo reads it from stdin (the caller sends it).
 
     `-k` makes sudo ask (and so read that line) every time, cached credentials or not. Commands
     run under sudo get no other stdin: data goes to the host as a file first.
     """
+    if stdin is not None:
+        raise ValueError("no stdin for sudo commands: send a file instead")
     if password is None:
         return f"sudo -n sh -c {shlex.quote(command)}", None
     return f"sudo -k -S -p {shlex.quote(SUDO_PROMPT)} sh -c {shlex.quote(command)}", password + "\n"

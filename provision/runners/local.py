@@ -26,10 +26,7 @@ class LocalRunner:
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
         if sudo:
-            command, password_line = sudo_wrap(command, self.become_password)
-            if stdin is not None:
-                raise ValueError("no stdin for sudo commands: send a file instead")
-            stdin = password_line
+            command, stdin = sudo_wrap(command, self.become_password, stdin)
         proc = subprocess.Popen(
             ["sh", "-c", command],
             stdin=subprocess.PIPE,

@@ -52,10 +52,7 @@ class SSHRunner:
     ) -> Result:
         self._open()
         if sudo:
-            command, password_line = sudo_wrap(command, self.spec.become_password)
-            if stdin is not None:
-                raise ValueError("no stdin for sudo commands: send a file instead")
-            stdin = password_line
+            command, stdin = sudo_wrap(command, self.spec.become_password, stdin)
         try:
             code, out, err = self._exec(command, stdin, timeout, on_line)
         except (OSError, paramiko.SSHException) as exc:

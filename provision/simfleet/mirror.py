@@ -17,16 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from provision.simfleet.fleet import FleetHandle
+from provision.simfleet.fleet import FleetHandle, _free_port
 from provision.simfleet.upstreams import build_upstreams
 
 PID_FILE = "mirror.pid"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_mirror(handle: FleetHandle) -> str:
