@@ -6,10 +6,13 @@ a hash of (architecture, TensorRT version, OSS ref and commit, GPU_ARCHS, compil
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import requests
@@ -63,6 +66,15 @@ class ArtifactStore:
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = (root or cache_root()) / "artifacts"
+
+    @contextlib.contextmanager
+    def lock(self, key: str) -> Iterator[None]:
+        """Hold the key's build lock: one build per key at a time, across threads and processes
+        (invoke's thread pool and Ansible's forks alike); the others wait, then copy."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / f".{key}.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def get(self, key: str, name: str) -> Path | None:
         path = self.root / key / name

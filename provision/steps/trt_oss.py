@@ -9,7 +9,6 @@ TX2/AGX: NVIDIA/TensorRT#1308, #1846). `-j` follows memory, not cores.
 from __future__ import annotations
 
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,16 +76,6 @@ class BuildSpec:
         ]
 
 
-_key_locks: dict[str, threading.Lock] = {}
-_key_locks_guard = threading.Lock()
-
-
-def key_lock(key: str) -> threading.Lock:
-    """One build per key at a time across a fleet run: the others wait, then copy."""
-    with _key_locks_guard:
-        return _key_locks.setdefault(key, threading.Lock())
-
-
 @dataclass
 class BuildPlugin(Step):
     """Produce the plugin library for a build key: from the cache, or built on this host."""
@@ -132,7 +121,7 @@ class BuildPlugin(Step):
 
     def apply(self, ctx: StepContext) -> None:
         key = self.resolve_key(ctx)
-        with key_lock(key):
+        with self.store.lock(key):
             cached = self.store.get(key, "libnvinfer_plugin.so")
             if cached:  # another host of the fleet built it while we waited
                 self.artifact, self.outcome = cached, "copied"
