@@ -9,18 +9,20 @@ from pathlib import Path
 from typing import Callable
 
 from provision.artifacts import ArtifactStore, cache_root
-from provision.detect import BUILD_DIR_VAR, analyse, capture
+from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture
 from provision.errors import ProvisionError
 from provision.inventory import Inventory
 from provision.lock import acquire
 from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
-from provision.runners import runner_for
+from provision.runners import Runner, runner_for
 from provision.state import read_state
 from provision.steps.base import StepContext, StepFailed
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import restore
 from provision.steps.trt_oss import BuildPlugin
+
+NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap"
 
 
 @dataclass
@@ -66,14 +68,22 @@ class HostLog:
         self.handle.close()
 
 
-def run_plan(plan: Plan, ctx: StepContext, report: HostReport, progress: Callable[[str], None]) -> None:
-    """check -> apply -> verify per step; a failed verify rolls that step back, then stops."""
+def run_plan(
+    plan: Plan, ctx: StepContext, report: HostReport, progress: Callable[[str], None], check_only: bool = False
+) -> None:
+    """check -> apply -> verify per step; a failed verify rolls that step back, then stops.
+
+    With check_only, only ask each step whether it would change anything (Ansible's --check).
+    """
     for step in plan.steps:
         progress(step.name)
         done = step.check(ctx)
         if done:
             report.steps.append(StepReport(step.name, "unchanged", done))
             ctx.log(f"[{step.name}] unchanged: {done}")
+        elif check_only:
+            report.steps.append(StepReport(step.name, "changed", f"would {step.summary()}"))
+            ctx.log(f"[{step.name}] would {step.summary()}")
         else:
             ctx.log(f"[{step.name}] {step.summary()}")
             try:
@@ -89,34 +99,41 @@ def run_plan(plan: Plan, ctx: StepContext, report: HostReport, progress: Callabl
             report.outcome = step.outcome or report.outcome
 
 
-def provision_host(
-    host: str,
-    inventory: Inventory,
+def provision_on(
+    runner: Runner,
+    settings: dict,
     flags: dict,
     matrix: Matrix,
     store: ArtifactStore,
+    log: HostLog,
     dry_run: bool = False,
-    log_dir: Path | None = None,
+    check_only: bool = False,
     progress: Callable[[str], None] = lambda s: None,
-) -> HostReport:
-    """Detect, plan and (unless dry_run) apply on one host. Never raises: the report says."""
-    report = HostReport(host)
+) -> tuple[HostReport, Detection | None]:
+    """Detect, plan and apply on the host behind `runner` (invoke and Ansible alike).
+
+    `settings` are the host's inventory vars. dry_run stops after the plan; check_only also asks
+    each step whether it would change anything, still changing nothing (no lock either). Never
+    raises a ProvisionError: the report says; the detection is None when the probe failed.
+    """
+    report = HostReport(runner.host, log=str(log.path))
     started = time.monotonic()
-    log = HostLog((log_dir or cache_root() / "logs") / f"{host}.log")
-    report.log = str(log.path)
-    runner = None
+    detection = None
     try:
-        spec = inventory.host(host)
-        runner = runner_for(spec)
         progress("detect")
-        detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), flags.get("gpu_archs"), matrix)
-        plan = make_plan(detection, matrix, Options.from_settings(spec.vars, **flags), store)
+        detection = analyse(runner.host, capture(runner, settings.get(BUILD_DIR_VAR)), flags.get("gpu_archs"), matrix)
+        plan = make_plan(detection, matrix, Options.from_settings(settings, **flags), store)
         report.plan = plan.lines()
         for line in report.plan:
             log(line)
-        if dry_run:
+        if dry_run or check_only:
+            if check_only:
+                ctx = StepContext(runner, detection.facts, log)
+                ctx.state = read_state(ctx)
+                run_plan(plan, ctx, report, progress, check_only=True)
+                report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
             report.result, report.outcome = "planned", "-"
-            return report
+            return report, detection
         held = acquire(runner)
         try:
             ctx = StepContext(runner, detection.facts, log)
@@ -131,6 +148,30 @@ def provision_host(
         log(f"error: {exc}")
     finally:
         report.seconds = time.monotonic() - started
+    return report, detection
+
+
+def provision_host(
+    host: str,
+    inventory: Inventory,
+    flags: dict,
+    matrix: Matrix,
+    store: ArtifactStore,
+    dry_run: bool = False,
+    log_dir: Path | None = None,
+    progress: Callable[[str], None] = lambda s: None,
+) -> HostReport:
+    """Detect, plan and (unless dry_run) apply on one inventory host. Never raises: the report says."""
+    log = HostLog((log_dir or cache_root() / "logs") / f"{host}.log")
+    runner = None
+    try:
+        spec = inventory.host(host)
+        runner = runner_for(spec)
+        report, _ = provision_on(runner, spec.vars, flags, matrix, store, log, dry_run, progress=progress)
+    except ProvisionError as exc:
+        report = HostReport(host, result="failed", message=str(exc), log=str(log.path))
+        log(f"error: {exc}")
+    finally:
         if runner:
             runner.close()
         log.close()
@@ -157,28 +198,42 @@ def provision_hosts(
         return [f.result() for f in futures]
 
 
+def rollback_on(runner: Runner, log: HostLog, check_only: bool = False) -> HostReport:
+    """Restore the original plugin library exactly (same SHA-256) from the host's state file.
+
+    With check_only, say whether there is anything to restore and change nothing.
+    """
+    report = HostReport(runner.host, outcome="-", log=str(log.path))
+    if check_only:
+        ctx = StepContext(runner, None, log)
+        plugin = read_state(ctx).get("plugin") or {}
+        report.message = f"would restore {plugin['path']}" if plugin.get("original_sha256") else NOTHING_TO_ROLL_BACK
+        report.outcome = "restored" if plugin.get("original_sha256") else "-"
+        return report
+    held = acquire(runner)
+    try:
+        ctx = StepContext(runner, None, log)
+        ctx.state = read_state(ctx)
+        plugin = ctx.state.get("plugin") or {}
+        if not plugin.get("original_sha256"):
+            report.message = NOTHING_TO_ROLL_BACK
+            return report
+        path = Path(plugin["path"])
+        restore(ctx, PluginPaths(str(path.parent), path.name))
+        report.outcome, report.message = "restored", f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
+    finally:
+        held.release()
+    return report
+
+
 def rollback_host(host: str, inventory_source: str | None) -> HostReport:
-    """Restore the original plugin library exactly (same SHA-256) from the host's state file."""
-    report = HostReport(host, outcome="-")
+    """Roll back one inventory host (see rollback_on)."""
     inventory = Inventory(inventory_source)
     spec = inventory.host(host)
     runner = runner_for(spec)
     log = HostLog(cache_root() / "logs" / f"{host}.log")
     try:
-        held = acquire(runner)
-        try:
-            ctx = StepContext(runner, None, log)
-            ctx.state = read_state(ctx)
-            plugin = ctx.state.get("plugin") or {}
-            if not plugin.get("original_sha256"):
-                report.message = "nothing to roll back: the state file records no swap"
-                return report
-            path = Path(plugin["path"])
-            restore(ctx, PluginPaths(str(path.parent), path.name))
-            report.outcome, report.message = "restored", f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
-        finally:
-            held.release()
+        return rollback_on(runner, log)
     finally:
         runner.close()
         log.close()
-    return report

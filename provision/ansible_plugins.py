@@ -1,0 +1,160 @@
+"""dsprov inside Ansible: action plugins for detect, provision and rollback, and the recap callback.
+
+The files under playbooks/action_plugins and playbooks/callback_plugins only import these. The
+actions run on the controller and reach the host through the play's connection (AnsibleRunner):
+the same probe, plan and steps as `invoke`, POSIX sh on the target and no Python there, become
+from Ansible's usual settings. Settings are the host's `dsprov_*` vars, as for invoke.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ansible.errors import AnsibleActionFail
+from ansible.plugins.action import ActionBase
+from ansible.plugins.callback import CallbackBase
+
+from provision.artifacts import ArtifactStore, cache_root
+from provision.detect import BUILD_DIR_VAR, analyse, capture
+from provision.errors import ProvisionError
+from provision.gpu.archs import parse_override
+from provision.matrix import Matrix
+from provision.provisioner import HostLog, HostReport, provision_on, rollback_on
+from provision.report import detection_json, worst
+from provision.runners.ansible import AnsibleRunner
+
+FLAGS = {
+    "gpu_archs": {"type": "str"},
+    "trt_oss_ref": {"type": "str"},
+    "force": {"type": "bool", "default": False},
+}
+REPORT_KEY = "dsprov_report"
+
+
+class _HostAction(ActionBase):
+    """Shared by the dsprov actions: check mode, no remote temp folder, settings from vars."""
+
+    _supports_check_mode = True
+    TRANSFERS_FILES = False  # files go through AnsibleRunner, never a remote ~/.ansible/tmp
+
+    def _setup(self, task_vars: dict[str, Any], spec: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(host, validated args, the host's dsprov_* settings templated)."""
+        super().run(task_vars=task_vars)
+        _, args = self.validate_argument_spec(spec)
+        host = task_vars["inventory_hostname"]
+        settings = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
+        if args.get("gpu_archs"):
+            try:
+                parse_override(args["gpu_archs"])
+            except ProvisionError as exc:
+                raise AnsibleActionFail(str(exc)) from exc
+        return host, args, settings
+
+
+def _result(report: HostReport, changed: bool) -> dict[str, Any]:
+    return {
+        "changed": changed,
+        "failed": report.result in ("failed", "refused"),
+        "msg": report.message,
+        REPORT_KEY: dataclasses.asdict(report),
+    }
+
+
+class DetectAction(_HostAction):
+    """`dsprov_detect`: one probe round trip; the facts become host facts (`ansible_facts.dsprov`)."""
+
+    def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        host, args, settings = self._setup(task_vars or {}, {"gpu_archs": FLAGS["gpu_archs"]})
+        runner = AnsibleRunner(self, host)
+        try:
+            d = analyse(host, capture(runner, settings.get(BUILD_DIR_VAR)), args["gpu_archs"], Matrix.load())
+        except ProvisionError as exc:
+            return {"failed": True, "changed": False, "msg": str(exc)}
+        facts = detection_json(d)
+        archs = " ".join(d.gpu_archs.archs) or "unknown"
+        return {
+            "changed": False,
+            "msg": f"{host}: {d.facts.platform} TensorRT {d.facts.tensorrt}, GPU_ARCHS {archs}, matrix {worst(d.verdicts).value}",
+            "ansible_facts": {"dsprov": facts},
+        }
+
+
+class ProvisionAction(_HostAction):
+    """`dsprov_provision`: detect, plan and apply (with --check: what would change; --diff: the plan)."""
+
+    def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        host, flags, settings = self._setup(task_vars or {}, FLAGS)
+        log = HostLog(cache_root() / "logs" / f"{host}.log")
+        try:
+            report, detection = provision_on(
+                AnsibleRunner(self, host), settings, flags, Matrix.load(), ArtifactStore(), log,
+                check_only=self._task.check_mode,
+            )
+        finally:
+            log.close()
+        result = _result(report, report.changed)
+        if detection:
+            result["ansible_facts"] = {"dsprov": detection_json(detection)}
+        if self._task.diff and report.plan:
+            result["diff"] = {"prepared": "\n".join(report.plan) + "\n"}
+        return result
+
+
+class RollbackAction(_HostAction):
+    """`dsprov_rollback`: restore the original plugin library recorded in the host's state file."""
+
+    def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        host, _, _ = self._setup(task_vars or {}, {})
+        log = HostLog(cache_root() / "logs" / f"{host}.log")
+        try:
+            report = rollback_on(AnsibleRunner(self, host), log, check_only=self._task.check_mode)
+        except ProvisionError as exc:
+            report = HostReport(host, result="failed", outcome="-", message=str(exc), log=str(log.path))
+        finally:
+            log.close()
+        return _result(report, report.outcome == "restored")
+
+
+class RecapCallback(CallbackBase):
+    """After the play: one line per host with what dsprov did (unreachable hosts included)."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "dsprov_recap"
+    CALLBACK_NEEDS_ENABLED = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: dict[str, list[str]] = {}
+
+    def _record(self, result: Any, unreachable: bool = False) -> None:
+        data, host = result._result, result._host.get_name()
+        report = data.get(REPORT_KEY)
+        if report:
+            changed = "yes" if data.get("changed") else "no"
+            self.rows[host] = [host, report["result"], report["outcome"], report["key"], changed,
+                               f"{report['seconds']:.1f}s", report["message"]]
+        elif unreachable or data.get("failed"):
+            message = str(data.get("msg", "")).strip().splitlines()
+            what = "unreachable" if unreachable else "failed"
+            self.rows[host] = [host, what, "-", "-", "no", "-", message[0] if message else ""]
+
+    def v2_runner_on_ok(self, result: Any) -> None:
+        self._record(result)
+
+    def v2_runner_on_failed(self, result: Any, ignore_errors: bool = False) -> None:
+        self._record(result)
+
+    def v2_runner_on_unreachable(self, result: Any) -> None:
+        self._record(result, unreachable=True)
+
+    def v2_playbook_on_stats(self, stats: Any) -> None:
+        if not self.rows:
+            return
+        header = ["host", "result", "outcome", "key", "changed", "time", "message"]
+        rows = [header, *(self.rows[h] for h in sorted(self.rows))]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
+        self._display.banner("DSPROV RECAP")
+        for row in rows:
+            self._display.display("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
