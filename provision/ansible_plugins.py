@@ -22,7 +22,7 @@ from provision.gpu.archs import parse_override
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_on, rollback_on
 from provision.report import detection_json, worst
-from provision.runners.ansible import AnsibleRunner
+from provision.runners.ansible import LEASE_SECONDS, AnsibleRunner
 
 FLAGS = {
     "gpu_archs": {"type": "str"},
@@ -51,6 +51,14 @@ class _HostAction(ActionBase):
                 raise AnsibleActionFail(str(exc)) from exc
         return host, args, settings
 
+    def _runner(self, host: str, settings: dict[str, Any]) -> AnsibleRunner:
+        """A runner over this task's connection; `dsprov_lock_lease` (seconds) bounds how long the
+        host lock outlives a controller that died."""
+        lease = settings.get("dsprov_lock_lease", LEASE_SECONDS)
+        if not str(lease).isdigit() or int(lease) < 1:
+            raise AnsibleActionFail(f"dsprov_lock_lease: {lease!r} is not a number of seconds")
+        return AnsibleRunner(self, host, int(lease))
+
 
 def _result(report: HostReport, changed: bool) -> dict[str, Any]:
     return {
@@ -66,7 +74,7 @@ class DetectAction(_HostAction):
 
     def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         host, args, settings = self._setup(task_vars or {}, {"gpu_archs": FLAGS["gpu_archs"]})
-        runner = AnsibleRunner(self, host)
+        runner = self._runner(host, settings)
         try:
             d = analyse(host, capture(runner, settings.get(BUILD_DIR_VAR)), args["gpu_archs"], Matrix.load())
         except ProvisionError as exc:
@@ -88,13 +96,13 @@ class ProvisionAction(_HostAction):
         log = HostLog(cache_root() / "logs" / f"{host}.log")
         try:
             report, detection = provision_on(
-                AnsibleRunner(self, host), settings, flags, Matrix.load(), ArtifactStore(), log,
+                self._runner(host, settings), settings, flags, Matrix.load(), ArtifactStore(), log,
                 check_only=self._task.check_mode,
             )
         finally:
             log.close()
         result = _result(report, report.changed)
-        if detection:
+        if detection and not result["failed"]:
             result["ansible_facts"] = {"dsprov": detection_json(detection)}
         if self._task.diff and report.plan:
             result["diff"] = {"prepared": "\n".join(report.plan) + "\n"}
@@ -105,10 +113,10 @@ class RollbackAction(_HostAction):
     """`dsprov_rollback`: restore the original plugin library recorded in the host's state file."""
 
     def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, _, _ = self._setup(task_vars or {}, {})
+        host, _, settings = self._setup(task_vars or {}, {})
         log = HostLog(cache_root() / "logs" / f"{host}.log")
         try:
-            report = rollback_on(AnsibleRunner(self, host), log, check_only=self._task.check_mode)
+            report = rollback_on(self._runner(host, settings), log, check_only=self._task.check_mode)
         except ProvisionError as exc:
             report = HostReport(host, result="failed", outcome="-", message=str(exc), log=str(log.path))
         finally:

@@ -20,16 +20,15 @@ from provision.runners.base import Result, WrongSudoPassword
 if TYPE_CHECKING:
     from ansible.plugins.action import ActionBase
 
-LEASE_MINUTES = 3  # a hold whose lease nobody renewed for this long ends by itself
-RENEW_SECONDS = 30
+LEASE_SECONDS = 120  # a hold nobody renewed for this long (at most twice) ends by itself
 
-# Runs (as root when sudo) with $1 = a folder holding the lease file, $2 = the ready line, and
-# $3 = the command to hold. The command runs in the background with its stdin on a FIFO; a keeper
-# holds the FIFO's write end while the lease lives: it exists (release removes it) and was
-# touched within LEASE_MINUTES, or a command of this run still has it open (each command of a held
-# runner does, see AnsibleRunner.run: a build may run for hours). When the keeper lets go the
-# command reads EOF and ends, so a crashed controller leaves the host locked for minutes, not
-# forever. Prints the ready line once the command did; exits 1 (its stderr) when it ended first.
+# Runs (as root when sudo) with $1 = a folder holding the lease file, $2 = the ready line, $3 = the
+# command to hold and $4 = the lease in seconds. The command runs in the background with its stdin
+# on a FIFO; a keeper holds the FIFO's write end while the lease lives: the file exists (release
+# removes it) and, in each lease period, was touched (AnsibleHold renews it) or held open by a
+# command of the run (AnsibleRunner.run pins it: a build may run for hours). When the keeper lets
+# go, the command reads EOF and ends, so a crashed controller leaves the host locked for minutes,
+# not forever. Prints the ready line once the command did; exits 1 (its stderr) if it ended first.
 HOLD_SCRIPT = r"""
 trap '' HUP
 d=$1 ready=$2
@@ -37,20 +36,23 @@ mkfifo "$d/in" || exit 1
 sh -c "$3" <"$d/in" >"$d/out" 2>"$d/err" &
 h=$!
 sh -c '
-  d=$1 h=$2 n=0
+  d=$1 h=$2 lease=$3 n=0
   exec 3>"$d/in"
+  touch "$d/mark"
   while [ -e "$d/lease" ] && kill -0 "$h" 2>/dev/null; do
     sleep 1; n=$((n + 1))
-    if [ "$n" -ge 15 ]; then
-      n=0
-      [ -n "$(find "$d/lease" -mmin -LEASE_MINUTES 2>/dev/null)" ] ||
-        ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -qF "$d/lease" || break
+    [ "$n" -lt "$lease" ] && continue
+    n=0
+    if [ "$d/lease" -nt "$d/mark" ] || ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -qF "$d/lease"; then
+      touch "$d/mark"
+    else
+      break
     fi
   done
   exec 3>&-
   while kill -0 "$h" 2>/dev/null; do sleep 0.2; done
   rm -rf "$d"
-' keeper "$d" "$h" </dev/null >/dev/null 2>&1 &
+' keeper "$d" "$h" "$4" </dev/null >/dev/null 2>&1 &
 while kill -0 "$h" 2>/dev/null; do
   if grep -qxF "$ready" "$d/out"; then echo "$ready"; exit 0; fi
   sleep 0.2
@@ -58,15 +60,16 @@ done
 grep -qxF "$ready" "$d/out" && { echo "$ready"; exit 0; }
 cat "$d/err" >&2
 exit 1
-""".replace("LEASE_MINUTES", str(LEASE_MINUTES))
+"""
 
 
 class AnsibleRunner:
     """A Runner over the connection of an Ansible action plugin (one host, one task)."""
 
-    def __init__(self, action: ActionBase, host: str) -> None:
+    def __init__(self, action: ActionBase, host: str, lease_seconds: int = LEASE_SECONDS) -> None:
         self.host = host
         self.action = action
+        self.lease_seconds = lease_seconds
         self._one_at_a_time = threading.Lock()  # the lease renewer shares the connection
         self._lease: str | None = None  # while held: the lease file each command keeps open
 
@@ -93,7 +96,9 @@ class AnsibleRunner:
     def _execute(self, command: str, stdin: str | None, sudo: bool) -> Result:
         try:
             with self._one_at_a_time:
-                raw = self.action._low_level_execute_command(command, sudoable=sudo, in_data=stdin)
+                raw = self.action._low_level_execute_command(
+                    command, sudoable=sudo, in_data=stdin.encode() if stdin is not None else None
+                )
         except AnsibleConnectionFailure:
             raise  # Ansible reports the host unreachable
         except AnsibleError as exc:
@@ -110,7 +115,7 @@ class AnsibleRunner:
         if not made.ok or not folder:
             return None
         started = self._execute(
-            f"sh -c {q(HOLD_SCRIPT)} hold {q(folder)} {q(ready)} {q(command)}", None, sudo
+            f"sh -c {q(HOLD_SCRIPT)} hold {q(folder)} {q(ready)} {q(command)} {int(self.lease_seconds)}", None, sudo
         )
         if ready not in started.stdout.split():
             return None
@@ -144,7 +149,7 @@ class AnsibleHold:
         self._renewer.start()
 
     def _renew(self) -> None:
-        while not self._stop.wait(RENEW_SECONDS):
+        while not self._stop.wait(max(1, self.runner.lease_seconds // 4)):
             try:
                 self.runner.renew()
             except AnsibleError:

@@ -1,0 +1,236 @@
+"""ansible-playbook over the simulated fleet: the same core as invoke, check mode, idempotence.
+
+Two fleets of the same six devices: Ansible provisions one and invoke the other, with one
+controller cache (Ansible builds each key once, invoke then copies), and the hosts must end
+byte-identical. Real `ansible-playbook` subprocesses throughout; the devices have no Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from provision.simfleet.fleet import FleetHandle, fleet_down, fleet_up
+from provision.simfleet.mirror import start_mirror, stop_mirror
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+DEVICES = {"nano01": "nano", "nano02": "nano", "tx2-01": "tx2", "xavier01": "xavier", "orin01": "orin", "t4-01": "t4"}
+PROVISIONED = sorted(set(DEVICES) - {"orin01"})  # Orin's TensorRT 8.6.2 has no OSS ref: refused
+LIB_DIRS = {"t4-01": "/usr/lib/x86_64-linux-gnu"}
+BUSY = "another provision is running there"
+
+
+def lib_dir(device: str) -> str:
+    return LIB_DIRS.get(device, "/usr/lib/aarch64-linux-gnu")
+
+
+@pytest.fixture(scope="module")
+def fleets(tmp_path_factory):
+    """(fleet for Ansible, fleet for invoke, the controller cache both use)."""
+    if os.geteuid() != 0:
+        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
+    folder = tmp_path_factory.mktemp("ansible")
+    spec = folder / "fleet.yml"
+    spec.write_text("name: ansible\ndevices:\n" + "".join(f"  - {{name: {n}, profile: {p}}}\n" for n, p in DEVICES.items()))
+    started: list[Path] = []
+    try:
+        handles = []
+        for side in ("ansible", "invoke"):
+            started.append(folder / side)
+            handles.append(fleet_up(spec, folder / side))
+            start_mirror(handles[-1])
+        yield handles[0], handles[1], folder / "cache"
+    finally:
+        for runtime in started:
+            stop_mirror(runtime)
+            fleet_down(runtime)
+
+
+def environment(handle: FleetHandle, cache: Path) -> dict[str, str]:
+    return {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": str(cache),
+            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "True"}
+
+
+def playbook_command(handle: FleetHandle, name: str, *args: str) -> list[str]:
+    return [str(BIN / "ansible-playbook"), "-i", str(handle.inventory), f"playbooks/{name}", "-f", "6", *args]
+
+
+def playbook(handle: FleetHandle, cache: Path, name: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(playbook_command(handle, name, *args), cwd=ROOT, env=environment(handle, cache),
+                          capture_output=True, text=True, timeout=1200)
+
+
+def invoke(handle: FleetHandle, cache: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", *args, "-i", str(handle.inventory)], cwd=ROOT,
+                          env=environment(handle, cache), capture_output=True, text=True, timeout=1200)
+
+
+def play_recap(output: str) -> dict[str, dict[str, int]]:
+    """PLAY RECAP counts per host: {'nano01': {'ok': 1, 'changed': 1, ...}}."""
+    rows = re.findall(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", output, re.M)
+    return {host: {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", counts)} for host, counts in rows}
+
+
+def dsprov_recap(output: str) -> dict[str, dict[str, str]]:
+    """The DSPROV RECAP table (callback_plugins/dsprov_recap.py) as {host: {column: value}}."""
+    lines = output.split("DSPROV RECAP", 1)[1].splitlines()[1:]
+    header = lines[0]
+    names = header.split()
+    starts = [header.index(n) for n in names] + [None]
+    rows = {}
+    for line in lines[1:]:
+        if not line.strip():
+            break
+        cells = [line[starts[i]:starts[i + 1]].strip() for i in range(len(names))]
+        rows[cells[0]] = dict(zip(names, cells))
+    return rows
+
+
+def on_device(handle: FleetHandle, device: str, command: str, sudo: bool = False) -> str:
+    stdin = None
+    if sudo:
+        command, stdin = f"sudo -S -p '' sh -c {json.dumps(command)}", handle.become_password + "\n"
+    result = subprocess.run([*handle.ssh_command(device), command], input=stdin, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, (device, command, result.stderr)
+    return result.stdout
+
+
+def tree(handle: FleetHandle, device: str) -> tuple[list[str], dict[str, str]]:
+    """Everything a run could change on a device: every path of its root (type, mode, owner, and
+    for non-directories size and mtime) as the device sees it, and the SHA-256 of every file the
+    device ever wrote (its overlay's upper layer, read on this machine)."""
+    listing = on_device(handle, device, "find / -xdev \\( -type d -printf '%p d %m %U:%G\\n' \\)"
+                        " -o -printf '%p %y %m %U:%G %s %T@ %l\\n'", sudo=True)
+    upper = handle.device(device).dir / "upper"
+    hashes = {str(p.relative_to(upper)): hashlib.sha256(p.read_bytes()).hexdigest()
+              for p in upper.rglob("*") if p.is_file() and not p.is_symlink()}
+    return sorted(listing.splitlines()), hashes
+
+
+def fingerprint(handle: FleetHandle, device: str) -> str:
+    """What provisioning leaves on a host: the plugin library and its links, the state file and
+    saved original, dpkg's diversions, cmake under /opt and its links in /usr/local/bin."""
+    lib = lib_dir(device)
+    return on_device(handle, device, (
+        f"cd / && find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -printf '%p %y %m %U:%G %l\\n' | sort"
+        f" && find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -type f -exec sha256sum {{}} + | sort"
+        " && find /var/lib/dsprov /opt /usr/local/bin -printf '%p %y %m %U:%G %s %l\\n' | sort"
+        " && find /var/lib/dsprov /opt /usr/local/bin -type f -exec sha256sum {} + | sort"
+        " && cat /var/lib/dsprov/state.json && dpkg-divert --list | sort"
+    ), sudo=True)
+
+
+def test_playbooks_pass_ansible_lint_production():
+    result = subprocess.run([str(BIN / "ansible-lint"), "--profile", "production", "playbooks/"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
+
+
+
+@pytest.mark.fleet
+def test_check_mode_on_a_fresh_fleet_shows_the_plan_and_changes_no_file(fleets):
+    ansible, _, cache = fleets
+    before = {d: tree(ansible, d) for d in DEVICES}
+    result = playbook(ansible, cache, "provision.yml", "--check", "--diff", "-e", "dsprov_force=true")
+    after = {d: tree(ansible, d) for d in DEVICES}
+    counts = play_recap(result.stdout)
+    assert {h: counts[h]["changed"] for h in PROVISIONED} == dict.fromkeys(PROVISIONED, 1), result.stdout
+    assert counts["orin01"]["failed"] == 1
+    assert "[trt-oss-build] build nvinfer_plugin from TensorRT OSS release/8.2 for GPU_ARCHS 53" in result.stdout
+    assert "[plugin-swap] swap /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1" in result.stdout
+    for device in DEVICES:
+        assert before[device][0] == after[device][0], device
+        assert before[device][1] == after[device][1], device
+    assert not (cache / "artifacts").exists()
+
+
+@pytest.mark.fleet
+def test_fleet_provisions_in_one_run_and_failures_stay_alone(fleets, tmp_path, record_property):
+    ansible, _, cache = fleets
+    ghost = tmp_path / "ghost.ini"
+    ghost.write_text("[nano]\nghost01 ansible_host=127.0.0.1 ansible_port=9 ansible_user=nvidia\n")
+    started = time.monotonic()
+    result = playbook(ansible, cache, "provision.yml", "-i", str(ghost), "-e", "dsprov_force=true")
+    record_property("ansible_provision_seconds", round(time.monotonic() - started, 1))
+    counts, recap = play_recap(result.stdout), dsprov_recap(result.stdout)
+    assert counts["ghost01"]["unreachable"] == 1 and recap["ghost01"]["result"] == "unreachable"
+    assert counts["orin01"]["failed"] == 1 and recap["orin01"]["result"] == "refused"
+    assert "orin01: TensorRT 8.6.2.3 on jetson:" in recap["orin01"]["message"]
+    for host in PROVISIONED:
+        assert counts[host]["failed"] == 0 and counts[host]["changed"] == 1, result.stdout
+        assert recap[host]["result"] == "ok"
+    # one build per key across Ansible's forks: one Nano builds, the other waits and copies
+    assert sorted(recap[h]["outcome"] for h in ("nano01", "nano02")) == ["built", "copied"]
+    assert recap["nano01"]["key"] == recap["nano02"]["key"]
+    assert {recap[h]["outcome"] for h in ("tx2-01", "xavier01", "t4-01")} == {"built"}
+    assert len({recap[h]["key"] for h in PROVISIONED}) == 4
+    for host in PROVISIONED:
+        lib = lib_dir(host)
+        assert on_device(ansible, host, f"dpkg-divert --listpackage {lib}/libnvinfer_plugin.so.*.*.*").strip() == "dsprov"
+
+
+@pytest.mark.fleet
+def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets):
+    ansible, _, cache = fleets
+    again = playbook(ansible, cache, "provision.yml", "-e", "dsprov_force=true")
+    counts = play_recap(again.stdout)
+    assert set(counts) == set(DEVICES)
+    assert all(c["changed"] == 0 for c in counts.values()), again.stdout
+    assert all(counts[h]["failed"] == 0 for h in PROVISIONED)
+    detect = playbook(ansible, cache, "detect.yml", "--limit", "nano01,t4-01")
+    assert detect.returncode == 0, detect.stdout
+    assert "NVIDIA Jetson Nano Developer Kit: TensorRT 8.2.1" in detect.stdout and "GPU_ARCHS 53" in detect.stdout
+    assert "x86: TensorRT 8.0.1.6, DeepStream 6.0, GPU_ARCHS 75" in detect.stdout
+
+
+@pytest.mark.fleet
+def test_invoke_and_ansible_leave_the_hosts_byte_identical(fleets, record_property):
+    ansible, by_invoke, cache = fleets
+    started = time.monotonic()
+    result = invoke(by_invoke, cache, "provision", "--hosts", "all", "--force", "--json")
+    record_property("invoke_provision_seconds", round(time.monotonic() - started, 1))
+    reports = {r["host"]: r for r in json.loads(result.stdout)}
+    assert {h: reports[h]["outcome"] for h in PROVISIONED} == dict.fromkeys(PROVISIONED, "copied"), reports
+    refused = playbook(ansible, cache, "provision.yml", "--limit", "orin01")
+    assert dsprov_recap(refused.stdout)["orin01"]["message"] == reports["orin01"]["message"]
+    for device in DEVICES:
+        assert fingerprint(ansible, device) == fingerprint(by_invoke, device), device
+    assert "libnvinfer_plugin" in fingerprint(ansible, "nano01") and "cmake-3" in fingerprint(ansible, "nano01")
+
+
+@pytest.mark.fleet
+def test_a_crashed_controller_leaves_the_lock_for_a_lease_only(fleets, tmp_path):
+    _, by_invoke, _ = fleets
+    cache = tmp_path / "cold"  # t4-01 builds again: the run holds the lock for seconds
+    assert invoke(by_invoke, cache, "rollback", "--host", "t4-01").returncode == 0
+    upper_tmp = by_invoke.device("t4-01").dir / "upper" / "tmp"
+    proc = subprocess.Popen(playbook_command(by_invoke, "provision.yml", "--limit", "t4-01", "-e", "dsprov_lock_lease=10"),
+                            cwd=ROOT, env=environment(by_invoke, cache), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        while proc.poll() is None and not list(upper_tmp.glob(".dsprov-hold.*/in")):
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    leases = list(upper_tmp.glob(".dsprov-hold.*/lease"))
+    assert leases, "the run ended before it could be killed holding the lock"
+    busy = invoke(by_invoke, cache, "provision", "--host", "t4-01", "--json")
+    assert BUSY in json.loads(busy.stdout)[0]["message"]
+    deadline = time.monotonic() + 300
+    while leases[0].parent.exists() and time.monotonic() < deadline:
+        time.sleep(1)
+    after = invoke(by_invoke, cache, "provision", "--host", "t4-01", "--json")
+    assert json.loads(after.stdout)[0]["result"] == "ok", after.stdout
