@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -99,7 +100,7 @@ def dsprov_recap(output: str) -> dict[str, dict[str, str]]:
 def on_device(handle: FleetHandle, device: str, command: str, sudo: bool = False) -> str:
     stdin = None
     if sudo:
-        command, stdin = f"sudo -S -p '' sh -c {json.dumps(command)}", handle.become_password + "\n"
+        command, stdin = f"sudo -S -p '' sh -c {shlex.quote(command)}", handle.become_password + "\n"
     result = subprocess.run([*handle.ssh_command(device), command], input=stdin, capture_output=True, text=True,
                             timeout=300)
     assert result.returncode == 0, (device, command, result.stderr)
@@ -123,11 +124,11 @@ def fingerprint(handle: FleetHandle, device: str) -> str:
     saved original, dpkg's diversions, cmake under /opt and its links in /usr/local/bin."""
     lib = lib_dir(device)
     return on_device(handle, device, (
-        f"cd / && find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -printf '%p %y %m %U:%G %l\\n' | sort"
-        f" && find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -type f -exec sha256sum {{}} + | sort"
-        " && find /var/lib/dsprov /opt /usr/local/bin -printf '%p %y %m %U:%G %s %l\\n' | sort"
-        " && find /var/lib/dsprov /opt /usr/local/bin -type f -exec sha256sum {} + | sort"
-        " && cat /var/lib/dsprov/state.json && dpkg-divert --list | sort"
+        f"cd /; find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -printf '%p %y %m %U:%G %l\\n' | sort"
+        f"; find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -type f -exec sha256sum {{}} + | sort"
+        "; find /var/lib/dsprov /opt /usr/local/bin -printf '%p %y %m %U:%G %s %l\\n' 2>&1 | sort"
+        "; find /var/lib/dsprov /opt /usr/local/bin -type f -exec sha256sum {} + 2>&1 | sort"
+        "; cat /var/lib/dsprov/state.json 2>&1; dpkg-divert --list | sort"
     ), sudo=True)
 
 
