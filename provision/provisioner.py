@@ -204,25 +204,31 @@ def rollback_on(runner: Runner, log: HostLog, check_only: bool = False) -> HostR
     With check_only, say whether there is anything to restore and change nothing.
     """
     report = HostReport(runner.host, outcome="-", log=str(log.path))
-    if check_only:
-        ctx = StepContext(runner, None, log)
-        plugin = read_state(ctx).get("plugin") or {}
-        report.message = f"would restore {plugin['path']}" if plugin.get("original_sha256") else NOTHING_TO_ROLL_BACK
-        report.outcome = "restored" if plugin.get("original_sha256") else "-"
-        return report
-    held = acquire(runner)
+    started = time.monotonic()
     try:
-        ctx = StepContext(runner, None, log)
-        ctx.state = read_state(ctx)
-        plugin = ctx.state.get("plugin") or {}
-        if not plugin.get("original_sha256"):
-            report.message = NOTHING_TO_ROLL_BACK
+        if check_only:
+            plugin = read_state(StepContext(runner, None, log)).get("plugin") or {}
+            if plugin.get("original_sha256"):
+                report.outcome, report.message = "restored", f"would restore {plugin['path']}"
+            else:
+                report.message = NOTHING_TO_ROLL_BACK
             return report
-        path = Path(plugin["path"])
-        restore(ctx, PluginPaths(str(path.parent), path.name))
-        report.outcome, report.message = "restored", f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
+        held = acquire(runner)
+        try:
+            ctx = StepContext(runner, None, log)
+            ctx.state = read_state(ctx)
+            plugin = ctx.state.get("plugin") or {}
+            if not plugin.get("original_sha256"):
+                report.message = NOTHING_TO_ROLL_BACK
+                return report
+            path = Path(plugin["path"])
+            restore(ctx, PluginPaths(str(path.parent), path.name))
+            report.outcome = "restored"
+            report.message = f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
+        finally:
+            held.release()
     finally:
-        held.release()
+        report.seconds = time.monotonic() - started
     return report
 
 
