@@ -72,7 +72,7 @@ def _result(report: HostReport, changed: bool) -> dict[str, Any]:
 class DetectAction(_HostAction):
     """`dsprov_detect`: one probe round trip; the facts become host facts (`ansible_facts.dsprov`)."""
 
-    def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         host, args, settings = self._setup(task_vars or {}, {"gpu_archs": FLAGS["gpu_archs"]})
         runner = self._runner(host, settings)
         try:
@@ -91,7 +91,7 @@ class DetectAction(_HostAction):
 class ProvisionAction(_HostAction):
     """`dsprov_provision`: detect, plan and apply (with --check: what would change; --diff: the plan)."""
 
-    def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         host, flags, settings = self._setup(task_vars or {}, FLAGS)
         log = HostLog(cache_root() / "logs" / f"{host}.log")
         try:
@@ -112,7 +112,7 @@ class ProvisionAction(_HostAction):
 class RollbackAction(_HostAction):
     """`dsprov_rollback`: restore the original plugin library recorded in the host's state file."""
 
-    def run(self, tmp: None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+    def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         host, _, settings = self._setup(task_vars or {}, {})
         log = HostLog(cache_root() / "logs" / f"{host}.log")
         try:

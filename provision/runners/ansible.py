@@ -24,25 +24,23 @@ LEASE_SECONDS = 120  # a hold nobody renewed for this long (at most twice) ends 
 
 # Runs (as root when sudo) with $1 = a folder holding the lease file, $2 = the ready line, $3 = the
 # command to hold and $4 = the lease in seconds. The command runs in the background with its stdin
-# on a FIFO; a keeper holds the FIFO's write end while the lease lives: the file exists (release
-# removes it) and, in each lease period, was touched (AnsibleHold renews it) or held open by a
-# command of the run (AnsibleRunner.run pins it: a build may run for hours). When the keeper lets
-# go, the command reads EOF and ends, so a crashed controller leaves the host locked for minutes,
-# not forever. Prints the ready line once the command did; exits 1 (its stderr) if it ended first.
+# on a FIFO; a keeper holds the FIFO's write end and, every lease period, lets go unless the lease
+# file was touched (AnsibleHold renews it) or is held open by a command of the run
+# (AnsibleRunner.run pins it: a build may run for hours). Release kills the keeper. When the keeper
+# is gone, the command reads EOF and ends, so a crashed controller leaves the host locked for
+# minutes, not forever. Prints the ready line once the command did; exits 1 (its stderr) if not.
 HOLD_SCRIPT = r"""
 trap '' HUP
 d=$1 ready=$2
 mkfifo "$d/in" || exit 1
 sh -c "$3" <"$d/in" >"$d/out" 2>"$d/err" &
 h=$!
+echo "$h" >"$d/holder"
 sh -c '
-  d=$1 h=$2 lease=$3 n=0
+  d=$1 h=$2 lease=$3
   exec 3>"$d/in"
   touch "$d/mark"
-  while [ -e "$d/lease" ] && kill -0 "$h" 2>/dev/null; do
-    sleep 1; n=$((n + 1))
-    [ "$n" -lt "$lease" ] && continue
-    n=0
+  while sleep "$lease" 3>&-; [ -e "$d/lease" ] && kill -0 "$h" 2>/dev/null; do
     if [ "$d/lease" -nt "$d/mark" ] || ls -l /proc/[0-9]*/fd/ 2>/dev/null | grep -qF "$d/lease"; then
       touch "$d/mark"
     else
@@ -53,13 +51,27 @@ sh -c '
   while kill -0 "$h" 2>/dev/null; do sleep 0.2; done
   rm -rf "$d"
 ' keeper "$d" "$h" "$4" </dev/null >/dev/null 2>&1 &
+echo $! >"$d/keeper"
 while kill -0 "$h" 2>/dev/null; do
   if grep -qxF "$ready" "$d/out"; then echo "$ready"; exit 0; fi
   sleep 0.2
 done
 grep -qxF "$ready" "$d/out" && { echo "$ready"; exit 0; }
 cat "$d/err" >&2
+kill "$(cat "$d/keeper")"
+rm -rf "$d"
 exit 1
+"""
+
+# Ends a hold (same user as HOLD_SCRIPT): the keeper goes, the command reads EOF; wait until it
+# ended (10 s at most), then remove the folder.
+RELEASE_SCRIPT = r"""
+d=$1
+rm -f "$d/lease"
+kill "$(cat "$d/keeper")" 2>/dev/null
+h=$(cat "$d/holder") i=0
+while kill -0 "$h" 2>/dev/null && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+rm -rf "$d"
 """
 
 
@@ -120,7 +132,7 @@ class AnsibleRunner:
         if ready not in started.stdout.split():
             return None
         self._lease = f"{folder}/lease"
-        return AnsibleHold(self, folder)
+        return AnsibleHold(self, folder, sudo)
 
     def renew(self) -> None:
         """Touch the lease (the hold lives on while the controller does)."""
@@ -142,8 +154,8 @@ class AnsibleRunner:
 class AnsibleHold:
     """A background hold on the host, its lease renewed from a thread until release()."""
 
-    def __init__(self, runner: AnsibleRunner, folder: str) -> None:
-        self.runner, self.folder = runner, folder
+    def __init__(self, runner: AnsibleRunner, folder: str, sudo: bool) -> None:
+        self.runner, self.folder, self.sudo = runner, folder, sudo
         self._stop = threading.Event()
         self._renewer = threading.Thread(target=self._renew, name=f"dsprov-lease-{runner.host}", daemon=True)
         self._renewer.start()
@@ -156,11 +168,8 @@ class AnsibleHold:
                 return  # the host is gone; the main thread finds out by itself
 
     def release(self) -> None:
-        """End the hold: drop the lease, wait (10 s at most) until the keeper cleaned up."""
+        """End the hold: stop renewing, end the held command, remove its folder."""
         self._stop.set()
         self._renewer.join()
         self.runner._lease = None
-        d = q(self.folder)
-        self.runner._execute(
-            f"rm -f {d}/lease; i=0; while [ -e {d} ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done", None, False
-        )
+        self.runner._execute(f"sh -c {q(RELEASE_SCRIPT)} release {q(self.folder)}", None, self.sudo)

@@ -211,26 +211,46 @@ def test_invoke_and_ansible_leave_the_hosts_byte_identical(fleets, record_proper
     assert "libnvinfer_plugin" in fingerprint(ansible, "nano01") and "cmake-3" in fingerprint(ansible, "nano01")
 
 
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and all its descendants (Ansible's workers run in sessions of their own):
+    freeze them first so that none starts another meanwhile."""
+    frozen: set[int] = set()
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        if current in frozen:
+            continue
+        try:
+            os.kill(current, signal.SIGSTOP)
+            children = [int(c) for f in Path(f"/proc/{current}/task").glob("*/children") for c in f.read_text().split()]
+        except (ProcessLookupError, FileNotFoundError):
+            continue
+        frozen.add(current)
+        todo += children
+    for frozen_pid in frozen:
+        os.kill(frozen_pid, signal.SIGKILL)
+
+
 @pytest.mark.fleet
 def test_a_crashed_controller_leaves_the_lock_for_a_lease_only(fleets, tmp_path):
     _, by_invoke, _ = fleets
     cache = tmp_path / "cold"  # t4-01 builds again: the run holds the lock for seconds
     assert invoke(by_invoke, cache, "rollback", "--host", "t4-01").returncode == 0
     upper_tmp = by_invoke.device("t4-01").dir / "upper" / "tmp"
-    proc = subprocess.Popen(playbook_command(by_invoke, "provision.yml", "--limit", "t4-01", "-e", "dsprov_lock_lease=10"),
+    proc = subprocess.Popen(playbook_command(by_invoke, "provision.yml", "--limit", "t4-01", "-e", "dsprov_lock_lease=5"),
                             cwd=ROOT, env=environment(by_invoke, cache), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                            stderr=subprocess.DEVNULL)
     try:
         while proc.poll() is None and not list(upper_tmp.glob(".dsprov-hold.*/in")):
             time.sleep(0.02)
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc.pid)
         proc.wait()
     leases = list(upper_tmp.glob(".dsprov-hold.*/lease"))
     assert leases, "the run ended before it could be killed holding the lock"
     busy = invoke(by_invoke, cache, "provision", "--host", "t4-01", "--json")
     assert BUSY in json.loads(busy.stdout)[0]["message"]
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 300  # a lease of 5 s: gone within seconds of the last command
     while leases[0].parent.exists() and time.monotonic() < deadline:
         time.sleep(1)
     after = invoke(by_invoke, cache, "provision", "--host", "t4-01", "--json")
