@@ -65,7 +65,7 @@ def _result(report: HostReport, changed: bool) -> dict[str, Any]:
         "changed": changed,
         "failed": report.result in ("failed", "refused"),
         "msg": report.message,
-        REPORT_KEY: dataclasses.asdict(report),
+        REPORT_KEY: {k: v for k, v in dataclasses.asdict(report).items() if k != "plan"},  # the plan: --diff
     }
 
 

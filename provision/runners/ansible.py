@@ -126,9 +126,13 @@ class AnsibleRunner:
         folder = made.stdout.strip()
         if not made.ok or not folder:
             return None
-        started = self._execute(
-            f"sh -c {q(HOLD_SCRIPT)} hold {q(folder)} {q(ready)} {q(command)} {int(self.lease_seconds)}", None, sudo
-        )
+        try:
+            started = self._execute(
+                f"sh -c {q(HOLD_SCRIPT)} hold {q(folder)} {q(ready)} {q(command)} {int(self.lease_seconds)}", None, sudo
+            )
+        except WrongSudoPassword:
+            self._execute(f"rm -rf {q(folder)}", None, False)
+            raise
         if ready not in started.stdout.split():
             return None
         self._lease = f"{folder}/lease"

@@ -255,3 +255,16 @@ def test_a_crashed_controller_leaves_the_lock_for_a_lease_only(fleets, tmp_path)
         time.sleep(1)
     after = invoke(by_invoke, cache, "provision", "--host", "t4-01", "--json")
     assert json.loads(after.stdout)[0]["result"] == "ok", after.stdout
+
+
+@pytest.mark.fleet
+def test_a_wrong_become_password_fails_in_one_line_and_leaves_nothing(fleets):
+    _, by_invoke, cache = fleets
+    before = fingerprint(by_invoke, "t4-01")
+    env = {**environment(by_invoke, cache), "PROVISION_BECOME_PASSWORD": "wrong"}
+    result = subprocess.run(playbook_command(by_invoke, "provision.yml", "--limit", "t4-01"), cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert play_recap(result.stdout)["t4-01"]["failed"] == 1
+    assert dsprov_recap(result.stdout)["t4-01"]["message"] == "t4-01: Incorrect sudo password (ansible_become_password)"
+    assert fingerprint(by_invoke, "t4-01") == before
+    assert not list((by_invoke.device("t4-01").dir / "upper" / "tmp").glob(".dsprov-hold.*"))
