@@ -1,4 +1,5 @@
-"""Runners carry out commands on a host: locally or over SSH (Ansible has its own plugins)."""
+"""Runners carry out commands on a host: locally, over SSH, or over an Ansible action plugin's
+connection (runners/ansible.py, imported by the plugins only)."""
 
 from provision.inventory import HostSpec
 from provision.runners.base import Result, Runner, WrongSudoPassword
