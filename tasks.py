@@ -137,3 +137,27 @@ matrix = Collection("matrix")
 matrix.add_task(matrix_check)
 
 ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
+
+
+# -- engines and DeepStream model setup (issue 5, parts 2 and 3) -----------------------------
+
+
+@task(
+    iterable=["config", "root"],
+    help={
+        "host": HOST,
+        "config": "an nvinfer config on the host (repeatable); default: search the roots",
+        "root": "a folder to search for nvinfer configs (repeatable; default: dsprov_engine_roots or "
+                "/opt/nvidia/deepstream/deepstream/samples and ~)",
+        "inventory": INVENTORY,
+        "dry-run": "classify the engines and print the commands; change nothing",
+        "json": "print the per-engine report as JSON",
+    },
+)
+@_cli
+def engines(c, host, config=None, root=None, inventory=None, dry_run=False, json=False):
+    """Find a host's DeepStream nvinfer configs; rebuild stale or missing TensorRT engines with trtexec."""
+    return commands.engines(host, tuple(config or ()), tuple(root or ()), inventory, dry_run, json)
+
+
+ns.add_task(engines)

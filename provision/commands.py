@@ -207,3 +207,67 @@ def demo() -> int:
     _summary(reports, "provision (simulated fleet)")
     console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
     return 1 if any(r.result == "failed" for r in reports) else 0
+
+
+# -- engines (issue 5, part 2) --------------------------------------------------------------
+
+
+def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_json=False) -> int:
+    """Classify a host's nvinfer engines and rebuild the stale/missing ones; 1 if any failed or was refused."""
+    from rich.table import Table
+
+    from provision.artifacts import cache_root
+    from provision.lock import acquire
+    from provision.matrix import Matrix
+    from provision.provisioner import HostLog
+    from provision.state import read_state
+    from provision.steps.base import StepContext, StepFailed
+    from provision.steps.engines import engine_roots, rebuild_engines_step
+
+    spec = Inventory(inventory).host(host)
+    runner = runner_for(spec)
+    err = Console(stderr=True)
+    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    try:
+        matrix = Matrix.load()
+        with err.status(f"{host}: probing", disable=as_json):
+            detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
+        step = rebuild_engines_step(detection, matrix, tuple(configs), tuple(roots) or engine_roots(spec.vars),
+                                    progress=None if as_json else lambda line: err.print(f"{host}: {line}", markup=False))
+        ctx = StepContext(runner, detection.facts, log)
+        failure = None
+        if dry_run:
+            step.survey(ctx)
+        else:
+            held = acquire(runner)
+            try:
+                ctx.state = read_state(ctx)
+                if step.check(ctx) is None:
+                    step.apply(ctx)
+                    try:
+                        step.verify(ctx)
+                    except StepFailed as exc:
+                        failure = str(exc)
+            finally:
+                held.release()
+    finally:
+        runner.close()
+        log.close()
+    rows = [e.to_json() for e in step.engines]
+    if as_json:
+        print(json.dumps({"host": host, "dry_run": dry_run, "plan": step.describe() if dry_run else [],
+                          "engines": rows}, indent=2))
+    else:
+        table = Table(title=f"{host}: engines" + (" (dry run)" if dry_run else ""))
+        for column in ("config", "status", "outcome", "precision", "message"):
+            table.add_column(column)
+        for r in rows:
+            message = "; ".join([r["message"] or r["reason"], *r["warnings"]])
+            table.add_row(r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
+                          r["precision"] or "-", message)
+        console.print(table)
+        if dry_run:
+            console.print("\n".join(f"$ {line}" for line in step.describe()), markup=False, highlight=False)
+        if failure:
+            err.print(f"[red]{failure}[/] (log: {log.path})")
+    return 1 if any(r["outcome"] in ("failed", "refused") for r in rows) else 0
