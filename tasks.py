@@ -89,16 +89,17 @@ def matrix_check(
         "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
         "force": "build even where the guides say the OSS build is not needed",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+        "skip-engines": "do not rebuild stale TensorRT engines after the swap",
     },
 )
 @_cli
 def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
-              trt_oss_ref=None, force=False, log_dir=None):
+              trt_oss_ref=None, force=False, log_dir=None, skip_engines=False):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
     return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
-                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force)
+                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force, skip_engines=skip_engines)
 
 
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})

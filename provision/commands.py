@@ -226,14 +226,14 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
 
     spec = Inventory(inventory).host(host)
     runner = runner_for(spec)
-    err = Console(stderr=True)
+    err = Console(stderr=True, quiet=as_json)
     log = HostLog(cache_root() / "logs" / f"{host}.log")
     try:
         matrix = Matrix.load()
-        with err.status(f"{host}: probing", disable=as_json):
+        with err.status(f"{host}: probing"):
             detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
         step = rebuild_engines_step(detection, matrix, tuple(configs), tuple(roots) or engine_roots(spec.vars),
-                                    progress=None if as_json else lambda line: err.print(f"{host}: {line}", markup=False))
+                                    progress=lambda line: err.print(f"{host}: {line}", markup=False))
         ctx = StepContext(runner, detection.facts, log)
         failure = None
         if dry_run:
@@ -269,5 +269,5 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         if dry_run:
             console.print("\n".join(f"$ {line}" for line in step.describe()), markup=False, highlight=False)
         if failure:
-            err.print(f"[red]{failure}[/] (log: {log.path})")
+            err.print(f"[red]{failure}[/] (log: {log.path})", highlight=False)
     return 1 if any(r["outcome"] in ("failed", "refused") for r in rows) else 0

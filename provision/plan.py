@@ -13,6 +13,8 @@ from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
+from provision.steps.engines import DEFAULT_ROOTS as DEFAULT_ENGINE_ROOTS
+from provision.steps.engines import engine_roots, rebuild_engines_step
 from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs
 
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
@@ -32,6 +34,9 @@ class Options:
     required_plugins: tuple[str, ...] = ()
     cmake_archives: tuple[CmakeArchive, ...] = ()
     force: bool = False
+    # -- engines (issue 5, part 2) --
+    skip_engines: bool = False
+    engine_roots: tuple[str, ...] = DEFAULT_ENGINE_ROOTS
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
@@ -49,6 +54,8 @@ class Options:
             required_plugins=tuple(plugins),
             cmake_archives=archives,
             force=bool(flags.get("force")),
+            skip_engines=bool(flags.get("skip_engines")),
+            engine_roots=engine_roots(settings),
         )
 
 
@@ -119,7 +126,7 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
             f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
             f" ({guide.source}); nothing to do (--force builds anyway)"
         )
-        return plan
+        return _with_engines(plan, d, matrix, options)
 
     archs = d.gpu_archs
     if not archs.archs:
@@ -148,5 +155,20 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
+    return _with_engines(plan, d, matrix, options)
+
+
+# -- engines (issue 5, part 2) ----------------------------------------------------------------
+
+
+def _with_engines(plan: Plan, d: Detection, matrix: Matrix, options: Options) -> Plan:
+    """Rebuild the host's stale engines last: after a plugin swap every one of them is stale."""
+    if options.skip_engines:
+        plan.notes.append("engines: skipped (--skip-engines)")
+        return plan
+    if not d.facts.gpus:
+        plan.notes.append("engines: no GPU found, none rebuilt")
+        return plan
+    plan.steps.append(rebuild_engines_step(d, matrix, roots=options.engine_roots))
     return plan
 
