@@ -162,3 +162,35 @@ def engines(c, host, config=None, root=None, inventory=None, dry_run=False, json
 
 
 ns.add_task(engines)
+
+
+@task(
+    name="config",
+    help={
+        "host": HOST,
+        "kind": "model kind: dino (also ddetr) or yolov4",
+        "onnx": "the model's ONNX file on the host (absolute path)",
+        "coco": "a COCO annotation JSON on this machine: its categories give the labels",
+        "out": "where the nvinfer config goes on the host (absolute path)",
+        "labels": "labels file on the host (default: labels.txt beside the config)",
+        "batch-size": "batch size (default 1)",
+        "precision": "fp32, fp16 (default) or int8; lowered where the GPU cannot run it",
+        "dims": "infer-dims C;H;W (default 3;544;960)",
+        "calib": "INT8 calibration cache on the host (int8-calib-file)",
+        "parser-lib": "custom parser library path (default: DeepStream's lib/libnvds_infercustomparser_tao.so)",
+        "inventory": INVENTORY,
+        "dry-run": "print the config, labels and parser steps; change nothing",
+        "json": "print the result as JSON",
+    },
+)
+@_cli
+def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size=1, precision="fp16", dims="3;544;960",
+                      calib=None, parser_lib=None, inventory=None, dry_run=False, json=False):
+    """Write an nvinfer config + labels for a DINO/YOLOv4 model; build its parser library if missing."""
+    return commands.deepstream_config(host, kind, onnx, coco, out, labels, batch_size, precision, dims, calib,
+                                      parser_lib, inventory, dry_run, json)
+
+
+deepstream = Collection("deepstream")
+deepstream.add_task(deepstream_config)
+ns.add_collection(deepstream)

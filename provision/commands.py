@@ -271,3 +271,72 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         if failure:
             err.print(f"[red]{failure}[/] (log: {log.path})", highlight=False)
     return 1 if any(r["outcome"] in ("failed", "refused") for r in rows) else 0
+
+
+# -- DeepStream model setup (issue 5, part 3) -------------------------------------------------
+
+
+def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=1,
+                      precision="fp16", dims="3;544;960", int8_calib=None, parser_lib=None, inventory=None,
+                      dry_run=False, as_json=False) -> int:
+    """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
+    import posixpath
+
+    from provision.artifacts import cache_root
+    from provision.deepstream.model_config import PARSER_LIBRARY, ModelSetup
+    from provision.deepstream.setup_step import model_setup_steps
+    from provision.lock import acquire
+    from provision.matrix import Matrix
+    from provision.plan import Plan
+    from provision.provisioner import HostLog, HostReport, run_plan
+    from provision.steps.base import StepContext
+
+    try:
+        coco = json.loads(Path(coco_file).read_text())
+    except (OSError, ValueError) as exc:
+        raise ProvisionError(f"--coco {coco_file}: cannot read a JSON annotation ({exc})") from exc
+    setup = ModelSetup(kind, onnx, out, labels or posixpath.join(posixpath.dirname(out), "labels.txt"),
+                       int(batch_size), precision, dims, custom_lib_path=parser_lib or PARSER_LIBRARY,
+                       int8_calib_file=int8_calib)
+    spec = Inventory(inventory).host(host)
+    runner = runner_for(spec)
+    err = Console(stderr=True, quiet=as_json)
+    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    report = HostReport(host, outcome="-")
+    try:
+        matrix = Matrix.load()
+        with err.status(f"{host}: probing"):
+            detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
+        steps, warnings = model_setup_steps(detection, matrix, spec.vars, setup, coco)
+        plan = Plan(host, steps, warnings)
+        report.plan = plan.lines()
+        if dry_run:
+            report.result = "planned"
+        else:
+            held = acquire(runner)
+            try:
+                run_plan(plan, StepContext(runner, detection.facts, log), report, lambda step: None)
+            except ProvisionError as exc:
+                report.result, report.message = "failed", str(exc)
+            finally:
+                held.release()
+    finally:
+        runner.close()
+        log.close()
+    config_step = steps[1]
+    if as_json:
+        print(json.dumps({"host": host, "result": report.result, "message": report.message, "warnings": warnings,
+                          "config": setup.config, "labels": setup.labels, "labels_text": config_step.labels.text,
+                          "config_text": config_step.config_text, "plan": report.plan,
+                          "steps": [dataclasses.asdict(s) for s in report.steps]}, indent=2))
+    else:
+        for warning in warnings:
+            err.print(f"[yellow]warning[/]: {warning}", highlight=False)
+        if dry_run:
+            console.print("\n".join(report.plan), markup=False, highlight=False)
+            console.print(config_step.config_text, markup=False, highlight=False)
+        for s in report.steps:
+            console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
+        if report.result == "failed":
+            err.print(f"[red]{host} failed[/]: {report.message} (log: {log.path})", highlight=False)
+    return 1 if report.result == "failed" else 0

@@ -319,14 +319,14 @@ class RebuildEngines(Step):
         model = states.get(c.onnx_file)
         record = EngineRecord(self.env.tensorrt, self.env.cuda, self.env.gpu_archs, self.env.plugin_sha256,
                               t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
-        _write(ctx, (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), record_path(t.path), sudo)
+        write_file(ctx, (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), record_path(t.path), sudo)
         if c.model_engine_file != t.path:
             current = ctx.runner.run(f"base64 < {q(c.path)} | tr -d '\\n'")
             if not current.ok:
                 raise StepFailed(f"{ctx.runner.host}: cannot read {c.path} again: {current.tail(1)}")
             text = _decode(current.stdout.strip())
             config_state = states.get(c.path)
-            _write(ctx, set_property(text, "model-engine-file", _engine_value(c.path, t.path, text)).encode(),
+            write_file(ctx, set_property(text, "model-engine-file", _engine_value(c.path, t.path, text)).encode(),
                    c.path, not (config_state and config_state.writable_folder))
 
 
@@ -346,7 +346,13 @@ def _engine_value(config_path: str, engine: str, config_text: str) -> str:
     return engine
 
 
-def _write(ctx: StepContext, data: bytes, remote: str, sudo: bool) -> None:
+def folder_writable(ctx: StepContext, path: str) -> bool:
+    """Whether the login user can create files beside `path` (creating its folder if need be)."""
+    folder = q(posixpath.dirname(path))
+    return ctx.runner.run(f"mkdir -p {folder} 2>/dev/null; [ -w {folder} ]").ok
+
+
+def write_file(ctx: StepContext, data: bytes, remote: str, sudo: bool) -> None:
     """Replace `remote` atomically: copy (keeping mode/owner) beside it, fill, rename."""
     with tempfile.NamedTemporaryFile(delete=False) as tmp:
         tmp.write(data)

@@ -51,7 +51,7 @@ def fleet2(tmp_path_factory):
         start_mirror(handle)
         host_vars = handle.runtime_dir / "host_vars"
         host_vars.mkdir()
-        (host_vars / "t4-01.yml").write_text(f"dsprov_engine_roots: [{T4_ROOT}]\n")
+        (host_vars / "t4-01.yml").write_text(f"dsprov_engine_roots: [{T4_ROOT}]\ndsprov_tao_apps_repo: {TAO_APPS}\n")
         yield handle
     finally:
         stop_mirror(folder / "run")
@@ -167,3 +167,59 @@ def test_nano_int8_becomes_fp16_config_points_at_it_old_engine_kept(fleet2):
         "model-engine-file=../../../models/yolov4/yolov4_resnet18_epoch_080.onnx_b1_gpu0_int8.engine",
         "model-engine-file=../../../models/yolov4/yolov4_resnet18_epoch_080.onnx_b1_gpu0_fp16.engine")
     assert invoke(fleet2, "engines", "--host", "nano01", "--config", NANO_YOLO, "--json").returncode == 0
+
+
+TAO_APPS = "/home/ubuntu/src/deepstream_tao_apps"
+# A deepstream_tao_apps-shaped repository (authored stand-in): post_processor/ with a Makefile that,
+# like NVIDIA's, refuses to run without CUDA_VER, and a source exporting the DINO parse function.
+STANDIN_MAKEFILE = b"""CUDA_VER?=
+ifeq ($(CUDA_VER),)
+  $(error "CUDA_VER is not set")
+endif
+libnvds_infercustomparser_tao.so: nvdsinfer_custombboxparser_tao.cpp
+\tg++ -shared -fPIC -o $@ $< -DBUILT_FOR=\\"cuda-$(CUDA_VER)\\"
+"""
+STANDIN_SOURCE = b"""extern "C" const char *dsprov_built_for = BUILT_FOR;
+extern "C" bool NvDsInferParseCustomDDETRTAO() { return true; }
+"""
+COCO = {"categories": [{"supercategory": "person", "id": 1, "name": "person"},
+                       {"supercategory": "face", "id": 2, "name": "face"},
+                       {"supercategory": "bag", "id": 3, "name": "bag"},
+                       {"supercategory": "bag", "id": 3, "name": "backpack"}]}
+MODEL_DIR = "/home/ubuntu/models/dino"
+LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_infercustomparser_tao.so"
+
+
+def test_deepstream_config_dino_builds_parser_writes_config_and_labels(fleet2, tmp_path):
+    from provision.deepstream.nvinfer_config import parse_config
+
+    put(fleet2, "t4-01", f"{TAO_APPS}/post_processor/Makefile", STANDIN_MAKEFILE)
+    put(fleet2, "t4-01", f"{TAO_APPS}/post_processor/nvdsinfer_custombboxparser_tao.cpp", STANDIN_SOURCE)
+    git = on(fleet2, "t4-01", f"cd {TAO_APPS} && git init -q -b master && git add -A && "
+             "git -c user.name=t -c user.email=t@t commit -qm stand-in")
+    assert git.returncode == 0, git.stderr
+    put(fleet2, "t4-01", f"{MODEL_DIR}/dino.onnx", b"onnx stand-in: dino\n")
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps(COCO))
+    args = ("deepstream.config", "--host", "t4-01", "--kind", "dino", "--onnx", f"{MODEL_DIR}/dino.onnx",
+            "--coco", str(coco), "--out", f"{MODEL_DIR}/config_infer_dino.txt", "--json")
+
+    first = invoke(fleet2, *args)
+    assert first.returncode == 0, first.stdout + first.stderr
+    report = json.loads(first.stdout)
+    assert report["warnings"] == ["duplicate category id 3 is used by 'bag' and 'backpack': kept 'bag'"]
+    assert [(s["name"], s["status"]) for s in report["steps"]] == [("parser-library", "changed"),
+                                                                   ("deepstream-config", "changed")]
+    assert text(fleet2, "t4-01", f"{MODEL_DIR}/labels.txt") == "BG\nperson\nface\nbag\n"
+    config = parse_config(f"{MODEL_DIR}/config_infer_dino.txt", text(fleet2, "t4-01", f"{MODEL_DIR}/config_infer_dino.txt"))
+    assert (config.custom_lib_path, config.precision) == (LIB, "fp16")
+    written = text(fleet2, "t4-01", f"{MODEL_DIR}/config_infer_dino.txt")
+    for line in ("output-blob-names=pred_boxes;pred_logits", "parse-bbox-func-name=NvDsInferParseCustomDDETRTAO",
+                 "cluster-mode=4", "num-detected-classes=4"):
+        assert line in written.splitlines()
+    assert on(fleet2, "t4-01", f"grep -c -a cuda-11.4 {LIB}").stdout.strip() == b"1"  # CUDA_VER from the facts
+
+    again = json.loads(invoke(fleet2, *args).stdout)
+    assert [s["status"] for s in again["steps"]] == ["unchanged", "unchanged"]
+    built = invoke(fleet2, "engines", "--host", "t4-01", "--config", f"{MODEL_DIR}/config_infer_dino.txt", "--json")
+    assert built.returncode == 0 and engines_json(built)[f"{MODEL_DIR}/config_infer_dino.txt"]["outcome"] == "rebuilt"
