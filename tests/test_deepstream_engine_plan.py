@@ -9,7 +9,7 @@ from provision.matrix import Matrix
 
 PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "deepstream_configs"
 YOLO = parse_config("/d/configs/nvinfer/yolov4_tao/c.txt", (PUBLISHED / "pgie_yolov4_tao_config.txt").read_text())
-ENV = BuildEnv("8.0.1.6", "11.4.120", "75", "a" * 64, "7.5")
+ENV = BuildEnv("8.0.1.6", "11.4.120", "75", "a" * 64)
 
 
 def test_int8_on_a_nano_becomes_fp16_with_a_warning():

@@ -26,7 +26,6 @@ class BuildEnv:
     cuda: str
     gpu_archs: str
     plugin_sha256: str
-    compute_cap: str
 
 
 @dataclass(frozen=True)

@@ -58,15 +58,14 @@ done
 real=$(readlink -f "$plugin" 2>/dev/null) && printf 'plugin\t%s\n' "$(sha256sum "$real" 2>/dev/null | cut -d' ' -f1)"
 """
 
-# For each path: `file<TAB>path<TAB>exists<TAB>folder writable<TAB>sha256 (models)<TAB>base64 record`.
+# For each `e:engine` or `m:model`: `file<TAB>path<TAB>exists<TAB>sha256 (models)<TAB>base64 record (engines)`.
 STAT_SCRIPT = r"""
 for arg in "$@"; do
     kind=${arg%%:*}; p=${arg#*:}
     e=0; [ -e "$p" ] && e=1
-    w=0; [ -w "$(dirname "$p")" ] && w=1
     s=; [ "$kind" = m ] && [ -f "$p" ] && s=$(sha256sum "$p" 2>/dev/null | cut -d' ' -f1)
     r=; [ "$kind" = e ] && [ -f "$p.dsprov.json" ] && r=$(base64 < "$p.dsprov.json" | tr -d '\n')
-    printf 'file\t%s\t%s\t%s\t%s\t%s\n' "$p" "$e" "$w" "$s" "$r"
+    printf 'file\t%s\t%s\t%s\t%s\n' "$p" "$e" "$s" "$r"
 done
 """
 
@@ -74,7 +73,6 @@ done
 @dataclass(frozen=True)
 class FileState:
     exists: bool
-    writable_folder: bool
     sha256: str | None
     record: EngineRecord | None
 
@@ -153,7 +151,6 @@ class RebuildEngines(Step):
     roots: tuple[str, ...]
     gpu_archs: str
     supported: dict[int, frozenset[str]]  # gpu-id -> precisions its GPU runs (matrix/precision.yml)
-    compute_caps: dict[int, str]
     plugin_link: str  # the SONAME link of libnvinfer_plugin
     engines: list[Engine] = field(default_factory=list)
     env: BuildEnv | None = None
@@ -166,8 +163,7 @@ class RebuildEngines(Step):
 
     def describe(self) -> list[str]:
         lines = [self._find_command() + "  # find and read nvinfer configs, plugin SHA-256"]
-        for e in self.engines:
-            if e.status in ("missing", "stale") and e.target:
+        for e in self._todo():
                 staged = _staged(e.target.path)
                 lines.append(trtexec_command(e.target, staged, True))
                 lines.append(f"mv -f {q(staged)} {q(e.target.path)}; write {q(record_path(e.target.path))};"
@@ -180,20 +176,23 @@ class RebuildEngines(Step):
         """Find, parse and classify (reads only)."""
         f = ctx.facts
         result = self._find(ctx)
-        engines: list[Engine] = []
+        engines: dict[str, Engine] = {}  # by path: overlapping roots list a config once
         plugin_sha = ""
         for line in result.splitlines():
             kind, *rest = line.split("\t")
             if kind == "config" and len(rest) == 2:
-                engines.append(Engine(rest[0], _decode(rest[1])))
+                try:
+                    engines.setdefault(rest[0], Engine(rest[0], _decode(rest[1])))
+                except StepFailed as exc:
+                    engines[rest[0]] = Engine(rest[0], status="refused", outcome="refused", message=str(exc))
             elif kind == "skip" and len(rest) == 2:
-                engines.append(Engine(rest[0], status="refused", outcome="refused", message=rest[1]))
+                engines[rest[0]] = Engine(rest[0], status="refused", outcome="refused", message=rest[1])
             elif kind == "plugin" and rest:
                 plugin_sha = rest[0]
         if not plugin_sha:
             raise StepFailed(f"{ctx.runner.host}: cannot read {self.plugin_link}: is TensorRT installed?")
-        self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha, self.compute_caps.get(0, ""))
-        for e in engines:
+        self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha)
+        for e in engines.values():
             if e.status:
                 continue
             try:
@@ -207,8 +206,8 @@ class RebuildEngines(Step):
             e.target = target_for(config, self.supported[config.gpu_id])
             if e.target.warning:
                 e.warnings.append(e.target.warning)
-        states = self._stat(ctx, engines)
-        for e in engines:
+        states = self._stat(ctx, list(engines.values()))
+        for e in engines.values():
             if e.status:
                 continue
             c = e.target.config
@@ -221,8 +220,8 @@ class RebuildEngines(Step):
                 e.outcome, e.message = "refused", refusal
             elif e.status == "current":
                 e.outcome = "current"
-        self.engines = engines
-        return engines
+        self.engines = list(engines.values())
+        return self.engines
 
     def _find_command(self) -> str:
         mode = "files" if self.configs else "roots"
@@ -243,37 +242,42 @@ class RebuildEngines(Step):
             c = e.target.config
             wanted += [f"e:{p}" for p in (c.model_engine_file, e.target.path) if p]
             wanted += [f"m:{p}" for p in (c.model, c.int8_calib_file) if p]
-            wanted.append(f"c:{c.path}")
         if not wanted:
             return {}
         result = ctx.runner.run("sh -s -- " + " ".join(q(w) for w in dict.fromkeys(wanted)), stdin=STAT_SCRIPT)
         states: dict[str, FileState] = {}
         for line in result.stdout.splitlines():
             parts = line.split("\t")
-            if len(parts) != 6 or parts[0] != "file":
+            if len(parts) != 5 or parts[0] != "file":
                 continue
             record = None
-            if parts[5]:
+            if parts[4]:
                 try:
-                    record = EngineRecord.from_json(json.loads(_decode(parts[5])))
-                except ValueError:
+                    record = EngineRecord.from_json(json.loads(_decode(parts[4])))
+                except (ValueError, StepFailed):
                     record = None
-            states[parts[1]] = FileState(parts[2] == "1", parts[3] == "1", parts[4] or None, record)
+            states[parts[1]] = FileState(parts[2] == "1", parts[3] or None, record)
         return states
 
     # -- the step contract ----------------------------------------------------------------
 
     def check(self, ctx: StepContext) -> str | None:
         engines = self.survey(ctx)
-        if any(e.status in ("missing", "stale") and e.outcome != "refused" for e in engines):
+        if not engines:
+            return "no nvinfer configs found in " + ", ".join(self.configs or self.roots)
+        if self._todo():
             return None
         current = sum(e.outcome == "current" for e in engines)
         refused = sum(e.outcome == "refused" for e in engines)
         return f"{current} engine(s) current" + (f", {refused} refused" if refused else "") + f" of {len(engines)} config(s)"
 
+    def _todo(self) -> list[Engine]:
+        return [e for e in self.engines if e.status in ("missing", "stale") and e.outcome != "refused"]
+
     def apply(self, ctx: StepContext) -> None:
-        todo = [e for e in self.engines if e.status in ("missing", "stale") and e.outcome != "refused"]
+        todo = self._todo()
         states = self._stat(ctx, todo)
+        built: dict[str, str] = {}  # engine path -> outcome: configs sharing an engine build it once
         for number, e in enumerate(todo, 1):
             line = f"rebuilding {number}/{len(todo)}: {e.target.path} ({e.status}: {e.reason})"
             ctx.log(line)
@@ -282,7 +286,13 @@ class RebuildEngines(Step):
             for warning in e.warnings:
                 ctx.log(f"warning: {e.config_path}: {warning}")
             try:
-                self._rebuild(ctx, e, states)
+                if e.target.path not in built:
+                    built[e.target.path] = "failed"
+                    self._build(ctx, e, states)
+                    built[e.target.path] = "rebuilt"
+                elif built[e.target.path] == "failed":
+                    raise StepFailed(f"{ctx.runner.host}: {e.target.path} failed to build for another config")
+                self._point_config(ctx, e)
                 e.outcome, e.message = "rebuilt", f"{e.target.path} ({e.target.precision})"
             except StepFailed as exc:
                 e.outcome, e.message = "failed", str(exc)
@@ -296,11 +306,10 @@ class RebuildEngines(Step):
 
     # -- one rebuild ----------------------------------------------------------------------
 
-    def _rebuild(self, ctx: StepContext, e: Engine, states: dict[str, FileState]) -> None:
+    def _build(self, ctx: StepContext, e: Engine, states: dict[str, FileState]) -> None:
         t, c = e.target, e.target.config
         folder = posixpath.dirname(t.path)
-        engine_state = states.get(t.path)
-        sudo = not (engine_state and engine_state.writable_folder)
+        sudo = not folder_writable(ctx, t.path)
         calib = states.get(c.int8_calib_file) if c.int8_calib_file else None
         if t.precision == "int8" and not (calib and calib.exists):
             e.warnings.append("INT8 without a calibration cache: TensorRT uses placeholder scales (accuracy suffers)")
@@ -320,14 +329,17 @@ class RebuildEngines(Step):
         record = EngineRecord(self.env.tensorrt, self.env.cuda, self.env.gpu_archs, self.env.plugin_sha256,
                               t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
         write_file(ctx, (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), record_path(t.path), sudo)
+
+    def _point_config(self, ctx: StepContext, e: Engine) -> None:
+        """Set the config's model-engine-file to the new engine (re-read first, written atomically)."""
+        t, c = e.target, e.target.config
         if c.model_engine_file != t.path:
             current = ctx.runner.run(f"base64 < {q(c.path)} | tr -d '\\n'")
             if not current.ok:
                 raise StepFailed(f"{ctx.runner.host}: cannot read {c.path} again: {current.tail(1)}")
             text = _decode(current.stdout.strip())
-            config_state = states.get(c.path)
             write_file(ctx, set_property(text, "model-engine-file", _engine_value(c.path, t.path, text)).encode(),
-                   c.path, not (config_state and config_state.writable_folder))
+                       c.path, not folder_writable(ctx, c.path))
 
 
 def _staged(path: str) -> str:
@@ -388,7 +400,6 @@ def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots
         roots=tuple(roots),
         gpu_archs=detection.gpu_archs.cmake_value,
         supported={i: matrix.precisions(cap) for i, cap in caps.items()},
-        compute_caps=caps,
         plugin_link=f"{f.lib_dir}/libnvinfer_plugin.so.{f.tensorrt.major}",
         progress=progress,
     )
