@@ -90,16 +90,18 @@ def matrix_check(
         "force": "build even where the guides say the OSS build is not needed",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
         "skip-engines": "do not rebuild stale TensorRT engines after the swap",
+        "skip-models": "do not write the dsprov_models nvinfer configs (nor build their parser library)",
     },
 )
 @_cli
 def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
-              trt_oss_ref=None, force=False, log_dir=None, skip_engines=False):
+              trt_oss_ref=None, force=False, log_dir=None, skip_engines=False, skip_models=False):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
     return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
-                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force, skip_engines=skip_engines)
+                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force, skip_engines=skip_engines,
+                              skip_models=skip_models)
 
 
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})
@@ -147,7 +149,7 @@ ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
     iterable=["config", "root"],
     help={
         "host": HOST,
-        "config": "an nvinfer config on the host (repeatable); default: search the roots",
+        "config": "an nvinfer config on the host (repeatable); without --root only these are looked at",
         "root": "a folder to search for nvinfer configs (repeatable; default: dsprov_engine_roots or "
                 "/opt/nvidia/deepstream/deepstream/samples and ~)",
         "inventory": INVENTORY,

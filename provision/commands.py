@@ -232,7 +232,8 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         matrix = Matrix.load()
         with err.status(f"{host}: probing"):
             detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
-        step = rebuild_engines_step(detection, matrix, tuple(configs), tuple(roots) or engine_roots(spec.vars),
+        searched = tuple(roots) or (() if configs else engine_roots(spec.vars))
+        step = rebuild_engines_step(detection, matrix, tuple(configs), searched,
                                     progress=lambda line: err.print(f"{host}: {line}", markup=False))
         ctx = StepContext(runner, detection.facts, log)
         failure = None
@@ -260,7 +261,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     else:
         table = Table(title=f"{host}: engines" + (" (dry run)" if dry_run else ""))
         for column in ("config", "status", "outcome", "precision", "message"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for r in rows:
             message = "; ".join([r["message"] or r["reason"], *r["warnings"]])
             table.add_row(r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
@@ -280,24 +281,19 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                       precision="fp16", dims="3;544;960", int8_calib=None, parser_lib=None, inventory=None,
                       dry_run=False, as_json=False) -> int:
     """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
-    import posixpath
-
     from provision.artifacts import cache_root
-    from provision.deepstream.model_config import PARSER_LIBRARY, ModelSetup
-    from provision.deepstream.setup_step import model_setup_steps
+    from provision.deepstream.setup_step import model_steps, parse_models
     from provision.lock import acquire
     from provision.matrix import Matrix
     from provision.plan import Plan
     from provision.provisioner import HostLog, HostReport, run_plan
     from provision.steps.base import StepContext
 
-    try:
-        coco = json.loads(Path(coco_file).read_text())
-    except (OSError, ValueError) as exc:
-        raise ProvisionError(f"--coco {coco_file}: cannot read a JSON annotation ({exc})") from exc
-    setup = ModelSetup(kind, onnx, out, labels or posixpath.join(posixpath.dirname(out), "labels.txt"),
-                       int(batch_size), precision, dims, custom_lib_path=parser_lib or PARSER_LIBRARY,
-                       int8_calib_file=int8_calib)
+    model = {"kind": kind, "onnx": onnx, "coco": coco_file, "config": out, "labels": labels,
+             "batch_size": int(batch_size), "precision": precision, "infer_dims": dims, "int8_calib_file": int8_calib,
+             "custom_lib_path": parser_lib}
+    models = parse_models([model], origin="")
+    setup = models[0][0]
     spec = Inventory(inventory).host(host)
     runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
@@ -307,7 +303,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         matrix = Matrix.load()
         with err.status(f"{host}: probing"):
             detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
-        steps, warnings = model_setup_steps(detection, matrix, spec.vars, setup, coco)
+        steps, warnings = model_steps(detection, matrix, spec.vars, models)
         plan = Plan(host, steps, warnings)
         report.plan = plan.lines()
         if dry_run:

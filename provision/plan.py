@@ -13,6 +13,8 @@ from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
+from provision.deepstream.parser_lib import REF_VAR, REPO_VAR
+from provision.deepstream.setup_step import MODELS_VAR, WriteModelConfig, model_steps, parse_models
 from provision.steps.engines import DEFAULT_ROOTS as DEFAULT_ENGINE_ROOTS
 from provision.steps.engines import engine_roots, rebuild_engines_step
 from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs
@@ -34,9 +36,12 @@ class Options:
     required_plugins: tuple[str, ...] = ()
     cmake_archives: tuple[CmakeArchive, ...] = ()
     force: bool = False
-    # -- engines (issue 5, part 2) --
+    # -- engines and DeepStream model setup (issue 5, parts 2 and 3) --
     skip_engines: bool = False
     engine_roots: tuple[str, ...] = DEFAULT_ENGINE_ROOTS
+    models: tuple[dict, ...] = ()  # dsprov_models: [{kind, onnx, coco, config, ...}]
+    skip_models: bool = False
+    parser_settings: dict = field(default_factory=dict)  # dsprov_tao_apps_repo / _ref
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
@@ -56,6 +61,9 @@ class Options:
             force=bool(flags.get("force")),
             skip_engines=bool(flags.get("skip_engines")),
             engine_roots=engine_roots(settings),
+            models=tuple(settings.get(MODELS_VAR) or ()),
+            skip_models=bool(flags.get("skip_models")),
+            parser_settings={k: settings[k] for k in (REPO_VAR, REF_VAR) if settings.get(k)},
         )
 
 
@@ -126,7 +134,7 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
             f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
             f" ({guide.source}); nothing to do (--force builds anyway)"
         )
-        return _with_engines(plan, d, matrix, options)
+        return _with_deepstream_steps(plan, d, matrix, options, store)
 
     archs = d.gpu_archs
     if not archs.archs:
@@ -155,20 +163,29 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
-    return _with_engines(plan, d, matrix, options)
+    return _with_deepstream_steps(plan, d, matrix, options, store)
 
 
-# -- engines (issue 5, part 2) ----------------------------------------------------------------
+# -- engines and DeepStream model setup (issue 5, parts 2 and 3) ------------------------------
 
 
-def _with_engines(plan: Plan, d: Detection, matrix: Matrix, options: Options) -> Plan:
-    """Rebuild the host's stale engines last: after a plugin swap every one of them is stale."""
+def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Options,
+                           store: ArtifactStore | None) -> Plan:
+    """After the swap: the models' parser libraries and configs, then every stale engine (the
+    swap makes all of them stale; the new configs' engines are built in the same run)."""
+    if not d.facts.gpus:
+        plan.notes.append("engines and models: no GPU found, skipped")
+        return plan
+    configs: list[str] = []
+    if options.models and options.skip_models:
+        plan.notes.append("models: skipped (--skip-models)")
+    elif options.models:
+        steps, warnings = model_steps(d, matrix, options.parser_settings, parse_models(options.models), store)
+        plan.steps += steps
+        plan.notes += warnings
+        configs = [s.setup.config for s in steps if isinstance(s, WriteModelConfig)]
     if options.skip_engines:
         plan.notes.append("engines: skipped (--skip-engines)")
         return plan
-    if not d.facts.gpus:
-        plan.notes.append("engines: no GPU found, none rebuilt")
-        return plan
-    plan.steps.append(rebuild_engines_step(d, matrix, roots=options.engine_roots))
+    plan.steps.append(rebuild_engines_step(d, matrix, tuple(configs), options.engine_roots))
     return plan
-

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import base64
+import json
+import posixpath
 from dataclasses import dataclass
+from pathlib import Path
 
 from provision.deepstream.engine_plan import effective_precision
 from provision.deepstream.labels import Labels, coco_labels
 from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.parser_lib import parser_library_step
+from provision.errors import ProvisionError
 from provision.steps.base import Step, StepContext, StepFailed, q
 from provision.steps.engines import folder_writable, write_file
 
@@ -68,3 +72,48 @@ def model_setup_steps(detection, matrix, settings: dict, setup: ModelSetup, coco
     parser = parser_library_step(f, settings, setup.custom_lib_path, setup.model_kind.parse_function, store)
     config = WriteModelConfig(setup, labels, render_config(setup, len(labels.names), precision))
     return [parser, config], warnings
+
+
+MODELS_VAR = "dsprov_models"
+MODEL_FIELDS = {"kind", "onnx", "coco", "config", "labels", "batch_size", "precision", "infer_dims", "gpu_id",
+                "custom_lib_path", "int8_calib_file"}
+
+
+def parse_models(models, origin: str = MODELS_VAR) -> list[tuple[ModelSetup, dict]]:
+    """Validate model entries (dicts with kind, onnx, coco, config, ...) and read their COCO files
+    (on the controller); errors name the entry (`dsprov_models[1]: ...`)."""
+    parsed = []
+    for index, model in enumerate(models):
+        where = f"{origin}[{index}]: " if origin else ""
+        required = {"kind", "onnx", "coco", "config"}
+        if not isinstance(model, dict) or not required <= set(model):
+            raise ProvisionError(f"{where}give kind, onnx, coco and config"
+                                 f" (optional: {', '.join(sorted(MODEL_FIELDS - required))})")
+        unknown = set(model) - MODEL_FIELDS
+        if unknown:
+            raise ProvisionError(f"{where}unknown key(s) {', '.join(sorted(unknown))}")
+        try:
+            coco = json.loads(Path(str(model["coco"])).read_text())
+        except (OSError, ValueError) as exc:
+            raise ProvisionError(f"{where}cannot read the COCO annotation {model['coco']} ({exc})") from exc
+        fields = {k: v for k, v in model.items() if k != "coco" and v is not None}
+        fields.setdefault("labels", posixpath.join(posixpath.dirname(str(model["config"])), "labels.txt"))
+        try:
+            parsed.append((ModelSetup(**fields), coco))
+        except ProvisionError as exc:
+            raise ProvisionError(f"{where}{exc}") from None
+    return parsed
+
+
+def model_steps(detection, matrix, settings: dict, models: list[tuple[ModelSetup, dict]],
+                store=None) -> tuple[list[Step], list[str]]:
+    """Steps for parsed models: one parser library per path, then one config per model."""
+    libraries: dict[str, Step] = {}
+    configs: list[Step] = []
+    warnings: list[str] = []
+    for setup, coco in models:
+        (parser, config), notes = model_setup_steps(detection, matrix, settings, setup, coco, store)
+        libraries.setdefault(parser.path, parser)
+        configs.append(config)
+        warnings += [f"{setup.config}: {n}" for n in notes]
+    return [*libraries.values(), *configs], warnings

@@ -36,21 +36,22 @@ DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples", "~")
 ROOTS_VAR = "dsprov_engine_roots"
 TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
 
-# Lists candidate configs: the given files, or *.txt under the roots with a [property] group
+# Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a [property] group
 # naming a model or an engine; prints `config<TAB>path<TAB>base64 of the bytes` per config and
-# `plugin<TAB>sha256` of the library the plugin's SONAME link resolves to.
+# `plugin<TAB>sha256` of the library the plugin's SONAME link (first argument) resolves to.
 FIND_SCRIPT = r"""
-plugin=$1; mode=$2; shift 2
+plugin=$1; shift
 emit() {
     case $1 in *'	'*) echo "skip	$1	name has a tab"; return;; esac
     if [ -r "$1" ]; then printf 'config\t%s\t%s\n' "$1" "$(base64 < "$1" | tr -d '\n')"
     else echo "skip	$1	cannot read"; fi
 }
 for arg in "$@"; do
-    case $arg in "~") arg=$HOME;; "~/"*) arg=$HOME/${arg#"~/"};; esac
-    if [ "$mode" = files ]; then emit "$arg"; continue; fi
-    [ -d "$arg" ] || continue
-    find "$arg" -xdev -type f -name '*.txt' -size -256k 2>/dev/null | while IFS= read -r f; do
+    kind=${arg%%:*}; p=${arg#*:}
+    case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
+    if [ "$kind" = f ]; then emit "$p"; continue; fi
+    [ -d "$p" ] || continue
+    find "$p" -xdev -type f -name '*.txt' -size -256k 2>/dev/null | while IFS= read -r f; do
         grep -qs '^[[:space:]]*\[property\]' "$f" &&
             grep -Eqs '^[[:space:]]*(onnx-file|model-engine-file|tlt-encoded-model)[[:space:]]*=' "$f" && emit "$f"
     done
@@ -147,8 +148,8 @@ def _refusal(c: NvinferConfig) -> str | None:
 class RebuildEngines(Step):
     """Classify every engine of the host's nvinfer configs and rebuild those that are not current."""
 
-    configs: tuple[str, ...]  # explicit config paths; empty: search `roots`
-    roots: tuple[str, ...]
+    configs: tuple[str, ...]  # config paths on the host
+    roots: tuple[str, ...]  # folders to search for more
     gpu_archs: str
     supported: dict[int, frozenset[str]]  # gpu-id -> precisions its GPU runs (matrix/precision.yml)
     plugin_link: str  # the SONAME link of libnvinfer_plugin
@@ -158,7 +159,7 @@ class RebuildEngines(Step):
     name = "engines"
 
     def summary(self) -> str:
-        where = ", ".join(self.configs) if self.configs else "configs under " + ", ".join(self.roots)
+        where = ", ".join([*self.configs, *(f"configs under {r}" for r in self.roots)])
         return f"rebuild stale or missing TensorRT engines of {where} with trtexec, one at a time"
 
     def describe(self) -> list[str]:
@@ -166,8 +167,9 @@ class RebuildEngines(Step):
         for e in self._todo():
                 staged = _staged(e.target.path)
                 lines.append(trtexec_command(e.target, staged, True))
-                lines.append(f"mv -f {q(staged)} {q(e.target.path)}; write {q(record_path(e.target.path))};"
-                             f" set model-engine-file in {q(e.config_path)}")
+                lines.append(f"mv -f {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
+                if e.target.config.model_engine_file != e.target.path:
+                    lines.append(f"(controller) set model-engine-file in {e.config_path} to {e.target.path} (atomic)")
         return lines
 
     # -- survey ---------------------------------------------------------------------------
@@ -224,8 +226,8 @@ class RebuildEngines(Step):
         return self.engines
 
     def _find_command(self) -> str:
-        mode = "files" if self.configs else "roots"
-        return f"sh -s -- {q(self.plugin_link)} {mode} " + " ".join(q(p) for p in (self.configs or self.roots))
+        items = [f"f:{c}" for c in self.configs] + [f"r:{r}" for r in self.roots]
+        return f"sh -s -- {q(self.plugin_link)} " + " ".join(q(i) for i in items)
 
     def _find(self, ctx: StepContext) -> str:
         ctx.log(f"$ {self._find_command()}")
@@ -264,7 +266,7 @@ class RebuildEngines(Step):
     def check(self, ctx: StepContext) -> str | None:
         engines = self.survey(ctx)
         if not engines:
-            return "no nvinfer configs found in " + ", ".join(self.configs or self.roots)
+            return "no nvinfer configs found in " + ", ".join([*self.configs, *self.roots])
         if self._todo():
             return None
         current = sum(e.outcome == "current" for e in engines)

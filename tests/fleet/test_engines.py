@@ -51,7 +51,11 @@ def fleet2(tmp_path_factory):
         start_mirror(handle)
         host_vars = handle.runtime_dir / "host_vars"
         host_vars.mkdir()
-        (host_vars / "t4-01.yml").write_text(f"dsprov_engine_roots: [{T4_ROOT}]\ndsprov_tao_apps_repo: {TAO_APPS}\n")
+        (folder / "instances.json").write_text(json.dumps(COCO))
+        model = {"kind": "dino", "onnx": f"{PROVISIONED}/dino.onnx", "coco": str(folder / "instances.json"),
+                 "config": f"{PROVISIONED}/config_infer_dino.txt", "custom_lib_path": PROVISIONED_LIB}
+        (host_vars / "t4-01.yml").write_text(json.dumps({"dsprov_engine_roots": [T4_ROOT], "dsprov_tao_apps_repo": TAO_APPS,
+                                                         "dsprov_models": [model]}))
         yield handle
     finally:
         stop_mirror(folder / "run")
@@ -114,11 +118,19 @@ def test_t4_rebuild_rerun_swap_and_failure(fleet2):
     etlt = invoke(fleet2, "engines", "--host", "t4-01", "--config", ETLT)
     assert etlt.returncode == 1 and "tao-converter" in etlt.stdout
 
-    # provision swaps the plugin library, then its engines step rebuilds every engine
+    # provision swaps the plugin library, builds the parser library and writes the config of the
+    # dsprov_models entry, then its engines step rebuilds every engine and builds the new one
+    tao_apps_standin(fleet2)
+    put(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx", b"onnx stand-in: provisioned dino\n")
     swap = invoke(fleet2, "provision", "--host", "t4-01", "--json")
     assert swap.returncode == 0, swap.stdout + swap.stderr
-    steps = {s["name"]: s["status"] for s in json.loads(swap.stdout)[0]["steps"]}
-    assert steps["plugin-swap"] == "changed" and steps["engines"] == "changed"
+    steps = [(s["name"], s["status"]) for s in json.loads(swap.stdout)[0]["steps"]]
+    assert steps[-4:] == [("plugin-swap", "changed"), ("parser-library", "changed"), ("deepstream-config", "changed"),
+                          ("engines", "changed")]
+    assert "precision=fp16" in text(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx_b1_gpu0_fp16.engine")
+    assert text(fleet2, "t4-01", f"{PROVISIONED}/labels.txt") == "BG\nperson\nface\nbag\n"
+    rerun = invoke(fleet2, "provision", "--host", "t4-01", "--json")
+    assert {s["status"] for s in json.loads(rerun.stdout)[0]["steps"]} == {"unchanged"}
     swapped = json.loads(text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine.dsprov.json"))
     assert swapped["plugin_sha256"] != record["plugin_sha256"]
     for config in (YOLO, PEOPLENET):
@@ -187,17 +199,25 @@ COCO = {"categories": [{"supercategory": "person", "id": 1, "name": "person"},
                        {"supercategory": "bag", "id": 3, "name": "bag"},
                        {"supercategory": "bag", "id": 3, "name": "backpack"}]}
 MODEL_DIR = "/home/ubuntu/models/dino"
+PROVISIONED = "/home/ubuntu/models/provisioned"
+PROVISIONED_LIB = "/home/ubuntu/lib/libnvds_infercustomparser_tao.so"
 LIB = "/opt/nvidia/deepstream/deepstream/lib/libnvds_infercustomparser_tao.so"
+
+
+def tao_apps_standin(handle):
+    if on(handle, "t4-01", f"[ -d {TAO_APPS}/.git ]").returncode == 0:
+        return
+    put(handle, "t4-01", f"{TAO_APPS}/post_processor/Makefile", STANDIN_MAKEFILE)
+    put(handle, "t4-01", f"{TAO_APPS}/post_processor/nvdsinfer_custombboxparser_tao.cpp", STANDIN_SOURCE)
+    git = on(handle, "t4-01", f"cd {TAO_APPS} && git init -q -b master && git add -A && "
+             "git -c user.name=t -c user.email=t@t commit -qm stand-in")
+    assert git.returncode == 0, git.stderr
 
 
 def test_deepstream_config_dino_builds_parser_writes_config_and_labels(fleet2, tmp_path):
     from provision.deepstream.nvinfer_config import parse_config
 
-    put(fleet2, "t4-01", f"{TAO_APPS}/post_processor/Makefile", STANDIN_MAKEFILE)
-    put(fleet2, "t4-01", f"{TAO_APPS}/post_processor/nvdsinfer_custombboxparser_tao.cpp", STANDIN_SOURCE)
-    git = on(fleet2, "t4-01", f"cd {TAO_APPS} && git init -q -b master && git add -A && "
-             "git -c user.name=t -c user.email=t@t commit -qm stand-in")
-    assert git.returncode == 0, git.stderr
+    tao_apps_standin(fleet2)
     put(fleet2, "t4-01", f"{MODEL_DIR}/dino.onnx", b"onnx stand-in: dino\n")
     coco = tmp_path / "instances.json"
     coco.write_text(json.dumps(COCO))
@@ -207,7 +227,7 @@ def test_deepstream_config_dino_builds_parser_writes_config_and_labels(fleet2, t
     first = invoke(fleet2, *args)
     assert first.returncode == 0, first.stdout + first.stderr
     report = json.loads(first.stdout)
-    assert report["warnings"] == ["duplicate category id 3 is used by 'bag' and 'backpack': kept 'bag'"]
+    assert report["warnings"] == [f"{MODEL_DIR}/config_infer_dino.txt: duplicate category id 3 is used by 'bag' and 'backpack': kept 'bag'"]
     assert [(s["name"], s["status"]) for s in report["steps"]] == [("parser-library", "changed"),
                                                                    ("deepstream-config", "changed")]
     assert text(fleet2, "t4-01", f"{MODEL_DIR}/labels.txt") == "BG\nperson\nface\nbag\n"
