@@ -213,7 +213,8 @@ def demo() -> int:
 
 
 def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_json=False) -> int:
-    """Classify a host's nvinfer engines and rebuild the stale/missing ones; 1 if any failed or was refused."""
+    """Classify a host's nvinfer engines and rebuild the stale/missing ones; 1 if a rebuild failed or a
+    --config cannot be rebuilt."""
     from rich.table import Table
 
     from provision.artifacts import cache_root
@@ -271,7 +272,8 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
             console.print("\n".join(f"$ {line}" for line in step.describe()), markup=False, highlight=False)
         if failure:
             err.print(f"[red]{failure}[/] (log: {log.path})", highlight=False)
-    return 1 if any(r["outcome"] in ("failed", "refused") for r in rows) else 0
+    asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
+    return 1 if any(r["outcome"] == "failed" or (r["outcome"] == "refused" and r["config"] in asked) for r in rows) else 0
 
 
 # -- DeepStream model setup (issue 5, part 3) -------------------------------------------------

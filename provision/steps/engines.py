@@ -131,7 +131,7 @@ def trtexec_command(target: EngineTarget, staged: str, calib_exists: bool) -> st
     return f"{TRTEXEC_PATH}; trtexec " + " ".join(args)
 
 
-def _refusal(c: NvinferConfig) -> str | None:
+def rebuild_refusal(c: NvinferConfig) -> str | None:
     """Why this config's engine cannot be built here, or None."""
     if c.onnx_file is None and c.tlt_encoded_model:
         return (f"{posixpath.basename(c.tlt_encoded_model)} is an encrypted TAO model (.etlt): the matrix names no"
@@ -217,7 +217,7 @@ class RebuildEngines(Step):
             model = states.get(c.model) if c.model else None
             e.status, e.reason = classify(e.target, bool(engine and engine.exists), engine.record if engine else None,
                                           self.env, model.sha256 if model else None)
-            refusal = _refusal(c) if e.status != "current" else None
+            refusal = rebuild_refusal(c) if e.status != "current" else None
             if refusal:
                 e.outcome, e.message = "refused", refusal
             elif e.status == "current":
