@@ -155,6 +155,7 @@ class RebuildEngines(Step):
     plugin_link: str  # the SONAME link of libnvinfer_plugin
     engines: list[Engine] = field(default_factory=list)
     env: BuildEnv | None = None
+    states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
     progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
     name = "engines"
 
@@ -165,11 +166,12 @@ class RebuildEngines(Step):
     def describe(self) -> list[str]:
         lines = [self._find_command() + "  # find and read nvinfer configs, plugin SHA-256"]
         for e in self._todo():
-                staged = _staged(e.target.path)
-                lines.append(trtexec_command(e.target, staged, True))
-                lines.append(f"mv -f {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
-                if e.target.config.model_engine_file != e.target.path:
-                    lines.append(f"(controller) set model-engine-file in {e.config_path} to {e.target.path} (atomic)")
+            staged = _staged(e.target.path)
+            calib = self.states.get(e.target.config.int8_calib_file or "")
+            lines.append(trtexec_command(e.target, staged, bool(calib and calib.exists)))
+            lines.append(f"mv -f {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
+            if e.target.config.model_engine_file != e.target.path:
+                lines.append(f"(controller) set model-engine-file in {e.config_path} to {e.target.path} (atomic)")
         return lines
 
     # -- survey ---------------------------------------------------------------------------
@@ -208,7 +210,7 @@ class RebuildEngines(Step):
             e.target = target_for(config, self.supported[config.gpu_id])
             if e.target.warning:
                 e.warnings.append(e.target.warning)
-        states = self._stat(ctx, list(engines.values()))
+        states = self.states = self._stat(ctx, list(engines.values()))
         for e in engines.values():
             if e.status:
                 continue
