@@ -13,7 +13,7 @@ from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
-from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs
+from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
 
@@ -121,6 +121,12 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         )
         return plan
 
+    if f.gcc is None:
+        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
+    build_dir = f.build_dir or "/tmp/dsprov"
+    short = preflight(f.mem_available_kib, f.swap_total_kib, f.disk_free_kib, build_dir)
+    if short:
+        raise PlanRefused(f"{host}: {short}")
     archs = d.gpu_archs
     if not archs.archs:
         raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
@@ -139,13 +145,11 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         lib_dir=f.lib_dir,
         platform_id="aarch64" if f.platform == "jetson" else "x86_64",
         cuda_version=f"{f.cuda.major}.{f.cuda.minor}" if f.cuda else "",
-        compiler=f"gcc {f.gcc}" if f.gcc else "gcc",
+        compiler=f"gcc {f.gcc}",
         tensorrt=str(f.tensorrt),
-        build_dir=f.build_dir or "/tmp/dsprov",
+        build_dir=build_dir,
         jobs=jobs,
     )
-    if f.gcc is None:
-        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
     return plan
