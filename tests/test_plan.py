@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from provision.detect import analyse, read_capture
+from provision.errors import ProvisionError
 from provision.matrix import Matrix
 from provision.plan import Options, PlanRefused, make_plan
 from provision.steps.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
@@ -97,3 +98,26 @@ def test_jobs_follow_memory_not_cores():
     assert jobs == 2 and "adding swap" in hint
     # a 32 GiB, 8-core T4 server: cores decide
     assert build_jobs(31_224_652, 0, 8) == (8, None)
+
+
+def test_old_cmake_gets_the_release_archive_for_the_host_arch():
+    plan = make_plan(h100(**TRT10, **CUDA126, cmake_version="cmake version 3.10.2\n"), MATRIX, Options(force=True))
+    assert [s.name for s in plan.steps] == ["cmake", "trt-oss-build", "plugin-swap"]
+    cmake = plan.steps[0]
+    assert cmake.archive.url.endswith("/v3.27.6/cmake-3.27.6-linux-x86_64.tar.gz")
+    assert cmake.summary() == "install cmake 3.27.6 (have 3.10.2, need >= 3.13)"
+
+
+def test_cmake_source_build_only_when_asked():
+    d = h100(**TRT10, **CUDA126, cmake_version="")
+    plan = make_plan(d, MATRIX, Options(force=True, cmake_from_source=True))
+    cmake = plan.steps[0]
+    assert cmake.summary() == "build cmake 3.27.6 from source with -j16 (have none, need >= 3.13)"
+    text = "\n".join(cmake.describe())
+    assert "cd /tmp/dsprov/cmake-3.27.6 && ./bootstrap --prefix=/opt/cmake-3.27.6 --parallel=16 --" in text
+    assert "sudo make -C /tmp/dsprov/cmake-3.27.6 install && mkdir -p /usr/local/bin" in text
+
+
+def test_bad_cmake_archive_setting_is_one_line():
+    with pytest.raises(ProvisionError, match="dsprov_cmake_archives: needs arch, version, url and sha256"):
+        Options.from_settings({"dsprov_cmake_archives": [{"arch": "x86_64"}]})
