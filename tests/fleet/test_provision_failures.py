@@ -89,3 +89,16 @@ def test_unreachable_host_fails_with_one_line(fleet, tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert detect.returncode == 2 and detect.stderr.count("\n") == 1
     assert detect.stderr.startswith(f"error: {HOST}: cannot reach ubuntu@127.0.0.1:{port}")
+
+
+def test_a_build_of_another_tensorrt_major_is_never_swapped_in(fleet, tmp_path):
+    lib = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
+    original = on_device(fleet, f"sha256sum {lib}").stdout.split()[0]
+    result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--json",
+                             "--trt-oss-ref", "release/10.3", "-i", str(fleet.inventory)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    report = json.loads(result.stdout)[0]
+    assert (result.returncode, report["result"]) == (1, "failed"), report
+    assert "build has SONAME libnvinfer_plugin.so.10, but programs here load libnvinfer_plugin.so.8" in report["message"]
+    assert on_device(fleet, f"sha256sum {lib}").stdout.split()[0] == original
+    assert on_device(fleet, f"dpkg-divert --listpackage {lib}; ls -A /var/lib/dsprov/orig 2>/dev/null").stdout == ""
