@@ -88,6 +88,7 @@ def matrix_check(
         "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
         "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
         "force": "build even where the guides say the OSS build is not needed",
+        "cmake-from-source": "build cmake from its source release on the host instead of pushing a binary archive",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
         "skip-engines": "do not rebuild stale TensorRT engines after the swap",
         "skip-models": "do not write the dsprov_models nvinfer configs (nor build their parser library)",
@@ -95,13 +96,14 @@ def matrix_check(
 )
 @_cli
 def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
-              trt_oss_ref=None, force=False, log_dir=None, skip_engines=False, skip_models=False):
+              trt_oss_ref=None, force=False, cmake_from_source=False, log_dir=None, skip_engines=False,
+              skip_models=False):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
     return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
-                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force, skip_engines=skip_engines,
-                              skip_models=skip_models)
+                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force,
+                              cmake_from_source=cmake_from_source, skip_engines=skip_engines, skip_models=skip_models)
 
 
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})

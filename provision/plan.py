@@ -8,16 +8,16 @@ from typing import Any
 from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
+from provision.facts import HostFacts
 from provision.matrix import Matrix, OssGuide, Status
 from provision.steps.base import Step
-from provision.steps.cmake import CmakeArchive, EnsureCmake
+from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
 from provision.deepstream.parser_lib import REF_VAR, REPO_VAR
 from provision.deepstream.setup_step import MODELS_VAR, WriteModelConfig, model_steps, parse_models
-from provision.steps.engines import DEFAULT_ROOTS as DEFAULT_ENGINE_ROOTS
 from provision.steps.engines import engine_roots, rebuild_engines_step
-from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs
+from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
 
@@ -35,20 +35,20 @@ class Options:
     trt_oss_repo: str = DEFAULT_TRT_OSS_REPO
     required_plugins: tuple[str, ...] = ()
     cmake_archives: tuple[CmakeArchive, ...] = ()
+    cmake_source: CmakeArchive | None = None
+    cmake_from_source: bool = False
     force: bool = False
     # -- engines and DeepStream model setup (issue 5, parts 2 and 3) --
     skip_engines: bool = False
-    engine_roots: tuple[str, ...] = DEFAULT_ENGINE_ROOTS
+    engine_roots: tuple[str, ...] = ()  # from_settings: dsprov_engine_roots or the defaults; () searches none
     models: tuple[dict, ...] = ()  # dsprov_models: [{kind, onnx, coco, config, ...}]
     skip_models: bool = False
     parser_settings: dict = field(default_factory=dict)  # dsprov_tao_apps_repo / _ref
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
-        archives = tuple(
-            CmakeArchive(str(a["arch"]), str(a["version"]), str(a["url"]), str(a["sha256"]))
-            for a in settings.get("dsprov_cmake_archives") or ()
-        )
+        archives = tuple(_archive(a, "dsprov_cmake_archives") for a in settings.get("dsprov_cmake_archives") or ())
+        source = settings.get("dsprov_cmake_source")
         plugins = settings.get("dsprov_required_plugins") or ()
         if isinstance(plugins, str):
             plugins = [w for w in plugins.replace(",", " ").split() if w]
@@ -58,6 +58,8 @@ class Options:
             trt_oss_repo=str(settings.get("dsprov_trt_oss_repo") or DEFAULT_TRT_OSS_REPO),
             required_plugins=tuple(plugins),
             cmake_archives=archives,
+            cmake_source=_archive(source, "dsprov_cmake_source", arch="source") if source else None,
+            cmake_from_source=bool(flags.get("cmake_from_source")),
             force=bool(flags.get("force")),
             skip_engines=bool(flags.get("skip_engines")),
             engine_roots=engine_roots(settings),
@@ -65,6 +67,15 @@ class Options:
             skip_models=bool(flags.get("skip_models")),
             parser_settings={k: settings[k] for k in (REPO_VAR, REF_VAR) if settings.get(k)},
         )
+
+
+def _archive(entry: Any, setting: str, arch: str | None = None) -> CmakeArchive:
+    """A cmake archive from an inventory setting ({arch, version, url, sha256})."""
+    try:
+        return CmakeArchive(arch or str(entry["arch"]), str(entry["version"]), str(entry["url"]), str(entry["sha256"]))
+    except (KeyError, TypeError):
+        fields = "version, url and sha256" if arch else "arch, version, url and sha256"
+        raise ProvisionError(f"{setting}: needs {fields}; got {entry!r}") from None
 
 
 @dataclass
@@ -91,12 +102,23 @@ def _installed_plugin(d: Detection) -> PluginPaths:
     return PluginPaths(f.lib_dir, sorted(real)[-1])
 
 
-def _cmake_archive(matrix: Matrix, options: Options, arch: str | None) -> CmakeArchive | None:
-    for a in options.cmake_archives:
-        if a.arch == arch:
-            return a
-    row = next((a for a in matrix.cmake.archives if a.arch == arch), None)
-    return CmakeArchive(row.arch, str(row.version), row.url, row.sha256) if row else None
+def _cmake_step(matrix: Matrix, options: Options, host: str, f: HostFacts, build_dir: str, jobs: int) -> EnsureCmake:
+    """Install a release archive for the host's architecture, or build the source when asked."""
+    if options.cmake_from_source:
+        row = matrix.cmake.source_archives[-1] if matrix.cmake.source_archives else None
+        source = options.cmake_source or (CmakeArchive("source", str(row.version), row.url, row.sha256) if row else None)
+        if source is None:
+            raise PlanRefused(f"{host}: no cmake source release configured (set dsprov_cmake_source)")
+        return EnsureCmakeFromSource(matrix.cmake.minimum, f.cmake, source, build_dir, jobs)
+    archive = next((a for a in options.cmake_archives if a.arch == f.arch), None)
+    row = next((a for a in matrix.cmake.archives if a.arch == f.arch), None)
+    archive = archive or (CmakeArchive(row.arch, str(row.version), row.url, row.sha256) if row else None)
+    if archive is None:
+        raise PlanRefused(
+            f"{host}: cmake {f.cmake or 'missing'} is older than {matrix.cmake.minimum} and no cmake release"
+            f" archive is known for {f.arch} (set dsprov_cmake_archives, or --cmake-from-source)"
+        )
+    return EnsureCmake(matrix.cmake.minimum, f.cmake, archive)
 
 
 def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None = None) -> Plan:
@@ -136,6 +158,12 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         )
         return _with_deepstream_steps(plan, d, matrix, options, store)
 
+    if f.gcc is None:
+        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
+    build_dir = f.build_dir or "/tmp/dsprov"
+    short = preflight(f.mem_available_kib, f.swap_total_kib, f.disk_free_kib, build_dir)
+    if short:
+        raise PlanRefused(f"{host}: {short}")
     archs = d.gpu_archs
     if not archs.archs:
         raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
@@ -143,9 +171,8 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     jobs, hint = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
     if hint:
         plan.notes.append(hint)
-    minimum = matrix.cmake.minimum
-    if not f.cmake or f.cmake < minimum:
-        plan.steps.append(EnsureCmake(minimum, f.cmake, _cmake_archive(matrix, options, f.arch)))
+    if not f.cmake or f.cmake < matrix.cmake.minimum:
+        plan.steps.append(_cmake_step(matrix, options, host, f, build_dir, jobs))
     installed = _installed_plugin(d)
     spec = BuildSpec(
         repo=options.trt_oss_repo,
@@ -154,13 +181,11 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         lib_dir=f.lib_dir,
         platform_id="aarch64" if f.platform == "jetson" else "x86_64",
         cuda_version=f"{f.cuda.major}.{f.cuda.minor}" if f.cuda else "",
-        compiler=f"gcc {f.gcc}" if f.gcc else "gcc",
+        compiler=f"gcc {f.gcc}",
         tensorrt=str(f.tensorrt),
-        build_dir=f.build_dir or "/tmp/dsprov",
+        build_dir=build_dir,
         jobs=jobs,
     )
-    if f.gcc is None:
-        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
     return _with_deepstream_steps(plan, d, matrix, options, store)
@@ -187,5 +212,6 @@ def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Op
     if options.skip_engines:
         plan.notes.append("engines: skipped (--skip-engines)")
         return plan
-    plan.steps.append(rebuild_engines_step(d, matrix, tuple(configs), options.engine_roots))
+    if configs or options.engine_roots:
+        plan.steps.append(rebuild_engines_step(d, matrix, tuple(configs), options.engine_roots))
     return plan

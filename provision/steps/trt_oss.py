@@ -32,6 +32,20 @@ def build_jobs(mem_available_kib: int | None, swap_free_kib: int | None, nproc: 
     return jobs, hint
 
 
+def preflight(mem_available_kib: int | None, swap_total_kib: int | None, disk_free_kib: int | None,
+              build_dir: str) -> str | None:
+    """Why the host cannot build at all (too little disk or memory), or None: checked before
+    anything on the host is touched."""
+    if disk_free_kib is not None and disk_free_kib < MIN_DISK_KIB:
+        return (f"only {disk_free_kib // 1024} MiB free in {build_dir}; the build needs {MIN_DISK_KIB // 1024} MiB"
+                " (free space or set dsprov_build_dir)")
+    memory = (mem_available_kib or 0) + (swap_total_kib or 0)
+    if mem_available_kib is not None and memory < JOB_MEMORY_KIB:
+        return (f"only {memory // 1024} MiB of memory and swap available; one build job needs about"
+                f" {JOB_MEMORY_KIB // 1024} MiB (add swap)")
+    return None
+
+
 @dataclass(frozen=True)
 class BuildSpec:
     """Everything that decides the build's bytes, and where it happens."""
@@ -129,11 +143,6 @@ class BuildPlugin(Step):
             self._build(ctx, key)
 
     def _build(self, ctx: StepContext, key: str) -> None:
-        free = ctx.facts.disk_free_kib
-        if free is not None and free < MIN_DISK_KIB:
-            raise StepFailed(
-                f"{ctx.runner.host}: only {free // 1024} MiB free for the build in {self.spec.build_dir}; need {MIN_DISK_KIB // 1024} MiB"
-            )
         ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
         for command in self.spec.commands():
             ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=6 * 3600)
