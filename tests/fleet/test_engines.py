@@ -243,3 +243,18 @@ def test_deepstream_config_dino_builds_parser_writes_config_and_labels(fleet2, t
     assert [s["status"] for s in again["steps"]] == ["unchanged", "unchanged"]
     built = invoke(fleet2, "engines", "--host", "t4-01", "--config", f"{MODEL_DIR}/config_infer_dino.txt", "--json")
     assert built.returncode == 0 and engines_json(built)[f"{MODEL_DIR}/config_infer_dino.txt"]["outcome"] == "rebuilt"
+
+
+def test_two_configs_sharing_an_engine_build_it_once(fleet2):
+    shared = "/home/ubuntu/shared/tao"
+    source = PUBLISHED / "pgie_retail_object_detection_binary_dino_tao_config.txt"
+    for name in ("a", "b"):  # both resolve ../../../models/... to the same model and engine
+        put(fleet2, "t4-01", f"{shared}/configs/nvinfer/{name}/config.txt", source.read_bytes())
+    put(fleet2, "t4-01", f"{shared}/models/retail_object_detection_binary_dino/retail_object_detection_dino_binary.onnx",
+        b"onnx stand-in: shared\n")
+    log = fleet2.runtime_dir / "controller-cache" / "logs" / "t4-01.log"
+    before = log.read_text() if log.exists() else ""
+    result = invoke(fleet2, "engines", "--host", "t4-01", "--root", "/home/ubuntu/shared", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert {e["outcome"] for e in engines_json(result).values()} == {"rebuilt"} and len(engines_json(result)) == 2
+    assert log.read_text()[len(before):].count(f"$PATH; trtexec --onnx={shared}/models/") == 1  # the command, not its echo
