@@ -10,6 +10,7 @@ from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.matrix import Matrix, OssGuide, Status
+from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
@@ -35,6 +36,7 @@ class Options:
     cmake_source: CmakeArchive | None = None
     cmake_from_source: bool = False
     force: bool = False
+    pyds: PydsOptions = PydsOptions()
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
@@ -52,6 +54,7 @@ class Options:
             cmake_source=_archive(source, "dsprov_cmake_source", arch="source") if source else None,
             cmake_from_source=bool(flags.get("cmake_from_source")),
             force=bool(flags.get("force")),
+            pyds=PydsOptions.from_settings(settings, **flags),
         )
 
 
@@ -115,6 +118,8 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         raise PlanRefused(
             f"{host}: " + "; ".join(v.reason + (f" (fix: {v.fix})" if v.fix else "") for v in failed)
         )
+    if options.pyds.only:
+        return _pyds_only_plan(d, matrix, options, store)
     if f.tensorrt is None or f.platform is None:
         raise PlanRefused(f"{host}: no TensorRT found (dpkg-query, NvInferVersion.h): nothing to build against")
     plan = Plan(host, [])
@@ -142,7 +147,7 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
             f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
             f" ({guide.source}); nothing to do (--force builds anyway)"
         )
-        return plan
+        return _add_pyds(plan, d, matrix, options, store)
 
     if f.gcc is None:
         raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
@@ -174,5 +179,39 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     )
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
+    return _add_pyds(plan, d, matrix, options, store)
+
+
+# --- pyds (issue 5, part 1): the DeepStream Python bindings join the plan -----------------------
+
+
+def _extend_with_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """Append the pyds steps, and cmake when they build and the plan has none; PydsNotApplicable says why not."""
+    pyds = pyds_steps(d, matrix, options.pyds, store or ArtifactStore())
+    f, minimum = d.facts, matrix.cmake.minimum
+    needs_cmake = pyds.builds and (not f.cmake or f.cmake < minimum)
+    if needs_cmake and not any(isinstance(s, EnsureCmake) for s in plan.steps):
+        plan.steps.append(EnsureCmake(minimum, f.cmake, _cmake_archive(matrix, options, f.arch)))
+    plan.steps += pyds.steps
+    plan.notes += pyds.notes
     return plan
 
+
+def _add_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """The provision plan with pyds; a host without Python or DeepStream gets a note instead."""
+    if options.pyds.skip:
+        plan.notes.append("pyds: skipped (--skip-pyds)")
+        return plan
+    try:
+        return _extend_with_pyds(plan, d, matrix, options, store)
+    except PydsNotApplicable as exc:
+        plan.notes.append(f"pyds: skipped: {exc}")
+        return plan
+
+
+def _pyds_only_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """`invoke pyds`: only the pyds steps; a host they do not apply to is refused with the reason."""
+    try:
+        return _extend_with_pyds(Plan(d.host, []), d, matrix, options, store)
+    except PydsNotApplicable as exc:
+        raise PlanRefused(f"{d.host}: pyds: {exc}") from None
