@@ -232,7 +232,7 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
             if dry_run and r.plan:
                 console.print("\n".join(r.plan), markup=False, highlight=False)
             for step in r.steps:
-                console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False)
+                console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
             if r.result in ("failed", "refused") or r.message:
-                console.print(f"{r.host}: {r.result}: {r.message}", markup=False, highlight=False)
+                console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
     return 1 if any(r.result in ("failed", "refused") for r in reports) else 0

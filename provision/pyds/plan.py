@@ -99,11 +99,15 @@ def pyds_steps(d: Detection, matrix: Matrix, options: PydsOptions, store: Artifa
     validate_flags(None, tag)
     if f.gcc is None:
         raise PydsNotApplicable("no C compiler (gcc) on the host to build the bindings: install build-essential")
-    notes = [
-        f"pyds: {v.reason}" + (f" ({v.fix})" if v.fix else "")
-        for v in d.verdicts
-        if v.rule == "pyds" and v.status is not Status.OK
-    ]
+    if options.ref:
+        matrix_tag = row.tag if row else "none"
+        notes = [f"pyds: --pyds-ref {options.ref} over the matrix's {matrix_tag} for DeepStream {f.deepstream}"]
+    else:
+        notes = [
+            f"pyds: {v.status.value}: {v.reason}" + (f"; {v.fix}" if v.fix else "")
+            for v in d.verdicts
+            if v.rule == "pyds" and v.status is not Status.OK
+        ]
     jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
     spec = PydsBuildSpec(
         repo=options.repo,
