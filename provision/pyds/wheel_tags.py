@@ -4,8 +4,9 @@ The host's interpreter is CPython (the only one NVIDIA's bindings are built for)
 `python3 --version`, on the probed `uname -m`, with the probed glibc (`getconf GNU_LIBC_VERSION`).
 Tags follow packaging.tags (cpython_tags + compatible_tags) with the platforms pip uses on Linux:
 `manylinux_2_<minor>_<arch>` from the host's glibc down to the oldest the architecture has, the
-legacy aliases of PEP 600 (manylinux2014 = glibc 2.17, manylinux2010 = 2.12, manylinux1 = 2.5),
-then `linux_<arch>` (packaging/tags.py `_linux_platforms`, packaging/_manylinux.py).
+legacy aliases of PEP 600 (manylinux2014 = glibc 2.17, manylinux2010 = 2.12, manylinux1 = 2.5)
+and `linux_<arch>` (packaging/tags.py `_linux_platforms`, packaging/_manylinux.py). On this
+controller the result equals packaging.tags.sys_tags() (tests/test_pyds_tags.py).
 """
 
 from __future__ import annotations
@@ -48,14 +49,14 @@ class Interpreter:
         return f"cp{major}{minor}" + ("m" if (major, minor) < (3, 8) else "")
 
     def platforms(self) -> list[str]:
-        """Platform tags, most specific first, as pip orders them on this host."""
-        out = []
+        """Platform tags in packaging's order (26.x: linux_<arch> first, then manylinux newest first)."""
+        out = [f"linux_{self.arch}"]
         if self.glibc is not None and self.glibc.major == 2:
             for minor in range(self.glibc.minor, OLDEST_GLIBC_MINOR[self.arch] - 1, -1):
                 out.append(f"manylinux_2_{minor}_{self.arch}")
                 if minor in LEGACY_MANYLINUX and (minor == 17 or self.arch == "x86_64"):
                     out.append(f"{LEGACY_MANYLINUX[minor]}_{self.arch}")
-        return out + [f"linux_{self.arch}"]
+        return out
 
     def tags(self) -> list[Tag]:
         """Every tag this interpreter accepts, most preferred first."""
