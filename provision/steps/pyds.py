@@ -134,7 +134,9 @@ class InstallPyds(Step):
     interpreter: Interpreter
     build: BuildPyds | None = None
     wheel: Path | None = None  # a given wheel file on the controller, instead of a build
-    previous: dict | None = None  # the state record this install replaced (for rollback)
+    before: str | None = None  # the pyds version that imported before pip ran (rollback)
+    previous: dict | None = None  # the state record this install replaced (rollback)
+    touched: bool = False  # pip ran
     name = "pyds-install"
 
     def _wheel(self) -> Path | None:
@@ -179,7 +181,7 @@ class InstallPyds(Step):
         wheel = self._wheel()
         remote = f"{WHEEL_DIR}/{wheel.name}"
         upload(ctx, wheel, remote)
-        self.previous = ctx.state.get("pyds")
+        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.get("pyds"), True
         self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(remote)}")
         _, version, _, _ = parse_wheel_filename(wheel.name)
         record = {"key": self._key(ctx), "version": str(version), "wheel": remote, "sha256": sha256_file(wheel)}
@@ -194,10 +196,15 @@ class InstallPyds(Step):
             raise StepFailed(f"{ctx.runner.host}: `import pyds` gives {got or 'an error'}, not pyds {expected}")
 
     def rollback(self, ctx: StepContext) -> None:
-        """Reinstall the pyds wheel this one replaced, or uninstall pyds when there was none."""
+        """Reinstall the wheel this one replaced (recorded in the state file), or uninstall pyds when
+        none imported before; a pyds this tool did not install cannot be restored: say so."""
+        if not self.touched:
+            return
         if self.previous and self.previous.get("wheel"):
             self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(self.previous['wheel'])}")
             write_state(ctx, {**ctx.state, "pyds": self.previous})
-            return
-        self._pip(ctx, "uninstall -y pyds", check=False)
-        write_state(ctx, {k: v for k, v in ctx.state.items() if k != "pyds"})
+        elif self.before is None:
+            self._pip(ctx, "uninstall -y pyds", check=False)
+            write_state(ctx, {k: v for k, v in ctx.state.items() if k != "pyds"})
+        else:
+            ctx.log(f"pyds {self.before} was installed before, not by this tool: it cannot be restored")

@@ -127,3 +127,18 @@ def test_provision_keeps_the_installed_pyds(pyfleet):
     r = report(invoke(pyfleet, "provision", "--host", "pyt4-01", "--json"))
     assert [(s["name"], s["status"]) for s in r["steps"]] == [
         ("trt-oss-build", "changed"), ("plugin-swap", "changed"), ("pyds-build", "unchanged"), ("pyds-install", "unchanged")]
+
+
+def test_a_failed_install_puts_the_previous_pyds_back(pyfleet, tmp_path):
+    (good,) = cache(pyfleet).glob("artifacts/*/pyds-1.1.0-py3-none-linux_x86_64.whl")
+    mislabelled = tmp_path / "pyds-1.1.9-py3-none-linux_x86_64.whl"  # its metadata says 1.1.0: pip refuses it
+    mislabelled.write_bytes(good.read_bytes())
+    state = "cat /var/lib/dsprov/state.json"
+    before = on_device(pyfleet, "pyt4-01", state).stdout
+    result = invoke(pyfleet, "pyds", "--host", "pyt4-01", "--wheel", str(mislabelled), "--log-dir", str(tmp_path))
+    assert result.returncode == 1 and "pyt4-01: failed:" in result.stdout
+    log = (tmp_path / "pyt4-01.log").read_text()
+    rolled_back = log[log.index("[pyds-install] failed: rolling back"):]
+    assert "python3 -m pip install --no-index --no-deps --force-reinstall /var/lib/dsprov/wheels/pyds-1.1.0-" in rolled_back
+    assert on_device(pyfleet, "pyt4-01", "cd / && python3 -c 'import pyds; print(pyds.__version__)'").stdout == "1.1.0\n"
+    assert on_device(pyfleet, "pyt4-01", state).stdout == before
