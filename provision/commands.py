@@ -230,7 +230,7 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
     else:
         for r in reports:
             if dry_run and r.plan:
-                console.print("\n".join(r.plan), markup=False, highlight=False)
+                console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
             for step in r.steps:
                 console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
             if r.result in ("failed", "refused") or r.message:

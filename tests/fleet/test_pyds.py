@@ -82,6 +82,9 @@ def test_provision_plan_puts_pyds_after_the_plugin(pyfleet):
     assert steps == ["cmake", "trt-oss-build", "plugin-swap", "pyds-build", "pyds-install"]
     skipped = report(invoke(pyfleet, "provision", "--host", "pyt4-01", "--dry-run", "--json", "--skip-pyds"))["plan"]
     assert "  note: pyds: skipped (--skip-pyds)" in skipped and not any("[pyds-" in line for line in skipped)
+    dry = invoke(pyfleet, "pyds", "--host", "pyt4-01", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "-DPYTHON_MAJOR_VERSION=3 -DPYTHON_MINOR_VERSION=11 -DPIP_PLATFORM=linux_x86_64" in dry.stdout
 
 
 def test_t4_gets_a_linux_x86_64_wheel(pyfleet):
