@@ -188,10 +188,14 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
 def _extend_with_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """Append the pyds steps, and cmake when they build and the plan has none; PydsNotApplicable says why not."""
     pyds = pyds_steps(d, matrix, options.pyds, store or ArtifactStore())
-    f, minimum = d.facts, matrix.cmake.minimum
-    needs_cmake = pyds.builds and (not f.cmake or f.cmake < minimum)
+    f = d.facts
+    needs_cmake = pyds.builds and (not f.cmake or f.cmake < matrix.cmake.minimum)
     if needs_cmake and not any(isinstance(s, EnsureCmake) for s in plan.steps):
-        plan.steps.append(EnsureCmake(minimum, f.cmake, _cmake_archive(matrix, options, f.arch)))
+        jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+        try:
+            plan.steps.append(_cmake_step(matrix, options, d.host, f, f.build_dir or "/tmp/dsprov", jobs))
+        except PlanRefused as exc:
+            raise PydsNotApplicable(str(exc).removeprefix(f"{d.host}: ")) from None
     plan.steps += pyds.steps
     plan.notes += pyds.notes
     return plan

@@ -1,5 +1,6 @@
 """Which pyds steps a host gets and with which commands (pure), refusals before anything runs, CLI input errors."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from provision.artifacts import ArtifactStore
 from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
+from provision.plan import Options, PlanRefused, make_plan
 from provision.pyds.build import PydsBuildSpec, build_style
 from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps, validate_flags
 from provision.pyds.wheel_tags import Interpreter
@@ -22,14 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 H100 = ROOT / "tests" / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
 
 
-def h100(deepstream: str | None = None, python: bool = True):
+def h100(deepstream: str | None = None, python: bool = True, **sections: str):
     """The capture recorded on the H100 machine (x86_64, Python 3.12.3, glibc 2.39, gcc 13.3.0, no
-    DeepStream), with a DeepStream version file added or python3 taken away where a test says so."""
+    DeepStream), with a DeepStream version file added, python3 taken away or whole sections
+    replaced where a test says so."""
     host, text = read_capture(H100)
     if deepstream:
         text = text.replace("==> deepstream_version <==\n", f"==> deepstream_version <==\nVersion: {deepstream}\n")
     if not python:
         text = text.replace("==> python3_version <==\nPython 3.12.3\n", "==> python3_version <==\n")
+    for name, body in sections.items():
+        text, count = re.subn(rf"(==> {name} <==\n)(?:(?!==> ).*\n)*", lambda m: m.group(1) + body, text)
+        assert count == 1, name
     return analyse(host, text)
 
 
@@ -138,3 +144,18 @@ def test_validate_rejects_an_invalid_wheel_name(tmp_path):
     bad.write_bytes(b"")
     with pytest.raises(ProvisionError, match="--wheel: Invalid wheel filename"):
         validate_flags(str(bad), None)
+
+
+# What-if: DeepStream 7.1 on x86 (FACTS.md) with CUDA 12.6 in place of the H100's 13.0, so the matrix passes.
+DS71_OLD_CMAKE = {"cuda_version_txt": "CUDA Version 12.6.77\n", "nvcc_version": "",
+                  "cmake_version": "cmake version 3.10.2\n"}
+
+
+def test_invoke_pyds_plans_cmake_then_pyds_only():
+    plan = make_plan(h100("7.1", **DS71_OLD_CMAKE), Matrix.load(), Options(pyds=PydsOptions(only=True)))
+    assert [s.name for s in plan.steps] == ["cmake", "pyds-build", "pyds-install"]  # no TensorRT needed
+
+
+def test_invoke_pyds_refuses_a_host_without_python():
+    with pytest.raises(PlanRefused, match="^localhost: pyds: no python3 on the host"):
+        make_plan(h100("7.1", python=False, **DS71_OLD_CMAKE), Matrix.load(), Options(pyds=PydsOptions(only=True)))
