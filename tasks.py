@@ -89,6 +89,7 @@ def matrix_check(
         "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
         "force": "build even where the guides say the OSS build is not needed",
         "cmake-from-source": "build cmake from its source release on the host instead of pushing a binary archive",
+        "skip-pyds": "leave the DeepStream Python bindings out (see `invoke pyds`)",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
         "skip-engines": "do not rebuild stale TensorRT engines after the swap",
         "skip-models": "do not write the dsprov_models nvinfer configs (nor build their parser library)",
@@ -97,13 +98,14 @@ def matrix_check(
 @_cli
 def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
               trt_oss_ref=None, force=False, cmake_from_source=False, log_dir=None, skip_engines=False,
-              skip_models=False):
+              skip_models=False, skip_pyds=False):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
     return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
                               gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force,
-                              cmake_from_source=cmake_from_source, skip_engines=skip_engines, skip_models=skip_models)
+                              cmake_from_source=cmake_from_source, skip_engines=skip_engines, skip_models=skip_models,
+                              skip_pyds=skip_pyds)
 
 
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})
@@ -198,3 +200,29 @@ def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size=1,
 deepstream = Collection("deepstream")
 deepstream.add_task(deepstream_config)
 ns.add_collection(deepstream)
+
+
+# --- pyds (issue 5, part 1) ---------------------------------------------------------------------
+
+
+@task(
+    help={
+        "host": HOST,
+        "hosts": "several hosts or inventory groups, comma-separated",
+        "inventory": INVENTORY,
+        "dry-run": "print the plan with its exact commands; change nothing",
+        "json": "print the per-host reports as JSON",
+        "pyds-ref": "deepstream_python_apps tag over the matrix's (e.g. v1.1.1)",
+        "wheel": "install this pyds wheel file (checked against the host's tags) instead of building",
+        "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+    },
+)
+@_cli
+def pyds(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, pyds_ref=None, wheel=None, log_dir=None):
+    """Build the DeepStream Python bindings for the host's DeepStream and python3; install and import them."""
+    if bool(host) == bool(hosts):
+        raise Exit("error: give exactly one of --host or --hosts", code=2)
+    return commands.pyds(host or hosts, inventory, dry_run, json, log_dir, pyds_ref=pyds_ref, wheel=wheel)
+
+
+ns.add_task(pyds)

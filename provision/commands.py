@@ -338,3 +338,32 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         if report.result == "failed":
             err.print(f"[red]{host} failed[/]: {report.message} (log: {log.path})", highlight=False)
     return 1 if report.result == "failed" else 0
+
+
+# --- pyds (issue 5, part 1) ---------------------------------------------------------------------
+
+
+def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None, *, pyds_ref=None, wheel=None) -> int:
+    """Build (or take from the cache) and install pyds on hosts, after the wheel-tag check; 1 if any failed."""
+    from provision.provisioner import provision_hosts
+    from provision.pyds.plan import validate_flags
+
+    validate_flags(wheel, pyds_ref)
+    inv = Inventory(inventory)
+    flags = {"pyds_only": True, "pyds_ref": pyds_ref, "wheel": str(Path(wheel).resolve()) if wheel else None}
+    import contextlib
+
+    busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(inv.resolve(hosts)))
+    with busy:
+        reports = provision_hosts(inv, inv.resolve(hosts), flags, dry_run, Path(log_dir) if log_dir else None)
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+    else:
+        for r in reports:
+            if dry_run and r.plan:
+                console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
+            for step in r.steps:
+                console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
+            if r.result in ("failed", "refused") or r.message:
+                console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
+    return 1 if any(r.result in ("failed", "refused") for r in reports) else 0

@@ -10,6 +10,7 @@ from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.matrix import Matrix, OssGuide, Status
+from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
@@ -44,6 +45,8 @@ class Options:
     models: tuple[dict, ...] = ()  # dsprov_models: [{kind, onnx, coco, config, ...}]
     skip_models: bool = False
     parser_settings: dict = field(default_factory=dict)  # dsprov_tao_apps_repo / _ref
+    # -- pyds (issue 5, part 1) --
+    pyds: PydsOptions = PydsOptions()
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
@@ -66,6 +69,7 @@ class Options:
             models=tuple(settings.get(MODELS_VAR) or ()),
             skip_models=bool(flags.get("skip_models")),
             parser_settings={k: settings[k] for k in (REPO_VAR, REF_VAR) if settings.get(k)},
+            pyds=PydsOptions.from_settings(settings, **flags),
         )
 
 
@@ -129,6 +133,8 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         raise PlanRefused(
             f"{host}: " + "; ".join(v.reason + (f" (fix: {v.fix})" if v.fix else "") for v in failed)
         )
+    if options.pyds.only:
+        return _pyds_only_plan(d, matrix, options, store)
     if f.tensorrt is None or f.platform is None:
         raise PlanRefused(f"{host}: no TensorRT found (dpkg-query, NvInferVersion.h): nothing to build against")
     plan = Plan(host, [])
@@ -156,7 +162,7 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
             f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
             f" ({guide.source}); nothing to do (--force builds anyway)"
         )
-        return _with_deepstream_steps(plan, d, matrix, options, store)
+        return _after_plugin(plan, d, matrix, options, store)
 
     if f.gcc is None:
         raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
@@ -188,7 +194,12 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     )
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
-    return _with_deepstream_steps(plan, d, matrix, options, store)
+    return _after_plugin(plan, d, matrix, options, store)
+
+
+def _after_plugin(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """What follows the plugin: pyds, then the models and every stale engine."""
+    return _with_deepstream_steps(_add_pyds(plan, d, matrix, options, store), d, matrix, options, store)
 
 
 # -- engines and DeepStream model setup (issue 5, parts 2 and 3) ------------------------------
@@ -215,3 +226,42 @@ def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Op
     if configs or options.engine_roots:
         plan.steps.append(rebuild_engines_step(d, matrix, tuple(configs), options.engine_roots))
     return plan
+
+
+# --- pyds (issue 5, part 1): the DeepStream Python bindings join the plan -----------------------
+
+
+def _extend_with_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """Append the pyds steps, and cmake when they build and the plan has none; PydsNotApplicable says why not."""
+    pyds = pyds_steps(d, matrix, options.pyds, store or ArtifactStore())
+    f = d.facts
+    needs_cmake = pyds.builds and (not f.cmake or f.cmake < matrix.cmake.minimum)
+    if needs_cmake and not any(isinstance(s, EnsureCmake) for s in plan.steps):
+        jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+        try:
+            plan.steps.append(_cmake_step(matrix, options, d.host, f, f.build_dir or "/tmp/dsprov", jobs))
+        except PlanRefused as exc:
+            raise PydsNotApplicable(str(exc).removeprefix(f"{d.host}: ")) from None
+    plan.steps += pyds.steps
+    plan.notes += pyds.notes
+    return plan
+
+
+def _add_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """The provision plan with pyds; a host without Python or DeepStream gets a note instead."""
+    if options.pyds.skip:
+        plan.notes.append("pyds: skipped (--skip-pyds)")
+        return plan
+    try:
+        return _extend_with_pyds(plan, d, matrix, options, store)
+    except PydsNotApplicable as exc:
+        plan.notes.append(f"pyds: skipped: {exc}")
+        return plan
+
+
+def _pyds_only_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """`invoke pyds`: only the pyds steps; a host they do not apply to is refused with the reason."""
+    try:
+        return _extend_with_pyds(Plan(d.host, []), d, matrix, options, store)
+    except PydsNotApplicable as exc:
+        raise PlanRefused(f"{d.host}: pyds: {exc}") from None

@@ -47,21 +47,21 @@ def test_settings_give_models_then_engines_last(h100_ds71, coco):
     second = model(coco, onnx="/m/b.onnx", config="/m/b.txt")
     options = Options.from_settings({"dsprov_models": [model(coco), second], "dsprov_engine_roots": "/srv/ds, ~"})
     plan = make_plan(h100_ds71, MATRIX, options)
-    assert [s.name for s in plan.steps] == ["trt-oss-build", "plugin-swap", "parser-library", "deepstream-config",
-                                            "deepstream-config", "engines"]  # after the swap: it makes engines stale
+    assert [s.name for s in plan.steps] == ["trt-oss-build", "plugin-swap", "pyds-build", "pyds-install", "parser-library",
+                                            "deepstream-config", "deepstream-config", "engines"]  # after the swap: it makes engines stale
     engines = plan.steps[-1]
     assert engines.configs == ("/m/dino.txt", "/m/b.txt") and engines.roots == ("/srv/ds", "~")
     assert engines.gpu_archs == "90" and engines.supported[0] == frozenset({"fp32", "fp16", "int8"})
     assert "/m/dino.txt: duplicate category id 1 is used by 'person' and 'human': kept 'person'" in plan.notes
-    assert plan.steps[3].config_text.count("model-engine-file=/m/dino.onnx_b1_gpu0_fp16.engine") == 1
+    assert plan.steps[5].config_text.count("model-engine-file=/m/dino.onnx_b1_gpu0_fp16.engine") == 1
 
 
 def test_default_roots_and_skip_flags(h100_ds71, coco):
     plain = make_plan(h100_ds71, MATRIX, Options.from_settings({}))
-    assert [s.name for s in plain.steps] == ["trt-oss-build", "plugin-swap", "engines"]
+    assert [s.name for s in plain.steps] == ["trt-oss-build", "plugin-swap", "pyds-build", "pyds-install", "engines"]
     assert plain.steps[-1].roots == ("/opt/nvidia/deepstream/deepstream/samples", "~")
     skipped = make_plan(h100_ds71, MATRIX, Options.from_settings({"dsprov_models": [model(coco)]},
-                                                                 skip_models=True, skip_engines=True))
+                                                                 skip_models=True, skip_engines=True, skip_pyds=True))
     assert [s.name for s in skipped.steps] == ["trt-oss-build", "plugin-swap"] and {"models: skipped (--skip-models)", "engines: skipped (--skip-engines)"} <= set(skipped.notes)
 
 

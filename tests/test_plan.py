@@ -59,12 +59,13 @@ def test_guides_say_no_build_unless_forced():
         "cuda_version_txt": "CUDA Version 12.1.105\n", "nvcc_version": "",
     }
     plan = make_plan(h100(**ds63), MATRIX, Options())
-    assert plan.steps == [] and "nothing to do (--force builds anyway)" in plan.notes[0]
+    assert "nothing to do (--force builds anyway)" in plan.notes[0]
+    assert [s.name for s in plan.steps] == ["pyds-build", "pyds-install"]  # the host's python3 still gets pyds
 
 
 def test_forced_plan_builds_the_installed_trt_ref_for_the_gpu():
     plan = make_plan(h100(**TRT10, **CUDA126), MATRIX, Options(force=True))
-    assert [s.name for s in plan.steps] == ["trt-oss-build", "plugin-swap"]  # cmake 3.28 is new enough
+    assert [s.name for s in plan.steps] == ["trt-oss-build", "plugin-swap", "pyds-build", "pyds-install"]  # cmake new enough
     text = "\n".join(plan.lines())
     assert "clone --recursive --single-branch -b release/10.3" in text
     assert "-DGPU_ARCHS=90 -DTRT_LIB_DIR=/usr/lib/x86_64-linux-gnu" in text
@@ -102,7 +103,7 @@ def test_jobs_follow_memory_not_cores():
 
 def test_old_cmake_gets_the_release_archive_for_the_host_arch():
     plan = make_plan(h100(**TRT10, **CUDA126, cmake_version="cmake version 3.10.2\n"), MATRIX, Options(force=True))
-    assert [s.name for s in plan.steps] == ["cmake", "trt-oss-build", "plugin-swap"]
+    assert [s.name for s in plan.steps] == ["cmake", "trt-oss-build", "plugin-swap", "pyds-build", "pyds-install"]
     cmake = plan.steps[0]
     assert cmake.archive.url.endswith("/v3.27.6/cmake-3.27.6-linux-x86_64.tar.gz")
     assert cmake.summary() == "install cmake 3.27.6 (have 3.10.2, need >= 3.13)"
