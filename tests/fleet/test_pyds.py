@@ -79,7 +79,7 @@ def test_python_only_where_asked(pyfleet):
 def test_provision_plan_puts_pyds_after_the_plugin(pyfleet):
     plan = report(invoke(pyfleet, "provision", "--host", "pyt4-01", "--dry-run", "--json"))["plan"]
     steps = [line.split("]")[0].split("[")[1] for line in plan if line.lstrip()[:1].isdigit()]
-    assert steps == ["cmake", "trt-oss-build", "plugin-swap", "pyds-build", "pyds-install"]
+    assert steps == ["cmake", "trt-oss-build", "plugin-swap", "pyds-build", "pyds-install", "engines"]
     skipped = report(invoke(pyfleet, "provision", "--host", "pyt4-01", "--dry-run", "--json", "--skip-pyds"))["plan"]
     assert "  note: pyds: skipped (--skip-pyds)" in skipped and not any("[pyds-" in line for line in skipped)
     dry = invoke(pyfleet, "pyds", "--host", "pyt4-01", "--dry-run")
@@ -129,7 +129,8 @@ def test_x86_64_wheel_offered_to_the_nano_is_refused_and_changes_nothing(pyfleet
 def test_provision_keeps_the_installed_pyds(pyfleet):
     r = report(invoke(pyfleet, "provision", "--host", "pyt4-01", "--json"))
     assert [(s["name"], s["status"]) for s in r["steps"]] == [
-        ("trt-oss-build", "changed"), ("plugin-swap", "changed"), ("pyds-build", "unchanged"), ("pyds-install", "unchanged")]
+        ("trt-oss-build", "changed"), ("plugin-swap", "changed"), ("pyds-build", "unchanged"), ("pyds-install", "unchanged"),
+        ("engines", "unchanged")]
 
 
 def test_a_failed_install_puts_the_previous_pyds_back(pyfleet, tmp_path):
