@@ -17,7 +17,7 @@ from pathlib import Path
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
 from provision.state import upload
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 
 DEFAULT_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_tao_apps.git"
 DEFAULT_REF = "master"
@@ -70,12 +70,8 @@ class ParserLibrary(Step):
         return None
 
     def _key(self, ctx: StepContext) -> tuple[str, dict[str, str]]:
-        result = ctx.sh(f"git ls-remote {q(self.repo)} {q(self.ref)}")
-        words = result.stdout.split()
-        if not words:
-            raise StepFailed(f"{ctx.runner.host}: {self.repo} has no ref {self.ref}")
         parts = {"what": "tao-post-processor", "arch": self.arch, "deepstream": self.deepstream, "cuda": self.cuda,
-                 "repo": self.repo, "commit": words[0]}
+                 "repo": self.repo, "commit": remote_commit(ctx, self.repo, self.ref)}
         return build_key(parts), parts
 
     def apply(self, ctx: StepContext) -> None:

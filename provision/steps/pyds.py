@@ -19,7 +19,7 @@ from provision.artifacts import ArtifactStore, build_key, sha256_file
 from provision.pyds.build import PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.state import STATE_DIR, upload, write_state
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
 IMPORT = "cd / && python3 -c 'import pyds; print(pyds.__version__)'"
@@ -80,13 +80,7 @@ class BuildPyds(Step):
     def resolve_key(self, ctx: StepContext) -> str:
         """The key needs the tag's commit: ask the repository (from the host, which clones)."""
         if self.key is None:
-            tag = self.spec.tag
-            result = ctx.sh(f"git ls-remote {q(self.spec.repo)} {q(tag)} {q('refs/tags/' + tag + '^{}')}")
-            lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
-            if not lines:
-                raise StepFailed(f"{ctx.runner.host}: {self.spec.repo} has no ref {tag}")
-            peeled = [words[0] for words in lines if words[1].endswith("^{}")]
-            self.commit = peeled[0] if peeled else lines[0][0]
+            self.commit = remote_commit(ctx, self.spec.repo, self.spec.tag)
             self.key = build_key(self.spec.key_parts(self.commit))
         return self.key
 

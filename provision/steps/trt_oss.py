@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 from provision.steps.plugin_files import PluginPaths, installed_build
 
 GIB = 1024 * 1024  # KiB
@@ -114,12 +114,7 @@ class BuildPlugin(Step):
     def resolve_key(self, ctx: StepContext) -> str:
         """The build key needs the ref's commit: ask the repository (from the host, which clones)."""
         if self.key is None:
-            result = ctx.sh(f"git ls-remote {q(self.spec.repo)} {q(self.spec.ref)} {q('refs/tags/' + self.spec.ref + '^{}')}")
-            lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
-            if not lines:
-                raise StepFailed(f"{ctx.runner.host}: {self.spec.repo} has no ref {self.spec.ref}")
-            peeled = [words[0] for words in lines if words[1].endswith("^{}")]
-            self.commit = peeled[0] if peeled else lines[0][0]
+            self.commit = remote_commit(ctx, self.spec.repo, self.spec.ref)
             self.key = build_key(self.spec.key_parts(self.commit))
         return self.key
 
