@@ -88,17 +88,24 @@ def matrix_check(
         "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
         "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
         "force": "build even where the guides say the OSS build is not needed",
+        "cmake-from-source": "build cmake from its source release on the host instead of pushing a binary archive",
+        "skip-pyds": "leave the DeepStream Python bindings out (see `invoke pyds`)",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+        "skip-engines": "do not rebuild stale TensorRT engines after the swap",
+        "skip-models": "do not write the dsprov_models nvinfer configs (nor build their parser library)",
     },
 )
 @_cli
 def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
-              trt_oss_ref=None, force=False, log_dir=None):
+              trt_oss_ref=None, force=False, cmake_from_source=False, log_dir=None, skip_engines=False,
+              skip_models=False, skip_pyds=False):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
     return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
-                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force)
+                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force,
+                              cmake_from_source=cmake_from_source, skip_engines=skip_engines, skip_models=skip_models,
+                              skip_pyds=skip_pyds)
 
 
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})
@@ -137,3 +144,85 @@ matrix = Collection("matrix")
 matrix.add_task(matrix_check)
 
 ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
+
+
+# -- engines and DeepStream model setup (issue 5, parts 2 and 3) -----------------------------
+
+
+@task(
+    iterable=["config", "root"],
+    help={
+        "host": HOST,
+        "config": "an nvinfer config on the host (repeatable); without --root only these are looked at",
+        "root": "a folder to search for nvinfer configs (repeatable; default: dsprov_engine_roots or "
+                "/opt/nvidia/deepstream/deepstream/samples and ~)",
+        "inventory": INVENTORY,
+        "dry-run": "classify the engines and print the commands; change nothing",
+        "json": "print the per-engine report as JSON",
+    },
+)
+@_cli
+def engines(c, host, config=None, root=None, inventory=None, dry_run=False, json=False):
+    """Find a host's DeepStream nvinfer configs; rebuild stale or missing TensorRT engines with trtexec."""
+    return commands.engines(host, tuple(config or ()), tuple(root or ()), inventory, dry_run, json)
+
+
+ns.add_task(engines)
+
+
+@task(
+    name="config",
+    help={
+        "host": HOST,
+        "kind": "model kind: dino (also ddetr) or yolov4",
+        "onnx": "the model's ONNX file on the host (absolute path)",
+        "coco": "a COCO annotation JSON on this machine: its categories give the labels",
+        "out": "where the nvinfer config goes on the host (absolute path)",
+        "labels": "labels file on the host (default: labels.txt beside the config)",
+        "batch-size": "batch size (default 1)",
+        "precision": "fp32, fp16 (default) or int8; lowered where the GPU cannot run it",
+        "dims": "infer-dims C;H;W (default 3;544;960)",
+        "calib": "INT8 calibration cache on the host (int8-calib-file)",
+        "parser-lib": "custom parser library path (default: DeepStream's lib/libnvds_infercustomparser_tao.so)",
+        "inventory": INVENTORY,
+        "dry-run": "print the config, labels and parser steps; change nothing",
+        "json": "print the result as JSON",
+    },
+)
+@_cli
+def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size=1, precision="fp16", dims="3;544;960",
+                      calib=None, parser_lib=None, inventory=None, dry_run=False, json=False):
+    """Write an nvinfer config + labels for a DINO/YOLOv4 model; build its parser library if missing."""
+    return commands.deepstream_config(host, kind, onnx, coco, out, labels, batch_size, precision, dims, calib,
+                                      parser_lib, inventory, dry_run, json)
+
+
+deepstream = Collection("deepstream")
+deepstream.add_task(deepstream_config)
+ns.add_collection(deepstream)
+
+
+# --- pyds (issue 5, part 1) ---------------------------------------------------------------------
+
+
+@task(
+    help={
+        "host": HOST,
+        "hosts": "several hosts or inventory groups, comma-separated",
+        "inventory": INVENTORY,
+        "dry-run": "print the plan with its exact commands; change nothing",
+        "json": "print the per-host reports as JSON",
+        "pyds-ref": "deepstream_python_apps tag over the matrix's (e.g. v1.1.1)",
+        "wheel": "install this pyds wheel file (checked against the host's tags) instead of building",
+        "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+    },
+)
+@_cli
+def pyds(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, pyds_ref=None, wheel=None, log_dir=None):
+    """Build the DeepStream Python bindings for the host's DeepStream and python3; install and import them."""
+    if bool(host) == bool(hosts):
+        raise Exit("error: give exactly one of --host or --hosts", code=2)
+    return commands.pyds(host or hosts, inventory, dry_run, json, log_dir, pyds_ref=pyds_ref, wheel=wheel)
+
+
+ns.add_task(pyds)

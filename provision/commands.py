@@ -207,3 +207,163 @@ def demo() -> int:
     _summary(reports, "provision (simulated fleet)")
     console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
     return 1 if any(r.result == "failed" for r in reports) else 0
+
+
+# -- engines (issue 5, part 2) --------------------------------------------------------------
+
+
+def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_json=False) -> int:
+    """Classify a host's nvinfer engines and rebuild the stale/missing ones; 1 if a rebuild failed or a
+    --config cannot be rebuilt."""
+    from rich.table import Table
+
+    from provision.artifacts import cache_root
+    from provision.lock import acquire
+    from provision.matrix import Matrix
+    from provision.provisioner import HostLog
+    from provision.state import read_state
+    from provision.steps.base import StepContext, StepFailed
+    from provision.steps.engines import engine_roots, rebuild_engines_step
+
+    spec = Inventory(inventory).host(host)
+    runner = runner_for(spec)
+    err = Console(stderr=True, quiet=as_json)
+    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    try:
+        matrix = Matrix.load()
+        with err.status(f"{host}: probing"):
+            detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
+        searched = tuple(roots) or (() if configs else engine_roots(spec.vars))
+        step = rebuild_engines_step(detection, matrix, tuple(configs), searched,
+                                    progress=lambda line: err.print(f"{host}: {line}", markup=False))
+        ctx = StepContext(runner, detection.facts, log)
+        failure = None
+        if dry_run:
+            step.survey(ctx)
+        else:
+            held = acquire(runner)
+            try:
+                ctx.state = read_state(ctx)
+                if step.check(ctx) is None:
+                    step.apply(ctx)
+                    try:
+                        step.verify(ctx)
+                    except StepFailed as exc:
+                        failure = str(exc)
+            finally:
+                held.release()
+    finally:
+        runner.close()
+        log.close()
+    rows = [e.to_json() for e in step.engines]
+    if as_json:
+        print(json.dumps({"host": host, "dry_run": dry_run, "plan": step.describe() if dry_run else [],
+                          "engines": rows}, indent=2))
+    else:
+        table = Table(title=f"{host}: engines" + (" (dry run)" if dry_run else ""))
+        for column in ("config", "status", "outcome", "precision", "message"):
+            table.add_column(column, overflow="fold")
+        for r in rows:
+            message = "; ".join([r["message"] or r["reason"], *r["warnings"]])
+            table.add_row(r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
+                          r["precision"] or "-", message)
+        console.print(table)
+        if dry_run:
+            console.print("\n".join(f"$ {line}" for line in step.describe()), markup=False, highlight=False)
+        if failure:
+            err.print(f"[red]{failure}[/] (log: {log.path})", highlight=False)
+    asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
+    return 1 if any(r["outcome"] == "failed" or (r["outcome"] == "refused" and r["config"] in asked) for r in rows) else 0
+
+
+# -- DeepStream model setup (issue 5, part 3) -------------------------------------------------
+
+
+def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=1,
+                      precision="fp16", dims="3;544;960", int8_calib=None, parser_lib=None, inventory=None,
+                      dry_run=False, as_json=False) -> int:
+    """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
+    from provision.artifacts import cache_root
+    from provision.deepstream.setup_step import model_steps, parse_models
+    from provision.lock import acquire
+    from provision.matrix import Matrix
+    from provision.plan import Plan
+    from provision.provisioner import HostLog, HostReport, run_plan
+    from provision.steps.base import StepContext
+
+    model = {"kind": kind, "onnx": onnx, "coco": coco_file, "config": out, "labels": labels,
+             "batch_size": int(batch_size), "precision": precision, "infer_dims": dims, "int8_calib_file": int8_calib,
+             "custom_lib_path": parser_lib}
+    models = parse_models([model], origin="")
+    setup = models[0][0]
+    spec = Inventory(inventory).host(host)
+    runner = runner_for(spec)
+    err = Console(stderr=True, quiet=as_json)
+    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    report = HostReport(host, outcome="-")
+    try:
+        matrix = Matrix.load()
+        with err.status(f"{host}: probing"):
+            detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
+        steps, warnings = model_steps(detection, matrix, spec.vars, models)
+        plan = Plan(host, steps, warnings)
+        report.plan = plan.lines()
+        if dry_run:
+            report.result = "planned"
+        else:
+            held = acquire(runner)
+            try:
+                run_plan(plan, StepContext(runner, detection.facts, log), report, lambda step: None)
+            except ProvisionError as exc:
+                report.result, report.message = "failed", str(exc)
+            finally:
+                held.release()
+    finally:
+        runner.close()
+        log.close()
+    config_step = steps[1]
+    if as_json:
+        print(json.dumps({"host": host, "result": report.result, "message": report.message, "warnings": warnings,
+                          "config": setup.config, "labels": setup.labels, "labels_text": config_step.labels.text,
+                          "config_text": config_step.config_text, "plan": report.plan,
+                          "steps": [dataclasses.asdict(s) for s in report.steps]}, indent=2))
+    else:
+        for warning in warnings:
+            err.print(f"[yellow]warning[/]: {warning}", highlight=False)
+        if dry_run:
+            console.print("\n".join(report.plan), markup=False, highlight=False)
+            console.print(config_step.config_text, markup=False, highlight=False)
+        for s in report.steps:
+            console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
+        if report.result == "failed":
+            err.print(f"[red]{host} failed[/]: {report.message} (log: {log.path})", highlight=False)
+    return 1 if report.result == "failed" else 0
+
+
+# --- pyds (issue 5, part 1) ---------------------------------------------------------------------
+
+
+def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None, *, pyds_ref=None, wheel=None) -> int:
+    """Build (or take from the cache) and install pyds on hosts, after the wheel-tag check; 1 if any failed."""
+    from provision.provisioner import provision_hosts
+    from provision.pyds.plan import validate_flags
+
+    validate_flags(wheel, pyds_ref)
+    inv = Inventory(inventory)
+    flags = {"pyds_only": True, "pyds_ref": pyds_ref, "wheel": str(Path(wheel).resolve()) if wheel else None}
+    import contextlib
+
+    busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(inv.resolve(hosts)))
+    with busy:
+        reports = provision_hosts(inv, inv.resolve(hosts), flags, dry_run, Path(log_dir) if log_dir else None)
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+    else:
+        for r in reports:
+            if dry_run and r.plan:
+                console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
+            for step in r.steps:
+                console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
+            if r.result in ("failed", "refused") or r.message:
+                console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
+    return 1 if any(r.result in ("failed", "refused") for r in reports) else 0

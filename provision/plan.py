@@ -8,12 +8,17 @@ from typing import Any
 from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
+from provision.facts import HostFacts
 from provision.matrix import Matrix, OssGuide, Status
+from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
-from provision.steps.cmake import CmakeArchive, EnsureCmake
+from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
-from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs
+from provision.deepstream.parser_lib import REF_VAR, REPO_VAR
+from provision.deepstream.setup_step import MODELS_VAR, WriteModelConfig, model_steps, parse_models
+from provision.steps.engines import engine_roots, rebuild_engines_step
+from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
 
@@ -31,14 +36,22 @@ class Options:
     trt_oss_repo: str = DEFAULT_TRT_OSS_REPO
     required_plugins: tuple[str, ...] = ()
     cmake_archives: tuple[CmakeArchive, ...] = ()
+    cmake_source: CmakeArchive | None = None
+    cmake_from_source: bool = False
     force: bool = False
+    # -- engines and DeepStream model setup (issue 5, parts 2 and 3) --
+    skip_engines: bool = False
+    engine_roots: tuple[str, ...] = ()  # from_settings: dsprov_engine_roots or the defaults; () searches none
+    models: tuple[dict, ...] = ()  # dsprov_models: [{kind, onnx, coco, config, ...}]
+    skip_models: bool = False
+    parser_settings: dict = field(default_factory=dict)  # dsprov_tao_apps_repo / _ref
+    # -- pyds (issue 5, part 1) --
+    pyds: PydsOptions = PydsOptions()
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
-        archives = tuple(
-            CmakeArchive(str(a["arch"]), str(a["version"]), str(a["url"]), str(a["sha256"]))
-            for a in settings.get("dsprov_cmake_archives") or ()
-        )
+        archives = tuple(_archive(a, "dsprov_cmake_archives") for a in settings.get("dsprov_cmake_archives") or ())
+        source = settings.get("dsprov_cmake_source")
         plugins = settings.get("dsprov_required_plugins") or ()
         if isinstance(plugins, str):
             plugins = [w for w in plugins.replace(",", " ").split() if w]
@@ -48,8 +61,25 @@ class Options:
             trt_oss_repo=str(settings.get("dsprov_trt_oss_repo") or DEFAULT_TRT_OSS_REPO),
             required_plugins=tuple(plugins),
             cmake_archives=archives,
+            cmake_source=_archive(source, "dsprov_cmake_source", arch="source") if source else None,
+            cmake_from_source=bool(flags.get("cmake_from_source")),
             force=bool(flags.get("force")),
+            skip_engines=bool(flags.get("skip_engines")),
+            engine_roots=engine_roots(settings),
+            models=tuple(settings.get(MODELS_VAR) or ()),
+            skip_models=bool(flags.get("skip_models")),
+            parser_settings={k: settings[k] for k in (REPO_VAR, REF_VAR) if settings.get(k)},
+            pyds=PydsOptions.from_settings(settings, **flags),
         )
+
+
+def _archive(entry: Any, setting: str, arch: str | None = None) -> CmakeArchive:
+    """A cmake archive from an inventory setting ({arch, version, url, sha256})."""
+    try:
+        return CmakeArchive(arch or str(entry["arch"]), str(entry["version"]), str(entry["url"]), str(entry["sha256"]))
+    except (KeyError, TypeError):
+        fields = "version, url and sha256" if arch else "arch, version, url and sha256"
+        raise ProvisionError(f"{setting}: needs {fields}; got {entry!r}") from None
 
 
 @dataclass
@@ -76,12 +106,23 @@ def _installed_plugin(d: Detection) -> PluginPaths:
     return PluginPaths(f.lib_dir, sorted(real)[-1])
 
 
-def _cmake_archive(matrix: Matrix, options: Options, arch: str | None) -> CmakeArchive | None:
-    for a in options.cmake_archives:
-        if a.arch == arch:
-            return a
-    row = next((a for a in matrix.cmake.archives if a.arch == arch), None)
-    return CmakeArchive(row.arch, str(row.version), row.url, row.sha256) if row else None
+def _cmake_step(matrix: Matrix, options: Options, host: str, f: HostFacts, build_dir: str, jobs: int) -> EnsureCmake:
+    """Install a release archive for the host's architecture, or build the source when asked."""
+    if options.cmake_from_source:
+        row = matrix.cmake.source_archives[-1] if matrix.cmake.source_archives else None
+        source = options.cmake_source or (CmakeArchive("source", str(row.version), row.url, row.sha256) if row else None)
+        if source is None:
+            raise PlanRefused(f"{host}: no cmake source release configured (set dsprov_cmake_source)")
+        return EnsureCmakeFromSource(matrix.cmake.minimum, f.cmake, source, build_dir, jobs)
+    archive = next((a for a in options.cmake_archives if a.arch == f.arch), None)
+    row = next((a for a in matrix.cmake.archives if a.arch == f.arch), None)
+    archive = archive or (CmakeArchive(row.arch, str(row.version), row.url, row.sha256) if row else None)
+    if archive is None:
+        raise PlanRefused(
+            f"{host}: cmake {f.cmake or 'missing'} is older than {matrix.cmake.minimum} and no cmake release"
+            f" archive is known for {f.arch} (set dsprov_cmake_archives, or --cmake-from-source)"
+        )
+    return EnsureCmake(matrix.cmake.minimum, f.cmake, archive)
 
 
 def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None = None) -> Plan:
@@ -92,6 +133,8 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         raise PlanRefused(
             f"{host}: " + "; ".join(v.reason + (f" (fix: {v.fix})" if v.fix else "") for v in failed)
         )
+    if options.pyds.only:
+        return _pyds_only_plan(d, matrix, options, store)
     if f.tensorrt is None or f.platform is None:
         raise PlanRefused(f"{host}: no TensorRT found (dpkg-query, NvInferVersion.h): nothing to build against")
     plan = Plan(host, [])
@@ -119,8 +162,14 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
             f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
             f" ({guide.source}); nothing to do (--force builds anyway)"
         )
-        return plan
+        return _after_plugin(plan, d, matrix, options, store)
 
+    if f.gcc is None:
+        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
+    build_dir = f.build_dir or "/tmp/dsprov"
+    short = preflight(f.mem_available_kib, f.swap_total_kib, f.disk_free_kib, build_dir)
+    if short:
+        raise PlanRefused(f"{host}: {short}")
     archs = d.gpu_archs
     if not archs.archs:
         raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
@@ -128,9 +177,8 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     jobs, hint = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
     if hint:
         plan.notes.append(hint)
-    minimum = matrix.cmake.minimum
-    if not f.cmake or f.cmake < minimum:
-        plan.steps.append(EnsureCmake(minimum, f.cmake, _cmake_archive(matrix, options, f.arch)))
+    if not f.cmake or f.cmake < matrix.cmake.minimum:
+        plan.steps.append(_cmake_step(matrix, options, host, f, build_dir, jobs))
     installed = _installed_plugin(d)
     spec = BuildSpec(
         repo=options.trt_oss_repo,
@@ -139,14 +187,81 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         lib_dir=f.lib_dir,
         platform_id="aarch64" if f.platform == "jetson" else "x86_64",
         cuda_version=f"{f.cuda.major}.{f.cuda.minor}" if f.cuda else "",
-        compiler=f"gcc {f.gcc}" if f.gcc else "gcc",
+        compiler=f"gcc {f.gcc}",
         tensorrt=str(f.tensorrt),
-        build_dir=f.build_dir or "/tmp/dsprov",
+        build_dir=build_dir,
         jobs=jobs,
     )
-    if f.gcc is None:
-        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
+    return _after_plugin(plan, d, matrix, options, store)
+
+
+def _after_plugin(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """What follows the plugin: pyds, then the models and every stale engine."""
+    return _with_deepstream_steps(_add_pyds(plan, d, matrix, options, store), d, matrix, options, store)
+
+
+# -- engines and DeepStream model setup (issue 5, parts 2 and 3) ------------------------------
+
+
+def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Options,
+                           store: ArtifactStore | None) -> Plan:
+    """After the swap: the models' parser libraries and configs, then every stale engine (the
+    swap makes all of them stale; the new configs' engines are built in the same run)."""
+    if not d.facts.gpus:
+        plan.notes.append("engines and models: no GPU found, skipped")
+        return plan
+    configs: list[str] = []
+    if options.models and options.skip_models:
+        plan.notes.append("models: skipped (--skip-models)")
+    elif options.models:
+        steps, warnings = model_steps(d, matrix, options.parser_settings, parse_models(options.models), store)
+        plan.steps += steps
+        plan.notes += warnings
+        configs = [s.setup.config for s in steps if isinstance(s, WriteModelConfig)]
+    if options.skip_engines:
+        plan.notes.append("engines: skipped (--skip-engines)")
+        return plan
+    if configs or options.engine_roots:
+        plan.steps.append(rebuild_engines_step(d, matrix, tuple(configs), options.engine_roots))
     return plan
 
+
+# --- pyds (issue 5, part 1): the DeepStream Python bindings join the plan -----------------------
+
+
+def _extend_with_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """Append the pyds steps, and cmake when they build and the plan has none; PydsNotApplicable says why not."""
+    pyds = pyds_steps(d, matrix, options.pyds, store or ArtifactStore())
+    f = d.facts
+    needs_cmake = pyds.builds and (not f.cmake or f.cmake < matrix.cmake.minimum)
+    if needs_cmake and not any(isinstance(s, EnsureCmake) for s in plan.steps):
+        jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+        try:
+            plan.steps.append(_cmake_step(matrix, options, d.host, f, f.build_dir or "/tmp/dsprov", jobs))
+        except PlanRefused as exc:
+            raise PydsNotApplicable(str(exc).removeprefix(f"{d.host}: ")) from None
+    plan.steps += pyds.steps
+    plan.notes += pyds.notes
+    return plan
+
+
+def _add_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """The provision plan with pyds; a host without Python or DeepStream gets a note instead."""
+    if options.pyds.skip:
+        plan.notes.append("pyds: skipped (--skip-pyds)")
+        return plan
+    try:
+        return _extend_with_pyds(plan, d, matrix, options, store)
+    except PydsNotApplicable as exc:
+        plan.notes.append(f"pyds: skipped: {exc}")
+        return plan
+
+
+def _pyds_only_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """`invoke pyds`: only the pyds steps; a host they do not apply to is refused with the reason."""
+    try:
+        return _extend_with_pyds(Plan(d.host, []), d, matrix, options, store)
+    except PydsNotApplicable as exc:
+        raise PlanRefused(f"{d.host}: pyds: {exc}") from None

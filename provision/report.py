@@ -79,7 +79,10 @@ def print_detection(d: Detection, console: Console) -> None:
     console.print(facts_table(d))
     for note in d.facts.warnings + d.gpu_archs.notes:
         console.print(f"[yellow]note:[/] {note}")
-    console.print(verdict_table(d.verdicts))
+    if d.verdicts:
+        console.print(verdict_table(d.verdicts))
+    else:
+        console.print("compatibility matrix: nothing to check (no JetPack, TensorRT or DeepStream found)")
 
 
 def verdicts_json(verdicts: list[Verdict]) -> list[dict[str, Any]]:

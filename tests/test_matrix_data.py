@@ -142,6 +142,10 @@ def test_every_known_capability_runs_fp32(m):
         assert "fp32" in m.precisions(cap), cap
 
 
-def test_cmake_minimum_and_empty_archive_list(m):
+def test_cmake_minimum_and_release_archives(m):
     assert m.cmake.minimum == Version("3.13")
-    assert m.cmake.archives == ()
+    assert sorted(a.arch for a in m.cmake.archives) == ["aarch64", "x86_64"]
+    for a in m.cmake.archives:
+        assert a.version >= m.cmake.minimum
+        assert a.url == f"https://github.com/Kitware/CMake/releases/download/v{a.version}/{a.filename}"
+        assert a.filename == f"cmake-{a.version}-linux-{a.arch}.tar.gz"

@@ -344,19 +344,23 @@ def _load_cmake(root: Path) -> CmakeInfo:
     oss = _cmake_section(root, "oss_build")
     minimum, source = oss.version("minimum"), oss.source()
     oss.done()
-    archives = []
-    for r in _rows(root, "cmake.yml", "archives"):
-        arch = r.text("arch")
-        if arch not in ("x86_64", "aarch64"):
-            raise r.error(f"arch {arch!r} is not x86_64 or aarch64")
-        sha256 = r.text("sha256")
-        if not _SHA256.match(sha256):
-            raise r.error("sha256 must be 64 lower-case hex digits")
-        url = r.source("url")
-        archives.append(CmakeArchive(arch, r.version("version"), r.text("filename"), sha256, url, url))
-        r.done()
-    _unique(archives, lambda x: x.filename, "cmake.yml", "archive")
-    return CmakeInfo(minimum, tuple(archives), source)
+    archives = [_cmake_archive(r, r.text("arch")) for r in _rows(root, "cmake.yml", "archives")]
+    for a in archives:
+        if a.arch not in ("x86_64", "aarch64"):
+            raise MatrixError(f"cmake.yml: archive {a.filename}: arch {a.arch!r} is not x86_64 or aarch64")
+    sources = [_cmake_archive(r, "source") for r in _rows(root, "cmake.yml", "source_archives")]
+    _unique(archives + sources, lambda x: x.filename, "cmake.yml", "archive")
+    return CmakeInfo(minimum, tuple(archives), source, tuple(sources))
+
+
+def _cmake_archive(r: _Row, arch: str) -> CmakeArchive:
+    sha256 = r.text("sha256")
+    if not _SHA256.match(sha256):
+        raise r.error("sha256 must be 64 lower-case hex digits")
+    url = r.source("url")
+    archive = CmakeArchive(arch, r.version("version"), r.text("filename"), sha256, url, url)
+    r.done()
+    return archive
 
 
 def _cmake_section(root: Path, key: str) -> _Row:

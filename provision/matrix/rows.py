@@ -194,7 +194,7 @@ class PrecisionRow:
 
 @dataclass(frozen=True)
 class CmakeArchive:
-    arch: str  # x86_64 | aarch64
+    arch: str  # x86_64 | aarch64 | source
     version: Version
     filename: str
     sha256: str
@@ -207,3 +207,4 @@ class CmakeInfo:
     minimum: Version
     archives: tuple[CmakeArchive, ...]
     source: str
+    source_archives: tuple[CmakeArchive, ...] = ()

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provision.errors import ProvisionError
+from provision.simfleet.layers import Layer
 from provision.simfleet.profiles import Profile, lay_down, meminfo_text
 
 SSHD_CONFIG = """\
@@ -83,6 +84,7 @@ class Device:
     port: int
     dir: Path  # <runtime>/devices/<name>
     lower: Path  # base root
+    layers: tuple[Layer, ...] = ()  # extra cached layers over the base root (e.g. python3)
 
     @property
     def family(self) -> str:
@@ -94,6 +96,10 @@ class Device:
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         upper = self.dir / "upper"
         lay_down(self.profile, upper, self.lower, cache_dir)
+        if self.layers:  # dpkg knows what the layers hold
+            with (upper / "var/lib/dpkg/status").open("a") as status:
+                for layer in self.layers:
+                    status.write(layer.status.read_text())
         (self.dir / "meminfo").write_text(meminfo_text(self.profile))
         ssh = upper / "etc/ssh"
         ssh.mkdir(parents=True, exist_ok=True)
@@ -114,7 +120,8 @@ class Device:
     def start(self) -> subprocess.Popen:
         """Boot the device's namespaces and sshd; returns the ``unshare`` process."""
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEV_DIR": str(self.dir),
-               "DEV_LOWER": str(self.lower), "DEV_NAME": self.name,
+               "DEV_LOWER": ":".join([*(str(layer.root) for layer in self.layers), str(self.lower)]),
+               "DEV_NAME": self.name,
                "DEV_USER": self.profile.user}
         log = open(self.dir / "sshd.log", "ab")
         proc = subprocess.Popen(

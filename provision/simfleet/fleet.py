@@ -22,6 +22,7 @@ import yaml
 from provision.errors import ProvisionError
 from provision.simfleet import roots
 from provision.simfleet.device import Device, kill_all, processes_of
+from provision.simfleet.layers import LayerRecipe, build_layer
 from provision.simfleet.profiles import load_profile
 
 DEFAULT_FLEET = Path(__file__).parent / "fleets" / "demo.yml"
@@ -107,7 +108,8 @@ def _write_inventory(handle: FleetHandle) -> None:
 
 
 def fleet_up(fleet_file: Path = DEFAULT_FLEET, runtime_dir: Path | None = None) -> FleetHandle:
-    """Start every device of ``fleet_file`` (YAML: name, devices: [{name, profile, port?}]).
+    """Start every device of ``fleet_file`` (YAML: name, devices: [{name, profile, port?,
+    python3?}]); ``python3: true`` stacks Debian's python3 layer (simfleet/layers.py) on that device.
 
     A fleet already running in ``runtime_dir`` is stopped first. On failure everything started
     is stopped again before the error propagates.
@@ -126,13 +128,18 @@ def fleet_up(fleet_file: Path = DEFAULT_FLEET, runtime_dir: Path | None = None) 
     arches = sorted({p.arch for p in profiles.values()})
     with ThreadPoolExecutor(max_workers=2) as pool:
         lowers = dict(zip(arches, pool.map(lambda a: roots.build_root(roots.Recipe(a)), arches)))
+    python3 = {arch: build_layer(LayerRecipe(lowers[arch].name, arch), lowers[arch])
+               for arch in sorted({profiles[d["profile"]].arch for d in spec["devices"] if d.get("python3")})}
     devices = [Device(name=d["name"], profile=profiles[d["profile"]],
                       port=int(d.get("port") or _free_port()),
                       dir=runtime_dir / "devices" / d["name"],
-                      lower=lowers[profiles[d["profile"]].arch]) for d in spec["devices"]]
+                      lower=lowers[profiles[d["profile"]].arch],
+                      layers=(python3[profiles[d["profile"]].arch],) if d.get("python3") else ())
+               for d in spec["devices"]]
     (runtime_dir / "fleet.json").write_text(json.dumps(
         {"name": name, "fleet_file": str(fleet_file),
-         "devices": [{"name": d.name, "profile": d.profile.name, "port": d.port}
+         "devices": [{"name": d.name, "profile": d.profile.name, "port": d.port,
+                      "python3": bool(d.layers)}
                      for d in devices]}, indent=1))
     handle = FleetHandle(name, runtime_dir, devices)
     try:

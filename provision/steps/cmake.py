@@ -3,6 +3,8 @@
 The archive (Kitware layout `cmake-X.Y.Z-linux-<arch>/bin/cmake`) is downloaded once on the
 controller, its SHA-256 checked, pushed to the host, unpacked under /opt and linked into
 /usr/local/bin. Fleets are often air-gapped: the host itself needs no network for this.
+Only when asked, the source release is built on the host as the guides do it (`./bootstrap`,
+`make`, `make install`), into the same /opt folder and links.
 """
 
 from __future__ import annotations
@@ -32,25 +34,25 @@ class CmakeArchive:
 
     @property
     def folder(self) -> str:
+        """Where it lives on the host: the archive's top folder (or the source build's prefix)."""
         return f"/opt/{self.filename.removesuffix('.tar.gz')}"
+
+
+def _links(folder: str) -> str:
+    return " && ".join(f"ln -sfn {q(folder + '/bin/' + t)} /usr/local/bin/{t}" for t in LINKED)
 
 
 @dataclass
 class EnsureCmake(Step):
     minimum: Version
     installed: Version | None
-    archive: CmakeArchive | None
+    archive: CmakeArchive
     name = "cmake"
 
     def summary(self) -> str:
-        if self.installed and self.installed >= self.minimum:
-            return f"keep cmake {self.installed} (>= {self.minimum})"
-        have = self.installed or "none"
-        return f"install cmake {self.archive.version if self.archive else '?'} (have {have}, need >= {self.minimum})"
+        return f"install cmake {self.archive.version} (have {self.installed or 'none'}, need >= {self.minimum})"
 
     def describe(self) -> list[str]:
-        if self.archive is None:
-            return []
         a = self.archive
         return [
             f"(controller) download {a.url}, check SHA-256 {a.sha256[:12]}..., copy to /tmp/{a.filename}",
@@ -66,11 +68,6 @@ class EnsureCmake(Step):
         current = self._current(ctx)
         if current and current >= self.minimum:
             return f"cmake {current} is new enough"
-        if self.archive is None:
-            raise StepFailed(
-                f"{ctx.runner.host}: cmake {current or 'missing'} is older than {self.minimum} and no cmake"
-                f" release archive is configured for {ctx.facts.arch} (set dsprov_cmake_archives)"
-            )
         return None
 
     def apply(self, ctx: StepContext) -> None:
@@ -79,7 +76,7 @@ class EnsureCmake(Step):
         staging = f"/tmp/{a.filename}"
         ctx.runner.put(Path(local), staging)
         tmp = f"{a.folder}.dsprov-tmp"
-        links = " && ".join(f"ln -sfn {q(a.folder + '/bin/' + t)} /usr/local/bin/{t}" for t in LINKED)
+        links = _links(a.folder)
         ctx.sh(
             f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null"
             f" && rm -rf {q(tmp)} && mkdir -p {q(tmp)} && tar -xzf {q(staging)} -C {q(tmp)} --strip-components=1"
@@ -96,3 +93,48 @@ class EnsureCmake(Step):
     def rollback(self, ctx: StepContext) -> None:
         links = " ".join(f"/usr/local/bin/{t}" for t in LINKED)
         ctx.sh(f"rm -f {links}; rm -rf {q(self.archive.folder)}", sudo=True, check=False)
+
+
+@dataclass
+class EnsureCmakeFromSource(EnsureCmake):
+    """The guides' route, only when asked: build the source release on the host."""
+
+    build_dir: str = "/tmp/dsprov"
+    jobs: int = 1
+
+    @property
+    def src(self) -> str:
+        return f"{self.build_dir}/{self.archive.filename.removesuffix('.tar.gz')}"
+
+    def summary(self) -> str:
+        return (f"build cmake {self.archive.version} from source with -j{self.jobs}"
+                f" (have {self.installed or 'none'}, need >= {self.minimum})")
+
+    def commands(self, staging: str) -> list[str]:
+        """Unpack and build as the user, then install as root (the last command)."""
+        a, src = self.archive, q(self.src)
+        return [
+            f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null && mkdir -p {q(self.build_dir)}"
+            f" && rm -rf {src} && tar -xzf {q(staging)} -C {q(self.build_dir)}",
+            f"cd {src} && ./bootstrap --prefix={q(a.folder)} --parallel={self.jobs} -- -DCMAKE_USE_OPENSSL=OFF"
+            f" && make -j{self.jobs}",
+            f"make -C {src} install && mkdir -p /usr/local/bin && {_links(a.folder)}",
+        ]
+
+    def describe(self) -> list[str]:
+        staging = f"/tmp/{self.archive.filename}"
+        *build, install = self.commands(staging)
+        return [f"(controller) download {self.archive.url}, check SHA-256 {self.archive.sha256[:12]}..., copy to {staging}",
+                *build, f"sudo {install}"]
+
+    def apply(self, ctx: StepContext) -> None:
+        a = self.archive
+        staging = f"/tmp/{a.filename}"
+        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename)), staging)
+        *build, install = self.commands(staging)
+        try:
+            for command in build:
+                ctx.sh(command, stream=True, timeout=6 * 3600)
+        finally:
+            ctx.sh(f"rm -f {q(staging)}", check=False)
+        ctx.sh(install, sudo=True)

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
 
 from provision.state import SAVED_DIR
 from provision.steps.base import StepContext, q
@@ -34,6 +39,18 @@ class PluginPaths:
     @property
     def staged(self) -> str:  # not starting with "lib": ldconfig never looks at it
         return f"{self.lib_dir}/.dsprov-new-{self.name}"
+
+
+def soname(library: Path) -> str | None:
+    """The DT_SONAME of a shared library on the controller (None if it has none or is no ELF)."""
+    try:
+        with library.open("rb") as handle:
+            for section in ELFFile(handle).iter_sections():
+                if isinstance(section, DynamicSection):
+                    return next((t.soname for t in section.iter_tags("DT_SONAME")), None)
+    except (ELFError, OSError):
+        return None
+    return None
 
 
 def sha256(ctx: StepContext, path: str) -> str | None:

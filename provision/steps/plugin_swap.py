@@ -16,7 +16,7 @@ from pathlib import Path
 
 from provision.state import SAVED_DIR, read_state, write_state
 from provision.steps.base import Step, StepContext, StepFailed, q
-from provision.steps.plugin_files import PluginPaths, installed_build, resolved_target, sha256
+from provision.steps.plugin_files import PluginPaths, installed_build, resolved_target, sha256, soname
 from provision.steps.trt_oss import BuildPlugin
 
 DIVERT_PACKAGE = "dsprov"
@@ -88,8 +88,16 @@ class SwapPlugin(Step):
         ]
 
     def check(self, ctx: StepContext) -> str | None:
+        """Done when the build is installed; refused (before any change) when the build's SONAME
+        is not the one the system's programs link to (an OSS ref of another TensorRT major)."""
         if installed_build(ctx, self.paths) == self.build.resolve_key(ctx):
             return f"{self.paths.name} is already the OSS build {self.build.key}"
+        wanted, built = Path(self.paths.soname_link).name, soname(self.build.artifact)
+        if built != wanted:
+            raise StepFailed(
+                f"{ctx.runner.host}: the {self.build.spec.ref} build has SONAME {built}, but programs here load"
+                f" {wanted}: use the OSS ref of the installed TensorRT {self.build.spec.tensorrt}, nothing was swapped"
+            )
         return None
 
     def apply(self, ctx: StepContext) -> None:

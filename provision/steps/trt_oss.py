@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 from provision.steps.plugin_files import PluginPaths, installed_build
 
 GIB = 1024 * 1024  # KiB
@@ -30,6 +30,20 @@ def build_jobs(mem_available_kib: int | None, swap_free_kib: int | None, nproc: 
     if jobs < cores and not swap_free_kib:
         hint = f"memory allows -j{jobs} of {cores} cores; adding swap (e.g. a 4 GB swap file) would allow more"
     return jobs, hint
+
+
+def preflight(mem_available_kib: int | None, swap_total_kib: int | None, disk_free_kib: int | None,
+              build_dir: str) -> str | None:
+    """Why the host cannot build at all (too little disk or memory), or None: checked before
+    anything on the host is touched."""
+    if disk_free_kib is not None and disk_free_kib < MIN_DISK_KIB:
+        return (f"only {disk_free_kib // 1024} MiB free in {build_dir}; the build needs {MIN_DISK_KIB // 1024} MiB"
+                " (free space or set dsprov_build_dir)")
+    memory = (mem_available_kib or 0) + (swap_total_kib or 0)
+    if mem_available_kib is not None and memory < JOB_MEMORY_KIB:
+        return (f"only {memory // 1024} MiB of memory and swap available; one build job needs about"
+                f" {JOB_MEMORY_KIB // 1024} MiB (add swap)")
+    return None
 
 
 @dataclass(frozen=True)
@@ -100,12 +114,7 @@ class BuildPlugin(Step):
     def resolve_key(self, ctx: StepContext) -> str:
         """The build key needs the ref's commit: ask the repository (from the host, which clones)."""
         if self.key is None:
-            result = ctx.sh(f"git ls-remote {q(self.spec.repo)} {q(self.spec.ref)} {q('refs/tags/' + self.spec.ref + '^{}')}")
-            lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
-            if not lines:
-                raise StepFailed(f"{ctx.runner.host}: {self.spec.repo} has no ref {self.spec.ref}")
-            peeled = [words[0] for words in lines if words[1].endswith("^{}")]
-            self.commit = peeled[0] if peeled else lines[0][0]
+            self.commit = remote_commit(ctx, self.spec.repo, self.spec.ref)
             self.key = build_key(self.spec.key_parts(self.commit))
         return self.key
 
@@ -129,11 +138,6 @@ class BuildPlugin(Step):
             self._build(ctx, key)
 
     def _build(self, ctx: StepContext, key: str) -> None:
-        free = ctx.facts.disk_free_kib
-        if free is not None and free < MIN_DISK_KIB:
-            raise StepFailed(
-                f"{ctx.runner.host}: only {free // 1024} MiB free for the build in {self.spec.build_dir}; need {MIN_DISK_KIB // 1024} MiB"
-            )
         ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
         for command in self.spec.commands():
             ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=6 * 3600)

@@ -46,7 +46,7 @@ def test_nano_provision_rerun_rollback_provision(fleet):
     assert first.returncode == 0, first.stdout + first.stderr
     report = json.loads(first.stdout)[0]
     assert report["result"] == "ok" and report["outcome"] in ("built", "copied")
-    assert [s["status"] for s in report["steps"]] == ["changed", "changed", "changed"]  # cmake, build, swap
+    assert [s["status"] for s in report["steps"]] == ["changed", "changed", "changed", "unchanged"]  # cmake, build, swap, engines
     swapped = sha(fleet, lib)
     assert swapped != original
     assert on_device(fleet, "nano01", "readlink -f /usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so.8").stdout.strip() == lib

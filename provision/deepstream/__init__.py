@@ -1,0 +1,1 @@
+"""DeepStream model files: nvinfer configs, labels, engine records (pure), and their writers."""

@@ -1,0 +1,54 @@
+"""A DeepStream labels file from a COCO annotation's `categories` (pure).
+
+nvinfer reads one label per line, line N naming class id N. TAO DINO / Deformable DETR keep id 0
+for the background ("The category_id from your COCO JSON file should start from 1 because 0 is set
+as a background class ... num_classes should be set to max class_id + 1", TAO DINO docs:
+https://docs.nvidia.com/tao/tao-toolkit/text/object_detection/dino.html), so their labels start
+with `BG` and ids without a category leave a placeholder line; other models list the categories
+in id order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provision.errors import ProvisionError
+
+BACKGROUND = "BG"
+
+
+@dataclass(frozen=True)
+class Labels:
+    names: tuple[str, ...]
+    duplicates: tuple[str, ...] = field(default=())  # one line per duplicated id, for the user
+
+    @property
+    def text(self) -> str:
+        return "".join(f"{n}\n" for n in self.names)
+
+
+def coco_labels(coco: dict[str, Any], background_first: bool) -> Labels:
+    """Class names in id order; a duplicated id keeps its first name and is reported."""
+    categories = coco.get("categories") if isinstance(coco, dict) else None
+    if not isinstance(categories, list) or not categories:
+        raise ProvisionError("the COCO annotation has no 'categories' list")
+    by_id: dict[int, str] = {}
+    duplicates: list[str] = []
+    for position, category in enumerate(categories):
+        if not isinstance(category, dict) or not isinstance(category.get("id"), int) or not category.get("name"):
+            raise ProvisionError(f"categories[{position}] needs an integer 'id' and a 'name': {category!r}")
+        cid, name = category["id"], str(category["name"]).strip()
+        if cid < 0:
+            raise ProvisionError(f"categories[{position}]: id {cid} is negative")
+        if cid in by_id:
+            duplicates.append(f"id {cid} is used by {by_id[cid]!r} and {name!r}: kept {by_id[cid]!r}")
+            continue
+        by_id[cid] = name
+    if background_first:
+        if 0 in by_id:
+            raise ProvisionError(f"id 0 ({by_id[0]!r}) is the background class of DINO-style models: ids start at 1")
+        names = [BACKGROUND] + [by_id.get(i, f"unused_{i}") for i in range(1, max(by_id) + 1)]
+    else:
+        names = [by_id[i] for i in sorted(by_id)]
+    return Labels(tuple(names), tuple(duplicates))

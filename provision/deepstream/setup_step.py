@@ -1,0 +1,119 @@
+"""Write a model's nvinfer config and labels file on the host (idempotent: same bytes, no write)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+
+from provision.deepstream.engine_plan import effective_precision
+from provision.deepstream.labels import Labels, coco_labels
+from provision.deepstream.model_config import ModelSetup, render_config
+from provision.deepstream.parser_lib import parser_library_step
+from provision.errors import ProvisionError
+from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.engines import folder_writable, write_file
+
+
+@dataclass
+class WriteModelConfig(Step):
+    setup: ModelSetup
+    labels: Labels
+    config_text: str
+    name = "deepstream-config"
+
+    @property
+    def files(self) -> dict[str, str]:
+        return {self.setup.labels: self.labels.text, self.setup.config: self.config_text}
+
+    def summary(self) -> str:
+        return (f"write the {self.setup.kind} nvinfer config {self.setup.config} and its labels"
+                f" {self.setup.labels} ({len(self.labels.names)} classes)")
+
+    def describe(self) -> list[str]:
+        return [f"(controller) write {path} atomically ({len(text.splitlines())} lines)" for path, text in self.files.items()]
+
+    def _differs(self, ctx: StepContext) -> list[str]:
+        differ = []
+        for path, text in self.files.items():
+            result = ctx.runner.run(f"base64 < {q(path)} 2>/dev/null | tr -d '\\n'")
+            if not result.ok or base64.b64decode(result.stdout.strip() or b"") != text.encode():
+                differ.append(path)
+        return differ
+
+    def check(self, ctx: StepContext) -> str | None:
+        return None if self._differs(ctx) else f"{self.setup.config} and {self.setup.labels} are up to date"
+
+    def apply(self, ctx: StepContext) -> None:
+        for path in self._differs(ctx):
+            write_file(ctx, self.files[path].encode(), path, sudo=not folder_writable(ctx, path))
+
+    def verify(self, ctx: StepContext) -> None:
+        differ = self._differs(ctx)
+        if differ:
+            raise StepFailed(f"{ctx.runner.host}: {', '.join(differ)} not as written")
+
+
+def model_setup_steps(detection, matrix, settings: dict, setup: ModelSetup, coco: dict,
+                      store=None) -> tuple[list[Step], list[str]]:
+    """The parser library and config steps for one model on a detected host, and the warnings
+    to show (duplicate category ids, a precision the GPU cannot run)."""
+    f = detection.facts
+    gpu = next((g for g in f.gpus if g.index == setup.gpu_id), None)
+    if gpu is None or not gpu.compute_cap:
+        raise StepFailed(f"{detection.host}: no GPU {setup.gpu_id} with a known compute capability")
+    labels = coco_labels(coco, setup.model_kind.background_first)
+    warnings = [f"duplicate category {d}" for d in labels.duplicates]
+    precision, warning = effective_precision(setup.precision, matrix.precisions(gpu.compute_cap))
+    if warning:
+        warnings.append(f"compute {gpu.compute_cap}: {warning}")
+    parser = parser_library_step(f, settings, setup.custom_lib_path, setup.model_kind.parse_function, store)
+    config = WriteModelConfig(setup, labels, render_config(setup, len(labels.names), precision))
+    return [parser, config], warnings
+
+
+MODELS_VAR = "dsprov_models"
+MODEL_FIELDS = {"kind", "onnx", "coco", "config", "labels", "batch_size", "precision", "infer_dims", "gpu_id",
+                "custom_lib_path", "int8_calib_file"}
+
+
+def parse_models(models, origin: str = MODELS_VAR) -> list[tuple[ModelSetup, dict]]:
+    """Validate model entries (dicts with kind, onnx, coco, config, ...) and read their COCO files
+    (on the controller); errors name the entry (`dsprov_models[1]: ...`)."""
+    parsed = []
+    for index, model in enumerate(models):
+        where = f"{origin}[{index}]: " if origin else ""
+        required = {"kind", "onnx", "coco", "config"}
+        if not isinstance(model, dict) or not required <= set(model):
+            raise ProvisionError(f"{where}give kind, onnx, coco and config"
+                                 f" (optional: {', '.join(sorted(MODEL_FIELDS - required))})")
+        unknown = set(model) - MODEL_FIELDS
+        if unknown:
+            raise ProvisionError(f"{where}unknown key(s) {', '.join(sorted(unknown))}")
+        try:
+            coco = json.loads(Path(str(model["coco"])).read_text())
+        except (OSError, ValueError) as exc:
+            raise ProvisionError(f"{where}cannot read the COCO annotation {model['coco']} ({exc})") from exc
+        fields = {k: v for k, v in model.items() if k != "coco" and v is not None}
+        fields.setdefault("labels", posixpath.join(posixpath.dirname(str(model["config"])), "labels.txt"))
+        try:
+            parsed.append((ModelSetup(**fields), coco))
+        except ProvisionError as exc:
+            raise ProvisionError(f"{where}{exc}") from None
+    return parsed
+
+
+def model_steps(detection, matrix, settings: dict, models: list[tuple[ModelSetup, dict]],
+                store=None) -> tuple[list[Step], list[str]]:
+    """Steps for parsed models: one parser library per path, then one config per model."""
+    libraries: dict[str, Step] = {}
+    configs: list[Step] = []
+    warnings: list[str] = []
+    for setup, coco in models:
+        (parser, config), notes = model_setup_steps(detection, matrix, settings, setup, coco, store)
+        libraries.setdefault(parser.path, parser)
+        configs.append(config)
+        warnings += [f"{setup.config}: {n}" for n in notes]
+    return [*libraries.values(), *configs], warnings

@@ -1,0 +1,124 @@
+"""Which pyds steps a host gets (pure): the deepstream_python_apps tag from the matrix, the host's
+python3, or why pyds does not apply to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from provision.artifacts import ArtifactStore
+from provision.detect import Detection
+from provision.errors import ProvisionError
+from provision.matrix import Matrix, Status
+from provision.pyds.build import PIP_PLATFORMS, PydsBuildSpec
+from provision.pyds.wheel_tags import Interpreter, check_wheel
+from provision.steps.base import Step
+from provision.steps.pyds import BuildPyds, InstallPyds
+from provision.steps.trt_oss import build_jobs
+
+DEFAULT_PYDS_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_python_apps.git"
+
+
+class PydsNotApplicable(ProvisionError):
+    """pyds cannot be built or installed on this host; the message says why."""
+
+
+@dataclass(frozen=True)
+class PydsOptions:
+    """pyds settings (`dsprov_pyds_repo`) and flags (--pyds-ref, --wheel, --skip-pyds)."""
+
+    repo: str = DEFAULT_PYDS_REPO
+    ref: str | None = None  # a deepstream_python_apps tag over the matrix's
+    wheel: str | None = None  # install this wheel file (controller path) instead of building
+    skip: bool = False  # provision without pyds
+    only: bool = False  # `invoke pyds`: nothing but the pyds steps
+
+    @classmethod
+    def from_settings(cls, settings: dict[str, Any], **flags: Any) -> PydsOptions:
+        return cls(
+            repo=str(settings.get("dsprov_pyds_repo") or DEFAULT_PYDS_REPO),
+            ref=flags.get("pyds_ref"),
+            wheel=flags.get("wheel"),
+            skip=bool(flags.get("skip_pyds")),
+            only=bool(flags.get("pyds_only")),
+        )
+
+
+@dataclass
+class PydsSteps:
+    steps: list[Step]
+    notes: list[str] = field(default_factory=list)
+    builds: bool = False  # the steps build on the host (cmake needed)
+
+
+def validate_flags(wheel: str | None, ref: str | None) -> None:
+    """Bad --wheel / --pyds-ref input: one-line ProvisionError before any host is touched."""
+    if wheel:
+        if not Path(wheel).is_file():
+            raise ProvisionError(f"--wheel: {wheel} is not a file")
+        try:
+            name = parse_wheel_filename(Path(wheel).name)[0]
+        except InvalidWheelFilename as exc:
+            raise ProvisionError(f"--wheel: {exc}") from None
+        if name != "pyds":
+            raise ProvisionError(f"--wheel: {Path(wheel).name} is a {name} wheel, not pyds")
+    if ref:
+        try:
+            Version(ref.lstrip("v"))
+        except InvalidVersion:
+            raise ProvisionError(f"--pyds-ref: {ref!r} is not a deepstream_python_apps release tag (e.g. v1.1.1)") from None
+
+
+def _given_wheel(path: str, interpreter: Interpreter) -> Path:
+    validate_flags(path, None)
+    wheel = Path(path)
+    verdict = check_wheel(wheel.name, interpreter)
+    if not verdict.ok:
+        raise PydsNotApplicable(f"not installed: {verdict.reason}")
+    return wheel
+
+
+def pyds_steps(d: Detection, matrix: Matrix, options: PydsOptions, store: ArtifactStore) -> PydsSteps:
+    """The steps that put pyds for the host's DeepStream and python3 on it, or PydsNotApplicable."""
+    f = d.facts
+    interpreter = Interpreter.from_facts(f)
+    if interpreter is None:
+        raise PydsNotApplicable("no python3 on the host (the bindings are a Python module)")
+    if options.wheel:
+        return PydsSteps([InstallPyds(interpreter, wheel=_given_wheel(options.wheel, interpreter))])
+    if f.deepstream is None:
+        raise PydsNotApplicable("no DeepStream on the host (/opt/nvidia/deepstream/deepstream/version)")
+    row = matrix.pyds(f.deepstream)
+    tag = options.ref or (row.tag if row else None)
+    if tag is None:
+        raise PydsNotApplicable(f"the matrix has no deepstream_python_apps tag for DeepStream {f.deepstream} (override: --pyds-ref)")
+    validate_flags(None, tag)
+    if f.gcc is None:
+        raise PydsNotApplicable("no C compiler (gcc) on the host to build the bindings: install build-essential")
+    if options.ref:
+        matrix_tag = row.tag if row else "none"
+        notes = [f"pyds: --pyds-ref {options.ref} over the matrix's {matrix_tag} for DeepStream {f.deepstream}"]
+    else:
+        notes = [
+            f"pyds: {v.status.value}: {v.reason}" + (f"; {v.fix}" if v.fix else "")
+            for v in d.verdicts
+            if v.rule == "pyds" and v.status is not Status.OK
+        ]
+    jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+    spec = PydsBuildSpec(
+        repo=options.repo,
+        tag=tag,
+        python=f.python,
+        pip_platform=PIP_PLATFORMS[interpreter.arch],
+        deepstream=str(f.deepstream),
+        compiler=f"gcc {f.gcc}",
+        glibc=str(f.libc or "unknown"),
+        build_dir=f.build_dir or "/tmp/dsprov",
+        jobs=jobs,
+    )
+    build = BuildPyds(spec, store)
+    return PydsSteps([build, InstallPyds(interpreter, build=build)], notes, builds=True)

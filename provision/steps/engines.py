@@ -1,0 +1,409 @@
+"""Rebuild the TensorRT engines of a host's DeepStream nvinfer configs when they are stale.
+
+Configs are found and read on the host with POSIX sh (`find`, `grep`, `base64`: the target has no
+Python), parsed on the controller (provision/deepstream/nvinfer_config.py) and classified against
+the build record beside each engine (provision/deepstream/engine_plan.py). A stale or missing
+engine is built by the host's `trtexec` into a staging file beside the old one, checked, renamed
+to its DeepStream-style name, recorded, and only then is the config's `model-engine-file` line
+rewritten (atomically). A failure on the way removes the staging file: the old engine and the
+config stay as they were. Rebuilds run one after the other (a Nano has no memory for two).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import posixpath
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from provision.deepstream.engine_plan import (
+    BuildEnv,
+    EngineRecord,
+    EngineTarget,
+    classify,
+    record_path,
+    target_for,
+)
+from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, parse_config, set_property
+from provision.steps.base import Step, StepContext, StepFailed, q
+
+DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples", "~")
+ROOTS_VAR = "dsprov_engine_roots"
+TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
+
+# Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a [property] group
+# naming a model or an engine; prints `config<TAB>path<TAB>base64 of the bytes` per config and
+# `plugin<TAB>sha256` of the library the plugin's SONAME link (first argument) resolves to.
+FIND_SCRIPT = r"""
+plugin=$1; shift
+emit() {
+    case $1 in *'	'*) echo "skip	$1	name has a tab"; return;; esac
+    if [ -r "$1" ]; then printf 'config\t%s\t%s\n' "$1" "$(base64 < "$1" | tr -d '\n')"
+    else echo "skip	$1	cannot read"; fi
+}
+for arg in "$@"; do
+    kind=${arg%%:*}; p=${arg#*:}
+    case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
+    if [ "$kind" = f ]; then emit "$p"; continue; fi
+    [ -d "$p" ] || continue
+    find "$p" -xdev -type f -name '*.txt' -size -256k 2>/dev/null | while IFS= read -r f; do
+        grep -qs '^[[:space:]]*\[property\]' "$f" &&
+            grep -Eqs '^[[:space:]]*(onnx-file|model-engine-file|tlt-encoded-model)[[:space:]]*=' "$f" && emit "$f"
+    done
+done
+real=$(readlink -f "$plugin" 2>/dev/null) && printf 'plugin\t%s\n' "$(sha256sum "$real" 2>/dev/null | cut -d' ' -f1)"
+"""
+
+# For each `e:engine` or `m:model`: `file<TAB>path<TAB>exists<TAB>sha256 (models)<TAB>base64 record (engines)`.
+STAT_SCRIPT = r"""
+for arg in "$@"; do
+    kind=${arg%%:*}; p=${arg#*:}
+    e=0; [ -e "$p" ] && e=1
+    s=; [ "$kind" = m ] && [ -f "$p" ] && s=$(sha256sum "$p" 2>/dev/null | cut -d' ' -f1)
+    r=; [ "$kind" = e ] && [ -f "$p.dsprov.json" ] && r=$(base64 < "$p.dsprov.json" | tr -d '\n')
+    printf 'file\t%s\t%s\t%s\t%s\n' "$p" "$e" "$s" "$r"
+done
+"""
+
+
+@dataclass(frozen=True)
+class FileState:
+    exists: bool
+    sha256: str | None
+    record: EngineRecord | None
+
+
+@dataclass
+class Engine:
+    """One config's engine on the host: what it is, what it should be, what happened."""
+
+    config_path: str
+    config_text: str = ""
+    target: EngineTarget | None = None
+    status: str = ""  # missing | stale | current | refused
+    reason: str = ""
+    outcome: str = ""  # current | rebuilt | failed | refused
+    message: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        t = self.target
+        return {
+            "config": self.config_path,
+            "engine": t.config.model_engine_file if t else None,
+            "new_engine": t.path if t and self.outcome == "rebuilt" else None,
+            "precision": t.precision if t else None,
+            "status": self.status,
+            "reason": self.reason,
+            "outcome": self.outcome,
+            "message": self.message,
+            "warnings": self.warnings,
+        }
+
+
+def _decode(value: str) -> str:
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise StepFailed(f"unreadable bytes from the host ({exc})") from exc
+
+
+def trtexec_command(target: EngineTarget, staged: str, calib_exists: bool) -> str:
+    """trtexec for an ONNX model: precision flags, INT8 calibration cache, batch shapes."""
+    c = target.config
+    args = [f"--onnx={q(c.onnx_file)}", f"--saveEngine={q(staged)}"]
+    if target.precision == "fp16":
+        args.append("--fp16")
+    elif target.precision == "int8":
+        args.append("--int8")
+        if c.int8_calib_file and calib_exists:
+            args.append(f"--calib={q(c.int8_calib_file)}")
+    if c.batch_size > 1:
+        dims = "x".join(str(d) for d in c.infer_dims)
+        name = c.input_name
+        args += [f"--minShapes={q(f'{name}:1x{dims}')}", f"--optShapes={q(f'{name}:{c.batch_size}x{dims}')}",
+                 f"--maxShapes={q(f'{name}:{c.batch_size}x{dims}')}"]
+    return f"{TRTEXEC_PATH}; trtexec " + " ".join(args)
+
+
+def rebuild_refusal(c: NvinferConfig) -> str | None:
+    """Why this config's engine cannot be built here, or None."""
+    if c.onnx_file is None and c.tlt_encoded_model:
+        return (f"{posixpath.basename(c.tlt_encoded_model)} is an encrypted TAO model (.etlt): the matrix names no"
+                " converter (tao-converter) for it; export the model to ONNX with TAO and set onnx-file")
+    if c.onnx_file is None:
+        return "no onnx-file to build from (only ONNX models are rebuilt; Caffe/UFF left as they are)"
+    if c.batch_size > 1 and not (c.input_name and c.infer_dims):
+        return (f"batch-size {c.batch_size} needs the input name and infer-dims for trtexec's shapes;"
+                " the config has no uff-input-blob-name/infer-dims")
+    return None
+
+
+@dataclass
+class RebuildEngines(Step):
+    """Classify every engine of the host's nvinfer configs and rebuild those that are not current."""
+
+    configs: tuple[str, ...]  # config paths on the host
+    roots: tuple[str, ...]  # folders to search for more
+    gpu_archs: str
+    supported: dict[int, frozenset[str]]  # gpu-id -> precisions its GPU runs (matrix/precision.yml)
+    plugin_link: str  # the SONAME link of libnvinfer_plugin
+    engines: list[Engine] = field(default_factory=list)
+    env: BuildEnv | None = None
+    states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
+    progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
+    name = "engines"
+
+    def summary(self) -> str:
+        where = ", ".join([*self.configs, *(f"configs under {r}" for r in self.roots)])
+        return f"rebuild stale or missing TensorRT engines of {where} with trtexec, one at a time"
+
+    def describe(self) -> list[str]:
+        lines = [self._find_command() + "  # find and read nvinfer configs, plugin SHA-256"]
+        for e in self._todo():
+            staged = _staged(e.target.path)
+            calib = self.states.get(e.target.config.int8_calib_file or "")
+            lines.append(trtexec_command(e.target, staged, bool(calib and calib.exists)))
+            lines.append(f"mv -f {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
+            if e.target.config.model_engine_file != e.target.path:
+                lines.append(f"(controller) set model-engine-file in {e.config_path} to {e.target.path} (atomic)")
+        return lines
+
+    # -- survey ---------------------------------------------------------------------------
+
+    def survey(self, ctx: StepContext) -> list[Engine]:
+        """Find, parse and classify (reads only)."""
+        f = ctx.facts
+        result = self._find(ctx)
+        engines: dict[str, Engine] = {}  # by path: overlapping roots list a config once
+        plugin_sha = ""
+        for line in result.splitlines():
+            kind, *rest = line.split("\t")
+            if kind == "config" and len(rest) == 2:
+                try:
+                    engines.setdefault(rest[0], Engine(rest[0], _decode(rest[1])))
+                except StepFailed as exc:
+                    engines[rest[0]] = Engine(rest[0], status="refused", outcome="refused", message=str(exc))
+            elif kind == "skip" and len(rest) == 2:
+                engines[rest[0]] = Engine(rest[0], status="refused", outcome="refused", message=rest[1])
+            elif kind == "plugin" and rest:
+                plugin_sha = rest[0]
+        if not plugin_sha:
+            raise StepFailed(f"{ctx.runner.host}: cannot read {self.plugin_link}: is TensorRT installed?")
+        self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha)
+        for e in engines.values():
+            if e.status:
+                continue
+            try:
+                config = parse_config(e.config_path, e.config_text)
+            except ConfigError as exc:
+                e.status, e.outcome, e.message = "refused", "refused", str(exc)
+                continue
+            if config.gpu_id not in self.supported:
+                e.status, e.outcome, e.message = "refused", "refused", f"gpu-id {config.gpu_id}: the host has no such GPU"
+                continue
+            e.target = target_for(config, self.supported[config.gpu_id])
+            if e.target.warning:
+                e.warnings.append(e.target.warning)
+        states = self.states = self._stat(ctx, list(engines.values()))
+        for e in engines.values():
+            if e.status:
+                continue
+            c = e.target.config
+            engine = states.get(c.model_engine_file) if c.model_engine_file else None
+            model = states.get(c.model) if c.model else None
+            e.status, e.reason = classify(e.target, bool(engine and engine.exists), engine.record if engine else None,
+                                          self.env, model.sha256 if model else None)
+            refusal = rebuild_refusal(c) if e.status != "current" else None
+            if refusal:
+                e.outcome, e.message = "refused", refusal
+            elif e.status == "current":
+                e.outcome = "current"
+        self.engines = list(engines.values())
+        return self.engines
+
+    def _find_command(self) -> str:
+        items = [f"f:{c}" for c in self.configs] + [f"r:{r}" for r in self.roots]
+        return f"sh -s -- {q(self.plugin_link)} " + " ".join(q(i) for i in items)
+
+    def _find(self, ctx: StepContext) -> str:
+        ctx.log(f"$ {self._find_command()}")
+        result = ctx.runner.run(self._find_command(), stdin=FIND_SCRIPT, timeout=600)
+        if not result.ok:
+            raise StepFailed(f"{ctx.runner.host}: finding nvinfer configs failed: {result.tail(2)}")
+        return result.stdout
+
+    def _stat(self, ctx: StepContext, engines: list[Engine]) -> dict[str, FileState]:
+        wanted: list[str] = []
+        for e in engines:
+            if e.target is None:
+                continue
+            c = e.target.config
+            wanted += [f"e:{p}" for p in (c.model_engine_file, e.target.path) if p]
+            wanted += [f"m:{p}" for p in (c.model, c.int8_calib_file) if p]
+        if not wanted:
+            return {}
+        result = ctx.runner.run("sh -s -- " + " ".join(q(w) for w in dict.fromkeys(wanted)), stdin=STAT_SCRIPT)
+        states: dict[str, FileState] = {}
+        for line in result.stdout.splitlines():
+            parts = line.split("\t")
+            if len(parts) != 5 or parts[0] != "file":
+                continue
+            record = None
+            if parts[4]:
+                try:
+                    record = EngineRecord.from_json(json.loads(_decode(parts[4])))
+                except (ValueError, StepFailed):
+                    record = None
+            states[parts[1]] = FileState(parts[2] == "1", parts[3] or None, record)
+        return states
+
+    # -- the step contract ----------------------------------------------------------------
+
+    def check(self, ctx: StepContext) -> str | None:
+        engines = self.survey(ctx)
+        if not engines:
+            return "no nvinfer configs found in " + ", ".join([*self.configs, *self.roots])
+        if self._todo():
+            return None
+        current = sum(e.outcome == "current" for e in engines)
+        refused = sum(e.outcome == "refused" for e in engines)
+        return f"{current} engine(s) current" + (f", {refused} refused" if refused else "") + f" of {len(engines)} config(s)"
+
+    def _todo(self) -> list[Engine]:
+        return [e for e in self.engines if e.status in ("missing", "stale") and e.outcome != "refused"]
+
+    def apply(self, ctx: StepContext) -> None:
+        todo = self._todo()
+        states = self._stat(ctx, todo)
+        built: dict[str, str] = {}  # engine path -> outcome: configs sharing an engine build it once
+        for number, e in enumerate(todo, 1):
+            line = f"rebuilding {number}/{len(todo)}: {e.target.path} ({e.status}: {e.reason})"
+            ctx.log(line)
+            if self.progress:
+                self.progress(line)
+            for warning in e.warnings:
+                ctx.log(f"warning: {e.config_path}: {warning}")
+            try:
+                if e.target.path not in built:
+                    built[e.target.path] = "failed"
+                    self._build(ctx, e, states)
+                    built[e.target.path] = "rebuilt"
+                elif built[e.target.path] == "failed":
+                    raise StepFailed(f"{ctx.runner.host}: {e.target.path} failed to build for another config")
+                self._point_config(ctx, e)
+                e.outcome, e.message = "rebuilt", f"{e.target.path} ({e.target.precision})"
+            except StepFailed as exc:
+                e.outcome, e.message = "failed", str(exc)
+                ctx.log(f"failed: {exc}")
+
+    def verify(self, ctx: StepContext) -> None:
+        failed = [e for e in self.engines if e.outcome == "failed"]
+        if failed:
+            raise StepFailed(f"{ctx.runner.host}: {len(failed)} engine rebuild(s) failed, old engines kept: "
+                             + "; ".join(e.message for e in failed))
+
+    # -- one rebuild ----------------------------------------------------------------------
+
+    def _build(self, ctx: StepContext, e: Engine, states: dict[str, FileState]) -> None:
+        t, c = e.target, e.target.config
+        folder = posixpath.dirname(t.path)
+        sudo = not folder_writable(ctx, t.path)
+        calib = states.get(c.int8_calib_file) if c.int8_calib_file else None
+        if t.precision == "int8" and not (calib and calib.exists):
+            e.warnings.append("INT8 without a calibration cache: TensorRT uses placeholder scales (accuracy suffers)")
+        staged = _staged(t.path)
+        ctx.sh(f"mkdir -p {q(folder)}", sudo=sudo)
+        result = ctx.sh(trtexec_command(t, staged, bool(calib and calib.exists)), sudo=sudo, check=False,
+                        stream=True, timeout=6 * 3600)
+        built = ctx.runner.run(f"[ -s {q(staged)} ]").ok
+        if not result.ok or "&&&& PASSED" not in result.stdout or not built:
+            ctx.sh(f"rm -f {q(staged)}", sudo=sudo, check=False)
+            errors = [l for l in (result.stdout + result.stderr).splitlines() if "[E]" in l or "FAILED" in l]
+            hint = "" if (states.get(c.onnx_file) and states[c.onnx_file].exists) else f" ({c.onnx_file} is missing)"
+            raise StepFailed(f"{ctx.runner.host}: trtexec failed for {c.path}{hint}: "
+                             f"{(errors[0] if errors else result.tail(1)).strip()}")
+        ctx.sh(f"mv -f {q(staged)} {q(t.path)}", sudo=sudo)
+        model = states.get(c.onnx_file)
+        record = EngineRecord(self.env.tensorrt, self.env.cuda, self.env.gpu_archs, self.env.plugin_sha256,
+                              t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
+        write_file(ctx, (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), record_path(t.path), sudo)
+
+    def _point_config(self, ctx: StepContext, e: Engine) -> None:
+        """Set the config's model-engine-file to the new engine (re-read first, written atomically)."""
+        t, c = e.target, e.target.config
+        if c.model_engine_file != t.path:
+            current = ctx.runner.run(f"base64 < {q(c.path)} | tr -d '\\n'")
+            if not current.ok:
+                raise StepFailed(f"{ctx.runner.host}: cannot read {c.path} again: {current.tail(1)}")
+            text = _decode(current.stdout.strip())
+            write_file(ctx, set_property(text, "model-engine-file", _engine_value(c.path, t.path, text)).encode(),
+                       c.path, not folder_writable(ctx, c.path))
+
+
+def _staged(path: str) -> str:
+    """Beside the final file, under a name DeepStream never looks for."""
+    return posixpath.join(posixpath.dirname(path), ".dsprov-new-" + posixpath.basename(path))
+
+
+def _engine_value(config_path: str, engine: str, config_text: str) -> str:
+    """The config's style kept: a relative model-engine-file stays relative to the config's folder."""
+    for line in config_text.splitlines():
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "model-engine-file":
+            if value.strip().startswith("/"):
+                return engine
+            return posixpath.relpath(engine, posixpath.dirname(config_path))
+    return engine
+
+
+def folder_writable(ctx: StepContext, path: str) -> bool:
+    """Whether the login user can create files beside `path` (creating its folder if need be)."""
+    folder = q(posixpath.dirname(path))
+    return ctx.runner.run(f"mkdir -p {folder} 2>/dev/null; [ -w {folder} ]").ok
+
+
+def write_file(ctx: StepContext, data: bytes, remote: str, sudo: bool) -> None:
+    """Replace `remote` atomically: copy (keeping mode/owner) beside it, fill, rename."""
+    with tempfile.NamedTemporaryFile(delete=False) as tmp:
+        tmp.write(data)
+    upload = f"/tmp/.dsprov-upload-{os.getpid()}-{posixpath.basename(remote)}"
+    staging = posixpath.join(posixpath.dirname(remote), ".dsprov-tmp-" + posixpath.basename(remote))
+    try:
+        ctx.runner.put(Path(tmp.name), upload)
+    finally:
+        os.unlink(tmp.name)
+    ctx.sh(f"{{ cp -p {q(remote)} {q(staging)} 2>/dev/null || :; }} && cat {q(upload)} > {q(staging)}"
+           f" && mv -f {q(staging)} {q(remote)}; rc=$?; rm -f {q(upload)}; exit $rc", sudo=sudo)
+
+
+def engine_roots(settings: dict) -> tuple[str, ...]:
+    """`dsprov_engine_roots` (a list or a comma/space separated string), else the defaults."""
+    value = settings.get(ROOTS_VAR)
+    if isinstance(value, str):
+        value = [w for w in value.replace(",", " ").split() if w]
+    return tuple(str(v) for v in value) if value else DEFAULT_ROOTS
+
+
+def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots: tuple[str, ...] = DEFAULT_ROOTS,
+                         progress: Callable[[str], None] | None = None) -> RebuildEngines:
+    """The engines step for a detected host (`detection`: provision.detect.Detection)."""
+    f = detection.facts
+    if f.tensorrt is None or f.lib_dir is None:
+        raise StepFailed(f"{detection.host}: no TensorRT found: no engines can be built")
+    if not f.gpus:
+        raise StepFailed(f"{detection.host}: no GPU found: no engines can be built")
+    caps = {g.index: g.compute_cap or "" for g in f.gpus}
+    return RebuildEngines(
+        configs=tuple(configs),
+        roots=tuple(roots),
+        gpu_archs=detection.gpu_archs.cmake_value,
+        supported={i: matrix.precisions(cap) for i, cap in caps.items()},
+        plugin_link=f"{f.lib_dir}/libnvinfer_plugin.so.{f.tensorrt.major}",
+        progress=progress,
+    )

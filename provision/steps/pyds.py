@@ -1,0 +1,204 @@
+"""Build the DeepStream Python bindings (pyds) for the host's python3, then install and import them.
+
+`BuildPyds` yields the wheel for a build key (from the controller's artifact cache, or built on
+the host: see provision/pyds/build.py). `InstallPyds` checks the wheel's tags against the host's
+interpreter before anything changes (a wheel for another platform or Python is refused with the
+reason), installs it with the host's own pip, offline (`--no-index --no-deps`, the wheel file),
+and proves it with an import. The state file records what is installed, so a rerun changes nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import parse_wheel_filename
+
+from provision.artifacts import ArtifactStore, build_key, sha256_file
+from provision.pyds.build import PydsBuildSpec
+from provision.pyds.wheel_tags import Interpreter, check_wheel
+from provision.state import STATE_DIR, upload, write_state
+from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+
+WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
+IMPORT = "cd / && python3 -c 'import pyds; print(pyds.__version__)'"
+EXTERNALLY_MANAGED = (
+    "python3 -c 'import os, sysconfig;"
+    " print(os.path.exists(os.path.join(sysconfig.get_path(\"stdlib\"), \"EXTERNALLY-MANAGED\")))'"
+)
+
+
+class WheelRefused(StepFailed):
+    """The wheel's tags do not fit the host's interpreter: it is never installed."""
+
+
+def imported_version(ctx: StepContext) -> str | None:
+    """pyds.__version__ as the host's python3 imports it, or None."""
+    result = ctx.runner.run(IMPORT)
+    return (result.stdout.strip() or None) if result.ok else None
+
+
+def installed_key(ctx: StepContext) -> str | None:
+    """The build key of the pyds the state file records, if it still imports at that version."""
+    record = ctx.state.get("pyds") or {}
+    if record.get("key") and imported_version(ctx) == record.get("version"):
+        return record["key"]
+    return None
+
+
+def cached_wheel(store: ArtifactStore, key: str) -> Path | None:
+    """The wheel stored under `key` (its file name carries its tags), checksum-verified."""
+    folder = store.root / key
+    names = sorted(p.name for p in folder.glob("pyds-*.whl")) if folder.is_dir() else []
+    return store.get(key, names[0]) if names else None
+
+
+@dataclass
+class BuildPyds(Step):
+    """Produce the pyds wheel for a build key: from the cache, or built on this host."""
+
+    spec: PydsBuildSpec
+    store: ArtifactStore
+    artifact: Path | None = None
+    key: str | None = None
+    commit: str | None = None
+    outcome: str = field(default="")  # built | copied
+    name = "pyds-build"
+
+    def summary(self) -> str:
+        s = self.spec
+        how = "cmake + make" if s.style == "cmake" else "python3 -m build"
+        done = f" [{self.outcome} {self.key}]" if self.outcome else ""
+        return (f"build pyds {s.tag} ({how}) for Python {s.python.major}.{s.python.minor}, {s.pip_platform},"
+                f" DeepStream {s.deepstream} (or reuse a cached wheel){done}")
+
+    def describe(self) -> list[str]:
+        return [f"git ls-remote {q(self.spec.repo)} {q(self.spec.tag)}", f"mkdir -p {q(self.spec.build_dir)}",
+                *self.spec.commands(), f"(controller) fetch {self.spec.wheel_dir}/pyds-*.whl into the artifact cache"]
+
+    def resolve_key(self, ctx: StepContext) -> str:
+        """The key needs the tag's commit: ask the repository (from the host, which clones)."""
+        if self.key is None:
+            self.commit = remote_commit(ctx, self.spec.repo, self.spec.tag)
+            self.key = build_key(self.spec.key_parts(self.commit))
+        return self.key
+
+    def check(self, ctx: StepContext) -> str | None:
+        key = self.resolve_key(ctx)
+        if installed_key(ctx) == key:
+            return f"pyds build {key} is already installed"
+        cached = cached_wheel(self.store, key)
+        if cached:
+            self.artifact, self.outcome = cached, "copied"
+            return f"cached wheel {cached.name} ({key})"
+        return None
+
+    def apply(self, ctx: StepContext) -> None:
+        key = self.resolve_key(ctx)
+        with self.store.lock(key):
+            cached = cached_wheel(self.store, key)
+            if cached:  # another host of the fleet built it while we waited
+                self.artifact, self.outcome = cached, "copied"
+                return
+            self._build(ctx, key)
+
+    def _build(self, ctx: StepContext, key: str) -> None:
+        ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
+        for command in self.spec.commands():
+            ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=3 * 3600)
+        wheels = ctx.sh(f"ls {q(self.spec.wheel_dir)}/pyds-*.whl").stdout.split()
+        if len(wheels) != 1:
+            raise StepFailed(f"{ctx.runner.host}: expected one pyds wheel in {self.spec.wheel_dir}, found {len(wheels)}")
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / Path(wheels[0]).name
+            ctx.runner.get(wheels[0], local)
+            self.artifact = self.store.put(key, local.name, local, self.spec.key_parts(self.commit))
+        self.outcome = "built"
+
+    def verify(self, ctx: StepContext) -> None:
+        if self.artifact is None or not self.artifact.exists():
+            raise StepFailed(f"{ctx.runner.host}: no pyds wheel for build {self.key}")
+
+
+@dataclass
+class InstallPyds(Step):
+    """Install a pyds wheel (built by `build`, or a given file) with the host's pip, after the tag check."""
+
+    interpreter: Interpreter
+    build: BuildPyds | None = None
+    wheel: Path | None = None  # a given wheel file on the controller, instead of a build
+    before: str | None = None  # the pyds version that imported before pip ran (rollback)
+    previous: dict | None = None  # the state record this install replaced (rollback)
+    touched: bool = False  # pip ran
+    name = "pyds-install"
+
+    def _wheel(self) -> Path | None:
+        return self.wheel or (self.build.artifact if self.build else None)
+
+    def _key(self, ctx: StepContext) -> str:
+        return self.build.resolve_key(ctx) if self.build else sha256_file(self.wheel)[:16]
+
+    def summary(self) -> str:
+        what = self.wheel.name if self.wheel else "the built wheel"
+        return f"install {what} for {self.interpreter.describe()} with python3 -m pip (offline), then import pyds"
+
+    def describe(self) -> list[str]:
+        return [
+            "(controller) check the wheel's tags against " + self.interpreter.describe(),
+            f"(controller) copy the wheel to {WHEEL_DIR}/<wheel>",
+            f"python3 -m pip install --no-index --no-deps --force-reinstall [--break-system-packages] {WHEEL_DIR}/<wheel>",
+            IMPORT,
+        ]
+
+    def check(self, ctx: StepContext) -> str | None:
+        key = self._key(ctx)
+        if installed_key(ctx) == key:
+            return f"pyds {ctx.state['pyds']['version']} ({key}) is installed and imports"
+        wheel = self._wheel()
+        if wheel is None:
+            raise StepFailed(f"{ctx.runner.host}: no pyds wheel to install")
+        verdict = check_wheel(wheel.name, self.interpreter)
+        if not verdict.ok:
+            raise WheelRefused(f"{ctx.runner.host}: not installed: {verdict.reason}")
+        ctx.log(verdict.reason)
+        return None
+
+    def _pip(self, ctx: StepContext, args: str, check: bool = True) -> None:
+        """`python3 -m pip ARGS` as root; where the interpreter carries the PEP 668 marker
+        (Debian 12, Ubuntu 23.04+) pip refuses system installs without --break-system-packages."""
+        managed = ctx.sh(EXTERNALLY_MANAGED).stdout.strip() == "True"
+        flag = " --break-system-packages" if managed else ""
+        ctx.sh(f"python3 -m pip {args}{flag}", sudo=True, stream=True, timeout=1800, check=check)
+
+    def apply(self, ctx: StepContext) -> None:
+        wheel = self._wheel()
+        remote = f"{WHEEL_DIR}/{wheel.name}"
+        upload(ctx, wheel, remote)
+        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.get("pyds"), True
+        self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(remote)}")
+        _, version, _, _ = parse_wheel_filename(wheel.name)
+        record = {"key": self._key(ctx), "version": str(version), "wheel": remote, "sha256": sha256_file(wheel)}
+        if self.build:
+            record.update(tag=self.build.spec.tag, commit=self.build.commit)
+        write_state(ctx, {**ctx.state, "pyds": record})
+
+    def verify(self, ctx: StepContext) -> None:
+        expected = ctx.state["pyds"]["version"]
+        got = imported_version(ctx)
+        if got != expected:
+            raise StepFailed(f"{ctx.runner.host}: `import pyds` gives {got or 'an error'}, not pyds {expected}")
+
+    def rollback(self, ctx: StepContext) -> None:
+        """Reinstall the wheel this one replaced (recorded in the state file), or uninstall pyds when
+        none imported before; a pyds this tool did not install cannot be restored: say so."""
+        if not self.touched:
+            return
+        if self.previous and self.previous.get("wheel"):
+            self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(self.previous['wheel'])}")
+            write_state(ctx, {**ctx.state, "pyds": self.previous})
+        elif self.before is None:
+            self._pip(ctx, "uninstall -y pyds", check=False)
+            write_state(ctx, {k: v for k, v in ctx.state.items() if k != "pyds"})
+        else:
+            ctx.log(f"pyds {self.before} was installed before, not by this tool: it cannot be restored")
