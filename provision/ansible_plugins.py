@@ -24,10 +24,14 @@ from provision.provisioner import HostLog, HostReport, provision_on, rollback_on
 from provision.report import detection_json, worst
 from provision.runners.ansible import LEASE_SECONDS, AnsibleRunner
 
-FLAGS = {
+FLAGS = {  # invoke provision's flags
     "gpu_archs": {"type": "str"},
     "trt_oss_ref": {"type": "str"},
     "force": {"type": "bool", "default": False},
+    "cmake_from_source": {"type": "bool", "default": False},
+    "skip_pyds": {"type": "bool", "default": False},
+    "skip_engines": {"type": "bool", "default": False},
+    "skip_models": {"type": "bool", "default": False},
 }
 REPORT_KEY = "dsprov_report"
 
