@@ -73,17 +73,22 @@ def run_plan(
 ) -> None:
     """check -> apply -> verify per step; a failed verify rolls that step back, then stops.
 
-    With check_only, only ask each step whether it would change anything (Ansible's --check).
+    With check_only, only ask each step whether it would change anything (Ansible's --check);
+    the steps after one that would change are taken to change too, unasked: their check may need
+    what that step makes (the swap reads the built library).
     """
+    first_change = None  # check_only: the first step that would change
     for step in plan.steps:
         progress(step.name)
-        done = step.check(ctx)
+        done = None if first_change else step.check(ctx)
         if done:
             report.steps.append(StepReport(step.name, "unchanged", done))
             ctx.log(f"[{step.name}] unchanged: {done}")
         elif check_only:
-            report.steps.append(StepReport(step.name, "changed", f"would {step.summary()}"))
-            ctx.log(f"[{step.name}] would {step.summary()}")
+            first_change = first_change or step.name
+            after = f" (after {first_change})" if first_change != step.name else ""
+            report.steps.append(StepReport(step.name, "changed", f"would {step.summary()}{after}"))
+            ctx.log(f"[{step.name}] would {step.summary()}{after}")
         else:
             ctx.log(f"[{step.name}] {step.summary()}")
             try:
