@@ -59,7 +59,7 @@ def fleets(tmp_path_factory):
 
 def environment(handle: FleetHandle, cache: Path) -> dict[str, str]:
     return {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": str(cache),
-            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_HOST_KEY_CHECKING": "True"}
+            "ANSIBLE_NOCOLOR": "1"}
 
 
 def playbook_command(handle: FleetHandle, name: str, *args: str) -> list[str]:
