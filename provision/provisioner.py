@@ -20,6 +20,7 @@ from provision.state import read_state
 from provision.steps.base import StepContext, StepFailed
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import restore
+from provision.steps.pyds import BuildPyds
 from provision.steps.trt_oss import BuildPlugin
 
 NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap"
@@ -99,7 +100,7 @@ def run_plan(
                 step.rollback(ctx)
                 raise
             report.steps.append(StepReport(step.name, "changed", step.summary()))
-        if isinstance(step, BuildPlugin):
+        if isinstance(step, (BuildPlugin, BuildPyds)) and report.key == "-":  # the plan's main build
             report.key = step.key or "-"
             report.outcome = step.outcome or report.outcome
 

@@ -69,9 +69,8 @@ class BuildPyds(Step):
     def summary(self) -> str:
         s = self.spec
         how = "cmake + make" if s.style == "cmake" else "python3 -m build"
-        done = f" [{self.outcome} {self.key}]" if self.outcome else ""
         return (f"build pyds {s.tag} ({how}) for Python {s.python.major}.{s.python.minor}, {s.pip_platform},"
-                f" DeepStream {s.deepstream} (or reuse a cached wheel){done}")
+                f" DeepStream {s.deepstream} (or reuse a cached wheel)")
 
     def describe(self) -> list[str]:
         return [f"git ls-remote {q(self.spec.repo)} {q(self.spec.tag)}", f"mkdir -p {q(self.spec.build_dir)}",
