@@ -9,17 +9,17 @@ and proves it with an import. The state file records what is installed, so a rer
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
-from provision.artifacts import ArtifactStore, build_key, sha256_file
+from provision.artifacts import ArtifactStore, sha256_file
 from provision.pyds.build import PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
+from provision.steps.cached_build import CachedBuild
 from provision.state import STATE_DIR, upload, write_state
-from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+from provision.steps.base import Step, StepContext, StepFailed, q
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
 IMPORT = "cd / && python3 -c 'import pyds; print(pyds.__version__)'"
@@ -55,16 +55,17 @@ def cached_wheel(store: ArtifactStore, key: str) -> Path | None:
 
 
 @dataclass
-class BuildPyds(Step):
+class BuildPyds(CachedBuild):
     """Produce the pyds wheel for a build key: from the cache, or built on this host."""
 
     spec: PydsBuildSpec
-    store: ArtifactStore
-    artifact: Path | None = None
-    key: str | None = None
-    commit: str | None = None
-    outcome: str = field(default="")  # built | copied
     name = "pyds-build"
+    what = "pyds wheel"
+    timeout = 3 * 3600
+
+    @property
+    def ref(self) -> str:
+        return self.spec.tag
 
     def summary(self) -> str:
         s = self.spec
@@ -76,48 +77,17 @@ class BuildPyds(Step):
         return [f"git ls-remote {q(self.spec.repo)} {q(self.spec.tag)}", f"mkdir -p {q(self.spec.build_dir)}",
                 *self.spec.commands(), f"(controller) fetch {self.spec.wheel_dir}/pyds-*.whl into the artifact cache"]
 
-    def resolve_key(self, ctx: StepContext) -> str:
-        """The key needs the tag's commit: ask the repository (from the host, which clones)."""
-        if self.key is None:
-            self.commit = remote_commit(ctx, self.spec.repo, self.spec.tag)
-            self.key = build_key(self.spec.key_parts(self.commit))
-        return self.key
+    def installed_key(self, ctx: StepContext) -> str | None:
+        return installed_key(ctx)
 
-    def check(self, ctx: StepContext) -> str | None:
-        key = self.resolve_key(ctx)
-        if installed_key(ctx) == key:
-            return f"pyds build {key} is already installed"
-        cached = cached_wheel(self.store, key)
-        if cached:
-            self.artifact, self.outcome = cached, "copied"
-            return f"cached wheel {cached.name} ({key})"
-        return None
+    def cached(self, key: str) -> Path | None:
+        return cached_wheel(self.store, key)
 
-    def apply(self, ctx: StepContext) -> None:
-        key = self.resolve_key(ctx)
-        with self.store.lock(key):
-            cached = cached_wheel(self.store, key)
-            if cached:  # another host of the fleet built it while we waited
-                self.artifact, self.outcome = cached, "copied"
-                return
-            self._build(ctx, key)
-
-    def _build(self, ctx: StepContext, key: str) -> None:
-        ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
-        for command in self.spec.commands():
-            ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=3 * 3600)
+    def built_file(self, ctx: StepContext) -> tuple[str, str]:
         wheels = ctx.sh(f"ls {q(self.spec.wheel_dir)}/pyds-*.whl").stdout.split()
         if len(wheels) != 1:
             raise StepFailed(f"{ctx.runner.host}: expected one pyds wheel in {self.spec.wheel_dir}, found {len(wheels)}")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / Path(wheels[0]).name
-            ctx.runner.get(wheels[0], local)
-            self.artifact = self.store.put(key, local.name, local, self.spec.key_parts(self.commit))
-        self.outcome = "built"
-
-    def verify(self, ctx: StepContext) -> None:
-        if self.artifact is None or not self.artifact.exists():
-            raise StepFailed(f"{ctx.runner.host}: no pyds wheel for build {self.key}")
+        return wheels[0], Path(wheels[0]).name
 
 
 @dataclass

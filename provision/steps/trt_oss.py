@@ -8,12 +8,11 @@ TX2/AGX: NVIDIA/TensorRT#1308, #1846). `-j` follows memory, not cores.
 
 from __future__ import annotations
 
-import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from provision.artifacts import ArtifactStore, build_key, sha256_file
-from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+from provision.steps.base import StepContext, StepFailed, q
+from provision.steps.cached_build import CachedBuild
 from provision.steps.plugin_files import PluginPaths, installed_build
 
 GIB = 1024 * 1024  # KiB
@@ -91,17 +90,17 @@ class BuildSpec:
 
 
 @dataclass
-class BuildPlugin(Step):
+class BuildPlugin(CachedBuild):
     """Produce the plugin library for a build key: from the cache, or built on this host."""
 
     spec: BuildSpec
-    store: ArtifactStore
     installed: PluginPaths  # the system library this build is for
-    artifact: Path | None = None
-    key: str | None = None
-    commit: str | None = None
-    outcome: str = field(default="")  # built | copied
     name = "trt-oss-build"
+    what = "plugin library"
+
+    @property
+    def ref(self) -> str:
+        return self.spec.ref
 
     def summary(self) -> str:
         s = self.spec
@@ -111,49 +110,14 @@ class BuildPlugin(Step):
         return [f"git ls-remote {self.spec.repo} {self.spec.ref}", *self.spec.commands(),
                 "(controller) fetch build/out/libnvinfer_plugin.so.* into the artifact cache"]
 
-    def resolve_key(self, ctx: StepContext) -> str:
-        """The build key needs the ref's commit: ask the repository (from the host, which clones)."""
-        if self.key is None:
-            self.commit = remote_commit(ctx, self.spec.repo, self.spec.ref)
-            self.key = build_key(self.spec.key_parts(self.commit))
-        return self.key
+    def installed_key(self, ctx: StepContext) -> str | None:
+        return installed_build(ctx, self.installed)
 
-    def check(self, ctx: StepContext) -> str | None:
-        key = self.resolve_key(ctx)
-        if installed_build(ctx, self.installed) == key:
-            return f"build {key} is already installed"
-        cached = self.store.get(key, "libnvinfer_plugin.so")
-        if cached:
-            self.artifact, self.outcome = cached, "copied"
-            return f"cached build {key}"
-        return None
+    def cached(self, key: str) -> Path | None:
+        return self.store.get(key, "libnvinfer_plugin.so")
 
-    def apply(self, ctx: StepContext) -> None:
-        key = self.resolve_key(ctx)
-        with self.store.lock(key):
-            cached = self.store.get(key, "libnvinfer_plugin.so")
-            if cached:  # another host of the fleet built it while we waited
-                self.artifact, self.outcome = cached, "copied"
-                return
-            self._build(ctx, key)
-
-    def _build(self, ctx: StepContext, key: str) -> None:
-        ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
-        for command in self.spec.commands():
-            ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=6 * 3600)
+    def built_file(self, ctx: StepContext) -> tuple[str, str]:
         out = ctx.sh(f"ls {q(self.spec.src + '/build/out')}/libnvinfer_plugin.so.*.*.*").stdout.split()
         if not out:
             raise StepFailed(f"{ctx.runner.host}: the build made no libnvinfer_plugin.so.X.Y.Z")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / "libnvinfer_plugin.so"
-            ctx.runner.get(out[0], local)
-            self.artifact = self.store.put(key, "libnvinfer_plugin.so", local, self.spec.key_parts(self.commit))
-        self.outcome = "built"
-
-    def verify(self, ctx: StepContext) -> None:
-        if self.artifact is None or not self.artifact.exists():
-            raise StepFailed(f"{ctx.runner.host}: no plugin library for build {self.key}")
-
-    @property
-    def sha256(self) -> str | None:
-        return sha256_file(self.artifact) if self.artifact else None
+        return out[0], "libnvinfer_plugin.so"

@@ -1,0 +1,89 @@
+"""A file built on a host from a git ref and kept in the controller's artifact cache.
+
+The cache key is a hash of what decides the file's bytes, the ref's commit included, so a host
+whose key is cached gets a copy instead of a build, and across a fleet (invoke's threads or
+Ansible's forks) each key is built once: the others wait on the key's lock, then copy.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provision.artifacts import ArtifactStore, build_key, sha256_file
+from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+
+
+@dataclass
+class CachedBuild(Step):
+    """Subclasses give `ref`, `installed_key`, `cached` and `built_file`; the spec gives `repo`,
+    `build_dir`, `commands()` and `key_parts(commit)`."""
+
+    spec: Any
+    store: ArtifactStore
+    artifact: Path | None = field(default=None, kw_only=True)
+    key: str | None = field(default=None, kw_only=True)
+    commit: str | None = field(default=None, kw_only=True)
+    outcome: str = field(default="", kw_only=True)  # built | copied
+    what = "build"  # what the file is, in messages
+    timeout = 6 * 3600  # seconds for each build command
+
+    @property
+    def ref(self) -> str:
+        raise NotImplementedError
+
+    def installed_key(self, ctx: StepContext) -> str | None:
+        """The key of the build installed on the host now, per its state file."""
+        raise NotImplementedError
+
+    def cached(self, key: str) -> Path | None:
+        """The cached file for `key`, if the controller has it."""
+        raise NotImplementedError
+
+    def built_file(self, ctx: StepContext) -> tuple[str, str]:
+        """(the product's path on the host after the build, the name to cache it under)."""
+        raise NotImplementedError
+
+    def resolve_key(self, ctx: StepContext) -> str:
+        """The key needs the ref's commit: ask the repository (from the host, which clones)."""
+        if self.key is None:
+            self.commit = remote_commit(ctx, self.spec.repo, self.ref)
+            self.key = build_key(self.spec.key_parts(self.commit))
+        return self.key
+
+    def check(self, ctx: StepContext) -> str | None:
+        key = self.resolve_key(ctx)
+        if self.installed_key(ctx) == key:
+            return f"{self.what} {key} is already installed"
+        cached = self.cached(key)
+        if cached:
+            self.artifact, self.outcome = cached, "copied"
+            return f"cached {self.what} {cached.name} ({key})"
+        return None
+
+    def apply(self, ctx: StepContext) -> None:
+        key = self.resolve_key(ctx)
+        with self.store.lock(key):
+            cached = self.cached(key)
+            if cached:  # another host of the fleet built it while we waited
+                self.artifact, self.outcome = cached, "copied"
+                return
+            ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
+            for command in self.spec.commands():
+                ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=self.timeout)
+            remote, name = self.built_file(ctx)
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / name
+                ctx.runner.get(remote, local)
+                self.artifact = self.store.put(key, name, local, self.spec.key_parts(self.commit))
+            self.outcome = "built"
+
+    def verify(self, ctx: StepContext) -> None:
+        if self.artifact is None or not self.artifact.exists():
+            raise StepFailed(f"{ctx.runner.host}: no {self.what} for build {self.key}")
+
+    @property
+    def sha256(self) -> str | None:
+        return sha256_file(self.artifact) if self.artifact else None
