@@ -12,6 +12,7 @@ root (the simulated fleet); takes a few minutes.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -22,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provision.simfleet.fleet import DEFAULT_FLEET, FleetHandle, fleet_down, fleet_up  # noqa: E402
-from provision.simfleet.mirror import start_mirror, stop_mirror  # noqa: E402
+from provision.simfleet.fleet import DEFAULT_FLEET, FleetHandle  # noqa: E402
+from provision.simfleet.mirror import served_fleet  # noqa: E402
 
 BIN = Path(sys.executable).parent
 
@@ -56,20 +57,12 @@ def main() -> None:
     print(f"{'round':<6} {'run':<8} {'invoke s':>9} {'ansible s':>10} {'ansible/invoke':>15}")
     for round_no in range(1, args.rounds + 1):
         order = ("invoke", "ansible") if round_no % 2 else ("ansible", "invoke")
-        with tempfile.TemporaryDirectory(prefix="dsprov-bench-") as tmp:
-            handles: dict[str, FleetHandle] = {}
-            try:
-                for tool in order:
-                    handles[tool] = fleet_up(args.fleet, Path(tmp) / tool)
-                    start_mirror(handles[tool])
-                for run in ("first", "again"):
-                    seconds = {tool: timed(tool, handles[tool], Path(tmp) / f"cache-{tool}") for tool in order}
-                    print(f"{round_no:<6} {run:<8} {seconds['invoke']:>9.1f} {seconds['ansible']:>10.1f}"
-                          f" {seconds['ansible'] / seconds['invoke']:>15.2f}", flush=True)
-            finally:
-                for tool in handles:
-                    stop_mirror(Path(tmp) / tool)
-                    fleet_down(Path(tmp) / tool)
+        with tempfile.TemporaryDirectory(prefix="dsprov-bench-") as tmp, contextlib.ExitStack() as stack:
+            handles = {tool: stack.enter_context(served_fleet(args.fleet, Path(tmp) / tool)) for tool in order}
+            for run in ("first", "again"):
+                seconds = {tool: timed(tool, handles[tool], Path(tmp) / f"cache-{tool}") for tool in order}
+                print(f"{round_no:<6} {run:<8} {seconds['invoke']:>9.1f} {seconds['ansible']:>10.1f}"
+                      f" {seconds['ansible'] / seconds['invoke']:>15.2f}", flush=True)
 
 
 if __name__ == "__main__":

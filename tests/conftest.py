@@ -17,18 +17,12 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
     """The demo fleet (or the one named by DSPROV_FLEET_FILE), always torn down at the end."""
     if os.geteuid() != 0:
         pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
-    from provision.simfleet.fleet import DEFAULT_FLEET, fleet_down, fleet_up
-    from provision.simfleet.mirror import start_mirror, stop_mirror
+    from provision.simfleet.fleet import DEFAULT_FLEET
+    from provision.simfleet.mirror import served_fleet
 
     fleet_file = Path(os.environ.get("DSPROV_FLEET_FILE", DEFAULT_FLEET))
     runtime_dir = tmp_path_factory.mktemp("fleet", numbered=True)
-    handle = None
-    try:
-        handle = fleet_up(fleet_file, runtime_dir / "run")
-        start_mirror(handle)
+    with served_fleet(fleet_file, runtime_dir / "run") as handle:
         os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
         os.environ["DSPROV_CACHE"] = str(runtime_dir / "controller-cache")  # builds start cold
         yield handle
-    finally:
-        stop_mirror(runtime_dir / "run")
-        fleet_down(runtime_dir / "run")

@@ -118,16 +118,8 @@ def build_layer(recipe: LayerRecipe, base_root: Path, cache_dir: Path = roots.CA
             _merge_usr(tmp / "root", base_root)
             (tmp / "status").write_text(status)
             shutil.rmtree(tmp / "apt")
-            (tmp / ".complete").write_text(json.dumps(
-                {**asdict(recipe), "debs": [d.name for d in debs],
-                 "build_seconds": round(time.monotonic() - started, 1)}))
-            if final.exists() and not (final / ".complete").exists():  # a crashed build's leftovers
-                shutil.rmtree(final)
-            try:
-                tmp.rename(final)
-            except OSError:  # another process finished the same recipe first
-                if not (final / ".complete").exists():
-                    raise
+            roots.publish(tmp, final, {**asdict(recipe), "debs": [d.name for d in debs],
+                                       "build_seconds": round(time.monotonic() - started, 1)})
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return Layer(final / "root", final / "status")

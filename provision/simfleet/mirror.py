@@ -7,17 +7,19 @@ settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
-from provision.simfleet.fleet import FleetHandle, _free_port
+from provision.simfleet.fleet import FleetHandle, _free_port, fleet_down, fleet_up
 from provision.simfleet.upstreams import build_upstreams
 
 PID_FILE = "mirror.pid"
@@ -69,3 +71,16 @@ def stop_mirror(runtime_dir: Path) -> None:
     except (ProcessLookupError, ValueError):
         pass
     pid_file.unlink()
+
+
+@contextlib.contextmanager
+def served_fleet(fleet_file: Path, runtime_dir: Path) -> Iterator[FleetHandle]:
+    """A fleet with its mirror for the length of a `with`: always stopped and cleaned up after,
+    also when starting it failed half-way."""
+    try:
+        handle = fleet_up(fleet_file, runtime_dir)
+        start_mirror(handle)
+        yield handle
+    finally:
+        stop_mirror(runtime_dir)
+        fleet_down(runtime_dir)

@@ -111,6 +111,19 @@ def _finish(root: Path, log: Path) -> None:
         raise ProvisionError(f"base root has {pythons}: a package pulled Python in; see {log}")
 
 
+def publish(tmp: Path, final: Path, meta: dict) -> None:
+    """Mark a finished cache entry complete and move it into place in one rename; another process
+    that finished the same recipe first wins, and a crashed build's leftovers are replaced."""
+    (tmp / ".complete").write_text(json.dumps(meta))
+    if final.exists() and not (final / ".complete").exists():
+        shutil.rmtree(final)
+    try:
+        tmp.rename(final)
+    except OSError:  # another process finished the same recipe first
+        if not (final / ".complete").exists():
+            raise
+
+
 def build_root(recipe: Recipe, cache_dir: Path = CACHE_DIR) -> Path:
     """Return the cached root for ``recipe``, building it first (atomically) when absent."""
     ensure_binfmt(recipe.arch)
@@ -135,13 +148,7 @@ def build_root(recipe: Recipe, cache_dir: Path = CACHE_DIR) -> Path:
         if foreign:
             _run(["chroot", str(tmp), "/debootstrap/debootstrap", "--second-stage"], log)
         _finish(tmp, log)
-        (tmp / ".complete").write_text(json.dumps(
-            {**asdict(recipe), "build_seconds": round(time.monotonic() - started, 1)}))
-        try:
-            tmp.rename(final)
-        except OSError:  # another process finished the same recipe first
-            if not (final / ".complete").exists():
-                raise
+        publish(tmp, final, {**asdict(recipe), "build_seconds": round(time.monotonic() - started, 1)})
     finally:
         if tmp.exists():
             _unmount_under(tmp)

@@ -20,8 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.fleet import FleetHandle, fleet_down, fleet_up
-from provision.simfleet.mirror import start_mirror, stop_mirror
+import contextlib
+
+from provision.simfleet.fleet import FleetHandle
+from provision.simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -43,18 +45,9 @@ def fleets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ansible")
     spec = folder / "fleet.yml"
     spec.write_text("name: ansible\ndevices:\n" + "".join(f"  - {{name: {n}, profile: {p}}}\n" for n, p in DEVICES.items()))
-    started: list[Path] = []
-    try:
-        handles = []
-        for side in ("ansible", "invoke"):
-            started.append(folder / side)
-            handles.append(fleet_up(spec, folder / side))
-            start_mirror(handles[-1])
-        yield handles[0], handles[1], folder / "cache"
-    finally:
-        for runtime in started:
-            stop_mirror(runtime)
-            fleet_down(runtime)
+    with contextlib.ExitStack() as stack:
+        ansible, invoke = (stack.enter_context(served_fleet(spec, folder / side)) for side in ("ansible", "invoke"))
+        yield ansible, invoke, folder / "cache"
 
 
 def environment(handle: FleetHandle, cache: Path) -> dict[str, str]:

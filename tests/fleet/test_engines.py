@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.fleet import fleet_down, fleet_up
-from provision.simfleet.mirror import start_mirror, stop_mirror
+from provision.simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "tests" / "fixtures" / "published" / "deepstream_configs"
@@ -46,9 +45,7 @@ def fleet2(tmp_path_factory):
     folder = tmp_path_factory.mktemp("engines")
     spec = folder / "fleet.yml"
     spec.write_text("name: engines\ndevices:\n  - {name: t4-01, profile: t4}\n  - {name: nano01, profile: nano}\n")
-    handle = fleet_up(spec, folder / "run")
-    try:
-        start_mirror(handle)
+    with served_fleet(spec, folder / "run") as handle:
         host_vars = handle.runtime_dir / "host_vars"
         host_vars.mkdir()
         (folder / "instances.json").write_text(json.dumps(COCO))
@@ -57,9 +54,6 @@ def fleet2(tmp_path_factory):
         (host_vars / "t4-01.yml").write_text(json.dumps({"dsprov_engine_roots": [T4_ROOT], "dsprov_tao_apps_repo": TAO_APPS,
                                                          "dsprov_models": [model]}))
         yield handle
-    finally:
-        stop_mirror(folder / "run")
-        fleet_down(folder / "run")
 
 
 def on(handle, device, command, data=None):

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.fleet import fleet_down, fleet_up
-from provision.simfleet.mirror import start_mirror, stop_mirror
+from provision.simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
@@ -24,13 +23,8 @@ def nanos(tmp_path_factory, fleet):  # `fleet` first: it sets the cache and pass
         + "".join(f"  - {{name: nano0{i}, profile: nano}}\n" for i in (1, 2, 3))
         + "  - {name: xavier01, profile: xavier}\n"
     )
-    handle = fleet_up(spec, folder / "run")
-    try:
-        start_mirror(handle)
+    with served_fleet(spec, folder / "run") as handle:
         yield handle
-    finally:
-        stop_mirror(folder / "run")
-        fleet_down(folder / "run")
 
 
 def invoke(handle, *args, env=None):

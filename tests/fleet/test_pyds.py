@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.fleet import fleet_down, fleet_up
-from provision.simfleet.mirror import start_mirror, stop_mirror
+from provision.simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
@@ -33,13 +32,8 @@ def pyfleet(tmp_path_factory):
         pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
     folder = tmp_path_factory.mktemp("pyds")
     (folder / "fleet.yml").write_text(FLEET)
-    handle = fleet_up(folder / "fleet.yml", folder / "run")
-    try:
-        start_mirror(handle)
+    with served_fleet(folder / "fleet.yml", folder / "run") as handle:
         yield handle
-    finally:
-        stop_mirror(folder / "run")
-        fleet_down(folder / "run")
 
 
 def cache(handle) -> Path:
