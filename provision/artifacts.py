@@ -12,12 +12,14 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import requests
 
 from provision.errors import ProvisionError
+from provision.steps.base import DEFAULT_STALL_TIMEOUT, LOW_SPEED_LIMIT
 
 CACHE_ENV = "DSPROV_CACHE"
 
@@ -39,20 +41,30 @@ def build_key(parts: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def fetch(url: str, sha256: str, name: str) -> Path:
-    """Download `url` once into the cache, checking its SHA-256 (a mismatch is never kept)."""
+def fetch(url: str, sha256: str, name: str, stall_timeout: int = DEFAULT_STALL_TIMEOUT) -> Path:
+    """Download `url` once into the cache, checking its SHA-256 (a mismatch is never kept).
+
+    A download that stays under LOW_SPEED_LIMIT bytes/s for stall_timeout seconds (no answer,
+    or a trickle) is abandoned, as git's http.lowSpeedTime does on the hosts."""
     target = cache_root() / "downloads" / sha256 / name
     if target.exists() and sha256_file(target) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with requests.get(url, stream=True, timeout=60) as response:
-            response.raise_for_status()
-            with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-                for chunk in response.iter_content(1 << 20):
+    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
+        try:
+            with requests.get(url, stream=True, timeout=stall_timeout) as response:
+                response.raise_for_status()
+                window, got = time.monotonic(), 0
+                for chunk in response.iter_content(1 << 16):
                     tmp.write(chunk)
-    except requests.RequestException as exc:
-        raise ProvisionError(f"cannot download {url}: {exc}") from exc
+                    got += len(chunk)
+                    if time.monotonic() - window >= stall_timeout:
+                        if got < LOW_SPEED_LIMIT * stall_timeout:
+                            raise requests.Timeout(f"less than {LOW_SPEED_LIMIT} bytes/s for {stall_timeout} s")
+                        window, got = time.monotonic(), 0
+        except requests.RequestException as exc:
+            os.unlink(tmp.name)
+            raise ProvisionError(f"cannot download {url}: {exc} (stall limit: dsprov_stall_timeout)") from exc
     got = sha256_file(Path(tmp.name))
     if got != sha256:
         os.unlink(tmp.name)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from provision import report
+from provision import cancel, report
 from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
@@ -125,7 +125,10 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
                 tasks[host] = bar.add_task(what, host=host, total=None)
             bar.update(tasks[host], description=what)
 
-        reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
+        with cancel.on_sigint():
+            reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
+    if any(r.result == "cancelled" for r in reports):
+        return _cancelled(reports, as_json)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
     else:
@@ -137,6 +140,16 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
                 console.print("\n".join(Path(r.log).read_text().splitlines()[-15:]), markup=False, highlight=False)
         _summary(reports, "dry run" if dry_run else "provision")
     return 1 if any(r.result in ("failed", "refused") for r in reports) else 0
+
+
+def _cancelled(reports, as_json: bool) -> int:
+    """After a Ctrl-C: a line per host on stderr saying where it stopped (JSON as usual); 130."""
+    if as_json:
+        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+    for r in reports:
+        line = r.message if r.result == "cancelled" else f"{r.host}: {r.result} before the cancel: {r.message}"
+        print(line if line.startswith(f"{r.host}: ") else f"{r.host}: {line}", file=sys.stderr)
+    return cancel.EXIT_CANCELLED
 
 
 def rollback(host: str, inventory=None, as_json=False) -> int:
@@ -222,7 +235,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     from provision.matrix import Matrix
     from provision.provisioner import HostLog
     from provision.state import read_state
-    from provision.steps.base import StepContext, StepFailed
+    from provision.steps.base import StepContext, StepFailed, stall_timeout
     from provision.steps.engines import engine_roots, rebuild_engines_step
 
     spec = Inventory(inventory).host(host)
@@ -236,7 +249,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         searched = tuple(roots) or (() if configs else engine_roots(spec.vars))
         step = rebuild_engines_step(detection, matrix, tuple(configs), searched,
                                     progress=lambda line: err.print(f"{host}: {line}", markup=False))
-        ctx = StepContext(runner, detection.facts, log)
+        ctx = StepContext(runner, detection.facts, log, stall_timeout=stall_timeout(spec.vars))
         failure = None
         if dry_run:
             step.survey(ctx)
@@ -289,7 +302,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     from provision.matrix import Matrix
     from provision.plan import Plan
     from provision.provisioner import HostLog, HostReport, run_plan
-    from provision.steps.base import StepContext
+    from provision.steps.base import StepContext, stall_timeout
 
     model = {"kind": kind, "onnx": onnx, "coco": coco_file, "config": out, "labels": labels,
              "batch_size": int(batch_size), "precision": precision, "infer_dims": dims, "int8_calib_file": int8_calib,
@@ -313,7 +326,8 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         else:
             held = acquire(runner)
             try:
-                run_plan(plan, StepContext(runner, detection.facts, log), report, lambda step: None)
+                ctx = StepContext(runner, detection.facts, log, stall_timeout=stall_timeout(spec.vars))
+                run_plan(plan, ctx, report, lambda step: None)
             except ProvisionError as exc:
                 report.result, report.message = "failed", str(exc)
             finally:
@@ -354,8 +368,10 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
     import contextlib
 
     busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(inv.resolve(hosts)))
-    with busy:
+    with busy, cancel.on_sigint():
         reports = provision_hosts(inv, inv.resolve(hosts), flags, dry_run, Path(log_dir) if log_dir else None)
+    if any(r.result == "cancelled" for r in reports):
+        return _cancelled(reports, as_json)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
     else:

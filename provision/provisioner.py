@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from provision import cancel
 from provision.artifacts import ArtifactStore, cache_root
 from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture
 from provision.errors import ProvisionError
@@ -17,7 +19,7 @@ from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, runner_for
 from provision.state import read_state
-from provision.steps.base import StepContext, StepFailed
+from provision.steps.base import StepContext, StepFailed, stall_timeout
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import restore
 from provision.steps.pyds import BuildPyds
@@ -36,7 +38,7 @@ class StepReport:
 @dataclass
 class HostReport:
     host: str
-    result: str = "ok"  # ok | failed | refused | planned
+    result: str = "ok"  # ok | failed | refused | planned | cancelled
     outcome: str = "unchanged"  # built | copied | unchanged | restored | -
     key: str = "-"
     seconds: float = 0.0
@@ -80,29 +82,50 @@ def run_plan(
     """
     first_change = None  # check_only: the first step that would change
     for step in plan.steps:
+        if cancel.requested():
+            raise cancel.Cancelled(f"{ctx.runner.host}: cancelled before {step.name}{_done(report)}")
         progress(step.name)
-        done = None if first_change else step.check(ctx)
-        if done:
-            report.steps.append(StepReport(step.name, "unchanged", done))
-            ctx.log(f"[{step.name}] unchanged: {done}")
-        elif check_only:
-            first_change = first_change or step.name
-            after = f" (after {first_change})" if first_change != step.name else ""
-            report.steps.append(StepReport(step.name, "changed", f"would {step.summary()}{after}"))
-            ctx.log(f"[{step.name}] would {step.summary()}{after}")
-        else:
-            ctx.log(f"[{step.name}] {step.summary()}")
-            try:
-                step.apply(ctx)
-                step.verify(ctx)
-            except StepFailed:
-                ctx.log(f"[{step.name}] failed: rolling back")
-                step.rollback(ctx)
-                raise
-            report.steps.append(StepReport(step.name, "changed", step.summary()))
+        try:
+            _run_step(step, ctx, report, check_only, first_change)
+        except cancel.Cancelled:
+            raise cancel.Cancelled(
+                f"{ctx.runner.host}: cancelled during {step.name}, its command stopped on the host{_done(report)}"
+            ) from None
+        if check_only and not first_change and report.steps[-1].status == "changed":
+            first_change = step.name
         if isinstance(step, (BuildPlugin, BuildPyds)) and report.key == "-":  # the plan's main build
             report.key = step.key or "-"
             report.outcome = step.outcome or report.outcome
+
+
+def _run_step(step, ctx: StepContext, report: HostReport, check_only: bool, first_change: str | None) -> None:
+    """One step of run_plan. A cancel may stop only an interruptible step's apply (a build); any
+    other step, and every rollback, finishes once started."""
+    done = None if first_change else step.check(ctx)
+    if done:
+        report.steps.append(StepReport(step.name, "unchanged", done))
+        ctx.log(f"[{step.name}] unchanged: {done}")
+    elif check_only:
+        after = f" (after {first_change})" if first_change else ""
+        report.steps.append(StepReport(step.name, "changed", f"would {step.summary()}{after}"))
+        ctx.log(f"[{step.name}] would {step.summary()}{after}")
+    else:
+        ctx.log(f"[{step.name}] {step.summary()}")
+        try:
+            with contextlib.nullcontext() if step.interruptible else cancel.shielded():
+                step.apply(ctx)
+                step.verify(ctx)
+        except StepFailed:
+            ctx.log(f"[{step.name}] failed: rolling back")
+            with cancel.shielded():
+                step.rollback(ctx)
+            raise
+        report.steps.append(StepReport(step.name, "changed", step.summary()))
+
+
+def _done(report: HostReport) -> str:
+    done = [s.name for s in report.steps]
+    return f" (done: {', '.join(done)})" if done else " (nothing changed)"
 
 
 def provision_on(
@@ -126,6 +149,7 @@ def provision_on(
     started = time.monotonic()
     detection = None
     try:
+        stall = stall_timeout(settings)
         progress("detect")
         detection = analyse(runner.host, capture(runner, settings.get(BUILD_DIR_VAR)), flags.get("gpu_archs"), matrix)
         plan = make_plan(detection, matrix, Options.from_settings(settings, **flags), store)
@@ -134,7 +158,7 @@ def provision_on(
             log(line)
         if dry_run or check_only:
             if check_only:
-                ctx = StepContext(runner, detection.facts, log)
+                ctx = StepContext(runner, detection.facts, log, stall_timeout=stall)
                 ctx.state = read_state(ctx)
                 run_plan(plan, ctx, report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
@@ -142,12 +166,16 @@ def provision_on(
             return report, detection
         held = acquire(runner)
         try:
-            ctx = StepContext(runner, detection.facts, log)
+            ctx = StepContext(runner, detection.facts, log, stall_timeout=stall)
             ctx.state = read_state(ctx)
             run_plan(plan, ctx, report, progress)
         finally:
             held.release()
         report.message = "; ".join(plan.notes) or ("changed" if report.changed else "nothing to change")
+    except cancel.Cancelled as exc:
+        stopped = str(exc) if report.plan else f"{runner.host}: cancelled during detect (nothing changed)"
+        report.result, report.message = "cancelled", stopped + "; lock released"
+        log(report.message)
     except ProvisionError as exc:
         report.result = "refused" if isinstance(exc, PlanRefused) else "failed"
         report.message = str(exc)

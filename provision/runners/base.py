@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,15 @@ from typing import Callable, Protocol
 from provision.errors import ProvisionError
 
 SUDO_PROMPT = "[dsprov-sudo]"
+
+# Lines that explain a failure, most telling first: a full disk or a stalled download explains the
+# compiler or git error that follows from it, and those explain cmake's or make's summary lines.
+EXPLAINING = (
+    re.compile(r"No space left on device|Disk quota exceeded", re.I),
+    re.compile(r"Operation too slow|timed out|Could not resolve host|Connection refused", re.I),
+    re.compile(r"(^|\s|:)(fatal )?error:", re.I),  # gcc/nvcc/ld "file:3:1: error: ...", git "error: ..."
+    re.compile(r"^fatal:|^CMake Error|Killed|Permission denied", re.I),
+)
 
 
 class WrongSudoPassword(ProvisionError):
@@ -31,6 +41,16 @@ class Result:
         """The last lines of output, for an error message."""
         text = (self.stdout + "\n" + self.stderr).strip()
         return "\n".join(text.splitlines()[-lines:])
+
+    def reason(self) -> str:
+        """The one line of output that explains a failure (the first of the most telling kind,
+        stderr before stdout), else the last line."""
+        lines = [line.strip() for line in (self.stderr + "\n" + self.stdout).splitlines() if line.strip()]
+        for pattern in EXPLAINING:
+            found = next((line for line in lines if pattern.search(line)), None)
+            if found:
+                return found
+        return self.tail(1)
 
 
 class Held(Protocol):

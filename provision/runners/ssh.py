@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import select
 import socket
 import time
@@ -11,9 +12,14 @@ from typing import Callable
 import paramiko
 from fabric import Connection
 
+from provision import cancel
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import HostSpec
 from provision.runners.base import Result, check_sudo, sudo_wrap
+
+PGID_MARK = "[dsprov-pgid]"
+# sshd starts each session's shell with setsid(), so the shell's $$ is the command's process group.
+PGID_LINE = re.compile(re.escape(PGID_MARK) + r" (\d+)\n")
 
 
 class SSHRunner:
@@ -54,29 +60,42 @@ class SSHRunner:
         if sudo:
             command, stdin = sudo_wrap(command, self.spec.become_password, stdin)
         try:
-            code, out, err = self._exec(command, stdin, timeout, on_line)
+            code, out, err = self._exec(command, stdin, timeout, on_line, stoppable=not sudo)
         except (OSError, paramiko.SSHException) as exc:
             raise HostUnreachable(f"{self.host}: connection lost: {exc}") from exc
         result = Result(command, code, out, err)
         return check_sudo(result) if sudo else result
 
-    def _exec(self, command: str, stdin: str | None, timeout: float | None, on_line) -> tuple[int, str, str]:
+    def _exec(self, command: str, stdin: str | None, timeout: float | None, on_line,
+              stoppable: bool) -> tuple[int, str, str]:
         """Run on a fresh channel: send stdin whole, then read both streams until exit.
 
-        (Fabric's in_stream feeds stdin a byte at a time with a pause between bytes: a 6 kB
-        probe took a minute that way.)
+        A stoppable command (not under sudo: its processes are ours to signal) first reports its
+        process group, so a timeout or a cancel kills everything it started on the host, not only
+        the channel. (Fabric's in_stream feeds stdin a byte at a time with a pause between bytes:
+        a 6 kB probe took a minute that way.)
         """
+        if stoppable and cancel.interruptible():
+            raise cancel.Cancelled(f"{self.host}: cancelled before `{command[:80]}`")
         channel = self.connection.client.get_transport().open_session()
         deadline = None if timeout is None else time.monotonic() + timeout
+        pgid = None
         try:
-            channel.exec_command(command)
+            channel.exec_command(f"echo '{PGID_MARK}' $$ >&2; {command}" if stoppable else command)
             if stdin:
                 channel.sendall(stdin.encode())
             channel.shutdown_write()
             out, err, pending = bytearray(), bytearray(), ""
             while True:
+                if stoppable and pgid is None and (found := PGID_LINE.match(err.decode(errors="replace"))):
+                    pgid = int(found.group(1))
+                    del err[: found.end()]
                 if deadline is not None and time.monotonic() > deadline:
-                    raise ProvisionError(f"{self.host}: command timed out after {timeout} s")
+                    self._kill(pgid)
+                    raise ProvisionError(f"{self.host}: `{command[:80]}` timed out after {timeout:g} s (stopped)")
+                if stoppable and cancel.interruptible():
+                    self._kill(pgid)
+                    raise cancel.Cancelled(f"{self.host}: cancelled during `{command[:80]}` (stopped on the host)")
                 select.select([channel], [], [], 0.5)
                 got = False
                 while channel.recv_ready():
@@ -96,6 +115,17 @@ class SSHRunner:
             if on_line and pending:
                 on_line(pending)
             return channel.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
+        finally:
+            channel.close()
+
+    def _kill(self, pgid: int | None) -> None:
+        """Stop a command's whole process group on the host (TERM, then KILL after a grace)."""
+        if pgid is None:
+            return
+        channel = self.connection.client.get_transport().open_session()
+        try:
+            channel.exec_command(f"kill -TERM -{pgid} 2>/dev/null && sleep 2; kill -KILL -{pgid} 2>/dev/null; true")
+            channel.recv_exit_status()
         finally:
             channel.close()
 

@@ -15,6 +15,19 @@ from provision.facts import HostFacts
 from provision.runners import Result, Runner
 
 
+STALL_TIMEOUT_VAR = "dsprov_stall_timeout"
+DEFAULT_STALL_TIMEOUT = 300
+LOW_SPEED_LIMIT = 1000  # bytes per second
+
+
+def stall_timeout(settings: dict) -> int:
+    """dsprov_stall_timeout: how long a clone or download may stay under 1000 bytes/s (seconds)."""
+    value = settings.get(STALL_TIMEOUT_VAR, DEFAULT_STALL_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() or int(value) < 1:
+        raise ProvisionError(f"{STALL_TIMEOUT_VAR}: {value!r} is not a whole number of seconds >= 1")
+    return int(value)
+
+
 class StepFailed(ProvisionError):
     """A step could not do its work; the message is one line, the log has the rest."""
 
@@ -27,17 +40,24 @@ class StepContext:
     facts: HostFacts
     log: Callable[[str], None] = lambda line: None
     state: dict = field(default_factory=dict)  # the host's state file (provision/state.py)
+    stall_timeout: int = DEFAULT_STALL_TIMEOUT  # seconds a download may go without progress
+
+    @property
+    def env(self) -> str:
+        """Set before every command: git (through libcurl) gives up on a transfer that stays under
+        1000 bytes/s for stall_timeout seconds (git-config http.lowSpeedLimit/lowSpeedTime)."""
+        return (f"GIT_HTTP_LOW_SPEED_LIMIT={LOW_SPEED_LIMIT} GIT_HTTP_LOW_SPEED_TIME={self.stall_timeout};"
+                " export GIT_HTTP_LOW_SPEED_LIMIT GIT_HTTP_LOW_SPEED_TIME; ")
 
     def sh(self, command: str, *, sudo: bool = False, check: bool = True, stream: bool = False,
            timeout: float | None = None) -> Result:
         """Run a command on the host, logging it; a failure raises StepFailed unless check=False."""
         self.log(f"$ {'sudo ' if sudo else ''}{command}")
-        result = self.runner.run(command, sudo=sudo, timeout=timeout, on_line=self.log if stream else None)
-        if not stream:
-            for line in (result.stdout + result.stderr).splitlines():
-                self.log(line)
+        result = self.runner.run(self.env + command, sudo=sudo, timeout=timeout, on_line=self.log if stream else None)
+        for line in (result.stderr if stream else result.stdout + result.stderr).splitlines():
+            self.log(line)  # a streamed command's stdout is logged as it comes
         if check and not result.ok:
-            raise StepFailed(f"{self.runner.host}: `{command[:120]}` failed ({result.exit_code}): {result.tail(1)}")
+            raise StepFailed(f"{self.runner.host}: `{command[:120]}` failed ({result.exit_code}): {result.reason()}")
         return result
 
 
@@ -45,6 +65,7 @@ class Step:
     """One idempotent piece of the plan. Subclasses set `name` and implement the methods."""
 
     name = "step"
+    interruptible = False  # may a cancel stop apply halfway (True only for steps that change no system file)
 
     def describe(self) -> list[str]:
         """The exact commands apply would run (for --dry-run)."""

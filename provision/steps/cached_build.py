@@ -29,6 +29,7 @@ class CachedBuild(Step):
     outcome: str = field(default="", kw_only=True)  # built | copied
     what = "build"  # what the file is, in messages
     timeout = 6 * 3600  # seconds for each build command
+    interruptible = True  # it only writes its build folder and the controller cache
 
     @property
     def ref(self) -> str:

@@ -72,7 +72,7 @@ class EnsureCmake(Step):
 
     def apply(self, ctx: StepContext) -> None:
         a = self.archive
-        local = fetch(a.url, a.sha256, a.filename)
+        local = fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)
         staging = f"/tmp/{a.filename}"
         ctx.runner.put(Path(local), staging)
         tmp = f"{a.folder}.dsprov-tmp"
@@ -130,7 +130,7 @@ class EnsureCmakeFromSource(EnsureCmake):
     def apply(self, ctx: StepContext) -> None:
         a = self.archive
         staging = f"/tmp/{a.filename}"
-        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename)), staging)
+        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), staging)
         *build, install = self.commands(staging)
         try:
             for command in build:
