@@ -1,0 +1,185 @@
+"""Faults on a real simulated host: a Ctrl-C during the build, a mirror that stalls.
+
+The mirror here is the fleet's own upstream files served by a small HTTP server that answers
+the chosen requests with headers and then nothing (for at most STALL_BOUND seconds), so git on
+the host really waits on a dead transfer.
+"""
+
+import functools
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from provision.simfleet.upstreams import build_upstreams
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.fleet
+HOST = "t4-01"
+LIB = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
+STALL_BOUND = 180  # seconds a stalled request is held at most (the server never outlives a test by more)
+
+
+class StallingMirror:
+    """Serve `root`; a request whose path contains `stall_on` gets its headers, then silence."""
+
+    def __init__(self, root: Path, stall_on: str) -> None:
+        self.stalled = threading.Event()  # a request is being stalled now
+        self.release = threading.Event()
+        mirror = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def log_message(self, format, *args):  # noqa: A002 (stdlib name)
+                pass
+
+            def send_head(self):
+                if stall_on not in self.path:
+                    return super().send_head()
+                self.send_response(200)
+                self.send_header("Content-Length", "1048576")
+                self.end_headers()
+                self.wfile.flush()
+                mirror.stalled.set()
+                mirror.release.wait(STALL_BOUND)
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stalling(request):
+    mirrors = []
+
+    def make(stall_on: str) -> StallingMirror:
+        mirrors.append(StallingMirror(build_upstreams().root, stall_on))
+        return mirrors[-1]
+
+    yield make
+    for mirror in mirrors:
+        mirror.close()
+
+
+def on_device(fleet, command: str, sudo: bool = False) -> subprocess.CompletedProcess:
+    if sudo:
+        command = f"echo {fleet.become_password} | sudo -S -p '' sh -c '{command}'"
+    return subprocess.run([*fleet.ssh_command(HOST), command], capture_output=True, text=True, timeout=120)
+
+
+def inventory_with(fleet, tmp_path: Path, host_vars: str) -> Path:
+    folder = tmp_path / "inventory"
+    folder.mkdir()
+    shutil.copy(fleet.inventory, folder / "hosts.ini")
+    shutil.copytree(fleet.inventory.parent / "group_vars", folder / "group_vars")
+    (folder / "host_vars").mkdir()
+    (folder / "host_vars" / f"{HOST}.yml").write_text(host_vars)
+    return folder
+
+
+def sha(fleet, path: str) -> str:
+    return on_device(fleet, f"sha256sum {path}").stdout.split()[0]
+
+
+def lock_is_free(fleet) -> bool:
+    """Nobody holds the host's provision lock (flock -n gets it at once)."""
+    return on_device(fleet, "flock -n /var/lib/dsprov/lock true", sudo=True).returncode == 0
+
+
+def host_processes(fleet, word: str) -> list[str]:
+    """Command lines of the host's processes that mention `word` (this probe excluded)."""
+    listing = on_device(fleet, "for p in /proc/[0-9]*; do [ $p = /proc/$$ ] || "
+                               "{ tr '\\0' ' ' < $p/cmdline; echo; } 2>/dev/null; done").stdout
+    return [line for line in listing.splitlines() if word in line and "/proc/" not in line]
+
+
+def test_ctrl_c_during_the_build_stops_it_releases_the_lock_and_exits_130(fleet, stalling, tmp_path):
+    mirror = stalling("/objects/")  # ls-remote answers; the clone's object transfer hangs
+    inventory = inventory_with(fleet, tmp_path, f"dsprov_trt_oss_repo: {mirror.url}/git/NVIDIA/TensorRT.git\n"
+                                                "dsprov_stall_timeout: 900\n")
+    original = sha(fleet, LIB)
+    logs = tmp_path / "logs"
+    run = subprocess.Popen([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--force", "-i", str(inventory),
+                            "--log-dir", str(logs)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert mirror.stalled.wait(STALL_BOUND), "the build never reached the clone"
+        assert host_processes(fleet, "git clone"), "git clone runs on the host"
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=STALL_BOUND)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    lines = err.strip().splitlines()
+    assert run.returncode == 130, err
+    assert lines[-1].startswith(f"{HOST}: cancelled during trt-oss-build, its command stopped on the host"), err
+    assert lines[-1].endswith("; lock released"), err
+    assert "Traceback" not in err
+    assert host_processes(fleet, "git") == []
+    assert lock_is_free(fleet)
+    assert sha(fleet, LIB) == original  # the swap never started
+    assert on_device(fleet, "cat /var/lib/dsprov/state.json 2>/dev/null").stdout.find('"plugin"') == -1
+    assert "cancelled during trt-oss-build" in (logs / f"{HOST}.log").read_text()
+
+
+def test_a_cancel_before_the_run_changes_nothing(fleet, tmp_path):
+    """A cancel already asked stops the probe itself (in-process, real host)."""
+    from provision import cancel
+    from provision.artifacts import ArtifactStore
+    from provision.inventory import Inventory
+    from provision.matrix import Matrix
+    from provision.provisioner import provision_host
+
+    original = sha(fleet, LIB)
+    cancel.request()
+    try:
+        report = provision_host(HOST, Inventory(fleet.inventory), {"force": True}, Matrix.load(), ArtifactStore(),
+                                log_dir=tmp_path)
+    finally:
+        cancel.reset()
+    assert report.result == "cancelled"
+    assert report.message.startswith(f"{HOST}: cancelled during detect (nothing changed)"), report.message
+    assert sha(fleet, LIB) == original and lock_is_free(fleet)
+
+
+def test_a_stalled_mirror_ends_the_run_with_one_line_and_the_lock_released(fleet, stalling, tmp_path):
+    mirror = stalling("/TensorRT.git/")  # every request of the repository: headers, then nothing
+    inventory = inventory_with(fleet, tmp_path, f"dsprov_trt_oss_repo: {mirror.url}/git/NVIDIA/TensorRT.git\n"
+                                                "dsprov_stall_timeout: 3\n")
+    original = sha(fleet, LIB)
+    result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--force", "--json",
+                             "-i", str(inventory)], cwd=ROOT, capture_output=True, text=True, timeout=STALL_BOUND)
+    report = json.loads(result.stdout)[0]
+    assert (result.returncode, report["result"]) == (1, "failed"), report
+    assert mirror.stalled.is_set()
+    assert "\n" not in report["message"]
+    assert report["message"].startswith(f"{HOST}: `git ls-remote {mirror.url}/git/NVIDIA/TensorRT.git"), report
+    assert "Operation too slow. Less than 1000 bytes/sec transferred the last 3 seconds" in report["message"], report
+    assert lock_is_free(fleet) and sha(fleet, LIB) == original
+    assert host_processes(fleet, "git") == []
+
+
+def test_a_stalled_controller_download_is_abandoned(stalling, tmp_path, monkeypatch):
+    """The controller's own downloads (cmake archives) obey the same limit."""
+    from provision.artifacts import fetch
+    from provision.errors import ProvisionError
+
+    mirror = stalling("/cmake/")
+    monkeypatch.setenv("DSPROV_CACHE", str(tmp_path))
+    with pytest.raises(ProvisionError, match=r"cannot download .*/cmake/x\.tar\.gz: .*timed out"):
+        fetch(f"{mirror.url}/cmake/x.tar.gz", "0" * 64, "x.tar.gz", stall_timeout=2)
+    assert mirror.stalled.is_set()
+    assert os.listdir(tmp_path / "downloads" / ("0" * 64)) == []  # nothing half-written is kept
