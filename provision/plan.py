@@ -193,7 +193,7 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
         jobs=jobs,
     )
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
-    plan.steps += [build, SwapPlugin(installed, build, options.required_plugins)]
+    plan.steps += [build, SwapPlugin(installed, build, options.required_plugins, options.force)]
     return _after_plugin(plan, d, matrix, options, store)
 
 

@@ -18,10 +18,10 @@ from provision.lock import acquire
 from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, runner_for
-from provision.state import read_state
+from provision.state import read_state, write_state
 from provision.steps.base import StepContext, StepFailed, stall_timeout
 from provision.steps.plugin_files import PluginPaths
-from provision.steps.plugin_swap import restore
+from provision.steps.plugin_swap import restore, takeover
 from provision.steps.pyds import BuildPyds
 from provision.steps.trt_oss import BuildPlugin
 
@@ -171,7 +171,7 @@ def provision_on(
             run_plan(plan, ctx, report, progress)
         finally:
             held.release()
-        report.message = "; ".join(plan.notes) or ("changed" if report.changed else "nothing to change")
+        report.message = "; ".join([*plan.notes, *ctx.notes]) or ("changed" if report.changed else "nothing to change")
     except cancel.Cancelled as exc:
         stopped = str(exc) if report.plan else f"{runner.host}: cancelled during detect (nothing changed)"
         report.result, report.message = "cancelled", stopped + "; lock released"
@@ -256,7 +256,13 @@ def rollback_on(runner: Runner, log: HostLog, check_only: bool = False) -> HostR
                 report.message = NOTHING_TO_ROLL_BACK
                 return report
             path = Path(plugin["path"])
-            restore(ctx, PluginPaths(str(path.parent), path.name))
+            paths = PluginPaths(str(path.parent), path.name)
+            taken = takeover(ctx, paths, force=False)  # refuses to overwrite someone else's library
+            if taken:  # a package upgrade: its library is what rollback puts back
+                log(taken.note)
+                ctx.state = {**ctx.state, "plugin": {**plugin, "original_sha256": taken.sha256}}
+                write_state(ctx, ctx.state)
+            restore(ctx, paths)
             report.outcome = "restored"
             report.message = f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
         finally:

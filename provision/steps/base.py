@@ -41,6 +41,7 @@ class StepContext:
     log: Callable[[str], None] = lambda line: None
     state: dict = field(default_factory=dict)  # the host's state file (provision/state.py)
     stall_timeout: int = DEFAULT_STALL_TIMEOUT  # seconds a download may go without progress
+    notes: list[str] = field(default_factory=list)  # what the user must be told (the run's message)
 
     @property
     def env(self) -> str:

@@ -7,11 +7,17 @@ comparing file names, so a saved copy beside the library could win) and register
 with `lib`) and renamed over the old one, so at every instant the path holds a whole library.
 Each action is one command; killing the run between any two leaves a loadable library and a
 recoverable original, and the next run finishes the job.
+
+Before a swap the library at the path must be the saved original or the build this tool
+installed. Anything else (someone else's library, put there by hand) is refused; with --force it
+becomes the original that rollback restores, and the previous original is kept under
+/var/lib/dsprov/orig/previous/. A package upgrade writes the diverted path, the saved copy: when
+dpkg reports a new version of the plugin's package, that copy is the new original (and said so).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.state import SAVED_DIR, read_state, write_state
@@ -20,6 +26,48 @@ from provision.steps.plugin_files import PluginPaths, installed_build, resolved_
 from provision.steps.trt_oss import BuildPlugin
 
 DIVERT_PACKAGE = "dsprov"
+PREVIOUS_DIR = f"{SAVED_DIR}/previous"  # originals replaced by a forced swap, kept by SHA-256
+
+
+@dataclass(frozen=True)
+class Takeover:
+    """What a swap must first record: a library it did not put there becomes the original."""
+
+    sha256: str  # the library that becomes the original
+    at: str  # where it is now: the library's path (someone else's), or the saved copy (a package upgrade)
+    note: str
+
+
+def package_version(ctx: StepContext, p: PluginPaths) -> str | None:
+    """The dpkg version of the plugin library's package (libnvinfer-plugin<major>) on the host."""
+    major = Path(p.soname_link).name.rsplit(".", 1)[-1]
+    result = ctx.runner.run(f"dpkg-query -W -f '${{Version}}' libnvinfer-plugin{major} 2>/dev/null")
+    return result.stdout.strip() or None if result.ok else None
+
+
+def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
+    """None when the host's library is the saved original or this tool's build (or nothing was
+    swapped yet); else what to take over, or StepFailed without `force` (before any change)."""
+    plugin = ctx.state.get("plugin") or {}
+    original, installed = plugin.get("original_sha256"), plugin.get("installed_sha256")
+    if not original or plugin.get("path") != p.path:
+        return None
+    saved, current = sha256(ctx, p.saved), sha256(ctx, p.path)
+    was, now = plugin.get("package_version"), package_version(ctx, p)
+    if saved and saved != original and was and now and was != now:
+        return Takeover(saved, p.saved, f"{p.name}: its package was upgraded ({was} -> {now}); dpkg wrote the"
+                                        f" new library to {p.saved} (diverted): it is the new original")
+    if current in (original, installed) and saved == original:
+        return None
+    where, sha = (p.path, current) if current not in (original, installed) else (p.saved, saved)
+    what = (f"{where} (SHA-256 {str(sha)[:12]}) is neither the original dsprov saved ({original[:12]}) nor the"
+            f" build it installed ({str(installed)[:12]}): changed by hand?")
+    if not force:
+        raise StepFailed(f"{ctx.runner.host}: {what} Nothing was changed; --force replaces it and keeps it"
+                         " for rollback")
+    if not sha:
+        raise StepFailed(f"{ctx.runner.host}: {where} is missing; restore it (e.g. reinstall the package) first")
+    return Takeover(sha, where, f"{what} kept as the original rollback restores (--force)")
 
 
 def save_original_command(p: PluginPaths) -> str:
@@ -66,6 +114,8 @@ class SwapPlugin(Step):
     paths: PluginPaths
     build: BuildPlugin  # gives the library (a controller file in the artifact cache) at run time
     required_plugins: tuple[str, ...]
+    force: bool = False  # replace a library that is neither the original nor this tool's build
+    taken: Takeover | None = field(default=None, init=False)
     name = "plugin-swap"
 
     @property
@@ -90,8 +140,12 @@ class SwapPlugin(Step):
     def check(self, ctx: StepContext) -> str | None:
         """Done when the build is installed; refused (before any change) when the build's SONAME
         is not the one the system's programs link to (an OSS ref of another TensorRT major)."""
+        self.taken = takeover(ctx, self.paths, self.force)
+        if self.taken:
+            ctx.log(f"[{self.name}] {self.taken.note}")
+            ctx.notes.append(self.taken.note)
         if installed_build(ctx, self.paths) == self.build.resolve_key(ctx):
-            return f"{self.paths.name} is already the OSS build {self.build.key}"
+            return None if self.taken else f"{self.paths.name} is already the OSS build {self.build.key}"
         wanted, built = Path(self.paths.soname_link).name, soname(self.build.artifact)
         if built != wanted:
             raise StepFailed(
@@ -104,6 +158,10 @@ class SwapPlugin(Step):
         p = self.paths
         state = dict(ctx.state)
         plugin = dict(state.get("plugin") or {})
+        if self.taken:
+            self._take_over(ctx, plugin)
+            if installed_build(ctx, p) == self.build.key:
+                return  # only the original changed (a package upgrade): the build stays
         if "original_sha256" not in plugin:
             current = sha256(ctx, p.path)
             saved = sha256(ctx, p.saved)
@@ -116,6 +174,7 @@ class SwapPlugin(Step):
             if sha256(ctx, p.saved) != current:
                 raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the original")
             plugin.update(original_sha256=current, saved=p.saved, path=p.path)
+        plugin["package_version"] = package_version(ctx, p)
         ctx.sh(divert_command(p), sudo=True)
         state["plugin"] = plugin
         write_state(ctx, state)
@@ -129,12 +188,29 @@ class SwapPlugin(Step):
         state["plugin"] = plugin
         write_state(ctx, state)
 
+    def _take_over(self, ctx: StepContext, plugin: dict) -> None:
+        """Keep the current original under PREVIOUS_DIR, then make the taken-over library the saved
+        original (each a single command; the state file is written after each)."""
+        p, t = self.paths, self.taken
+        old = sha256(ctx, p.saved)
+        if old and old != t.sha256:
+            kept = f"{PREVIOUS_DIR}/{p.name}.{old[:12]}"
+            ctx.sh(f"mkdir -p {PREVIOUS_DIR} && cp -p {q(p.saved)} {q(kept)}", sudo=True)
+            plugin["previous_originals"] = [*plugin.get("previous_originals", []), {"sha256": old, "path": kept}]
+            write_state(ctx, {**ctx.state, "plugin": plugin})
+        if t.at != p.saved:
+            ctx.sh(f"cp -p {q(t.at)} {q(p.saved + '.partial')} && mv -f {q(p.saved + '.partial')} {q(p.saved)}", sudo=True)
+        if sha256(ctx, p.saved) != t.sha256:
+            raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the library taken over")
+        plugin.update(original_sha256=t.sha256, package_version=package_version(ctx, p))
+        write_state(ctx, {**ctx.state, "plugin": plugin})
+
     def verify(self, ctx: StepContext) -> None:
         p = self.paths
         target = resolved_target(ctx, p.soname_link)
         if target != p.path:
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
-        if sha256(ctx, p.path) != self.build.sha256:
+        if sha256(ctx, p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
         for plugin in self.required_plugins:
             if not ctx.runner.run(f"grep -q -a {q(plugin)} {q(p.path)}").ok:
@@ -167,4 +243,6 @@ def restore(ctx: StepContext, p: PluginPaths) -> None:
         raise StepFailed(f"{ctx.runner.host}: restored {p.path} does not match the original's SHA-256")
     ctx.sh(f"rm -f {q(p.saved)}", sudo=True)
     state.pop("plugin")
+    if plugin.get("previous_originals"):  # still on the host: keep them on record
+        state["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
     write_state(ctx, state)

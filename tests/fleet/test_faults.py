@@ -183,3 +183,106 @@ def test_a_stalled_controller_download_is_abandoned(stalling, tmp_path, monkeypa
         fetch(f"{mirror.url}/cmake/x.tar.gz", "0" * 64, "x.tar.gz", stall_timeout=2)
     assert mirror.stalled.is_set()
     assert os.listdir(tmp_path / "downloads" / ("0" * 64)) == []  # nothing half-written is kept
+
+
+SAVED = "/var/lib/dsprov/orig/libnvinfer_plugin.so.8.0.1"
+
+
+def invoke(*args: str, inventory) -> tuple[int, dict | None, str]:
+    """Run an invoke task with --json on HOST: exit code, the host's report, stderr."""
+    result = subprocess.run([sys.executable, "-m", "invoke", *args, "--json", "-i", str(inventory)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    out = json.loads(result.stdout) if result.stdout.strip() else None
+    return result.returncode, out[0] if isinstance(out, list) else out, result.stderr
+
+
+def install_deb(fleet, tmp_path: Path, version: str, library: bytes) -> None:
+    """Build a real libnvinfer-plugin8 .deb with dpkg-deb carrying `library` and `dpkg -i` it on
+    the host, as an apt upgrade (or downgrade) of TensorRT's plugin package does."""
+    pkg = tmp_path / f"deb-{version}"
+    (pkg / "DEBIAN").mkdir(parents=True)
+    (pkg / "DEBIAN" / "control").write_text(
+        f"Package: libnvinfer-plugin8\nVersion: {version}\nArchitecture: amd64\nMaintainer: dsprov tests <t@t>\n"
+        "Description: TensorRT plugin library (test upgrade)\n")
+    lib = pkg / LIB.lstrip("/")
+    lib.parent.mkdir(parents=True)
+    lib.write_bytes(library)
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(pkg), str(tmp_path / "p.deb")], check=True,
+                   capture_output=True)
+    subprocess.run([*fleet.ssh_command(HOST), "cat > /tmp/p.deb"], input=(tmp_path / "p.deb").read_bytes(),
+                   check=True, timeout=60)
+    done = on_device(fleet, "dpkg -i /tmp/p.deb && rm -f /tmp/p.deb", sudo=True)
+    assert done.returncode == 0, done.stderr
+
+
+def device_bytes(fleet, path: str) -> bytes:
+    return subprocess.run([*fleet.ssh_command(HOST), f"cat {path}"], capture_output=True, check=True, timeout=60).stdout
+
+
+def test_someone_elses_library_is_refused_and_with_force_kept_for_rollback(fleet, tmp_path):
+    inv = fleet.inventory
+    invoke("rollback", "--host", HOST, inventory=inv)
+    original = sha(fleet, LIB)
+    code, report, _ = invoke("provision", "--host", HOST, inventory=inv)
+    assert (code, report["result"]) == (0, "ok"), report
+    built = sha(fleet, LIB)
+    assert on_device(fleet, f"cp {LIB} /tmp/theirs && printf theirs >> /tmp/theirs && cp /tmp/theirs {LIB}",
+                     sudo=True).returncode == 0
+    theirs = sha(fleet, LIB)
+    try:
+        code, report, _ = invoke("provision", "--host", HOST, inventory=inv)
+        assert (code, report["result"]) == (1, "failed"), report
+        assert report["message"] == (
+            f"{HOST}: {LIB} (SHA-256 {theirs[:12]}) is neither the original dsprov saved ({original[:12]}) nor the"
+            f" build it installed ({built[:12]}): changed by hand? Nothing was changed; --force replaces it and"
+            " keeps it for rollback")
+        assert sha(fleet, LIB) == theirs and sha(fleet, SAVED) == original
+        code, report, err = invoke("rollback", "--host", HOST, inventory=inv)
+        assert code == 2 and "is neither the original" in err and sha(fleet, LIB) == theirs  # rollback refuses too
+
+        code, report, _ = invoke("provision", "--host", HOST, "--force", inventory=inv)
+        assert (code, report["result"]) == (0, "ok"), report
+        assert "kept as the original rollback restores (--force)" in report["message"]
+        assert sha(fleet, LIB) == built
+        kept = f"/var/lib/dsprov/orig/previous/libnvinfer_plugin.so.8.0.1.{original[:12]}"
+        assert sha(fleet, kept) == original  # the package's original is not lost either
+        code, report, _ = invoke("rollback", "--host", HOST, inventory=inv)
+        assert (code, report["outcome"]) == (0, "restored"), report
+        assert sha(fleet, LIB) == theirs
+        assert json.loads(on_device(fleet, "cat /var/lib/dsprov/state.json").stdout)["previous_originals"] == [
+            {"sha256": original, "path": kept}]
+    finally:
+        on_device(fleet, f"cp -p /var/lib/dsprov/orig/previous/*.{original[:12]} {LIB}; "
+                         "rm -rf /var/lib/dsprov/orig/previous /var/lib/dsprov/state.json /tmp/theirs", sudo=True)
+    assert sha(fleet, LIB) == original
+
+
+def test_a_tensorrt_package_upgrade_makes_a_new_original(fleet, tmp_path):
+    inv = fleet.inventory
+    invoke("rollback", "--host", HOST, inventory=inv)
+    stock = device_bytes(fleet, LIB)
+    old_version = on_device(fleet, "dpkg-query -W -f '${Version}' libnvinfer-plugin8").stdout
+    code, report, _ = invoke("provision", "--host", HOST, inventory=inv)
+    assert (code, report["result"]) == (0, "ok"), report["message"]
+    built = sha(fleet, LIB)
+    upgraded = stock + b"\0" * 4096  # still the same loadable library, other bytes
+    try:
+        install_deb(fleet, tmp_path, "8.0.1-2+cuda11.3", upgraded)
+        assert device_bytes(fleet, SAVED) == upgraded  # dpkg respected the diversion: the upgrade went
+        assert sha(fleet, LIB) == built  # to the saved copy, the build stays in place
+
+        code, report, _ = invoke("provision", "--host", HOST, inventory=inv)
+        assert (code, report["result"]) == (0, "ok"), report
+        assert (f"libnvinfer_plugin.so.8.0.1: its package was upgraded ({old_version} -> 8.0.1-2+cuda11.3); dpkg"
+                f" wrote the new library to {SAVED} (diverted): it is the new original") in report["message"]
+        assert sha(fleet, LIB) == built
+        code, report, _ = invoke("provision", "--host", HOST, inventory=inv)
+        assert code == 0 and {s["status"] for s in report["steps"]} == {"unchanged"}, report
+        assert "new original" not in report["message"]
+        code, report, _ = invoke("rollback", "--host", HOST, inventory=inv)
+        assert (code, report["outcome"]) == (0, "restored"), report
+        assert device_bytes(fleet, LIB) == upgraded
+    finally:
+        invoke("rollback", "--host", HOST, inventory=inv)
+        install_deb(fleet, tmp_path, old_version, stock)
+    assert device_bytes(fleet, LIB) == stock
