@@ -53,6 +53,8 @@ def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
     if not original or plugin.get("path") != p.path:
         return None
     saved, current = sha256(ctx, p.saved), sha256(ctx, p.path)
+    if current and current == plugin.get("installing_sha256"):  # a swap stopped halfway: ours too
+        installed = current
     was, now = plugin.get("package_version"), package_version(ctx, p)
     if saved and saved != original and was and now and was != now:
         return Takeover(saved, p.saved, f"{p.name}: its package was upgraded ({was} -> {now}); dpkg wrote the"
@@ -174,7 +176,7 @@ class SwapPlugin(Step):
             if sha256(ctx, p.saved) != current:
                 raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the original")
             plugin.update(original_sha256=current, saved=p.saved, path=p.path)
-        plugin["package_version"] = package_version(ctx, p)
+        plugin.update(package_version=package_version(ctx, p), installing_sha256=self.build.sha256)
         ctx.sh(divert_command(p), sudo=True)
         state["plugin"] = plugin
         write_state(ctx, state)
