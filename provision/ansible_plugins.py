@@ -50,7 +50,7 @@ class _HostAction(ActionBase):
         settings = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
         if args.get("gpu_archs"):
             try:
-                parse_override(args["gpu_archs"])
+                parse_override(args["gpu_archs"], Matrix.load().known_sms())
             except ProvisionError as exc:
                 raise AnsibleActionFail(str(exc)) from exc
         return host, args, settings

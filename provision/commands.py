@@ -111,7 +111,7 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
     from provision.provisioner import provision_hosts
 
     if flags.get("gpu_archs"):
-        parse_override(flags["gpu_archs"])
+        parse_override(flags["gpu_archs"], Matrix.load().known_sms())
     inv = Inventory(inventory)
     names = inv.resolve(hosts)
     with Progress(

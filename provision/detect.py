@@ -42,7 +42,8 @@ def analyse(host: str, text: str, gpu_archs: str | None = None, matrix: Matrix |
     """Facts, GPU_ARCHS and matrix verdicts from a capture (live or saved)."""
     matrix = matrix or Matrix.load()
     facts = host_facts(split_sections(text), matrix)
-    return Detection(host, text, facts, derive_gpu_archs(facts, gpu_archs), matrix.check(facts.stack()))
+    archs = derive_gpu_archs(facts, gpu_archs, matrix.known_sms())
+    return Detection(host, text, facts, archs, matrix.check(facts.stack()))
 
 
 def read_capture(path: Path) -> tuple[str, str]:

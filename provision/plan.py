@@ -9,6 +9,7 @@ from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
+from provision.gpu.archs import host_compute_caps, runs_on
 from provision.matrix import Matrix, OssGuide, Status
 from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
@@ -173,6 +174,13 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     archs = d.gpu_archs
     if not archs.archs:
         raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
+    cannot = [c for c in host_compute_caps(f) if not any(runs_on(a, c) for a in archs.archs)]
+    if archs.source == "--gpu-archs" and cannot and not options.force:
+        raise PlanRefused(
+            f"{host}: --gpu-archs {archs.cmake_value} has no code this host's GPU (compute capability"
+            f" {', '.join(cannot)}) runs: a build for X.y runs on X.z with z >= y only (NVIDIA CUDA binary"
+            " compatibility); --force builds it anyway"
+        )
     plan.notes += list(archs.notes)
     jobs, hint = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
     if hint:

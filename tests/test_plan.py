@@ -27,13 +27,13 @@ TRT10 = {
 }
 
 
-def h100(**sections: str):
+def h100(gpu_archs: str | None = None, **sections: str):
     """The recorded H100 capture, with the given sections' text replaced."""
     host, text = read_capture(CAPTURE)
     for name, body in sections.items():
         text, count = re.subn(rf"(==> {name} <==\n)(?:(?!==> ).*\n)*", lambda m: m.group(1) + body, text)
         assert count == 1, name
-    return analyse(host, text)
+    return analyse(host, text, gpu_archs)
 
 
 def test_a_host_without_tensorrt_is_refused():
@@ -122,3 +122,21 @@ def test_cmake_source_build_only_when_asked():
 def test_bad_cmake_archive_setting_is_one_line():
     with pytest.raises(ProvisionError, match="dsprov_cmake_archives: needs arch, version, url and sha256"):
         Options.from_settings({"dsprov_cmake_archives": [{"arch": "x86_64"}]})
+
+
+# TensorRT 10.3 without DeepStream: no guide says the build is unneeded, so it builds unforced.
+TRT10_ONLY = {**TRT10, **CUDA126, "deepstream_version": "",
+              "dpkg_nvinfer": "tensorrt\t10.3.0.26-1+cuda12.5\nlibnvinfer-plugin10\t10.3.0.26-1+cuda12.5\n"}
+
+
+def test_gpu_archs_the_host_gpu_cannot_run_are_refused_unless_forced():
+    """The H100 (compute capability 9.0, from deviceQuery there) runs SASS built for 9.0 only."""
+    assert make_plan(h100("90", **TRT10_ONLY), MATRIX, Options()).steps[0].spec.gpu_archs == "90"
+    assert make_plan(h100("75 90", **TRT10_ONLY), MATRIX, Options()).steps[0].spec.gpu_archs == "75 90"
+    for archs in ("75", "87", "100"):  # an older major, a newer minor of another major, a newer major
+        with pytest.raises(PlanRefused) as refused:
+            make_plan(h100(archs, **TRT10_ONLY), MATRIX, Options())
+        assert str(refused.value) == (
+            f"localhost: --gpu-archs {archs} has no code this host's GPU (compute capability 9.0) runs: a build for"
+            " X.y runs on X.z with z >= y only (NVIDIA CUDA binary compatibility); --force builds it anyway")
+        assert make_plan(h100(archs, **TRT10_ONLY), MATRIX, Options(force=True)).steps[0].spec.gpu_archs == archs

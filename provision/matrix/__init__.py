@@ -176,6 +176,11 @@ class Matrix:
                 return by_token[token]
         return None
 
+    def known_sms(self) -> frozenset[str]:
+        """SM numbers ("53", "87", "100") of every compute capability in devices.yml."""
+        caps = [d.compute_capability for d in self.device_rows] + [g.compute_capability for g in self.gpu_rows]
+        return frozenset("".join(str(int(part)) for part in c.split(".")) for c in caps if c)
+
     def precisions(self, compute_cap: str) -> frozenset[str]:
         """Precisions TensorRT runs fast on this compute capability: {"fp32", "fp16", "int8"}."""
         if not _load.CAPABILITY.match(compute_cap or ""):
