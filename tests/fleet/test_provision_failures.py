@@ -102,3 +102,28 @@ def test_a_build_of_another_tensorrt_major_is_never_swapped_in(fleet, tmp_path):
     assert "build has SONAME libnvinfer_plugin.so.10, but programs here load libnvinfer_plugin.so.8" in report["message"]
     assert on_device(fleet, f"sha256sum {lib}").stdout.split()[0] == original
     assert on_device(fleet, f"dpkg-divert --listpackage {lib}; ls -A /var/lib/dsprov/orig 2>/dev/null").stdout == ""
+
+
+def test_disk_full_mid_build_names_the_cause_and_logs_everything(fleet, tmp_path):
+    """A build folder with room by `df` (2200 MiB) but inodes for the clone and a few more files
+    only: cmake's configure runs out of space (ENOSPC) in its compiler check, whose last output
+    line is `CMakeLists.txt:26 (project)`. The message must carry the line that explains it."""
+    mount = "mkdir -p /tmp/full && mount -t tmpfs -o size=2200m,nr_inodes=150 tmpfs /tmp/full && chmod 1777 /tmp/full"
+    assert on_device(fleet, mount, sudo=True).returncode == 0
+    lib = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
+    try:
+        original = on_device(fleet, f"sha256sum {lib}").stdout
+        logs = tmp_path / "logs"
+        result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--json", "--log-dir",
+                                 str(logs), "-i", str(inventory_with(fleet, tmp_path, "dsprov_build_dir: /tmp/full/build\n"))],
+                                cwd=ROOT, capture_output=True, text=True, timeout=600)
+        report = json.loads(result.stdout)[0]
+        assert (result.returncode, report["result"]) == (1, "failed"), report
+        assert report["message"].endswith("No space left on device"), report["message"]
+        assert "\n" not in report["message"]
+        log = (logs / f"{HOST}.log").read_text()
+        assert "CMakeLists.txt:26 (project)" in log and "No space left on device" in log  # the whole output
+        assert on_device(fleet, f"sha256sum {lib}").stdout == original
+        assert on_device(fleet, "flock -n /var/lib/dsprov/lock true", sudo=True).returncode == 0
+    finally:
+        on_device(fleet, "umount /tmp/full && rmdir /tmp/full", sudo=True)
