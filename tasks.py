@@ -87,7 +87,8 @@ def matrix_check(
         "json": "print the per-host reports as JSON",
         "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
         "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
-        "force": "build even where the guides say the OSS build is not needed",
+        "force": "build even where the guides say the OSS build is not needed; replace a plugin library that is"
+                 " neither the original nor dsprov's build (kept for rollback); allow --gpu-archs the GPU cannot run",
         "cmake-from-source": "build cmake from its source release on the host instead of pushing a binary archive",
         "skip-pyds": "leave the DeepStream Python bindings out (see `invoke pyds`)",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",

@@ -43,3 +43,15 @@ def test_what_is_not_an_sm_number_is_refused(value):
 ])
 def test_a_build_runs_on_the_same_major_and_a_minor_up_to_the_gpus(arch, cap, runs):
     assert runs_on(arch, cap) is runs
+
+
+def test_the_cli_refuses_an_unknown_arch_with_one_line_and_exit_2():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", "nano01", "--gpu-archs", "999"],
+                            cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: --gpu-archs: 999 is no compute capability a known GPU has")
+    assert result.stderr.count("\n") == 1
