@@ -7,11 +7,13 @@ import functools
 from invoke import Collection, Exit, task
 
 from provision import commands
+from provision.cancel import EXIT_CANCELLED
 from provision.errors import ProvisionError
 
 
 def _cli(func):
-    """Run a command; a ProvisionError becomes one line on stderr and exit code 2."""
+    """Run a command; a ProvisionError becomes one line on stderr and exit code 2, a Ctrl-C that
+    the command does not handle itself (provision and pyds do: provision/cancel.py) exit 130."""
 
     @functools.wraps(func)
     def wrapper(c, *args, **kwargs):
@@ -19,6 +21,8 @@ def _cli(func):
             code = func(c, *args, **kwargs)
         except ProvisionError as exc:
             raise Exit(f"error: {exc}", code=2) from None
+        except KeyboardInterrupt:
+            raise Exit("cancelled (Ctrl-C)", code=EXIT_CANCELLED) from None
         if code:
             raise Exit(code=code)
 
