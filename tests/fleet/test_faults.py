@@ -155,8 +155,12 @@ def test_a_cancel_before_the_run_changes_nothing(fleet, tmp_path):
     assert sha(fleet, LIB) == original and lock_is_free(fleet)
 
 
-def test_a_stalled_mirror_ends_the_run_with_one_line_and_the_lock_released(fleet, stalling, tmp_path):
-    mirror = stalling("/TensorRT.git/")  # every request of the repository: headers, then nothing
+@pytest.mark.parametrize(("stall_on", "command"), [
+    ("/TensorRT.git/", "git ls-remote"),  # every request of the repository: headers, then nothing
+    ("/objects/", "PATH=/usr/local/bin:$PATH; rm -rf"),  # ls-remote answers, the clone's objects stall
+])
+def test_a_stalled_mirror_ends_the_run_with_one_line_and_the_lock_released(fleet, stalling, tmp_path, stall_on, command):
+    mirror = stalling(stall_on)
     inventory = inventory_with(fleet, tmp_path, f"dsprov_trt_oss_repo: {mirror.url}/git/NVIDIA/TensorRT.git\n"
                                                 "dsprov_stall_timeout: 3\n")
     original = sha(fleet, LIB)
@@ -166,7 +170,7 @@ def test_a_stalled_mirror_ends_the_run_with_one_line_and_the_lock_released(fleet
     assert (result.returncode, report["result"]) == (1, "failed"), report
     assert mirror.stalled.is_set()
     assert "\n" not in report["message"]
-    assert report["message"].startswith(f"{HOST}: `git ls-remote {mirror.url}/git/NVIDIA/TensorRT.git"), report
+    assert report["message"].startswith(f"{HOST}: `{command} "), report
     assert "Operation too slow. Less than 1000 bytes/sec transferred the last 3 seconds" in report["message"], report
     assert lock_is_free(fleet) and sha(fleet, LIB) == original
     assert host_processes(fleet, "git") == []
@@ -286,3 +290,18 @@ def test_a_tensorrt_package_upgrade_makes_a_new_original(fleet, tmp_path):
         invoke("rollback", "--host", HOST, inventory=inv)
         install_deb(fleet, tmp_path, old_version, stock)
     assert device_bytes(fleet, LIB) == stock
+
+
+def test_a_command_past_its_timeout_is_stopped_on_the_host(fleet):
+    """The runner's timeout kills the command's whole process group on the host, not only the channel."""
+    from provision.errors import ProvisionError
+    from provision.inventory import Inventory
+    from provision.runners import runner_for
+
+    runner = runner_for(Inventory(fleet.inventory).host(HOST))
+    try:
+        with pytest.raises(ProvisionError, match=r"`sh -c 'sleep 617 & sleep 618'` timed out after 3 s \(stopped\)"):
+            runner.run("sh -c 'sleep 617 & sleep 618'", timeout=3)
+    finally:
+        runner.close()
+    assert host_processes(fleet, "sleep 61") == []
