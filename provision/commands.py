@@ -16,6 +16,7 @@ from provision.facts.parsers import to_version
 from provision.gpu.archs import parse_override
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
+from provision.plan import PLUGIN_SOURCES
 from provision.runners import runner_for
 
 console = Console()
@@ -112,6 +113,8 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
 
     if flags.get("gpu_archs"):
         parse_override(flags["gpu_archs"])
+    if flags.get("plugin_source") not in (None, *PLUGIN_SOURCES):
+        raise ProvisionError(f"--plugin-source: {flags['plugin_source']!r} is not one of {', '.join(PLUGIN_SOURCES)}")
     inv = Inventory(inventory)
     names = inv.resolve(hosts)
     with Progress(

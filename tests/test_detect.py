@@ -106,6 +106,8 @@ def test_cli_what_if_2026_stack_has_sourced_verdicts(args, expected):
         (("detect", "--capture", "/nonexistent/file"), "error: cannot read capture /nonexistent/file"),
         (("detect",), "error: give exactly one of --host or --capture"),
         (("matrix.check", "--jetpack", "four"), "error: --jetpack: 'four' is not a version"),
+        (("provision", "--host", "localhost", "--plugin-source", "binary"),
+         "error: --plugin-source: 'binary' is not one of auto, prebuilt, build"),
         (("detect", "--host", "nano01", "-i", "/nonexistent"), "error: inventory /nonexistent does not exist"),
     ],
 )
