@@ -20,6 +20,7 @@ from provision.state import read_state
 from provision.steps.base import StepContext, StepFailed
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import restore
+from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin
 from provision.steps.pyds import BuildPyds
 from provision.steps.trt_oss import BuildPlugin
 
@@ -37,7 +38,7 @@ class StepReport:
 class HostReport:
     host: str
     result: str = "ok"  # ok | failed | refused | planned
-    outcome: str = "unchanged"  # built | copied | unchanged | restored | -
+    outcome: str = "unchanged"  # built | fetched | copied | unchanged | restored | -
     key: str = "-"
     seconds: float = 0.0
     message: str = ""
@@ -100,7 +101,7 @@ def run_plan(
                 step.rollback(ctx)
                 raise
             report.steps.append(StepReport(step.name, "changed", step.summary()))
-        if isinstance(step, (BuildPlugin, BuildPyds)) and report.key == "-":  # the plan's main build
+        if isinstance(step, (BuildPlugin, FetchPrebuiltPlugin, BuildPyds)) and report.key == "-":  # the main build
             report.key = step.key or "-"
             report.outcome = step.outcome or report.outcome
 

@@ -84,6 +84,11 @@ class FetchPrebuiltPlugin(CachedBuild):
         return [*self.spec.commands(),
                 f"(controller) fetch {self.spec.path}, check SHA-256 {self.spec.sha256}, keep it in the artifact cache"]
 
+    def apply(self, ctx: StepContext) -> None:
+        super().apply(ctx)
+        if self.outcome == "built":
+            self.outcome = "fetched"
+
     def resolve_key(self, ctx: StepContext) -> str:
         """The commit is pinned: no need to ask the repository."""
         if self.key is None:
