@@ -11,7 +11,7 @@ from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
-from provision.matrix import Matrix, OssGuide, OssRefRow, PrebuiltInfo, Status
+from provision.matrix import Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
 from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
@@ -172,7 +172,7 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     no_ref = oss is None or oss.ref is None
     if options.plugin_source == "prebuilt" or (
         options.plugin_source == "auto" and not options.trt_oss_ref and (binary_only or no_ref)
-        and getattr(_prebuilt_row(matrix, options, f), "sha256", None)
+        and _prebuilt_row(matrix, options, f, with_sha256=True) is not None
     ):
         return _prebuilt_plan(plan, d, matrix, options, store)
 
@@ -242,12 +242,15 @@ def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
     return next((r for r in matrix.oss_refs if r.ref == ref and platform in r.platforms), None)
 
 
-def _prebuilt_row(matrix: Matrix, options: Options, f: HostFacts):
-    """The prebuilt library for the host's exact TensorRT (the inventory's pin, else the matrix's)."""
+def _prebuilt_row(matrix: Matrix, options: Options, f: HostFacts, with_sha256: bool = False) -> PrebuiltPlugin | None:
+    """The prebuilt library for the host's exact TensorRT (the inventory's pin, else the matrix's);
+    with `with_sha256`, only one whose SHA-256 is recorded."""
     if options.prebuilt is not None:
         fits = [p for p in options.prebuilt.libraries if p.platform == f.platform and p.fits(f.tensorrt)]
-        return max(fits, key=lambda p: len(p.tensorrt.release), default=None)
-    return matrix.prebuilt_for(f.platform, f.tensorrt)
+        row = max(fits, key=lambda p: len(p.tensorrt.release), default=None)
+    else:
+        row = matrix.prebuilt_for(f.platform, f.tensorrt)
+    return row if row is not None and (row.sha256 or not with_sha256) else None
 
 
 def _prebuilt_plan(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:

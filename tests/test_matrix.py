@@ -416,3 +416,14 @@ def test_missing_file(data):
     (data / "devices.yml").unlink()
     with pytest.raises(MatrixError, match="devices.yml: cannot read"):
         Matrix.load(data)
+
+
+def test_disputed_or_unverified_rows_warn_with_their_caveat(m):
+    def sources(**stack):
+        return {v.rule: v for v in m.check(Stack(**stack)) if v.rule.endswith(".sources")}
+
+    l4t = sources(l4t=V("36.5.0"))["l4t.sources"]
+    assert l4t.status is Status.WARN and "jetson_stats 6.2.2" in l4t.reason and l4t.fix.startswith("check it")
+    assert "tensorrt.oss.sources" in sources(platform="x86", tensorrt=V("9.3.0"))
+    assert sources(jetpack=V("7.0"), deepstream=V("8.0")).keys() == {"deepstream.sources"}
+    assert sources(jetpack=V("6.2"), deepstream=V("7.1")) == {}
