@@ -191,9 +191,8 @@ def fleet_down(name: str) -> int:
 def demo() -> int:
     """The main job on the simulated fleet: start it, detect and provision every device.
 
-    A refusal by the matrix is the right outcome for a device that cannot be helped (Orin on
-    JetPack 6 ships TensorRT 8.6, for which there is only a prebuilt library), so only a host that
-    failed makes the demo fail.
+    A refusal by the matrix is the right outcome for a device that cannot be helped, so only a host
+    that failed makes the demo fail (Orin on JetPack 6.0 gets NVIDIA's prebuilt library).
     """
     import os
 
