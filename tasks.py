@@ -98,19 +98,20 @@ def matrix_check(
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
         "skip-engines": "do not rebuild stale TensorRT engines after the swap",
         "skip-models": "do not write the dsprov_models nvinfer configs (nor build their parser library)",
+        "plugin-source": "auto (default: NVIDIA's prebuilt library where the guide is binary-only), prebuilt or build",
     },
 )
 @_cli
 def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
               trt_oss_ref=None, force=False, cmake_from_source=False, log_dir=None, skip_engines=False,
-              skip_models=False, skip_pyds=False):
+              skip_models=False, skip_pyds=False, plugin_source=None):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
     return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
                               gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force,
                               cmake_from_source=cmake_from_source, skip_engines=skip_engines, skip_models=skip_models,
-                              skip_pyds=skip_pyds)
+                              skip_pyds=skip_pyds, plugin_source=plugin_source)
 
 
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})

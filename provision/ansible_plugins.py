@@ -32,6 +32,7 @@ FLAGS = {  # invoke provision's flags
     "skip_pyds": {"type": "bool", "default": False},
     "skip_engines": {"type": "bool", "default": False},
     "skip_models": {"type": "bool", "default": False},
+    "plugin_source": {"type": "str", "default": "auto", "choices": ["auto", "prebuilt", "build"]},
 }
 REPORT_KEY = "dsprov_report"
 

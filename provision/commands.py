@@ -16,6 +16,7 @@ from provision.facts.parsers import to_version
 from provision.gpu.archs import parse_override
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
+from provision.plan import PLUGIN_SOURCES
 from provision.runners import runner_for
 
 console = Console()
@@ -112,6 +113,8 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
 
     if flags.get("gpu_archs"):
         parse_override(flags["gpu_archs"], Matrix.load().known_sms())
+    if flags.get("plugin_source") not in (None, *PLUGIN_SOURCES):
+        raise ProvisionError(f"--plugin-source: {flags['plugin_source']!r} is not one of {', '.join(PLUGIN_SOURCES)}")
     inv = Inventory(inventory)
     names = inv.resolve(hosts)
     with Progress(
@@ -201,9 +204,8 @@ def fleet_down(name: str) -> int:
 def demo() -> int:
     """The main job on the simulated fleet: start it, detect and provision every device.
 
-    A refusal by the matrix is the right outcome for a device that cannot be helped (Orin on
-    JetPack 6 ships TensorRT 8.6, for which there is only a prebuilt library), so only a host that
-    failed makes the demo fail.
+    A refusal by the matrix is the right outcome for a device that cannot be helped, so only a host
+    that failed makes the demo fail (Orin on JetPack 6.0 gets NVIDIA's prebuilt library).
     """
     import os
 

@@ -5,23 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from packaging.version import Version
+
 from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.gpu.archs import host_compute_caps, runs_on
-from provision.matrix import Matrix, OssGuide, Status
+from provision.matrix import Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
 from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
+from provision.steps.prebuilt_plugin import SETTING as PREBUILT_VAR, FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
 from provision.deepstream.parser_lib import REF_VAR, REPO_VAR
 from provision.deepstream.setup_step import MODELS_VAR, WriteModelConfig, model_steps, parse_models
 from provision.steps.engines import engine_roots, rebuild_engines_step
 from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
+PLUGIN_SOURCES = ("auto", "prebuilt", "build")
 
 
 class PlanRefused(ProvisionError):
@@ -40,6 +44,10 @@ class Options:
     cmake_source: CmakeArchive | None = None
     cmake_from_source: bool = False
     force: bool = False
+    # auto: the prebuilt library where the guide is binary-only or no OSS ref exists, else a build
+    plugin_source: str = "auto"
+    prebuilt: PrebuiltInfo | None = None  # dsprov_prebuilt_plugins: replaces the matrix's pin
+    tao_apps_repo: str | None = None  # dsprov_tao_apps_repo
     # -- engines and DeepStream model setup (issue 5, parts 2 and 3) --
     skip_engines: bool = False
     engine_roots: tuple[str, ...] = ()  # from_settings: dsprov_engine_roots or the defaults; () searches none
@@ -56,6 +64,9 @@ class Options:
         plugins = settings.get("dsprov_required_plugins") or ()
         if isinstance(plugins, str):
             plugins = [w for w in plugins.replace(",", " ").split() if w]
+        plugin_source = flags.get("plugin_source") or "auto"
+        if plugin_source not in PLUGIN_SOURCES:
+            raise ProvisionError(f"--plugin-source: {plugin_source!r} is not one of {', '.join(PLUGIN_SOURCES)}")
         return cls(
             gpu_archs=flags.get("gpu_archs"),
             trt_oss_ref=flags.get("trt_oss_ref"),
@@ -65,6 +76,9 @@ class Options:
             cmake_source=_archive(source, "dsprov_cmake_source", arch="source") if source else None,
             cmake_from_source=bool(flags.get("cmake_from_source")),
             force=bool(flags.get("force")),
+            plugin_source=plugin_source,
+            prebuilt=prebuilt_settings(settings.get(PREBUILT_VAR)),
+            tao_apps_repo=str(settings[REPO_VAR]) if settings.get(REPO_VAR) else None,
             skip_engines=bool(flags.get("skip_engines")),
             engine_roots=engine_roots(settings),
             models=tuple(settings.get(MODELS_VAR) or ()),
@@ -107,23 +121,34 @@ def _installed_plugin(d: Detection) -> PluginPaths:
     return PluginPaths(f.lib_dir, sorted(real)[-1])
 
 
-def _cmake_step(matrix: Matrix, options: Options, host: str, f: HostFacts, build_dir: str, jobs: int) -> EnsureCmake:
-    """Install a release archive for the host's architecture, or build the source when asked."""
+def _new_enough(archives: list[CmakeArchive], minimum: Version) -> CmakeArchive | None:
+    """The first archive (in configured order) whose version is at least `minimum`."""
+    return next((a for a in archives if Version(a.version) >= minimum), None)
+
+
+def _cmake_step(matrix: Matrix, options: Options, host: str, f: HostFacts, build_dir: str, jobs: int,
+                minimum: Version | None = None, why: str = "") -> EnsureCmake:
+    """Install a release archive >= `minimum` for the host's architecture, or build the source
+    when asked; the inventory's archives (a mirror) replace the matrix's."""
+    minimum = minimum or matrix.cmake.minimum
     if options.cmake_from_source:
-        row = matrix.cmake.source_archives[-1] if matrix.cmake.source_archives else None
-        source = options.cmake_source or (CmakeArchive("source", str(row.version), row.url, row.sha256) if row else None)
+        rows = [CmakeArchive("source", str(r.version), r.url, r.sha256) for r in matrix.cmake.source_archives]
+        source = _new_enough([options.cmake_source] if options.cmake_source else rows, minimum)
         if source is None:
-            raise PlanRefused(f"{host}: no cmake source release configured (set dsprov_cmake_source)")
-        return EnsureCmakeFromSource(matrix.cmake.minimum, f.cmake, source, build_dir, jobs)
-    archive = next((a for a in options.cmake_archives if a.arch == f.arch), None)
-    row = next((a for a in matrix.cmake.archives if a.arch == f.arch), None)
-    archive = archive or (CmakeArchive(row.arch, str(row.version), row.url, row.sha256) if row else None)
+            raise PlanRefused(f"{host}: no cmake source release >= {minimum}{why} is configured (set dsprov_cmake_source)")
+        return EnsureCmakeFromSource(minimum, f.cmake, source, build_dir, jobs)
+    configured = [a for a in options.cmake_archives if a.arch == f.arch]
+    known = configured or [CmakeArchive(r.arch, str(r.version), r.url, r.sha256)
+                           for r in matrix.cmake.archives if r.arch == f.arch]
+    archive = _new_enough(known, minimum)
     if archive is None:
+        have = ", ".join(a.version for a in known) or "none"
         raise PlanRefused(
-            f"{host}: cmake {f.cmake or 'missing'} is older than {matrix.cmake.minimum} and no cmake release"
-            f" archive is known for {f.arch} (set dsprov_cmake_archives, or --cmake-from-source)"
+            f"{host}: cmake {f.cmake or 'missing'} is older than {minimum}{why} and no cmake release"
+            f" archive >= {minimum} is known for {f.arch} (have: {have}; set dsprov_cmake_archives, or"
+            " --cmake-from-source)"
         )
-    return EnsureCmake(matrix.cmake.minimum, f.cmake, archive)
+    return EnsureCmake(minimum, f.cmake, archive)
 
 
 def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None = None) -> Plan:
@@ -141,6 +166,17 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     plan = Plan(host, [])
 
     oss = matrix.oss_ref(f.tensorrt, f.platform)
+    guide = None
+    if f.deepstream and matrix.deepstream(f.deepstream):
+        guide = matrix.deepstream(f.deepstream).trt_oss_guide(f.platform)
+    binary_only = guide is not None and guide.guide is OssGuide.BINARY_ONLY
+    no_ref = oss is None or oss.ref is None
+    if options.plugin_source == "prebuilt" or (
+        options.plugin_source == "auto" and not options.trt_oss_ref and (binary_only or no_ref)
+        and _prebuilt_row(matrix, options, f, with_sha256=True) is not None
+    ):
+        return _prebuilt_plan(plan, d, matrix, options, store)
+
     ref = options.trt_oss_ref or (oss.ref if oss else None)
     if ref is None:
         why = oss.reason if oss and oss.reason else "the matrix has no TensorRT OSS ref for it"
@@ -155,9 +191,6 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
                     f" it is in {where}: upgrade TensorRT (JetPack) first, a build cannot help"
                 )
 
-    guide = None
-    if f.deepstream and matrix.deepstream(f.deepstream):
-        guide = matrix.deepstream(f.deepstream).trt_oss_guide(f.platform)
     if guide and guide.guide is not OssGuide.BUILD and not options.required_plugins and not options.force:
         plan.notes.append(
             f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
@@ -185,13 +218,20 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     jobs, hint = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
     if hint:
         plan.notes.append(hint)
-    if not f.cmake or f.cmake < matrix.cmake.minimum:
-        plan.steps.append(_cmake_step(matrix, options, host, f, build_dir, jobs))
+    ref_row = oss if oss and oss.ref == ref else _row_of_ref(matrix, ref, f.platform)
+    minimum = matrix.cmake_minimum(ref_row)
+    if not f.cmake or f.cmake < minimum:
+        why = f" ({ref} needs it)" if minimum > matrix.cmake.minimum else ""
+        plan.steps.append(_cmake_step(matrix, options, host, f, build_dir, jobs, minimum, why))
+    if ref_row is not None and ref_row.arch_flag != "GPU_ARCHS":
+        reason = ref_row.arch_note or f"{ref} ignores GPU_ARCHS"
+        plan.notes.append(f"{reason}: architectures go in -D{ref_row.arch_flag}")
     installed = _installed_plugin(d)
     spec = BuildSpec(
         repo=options.trt_oss_repo,
         ref=ref,
-        gpu_archs=archs.cmake_value,
+        gpu_archs=ref_row.arch_define(archs.archs) if ref_row else archs.cmake_value,
+        arch_flag=ref_row.arch_flag if ref_row else "GPU_ARCHS",
         lib_dir=f.lib_dir,
         platform_id="aarch64" if f.platform == "jetson" else "x86_64",
         cuda_version=f"{f.cuda.major}.{f.cuda.minor}" if f.cuda else "",
@@ -202,6 +242,45 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
     )
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins, options.force)]
+    return _after_plugin(plan, d, matrix, options, store)
+
+
+def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
+    """The matrix row of a ref given with --trt-oss-ref, if the matrix knows it."""
+    return next((r for r in matrix.oss_refs if r.ref == ref and platform in r.platforms), None)
+
+
+def _prebuilt_row(matrix: Matrix, options: Options, f: HostFacts, with_sha256: bool = False) -> PrebuiltPlugin | None:
+    """The prebuilt library for the host's exact TensorRT (the inventory's pin, else the matrix's);
+    with `with_sha256`, only one whose SHA-256 is recorded."""
+    if options.prebuilt is not None:
+        fits = [p for p in options.prebuilt.libraries if p.platform == f.platform and p.fits(f.tensorrt)]
+        row = max(fits, key=lambda p: len(p.tensorrt.release), default=None)
+    else:
+        row = matrix.prebuilt_for(f.platform, f.tensorrt)
+    return row if row is not None and (row.sha256 or not with_sha256) else None
+
+
+def _prebuilt_plan(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+    """Fetch NVIDIA's prebuilt library for the host's TensorRT, then the same swap as a build."""
+    f, host = d.facts, d.host
+    row = _prebuilt_row(matrix, options, f)
+    if row is None or not row.sha256:
+        known = ", ".join(str(p.tensorrt) for p in matrix.prebuilt.libraries if p.platform == f.platform and p.sha256)
+        why = f"{row.filename}: {row.reason}" if row else f"none for TensorRT {f.tensorrt} on {f.platform}"
+        raise PlanRefused(f"{host}: no prebuilt libnvinfer_plugin to install ({why}; with a SHA-256: {known});"
+                          " --plugin-source build builds one")
+    commit = options.prebuilt.commit if options.prebuilt else matrix.prebuilt.commit
+    repo = options.tao_apps_repo or matrix.prebuilt.repo
+    if options.required_plugins:
+        plan.notes.append(f"the prebuilt library is checked for {', '.join(options.required_plugins)} after the swap")
+    installed = _installed_plugin(d)
+    spec = PrebuiltSpec(repo=repo, commit=commit, path=row.path, sha256=row.sha256, tensorrt=str(f.tensorrt),
+                        platform_id="aarch64" if f.platform == "jetson" else "x86_64",
+                        build_dir=f.build_dir or "/tmp/dsprov")
+    fetch = FetchPrebuiltPlugin(spec, store or ArtifactStore(), installed)
+    plan.notes.append(f"plugin source: prebuilt {row.filename} ({row.source})")
+    plan.steps += [fetch, SwapPlugin(installed, fetch, options.required_plugins)]
     return _after_plugin(plan, d, matrix, options, store)
 
 

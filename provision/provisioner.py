@@ -22,6 +22,7 @@ from provision.state import read_state, write_state
 from provision.steps.base import StepContext, StepFailed, stall_timeout
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import restore, takeover
+from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin
 from provision.steps.pyds import BuildPyds
 from provision.steps.trt_oss import BuildPlugin
 
@@ -39,7 +40,7 @@ class StepReport:
 class HostReport:
     host: str
     result: str = "ok"  # ok | failed | refused | planned | cancelled
-    outcome: str = "unchanged"  # built | copied | unchanged | restored | -
+    outcome: str = "unchanged"  # built | fetched | copied | unchanged | restored | -
     key: str = "-"
     seconds: float = 0.0
     message: str = ""
@@ -93,7 +94,7 @@ def run_plan(
             ) from None
         if check_only and not first_change and report.steps[-1].status == "changed":
             first_change = step.name
-        if isinstance(step, (BuildPlugin, BuildPyds)) and report.key == "-":  # the plan's main build
+        if isinstance(step, (BuildPlugin, FetchPrebuiltPlugin, BuildPyds)) and report.key == "-":  # the plan's main build
             report.key = step.key or "-"
             report.outcome = step.outcome or report.outcome
 

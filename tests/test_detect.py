@@ -79,12 +79,35 @@ def test_cli_what_if_fails_with_reason():
 
 
 @pytest.mark.parametrize(
+    "args, expected",
+    [
+        (("--jetpack", "7.0", "--deepstream", "8.0"),
+         {"jetpack": "OK", "deepstream.jetpack": "OK", "tensorrt.oss": "OK", "deepstream.sources": "WARN"}),
+        (("--jetpack", "6.2", "--deepstream", "7.1"),
+         {"jetpack": "OK", "deepstream.jetpack": "WARN", "tensorrt.oss": "OK", "tensorrt.oss.guide": "OK"}),
+        (("--tensorrt", "11.1", "--platform", "x86"), {"tensorrt.oss": "OK"}),
+    ],
+)
+def test_cli_what_if_2026_stack_has_sourced_verdicts(args, expected):
+    """Issue 10's done-when: verdicts from sourced rows, none saying 'not in the matrix'."""
+    result = run_invoke("matrix.check", *args, "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    verdicts = {v["rule"]: v for v in json.loads(result.stdout)}
+    assert {rule: verdicts[rule]["status"] for rule in expected} == expected
+    assert not any("not in the matrix" in v["reason"] or "unknown" in v["reason"] for v in verdicts.values())
+    if "--tensorrt" in args:
+        assert "release/11.1" in verdicts["tensorrt.oss"]["reason"] and "cmake >= 3.31" in verdicts["tensorrt.oss"]["reason"]
+
+
+@pytest.mark.parametrize(
     "args, message",
     [
         (("detect", "--host", "no-such-host"), "error: host 'no-such-host' is not in"),
         (("detect", "--capture", "/nonexistent/file"), "error: cannot read capture /nonexistent/file"),
         (("detect",), "error: give exactly one of --host or --capture"),
         (("matrix.check", "--jetpack", "four"), "error: --jetpack: 'four' is not a version"),
+        (("provision", "--host", "localhost", "--plugin-source", "binary"),
+         "error: --plugin-source: 'binary' is not one of auto, prebuilt, build"),
         (("detect", "--host", "nano01", "-i", "/nonexistent"), "error: inventory /nonexistent does not exist"),
     ],
 )

@@ -61,10 +61,45 @@ def test_default_gpu_archs_release_8_2(m):
     assert m.default_gpu_archs(ref, "x86", None) == ("53", "60", "61", "70", "75")
 
 
-def test_orin_87_is_never_a_default(m):
+def test_orin_87_is_a_default_only_in_10_9_to_10_16(m):
+    """Up to 10.8 the L4T check that adds 87 does not fire natively; 11.x dropped 87."""
     for ref in m.oss_refs:
         for platform in ref.platforms:
-            assert "87" not in m.default_gpu_archs(ref, platform, V("12.6")), ref.ref
+            has = "87" in m.default_gpu_archs(ref, platform, V("12.6"))
+            assert has == (V("10.9") <= ref.tensorrt <= V("10.16")), ref.ref
+
+
+def test_default_architectures_of_the_10_and_11_refs(m):
+    def default(trt, cuda):
+        return m.default_gpu_archs(m.oss_ref(V(trt), "x86"), "x86", V(cuda) if cuda else None)
+
+    assert default("10.7", "12.6") == ("75", "80", "86")
+    assert default("10.9", "12.6") == ("72", "75", "80", "86", "87", "89", "90")
+    assert default("10.13", "12.8") == ("72", "75", "80", "86", "87", "89", "90", "100", "120")
+    assert default("10.16", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
+    assert default("10.16", None) == ("75", "80", "86", "87", "89", "90", "100", "120", "110")  # assumes CUDA 13
+    assert default("11.0", "12.8") == ("80", "86", "89", "90", "100", "120")
+    assert default("11.0", "13.0") == ("80", "86", "89", "90", "100", "120", "110")
+    assert default("11.1", "13.0") == ("75", "80", "86", "89", "90", "100", "120", "110")
+
+
+def test_how_each_ref_receives_architectures(m):
+    """10.10/10.11 mangle GPU_ARCHS (literal SM) and 11.x ignore it: CMAKE_CUDA_ARCHITECTURES."""
+    flags = {r.ref: r.arch_flag for r in m.oss_refs if r.ref}
+    cmake_list = {ref for ref, flag in flags.items() if flag == "CMAKE_CUDA_ARCHITECTURES"}
+    assert cmake_list == {"release/10.10", "release/10.11", "release/11.0", "release/11.1"}
+    ref = m.oss_ref(V("10.10"), "jetson")
+    assert ref.arch_define(["72", "87"]) == "72;87" and "SM" in ref.arch_note
+    assert m.oss_ref(V("10.12"), "jetson").arch_define(["72", "87"]) == "72 87"
+
+
+def test_cmake_minimum_per_ref(m):
+    for ref in m.oss_refs:
+        if ref.ref:
+            expected = V("3.31") if ref.tensorrt >= V("11") else V("3.13")
+            assert m.cmake_minimum(ref) == expected, ref.ref
+    newest = {a.arch: max(b.version for b in m.cmake.archives if b.arch == a.arch) for a in m.cmake.archives}
+    assert all(v >= V("3.31") for v in newest.values()), "an archive must be able to configure 11.x"
 
 
 def test_release_7_and_8_0_defaults_still_build_sm35(m):
@@ -72,10 +107,9 @@ def test_release_7_and_8_0_defaults_still_build_sm35(m):
     assert m.default_gpu_archs(ref, "jetson", V("10.2")) == ("35", "53", "61", "70", "75", "72")
 
 
-def test_refs_that_no_longer_read_gpu_archs_have_no_default(m):
+def test_refs_that_no_longer_read_gpu_archs_take_cmake_cuda_architectures(m):
     ref = next(r for r in m.oss_refs if r.ref == "release/11.0")
-    assert not ref.reads_gpu_archs
-    assert m.default_gpu_archs(ref, "x86", V("13.0")) == ()
+    assert not ref.reads_gpu_archs and ref.arch_flag == "CMAKE_CUDA_ARCHITECTURES"
 
 
 def test_plugins_by_ref(m):
@@ -160,7 +194,15 @@ def test_device_for_unknown(m):
         ("NVIDIA H100 80GB HBM3", "9.0"),
         ("Tesla V100-SXM2-16GB", "7.0"),
         ("Tesla P4", "6.1"),
-        ("NVIDIA GeForce RTX 3090", None),
+        ("NVIDIA GeForce RTX 3090", "8.6"),
+        ("NVIDIA GeForce RTX 4090", "8.9"),
+        ("NVIDIA GeForce RTX 5090", "12.0"),
+        ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "12.0"),
+        ("NVIDIA RTX 6000 Ada Generation", None),
+        ("NVIDIA GB200", "10.0"),
+        ("NVIDIA B300 SXM6 AC", "10.3"),
+        ("NVIDIA GB10", "12.1"),
+        ("NVIDIA H200", "9.0"),
         ("", None),
     ],
 )
@@ -363,7 +405,7 @@ def test_malformed_data_names_file_and_row(data, filename, old, new, message):
 
 
 def test_cmake_archives_are_checked(data):
-    x86, arm = Matrix.load(data).cmake.archives
+    x86, arm, *_ = Matrix.load(data).cmake.archives
     assert (arm.arch, arm.version, arm.source) == ("aarch64", V("3.27.6"), arm.url)
     edit(data / "cmake.yml", arm.sha256, "not-a-hash")
     with pytest.raises(MatrixError, match="sha256 must be 64"):
@@ -374,3 +416,14 @@ def test_missing_file(data):
     (data / "devices.yml").unlink()
     with pytest.raises(MatrixError, match="devices.yml: cannot read"):
         Matrix.load(data)
+
+
+def test_disputed_or_unverified_rows_warn_with_their_caveat(m):
+    def sources(**stack):
+        return {v.rule: v for v in m.check(Stack(**stack)) if v.rule.endswith(".sources")}
+
+    l4t = sources(l4t=V("36.5.0"))["l4t.sources"]
+    assert l4t.status is Status.WARN and "jetson_stats 6.2.2" in l4t.reason and l4t.fix.startswith("check it")
+    assert "tensorrt.oss.sources" in sources(platform="x86", tensorrt=V("9.3.0"))
+    assert sources(jetpack=V("7.0"), deepstream=V("8.0")).keys() == {"deepstream.sources"}
+    assert sources(jetpack=V("6.2"), deepstream=V("7.1")) == {}

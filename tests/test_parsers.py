@@ -161,3 +161,47 @@ def test_nv_tegra_release_published(fixture, l4t, board):
     assert str(tegra.l4t) == l4t
     if board:
         assert tegra.board == board
+
+
+def _probe(**sections: str) -> str:
+    """A probe output with just these sections (the rest absent, as on a bare host)."""
+    return "".join(f"==> {name} <==\n{text}" for name, text in sections.items())
+
+
+def test_thor_published_outputs():
+    thor = PUBLISHED / "thor"
+    assert p.parse_nv_tegra_release(read(thor / "nv_tegra_release.txt")).l4t == Version("38.2.2")
+    dq = p.parse_device_query(read(thor / "device_query.txt"))
+    assert [(d.name, d.compute_cap) for d in dq.devices] == [("NVIDIA Thor", "11.0")]
+    assert p.parse_nvcc_version(read(thor / "nvcc_version.txt")) == Version("13.0.48")
+    nano = PUBLISHED / "orin-nano"
+    assert p.parse_nv_tegra_release(read(nano / "nv_tegra_release.txt")).l4t == Version("36.4.3")
+
+
+def test_jetson_without_nv_tegra_release_says_what_is_unknown():
+    """In a container: the device tree is the host's, the release file and l4t packages absent."""
+    from provision.detect import analyse
+
+    d = analyse("ctr", _probe(
+        uname_m="aarch64\n", container="docker\n",
+        dt_model="NVIDIA Jetson Orin Nano Developer Kit\n",
+        dt_compatible="nvidia,p3768-0000+p3767-0005\nnvidia,p3767-0005\nnvidia,tegra234\n",
+        dpkg_nvinfer="tensorrt\t10.3.0.30-1+cuda12.5\nlibnvinfer10\t10.3.0.30-1+cuda12.5\n"))
+    j = d.facts.jetson
+    assert (d.facts.platform, j.family, j.container, j.l4t, j.jetpack) == ("jetson", "orin", "docker", None, None)
+    assert j.unknown == ("L4T", "JetPack", "board") and j.compute_cap == "8.7"
+    assert any("inside a docker container" in w for w in d.facts.warnings)
+    # an nvidia-l4t-* package other than core still gives the L4T
+    with_pkg = analyse("ctr", _probe(uname_m="aarch64\n", dt_compatible="nvidia,tegra234\n",
+                                     dpkg_nvinfer="nvidia-l4t-cuda\t36.4.3-20250107174145\n"))
+    assert (with_pkg.facts.jetson.l4t, with_pkg.facts.jetson.jetpack) == (Version("36.4.3"), Version("6.2"))
+    assert with_pkg.facts.jetson.unknown == ("board",)
+
+
+def test_tx2_nx_lanai_model_and_thor_soc():
+    from provision.matrix import Matrix
+
+    m = Matrix.load()
+    assert m.device_for("lanai-3636", ()).family == "tx2"
+    assert m.device_for("NVIDIA Jetson AGX Thor Developer Kit",
+                        ("nvidia,p3971-0080+p3834-0008", "nvidia,tegra264")).family == "thor"

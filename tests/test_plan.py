@@ -140,3 +140,89 @@ def test_gpu_archs_the_host_gpu_cannot_run_are_refused_unless_forced():
             f"localhost: --gpu-archs {archs} has no code this host's GPU (compute capability 9.0) runs: a build for"
             " X.y runs on X.z with z >= y only (NVIDIA CUDA binary compatibility); --force builds it anyway")
         assert make_plan(h100(archs, **TRT10_ONLY), MATRIX, Options(force=True)).steps[0].spec.gpu_archs == archs
+
+
+def _trt(version: str, major: str) -> dict[str, str]:
+    """An x86 host with this TensorRT and no DeepStream (no guide applies)."""
+    base = ".".join(version.split(".")[:3])
+    return {"dpkg_nvinfer": f"tensorrt\t{version}-1+cuda12.8\nlibnvinfer{major}\t{version}-1+cuda12.8\n",
+            "deepstream_version": "",
+            "nvinfer_plugin": f"-rw-r--r-- 1 root root 40000 Aug  1 2025 /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.{base}\n"}
+
+
+def test_release_10_10_gets_cmake_cuda_architectures_not_gpu_archs():
+    """release/10.10 appends the literal text SM for each GPU_ARCHS entry: pass the list it reads."""
+    plan = make_plan(h100(**_trt("10.10.0.31", "10")), MATRIX, Options())
+    build = next(s for s in plan.steps if s.name == "trt-oss-build")
+    text = "\n".join(build.describe())
+    assert "-DCMAKE_CUDA_ARCHITECTURES=90 " in text and "-DGPU_ARCHS" not in text
+    assert any("literal text SM" in n and "CMAKE_CUDA_ARCHITECTURES" in n for n in plan.notes)
+    twelve = make_plan(h100(**_trt("10.12.0.36", "10")), MATRIX, Options())
+    assert "-DGPU_ARCHS=90 " in "\n".join(next(s for s in twelve.steps if s.name == "trt-oss-build").describe())
+
+
+def test_release_11_needs_cmake_3_31_and_its_architecture_list():
+    d = h100(**_trt("11.1.0.106", "11"), cmake_version="cmake version 3.28.3\n")  # Ubuntu 24.04's cmake
+    plan = make_plan(d, MATRIX, Options())
+    assert [s.name for s in plan.steps][:3] == ["cmake", "trt-oss-build", "plugin-swap"]
+    cmake, build = plan.steps[0], plan.steps[1]
+    assert cmake.summary() == "install cmake 3.31.6 (have 3.28.3, need >= 3.31)"
+    assert cmake.archive.sha256 == "5a1133ff103c71eb5120e2cc3de922733e7d8a26a98ae716397e8676adb367bf"
+    assert build.spec.arch_flag == "CMAKE_CUDA_ARCHITECTURES" and "-DGPU_ARCHS" not in "\n".join(build.describe())
+    # an Orin-like override with two SMs: the semicolon list CMake reads
+    assert make_plan(analyse_with(d, "87,90"), MATRIX, Options()).steps[1].spec.gpu_archs == "87;90"
+    # the same host under 10.x: 3.28 is new enough, no cmake step
+    assert make_plan(h100(**_trt("10.3.0.26", "10"), cmake_version="cmake version 3.28.3\n"),
+                     MATRIX, Options()).steps[0].name == "trt-oss-build"
+
+
+def analyse_with(d, gpu_archs):
+    from provision.detect import analyse
+    return analyse(d.host, d.capture, gpu_archs=gpu_archs)
+
+
+def test_a_mirror_without_a_new_enough_cmake_is_refused_with_the_reason():
+    d = h100(**_trt("11.0.0.114", "11"), cmake_version="cmake version 3.28.3\n")
+    settings = {"dsprov_cmake_archives": [{"arch": "x86_64", "version": "3.27.6", "url": "http://m/cmake-3.27.6-linux-x86_64.tar.gz",
+                                           "sha256": "0" * 64}]}
+    with pytest.raises(PlanRefused) as refused:
+        make_plan(d, MATRIX, Options.from_settings(settings))
+    assert str(refused.value) == (
+        "localhost: cmake 3.28.3 is older than 3.31 (release/11.0 needs it) and no cmake release archive >= 3.31 is"
+        " known for x86_64 (have: 3.27.6; set dsprov_cmake_archives, or --cmake-from-source)")
+    source = make_plan(d, MATRIX, Options(cmake_from_source=True)).steps[0]
+    assert source.archive.version == "3.31.6" and source.minimum.public == "3.31"
+
+
+def test_prebuilt_plugin_when_asked_for_the_exact_tensorrt():
+    plan = make_plan(h100(**_trt("8.2.5.1", "8"), **CUDA126), MATRIX, Options(plugin_source="prebuilt"))
+    assert [s.name for s in plan.steps][:2] == ["prebuilt-plugin", "plugin-swap"]
+    fetch = plan.steps[0]
+    assert fetch.spec.path == "TRT-OSS/x86/TRT8.2/libnvinfer_plugin.so.8.2.5.1"
+    assert fetch.spec.sha256 == "1ed52b5cbcec884b9d9e7f700660e7555838882ad4e354edb62495467023fc71"
+    assert fetch.spec.commit == MATRIX.prebuilt.commit and fetch.spec.repo == MATRIX.prebuilt.repo
+    text = "\n".join(plan.lines())
+    assert f"checkout -q {MATRIX.prebuilt.commit} -- TRT-OSS/x86/TRT8.2/libnvinfer_plugin.so.8.2.5.1" in text
+    # auto (the default) builds where the guide asks for a build and an OSS ref exists
+    assert make_plan(h100(**_trt("8.2.5.1", "8"), **CUDA126), MATRIX, Options()).steps[0].name == "trt-oss-build"
+
+
+def test_prebuilt_refused_without_a_recorded_sha256_or_a_file():
+    with pytest.raises(PlanRefused) as refused:
+        make_plan(h100(**_trt("8.6.1.6", "8"), **CUDA126), MATRIX, Options(plugin_source="prebuilt"))
+    assert "libnvinfer_plugin.so.8.6.1: the git object of this file is absent" in str(refused.value)
+    with pytest.raises(PlanRefused, match="none for TensorRT 10.3.0.26 on x86"):
+        make_plan(h100(**_trt("10.3.0.26", "10"), **CUDA126), MATRIX, Options(plugin_source="prebuilt"))
+
+
+def test_inventory_pin_replaces_the_matrix_pin_and_bad_values_are_one_line():
+    pin = {"commit": "a" * 40, "libraries": [{"platform": "x86", "tensorrt": "8.2.5.1", "sha256": "b" * 64,
+                                              "path": "TRT-OSS/x86/TRT8.2/libnvinfer_plugin.so.8.2.5.1"}]}
+    options = Options.from_settings({"dsprov_prebuilt_plugins": pin, "dsprov_tao_apps_repo": "http://m/tao.git"},
+                                    plugin_source="prebuilt")
+    fetch = make_plan(h100(**_trt("8.2.5.1", "8"), **CUDA126), MATRIX, options).steps[0]
+    assert (fetch.spec.repo, fetch.spec.commit, fetch.spec.sha256) == ("http://m/tao.git", "a" * 40, "b" * 64)
+    with pytest.raises(ProvisionError, match=r"^--plugin-source: 'binary' is not one of auto, prebuilt, build$"):
+        Options.from_settings({}, plugin_source="binary")
+    with pytest.raises(ProvisionError, match="dsprov_prebuilt_plugins: commit 'main' is not 40 hex digits"):
+        Options.from_settings({"dsprov_prebuilt_plugins": {**pin, "commit": "main"}})

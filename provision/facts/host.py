@@ -31,6 +31,8 @@ class Jetson:
     l4t: Version | None
     jetpack: Version | None
     compute_cap: str | None  # from the model table, for the cross-check
+    container: str | None = None  # docker | podman | ...: probed from inside a container
+    unknown: tuple[str, ...] = ()  # facts that cannot be known here (no /etc/nv_tegra_release)
 
 
 @dataclass(frozen=True)
@@ -184,27 +186,39 @@ def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
 
 
 def _jetson(sections, packages, matrix: Matrix, warnings: list[str], parsed) -> Jetson | None:
+    """A Jetson from /etc/nv_tegra_release, else from the device tree and the nvidia-l4t-* packages
+    (a container may lack the release file while the device tree is the host's)."""
     tegra = parsed("nv_tegra_release", p.parse_nv_tegra_release)
     model = parsed("dt_model", p.parse_dt_model)
     compatible = parsed("dt_compatible", p.parse_dt_compatible, empty=())
-    l4t = tegra.l4t if tegra else None
-    if l4t is None and "nvidia-l4t-core" in packages:
-        l4t = p.upstream_version(packages["nvidia-l4t-core"])
-    is_tegra = any(c.startswith("nvidia,tegra") for c in compatible)
+    container = p.parse_container(sections["container"])
+    l4t = tegra.l4t if tegra else p.l4t_from_dpkg(packages)
+    is_tegra = any(c.startswith("nvidia,tegra") for c in compatible) or "jetson" in (model or "").lower()
     if l4t is None and not is_tegra:
         return None
     device = matrix.device_for(model, compatible)
     if device is None:
         warnings.append(f"Jetson model {model!r} is not in the matrix's device table")
     jetpack = None
+    unknown: list[str] = []
     if l4t is not None:
         row = matrix.jetpack_for_l4t(l4t)
         if row is None:
             warnings.append(f"L4T {l4t} is not in the matrix: JetPack unknown")
+            unknown.append("JetPack")
         else:
             jetpack = row.version
     else:
-        warnings.append("Jetson without /etc/nv_tegra_release or nvidia-l4t-core: L4T unknown")
+        unknown += ["L4T", "JetPack"]
+    if tegra is None:
+        unknown.append("board")
+        where = f" (inside a {container} container)" if container else ""
+        found = f"L4T {l4t} from the nvidia-l4t-* packages" if l4t else "no nvidia-l4t-* package"
+        warnings.append(
+            f"Jetson recognised from the device tree{where} without /etc/nv_tegra_release; {found};"
+            f" unknown: {', '.join(unknown)} (CUDA, TensorRT and DeepStream come from what is installed here;"
+            " `invoke matrix.check --jetpack X` judges a JetPack)"
+        )
     soc = next((c.split(",", 1)[1] for c in compatible if c.startswith("nvidia,tegra")), None)
     return Jetson(
         model=model,
@@ -214,6 +228,8 @@ def _jetson(sections, packages, matrix: Matrix, warnings: list[str], parsed) -> 
         l4t=l4t,
         jetpack=jetpack,
         compute_cap=device.compute_capability if device else None,
+        container=container,
+        unknown=tuple(unknown),
     )
 
 

@@ -82,6 +82,22 @@ def parse_dt_model(text: str) -> str | None:
     return model.splitlines()[0].strip() if model else None
 
 
+def parse_container(text: str) -> str | None:
+    """The container runtime the probe found signs of (`docker`, `podman`, `$container`), else None."""
+    words = [w.strip() for w in text.splitlines() if w.strip()]
+    return words[0] if words else None
+
+
+def l4t_from_dpkg(packages: dict[str, str]) -> Version | None:
+    """L4T from `nvidia-l4t-core`, else from any other `nvidia-l4t-*` package (36.3.0-2024... -> 36.3.0)."""
+    names = ["nvidia-l4t-core"] + sorted(n for n in packages if n.startswith("nvidia-l4t-") and n != "nvidia-l4t-core")
+    for name in names:
+        version = upstream_version(packages[name]) if name in packages else None
+        if version is not None and len(version.release) >= 2:
+            return version
+    return None
+
+
 def parse_dt_compatible(text: str) -> tuple[str, ...]:
     """Device-tree compatible list, one entry a line: `nvidia,p3450-0000`, `nvidia,tegra210`."""
     return tuple(w.strip() for w in text.replace("\x00", "\n").splitlines() if w.strip())

@@ -30,6 +30,13 @@ show /etc/nv_tegra_release
 section dt_model
 [ -r /sys/firmware/devicetree/base/model ] && tr '\000' '\n' </sys/firmware/devicetree/base/model
 
+section container
+# Inside a container (l4t-base, DeepStream-l4t images) /etc/nv_tegra_release may be absent while
+# the device tree is the host's: say so, the facts then come from the container's packages.
+[ -f /.dockerenv ] && echo docker
+[ -f /run/.containerenv ] && echo podman
+[ -n "${container:-}" ] && echo "$container"
+
 section dt_compatible
 for f in /proc/device-tree/compatible /sys/firmware/devicetree/base/compatible; do
     if [ -r "$f" ]; then tr '\000' '\n' <"$f"; break; fi
@@ -56,7 +63,7 @@ if has nvidia-smi; then
 fi
 
 section dpkg_nvinfer
-has dpkg-query && dpkg-query -W nvidia-l4t-core tensorrt 'libnvinfer*' 'deepstream*' 2>/dev/null
+has dpkg-query && dpkg-query -W 'nvidia-l4t-*' tensorrt 'libnvinfer*' 'deepstream*' 2>/dev/null
 
 section nvinfer_version_h
 for h in /usr/include/$(triplet)/NvInferVersion.h /usr/include/NvInferVersion.h \

@@ -33,6 +33,8 @@ from provision.matrix.rows import (
     OssGuide,
     OssRefRow,
     PluginRow,
+    PrebuiltInfo,
+    PrebuiltPlugin,
     PrecisionRow,
     PydsRow,
     Stack,
@@ -58,6 +60,8 @@ __all__ = [
     "OssGuide",
     "OssRefRow",
     "PluginRow",
+    "PrebuiltInfo",
+    "PrebuiltPlugin",
     "PrecisionRow",
     "PydsRow",
     "Stack",
@@ -82,6 +86,7 @@ class Matrix:
     gpu_rows: tuple[GpuRow, ...]
     precision_rows: tuple[PrecisionRow, ...]
     cmake: CmakeInfo
+    prebuilt: PrebuiltInfo
 
     @classmethod
     def load(cls, root: Path | None = None) -> Matrix:
@@ -120,12 +125,13 @@ class Matrix:
         """The SMs the ref's CMakeLists builds when -DGPU_ARCHS is not given, in its order.
 
         `platform` "jetson" assumes -DTRT_PLATFORM_ID=aarch64 is passed (a native build defaults
-        to x86_64). With `cuda` None the CUDA-conditional SMs are left out. Empty when the ref does
-        not read GPU_ARCHS or its default is not verified.
+        to x86_64). With `cuda` None the ref's own default CUDA applies, else the CUDA-conditional
+        SMs are left out. Empty when the default is not verified.
         """
         rule = next((r for r in self.gpu_arch_rules if r.name == ref.gpu_arch_rule), None)
-        if rule is None or not ref.reads_gpu_archs:
+        if rule is None:
             return ()
+        cuda = cuda or rule.default_cuda
         archs = list(rule.base)
         for extra in rule.extra:
             if extra.platform is not None and extra.platform != platform:
@@ -134,6 +140,15 @@ class Matrix:
                 continue
             archs.append(extra.sm)
         return tuple(dict.fromkeys(archs))
+
+    def cmake_minimum(self, ref: OssRefRow | None) -> Version:
+        """The cmake the ref's `cmake_minimum_required` asks for (cmake.yml's default if unset)."""
+        return (ref.cmake_minimum if ref and ref.cmake_minimum else None) or self.cmake.minimum
+
+    def prebuilt_for(self, platform: str, tensorrt: Version) -> PrebuiltPlugin | None:
+        """The prebuilt library for this exact TensorRT on this platform (longest version match)."""
+        fits = [p for p in self.prebuilt.libraries if p.platform == platform and p.fits(tensorrt)]
+        return max(fits, key=lambda p: len(p.tensorrt.release), default=None)
 
     def plugins_in(self, ref: OssRefRow) -> frozenset[str]:
         """Plugin creators a build of this ref carries (of those the matrix tracks)."""
@@ -169,12 +184,16 @@ class Matrix:
         return by_soc[0] if by_soc else None
 
     def compute_capability_for_gpu_name(self, name: str) -> str | None:
-        """Compute capability from a GPU name ("Tesla T4" -> "7.5"), by whole-word token."""
-        by_token = {g.token: g.compute_capability for g in self.gpu_rows}
-        for token in re.split(r"[^0-9A-Za-z]+", name.upper()):
-            if token in by_token:
-                return by_token[token]
-        return None
+        """Compute capability from a GPU name ("Tesla T4" -> "7.5"), by whole-word tokens; the
+        longest matching token wins ("RTX PRO 6000 Blackwell" over a one-word token)."""
+        words = [w for w in re.split(r"[^0-9A-Za-z]+", name.upper()) if w]
+        best: tuple[int, str] | None = None
+        for gpu in self.gpu_rows:
+            token = gpu.token.split()
+            n = len(token)
+            if any(words[i:i + n] == token for i in range(len(words) - n + 1)) and (best is None or n > best[0]):
+                best = (n, gpu.compute_capability)
+        return best[1] if best else None
 
     def known_sms(self) -> frozenset[str]:
         """SM numbers ("53", "87", "100") of every compute capability in devices.yml."""

@@ -334,8 +334,16 @@ def _rule_tensorrt_oss(m: Matrix, c: _Context) -> list[Verdict]:
         )
     else:
         version = f" (NvInferVersion {row.nvinfer_version})" if row.nvinfer_version else ""
+        cmake = f", cmake >= {m.cmake_minimum(row)}"
         verdicts.append(
-            Verdict("tensorrt.oss", Status.OK, f"TensorRT {trt}{c.tensorrt_note} -> OSS {row.ref}{version}")
+            Verdict("tensorrt.oss", Status.OK, f"TensorRT {trt}{c.tensorrt_note} -> OSS {row.ref}{version}{cmake}")
+        )
+    prebuilt = m.prebuilt_for(c.platform, trt)
+    if prebuilt is not None and prebuilt.sha256:
+        verdicts.append(
+            Verdict("tensorrt.prebuilt", Status.OK,
+                    f"deepstream_tao_apps ships a prebuilt {prebuilt.filename} for TensorRT {trt} on {where}"
+                    " (--plugin-source prebuilt)")
         )
     guide = c.deepstream_row.trt_oss_guide(c.platform) if c.deepstream_row else None
     if guide is not None:
@@ -352,7 +360,8 @@ def _rule_tensorrt_oss(m: Matrix, c: _Context) -> list[Verdict]:
                     "tensorrt.oss.guide",
                     Status.WARN,
                     f"the guides ship only a prebuilt libnvinfer_plugin for DeepStream {ds} on {where}",
-                    "use the prebuilt library from deepstream_tao_apps TRT-OSS, or --force an OSS build",
+                    "provision installs the prebuilt library from deepstream_tao_apps TRT-OSS"
+                    " (--plugin-source build --force builds instead)",
                 )
             )
     return verdicts
@@ -366,20 +375,17 @@ def _rule_gpu_archs(m: Matrix, c: _Context) -> list[Verdict]:
     if row is None or row.ref is None:
         return []
     wanted = [_sm(cap) for cap in caps]
-    flag = f"-DGPU_ARCHS=\"{' '.join(wanted)}\""
+    flag = f"-D{row.arch_flag}=\"{row.arch_define(wanted)}\""
+    how = ""
     if not row.reads_gpu_archs:
-        return [
-            Verdict(
-                "gpu_archs.default",
-                Status.WARN,
-                f"{row.ref} no longer reads GPU_ARCHS",
-                f"pass -DCMAKE_CUDA_ARCHITECTURES=\"{';'.join(wanted)}\"",
-            )
-        ]
+        how = f"; {row.ref} ignores GPU_ARCHS"
+    elif row.arch_note:
+        how = f"; {row.arch_note}"
     default = m.default_gpu_archs(row, c.platform, c.cuda)
     if not default:
         return [
-            Verdict("gpu_archs.default", Status.WARN, f"the default GPU_ARCHS of {row.ref} is not verified", f"pass {flag}")
+            Verdict("gpu_archs.default", Status.WARN, f"the default architectures of {row.ref} are not verified{how}",
+                    f"pass {flag}")
         ]
     missing = [sm for sm in wanted if sm not in default]
     if missing:
@@ -387,11 +393,22 @@ def _rule_gpu_archs(m: Matrix, c: _Context) -> list[Verdict]:
             Verdict(
                 "gpu_archs.default",
                 Status.WARN,
-                f"{row.ref} builds {' '.join(default)} by default, without {' '.join(missing)}",
-                f"pass {flag}",
+                f"{row.ref} builds {' '.join(default)} by default, without {' '.join(missing)}{how}",
+                f"pass {flag} (provision does)",
             )
         ]
-    return [Verdict("gpu_archs.default", Status.OK, f"{row.ref}'s default GPU_ARCHS cover {' '.join(wanted)}")]
+    return [Verdict("gpu_archs.default", Status.OK, f"{row.ref}'s default architectures cover {' '.join(wanted)}{how}")]
+
+
+def _rule_caveats(m: Matrix, c: _Context) -> list[Verdict]:
+    """Rows the sources disagree on, or whose values are not all verified: say so."""
+    oss = m.oss_ref(c.tensorrt, c.platform) if c.tensorrt is not None and c.platform in PLATFORMS else None
+    rows = [("l4t", c.l4t_row), ("jetpack", c.jetpack_row), ("deepstream", c.deepstream_row), ("tensorrt.oss", oss)]
+    return [
+        Verdict(f"{name}.sources", Status.WARN, row.caveat, f"check it against the release notes ({row.source})")
+        for name, row in rows
+        if row is not None and row.caveat
+    ]
 
 
 def _rule_compute_capability(m: Matrix, c: _Context) -> list[Verdict]:
@@ -448,6 +465,7 @@ _RULES: tuple[Callable[[Matrix, _Context], list[Verdict]], ...] = (
     _rule_gpu_archs,
     _rule_compute_capability,
     _rule_pyds,
+    _rule_caveats,
 )
 
 

@@ -24,7 +24,10 @@ from provision.matrix.rows import (
     MatrixError,
     OssGuide,
     OssRefRow,
+    ARCH_FLAGS,
     PluginRow,
+    PrebuiltInfo,
+    PrebuiltPlugin,
     PrecisionRow,
     PydsRow,
     TrtOssGuide,
@@ -167,7 +170,8 @@ def _unique(rows: Sequence[Any], key: Callable[[Any], Any], filename: str, what:
 def _load_l4t(root: Path) -> tuple[L4tRow, ...]:
     rows = []
     for r in _rows(root, "l4t.yml", "l4t"):
-        rows.append(L4tRow(r.version("l4t"), r.version("jetpack"), r.flag("preview", False), r.source()))
+        rows.append(L4tRow(r.version("l4t"), r.version("jetpack"), r.flag("preview", False), r.source(),
+                           r.text("caveat", required=False)))
         r.done()
     _unique(rows, lambda x: x.l4t, "l4t.yml", "L4T")
     return tuple(rows)
@@ -187,6 +191,7 @@ def _load_jetpack(root: Path) -> tuple[JetPackRow, ...]:
                 python=r.version("python"),
                 preview=r.flag("preview", False),
                 source=r.source(),
+                caveat=r.text("caveat", required=False),
             )
         )
         r.done()
@@ -227,7 +232,8 @@ def _load_deepstream(root: Path) -> tuple[DeepStreamRow, ...]:
             t.done()
         if not jetpacks and x86 is None:
             raise r.error("needs a jetson or an x86 entry")
-        rows.append(DeepStreamRow(version, jetpacks, x86, python, pyds, tuple(guides), r.source()))
+        rows.append(DeepStreamRow(version, jetpacks, x86, python, pyds, tuple(guides), r.source(),
+                                  r.text("caveat", required=False)))
         r.done()
     _unique(rows, lambda x: x.version, "deepstream.yml", "DeepStream")
     return tuple(rows)
@@ -251,7 +257,8 @@ def _load_oss(root: Path) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...
                 )
             )
             e.done()
-        rules.append(GpuArchRule(r.text("name"), tuple(r.sm(s) for s in base), tuple(extras), r.source()))
+        rules.append(GpuArchRule(r.text("name"), tuple(r.sm(s) for s in base), tuple(extras), r.source(),
+                                 r.version("default_cuda", required=False)))
         r.done()
     _unique(rules, lambda x: x.name, "tensorrt_oss.yml", "gpu_arch_rule")
     rule_names = {rule.name for rule in rules}
@@ -263,18 +270,30 @@ def _load_oss(root: Path) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...
             raise r.error(f"tensorrt must be major.minor, got {tensorrt}")
         platforms = tuple(r.platform(p) for p in r.texts("platforms"))
         ref = r.text("ref", required=False)
+        reads = r.flag("reads_gpu_archs", False)
+        flag = r.text("arch_flag", required=False) or ("GPU_ARCHS" if reads else "CMAKE_CUDA_ARCHITECTURES")
         row = OssRefRow(
             tensorrt=tensorrt,
             platforms=platforms,
             ref=ref,
             nvinfer_version=r.version("nvinfer_version", required=False),
             gpu_arch_rule=r.text("gpu_arch_rule", required=False),
-            reads_gpu_archs=r.flag("reads_gpu_archs", False),
+            reads_gpu_archs=reads,
             reason=r.text("reason", required=ref is None),
             source=r.source(),
+            arch_flag=flag,
+            arch_note=r.text("arch_note", required=False),
+            cmake_minimum=r.version("cmake_minimum", required=False),
+            caveat=r.text("caveat", required=False),
         )
         if row.gpu_arch_rule is not None and row.gpu_arch_rule not in rule_names:
             raise r.error(f"gpu_arch_rule {row.gpu_arch_rule!r} is not defined under gpu_arch_rules")
+        if flag not in ARCH_FLAGS:
+            raise r.error(f"arch_flag {flag!r} is not one of {', '.join(ARCH_FLAGS)}")
+        if flag == "GPU_ARCHS" and not reads:
+            raise r.error("arch_flag GPU_ARCHS for a ref that does not read GPU_ARCHS")
+        if reads and flag != "GPU_ARCHS" and row.arch_note is None:
+            raise r.error("arch_note must say why a ref that reads GPU_ARCHS gets another flag")
         refs.append(row)
         r.done()
     _unique(
@@ -292,6 +311,32 @@ def _load_oss(root: Path) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...
         r.done()
     _unique(plugins, lambda x: x.name, "tensorrt_oss.yml", "plugin")
     return tuple(rules), tuple(refs), tuple(plugins)
+
+
+def _load_prebuilt(root: Path) -> PrebuiltInfo:
+    top = _Row("prebuilt_plugins.yml", _document(root, "prebuilt_plugins.yml"))
+    repo, commit, source = top.text("repo"), top.text("commit"), top.source()
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        raise top.error("commit must be 40 lower-case hex digits")
+    top.raw("libraries")
+    top.done()
+    libraries = []
+    for r in _rows(root, "prebuilt_plugins.yml", "libraries"):
+        sha256 = r.text("sha256", required=False)
+        if sha256 is not None and not _SHA256.match(sha256):
+            raise r.error("sha256 must be 64 lower-case hex digits")
+        path = r.text("path")
+        tensorrt = r.version("tensorrt")
+        if not path.endswith(f"/libnvinfer_plugin.so.{tensorrt}"):
+            raise r.error(f"path {path!r} does not end in libnvinfer_plugin.so.{tensorrt}")
+        size = r.raw("size", required=False)
+        if size is not None and (not isinstance(size, int) or size <= 0):
+            raise r.error(f"size must be a positive integer, got {size!r}")
+        libraries.append(PrebuiltPlugin(r.platform(r.raw("platform")), tensorrt, path, sha256, size,
+                                        r.text("reason", required=sha256 is None), r.source()))
+        r.done()
+    _unique(libraries, lambda x: (x.platform, x.tensorrt), "prebuilt_plugins.yml", "library")
+    return PrebuiltInfo(repo, commit, tuple(libraries), source)
 
 
 def _load_devices(root: Path) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]]:
@@ -312,8 +357,8 @@ def _load_devices(root: Path) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]
     gpus = []
     for r in _rows(root, "devices.yml", "gpus"):
         token = r.text("token")
-        if not re.fullmatch(r"[A-Za-z0-9]+", token):
-            raise r.error(f"token {token!r} must be letters and digits only")
+        if not re.fullmatch(r"[A-Za-z0-9]+( [A-Za-z0-9]+)*", token):
+            raise r.error(f"token {token!r} must be words of letters and digits, one space apart")
         gpus.append(GpuRow(token.upper(), r.capability("compute_capability"), r.source()))
         r.done()
     _unique(gpus, lambda x: x.token, "devices.yml", "GPU token")
@@ -385,4 +430,5 @@ def read(root: Path) -> dict[str, Any]:
         "gpu_rows": gpus,
         "precision_rows": _load_precisions(root),
         "cmake": _load_cmake(root),
+        "prebuilt": _load_prebuilt(root),
     }

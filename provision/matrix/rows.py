@@ -61,6 +61,7 @@ class L4tRow:
     jetpack: Version
     preview: bool
     source: str
+    caveat: str | None = None  # disputed or not verified: the checker WARNs with it
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class JetPackRow:
     python: Version
     preview: bool
     source: str
+    caveat: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class DeepStreamRow:
     pyds: PydsRow | None
     trt_oss: tuple[TrtOssGuide, ...]
     source: str
+    caveat: str | None = None
 
     def trt_oss_guide(self, platform: str) -> TrtOssGuide | None:
         return next((g for g in self.trt_oss if g.platform == platform), None)
@@ -137,6 +140,7 @@ class GpuArchRule:
     base: tuple[str, ...]
     extra: tuple[ArchExtra, ...]
     source: str
+    default_cuda: Version | None = None  # what the CMakeLists assumes without -DCUDA_VERSION
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,48 @@ class OssRefRow:
     gpu_arch_rule: str | None
     reads_gpu_archs: bool
     reason: str | None
+    source: str
+    arch_flag: str = "GPU_ARCHS"  # or CMAKE_CUDA_ARCHITECTURES: how a build passes architectures
+    arch_note: str | None = None  # why not GPU_ARCHS where the ref reads it
+    cmake_minimum: Version | None = None  # None: cmake.yml's default minimum
+    caveat: str | None = None
+
+    def arch_define(self, sms: tuple[str, ...] | list[str]) -> str:
+        """The -D argument value that gives these SMs to this ref ("87" or "72;87")."""
+        return (" " if self.arch_flag == "GPU_ARCHS" else ";").join(sms)
+
+
+ARCH_FLAGS = ("GPU_ARCHS", "CMAKE_CUDA_ARCHITECTURES")
+
+
+@dataclass(frozen=True)
+class PrebuiltPlugin:
+    """A prebuilt libnvinfer_plugin in deepstream_tao_apps TRT-OSS/ at the matrix's pinned commit."""
+
+    platform: str
+    tensorrt: Version  # the X.Y.Z[.B] in the file name
+    path: str  # in the repository
+    sha256: str | None  # None: not recorded (see reason); such a file is never installed
+    size: int | None
+    reason: str | None
+    source: str
+
+    @property
+    def filename(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    def fits(self, installed: Version) -> bool:
+        """For this exact TensorRT: the file's version is the installed one or its prefix
+        (8.6.2 for 8.6.2.3)."""
+        mine = self.tensorrt.release
+        return installed.release[: len(mine)] == mine
+
+
+@dataclass(frozen=True)
+class PrebuiltInfo:
+    repo: str  # the public repository; dsprov_tao_apps_repo names a mirror
+    commit: str
+    libraries: tuple[PrebuiltPlugin, ...]
     source: str
 
 

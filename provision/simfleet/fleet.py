@@ -26,7 +26,7 @@ from provision.simfleet.layers import LayerRecipe, build_layer
 from provision.simfleet.profiles import load_profile
 
 DEFAULT_FLEET = Path(__file__).parent / "fleets" / "demo.yml"
-FAMILIES = ("nano", "tx2", "xavier", "orin", "x86")
+FAMILIES = ("nano", "tx2", "xavier", "orin", "thor", "x86")
 SSH_OPTIONS = "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts} -o LogLevel=ERROR"
 
 
@@ -101,7 +101,7 @@ def _write_inventory(handle: FleetHandle) -> None:
         if hosts:
             text += f"\n[{group}]\n" + "\n".join(hosts) + "\n"
     text += "\n[jetson:children]\n" + "\n".join(
-        g for g in ("nano", "tx2", "xavier", "orin") if groups.get(g)) + "\n"
+        g for g in ("nano", "tx2", "xavier", "orin", "thor") if groups.get(g)) + "\n"
     handle.inventory.write_text(text)
     handle.known_hosts.write_text("".join(
         f"[127.0.0.1]:{d.port} {d.host_key()}\n" for d in handle.devices))

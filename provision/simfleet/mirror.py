@@ -1,8 +1,10 @@
 """The fleet's upstream mirror: the fixture repositories and cmake archives over local HTTP.
 
 Devices reach it at 127.0.0.1 (they share the host's network), and the tool only through the
-settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo` and
-`dsprov_cmake_archives`, written to the fleet inventory's group_vars.
+settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo`,
+`dsprov_cmake_archives`, `dsprov_tao_apps_repo` and `dsprov_prebuilt_plugins` (the mirror's
+stand-in prebuilt libraries, pinned by commit and SHA-256), written to the fleet inventory's
+group_vars.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def start_mirror(handle: FleetHandle) -> str:
     settings = {
         "dsprov_trt_oss_repo": served.trt_oss_url,
         "dsprov_pyds_repo": served.pyds_url,
+        "dsprov_tao_apps_repo": served.tao_apps_url,
+        "dsprov_prebuilt_plugins": served.prebuilt,
         "dsprov_cmake_archives": [
             {"arch": arch, "version": served.cmake_version, "url": url, "sha256": sha}
             for arch, (url, sha) in sorted(served.cmake_archives.items())

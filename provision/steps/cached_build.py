@@ -47,6 +47,9 @@ class CachedBuild(Step):
         """(the product's path on the host after the build, the name to cache it under)."""
         raise NotImplementedError
 
+    def check_product(self, ctx: StepContext, local: Path) -> None:
+        """Raise StepFailed when the fetched product must not enter the cache (default: keep it)."""
+
     def resolve_key(self, ctx: StepContext) -> str:
         """The key needs the ref's commit: ask the repository (from the host, which clones)."""
         if self.key is None:
@@ -78,6 +81,7 @@ class CachedBuild(Step):
             with tempfile.TemporaryDirectory() as tmp:
                 local = Path(tmp) / name
                 ctx.runner.get(remote, local)
+                self.check_product(ctx, local)
                 self.artifact = self.store.put(key, name, local, self.spec.key_parts(self.commit))
             self.outcome = "built"
 

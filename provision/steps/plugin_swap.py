@@ -127,7 +127,8 @@ class SwapPlugin(Step):
         return {"key": self.build.key, "ref": s.ref, "commit": self.build.commit, "gpu_archs": s.gpu_archs}
 
     def summary(self) -> str:
-        return f"swap {self.paths.path} for the OSS build (original saved to {self.paths.saved}, dpkg-divert)"
+        what = "the prebuilt library" if self.build.name == "prebuilt-plugin" else "the OSS build"
+        return f"swap {self.paths.path} for {what} (original saved to {self.paths.saved}, dpkg-divert)"
 
     def describe(self) -> list[str]:
         staging = f"/tmp/.dsprov-{self.paths.name}"

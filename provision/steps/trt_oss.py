@@ -59,6 +59,7 @@ class BuildSpec:
     tensorrt: str
     build_dir: str
     jobs: int
+    arch_flag: str = "GPU_ARCHS"  # CMAKE_CUDA_ARCHITECTURES for refs that ignore or mangle GPU_ARCHS
 
     @property
     def src(self) -> str:
@@ -80,7 +81,7 @@ class BuildSpec:
         return [
             f"rm -rf {src} && git clone --recursive --single-branch -b {q(self.ref)} {q(self.repo)} {src}",
             (
-                f"cmake -S {src} -B {build} -DGPU_ARCHS={q(self.gpu_archs)} -DTRT_LIB_DIR={q(self.lib_dir)}"
+                f"cmake -S {src} -B {build} -D{self.arch_flag}={q(self.gpu_archs)} -DTRT_LIB_DIR={q(self.lib_dir)}"
                 f" -DTRT_OUT_DIR={q(self.src + '/build/out')} -DCMAKE_C_COMPILER=/usr/bin/gcc"
                 f" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DTRT_PLATFORM_ID={q(self.platform_id)}"
                 f" -DCUDA_VERSION={q(self.cuda_version)} -DBUILD_PARSERS=OFF -DBUILD_SAMPLES=OFF"
@@ -104,7 +105,7 @@ class BuildPlugin(CachedBuild):
 
     def summary(self) -> str:
         s = self.spec
-        return f"build nvinfer_plugin from TensorRT OSS {s.ref} for GPU_ARCHS {s.gpu_archs} with -j{s.jobs} (or reuse a cached build)"
+        return f"build nvinfer_plugin from TensorRT OSS {s.ref} for {s.arch_flag} {s.gpu_archs} with -j{s.jobs} (or reuse a cached build)"
 
     def describe(self) -> list[str]:
         return [f"git ls-remote {self.spec.repo} {self.spec.ref}", *self.spec.commands(),

@@ -55,6 +55,11 @@ def environment(handle: FleetHandle, cache: Path) -> dict[str, str]:
             "ANSIBLE_NOCOLOR": "1"}
 
 
+# The build route on every host, so that orin01 (JetPack 6.0, TensorRT 8.6.2: no OSS ref) is
+# refused as a build; its default route, NVIDIA's prebuilt library, is tested in test_stack2026.py.
+BUILD = ("-e", "dsprov_plugin_source=build")
+
+
 def playbook_command(handle: FleetHandle, name: str, *args: str) -> list[str]:
     return [str(BIN / "ansible-playbook"), "-i", str(handle.inventory), f"playbooks/{name}", "-f", "6", *args]
 
@@ -137,7 +142,7 @@ def test_playbooks_pass_ansible_lint_production():
 def test_check_mode_on_a_fresh_fleet_shows_the_plan_and_changes_no_file(fleets):
     ansible, _, cache = fleets
     before = {d: tree(ansible, d) for d in DEVICES}
-    result = playbook(ansible, cache, "provision.yml", "--check", "--diff", "-e", "dsprov_force=true")
+    result = playbook(ansible, cache, "provision.yml", "--check", "--diff", "-e", "dsprov_force=true", *BUILD)
     after = {d: tree(ansible, d) for d in DEVICES}
     counts = play_recap(result.stdout)
     assert {h: counts[h]["changed"] for h in PROVISIONED} == dict.fromkeys(PROVISIONED, 1), result.stdout
@@ -156,7 +161,7 @@ def test_fleet_provisions_in_one_run_and_failures_stay_alone(fleets, tmp_path, r
     ghost = tmp_path / "ghost.ini"
     ghost.write_text("[nano]\nghost01 ansible_host=127.0.0.1 ansible_port=9 ansible_user=nvidia\n")
     started = time.monotonic()
-    result = playbook(ansible, cache, "provision.yml", "-i", str(ghost), "-e", "dsprov_force=true")
+    result = playbook(ansible, cache, "provision.yml", "-i", str(ghost), "-e", "dsprov_force=true", *BUILD)
     record_property("ansible_provision_seconds", round(time.monotonic() - started, 1))
     counts, recap = play_recap(result.stdout), dsprov_recap(result.stdout)
     assert counts["ghost01"]["unreachable"] == 1 and recap["ghost01"]["result"] == "unreachable"
@@ -178,7 +183,7 @@ def test_fleet_provisions_in_one_run_and_failures_stay_alone(fleets, tmp_path, r
 @pytest.mark.fleet
 def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets):
     ansible, _, cache = fleets
-    again = playbook(ansible, cache, "provision.yml", "-e", "dsprov_force=true")
+    again = playbook(ansible, cache, "provision.yml", "-e", "dsprov_force=true", *BUILD)
     counts = play_recap(again.stdout)
     assert set(counts) == set(DEVICES)
     assert all(c["changed"] == 0 for c in counts.values()), again.stdout
@@ -193,11 +198,11 @@ def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets):
 def test_invoke_and_ansible_leave_the_hosts_byte_identical(fleets, record_property):
     ansible, by_invoke, cache = fleets
     started = time.monotonic()
-    result = invoke(by_invoke, cache, "provision", "--hosts", "all", "--force", "--json")
+    result = invoke(by_invoke, cache, "provision", "--hosts", "all", "--force", "--plugin-source", "build", "--json")
     record_property("invoke_provision_seconds", round(time.monotonic() - started, 1))
     reports = {r["host"]: r for r in json.loads(result.stdout)}
     assert {h: reports[h]["outcome"] for h in PROVISIONED} == dict.fromkeys(PROVISIONED, "copied"), reports
-    refused = playbook(ansible, cache, "provision.yml", "--limit", "orin01")
+    refused = playbook(ansible, cache, "provision.yml", "--limit", "orin01", *BUILD)
     assert dsprov_recap(refused.stdout)["orin01"]["message"] == reports["orin01"]["message"]
     for device in DEVICES:
         assert fingerprint(ansible, device) == fingerprint(by_invoke, device), device

@@ -14,6 +14,7 @@ from provision.simfleet.fleet import fleet_down, fleet_up
 pytestmark = pytest.mark.fleet
 
 JETSONS = ("nano01", "tx2-01", "xavier01", "orin01")
+NEW_JETSONS = ("orin-nano01", "thor01", "orin-ctr01")  # JetPack 6.2, JetPack 7.0, in a container
 ELF_MACHINES = {b"\xb7\x00": "aarch64", b"\x3e\x00": "x86_64"}
 
 
@@ -25,7 +26,7 @@ def ssh(fleet, device: str, command: str, stdin: str | None = None,
 
 
 def test_all_devices_answer_with_their_architecture(fleet):
-    assert [d.name for d in fleet.devices] == [*JETSONS, "t4-01"]
+    assert [d.name for d in fleet.devices] == [*JETSONS, "t4-01", *NEW_JETSONS]
     for dev in fleet.devices:
         machine = ssh(fleet, dev.name, "uname -m").stdout.strip()
         assert machine == ("x86_64" if dev.name == "t4-01" else "aarch64"), dev.name

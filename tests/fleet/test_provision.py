@@ -74,10 +74,14 @@ def test_nano_provision_rerun_rollback_provision(fleet):
 
 
 def test_refusals_are_one_line_and_change_nothing(fleet):
-    # Orin on JetPack 6.0 ships TensorRT 8.6.2: the guides have no OSS ref for it (prebuilt only)
-    orin = invoke(fleet, "provision", "--host", "orin01", "--force")
+    # Orin on JetPack 6.0 ships TensorRT 8.6.2: the guides have no OSS ref for it (prebuilt only),
+    # so a build is refused. (Another test of the session may have provisioned and rolled back
+    # orin01 before: compare with what was there.)
+    listing = "ls -la --time-style=+%s /var/lib/dsprov /var/lib/dsprov/orig 2>/dev/null; cat /var/lib/dsprov/state.json"
+    before = on_device(fleet, "orin01", listing).stdout
+    orin = invoke(fleet, "provision", "--host", "orin01", "--force", "--plugin-source", "build")
     assert orin.returncode == 1
     assert "8.6" in orin.stdout and "refused" in orin.stdout
-    assert on_device(fleet, "orin01", "ls /var/lib/dsprov 2>/dev/null").stdout == ""
+    assert on_device(fleet, "orin01", listing).stdout == before
     unknown = invoke(fleet, "provision", "--host", "nano99")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: 'nano99' is neither a host nor a group")

@@ -4,6 +4,8 @@
   (``csrc/trtcheck.c``, :func:`build_loader`).
 * A TensorRT-OSS-shaped git repo with a submodule (:func:`make_trt_oss_repo`).
 * A deepstream_python_apps-shaped git repo (:func:`make_pyds_repo`).
+* A deepstream_tao_apps-shaped git repo with stand-in prebuilt plugin libraries
+  (:func:`make_tao_apps_repo`).
 * Kitware-layout cmake archives with SHA-256 (:func:`make_cmake_archives`).
 * A local HTTP server for all of it (:func:`serve`).
 
@@ -25,6 +27,7 @@ from pathlib import Path
 
 from .cmake_archives import CMAKE_VERSION, cache_home, make_cmake_archives, sha256_file
 from .pyds_repo import PYDS_TAGS, make_pyds_repo
+from .tao_apps_repo import make_tao_apps_repo
 from .server import serve
 from .trt_oss import OSS_REFS, make_trt_oss_repo
 from .trtlibs import (
@@ -44,6 +47,7 @@ __all__ = [
     "build_loader",
     "make_trt_oss_repo",
     "make_pyds_repo",
+    "make_tao_apps_repo",
     "make_cmake_archives",
     "serve",
     "plugins_for",
@@ -74,6 +78,7 @@ class Upstreams:
     git_base_url: str  # mirror base: <base>/NVIDIA/TensorRT.git, <base>/NVlabs/cub.git, ...
     trt_oss_url: str
     pyds_url: str
+    tao_apps_url: str
     cmake_version: str
     cmake_archives: dict[str, tuple[str, str]]
     cmake_sha256_url: str
@@ -81,6 +86,7 @@ class Upstreams:
     git_config: dict[str, str] = field(default_factory=lambda: {"protocol.file.allow": "always"})
     oss_refs: dict[str, str] = field(default_factory=dict)  # ref -> NvInferVersion.h version
     pyds_tags: dict[str, str] = field(default_factory=dict)  # tag -> pyds version
+    prebuilt: dict = field(default_factory=dict)  # dsprov_prebuilt_plugins: {commit, libraries}
 
     def over_http(self, base_url: str) -> Upstreams:
         """The same upstreams as served by ``serve(self.root)`` at ``base_url``."""
@@ -92,6 +98,7 @@ class Upstreams:
             git_base_url=f"{base}/git",
             trt_oss_url=f"{base}/git/NVIDIA/TensorRT.git",
             pyds_url=f"{base}/git/NVIDIA-AI-IOT/deepstream_python_apps.git",
+            tao_apps_url=f"{base}/git/NVIDIA-AI-IOT/deepstream_tao_apps.git",
             cmake_archives=archives,
             cmake_sha256_url=f"{base}/cmake/cmake-{self.cmake_version}-SHA-256.txt",
             git_config={},
@@ -111,6 +118,7 @@ def _make(entry: Path, key: str) -> dict:
     git_root = entry / "git"
     trt = make_trt_oss_repo(git_root)
     pyds = make_pyds_repo(git_root)
+    tao = make_tao_apps_repo(git_root)
     archives = make_cmake_archives(entry / "cmake")
     (entry / "src").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(LOADER_SOURCE, entry / "src" / LOADER_SOURCE.name)
@@ -118,6 +126,8 @@ def _make(entry: Path, key: str) -> dict:
         "key": key,
         "trt_oss": str(trt.relative_to(entry)),
         "pyds": str(pyds.relative_to(entry)),
+        "tao_apps": str(tao.path.relative_to(entry)),
+        "prebuilt": {"commit": tao.commit, "libraries": list(tao.libraries)},
         "cmake_version": CMAKE_VERSION,
         "cmake_archives": {a: [str(p.relative_to(entry)), sha] for a, (p, sha) in archives.items()},
         "oss_refs": {r.name: r.version for r in OSS_REFS},
@@ -139,12 +149,14 @@ def _load(entry: Path, manifest: dict, verify: bool) -> Upstreams:
         git_base_url=(entry / "git").as_uri(),
         trt_oss_url=(entry / manifest["trt_oss"]).as_uri(),
         pyds_url=(entry / manifest["pyds"]).as_uri(),
+        tao_apps_url=(entry / manifest["tao_apps"]).as_uri(),
         cmake_version=version,
         cmake_archives=archives,
         cmake_sha256_url=(entry / "cmake" / f"cmake-{version}-SHA-256.txt").as_uri(),
         loader_source=entry / "src" / LOADER_SOURCE.name,
         oss_refs=dict(manifest["oss_refs"]),
         pyds_tags=dict(manifest["pyds_tags"]),
+        prebuilt=dict(manifest["prebuilt"]),
     )
 
 

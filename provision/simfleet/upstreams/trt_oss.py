@@ -58,6 +58,10 @@ OSS_REFS: tuple[OssRef, ...] = (
     OssRef("release/8.5", "branch", "8.5.3.1", "8", "11.8.0"),
     OssRef("release/8.6", "branch", "8.6.1.5", "8", "12.0.1"),
     OssRef("release/10.3", "branch", "10.3.0.26", "10", "12.5.0"),
+    # JetPack 7.0's TensorRT 10.13 (Thor). The fixture models it with the "10" era's CMake: it
+    # reads -DGPU_ARCHS as release/10.13 does (CMakeLists.txt there); its defaults without
+    # GPU_ARCHS (72 75 80 86 87 89 90, +100 120) are not modelled: the tool always passes them.
+    OssRef("release/10.13", "branch", "10.13.0.35", "10", "12.2.0"),
 )
 DEFAULT_BRANCH = "main"  # points at the newest ref above (stand-in; upstream main moves on)
 

@@ -1,0 +1,146 @@
+"""Take NVIDIA's prebuilt `libnvinfer_plugin` from deepstream_tao_apps TRT-OSS/ instead of a build.
+
+Where the DeepStream/TAO guide is binary-only (JetPack 6.0's TensorRT 8.6.2) or the user asks
+(`--plugin-source prebuilt`), the library for the host's exact TensorRT is checked out on the
+host from `dsprov_tao_apps_repo` at the matrix's pinned commit (matrix/prebuilt_plugins.yml),
+fetched to the controller, checked against the SHA-256 held in the matrix and kept in the
+artifact cache; the plugin swap then installs, verifies and rolls it back as it does a build.
+The files are Git LFS objects: a host without git-lfs checks out the pointer, whose SHA-256
+differs, and the step fails with that reason before anything is swapped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from provision.artifacts import build_key, sha256_file
+from provision.errors import ProvisionError
+from provision.matrix import PLATFORMS, PrebuiltInfo, PrebuiltPlugin
+from provision.steps.base import StepContext, StepFailed, q
+from provision.steps.cached_build import CachedBuild
+from provision.steps.plugin_files import PluginPaths, installed_build
+
+SETTING = "dsprov_prebuilt_plugins"
+LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
+
+
+@dataclass(frozen=True)
+class PrebuiltSpec:
+    """One prebuilt library at a pinned commit of a deepstream_tao_apps repository (or mirror)."""
+
+    repo: str
+    commit: str
+    path: str  # in the repository
+    sha256: str
+    tensorrt: str  # the host's TensorRT the library is for
+    platform_id: str  # aarch64 | x86_64
+    build_dir: str
+    gpu_archs: str = "prebuilt"  # what the swap's state record says about architectures
+
+    @property
+    def ref(self) -> str:
+        return f"deepstream_tao_apps@{self.commit[:12]}:{self.path}"
+
+    @property
+    def src(self) -> str:
+        return f"{self.build_dir}/deepstream_tao_apps-{self.commit[:12]}"
+
+    def key_parts(self, commit: str) -> dict[str, str]:
+        return {"what": "prebuilt-plugin", "arch": self.platform_id, "tensorrt": self.tensorrt,
+                "commit": commit, "path": self.path, "sha256": self.sha256}
+
+    def commands(self) -> list[str]:
+        src = q(self.src)
+        return [
+            f"rm -rf {src} && git clone -q --no-checkout {q(self.repo)} {src}",
+            f"git -C {src} checkout -q {q(self.commit)} -- {q(self.path)}",
+        ]
+
+
+@dataclass
+class FetchPrebuiltPlugin(CachedBuild):
+    """Produce the prebuilt library for the host: from the cache, or checked out on the host."""
+
+    spec: PrebuiltSpec
+    installed: PluginPaths
+    name = "prebuilt-plugin"
+    what = "prebuilt plugin library"
+
+    @property
+    def ref(self) -> str:
+        return self.spec.ref
+
+    def summary(self) -> str:
+        s = self.spec
+        return (f"fetch the prebuilt {Path(s.path).name} from {s.repo} at {s.commit[:12]}"
+                f" (SHA-256 {s.sha256[:12]}..., or reuse the cached copy)")
+
+    def describe(self) -> list[str]:
+        return [*self.spec.commands(),
+                f"(controller) fetch {self.spec.path}, check SHA-256 {self.spec.sha256}, keep it in the artifact cache"]
+
+    def apply(self, ctx: StepContext) -> None:
+        super().apply(ctx)
+        if self.outcome == "built":
+            self.outcome = "fetched"
+
+    def resolve_key(self, ctx: StepContext) -> str:
+        """The commit is pinned: no need to ask the repository."""
+        if self.key is None:
+            self.commit = self.spec.commit
+            self.key = build_key(self.spec.key_parts(self.commit))
+        return self.key
+
+    def installed_key(self, ctx: StepContext) -> str | None:
+        return installed_build(ctx, self.installed)
+
+    def cached(self, key: str) -> Path | None:
+        return self.store.get(key, "libnvinfer_plugin.so")
+
+    def built_file(self, ctx: StepContext) -> tuple[str, str]:
+        return f"{self.spec.src}/{self.spec.path}", "libnvinfer_plugin.so"
+
+    def check_product(self, ctx: StepContext, local: Path) -> None:
+        """Refuse a file whose SHA-256 is not the matrix's (an LFS pointer says how to fix it)."""
+        got = sha256_file(local)
+        if got == self.spec.sha256:
+            return
+        with local.open("rb") as handle:
+            pointer = handle.read(len(LFS_POINTER)) == LFS_POINTER
+        why = (" (a Git LFS pointer: install git-lfs on the host, or serve the file itself from the mirror)"
+               if pointer else "")
+        raise StepFailed(f"{ctx.runner.host}: {self.spec.path} at {self.spec.commit[:12]} has SHA-256 {got[:12]}...,"
+                         f" not {self.spec.sha256[:12]}...{why}; nothing was installed")
+
+
+def prebuilt_settings(value: Any) -> PrebuiltInfo | None:
+    """`dsprov_prebuilt_plugins` ({commit, libraries: [{platform, tensorrt, path, sha256}]}), or a
+    one-line error."""
+    if value is None:
+        return None
+    try:
+        commit = str(value["commit"])
+        libraries = tuple(_library(item) for item in value["libraries"])
+    except (KeyError, TypeError):
+        raise ProvisionError(f"{SETTING}: needs commit and libraries [{{platform, tensorrt, path, sha256}}]") from None
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        raise ProvisionError(f"{SETTING}: commit {commit!r} is not 40 hex digits")
+    return PrebuiltInfo(repo="", commit=commit, libraries=libraries, source=SETTING)
+
+
+def _library(item: Any) -> PrebuiltPlugin:
+    platform, path, sha256 = str(item["platform"]), str(item["path"]), str(item["sha256"])
+    if platform not in PLATFORMS:
+        raise ProvisionError(f"{SETTING}: platform {platform!r} is not one of {', '.join(PLATFORMS)}")
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        raise ProvisionError(f"{SETTING}: {path}: sha256 must be 64 lower-case hex digits")
+    try:
+        tensorrt = Version(str(item["tensorrt"]))
+    except InvalidVersion:
+        raise ProvisionError(f"{SETTING}: {path}: tensorrt {item['tensorrt']!r} is not a version") from None
+    return PrebuiltPlugin(platform, tensorrt, path, sha256, None, None, SETTING)
