@@ -16,7 +16,9 @@ from provision.facts.parsers import to_version
 from provision.gpu.archs import parse_override
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
+from provision.exit_codes import NOT_OK, fleet_exit
 from provision.runners import runner_for
+from provision.settings import check_flags, check_settings
 
 console = Console()
 
@@ -113,7 +115,7 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
     if flags.get("gpu_archs"):
         parse_override(flags["gpu_archs"])
     inv = Inventory(inventory)
-    names = inv.resolve(hosts)
+    names = _checked_hosts(inv, hosts, flags)
     with Progress(
         SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True, disable=as_json,
@@ -132,11 +134,27 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
         for r in reports:
             if dry_run and r.plan:
                 console.print("\n".join(r.plan), markup=False, highlight=False)
-            if r.result == "failed":
-                console.print(f"[red]{r.host} failed[/]: last lines of {r.log}:")
-                console.print("\n".join(Path(r.log).read_text().splitlines()[-15:]), markup=False, highlight=False)
         _summary(reports, "dry run" if dry_run else "provision")
-    return 1 if any(r.result in ("failed", "refused") for r in reports) else 0
+    return _host_errors(reports)
+
+
+def _checked_hosts(inv: Inventory, pattern: str, flags: dict) -> list[str]:
+    """The hosts a pattern names, after checking the flags and every host's settings: bad input
+    ends the run (exit 2) before any host is touched."""
+    check_flags(flags)
+    names = inv.resolve(pattern)
+    for name in names:
+        check_settings(inv.host(name).vars, name)
+    return names
+
+
+def _host_errors(reports) -> int:
+    """One line on stderr per host that did not end well (its log has the rest); the exit code."""
+    for r in reports:
+        if r.result in NOT_OK:
+            message = r.message.removeprefix(f"{r.host}: ")
+            print(f"error: {r.host}: {r.result}: {message}" + (f" (log: {r.log})" if r.log else ""), file=sys.stderr)
+    return fleet_exit(r.result for r in reports)
 
 
 def rollback(host: str, inventory=None, as_json=False) -> int:
@@ -146,9 +164,9 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
     report = rollback_host(host, inventory)
     if as_json:
         print(json.dumps(dataclasses.asdict(report), indent=2))
-    else:
-        console.print(f"{host}: {report.message}")
-    return 0
+    elif report.result not in NOT_OK:
+        console.print(f"{host}: {report.message}", markup=False, highlight=False)
+    return _host_errors([report])
 
 
 def _start_fleet(fleet_file: str | None):
@@ -217,7 +235,6 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     --config cannot be rebuilt."""
     from rich.table import Table
 
-    from provision.artifacts import cache_root
     from provision.lock import acquire
     from provision.matrix import Matrix
     from provision.provisioner import HostLog
@@ -228,7 +245,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     spec = Inventory(inventory).host(host)
     runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
-    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    log = HostLog(host)
     try:
         matrix = Matrix.load()
         with err.status(f"{host}: probing"):
@@ -283,7 +300,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                       precision="fp16", dims="3;544;960", int8_calib=None, parser_lib=None, inventory=None,
                       dry_run=False, as_json=False) -> int:
     """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
-    from provision.artifacts import cache_root
+    from provision.deepstream.onnx_file import check_onnx
     from provision.deepstream.setup_step import model_steps, parse_models
     from provision.lock import acquire
     from provision.matrix import Matrix
@@ -299,7 +316,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     spec = Inventory(inventory).host(host)
     runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
-    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    log = HostLog(host)
     report = HostReport(host, outcome="-")
     try:
         matrix = Matrix.load()
@@ -313,7 +330,9 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         else:
             held = acquire(runner)
             try:
-                run_plan(plan, StepContext(runner, detection.facts, log), report, lambda step: None)
+                ctx = StepContext(runner, detection.facts, log)
+                check_onnx(ctx, setup.onnx)  # before the parser library: a wrong --onnx changes nothing
+                run_plan(plan, ctx, report, lambda step: None)
             except ProvisionError as exc:
                 report.result, report.message = "failed", str(exc)
             finally:
@@ -348,14 +367,17 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
     from provision.provisioner import provision_hosts
     from provision.pyds.plan import validate_flags
 
+    flags = {"pyds_only": True, "pyds_ref": pyds_ref, "wheel": wheel}
+    check_flags(flags)
     validate_flags(wheel, pyds_ref)
     inv = Inventory(inventory)
-    flags = {"pyds_only": True, "pyds_ref": pyds_ref, "wheel": str(Path(wheel).resolve()) if wheel else None}
+    flags["wheel"] = str(Path(wheel).resolve()) if wheel else None
+    names = _checked_hosts(inv, hosts, flags)
     import contextlib
 
-    busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(inv.resolve(hosts)))
+    busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(names))
     with busy:
-        reports = provision_hosts(inv, inv.resolve(hosts), flags, dry_run, Path(log_dir) if log_dir else None)
+        reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
     else:
@@ -364,6 +386,6 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
                 console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
             for step in r.steps:
                 console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
-            if r.result in ("failed", "refused") or r.message:
+            if r.result not in NOT_OK and r.message:
                 console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
-    return 1 if any(r.result in ("failed", "refused") for r in reports) else 0
+    return _host_errors(reports)

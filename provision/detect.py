@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from provision import __version__
+from provision import __version__, settings
 from provision.errors import ProvisionError
 from provision.facts import HostFacts, host_facts, probe_script, split_sections
 from provision.gpu.archs import GpuArchs, derive_gpu_archs
@@ -29,6 +29,8 @@ class Detection:
 def capture(runner: Runner, build_dir: str | None = None) -> str:
     """Run the probe on the host (one round trip) and return its output, headed by a
     `capture` section that says where and when it was taken."""
+    if build_dir:
+        settings.absolute_path(BUILD_DIR_VAR, build_dir)  # nothing may forge a section of the probe's output
     command = "sh -s" + (f" -- {shlex.quote(build_dir)}" if build_dir else "")
     result = runner.run(command, stdin=probe_script(), timeout=600)
     if "==> uname_m <==" not in result.stdout:
