@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
-from provision import report
+from provision import report, settings
 from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
@@ -102,7 +104,7 @@ def _summary(reports, title: str) -> None:
         table.add_column(column)
     style = {"ok": "green", "planned": "cyan", "failed": "bold red", "refused": "bold red"}
     for r in reports:
-        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", f"[{style.get(r.result, '')}]{r.result}[/]", r.message)
+        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", Text(r.result, style.get(r.result, "")), Text(r.message))
     console.print(table)
 
 
@@ -242,7 +244,11 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     from provision.steps.base import StepContext, StepFailed
     from provision.steps.engines import engine_roots, rebuild_engines_step
 
+    for flag, values in (("--config", configs), ("--root", roots)):
+        for value in values:
+            settings.path(flag, value)
     spec = Inventory(inventory).host(host)
+    check_settings(spec.vars, host)
     runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
     log = HostLog(host)
@@ -282,13 +288,13 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
             table.add_column(column, overflow="fold")
         for r in rows:
             message = "; ".join([r["message"] or r["reason"], *r["warnings"]])
-            table.add_row(r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
-                          r["precision"] or "-", message)
+            table.add_row(*(Text(cell) for cell in (r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
+                                                    r["precision"] or "-", message)))
         console.print(table)
         if dry_run:
             console.print("\n".join(f"$ {line}" for line in step.describe()), markup=False, highlight=False)
         if failure:
-            err.print(f"[red]{failure}[/] (log: {log.path})", highlight=False)
+            err.print(f"[red]{escape(failure)}[/] (log: {log.path})", highlight=False)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
     return 1 if any(r["outcome"] == "failed" or (r["outcome"] == "refused" and r["config"] in asked) for r in rows) else 0
 
@@ -308,12 +314,18 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     from provision.provisioner import HostLog, HostReport, run_plan
     from provision.steps.base import StepContext
 
-    model = {"kind": kind, "onnx": onnx, "coco": coco_file, "config": out, "labels": labels,
-             "batch_size": int(batch_size), "precision": precision, "infer_dims": dims, "int8_calib_file": int8_calib,
-             "custom_lib_path": parser_lib}
+    flags = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
+             "--labels": ("labels", labels), "--batch-size": ("batch_size", batch_size), "--precision": ("precision", precision),
+             "--dims": ("infer_dims", dims), "--calib": ("int8_calib_file", int8_calib), "--parser-lib": ("custom_lib_path", parser_lib)}
+    for flag, (key, value) in flags.items():
+        if value is not None:
+            settings.MODEL[key](flag, value)
+    model = {key: value for key, value in flags.values()}
+    model["batch_size"] = int(batch_size)
     models = parse_models([model], origin="")
     setup = models[0][0]
     spec = Inventory(inventory).host(host)
+    check_settings(spec.vars, host)
     runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
     log = HostLog(host)
@@ -348,14 +360,14 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                           "steps": [dataclasses.asdict(s) for s in report.steps]}, indent=2))
     else:
         for warning in warnings:
-            err.print(f"[yellow]warning[/]: {warning}", highlight=False)
+            err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
         if dry_run:
             console.print("\n".join(report.plan), markup=False, highlight=False)
             console.print(config_step.config_text, markup=False, highlight=False)
         for s in report.steps:
             console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
         if report.result == "failed":
-            err.print(f"[red]{host} failed[/]: {report.message} (log: {log.path})", highlight=False)
+            err.print(f"[red]{host} failed[/]: {escape(report.message)} (log: {log.path})", highlight=False)
     return 1 if report.result == "failed" else 0
 
 

@@ -50,9 +50,14 @@ def analyse(host: str, text: str, gpu_archs: str | None = None, matrix: Matrix |
 def read_capture(path: Path) -> tuple[str, str]:
     """A saved capture file -> (host named in it, text)."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode()
     except OSError as exc:
         raise ProvisionError(f"cannot read capture {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ProvisionError(f"{path} is not a probe capture (not UTF-8 text: byte {exc.object[exc.start]:#04x}"
+                             f" at offset {exc.start})") from None
+    if "\0" in text:
+        raise ProvisionError(f"{path} is not a probe capture (a NUL byte at offset {text.index(chr(0))})")
     sections = split_sections(text)
     if "uname_m" not in sections:
         raise ProvisionError(f"{path} is not a probe capture (no '==> uname_m <==' section)")

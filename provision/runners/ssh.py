@@ -14,6 +14,7 @@ from fabric import Connection
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import HostSpec
 from provision.runners.base import Result, check_sudo, sudo_wrap
+from provision.runners.host_keys import HostKeyRefused, apply_policy, host_key_policy, mismatch
 
 
 class SSHRunner:
@@ -32,11 +33,18 @@ class SSHRunner:
             connect_timeout=connect_timeout,
             connect_kwargs=connect_kwargs,
         )
-        self.connection.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        self.host_keys = host_key_policy(spec.vars, self.connection.ssh_config)
+        apply_policy(self.connection.client, self.host, self.host_keys)
 
     def _open(self) -> None:
         try:
             self.connection.open()
+        except paramiko.BadHostKeyException as exc:
+            self.connection.close()
+            raise mismatch(self.host, self.host_keys, exc) from None
+        except HostKeyRefused:
+            self.connection.close()
+            raise
         except (OSError, socket.timeout, paramiko.SSHException) as exc:
             where = f"{self.spec.user or ''}@{self.spec.address}:{self.spec.port or 22}"
             raise HostUnreachable(f"{self.host}: cannot reach {where}: {exc}") from exc
