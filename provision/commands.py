@@ -120,7 +120,7 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
     names = _checked_hosts(inv, hosts, flags)
     with Progress(
         SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=as_json,
+        console=Console(stderr=True), transient=True, disable=as_json or not sys.stderr.isatty(),
     ) as bar:
         tasks: dict[str, int] = {}
 

@@ -134,9 +134,9 @@ def apply_policy(client: paramiko.SSHClient, host: str, policy: HostKeyPolicy) -
     client.set_missing_host_key_policy(KnownHostsPolicy(host, policy))
 
 
-def mismatch(host: str, policy: HostKeyPolicy, exc: paramiko.BadHostKeyException) -> HostKeyRefused:
+def mismatch(host: str, policy: HostKeyPolicy, exc: paramiko.BadHostKeyException, port: int | None) -> HostKeyRefused:
     """One line naming the host and the file whose key differs."""
-    hostname = exc.hostname
+    hostname = exc.hostname if port in (None, 22) else f"[{exc.hostname}]:{port}"  # known_hosts' spelling
     on_file = next((p for p in policy.files if p.is_file() and HostKeys(str(p)).lookup(hostname)), None)
     return HostKeyRefused(
         f"{host}: host key of {hostname} ({_fingerprint(exc.key)}) does not match the one in {on_file}"

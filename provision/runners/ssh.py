@@ -41,7 +41,7 @@ class SSHRunner:
             self.connection.open()
         except paramiko.BadHostKeyException as exc:
             self.connection.close()
-            raise mismatch(self.host, self.host_keys, exc) from None
+            raise mismatch(self.host, self.host_keys, exc, self.spec.port) from None
         except HostKeyRefused:
             self.connection.close()
             raise
