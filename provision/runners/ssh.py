@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -134,8 +135,20 @@ class SSHRunner:
         return None
 
     def put(self, local: Path, remote: str) -> None:
+        """Copy a file to the host, creating `remote` anew (O_EXCL): a file or link that another
+        user left at that path (staging in /tmp) is refused, never written through."""
         self._open()
-        self.connection.put(str(local), remote)
+        sftp = self.connection.sftp()
+        try:
+            sftp.remove(remote)  # our own leftover; another user's stays (sticky /tmp) and is refused below
+        except OSError:
+            pass
+        try:
+            with open(local, "rb") as source, sftp.open(remote, "wxb") as target:
+                target.set_pipelined(True)
+                shutil.copyfileobj(source, target, 1 << 15)
+        except OSError as exc:
+            raise ProvisionError(f"{self.host}: cannot create {remote} ({exc}): is something else at that path?") from exc
 
     def get(self, remote: str, local: Path) -> None:
         self._open()

@@ -209,3 +209,17 @@ def test_the_sudo_password_is_in_no_log_output_state_or_process_list(t4, tmp_pat
     assert list(logs.rglob("*.log")) and not [p for p in logs.rglob("*") if p.is_file() and password in p.read_text()]
     found = on_device(t4, f"grep -rl -F -- {json.dumps(password)} /var/lib/dsprov /tmp /home /var/log /root 2>/dev/null; true")
     assert found == ""
+
+
+def test_a_link_planted_at_a_staging_path_is_refused_not_written_through(t4):
+    staging = "/tmp/.dsprov-libnvinfer_plugin.so.8.0.1"  # plugin_swap's staging name for the T4's library
+    lib = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
+    on_device(t4, f"echo victim > /root/victim && ln -sfn /root/victim {staging}")  # root's link: ubuntu cannot remove it
+    try:
+        before = on_device(t4, f"sha256sum {lib}")
+        result = invoke(t4, "provision", "--host", HOST, "--force", "--skip-pyds", "-i", str(t4.inventory))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"cannot create {staging}" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert on_device(t4, "cat /root/victim") == "victim\n" and on_device(t4, f"sha256sum {lib}") == before
+    finally:
+        on_device(t4, f"rm -f {staging} /root/victim")
