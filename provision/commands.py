@@ -340,10 +340,10 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         if dry_run:
             report.result = "planned"
         else:
+            ctx = StepContext(runner, detection.facts, log)
+            check_onnx(ctx, setup.onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
             held = acquire(runner)
             try:
-                ctx = StepContext(runner, detection.facts, log)
-                check_onnx(ctx, setup.onnx)  # before the parser library: a wrong --onnx changes nothing
                 run_plan(plan, ctx, report, lambda step: None)
             except ProvisionError as exc:
                 report.result, report.message = "failed", str(exc)
