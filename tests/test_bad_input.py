@@ -132,3 +132,13 @@ def test_user_text_is_never_read_as_markup(capsys):
 
     _summary([HostReport("t4-01", result="failed", message="x.txt: no [property] group: not an nvinfer config")], "t")
     assert "no [property] group" in capsys.readouterr().out
+
+
+def test_host_text_in_a_capture_is_never_read_as_markup(tmp_path):
+    capture = (ROOT / "tests" / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt").read_text()
+    hostile = capture.replace("80GB HBM3", "[/b] [property]")  # the GPU's name, as nvidia-smi and deviceQuery print it
+    assert hostile != capture
+    (tmp_path / "capture.txt").write_text(hostile)
+    result = invoke("detect", "--capture", str(tmp_path / "capture.txt"))
+    assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    assert "NVIDIA H100 [/b] [property]" in result.stdout
