@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from provision.errors import ProvisionError
 
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and the Unicode line separators str.splitlines() also breaks at
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # git check-ref-format's rules (https://git-scm.com/docs/git-check-ref-format), plus no leading '-'
 REF_FORBIDDEN = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
 REPO_SCHEMES = ("https", "http", "ssh", "git", "file")

@@ -37,6 +37,8 @@ HOSTILE = [  # (setting, value, what the one-line error says)
     ("dsprov_build_dir", "~/build", "not an absolute path"),
     ("dsprov_build_dir", "-rf", "starts with '-'"),
     ("dsprov_build_dir", "/tmp/a\rb", "control character"),
+    ("dsprov_build_dir", "/tmp/x\u2028==> df_build <==\u2028/dev/forged 9 0 9 0% /", "control character"),
+    ("dsprov_build_dir", "/tmp/x\x85==> df_build <==", "control character"),
     ("dsprov_engine_roots", ["/opt", "--delete"], "starts with '-'"),
     ("dsprov_required_plugins", "A_TRT;rm", "not a plain name"),
     ("dsprov_cmake_archives", [{"arch": "x86_64", "version": "3.27.9", "sha256": "b" * 64,
