@@ -64,6 +64,7 @@ class HostLog:
 
     def __init__(self, host: str, folder: Path | None = None, on_line: Callable[[str], None] | None = None) -> None:
         folder = folder or cache_root() / "logs"
+        host = host.replace("/", "_").lstrip(".") or "_"  # an inventory name is a file name here, inside `folder`
         runs = folder / host
         runs.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f")

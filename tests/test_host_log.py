@@ -13,3 +13,9 @@ def test_each_run_writes_its_own_log_and_old_ones_are_pruned(tmp_path):
     assert (tmp_path / "nano01.log").read_text() == f"run {LOGS_KEPT + 2}\n"  # this run's lines only
     kept = sorted((tmp_path / "nano01").glob("*.log"))
     assert kept == sorted(paths[-LOGS_KEPT:]) and not any(p.exists() for p in paths[:3])
+
+
+def test_a_host_name_cannot_escape_the_logs_folder(tmp_path):
+    log = HostLog("../../etc/x", tmp_path / "logs")
+    log.close()
+    assert log.path.parent.parent == tmp_path / "logs"
