@@ -196,7 +196,7 @@ ns.add_task(engines)
     },
 )
 @_cli
-def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size=1, precision="fp16", dims="3;544;960",
+def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size="1", precision="fp16", dims="3;544;960",
                       calib=None, parser_lib=None, inventory=None, dry_run=False, json=False):
     """Write an nvinfer config + labels for a DINO/YOLOv4 model; build its parser library if missing."""
     return commands.deepstream_config(host, kind, onnx, coco, out, labels, batch_size, precision, dims, calib,

@@ -15,14 +15,16 @@ from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.plugins.callback import CallbackBase
 
-from provision.artifacts import ArtifactStore, cache_root
+from provision.artifacts import ArtifactStore
 from provision.detect import BUILD_DIR_VAR, analyse, capture
 from provision.errors import ProvisionError
+from provision.exit_codes import NOT_OK
 from provision.gpu.archs import parse_override
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_on, rollback_on
 from provision.report import detection_json, worst
 from provision.runners.ansible import LEASE_SECONDS, AnsibleRunner
+from provision.settings import check_flags, check_settings
 
 FLAGS = {  # invoke provision's flags
     "gpu_archs": {"type": "str"},
@@ -49,11 +51,13 @@ class _HostAction(ActionBase):
         _, args = self.validate_argument_spec(spec)
         host = task_vars["inventory_hostname"]
         settings = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
-        if args.get("gpu_archs"):
-            try:
+        try:
+            check_settings(settings, host)
+            check_flags(args)
+            if args.get("gpu_archs"):
                 parse_override(args["gpu_archs"], Matrix.load().known_sms())
-            except ProvisionError as exc:
-                raise AnsibleActionFail(str(exc)) from exc
+        except ProvisionError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
         return host, args, settings
 
     def _runner(self, host: str, settings: dict[str, Any]) -> AnsibleRunner:
@@ -68,7 +72,7 @@ class _HostAction(ActionBase):
 def _result(report: HostReport, changed: bool) -> dict[str, Any]:
     return {
         "changed": changed,
-        "failed": report.result in ("failed", "refused"),
+        "failed": report.result in NOT_OK,
         "msg": report.message,
         REPORT_KEY: {k: v for k, v in dataclasses.asdict(report).items() if k != "plan"},  # the plan: --diff
     }
@@ -98,7 +102,7 @@ class ProvisionAction(_HostAction):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         host, flags, settings = self._setup(task_vars or {}, FLAGS)
-        log = HostLog(cache_root() / "logs" / f"{host}.log")
+        log = HostLog(host)
         try:
             report, detection = provision_on(
                 self._runner(host, settings), settings, flags, Matrix.load(), ArtifactStore(), log,
@@ -119,11 +123,9 @@ class RollbackAction(_HostAction):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         host, _, settings = self._setup(task_vars or {}, {})
-        log = HostLog(cache_root() / "logs" / f"{host}.log")
+        log = HostLog(host)
         try:
             report = rollback_on(self._runner(host, settings), log, check_only=self._task.check_mode)
-        except ProvisionError as exc:
-            report = HostReport(host, result="failed", outcome="-", message=str(exc), log=str(log.path))
         finally:
             log.close()
         return _result(report, report.outcome == "restored")

@@ -8,16 +8,20 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
+from rich.text import Text
 
-from provision import cancel, report
+from provision import cancel, report, settings
 from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
 from provision.gpu.archs import parse_override
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
+from provision.exit_codes import NOT_OK, fleet_exit
 from provision.plan import PLUGIN_SOURCES
 from provision.runners import runner_for
+from provision.settings import check_flags, check_settings
 
 console = Console()
 
@@ -101,7 +105,7 @@ def _summary(reports, title: str) -> None:
         table.add_column(column)
     style = {"ok": "green", "planned": "cyan", "failed": "bold red", "refused": "bold red"}
     for r in reports:
-        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", f"[{style.get(r.result, '')}]{r.result}[/]", r.message)
+        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", Text(r.result, style.get(r.result, "")), Text(r.message))
     console.print(table)
 
 
@@ -116,10 +120,10 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
     if flags.get("plugin_source") not in (None, *PLUGIN_SOURCES):
         raise ProvisionError(f"--plugin-source: {flags['plugin_source']!r} is not one of {', '.join(PLUGIN_SOURCES)}")
     inv = Inventory(inventory)
-    names = inv.resolve(hosts)
+    names = _checked_hosts(inv, hosts, flags)
     with Progress(
         SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=as_json,
+        console=Console(stderr=True), transient=True, disable=as_json or not sys.stderr.isatty(),
     ) as bar:
         tasks: dict[str, int] = {}
 
@@ -138,11 +142,27 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
         for r in reports:
             if dry_run and r.plan:
                 console.print("\n".join(r.plan), markup=False, highlight=False)
-            if r.result == "failed":
-                console.print(f"[red]{r.host} failed[/]: last lines of {r.log}:")
-                console.print("\n".join(Path(r.log).read_text().splitlines()[-15:]), markup=False, highlight=False)
         _summary(reports, "dry run" if dry_run else "provision")
-    return 1 if any(r.result in ("failed", "refused") for r in reports) else 0
+    return _host_errors(reports)
+
+
+def _checked_hosts(inv: Inventory, pattern: str, flags: dict) -> list[str]:
+    """The hosts a pattern names, after checking the flags and every host's settings: bad input
+    ends the run (exit 2) before any host is touched."""
+    check_flags(flags)
+    names = inv.resolve(pattern)
+    for name in names:
+        check_settings(inv.host(name).vars, name)
+    return names
+
+
+def _host_errors(reports) -> int:
+    """One line on stderr per host that did not end well (its log has the rest); the exit code."""
+    for r in reports:
+        if r.result in NOT_OK:
+            message = r.message.removeprefix(f"{r.host}: ")
+            print(f"error: {r.host}: {r.result}: {message}" + (f" (log: {r.log})" if r.log else ""), file=sys.stderr)
+    return fleet_exit(r.result for r in reports)
 
 
 def _cancelled(reports, as_json: bool) -> int:
@@ -162,9 +182,9 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
     report = rollback_host(host, inventory)
     if as_json:
         print(json.dumps(dataclasses.asdict(report), indent=2))
-    else:
-        console.print(f"{host}: {report.message}")
-    return 0
+    elif report.result not in NOT_OK:
+        console.print(f"{host}: {report.message}", markup=False, highlight=False)
+    return _host_errors([report])
 
 
 def _start_fleet(fleet_file: str | None):
@@ -232,7 +252,6 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     --config cannot be rebuilt."""
     from rich.table import Table
 
-    from provision.artifacts import cache_root
     from provision.lock import acquire
     from provision.matrix import Matrix
     from provision.provisioner import HostLog
@@ -240,10 +259,14 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     from provision.steps.base import StepContext, StepFailed, stall_timeout
     from provision.steps.engines import engine_roots, rebuild_engines_step
 
+    for flag, values in (("--config", configs), ("--root", roots)):
+        for value in values:
+            settings.path(flag, value)
     spec = Inventory(inventory).host(host)
+    check_settings(spec.vars, host)
     runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
-    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    log = HostLog(host)
     try:
         matrix = Matrix.load()
         with err.status(f"{host}: probing"):
@@ -280,13 +303,13 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
             table.add_column(column, overflow="fold")
         for r in rows:
             message = "; ".join([r["message"] or r["reason"], *r["warnings"]])
-            table.add_row(r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
-                          r["precision"] or "-", message)
+            table.add_row(*(Text(cell) for cell in (r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
+                                                    r["precision"] or "-", message)))
         console.print(table)
         if dry_run:
             console.print("\n".join(f"$ {line}" for line in step.describe()), markup=False, highlight=False)
         if failure:
-            err.print(f"[red]{failure}[/] (log: {log.path})", highlight=False)
+            err.print(f"[red]{escape(failure)}[/] (log: {log.path})", highlight=False)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
     return 1 if any(r["outcome"] == "failed" or (r["outcome"] == "refused" and r["config"] in asked) for r in rows) else 0
 
@@ -298,7 +321,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                       precision="fp16", dims="3;544;960", int8_calib=None, parser_lib=None, inventory=None,
                       dry_run=False, as_json=False) -> int:
     """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
-    from provision.artifacts import cache_root
+    from provision.deepstream.onnx_file import check_onnx
     from provision.deepstream.setup_step import model_steps, parse_models
     from provision.lock import acquire
     from provision.matrix import Matrix
@@ -306,15 +329,21 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     from provision.provisioner import HostLog, HostReport, run_plan
     from provision.steps.base import StepContext, stall_timeout
 
-    model = {"kind": kind, "onnx": onnx, "coco": coco_file, "config": out, "labels": labels,
-             "batch_size": int(batch_size), "precision": precision, "infer_dims": dims, "int8_calib_file": int8_calib,
-             "custom_lib_path": parser_lib}
+    flags = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
+             "--labels": ("labels", labels), "--batch-size": ("batch_size", batch_size), "--precision": ("precision", precision),
+             "--dims": ("infer_dims", dims), "--calib": ("int8_calib_file", int8_calib), "--parser-lib": ("custom_lib_path", parser_lib)}
+    for flag, (key, value) in flags.items():
+        if value is not None:
+            settings.MODEL[key](flag, value)
+    model = {key: value for key, value in flags.values()}
+    model["batch_size"] = int(batch_size)
     models = parse_models([model], origin="")
     setup = models[0][0]
     spec = Inventory(inventory).host(host)
+    check_settings(spec.vars, host)
     runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
-    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    log = HostLog(host)
     report = HostReport(host, outcome="-")
     try:
         matrix = Matrix.load()
@@ -326,9 +355,10 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         if dry_run:
             report.result = "planned"
         else:
+            ctx = StepContext(runner, detection.facts, log, stall_timeout=stall_timeout(spec.vars))
+            check_onnx(ctx, setup.onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
             held = acquire(runner)
             try:
-                ctx = StepContext(runner, detection.facts, log, stall_timeout=stall_timeout(spec.vars))
                 run_plan(plan, ctx, report, lambda step: None)
             except ProvisionError as exc:
                 report.result, report.message = "failed", str(exc)
@@ -345,14 +375,14 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                           "steps": [dataclasses.asdict(s) for s in report.steps]}, indent=2))
     else:
         for warning in warnings:
-            err.print(f"[yellow]warning[/]: {warning}", highlight=False)
+            err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
         if dry_run:
             console.print("\n".join(report.plan), markup=False, highlight=False)
             console.print(config_step.config_text, markup=False, highlight=False)
         for s in report.steps:
             console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
         if report.result == "failed":
-            err.print(f"[red]{host} failed[/]: {report.message} (log: {log.path})", highlight=False)
+            err.print(f"[red]{host} failed[/]: {escape(report.message)} (log: {log.path})", highlight=False)
     return 1 if report.result == "failed" else 0
 
 
@@ -364,14 +394,17 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
     from provision.provisioner import provision_hosts
     from provision.pyds.plan import validate_flags
 
+    flags = {"pyds_only": True, "pyds_ref": pyds_ref, "wheel": wheel}
+    check_flags(flags)
     validate_flags(wheel, pyds_ref)
     inv = Inventory(inventory)
-    flags = {"pyds_only": True, "pyds_ref": pyds_ref, "wheel": str(Path(wheel).resolve()) if wheel else None}
+    flags["wheel"] = str(Path(wheel).resolve()) if wheel else None
+    names = _checked_hosts(inv, hosts, flags)
     import contextlib
 
-    busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(inv.resolve(hosts)))
+    busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(names))
     with busy, cancel.on_sigint():
-        reports = provision_hosts(inv, inv.resolve(hosts), flags, dry_run, Path(log_dir) if log_dir else None)
+        reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None)
     if any(r.result == "cancelled" for r in reports):
         return _cancelled(reports, as_json)
     if as_json:
@@ -382,6 +415,6 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
                 console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
             for step in r.steps:
                 console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
-            if r.result in ("failed", "refused") or r.message:
+            if r.result not in NOT_OK and r.message:
                 console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
-    return 1 if any(r.result in ("failed", "refused") for r in reports) else 0
+    return _host_errors(reports)

@@ -7,7 +7,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from provision import __version__
+from provision import __version__, settings
 from provision.errors import ProvisionError
 from provision.facts import HostFacts, host_facts, probe_script, split_sections
 from provision.gpu.archs import GpuArchs, derive_gpu_archs
@@ -29,6 +29,8 @@ class Detection:
 def capture(runner: Runner, build_dir: str | None = None) -> str:
     """Run the probe on the host (one round trip) and return its output, headed by a
     `capture` section that says where and when it was taken."""
+    if build_dir:
+        settings.absolute_path(BUILD_DIR_VAR, build_dir)  # nothing may forge a section of the probe's output
     command = "sh -s" + (f" -- {shlex.quote(build_dir)}" if build_dir else "")
     result = runner.run(command, stdin=probe_script(), timeout=600)
     if "==> uname_m <==" not in result.stdout:
@@ -49,9 +51,14 @@ def analyse(host: str, text: str, gpu_archs: str | None = None, matrix: Matrix |
 def read_capture(path: Path) -> tuple[str, str]:
     """A saved capture file -> (host named in it, text)."""
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode()
     except OSError as exc:
         raise ProvisionError(f"cannot read capture {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ProvisionError(f"{path} is not a probe capture (not UTF-8 text: byte {exc.object[exc.start]:#04x}"
+                             f" at offset {exc.start})") from None
+    if "\0" in text:
+        raise ProvisionError(f"{path} is not a probe capture (a NUL byte at offset {text.index(chr(0))})")
     sections = split_sections(text)
     if "uname_m" not in sections:
         raise ProvisionError(f"{path} is not a probe capture (no '==> uname_m <==' section)")

@@ -55,7 +55,11 @@ class Inventory:
             self.loader.set_vault_secrets(
                 CLI.setup_vault_secrets(self.loader, vault_ids=[], vault_password_files=[vault_file])
             )
-        self.manager = InventoryManager(loader=self.loader, sources=[str(self.source)])
+        for path in _inventory_files(self.source):
+            _check_text_file(path)
+        with _ParseFailures() as failures:
+            self.manager = InventoryManager(loader=self.loader, sources=[str(self.source)])
+        failures.raise_first(self.source)
         self.variables = VariableManager(loader=self.loader, inventory=self.manager)
         self._lock = threading.Lock()  # Ansible's templating is not thread-safe
 
@@ -76,8 +80,13 @@ class Inventory:
 
     def host(self, name: str) -> HostSpec:
         """The HostSpec of one inventory host (its vars templated as Ansible would)."""
+        from ansible.errors import AnsibleError
+
         with self._lock:
-            return self._host(name)
+            try:
+                return self._host(name)
+            except AnsibleError as exc:  # a malformed group_vars / host_vars file, a bad template
+                raise ProvisionError(f"inventory {self.source}: {name}: {_one_line(exc)}") from None
 
     def _host(self, name: str) -> HostSpec:
         from ansible.template import Templar
@@ -112,3 +121,81 @@ def _connection(name: str, values: dict[str, Any]) -> str:
         return "local" if name in ("localhost", "127.0.0.1") else "ssh"
     raise ProvisionError(f"{name}: ansible_connection={connection!r} is not supported (local or ssh)")
 
+
+
+def _one_line(exc: BaseException) -> str:
+    """An Ansible error as one printable line, with its file:line where Ansible knows it."""
+    message = str(getattr(exc, "message", None) or exc).strip()
+    origin = getattr(exc, "obj", None)
+    where = getattr(origin, "path", None)
+    if where and getattr(origin, "line_num", None):
+        where += f":{origin.line_num}"
+    text = " ".join(message.encode("utf-8", "backslashreplace").decode().split())
+    return f"{where}: {text}" if where and where not in text else text
+
+
+def _inventory_files(source: Path) -> list[Path]:
+    """The files Ansible reads as inventory sources: the file, or a folder's files (not hidden,
+    not group_vars/host_vars, not an ignored extension; folders inside are read too)."""
+    from ansible.inventory.manager import IGNORED
+
+    if source.is_file():
+        return [source]
+    found: list[Path] = []
+    for entry in sorted(source.iterdir()) if source.is_dir() else []:
+        if not IGNORED.search(entry.name.encode()):
+            found += _inventory_files(entry)
+    return found
+
+
+def _check_text_file(path: Path) -> None:
+    """An inventory file must be UTF-8 text with something in it."""
+    data = path.read_bytes()
+    nul = data.find(b"\0")
+    if nul >= 0:
+        raise ProvisionError(f"inventory {path}: not a text file (a NUL byte at offset {nul})")
+    try:
+        text = data.decode()
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ProvisionError(f"inventory {path}:{line}: not UTF-8 text (byte {data[exc.start]:#04x})") from None
+    if not any(line.strip() and not line.lstrip().startswith(("#", ";")) for line in text.splitlines()):
+        raise ProvisionError(f"inventory {path}: empty (no hosts)")
+
+
+class _ParseFailures:
+    """While Ansible loads an inventory, keep its parse failures instead of letting it print them
+    (a dozen lines per source, then an empty inventory); raise_first() turns one into a line."""
+
+    PREFERRED = {".yml": ("yaml", "auto"), ".yaml": ("yaml", "auto"), ".json": ("yaml", "auto")}
+
+    def __enter__(self) -> "_ParseFailures":
+        import ansible.inventory.manager as manager
+
+        self.module, self.display = manager, manager.display
+        self.failures: list[tuple[str, BaseException]] = []
+        manager.display = self
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.module.display = self.display
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.display, name)
+
+    def error_as_warning(self, msg: str, exception: BaseException, **kwargs: Any) -> None:
+        self.failures.append((msg, exception))
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        if not msg.startswith(("Unable to parse", "No inventory was parsed")):
+            self.display.warning(msg, *args, **kwargs)
+
+    def raise_first(self, source: Path) -> None:
+        if not self.failures:
+            return
+        sources = {str(getattr(getattr(e, "obj", None), "path", "") or "") for _, e in self.failures}
+        suffix = Path(next(iter(sources - {""}), "")).suffix
+        preferred = self.PREFERRED.get(suffix, ("ini",))
+        chosen = next((e for m, e in self.failures if any(f"'{p}'" in m for p in preferred)), self.failures[0][1])
+        message = _one_line(chosen)
+        raise ProvisionError(f"inventory {message}" if message.startswith("/") else f"inventory {source}: {message}")

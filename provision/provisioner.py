@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -12,12 +15,13 @@ from typing import Callable
 from provision import cancel
 from provision.artifacts import ArtifactStore, cache_root
 from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture
-from provision.errors import ProvisionError
+from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import Inventory
 from provision.lock import acquire
 from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
-from provision.runners import Runner, runner_for
+from provision.runners import Runner, WrongSudoPassword, runner_for
+from provision.settings import check_flags, check_settings
 from provision.state import read_state, write_state
 from provision.steps.base import StepContext, StepFailed, stall_timeout
 from provision.steps.plugin_files import PluginPaths
@@ -26,6 +30,7 @@ from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin
 from provision.steps.pyds import BuildPyds
 from provision.steps.trt_oss import BuildPlugin
 
+LOGS_KEPT = 20
 NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap"
 
 
@@ -39,7 +44,7 @@ class StepReport:
 @dataclass
 class HostReport:
     host: str
-    result: str = "ok"  # ok | failed | refused | planned | cancelled
+    result: str = "ok"  # ok | failed | refused | unreachable | planned | cancelled
     outcome: str = "unchanged"  # built | fetched | copied | unchanged | restored | -
     key: str = "-"
     seconds: float = 0.0
@@ -54,12 +59,27 @@ class HostReport:
 
 
 class HostLog:
-    """A per-host log file; each line also goes to an optional progress callback."""
+    """One run's log of one host; each line also goes to an optional progress callback.
 
-    def __init__(self, path: Path, on_line: Callable[[str], None] | None = None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path, self.handle, self.on_line = path, path.open("a"), on_line
+    Each run writes its own file, `<logs>/<host>/<UTC time>-<pid>.log`; `<logs>/<host>.log` links to
+    the newest, and the newest LOGS_KEPT of a host are kept.
+    """
+
+    def __init__(self, host: str, folder: Path | None = None, on_line: Callable[[str], None] | None = None) -> None:
+        folder = folder or cache_root() / "logs"
+        host = host.replace("/", "_").lstrip(".") or "_"  # an inventory name is a file name here, inside `folder`
+        runs = folder / host
+        runs.mkdir(parents=True, exist_ok=True)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
+        self.path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident()}.log"
+        self.handle, self.on_line = self.path.open("x"), on_line
         self.lines: list[str] = []
+        latest = folder / f".{host}.log.{os.getpid()}.{threading.get_ident()}"
+        latest.unlink(missing_ok=True)
+        latest.symlink_to(self.path.relative_to(folder))
+        latest.replace(folder / f"{host}.log")
+        for old in sorted(runs.glob("*.log"))[:-LOGS_KEPT]:
+            old.unlink(missing_ok=True)
 
     def __call__(self, line: str) -> None:
         self.handle.write(line + "\n")
@@ -151,6 +171,8 @@ def provision_on(
     detection = None
     try:
         stall = stall_timeout(settings)
+        check_settings(settings, runner.host)
+        check_flags(flags)
         progress("detect")
         detection = analyse(runner.host, capture(runner, settings.get(BUILD_DIR_VAR)), flags.get("gpu_archs"), matrix)
         plan = make_plan(detection, matrix, Options.from_settings(settings, **flags), store)
@@ -178,12 +200,19 @@ def provision_on(
         report.result, report.message = "cancelled", stopped + "; lock released"
         log(report.message)
     except ProvisionError as exc:
-        report.result = "refused" if isinstance(exc, PlanRefused) else "failed"
+        report.result = _result_of(exc)
         report.message = str(exc)
         log(f"error: {exc}")
     finally:
         report.seconds = time.monotonic() - started
     return report, detection
+
+
+def _result_of(exc: ProvisionError) -> str:
+    """refused (the plan said no), unreachable (no connection, host key or sudo login) or failed."""
+    if isinstance(exc, PlanRefused):
+        return "refused"
+    return "unreachable" if isinstance(exc, (HostUnreachable, WrongSudoPassword)) else "failed"
 
 
 def provision_host(
@@ -197,14 +226,14 @@ def provision_host(
     progress: Callable[[str], None] = lambda s: None,
 ) -> HostReport:
     """Detect, plan and (unless dry_run) apply on one inventory host. Never raises: the report says."""
-    log = HostLog((log_dir or cache_root() / "logs") / f"{host}.log")
+    log = HostLog(host, log_dir)
     runner = None
     try:
         spec = inventory.host(host)
         runner = runner_for(spec)
         report, _ = provision_on(runner, spec.vars, flags, matrix, store, log, dry_run, progress=progress)
     except ProvisionError as exc:
-        report = HostReport(host, result="failed", message=str(exc), log=str(log.path))
+        report = HostReport(host, result=_result_of(exc), message=str(exc), log=str(log.path))
         log(f"error: {exc}")
     finally:
         if runner:
@@ -236,51 +265,63 @@ def provision_hosts(
 def rollback_on(runner: Runner, log: HostLog, check_only: bool = False) -> HostReport:
     """Restore the original plugin library exactly (same SHA-256) from the host's state file.
 
-    With check_only, say whether there is anything to restore and change nothing.
+    With check_only, say whether there is anything to restore and change nothing. A host with
+    nothing to restore is left as it is (no lock is taken, no folder made). Never raises a
+    ProvisionError: the report says.
     """
     report = HostReport(runner.host, outcome="-", log=str(log.path))
     started = time.monotonic()
     try:
-        if check_only:
-            plugin = read_state(StepContext(runner, None, log)).get("plugin") or {}
-            if plugin.get("original_sha256"):
-                report.outcome, report.message = "restored", f"would restore {plugin['path']}"
-            else:
-                report.message = NOTHING_TO_ROLL_BACK
-            return report
-        held = acquire(runner)
-        try:
-            ctx = StepContext(runner, None, log)
-            ctx.state = read_state(ctx)
-            plugin = ctx.state.get("plugin") or {}
-            if not plugin.get("original_sha256"):
-                report.message = NOTHING_TO_ROLL_BACK
-                return report
-            path = Path(plugin["path"])
-            paths = PluginPaths(str(path.parent), path.name)
-            taken = takeover(ctx, paths, force=False)  # refuses to overwrite someone else's library
-            if taken:  # a package upgrade: its library is what rollback puts back
-                log(taken.note)
-                ctx.state = {**ctx.state, "plugin": {**plugin, "original_sha256": taken.sha256}}
-                write_state(ctx, ctx.state)
-            restore(ctx, paths)
-            report.outcome = "restored"
-            report.message = f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
-        finally:
-            held.release()
+        plugin = read_state(StepContext(runner, None, log)).get("plugin") or {}
+        if not plugin.get("original_sha256"):
+            report.message = NOTHING_TO_ROLL_BACK
+        elif check_only:
+            report.outcome, report.message = "restored", f"would restore {plugin['path']}"
+        else:
+            _restore_locked(runner, log, report)
+    except ProvisionError as exc:
+        report.result, report.message = _result_of(exc), str(exc)
+        log(f"error: {exc}")
     finally:
         report.seconds = time.monotonic() - started
     return report
 
 
+def _restore_locked(runner: Runner, log: HostLog, report: HostReport) -> None:
+    held = acquire(runner)
+    try:
+        ctx = StepContext(runner, None, log)
+        ctx.state = read_state(ctx)  # again, under the lock
+        plugin = ctx.state.get("plugin") or {}
+        if not plugin.get("original_sha256"):
+            report.message = NOTHING_TO_ROLL_BACK
+            return
+        path = Path(plugin["path"])
+        paths = PluginPaths(str(path.parent), path.name)
+        taken = takeover(ctx, paths, force=False)  # refuses to overwrite someone else's library
+        if taken:  # a package upgrade: its library is what rollback puts back
+            log(taken.note)
+            ctx.state = {**ctx.state, "plugin": {**plugin, "original_sha256": taken.sha256}}
+            write_state(ctx, ctx.state)
+        restore(ctx, paths)
+        report.outcome = "restored"
+        report.message = f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
+    finally:
+        held.release()
+
+
 def rollback_host(host: str, inventory_source: str | None) -> HostReport:
-    """Roll back one inventory host (see rollback_on)."""
+    """Roll back one inventory host (see rollback_on); unreachable or refused, the report says."""
     inventory = Inventory(inventory_source)
     spec = inventory.host(host)
-    runner = runner_for(spec)
-    log = HostLog(cache_root() / "logs" / f"{host}.log")
+    log = HostLog(host)
+    runner = None
     try:
+        runner = runner_for(spec)
         return rollback_on(runner, log)
+    except ProvisionError as exc:
+        return HostReport(host, result=_result_of(exc), outcome="-", message=str(exc), log=str(log.path))
     finally:
-        runner.close()
+        if runner:
+            runner.close()
         log.close()

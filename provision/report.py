@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from provision.detect import Detection
 from provision.matrix import Status, Verdict
@@ -62,7 +64,7 @@ def facts_table(d: Detection) -> Table:
     if swap.get("installed_sha256"):
         rows.append(("plugin swap", f"OSS {swap.get('ref')} for GPU_ARCHS {swap.get('gpu_archs')} (build {swap.get('key')}); original saved at {swap.get('saved')}"))
     for name, value in rows:
-        table.add_row(name, _v(value))
+        table.add_row(name, Text(_v(value)))  # host text, never markup
     return table
 
 
@@ -71,14 +73,14 @@ def verdict_table(verdicts: list[Verdict], title: str = "compatibility matrix") 
     for column in ("rule", "verdict", "reason", "fix"):
         table.add_column(column)
     for v in verdicts:
-        table.add_row(v.rule, f"[{STYLE[v.status]}]{v.status.value}[/]", v.reason, v.fix or "")
+        table.add_row(v.rule, Text(v.status.value, STYLE[v.status]), Text(v.reason), Text(v.fix or ""))
     return table
 
 
 def print_detection(d: Detection, console: Console) -> None:
     console.print(facts_table(d))
     for note in d.facts.warnings + d.gpu_archs.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     if d.verdicts:
         console.print(verdict_table(d.verdicts))
     else:

@@ -10,12 +10,20 @@ in id order.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from provision.errors import ProvisionError
 
 BACKGROUND = "BG"
+MAX_ID = 65535  # a label line per id up to the largest: bounds the file (COCO's own ids end at 90)
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f\s]+")
+
+
+def label_name(name: object) -> str:
+    """A category name as one label line: control characters and runs of whitespace become one space."""
+    return UNPRINTABLE.sub(" ", str(name)).strip()
 
 
 @dataclass(frozen=True)
@@ -36,11 +44,12 @@ def coco_labels(coco: dict[str, Any], background_first: bool) -> Labels:
     by_id: dict[int, str] = {}
     duplicates: list[str] = []
     for position, category in enumerate(categories):
-        if not isinstance(category, dict) or not isinstance(category.get("id"), int) or not category.get("name"):
+        if (not isinstance(category, dict) or not isinstance(category.get("id"), int) or isinstance(category["id"], bool)
+                or not label_name(category.get("name") or "")):
             raise ProvisionError(f"categories[{position}] needs an integer 'id' and a 'name': {category!r}")
-        cid, name = category["id"], str(category["name"]).strip()
-        if cid < 0:
-            raise ProvisionError(f"categories[{position}]: id {cid} is negative")
+        cid, name = category["id"], label_name(category["name"])
+        if not 0 <= cid <= MAX_ID:
+            raise ProvisionError(f"categories[{position}]: id {cid} is not between 0 and {MAX_ID}")
         if cid in by_id:
             duplicates.append(f"id {cid} is used by {by_id[cid]!r} and {name!r}: kept {by_id[cid]!r}")
             continue

@@ -49,7 +49,7 @@ class ParserLibrary(Step):
     def commands(self) -> list[str]:
         src = q(self.src)
         return [
-            f"rm -rf {src} && git clone --depth 1 --single-branch -b {q(self.ref)} {q(self.repo)} {src}",
+            f"rm -rf {src} && git clone --depth 1 --single-branch -b {q(self.ref)} -- {q(self.repo)} {src}",
             f"CUDA_VER={q(self.cuda)} make -C {src}/post_processor DS_SRC_PATH={q(DEEPSTREAM_DIR)}",
         ]
 
@@ -57,7 +57,7 @@ class ParserLibrary(Step):
         return f"{self.path} with {self.function} (else build post_processor from {self.repo} {self.ref}, CUDA_VER={self.cuda})"
 
     def describe(self) -> list[str]:
-        return [f"grep -q -a {q(self.function)} {q(self.path)}", f"git ls-remote {q(self.repo)} {q(self.ref)}",
+        return [f"grep -q -a {q(self.function)} {q(self.path)}", f"git ls-remote -- {q(self.repo)} {q(self.ref)}",
                 *self.commands(), f"(controller) cache the library; install it at {self.path}"]
 
     def _present(self, ctx: StepContext) -> bool:

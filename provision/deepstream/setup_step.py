@@ -11,6 +11,7 @@ from pathlib import Path
 from provision.deepstream.engine_plan import effective_precision
 from provision.deepstream.labels import Labels, coco_labels
 from provision.deepstream.model_config import ModelSetup, render_config
+from provision.deepstream.onnx_file import check_onnx
 from provision.deepstream.parser_lib import parser_library_step
 from provision.errors import ProvisionError
 from provision.steps.base import Step, StepContext, StepFailed, q
@@ -44,6 +45,7 @@ class WriteModelConfig(Step):
         return differ
 
     def check(self, ctx: StepContext) -> str | None:
+        check_onnx(ctx, self.setup.onnx, f"{self.setup.config}: onnx")
         return None if self._differs(ctx) else f"{self.setup.config} and {self.setup.labels} are up to date"
 
     def apply(self, ctx: StepContext) -> None:

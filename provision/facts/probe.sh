@@ -93,7 +93,7 @@ section meminfo
 show /proc/meminfo
 
 section build_dir
-echo "$BUILD_DIR"
+printf '%s\n' "$BUILD_DIR"
 
 section df_build
 d=$BUILD_DIR

@@ -70,7 +70,7 @@ class PydsBuildSpec:
 
     def commands(self) -> list[str]:
         src, bindings = q(self.src), q(self.src + "/bindings")
-        clone = f"rm -rf {src} && git clone --recursive --single-branch -b {q(self.tag)} {q(self.repo)} {src}"
+        clone = f"rm -rf {src} && git clone --recursive --single-branch -b {q(self.tag)} -- {q(self.repo)} {src}"
         if self.style == "cmake":
             build = q(self.src + "/bindings/build")
             return [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import select
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -16,6 +17,7 @@ from provision import cancel
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import HostSpec
 from provision.runners.base import Result, check_sudo, sudo_wrap
+from provision.runners.host_keys import HostKeyRefused, apply_policy, host_key_policy, mismatch
 
 PGID_MARK = "[dsprov-pgid]"
 # sshd starts each session's shell with setsid(), so the shell's $$ is the command's process group.
@@ -38,11 +40,18 @@ class SSHRunner:
             connect_timeout=connect_timeout,
             connect_kwargs=connect_kwargs,
         )
-        self.connection.client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+        self.host_keys = host_key_policy(spec.vars, self.connection.ssh_config)
+        apply_policy(self.connection.client, self.host, self.host_keys)
 
     def _open(self) -> None:
         try:
             self.connection.open()
+        except paramiko.BadHostKeyException as exc:
+            self.connection.close()
+            raise mismatch(self.host, self.host_keys, exc, self.spec.port) from None
+        except HostKeyRefused:
+            self.connection.close()
+            raise
         except (OSError, socket.timeout, paramiko.SSHException) as exc:
             where = f"{self.spec.user or ''}@{self.spec.address}:{self.spec.port or 22}"
             raise HostUnreachable(f"{self.host}: cannot reach {where}: {exc}") from exc
@@ -156,8 +165,20 @@ class SSHRunner:
         return None
 
     def put(self, local: Path, remote: str) -> None:
+        """Copy a file to the host, creating `remote` anew (O_EXCL): a file or link that another
+        user left at that path (staging in /tmp) is refused, never written through."""
         self._open()
-        self.connection.put(str(local), remote)
+        sftp = self.connection.sftp()
+        try:
+            sftp.remove(remote)  # our own leftover; another user's stays (sticky /tmp) and is refused below
+        except OSError:
+            pass
+        try:
+            with open(local, "rb") as source, sftp.open(remote, "wxb") as target:
+                target.set_pipelined(True)
+                shutil.copyfileobj(source, target, 1 << 15)
+        except OSError as exc:
+            raise ProvisionError(f"{self.host}: cannot create {remote} ({exc}): is something else at that path?") from exc
 
     def get(self, remote: str, local: Path) -> None:
         self._open()

@@ -98,7 +98,7 @@ def q(value: object) -> str:
 def remote_commit(ctx: StepContext, repo: str, ref: str) -> str:
     """The commit a branch or tag names in `repo` (an annotated tag peeled), asked from the host
     that will clone it: it decides a build key, so a moved branch means a new build."""
-    result = ctx.sh(f"git ls-remote {q(repo)} {q(ref)} {q('refs/tags/' + ref + '^{}')}")
+    result = ctx.sh(f"git ls-remote -- {q(repo)} {q(ref)} {q('refs/tags/' + ref + '^{}')}")
     lines = [line.split() for line in result.stdout.splitlines() if line.strip()]
     if not lines:
         raise StepFailed(f"{ctx.runner.host}: {repo} has no ref {ref}")

@@ -74,7 +74,7 @@ class BuildPyds(CachedBuild):
                 f" DeepStream {s.deepstream} (or reuse a cached wheel)")
 
     def describe(self) -> list[str]:
-        return [f"git ls-remote {q(self.spec.repo)} {q(self.spec.tag)}", f"mkdir -p {q(self.spec.build_dir)}",
+        return [f"git ls-remote -- {q(self.spec.repo)} {q(self.spec.tag)}", f"mkdir -p {q(self.spec.build_dir)}",
                 *self.spec.commands(), f"(controller) fetch {self.spec.wheel_dir}/pyds-*.whl into the artifact cache"]
 
     def installed_key(self, ctx: StepContext) -> str | None:

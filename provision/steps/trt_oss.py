@@ -79,7 +79,7 @@ class BuildSpec:
     def commands(self) -> list[str]:
         src, build = q(self.src), q(self.src + "/build")
         return [
-            f"rm -rf {src} && git clone --recursive --single-branch -b {q(self.ref)} {q(self.repo)} {src}",
+            f"rm -rf {src} && git clone --recursive --single-branch -b {q(self.ref)} -- {q(self.repo)} {src}",
             (
                 f"cmake -S {src} -B {build} -D{self.arch_flag}={q(self.gpu_archs)} -DTRT_LIB_DIR={q(self.lib_dir)}"
                 f" -DTRT_OUT_DIR={q(self.src + '/build/out')} -DCMAKE_C_COMPILER=/usr/bin/gcc"
@@ -108,7 +108,7 @@ class BuildPlugin(CachedBuild):
         return f"build nvinfer_plugin from TensorRT OSS {s.ref} for {s.arch_flag} {s.gpu_archs} with -j{s.jobs} (or reuse a cached build)"
 
     def describe(self) -> list[str]:
-        return [f"git ls-remote {self.spec.repo} {self.spec.ref}", *self.spec.commands(),
+        return [f"git ls-remote -- {q(self.spec.repo)} {q(self.spec.ref)}", *self.spec.commands(),
                 "(controller) fetch build/out/libnvinfer_plugin.so.* into the artifact cache"]
 
     def installed_key(self, ctx: StepContext) -> str | None:

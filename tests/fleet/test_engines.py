@@ -21,6 +21,9 @@ DINO = f"{T4_ROOT}/tao/configs/nvinfer/retail_object_detection_tao/pgie_retail_o
 YOLO = f"{T4_ROOT}/tao/configs/nvinfer/yolov4_tao/pgie_yolov4_tao_config.txt"
 PEOPLENET = f"{T4_ROOT}/sdk/sources/deepstream_python_apps/apps/deepstream-test3/config_infer_primary_peoplenet.txt"
 ETLT = "/home/ubuntu/etlt/tao/configs/nvinfer/peoplenet_transformer_tao/pgie_peoplenet_transformer_tao_config.txt"
+# The first bytes of an ONNX file (ModelProto: ir_version 8, then producer_name), written for these
+# tests after onnx/onnx.proto: deepstream.config checks them; the trtexec stand-in reads only bytes.
+ONNX_HEAD = b"\x08\x08\x12\x0bdsprov-test"
 DINO_ONNX = f"{T4_ROOT}/tao/models/retail_object_detection_binary_dino/retail_object_detection_dino_binary.onnx"
 # The files each config names, laid down as small stand-ins (the trtexec stand-in reads only their bytes).
 T4_FILES = {
@@ -115,7 +118,7 @@ def test_t4_rebuild_rerun_swap_and_failure(fleet2):
     # provision swaps the plugin library, builds the parser library and writes the config of the
     # dsprov_models entry, then its engines step rebuilds every engine and builds the new one
     tao_apps_standin(fleet2)
-    put(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx", b"onnx stand-in: provisioned dino\n")
+    put(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx", ONNX_HEAD + b"onnx stand-in: provisioned dino\n")
     swap = invoke(fleet2, "provision", "--host", "t4-01", "--json")
     assert swap.returncode == 0, swap.stdout + swap.stderr
     steps = [(s["name"], s["status"]) for s in json.loads(swap.stdout)[0]["steps"]]
@@ -212,7 +215,7 @@ def test_deepstream_config_dino_builds_parser_writes_config_and_labels(fleet2, t
     from provision.deepstream.nvinfer_config import parse_config
 
     tao_apps_standin(fleet2)
-    put(fleet2, "t4-01", f"{MODEL_DIR}/dino.onnx", b"onnx stand-in: dino\n")
+    put(fleet2, "t4-01", f"{MODEL_DIR}/dino.onnx", ONNX_HEAD + b"onnx stand-in: dino\n")
     coco = tmp_path / "instances.json"
     coco.write_text(json.dumps(COCO))
     args = ("deepstream.config", "--host", "t4-01", "--kind", "dino", "--onnx", f"{MODEL_DIR}/dino.onnx",
@@ -246,9 +249,8 @@ def test_two_configs_sharing_an_engine_build_it_once(fleet2):
         put(fleet2, "t4-01", f"{shared}/configs/nvinfer/{name}/config.txt", source.read_bytes())
     put(fleet2, "t4-01", f"{shared}/models/retail_object_detection_binary_dino/retail_object_detection_dino_binary.onnx",
         b"onnx stand-in: shared\n")
-    log = fleet2.runtime_dir / "controller-cache" / "logs" / "t4-01.log"
-    before = log.read_text() if log.exists() else ""
+    log = fleet2.runtime_dir / "controller-cache" / "logs" / "t4-01.log"  # this run's log
     result = invoke(fleet2, "engines", "--host", "t4-01", "--root", "/home/ubuntu/shared", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     assert {e["outcome"] for e in engines_json(result).values()} == {"rebuilt"} and len(engines_json(result)) == 2
-    assert log.read_text()[len(before):].count(f"$PATH; trtexec --onnx={shared}/models/") == 1  # the command, not its echo
+    assert log.read_text().count(f"$PATH; trtexec --onnx={shared}/models/") == 1  # the command, not its echo

@@ -83,7 +83,7 @@ def test_unreachable_host_fails_with_one_line(fleet, tmp_path):
         port = s.getsockname()[1]
     inventory = inventory_with(fleet, tmp_path, f"ansible_port: {port}\n")
     code, report = provision(inventory)
-    assert (code, report["result"]) == (1, "failed"), report
+    assert (code, report["result"]) == (2, "unreachable"), report
     assert report["message"].startswith(f"{HOST}: cannot reach ubuntu@127.0.0.1:{port}")
     detect = subprocess.run([sys.executable, "-m", "invoke", "detect", "--host", HOST, "-i", str(inventory)],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)

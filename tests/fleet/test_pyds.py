@@ -110,9 +110,9 @@ def test_x86_64_wheel_offered_to_the_nano_is_refused_and_changes_nothing(pyfleet
             f" sha256sum {SITE}/pyds/*; cd / && python3 -c 'import pyds; print(pyds.__version__)'")
     before = on_device(pyfleet, "pynano01", look).stdout
     result = invoke(pyfleet, "pyds", "--host", "pynano01", "--wheel", str(x86))
-    assert result.returncode == 1
-    assert result.stdout.strip() == (
-        "pynano01: refused: pyds: not installed: pyds-1.1.0-py3-none-linux_x86_64.whl does not fit CPython 3.11"
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(
+        "error: pynano01: refused: pyds: not installed: pyds-1.1.0-py3-none-linux_x86_64.whl does not fit CPython 3.11"
         " (cp311) on linux_aarch64, glibc 2.36: py3-none-linux_x86_64: platform linux_x86_64 is not one it runs"
         " (linux_aarch64, manylinux_2_17..2_36_aarch64, any)"
     )
@@ -134,7 +134,7 @@ def test_a_failed_install_puts_the_previous_pyds_back(pyfleet, tmp_path):
     state = "cat /var/lib/dsprov/state.json"
     before = on_device(pyfleet, "pyt4-01", state).stdout
     result = invoke(pyfleet, "pyds", "--host", "pyt4-01", "--wheel", str(mislabelled), "--log-dir", str(tmp_path))
-    assert result.returncode == 1 and "pyt4-01: failed:" in result.stdout
+    assert result.returncode == 1 and result.stderr.startswith("error: pyt4-01: failed:")
     log = (tmp_path / "pyt4-01.log").read_text()
     rolled_back = log[log.index("[pyds-install] failed: rolling back"):]
     assert "python3 -m pip install --no-index --no-deps --force-reinstall /var/lib/dsprov/wheels/pyds-1.1.0-" in rolled_back

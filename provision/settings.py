@@ -1,0 +1,259 @@
+"""Every `dsprov_*` setting and every flag, checked before it reaches a command line or the probe.
+
+Values end up in shell commands (quoted), in git's argument lists and in the probe's output, so a
+value must not be able to become an option (`--upload-pack=...` as a repository), a second line
+(a newline that forges a probe section, a label or a config line) or a transport that runs
+commands (git's `ext::`). Each check raises BadSetting, one line naming the setting.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from provision.errors import ProvisionError
+
+# C0 and C1 controls and the Unicode line separators str.splitlines() also breaks at
+CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# git check-ref-format's rules (https://git-scm.com/docs/git-check-ref-format), plus no leading '-'
+REF_FORBIDDEN = re.compile(r"[\s~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock(/|$)")
+REPO_SCHEMES = ("https", "http", "ssh", "git", "file")
+URL_SCHEMES = ("https", "http", "file")
+SCP_LIKE = re.compile(r"^(?:[A-Za-z0-9._-]+@)?[A-Za-z0-9.-]+:")  # user@host:path (git's scp-like syntax)
+HELPER = re.compile(r"^[A-Za-z0-9+.-]+::")  # git's <transport>::<address> (remote helpers, e.g. ext::)
+FILE_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$")
+WORD = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
+SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class BadSetting(ProvisionError):
+    """A setting or flag that would be unsafe or meaningless on a command line."""
+
+
+def text(name: str, value: Any) -> str:
+    """Any string value: no control character (newline, escape, NUL...)."""
+    value = str(value)
+    bad = CONTROL.search(value)
+    if bad:
+        raise BadSetting(f"{name}: control character {bad.group()!r} in {value!r}")
+    return value
+
+
+def _no_option(name: str, value: Any) -> str:
+    value = text(name, value)
+    if not value:
+        raise BadSetting(f"{name}: empty")
+    if value.startswith("-"):
+        raise BadSetting(f"{name}: {value!r} starts with '-' (it would be read as an option)")
+    return value
+
+
+def repo(name: str, value: Any) -> str:
+    """A git repository: an http(s)/ssh/git/file URL, user@host:path or an absolute path."""
+    value = _no_option(name, value)
+    if HELPER.match(value):
+        raise BadSetting(f"{name}: {value!r} names a git remote helper (<transport>::address): not allowed")
+    parts = urlsplit(value) if "://" in value else None
+    if parts:
+        if parts.scheme.lower() not in REPO_SCHEMES:
+            raise BadSetting(f"{name}: {value!r}: scheme {parts.scheme!r} is not one of {', '.join(REPO_SCHEMES)}")
+        if (parts.hostname or "").startswith("-") or (parts.username or "").startswith("-"):
+            raise BadSetting(f"{name}: {value!r}: a host or user starting with '-' would be read as an option")
+    elif not (value.startswith("/") or SCP_LIKE.match(value)):
+        raise BadSetting(f"{name}: {value!r} is not a repository URL, user@host:path or absolute path")
+    if " " in value:
+        raise BadSetting(f"{name}: {value!r} contains a space")
+    return value
+
+
+def ref(name: str, value: Any) -> str:
+    """A git branch or tag name (git check-ref-format's rules)."""
+    value = _no_option(name, value)
+    if REF_FORBIDDEN.search(value) or value.endswith((".", "/")) or value.startswith("/") or value == "@":
+        raise BadSetting(f"{name}: {value!r} is not a valid git branch or tag name")
+    return value
+
+
+def path(name: str, value: Any) -> str:
+    """A path on the host: absolute, or under the login's home (`~` / `~/...`)."""
+    value = _no_option(name, value)
+    if not (value.startswith("/") or value == "~" or value.startswith("~/")):
+        raise BadSetting(f"{name}: {value!r} is not an absolute path")
+    return value
+
+
+def absolute_path(name: str, value: Any) -> str:
+    """A path on the host that needs no shell to expand it."""
+    value = _no_option(name, value)
+    if not value.startswith("/"):
+        raise BadSetting(f"{name}: {value!r} is not an absolute path")
+    return value
+
+
+def url(name: str, value: Any) -> str:
+    """A download URL (http, https, file) whose last part is a plain file name."""
+    value = _no_option(name, value)
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in URL_SCHEMES or " " in value:
+        raise BadSetting(f"{name}: {value!r} is not an http(s) or file URL")
+    if not FILE_NAME.match(value.rsplit("/", 1)[-1]):
+        raise BadSetting(f"{name}: {value!r} does not end in a plain file name")
+    return value
+
+
+def word(name: str, value: Any) -> str:
+    """A name (plugin creator, architecture, model kind): letters, digits, `_.+-`."""
+    value = _no_option(name, value)
+    if not WORD.match(value):
+        raise BadSetting(f"{name}: {value!r} is not a plain name")
+    return value
+
+
+def sha256(name: str, value: Any) -> str:
+    value = text(name, value)
+    if not SHA256.match(value):
+        raise BadSetting(f"{name}: {value!r} is not a SHA-256 (64 hex digits)")
+    return value
+
+
+def version(name: str, value: Any) -> str:
+    from packaging.version import InvalidVersion, Version
+
+    value = _no_option(name, value)
+    try:
+        Version(value)
+    except InvalidVersion:
+        raise BadSetting(f"{name}: {value!r} is not a version") from None
+    return value
+
+
+def boolean(name: str, value: Any) -> bool:
+    """A flag: a bool, or Ansible's yes/no/true/false/1/0 spellings."""
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    spelled = text(name, value).strip().lower()
+    if spelled in ("yes", "true", "on", "1", "y", "t"):
+        return True
+    if spelled in ("no", "false", "off", "0", "n", "f", ""):
+        return False
+    raise BadSetting(f"{name}: {value!r} is not true or false")
+
+
+def seconds(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not str(value).isdigit() or not 1 <= int(value) <= 86400:
+        raise BadSetting(f"{name}: {value!r} is not a number of seconds (1-86400)")
+    return int(value)
+
+
+def words(name: str, value: Any, each: Callable[[str, Any], Any]) -> list:
+    """A list, or a comma/space separated string, each item checked."""
+    if isinstance(value, str):
+        value = [w for w in text(name, value).replace(",", " ").split() if w]
+    if not isinstance(value, (list, tuple)):
+        raise BadSetting(f"{name}: give a list, not {type(value).__name__}")
+    return [each(f"{name}[{i}]", v) for i, v in enumerate(value)]
+
+
+def _record(fields: dict[str, Callable[[str, Any], Any]], required: tuple[str, ...] = ()):
+    def check(name: str, value: Any) -> dict:
+        if not isinstance(value, dict):
+            raise BadSetting(f"{name}: give a mapping with {', '.join(fields)}")
+        missing = [k for k in required if value.get(k) in (None, "")]
+        if missing:
+            raise BadSetting(f"{name}: needs {', '.join(missing)}")
+        for key, item in value.items():
+            if key in fields and item is not None:
+                fields[key](f"{name}.{key}", item)
+            else:
+                walk(f"{name}.{key}", item)
+        return value
+
+    return check
+
+
+def _count(low: int, high: int) -> Callable[[str, Any], int]:
+    def check(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not str(value).isdigit() or not low <= int(value) <= high:
+            raise BadSetting(f"{name}: {value!r} is not a whole number from {low} to {high}")
+        return int(value)
+
+    return check
+
+
+def _dims(name: str, value: Any) -> str:
+    value = text(name, value)
+    if not re.fullmatch(r"\d{1,5}(;\d{1,5}){2}", value):
+        raise BadSetting(f"{name}: {value!r} is not C;H;W (e.g. 3;544;960)")
+    return value
+
+
+ARCHIVE = {"arch": word, "version": version, "url": url, "sha256": sha256}
+MODEL = {
+    "kind": word, "onnx": path, "coco": _no_option, "config": path, "labels": path, "custom_lib_path": path,
+    "int8_calib_file": path, "precision": word, "batch_size": _count(1, 1024), "gpu_id": _count(0, 63),
+    "infer_dims": _dims,
+}
+SETTINGS: dict[str, Callable[[str, Any], Any]] = {
+    "dsprov_trt_oss_repo": repo,
+    "dsprov_pyds_repo": repo,
+    "dsprov_tao_apps_repo": repo,
+    "dsprov_tao_apps_ref": ref,
+    "dsprov_trt_oss_ref": ref,
+    "dsprov_build_dir": absolute_path,
+    "dsprov_engine_roots": lambda n, v: words(n, v, path),
+    "dsprov_required_plugins": lambda n, v: words(n, v, word),
+    "dsprov_cmake_archives": lambda n, v: words(n, v, _record(ARCHIVE, ("arch", "version", "url", "sha256"))),
+    "dsprov_cmake_source": _record({k: ARCHIVE[k] for k in ("version", "url", "sha256")}, ("version", "url", "sha256")),
+    "dsprov_models": lambda n, v: words(n, v, _record(MODEL, ("kind", "onnx", "coco", "config"))),
+    "dsprov_lock_lease": seconds,
+    "dsprov_force": boolean,
+    "dsprov_cmake_from_source": boolean,
+    "dsprov_skip_pyds": boolean,
+    "dsprov_skip_engines": boolean,
+    "dsprov_skip_models": boolean,
+}
+FLAGS: dict[str, Callable[[str, Any], Any]] = {
+    "trt_oss_ref": ref,
+    "pyds_ref": ref,
+    "wheel": _no_option,
+    "gpu_archs": text,  # its meaning: provision.gpu.archs.parse_override
+    "force": boolean,
+    "cmake_from_source": boolean,
+    "skip_pyds": boolean,
+    "skip_engines": boolean,
+    "skip_models": boolean,
+    "pyds_only": boolean,
+}
+
+
+def walk(name: str, value: Any) -> None:
+    """No control character anywhere in a value (strings inside lists and mappings included)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            text(f"{name} key", key)
+            walk(f"{name}.{key}", item)
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            walk(f"{name}[{index}]", item)
+    elif isinstance(value, str):
+        text(name, value)
+
+
+def check_settings(settings: dict[str, Any], host: str | None = None) -> None:
+    """Check a host's `dsprov_*` vars: the known ones by kind, every one for control characters."""
+    try:
+        for key, value in settings.items():
+            if not key.startswith("dsprov_") or value is None or value == "":
+                continue
+            SETTINGS.get(key, walk)(key, value)
+    except BadSetting as exc:
+        raise BadSetting(f"{host}: {exc}" if host else str(exc)) from None
+
+
+def check_flags(flags: dict[str, Any]) -> None:
+    """Check a run's flags (invoke's options, or the Ansible action's arguments)."""
+    for key, value in flags.items():
+        if value is None or value == "" or value is False:
+            continue
+        FLAGS.get(key, walk)(f"--{key.replace('_', '-')}", value)

@@ -1,0 +1,225 @@
+"""Hostile but fair input on a simulated T4 server: host keys, option injection, forged probe
+sections, secrets, a never-provisioned rollback, a model that is not ONNX (README: "Hostile input
+and faults"). One amd64 device, its own fleet: about 2 minutes here, most of it the --force build.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from provision.simfleet.mirror import served_fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+HOST = "t4-01"
+pytestmark = pytest.mark.fleet
+
+
+@pytest.fixture(scope="module")
+def t4(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
+    folder = tmp_path_factory.mktemp("hostile")
+    spec = folder / "fleet.yml"
+    spec.write_text(f"name: hostile\ndevices:\n  - {{name: {HOST}, profile: t4}}\n")
+    with served_fleet(spec, folder / "run") as handle:
+        yield handle
+
+
+def env(handle, **extra) -> dict[str, str]:
+    return {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "ANSIBLE_NOCOLOR": "1",
+            "DSPROV_CACHE": str(handle.runtime_dir / "controller-cache"), **extra}
+
+
+def inventory(handle, folder: Path, host_vars: dict | None = None, known_hosts: Path | None = None,
+              ssh_args: str | None = None) -> Path:
+    """The fleet's inventory (its mirror settings included), with other host vars or ssh args."""
+    folder.mkdir(parents=True, exist_ok=True)
+    text = handle.inventory.read_text()
+    if known_hosts:
+        text = text.replace(str(handle.known_hosts), str(known_hosts))
+    if ssh_args is not None:
+        text = text.replace(f"-o StrictHostKeyChecking=yes -o UserKnownHostsFile={handle.known_hosts}", ssh_args)
+    (folder / "hosts.ini").write_text(text)
+    shutil.copytree(handle.runtime_dir / "group_vars", folder / "group_vars")
+    (folder / "host_vars").mkdir()
+    (folder / "host_vars" / f"{HOST}.yml").write_text(json.dumps(host_vars or {}))
+    return folder
+
+
+def invoke(handle, *args: str, **extra) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env(handle, **extra),
+                          capture_output=True, text=True, timeout=900)
+
+
+def on_device(handle, command: str) -> str:
+    """A command as root on the device (the password goes over stdin, never on a command line)."""
+    wrapped = f"sudo -S -p '' sh -c {json.dumps(command)}"
+    return subprocess.run([*handle.ssh_command(HOST), wrapped], input=handle.become_password + "\n",
+                          capture_output=True, text=True, timeout=120).stdout
+
+
+def one_line(result: subprocess.CompletedProcess, code: int, *parts: str) -> str:
+    assert result.returncode == code, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    for part in parts:
+        assert part in result.stderr, result.stderr
+    return result.stderr
+
+
+def test_rollback_of_a_never_provisioned_host_leaves_nothing(t4):
+    result = invoke(t4, "rollback", "--host", HOST, "-i", str(t4.inventory))
+    assert result.returncode == 0 and "nothing to roll back" in result.stdout, result.stdout + result.stderr
+    assert on_device(t4, "ls -d /var/lib/dsprov 2>&1") == "ls: cannot access '/var/lib/dsprov': No such file or directory\n"
+
+
+def test_a_host_whose_key_changed_is_refused_before_any_password(t4, tmp_path):
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "other")], check=True)
+    port = t4.devices[0].port
+    forged = tmp_path / "known_hosts"
+    forged.write_text(f"[127.0.0.1]:{port} " + " ".join((tmp_path / "other.pub").read_text().split()[:2]) + "\n")
+    folder = inventory(t4, tmp_path / "inv", known_hosts=forged)
+    for command in ("provision", "rollback", "detect"):
+        line = one_line(invoke(t4, command, "--host", HOST, "-i", str(folder)), 2, f"{HOST}",
+                        f"host key of [127.0.0.1]:{port}", f"does not match the one in {forged}", "refused")
+        assert t4.become_password not in line
+    assert on_device(t4, "ls -d /var/lib/dsprov 2>&1").endswith("No such file or directory\n")
+    # the same host with Ansible's host_key_checking off (the user's explicit choice) is reached
+    off = inventory(t4, tmp_path / "off", {"ansible_host_key_checking": False}, known_hosts=forged)
+    assert invoke(t4, "detect", "--host", HOST, "-i", str(off), "--json").returncode == 0
+    ansible_off = invoke(t4, "detect", "--host", HOST, "-i", str(folder), "--json", ANSIBLE_HOST_KEY_CHECKING="False")
+    assert ansible_off.returncode == 0, ansible_off.stderr
+
+
+def test_an_unknown_host_is_refused_unless_the_inventory_accepts_new_keys(t4, tmp_path):
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    strict = inventory(t4, tmp_path / "strict", known_hosts=empty)
+    one_line(invoke(t4, "detect", "--host", HOST, "-i", str(strict)), 2, f"error: {HOST}: host key of",
+             f"is not in {empty}", "accept-new")
+    assert empty.read_text() == ""
+    accept = inventory(t4, tmp_path / "accept",
+                       ssh_args=f"-o UserKnownHostsFile={empty} -o StrictHostKeyChecking=accept-new")
+    for _ in range(2):  # the first run adds the key, the second finds it
+        assert invoke(t4, "detect", "--host", HOST, "-i", str(accept), "--json").returncode == 0
+    assert empty.read_text().split()[1:] == t4.known_hosts.read_text().split()[1:]
+    assert len(empty.read_text().splitlines()) == 1
+    # OpenSSH takes an option's first value: a later accept-new does not undo the fleet's StrictHostKeyChecking=yes
+    both = inventory(t4, tmp_path / "both", known_hosts=tmp_path / "absent", ssh_args=None)
+    with (both / "hosts.ini").open() as hosts:
+        assert "StrictHostKeyChecking=yes" in hosts.read()
+    text = (both / "hosts.ini").read_text().replace("LogLevel=ERROR", "LogLevel=ERROR -o StrictHostKeyChecking=accept-new")
+    (both / "hosts.ini").write_text(text)
+    one_line(invoke(t4, "detect", "--host", HOST, "-i", str(both)), 2, "is not in")
+    assert not (tmp_path / "absent").exists()
+
+
+INJECTIONS = [
+    {"dsprov_trt_oss_repo": "--upload-pack=touch /tmp/pwned-repo;true"},
+    {"dsprov_trt_oss_repo": "ext::sh -c touch% /tmp/pwned-ext"},
+    {"dsprov_pyds_repo": "-u touch /tmp/pwned-pyds"},
+    {"dsprov_tao_apps_ref": "--upload-pack=touch /tmp/pwned-ref"},
+    {"dsprov_build_dir": "/tmp/x\n==> df_build <==\nFilesystem 1024-blocks Used Available Capacity Mounted on\n"
+                         "/dev/forged 999999999 0 999999999 0% /"},
+]
+
+
+@pytest.mark.parametrize("host_vars", INJECTIONS, ids=[next(iter(v)) + str(i) for i, v in enumerate(INJECTIONS)])
+def test_a_hostile_setting_never_runs_and_is_one_line(t4, tmp_path, host_vars):
+    folder = inventory(t4, tmp_path / "inv", host_vars)
+    (setting,) = host_vars
+    one_line(invoke(t4, "provision", "--host", HOST, "-i", str(folder)), 2, f"error: {HOST}: {setting}:")
+    check = subprocess.run([str(BIN / "ansible-playbook"), "-i", str(folder), "playbooks/provision.yml", "--check",
+                            "--limit", HOST], cwd=ROOT, env=env(t4), capture_output=True, text=True, timeout=600)
+    assert check.returncode != 0 and f"{HOST}: {setting}:" in check.stdout, check.stdout
+    assert on_device(t4, "ls /tmp | grep -c pwned; ls -d /var/lib/dsprov 2>/dev/null") == "0\n"
+
+
+def test_a_build_dir_cannot_forge_probe_sections(t4, tmp_path):
+    literal = "/tmp/x\\n==> df_build <==\\n/dev/forged 999999999 0 999999999 0% /"  # backslashes, no newline
+    folder = inventory(t4, tmp_path / "inv", {"dsprov_build_dir": literal})
+    result = invoke(t4, "detect", "--host", HOST, "-i", str(folder), "--json")
+    assert result.returncode in (0, 1), result.stderr
+    facts = json.loads(result.stdout)["facts"]
+    assert facts["build_dir"] == literal and facts["disk_mount"] != "/dev/forged"
+    assert facts["disk_free_kib"] != 999999999
+
+
+def test_a_model_that_is_not_onnx_writes_nothing(t4, tmp_path):
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps({"categories": [{"id": 1, "name": "person"}]}))
+    on_device(t4, "mkdir -p /home/ubuntu/m && printf '[property]\\n' > /home/ubuntu/m/text.onnx")
+    for onnx, says in (("/home/ubuntu/m/absent.onnx", "no such file on the host"),
+                       ("/home/ubuntu/m/text.onnx", "is not an ONNX model")):
+        result = invoke(t4, "deepstream.config", "--host", HOST, "--kind", "dino", "--onnx", onnx, "--coco", str(coco),
+                        "--out", "/home/ubuntu/m/config.txt", "-i", str(t4.inventory))
+        one_line(result, 2, says)
+    assert on_device(t4, "ls /home/ubuntu/m; ls -d /var/lib/dsprov 2>/dev/null") == "text.onnx\n"  # no lock taken either
+
+
+def test_exit_codes_for_a_fleet_with_an_unreachable_host_and_a_wrong_password(t4, tmp_path):
+    folder = inventory(t4, tmp_path / "inv")
+    with (folder / "hosts.ini").open("a") as hosts:
+        hosts.write("\n[ghosts]\nghost01 ansible_host=127.0.0.1 ansible_port=9 ansible_user=ubuntu\n")
+    mixed = invoke(t4, "provision", "--hosts", f"{HOST},ghost01", "--dry-run", "-i", str(folder))
+    assert mixed.returncode == 1 and mixed.stderr.startswith("error: ghost01: unreachable: cannot reach ubuntu@127.0.0.1:9")
+    assert mixed.stderr.count("\n") == 1 and "planned" in mixed.stdout
+    wrong = invoke(t4, "provision", "--host", HOST, "-i", str(folder), PROVISION_BECOME_PASSWORD="not-the-password")
+    one_line(wrong, 2, f"error: {HOST}: unreachable: sudo refused the become password")
+    assert on_device(t4, "ls -d /var/lib/dsprov 2>/dev/null") == ""
+
+
+def test_the_sudo_password_is_in_no_log_output_state_or_process_list(t4, tmp_path):
+    password = t4.become_password
+    seen: list[str] = []
+    done = threading.Event()
+
+    def watch() -> None:  # every process of this machine, the devices' included (their PID namespaces are below ours)
+        while not done.is_set():
+            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+                try:
+                    if password.encode() in cmdline.read_bytes():
+                        seen.append(cmdline.read_bytes().decode(errors="replace"))
+                except OSError:
+                    pass
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        runs = [invoke(t4, "provision", "--host", HOST, "--force", "--json", "-i", str(t4.inventory)),
+                subprocess.run([str(BIN / "ansible-playbook"), "-i", str(t4.inventory), "playbooks/provision.yml",
+                                "--limit", HOST, "-e", "dsprov_force=true", "-v"], cwd=ROOT, env=env(t4),
+                               capture_output=True, text=True, timeout=900),
+                invoke(t4, "rollback", "--host", HOST, "-i", str(t4.inventory))]
+    finally:
+        done.set()
+        watcher.join()
+    assert json.loads(runs[0].stdout)[0]["result"] == "ok", runs[0].stdout + runs[0].stderr
+    assert [r.returncode for r in runs] == [0, 0, 0], [r.stdout[-2000:] + r.stderr for r in runs]
+    assert seen == []
+    for run in runs:
+        assert password not in run.stdout + run.stderr
+    logs = t4.runtime_dir / "controller-cache" / "logs"
+    assert list(logs.rglob("*.log")) and not [p for p in logs.rglob("*") if p.is_file() and password in p.read_text()]
+    found = on_device(t4, f"grep -rl -F -- {json.dumps(password)} /var/lib/dsprov /tmp /home /var/log /root 2>/dev/null; true")
+    assert found == ""
+
+
+def test_a_link_planted_at_a_staging_path_is_refused_not_written_through(t4):
+    staging = "/tmp/.dsprov-libnvinfer_plugin.so.8.0.1"  # plugin_swap's staging name for the T4's library
+    lib = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
+    on_device(t4, f"echo victim > /root/victim && ln -sfn /root/victim {staging}")  # root's link: ubuntu cannot remove it
+    try:
+        before = on_device(t4, f"sha256sum {lib}")
+        result = invoke(t4, "provision", "--host", HOST, "--force", "--skip-pyds", "-i", str(t4.inventory))
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert f"cannot create {staging}" in result.stderr and result.stderr.count("\n") == 1, result.stderr
+        assert on_device(t4, "cat /root/victim") == "victim\n" and on_device(t4, f"sha256sum {lib}") == before
+    finally:
+        on_device(t4, f"rm -f {staging} /root/victim")
