@@ -194,6 +194,7 @@ MODEL = {
     "int8_calib_file": path, "precision": word, "batch_size": _count(1, 1024), "gpu_id": _count(0, 63),
     "infer_dims": _dims,
 }
+PREBUILT = {"platform": word, "tensorrt": version, "sha256": sha256, "path": _no_option}
 SETTINGS: dict[str, Callable[[str, Any], Any]] = {
     "dsprov_trt_oss_repo": repo,
     "dsprov_pyds_repo": repo,
@@ -207,6 +208,12 @@ SETTINGS: dict[str, Callable[[str, Any], Any]] = {
     "dsprov_cmake_source": _record({k: ARCHIVE[k] for k in ("version", "url", "sha256")}, ("version", "url", "sha256")),
     "dsprov_models": lambda n, v: words(n, v, _record(MODEL, ("kind", "onnx", "coco", "config"))),
     "dsprov_lock_lease": seconds,
+    "dsprov_stall_timeout": seconds,
+    "dsprov_plugin_source": word,
+    "dsprov_prebuilt_plugins": _record({
+        "commit": word,
+        "libraries": lambda n, v: words(n, v, _record(PREBUILT, ("platform", "tensorrt", "sha256", "path"))),
+    }, ("commit", "libraries")),
     "dsprov_force": boolean,
     "dsprov_cmake_from_source": boolean,
     "dsprov_skip_pyds": boolean,
@@ -214,6 +221,7 @@ SETTINGS: dict[str, Callable[[str, Any], Any]] = {
     "dsprov_skip_models": boolean,
 }
 FLAGS: dict[str, Callable[[str, Any], Any]] = {
+    "plugin_source": word,  # its choices: provision.plan.PLUGIN_SOURCES
     "trt_oss_ref": ref,
     "pyds_ref": ref,
     "wheel": _no_option,

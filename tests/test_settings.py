@@ -52,6 +52,12 @@ HOSTILE = [  # (setting, value, what the one-line error says)
      "control character"),
     ("dsprov_lock_lease", "10; reboot", "number of seconds"),
     ("dsprov_force", "maybe", "not true or false"),
+    ("dsprov_stall_timeout", "0", "number of seconds"),
+    ("dsprov_plugin_source", "--prebuilt", "starts with '-'"),
+    ("dsprov_prebuilt_plugins", {"commit": "a" * 40, "libraries": [
+        {"platform": "x86", "tensorrt": "8.2.5.1", "sha256": "b" * 64, "path": "--upload-pack=id"}]}, "starts with '-'"),
+    ("dsprov_prebuilt_plugins", {"commit": "a" * 40, "libraries": [
+        {"platform": "x86", "tensorrt": "8.2.5.1", "sha256": "b", "path": "TRT-OSS/x86/l.so"}]}, "SHA-256"),
     ("dsprov_something_new", {"nested": ["ok", "bad\x1b[31m"]}, "control character"),
 ]
 
@@ -76,6 +82,7 @@ def test_hostile_setting_is_one_line_naming_host_and_setting(setting, value, say
     ({"pyds_ref": "v1.1.1\n==> x <=="}, "--pyds-ref: control character"),
     ({"gpu_archs": "53\n87"}, "--gpu-archs: control character"),
     ({"wheel": "-pyds.whl"}, "--wheel: '-pyds.whl' starts with '-'"),
+    ({"plugin_source": "-x"}, "--plugin-source: '-x' starts with '-'"),
 ])
 def test_hostile_flags(flags, says):
     with pytest.raises(BadSetting, match="^" + says.replace("(", r"\(").replace("[", r"\[")):
