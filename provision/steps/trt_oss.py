@@ -88,7 +88,7 @@ class BuildSpec:
     @property
     def needs_cub(self) -> bool:
         """CUDA before 11.0 ships no CUB: the build takes third_party/cub."""
-        return Version(self.cuda_version) < Version("11.0")
+        return bool(self.cuda_version) and Version(self.cuda_version) < Version("11.0")
 
     def clone_commands(self) -> list[str]:
         src = q(self.src)
