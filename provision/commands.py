@@ -191,11 +191,12 @@ def _start_fleet(fleet_file: str | None):
     """Start a simulated fleet and its mirror: (handle, mirror URL)."""
     from provision.simfleet.fleet import DEFAULT_FLEET
     from provision.simfleet.fleet import fleet_up as start
-    from provision.simfleet.mirror import start_mirror
+    from provision.simfleet.mirror import start_mirror, wants_bundle
 
+    path = Path(fleet_file) if fleet_file else DEFAULT_FLEET
     with console.status("starting the simulated fleet (a cold cache builds base roots: minutes)"):
-        handle = start(Path(fleet_file) if fleet_file else DEFAULT_FLEET)
-        return handle, start_mirror(handle)
+        handle = start(path)
+        return handle, start_mirror(handle, wants_bundle(path))
 
 
 def fleet_up(fleet_file: str | None = None) -> int:

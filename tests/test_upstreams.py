@@ -29,6 +29,7 @@ from provision.simfleet.upstreams import (
     serve,
 )
 from provision.simfleet.upstreams.trtlibs import TRIPLETS
+from provision.steps.trt_oss import BuildSpec
 
 needs_cmake = pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
 needs_cross = pytest.mark.skipif(
@@ -140,10 +141,22 @@ def test_oss_refs_and_versions(ups):
     assert ups.oss_refs["release/8.2"] == "8.2.3.0" and ups.oss_refs["21.03"] == "7.2.2.3"
 
 
-def clone_oss(ups, ref: str, dest: Path) -> Path:
-    run(["git", *GIT_FILE_OK, "clone", "--quiet", "--recursive", "-b", ref, ups.trt_oss_url,
-         str(dest)])
+def clone_oss(ups, ref: str, dest: Path, cuda: str = "13.0") -> Path:
+    """Clone as the tool does for a host with CUDA `cuda` (BuildSpec.clone_commands)."""
+    spec = BuildSpec(ups.trt_oss_url, ref, "53", "", "x86_64", cuda, "gcc", "", str(dest.parent), 1)
+    env = {**os.environ, "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "protocol.file.allow",
+           "GIT_CONFIG_VALUE_0": "always"}  # submodules over file:// (git >= 2.38.1)
+    for command in spec.clone_commands():
+        run(["sh", "-c", command], env=env)
+    Path(spec.src).rename(dest)
     return dest
+
+
+def test_recursive_clone_fails_as_on_an_offline_host(ups, tmp_path):
+    """protobuf and onnx-tensorrt are GitHub-only gitlinks, as in the real tree."""
+    fail = run(["git", *GIT_FILE_OK, "clone", "--quiet", "--recursive", "-b", "release/8.2", ups.trt_oss_url,
+                str(tmp_path / "TensorRT")], check=False)
+    assert fail.returncode != 0 and "parsers/onnx" in fail.stderr
 
 
 @needs_cmake
@@ -155,7 +168,8 @@ def test_oss_builds_only_nvinfer_plugin(ups, stand_in, tmp_path, ref, version, h
     root, _, loader = stand_in
     libdir = root / X86_LIBDIR
     src = clone_oss(ups, ref, tmp_path / "TensorRT")
-    assert (src / "third_party/cub/cub/cub.cuh").is_file()  # submodule checked out
+    assert not any((src / "third_party/cub").iterdir())  # CUDA 13 has its own CUB
+    assert int(run(["git", "rev-list", "--count", "HEAD"], cwd=src).stdout) == 1  # shallow
     build, out = src / "build", tmp_path / "out"
     build.mkdir()
     conf = run(["cmake", "..", "-DGPU_ARCHS=53", f"-DTRT_LIB_DIR={libdir}", f"-DTRT_OUT_DIR={out}",
@@ -183,7 +197,9 @@ def test_oss_cuda10_needs_cuda_version_flag(ups, stand_in, tmp_path):
     toolkit = tmp_path / "cuda"
     toolkit.mkdir()
     (toolkit / "version.txt").write_text("CUDA Version 10.2.89\n")
-    src = clone_oss(ups, "release/8.2", tmp_path / "TensorRT")
+    src = clone_oss(ups, "release/8.2", tmp_path / "TensorRT", cuda="10.2")
+    assert (src / "third_party/cub/cub/cub.cuh").is_file()  # the one submodule a CUDA 10 build needs
+    assert not any((src / "parsers/onnx").iterdir())
     common = [f"-DTRT_LIB_DIR={root / X86_LIBDIR}", f"-DCUDA_TOOLKIT_ROOT_DIR={toolkit}",
               "-DTRT_PLATFORM_ID=aarch64"]
     bad = src / "build-default"
@@ -319,7 +335,7 @@ def test_http_server_serves_archives_and_git(ups, tmp_path):
         head = urllib.request.Request(http.cmake_archives["aarch64"][0], method="HEAD")
         assert urllib.request.urlopen(head, timeout=10).status == 200
         dest = tmp_path / "TensorRT"
-        run(["git", "clone", "--quiet", "--recursive", "-b", "21.08", http.trt_oss_url, str(dest)])
+        clone_oss(http, "21.08", dest, cuda="10.2")  # dumb HTTP: the full single-branch clone
         assert "NV_TENSORRT_MAJOR 8 " in (dest / "include/NvInferVersion.h").read_text()
         assert (dest / "third_party/cub/cub/cub.cuh").is_file()
     finally:

@@ -354,7 +354,8 @@ def parse_device_query(text: str) -> DeviceQuery | None:
     """deviceQuery output (NVIDIA's sample or this project's devicequery.cu).
 
     Each `Device N: "name"` line opens a device; its `CUDA Capability Major/Minor version
-    number:    7.5` line gives the compute capability. A failure gives `error` instead.
+    number:    7.5` line gives the compute capability. A failure gives `error` instead, with
+    the program's exit status when the probe recorded it (`deviceQuery exit status: N`).
     """
     if not text.strip():
         return None
@@ -382,6 +383,9 @@ def parse_device_query(text: str) -> DeviceQuery | None:
         error = "no CUDA device"
     elif not devices:
         error = text.strip().splitlines()[-1][:200]
+    status = re.search(r"^deviceQuery exit status: (\d+)$", text, re.MULTILINE)
+    if status and error and "exit status" not in error:
+        error += f" (exit status {status.group(1)})"
     return DeviceQuery(tuple(devices), driver, runtime, error)
 
 

@@ -10,7 +10,7 @@ mkdir -p "$dq" && cat >"$dq/devicequery.cu" <<'DSPROV_DEVICEQUERY_EOF'
 {source}DSPROV_DEVICEQUERY_EOF
 if has nvcc; then
     if nvcc -o "$dq/devicequery" "$dq/devicequery.cu" >"$dq/nvcc.log" 2>&1; then
-        "$dq/devicequery" 2>&1
+        "$dq/devicequery" 2>&1 || echo "deviceQuery exit status: $?"
     else
         echo "nvcc failed to build deviceQuery:"; cat "$dq/nvcc.log"
     fi

@@ -1,7 +1,12 @@
-"""Run on this machine (inventory hosts with `ansible_connection=local`)."""
+"""Run on this machine (inventory hosts with `ansible_connection=local`).
+
+As root, commands that want sudo run as they are: root needs no sudo binary (a container or
+gVisor sandbox often has none).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -25,6 +30,7 @@ class LocalRunner:
         timeout: float | None = None,
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
+        sudo = sudo and not _is_root()
         if sudo:
             command, stdin = sudo_wrap(command, self.become_password, stdin)
         proc = subprocess.Popen(
@@ -44,6 +50,7 @@ class LocalRunner:
     def hold(self, command: str, *, ready: str, sudo: bool = False) -> "LocalHold | None":
         """Start a command that prints `ready` and then waits on stdin; None if it never did."""
         password_line = None
+        sudo = sudo and not _is_root()
         if sudo:
             command, password_line = sudo_wrap(command, self.become_password)
         proc = subprocess.Popen(
@@ -68,6 +75,10 @@ class LocalRunner:
 
     def close(self) -> None:
         pass
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
 
 
 def _stream(proc: subprocess.Popen, stdin: str | None, on_line, timeout) -> tuple[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from provision.errors import ProvisionError
 from provision.simfleet.layers import Layer
-from provision.simfleet.profiles import Profile, lay_down, meminfo_text
+from provision.simfleet.profiles import DEBS_DIR, Profile, lay_down, meminfo_text
 
 SSHD_CONFIG = """\
 Port {port}
@@ -59,6 +59,15 @@ ln -s /proc/self/fd/2 "$M/dev/stderr"
 mount -t tmpfs -o mode=755,nosuid,nodev run "$M/run"
 mkdir -m 755 "$M/run/sshd"; mkdir -m 1777 "$M/run/lock"
 hostname "$DEV_NAME"
+for bind in $DEV_BINDS; do  # DEVICE_PATH=HOST_PATH, read-only
+    mkdir -p "$M${bind%%=*}"
+    mount --bind "${bind#*=}" "$M${bind%%=*}"
+    mount -o remount,bind,ro "$M${bind%%=*}"
+done
+if [ -n "$DEV_DEBS" ] && [ ! -e "$DEV_DIR/debs-installed" ]; then
+    chroot "$M" /bin/sh -c "dpkg -i $DEV_DEBS/*.deb" > "$DEV_DIR/dpkg.log" 2>&1
+    : > "$DEV_DIR/debs-installed"
+fi
 if [ ! -e "$DEV_DIR/user-ready" ]; then
     chroot "$M" /usr/sbin/useradd -m -s /bin/bash -G sudo "$DEV_USER"
     printf '%s:%s\n' "$DEV_USER" "$(cat "$DEV_DIR/../../become_password")" \
@@ -122,6 +131,8 @@ class Device:
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "DEV_DIR": str(self.dir),
                "DEV_LOWER": ":".join([*(str(layer.root) for layer in self.layers), str(self.lower)]),
                "DEV_NAME": self.name,
+               "DEV_BINDS": " ".join(f"{dev}={here}" for dev, here in self.profile.binds.items()),
+               "DEV_DEBS": DEBS_DIR if self.profile.tensorrt_debs else "",
                "DEV_USER": self.profile.user}
         log = open(self.dir / "sshd.log", "ab")
         proc = subprocess.Popen(

@@ -5,6 +5,10 @@ settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo`
 `dsprov_cmake_archives`, `dsprov_tao_apps_repo` and `dsprov_prebuilt_plugins` (the mirror's
 stand-in prebuilt libraries, pinned by commit and SHA-256), written to the fleet inventory's
 group_vars.
+
+A fleet file with `trt_oss: bundle` gets NVIDIA's real TensorRT tree instead of the shaped
+repository: a bare clone of the bundle (`upstreams/trt_debs.py: bundle_path`) at the same
+URL, `<mirror>/git/NVIDIA/TensorRT.git`, as a company mirror of github.com/NVIDIA/TensorRT.
 """
 
 from __future__ import annotations
@@ -21,19 +25,47 @@ from pathlib import Path
 
 import yaml
 
+from provision.errors import ProvisionError
 from provision.simfleet.fleet import FleetHandle, _free_port, fleet_down, fleet_up
-from provision.simfleet.upstreams import build_upstreams
+from provision.simfleet.upstreams import build_upstreams, trt_debs
+from provision.simfleet.upstreams.trt_oss import git
 
 PID_FILE = "mirror.pid"
 
 
-def start_mirror(handle: FleetHandle) -> str:
-    """Serve the upstreams from a detached HTTP server (it outlives `invoke fleet.up`); its URL."""
+def wants_bundle(fleet_file: Path) -> bool:
+    """Whether the fleet file asks for the real TensorRT tree (`trt_oss: bundle`)."""
+    return yaml.safe_load(Path(fleet_file).read_text()).get("trt_oss") == "bundle"
+
+
+def _bundle_root(ups_root: Path, runtime_dir: Path) -> Path:
+    """A folder served like the upstreams, whose NVIDIA/TensorRT.git is the real bundle's."""
+    bundle = trt_debs.bundle_path()
+    if not bundle.is_file():
+        raise ProvisionError(f"no TensorRT bundle at {bundle} (set {trt_debs.BUNDLE_ENV})")
+    root = runtime_dir / "mirror"
+    (root / "git" / "NVIDIA").mkdir(parents=True)
+    for entry in ups_root.iterdir():
+        if entry.is_dir() and entry.name != "git":
+            (root / entry.name).symlink_to(entry)
+    for entry in (ups_root / "git").iterdir():
+        if entry.name != "NVIDIA":
+            (root / "git" / entry.name).symlink_to(entry)
+    bare = root / "git" / "NVIDIA" / "TensorRT.git"
+    git("clone", "--quiet", "--bare", str(bundle), str(bare))
+    git("update-server-info", cwd=bare)  # the mirror is a dumb HTTP server
+    return root
+
+
+def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
+    """Serve the upstreams from a detached HTTP server (it outlives `invoke fleet.up`); its URL.
+    `real_trt_oss` serves the real TensorRT bundle as NVIDIA/TensorRT.git."""
     ups = build_upstreams()
+    served_root = _bundle_root(ups.root, handle.runtime_dir) if real_trt_oss else ups.root
     port = _free_port()
     log = (handle.runtime_dir / "mirror.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(ups.root)],
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(served_root)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     (handle.runtime_dir / PID_FILE).write_text(str(proc.pid))
@@ -83,7 +115,7 @@ def served_fleet(fleet_file: Path, runtime_dir: Path) -> Iterator[FleetHandle]:
     also when starting it failed half-way."""
     try:
         handle = fleet_up(fleet_file, runtime_dir)
-        start_mirror(handle)
+        start_mirror(handle, wants_bundle(fleet_file))
         yield handle
     finally:
         stop_mirror(runtime_dir)

@@ -4,6 +4,10 @@ A profile lays its files into a device's overlay upper layer. Text comes either 
 (``text:``), from a published real-device output under ``tests/fixtures/published/``
 (``published:``) or from a file beside the profiles (``file:``). Stand-ins exist only for what
 needs a GPU (nvcc/deviceQuery, nvidia-smi, trtexec); they print recorded outputs.
+
+``binds`` mounts folders of this machine read-only into the device (``x86-real``: the real CUDA
+toolkit at /usr/local/cuda); ``tensorrt_debs`` puts the stub TensorRT .deb files of
+``upstreams/trt_debs.py`` into the device, which installs them with ``dpkg -i`` at first boot.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ import yaml
 
 from provision import REPO_ROOT
 from provision.errors import ProvisionError
-from provision.simfleet.upstreams import trtlibs
+from provision.simfleet.upstreams import trt_debs, trtlibs
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 PUBLISHED_DIR = REPO_ROOT / "tests" / "fixtures" / "published"
+DEBS_DIR = "/var/cache/dsprov-debs"  # on the device
 TRIPLETS = {"arm64": "aarch64-linux-gnu", "amd64": "x86_64-linux-gnu"}
 
 
@@ -43,6 +48,8 @@ class Profile:
     tensorrt: dict | None = None
     deepstream: dict | None = None
     standins: dict[str, dict] = field(default_factory=dict)
+    binds: dict[str, str] = field(default_factory=dict)  # device path -> folder here, read-only
+    tensorrt_debs: str | None = None  # "10.16.0.72": the stub packages of trt_debs.py
 
     @property
     def triplet(self) -> str:
@@ -139,6 +146,8 @@ def lay_down(profile: Profile, upper: Path, lower: Path, cache_dir: Path) -> Non
     _write(upper, "/var/lib/dpkg/status", status.rstrip("\n") + "\n\n" + extra)
     if profile.tensorrt:
         _lay_down_tensorrt(profile, upper, cache_dir)
+    if profile.tensorrt_debs:
+        _lay_down_debs(profile, upper, cache_dir)
     if profile.deepstream:
         ds = profile.deepstream
         _write(upper, f"/opt/nvidia/deepstream/{ds['dir']}/version", content(ds["version_file"]))
@@ -165,3 +174,27 @@ def _lay_down_tensorrt(profile: Profile, upper: Path, cache_dir: Path) -> None:
         except OSError:  # built concurrently by another device of the same profile
             shutil.rmtree(tmp)
     shutil.copytree(built / "usr", upper / "usr", symlinks=True, dirs_exist_ok=True)
+
+
+def _lay_down_debs(profile: Profile, upper: Path, cache_dir: Path) -> None:
+    """The stub TensorRT .deb files (built once per bundle and sources) into ``DEBS_DIR``."""
+    if profile.tensorrt_debs != trt_debs.TRT_VERSION:
+        raise ProvisionError(f"profile {profile.name}: no stub packages for TensorRT {profile.tensorrt_debs}")
+    bundle = trt_debs.bundle_path()
+    if not bundle.is_file():
+        raise ProvisionError(f"profile {profile.name} needs the TensorRT bundle: none at {bundle}"
+                             f" (set {trt_debs.BUNDLE_ENV})")
+    built = cache_dir / "trt-debs" / f"{profile.arch}-{trt_debs.recipe_digest(bundle)[:12]}"
+    built.parent.mkdir(parents=True, exist_ok=True)
+    if not (built / ".complete").exists():
+        tmp = Path(tempfile.mkdtemp(dir=built.parent, prefix=".tmp-"))
+        trt_debs.build_debs(bundle, tmp, profile.arch)
+        (tmp / ".complete").write_text(trt_debs.DEB_VERSION + "\n")
+        try:
+            tmp.rename(built)
+        except OSError:  # built concurrently by another device of the same profile
+            shutil.rmtree(tmp)
+    dest = upper / DEBS_DIR.lstrip("/")
+    dest.mkdir(parents=True, exist_ok=True)
+    for deb in built.glob("*.deb"):
+        shutil.copyfile(deb, dest / deb.name)

@@ -225,12 +225,14 @@ class SwapPlugin(Step):
 
 
 def verify_loads(ctx: StepContext, path: str) -> None:
-    """The dynamic loader resolves every dependency of the library (`ld.so --list`)."""
+    """The dynamic loader finds every dependency of the library and binds every symbol it
+    imports, as dlopen(RTLD_NOW) would (`ldd -r`: the loader's trace with LD_BIND_NOW and
+    LD_WARN, which reports `undefined symbol`)."""
     result = ctx.runner.run(
         "for ld in /lib/ld-linux-aarch64.so.1 /lib64/ld-linux-x86-64.so.2; do"
-        f" [ -x $ld ] && exec $ld --list {q(path)}; done; exit 127"
+        f" [ -x $ld ] && LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes exec $ld {q(path)}; done; exit 127"
     )
-    if not result.ok or "not found" in result.stdout:
+    if not result.ok or "not found" in result.stdout or "undefined symbol" in result.stdout + result.stderr:
         raise StepFailed(f"{ctx.runner.host}: {path} does not load: {result.tail(2)}")
 
 

@@ -57,7 +57,7 @@ class PrebuiltSpec:
     def commands(self) -> list[str]:
         src = q(self.src)
         return [
-            f"rm -rf {src} && git clone -q --no-checkout {q(self.repo)} {src}",
+            f"rm -rf {src} && git clone -q --no-checkout -- {q(self.repo)} {src}",
             f"git -C {src} checkout -q {q(self.commit)} -- {q(self.path)}",
         ]
 

@@ -1,15 +1,25 @@
 """Build TensorRT OSS `nvinfer_plugin` on the host (or take it from the controller's cache).
 
-Clone the ref that follows the INSTALLED TensorRT (with submodules) into the build folder,
-configure with the derived GPU_ARCHS, the host's library folder, its C compiler, platform and CUDA
-version, and build only the `nvinfer_plugin` target (building everything fails on trtexec on
-TX2/AGX: NVIDIA/TensorRT#1308, #1846). `-j` follows memory, not cores.
+Clone the ref that follows the INSTALLED TensorRT into the build folder, configure with the
+derived GPU_ARCHS, the host's library folder, its C compiler, platform and CUDA version, parsers
+and samples off, and build only the `nvinfer_plugin` target (building everything fails on
+trtexec on TX2/AGX: NVIDIA/TensorRT#1308, #1846). `-j` follows memory, not cores.
+
+The clone takes only what `nvinfer_plugin` needs: one branch or tag, `--depth 1` (a dumb-HTTP
+mirror cannot serve shallow clones: then the same single-branch clone in full), no tags, and
+no submodule contents: third_party/protobuf and parsers/onnx serve the parsers only. The one
+exception is third_party/cub on a CUDA toolkit older than 11.0, which has no CUB of its own
+(the top-level CMakeLists.txt uses third_party/cub only when `CUDA_VERSION VERSION_LESS 11.0`,
+https://github.com/NVIDIA/TensorRT/blob/release/10.16/CMakeLists.txt); it is fetched alone,
+shallow where the server allows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from packaging.version import Version
 
 from provision.steps.base import StepContext, StepFailed, q
 from provision.steps.cached_build import CachedBuild
@@ -76,10 +86,25 @@ class BuildSpec:
             "cuda": self.cuda_version,
         }
 
+    @property
+    def needs_cub(self) -> bool:
+        """CUDA before 11.0 ships no CUB: the build takes third_party/cub."""
+        return bool(self.cuda_version) and Version(self.cuda_version) < Version("11.0")
+
+    def clone_commands(self) -> list[str]:
+        src = q(self.src)
+        clone = f"git clone --single-branch --no-tags -b {q(self.ref)} -- {q(self.repo)} {src}"
+        commands = [f"rm -rf {src} && {{ {clone.replace('clone ', 'clone --depth 1 ', 1)}"
+                    f" || {{ rm -rf {src} && {clone}; }}; }}"]
+        if self.needs_cub:
+            update = f"git -C {src} submodule update --init"
+            commands.append(f"{update} --depth 1 -- third_party/cub || {update} -- third_party/cub")
+        return commands
+
     def commands(self) -> list[str]:
         src, build = q(self.src), q(self.src + "/build")
         return [
-            f"rm -rf {src} && git clone --recursive --single-branch -b {q(self.ref)} -- {q(self.repo)} {src}",
+            *self.clone_commands(),
             (
                 f"cmake -S {src} -B {build} -D{self.arch_flag}={q(self.gpu_archs)} -DTRT_LIB_DIR={q(self.lib_dir)}"
                 f" -DTRT_OUT_DIR={q(self.src + '/build/out')} -DCMAKE_C_COMPILER=/usr/bin/gcc"

@@ -11,6 +11,11 @@ The ``third_party/cub`` submodule uses the relative URL ``../../NVlabs/cub.git``
 to the mirror beside TensorRT.git (and to github.com/NVlabs/cub on GitHub). Upstream's
 ``.gitmodules`` uses absolute GitHub URLs instead. Cloning submodules over ``file://`` needs
 ``git -c protocol.file.allow=always`` (git >= 2.38.1 refuses file transport for submodules).
+Like the real tree (release/10.16's ``.gitmodules``), every ref also has the submodules
+``third_party/protobuf`` and ``parsers/onnx`` at their absolute GitHub URLs, which the fleet
+cannot reach: a ``--recursive`` clone fails here as it does on an offline host, and only the
+tool's clone (no submodule contents but CUB before CUDA 11) works. The plugin links with
+``--no-undefined`` against ``libnvinfer`` as the real plugin's does.
 
 CMake behaviour modelled on the real top-level CMakeLists.txt (FACTS.md): version from
 NvInferVersion.h, ``Targeting TRT Platform: <id>``, TRT_LIB_DIR/TRT_OUT_DIR defaulting to the
@@ -63,6 +68,8 @@ OSS_REFS: tuple[OssRef, ...] = (
     # GPU_ARCHS (72 75 80 86 87 89 90, +100 120) are not modelled: the tool always passes them.
     OssRef("release/10.13", "branch", "10.13.0.35", "10", "12.2.0"),
 )
+# Submodules the fleet cannot fetch, as the real tree's point at commits on GitHub only.
+UNREACHABLE_SUBMODULES = ("third_party/protobuf", "parsers/onnx")
 DEFAULT_BRANCH = "main"  # points at the newest ref above (stand-in; upstream main moves on)
 
 _GIT_ENV = {
@@ -260,7 +267,7 @@ set_target_properties(nvinfer_plugin PROPERTIES
     SOVERSION ${TRT_SOVERSION}
     C_VISIBILITY_PRESET hidden
     LIBRARY_OUTPUT_DIRECTORY ${TRT_OUT_DIR})
-target_link_libraries(nvinfer_plugin PRIVATE -Wl,--no-as-needed ${TRT_NVINFER_LIB})
+target_link_libraries(nvinfer_plugin PRIVATE -Wl,--no-as-needed -Wl,--no-undefined ${TRT_NVINFER_LIB})
 """
 
 CUB_CHECK_C = r"""/* The real plugins include CUB from .cu files; this stand-in includes it the same way. */
@@ -347,8 +354,12 @@ def oss_tree(ref: OssRef) -> dict[str, str]:
         "samples/trtexec/trtexec.c": TRTEXEC_C,
         "cmake/toolchains/cmake_aarch64.toolchain": TOOLCHAIN,
         ".gitmodules": (
+            '[submodule "third_party/protobuf"]\n\tpath = third_party/protobuf\n'
+            "\turl = https://github.com/protocolbuffers/protobuf.git\n\tbranch = 3.20.x\n"
             '[submodule "third_party/cub"]\n\tpath = third_party/cub\n'
             "\turl = ../../NVlabs/cub.git\n\tbranch = 1.8.0\n"
+            '[submodule "parsers/onnx"]\n\tpath = parsers/onnx\n'
+            "\turl = https://github.com/onnx/onnx-tensorrt.git\n\tbranch = release/10.7-GA\n"
         ),
     }
 
@@ -388,10 +399,19 @@ def make_cub_repo(dest: Path) -> tuple[Path, str]:
         return _publish(work, Path(dest) / "NVlabs" / "cub.git", "main"), commit
 
 
+def _unstored_commit(name: str) -> str:
+    """The id of a commit that exists nowhere (hashed, never written): an unfetchable gitlink."""
+    text = f"tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor x <x> 0 +0000\ncommitter x <x> 0 +0000\n\n{name}\n"
+    with tempfile.TemporaryDirectory(prefix="gitlink-") as tmp:
+        git("init", "--quiet", tmp)
+        return subprocess.run(["git", "hash-object", "-t", "commit", "--stdin"], cwd=tmp, input=text,
+                              capture_output=True, text=True, check=True).stdout.strip()
+
+
 def make_trt_oss_repo(dest: Path) -> Path:
     """Create bare ``dest/NVIDIA/TensorRT.git`` (+ ``dest/NVlabs/cub.git``); return its path.
 
-    Clone it with ``git -c protocol.file.allow=always clone --recursive -b <ref> <file URL>``.
+    Clone it as the tool does (``BuildSpec.clone_commands`` in provision/steps/trt_oss.py).
     """
     dest = Path(dest)
     _, cub_commit = make_cub_repo(dest)
@@ -408,8 +428,10 @@ def make_trt_oss_repo(dest: Path) -> Path:
             _write_tree(work, {"LICENSE": "Fixture repository for tests; no upstream code.\n",
                                **oss_tree(ref)})
             git("add", "-A", cwd=work)
-            git("update-index", "--add", "--cacheinfo", f"160000,{cub_commit},third_party/cub",
-                cwd=work)
+            gitlinks = {"third_party/cub": cub_commit,
+                        **{path: _unstored_commit(path) for path in UNREACHABLE_SUBMODULES}}
+            for path, commit in gitlinks.items():
+                git("update-index", "--add", "--cacheinfo", f"160000,{commit},{path}", cwd=work)
             git("commit", "--quiet", "-m", f"TensorRT OSS {ref.version} ({ref.name})", cwd=work)
             last = git("rev-parse", "HEAD", cwd=work)
             if ref.kind == "tag":
