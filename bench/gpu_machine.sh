@@ -48,7 +48,7 @@ step() {
 
 { date -u +"recorded %Y-%m-%d %H:%M UTC"; uname -a; grep PRETTY /etc/os-release; nproc; free -g | sed -n 2p
   nvidia-smi --query-gpu=name,compute_cap,driver_version --format=csv 2>&1; nvcc --version | tail -2
-  cmake --version | head -1; gcc --version | head -1; git -C "$ROOT" rev-parse HEAD; } > "$OUT/env.txt" 2>&1
+  cmake --version | head -1; gcc --version | head -1; } > "$OUT/env.txt" 2>&1
 
 # The mirror a user would have: a bare clone of the bundle, reached over file:// (shallow works).
 git clone -q --bare "$BUNDLE" "$WORK/mirror/NVIDIA/TensorRT.git"
@@ -72,7 +72,8 @@ step detect "$PY" -m invoke detect --host localhost "${INV[@]}" "${ARCHS[@]}"
 step provision "$PY" -m invoke provision --host localhost "${INV[@]}" "${ARCHS[@]}"
 step provision-rerun "$PY" -m invoke provision --host localhost "${INV[@]}" "${ARCHS[@]}"
 step rollback "$PY" -m invoke rollback --host localhost "${INV[@]}"
-cp "$DSPROV_CACHE/logs/localhost.log" "$OUT/host-log.txt"  # every command of the runs, CMake's output included
+# every command of the four runs, CMake's output included (one log per run, named by start time)
+for log in "$DSPROV_CACHE"/logs/localhost/*.log; do echo "==> ${log##*/} <=="; cat "$log"; done > "$OUT/host-log.txt"
 step dpkg-purge sh -c "dpkg --purge libnvinfer-plugin-dev libnvinfer-dev libnvinfer-headers-plugin-dev \
     libnvinfer-headers-dev libnvinfer-plugin10 libnvinfer10 && ! dpkg-query -W 'libnvinfer*'"
 step bench "$PY" bench/real_plugin_build.py --bundle "$BUNDLE" --jobs "$(nproc)" --json "$OUT/bench.json" \

@@ -83,7 +83,7 @@ def build(src: Path, folder: Path, lib_dir: Path, cuda: str, jobs: int, archs: s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", type=Path, default=trt_debs.bundle_path())
+    parser.add_argument("--bundle", type=lambda p: Path(p).resolve(), default=trt_debs.bundle_path())
     parser.add_argument("--archs", help="the derived GPU_ARCHS (default: as detect derives them here)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--json", type=Path, help="also write the figures here")
