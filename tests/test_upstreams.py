@@ -22,6 +22,8 @@ from packaging.utils import parse_wheel_filename
 from provision.simfleet.upstreams import (
     build_loader,
     build_trt_libs,
+    MANIFEST,
+    UNUSED_SECONDS,
     build_upstreams,
     elf_machine,
     encode_version,
@@ -346,8 +348,14 @@ def test_http_server_serves_archives_and_git(ups, tmp_path):
 
 
 def test_build_upstreams_caches(tmp_path):
+    """Built once per recipe; another recipe's entry (a parallel checkout's) is kept while in use."""
+    for name, age in (("recent-recipe", 60), ("stale-recipe", UNUSED_SECONDS + 60)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / MANIFEST).write_text("{}")
+        os.utime(tmp_path / name / MANIFEST, (time.time() - age, time.time() - age))
     start = time.monotonic()
     first = build_upstreams(tmp_path)
+    assert (tmp_path / "recent-recipe").is_dir() and not (tmp_path / "stale-recipe").exists()
     cold = time.monotonic() - start
     start = time.monotonic()
     second = build_upstreams(tmp_path, verify=True)

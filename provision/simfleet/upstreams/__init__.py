@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field, replace
@@ -160,12 +161,16 @@ def _load(entry: Path, manifest: dict, verify: bool) -> Upstreams:
     )
 
 
+UNUSED_SECONDS = 24 * 3600  # how long another recipe's entry is kept after its last use
+
+
 def build_upstreams(root: Path | None = None, *, verify: bool = False) -> Upstreams:
     """Make (or reuse) the fixture upstreams under ``root/<recipe key>/``.
 
     ``root`` defaults to ``~/.cache/dsprov-fleet/upstreams``. A file lock serialises concurrent
     callers; an entry counts only once its manifest is written, so an interrupted build is
-    redone. Entries of other recipes are removed. ``verify`` re-hashes the cmake archives.
+    redone. Entries of other recipes are removed once unused for a day (a checkout of another
+    version, a parallel worktree, may still be serving one). ``verify`` re-hashes the cmake archives.
     """
     root = Path(root) if root is not None else cache_home() / "upstreams"
     root.mkdir(parents=True, exist_ok=True)
@@ -174,6 +179,7 @@ def build_upstreams(root: Path | None = None, *, verify: bool = False) -> Upstre
     with open(root / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if (entry / MANIFEST).is_file():
+            os.utime(entry / MANIFEST)  # in use: keeps it from being pruned by another recipe
             return _load(entry, json.loads((entry / MANIFEST).read_text()), verify)
         tmp = root / f".building-{key}-{time.time_ns()}"
         try:
@@ -186,6 +192,7 @@ def build_upstreams(root: Path | None = None, *, verify: bool = False) -> Upstre
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         for other in root.iterdir():
-            if other.is_dir() and other.name != key and (other / MANIFEST).is_file():
+            unused = other / MANIFEST
+            if other.is_dir() and other.name != key and unused.is_file() and time.time() - unused.stat().st_mtime > UNUSED_SECONDS:
                 shutil.rmtree(other, ignore_errors=True)
         return _load(entry, manifest, verify=False)
