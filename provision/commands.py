@@ -134,7 +134,7 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
 
         with cancel.on_sigint():
             reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
-    if any(r.result == "cancelled" for r in reports):
+    if cancel.requested():  # even when every host had finished its last step: the run was interrupted
         return _cancelled(reports, as_json)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
@@ -406,7 +406,7 @@ def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None,
     busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(names))
     with busy, cancel.on_sigint():
         reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None)
-    if any(r.result == "cancelled" for r in reports):
+    if cancel.requested():  # even when every host had finished its last step: the run was interrupted
         return _cancelled(reports, as_json)
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
