@@ -138,7 +138,7 @@ def fleet_down(c, name="demo"):
 @task
 @_cli
 def demo(c):
-    """Main job on the simulated fleet: start it, detect and provision all five devices."""
+    """Main job on the simulated fleet: start it, detect and provision every device."""
     return commands.demo()
 
 
