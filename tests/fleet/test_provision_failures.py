@@ -12,6 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
+
+from provision.steps.trt_oss import BuildSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
@@ -107,8 +110,16 @@ def test_a_build_of_another_tensorrt_major_is_never_swapped_in(fleet, tmp_path):
 def test_disk_full_mid_build_names_the_cause_and_logs_everything(fleet, tmp_path):
     """A build folder with room by `df` (2200 MiB) but inodes for the clone and a few more files
     only: cmake's configure runs out of space (ENOSPC) in its compiler check, whose last output
-    line is `CMakeLists.txt:26 (project)`. The message must carry the line that explains it."""
-    mount = "mkdir -p /tmp/full && mount -t tmpfs -o size=2200m,nr_inodes=150 tmpfs /tmp/full && chmod 1777 /tmp/full"
+    line is `CMakeLists.txt:26 (project)`. The message must carry the line that explains it.
+    The inode budget is the tool's own clone of the ref, counted on the device, plus 12."""
+    repo = yaml.safe_load((fleet.inventory.parent / "group_vars" / "all.yml").read_text())["dsprov_trt_oss_repo"]
+    clone = BuildSpec(repo=repo, ref="release/8.0", gpu_archs="75", lib_dir="", platform_id="x86_64",
+                      cuda_version="11.4", compiler="", tensorrt="8.0.1.6", build_dir="/tmp/count",
+                      jobs=1).clone_commands()
+    counted = on_device(fleet, " && ".join(clone) + " && find /tmp/count | wc -l; rm -rf /tmp/count")
+    inodes = int(counted.stdout.split()[-1]) + 12
+    mount = (f"mkdir -p /tmp/full && mount -t tmpfs -o size=2200m,nr_inodes={inodes} tmpfs /tmp/full"
+             " && chmod 1777 /tmp/full")
     assert on_device(fleet, mount, sudo=True).returncode == 0
     lib = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
     try:
