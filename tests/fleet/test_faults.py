@@ -219,6 +219,15 @@ def install_deb(fleet, tmp_path: Path, version: str, library: bytes) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def back_to_stock(fleet, original: str) -> None:
+    """Whatever step a failed test stopped at: the package's library back in place (from wherever
+    a copy with its SHA-256 is), no diversion, no dsprov state, so the next test starts clean."""
+    on_device(fleet, f"for f in /var/lib/dsprov/orig/previous/* {SAVED}; do [ -f $f ] &&"
+                     f" [ $(sha256sum < $f | cut -c1-64) = {original} ] && cp -p $f {LIB} && break; done;"
+                     f" dpkg-divert --package dsprov --no-rename --remove {LIB};"
+                     " rm -rf /var/lib/dsprov/orig /var/lib/dsprov/state.json /tmp/theirs", sudo=True)
+
+
 def device_bytes(fleet, path: str) -> bytes:
     return subprocess.run([*fleet.ssh_command(HOST), f"cat {path}"], capture_output=True, check=True, timeout=60).stdout
 
@@ -256,8 +265,7 @@ def test_someone_elses_library_is_refused_and_with_force_kept_for_rollback(fleet
         assert json.loads(on_device(fleet, "cat /var/lib/dsprov/state.json").stdout)["previous_originals"] == [
             {"sha256": original, "path": kept}]
     finally:
-        on_device(fleet, f"cp -p /var/lib/dsprov/orig/previous/*.{original[:12]} {LIB}; "
-                         "rm -rf /var/lib/dsprov/orig/previous /var/lib/dsprov/state.json /tmp/theirs", sudo=True)
+        back_to_stock(fleet, original)
     assert sha(fleet, LIB) == original
 
 
