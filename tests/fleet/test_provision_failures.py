@@ -5,6 +5,7 @@ compiler moved away, a port nobody listens on) rather than feeding the plan made
 """
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -122,12 +123,17 @@ def test_disk_full_mid_build_names_the_cause_and_logs_everything(fleet, tmp_path
              " && chmod 1777 /tmp/full")
     assert on_device(fleet, mount, sudo=True).returncode == 0
     lib = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
+    # The host at stock and a cold controller cache: the plugin must be built here, not copied
+    # (earlier tests of the session may have installed and cached this host's build).
+    env = {**os.environ, "DSPROV_CACHE": str(tmp_path / "controller-cache")}
+    subprocess.run([sys.executable, "-m", "invoke", "rollback", "--host", HOST, "-i", str(fleet.inventory)],
+                   cwd=ROOT, capture_output=True, text=True, timeout=600)
     try:
         original = on_device(fleet, f"sha256sum {lib}").stdout
         logs = tmp_path / "logs"
         result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--json", "--log-dir",
                                  str(logs), "-i", str(inventory_with(fleet, tmp_path, "dsprov_build_dir: /tmp/full/build\n"))],
-                                cwd=ROOT, capture_output=True, text=True, timeout=600)
+                                cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
         report = json.loads(result.stdout)[0]
         assert (result.returncode, report["result"]) == (1, "failed"), report
         assert report["message"].endswith("No space left on device"), report["message"]
