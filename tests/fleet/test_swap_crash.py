@@ -91,6 +91,7 @@ def swap_once(inventory: Inventory, at: int | None) -> int:
 def test_crash_between_any_two_swap_actions_is_safe_and_repaired(fleet):
     inventory = Inventory(fleet.inventory)
     matrix, store = Matrix.load(), ArtifactStore()
+    rollback_host(HOST, str(fleet.inventory))  # from stock, whatever earlier tests left installed
     original = sha(fleet, LIB)
     # One whole provision first: cmake is installed and the build cached, so the plan's only
     # host-changing actions are the swap's.
