@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provision.simfleet.fleet import DEFAULT_FLEET, FleetHandle  # noqa: E402
-from provision.simfleet.mirror import served_fleet  # noqa: E402
+from simfleet.fleet import DEFAULT_FLEET, FleetHandle  # noqa: E402
+from simfleet.mirror import served_fleet  # noqa: E402
 
 BIN = Path(sys.executable).parent
 

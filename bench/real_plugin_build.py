@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from provision.simfleet.upstreams import trt_debs  # noqa: E402
+from simfleet.upstreams import trt_debs  # noqa: E402
 
 NVCC = "/usr/local/cuda/bin/nvcc"
 

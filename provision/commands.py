@@ -1,4 +1,4 @@
-"""What each invoke task does, callable from Python (tasks.py only parses options)."""
+"""What each invoke task does, callable from Python (provision/tasks.py only parses options)."""
 
 from __future__ import annotations
 
@@ -189,9 +189,9 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
 
 def _start_fleet(fleet_file: str | None):
     """Start a simulated fleet and its mirror: (handle, mirror URL)."""
-    from provision.simfleet.fleet import DEFAULT_FLEET
-    from provision.simfleet.fleet import fleet_up as start
-    from provision.simfleet.mirror import start_mirror, wants_bundle
+    from simfleet.fleet import DEFAULT_FLEET
+    from simfleet.fleet import fleet_up as start
+    from simfleet.mirror import start_mirror, wants_bundle
 
     path = Path(fleet_file) if fleet_file else DEFAULT_FLEET
     with console.status("starting the simulated fleet (a cold cache builds base roots: minutes)"):
@@ -211,9 +211,9 @@ def fleet_up(fleet_file: str | None = None) -> int:
 
 def fleet_down(name: str) -> int:
     """Stop a simulated fleet and its mirror; nothing is left running or mounted."""
-    from provision.simfleet.fleet import default_runtime_dir
-    from provision.simfleet.fleet import fleet_down as stop
-    from provision.simfleet.mirror import stop_mirror
+    from simfleet.fleet import default_runtime_dir
+    from simfleet.fleet import fleet_down as stop
+    from simfleet.mirror import stop_mirror
 
     runtime = Path(name) if Path(name).is_absolute() else default_runtime_dir(name)
     stop_mirror(runtime)

@@ -1,4 +1,4 @@
-"""Shared fixtures. ``fleet``: the simulated device fleet (provision/simfleet), one per session."""
+"""Shared fixtures. ``fleet``: the simulated device fleet (simfleet), one per session."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
     """The demo fleet (or the one named by DSPROV_FLEET_FILE), always torn down at the end."""
     if os.geteuid() != 0:
         pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
-    from provision.simfleet.fleet import DEFAULT_FLEET
-    from provision.simfleet.mirror import served_fleet
+    from simfleet.fleet import DEFAULT_FLEET
+    from simfleet.mirror import served_fleet
 
     fleet_file = Path(os.environ.get("DSPROV_FLEET_FILE", DEFAULT_FLEET))
     runtime_dir = tmp_path_factory.mktemp("fleet", numbered=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.upstreams import trt_debs
+from simfleet.upstreams import trt_debs
 
 BUNDLE = trt_debs.bundle_path()
 pytestmark = pytest.mark.skipif(not BUNDLE.is_file(), reason=f"no TensorRT bundle at {BUNDLE} ({trt_debs.BUNDLE_ENV})")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from provision.simfleet.upstreams import (
+from simfleet.upstreams import (
     build_loader,
     build_trt_libs,
     MANIFEST,
@@ -30,7 +30,7 @@ from provision.simfleet.upstreams import (
     plugins_for,
     serve,
 )
-from provision.simfleet.upstreams.trtlibs import TRIPLETS
+from simfleet.upstreams.trtlibs import TRIPLETS
 from provision.steps.trt_oss import BuildSpec
 
 needs_cmake = pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")

@@ -22,8 +22,8 @@ import pytest
 
 import contextlib
 
-from provision.simfleet.fleet import FleetHandle
-from provision.simfleet.mirror import served_fleet
+from simfleet.fleet import FleetHandle
+from simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -19,7 +19,7 @@ from packaging.version import Version
 from provision.errors import ProvisionError
 from provision.inventory import Inventory
 from provision.runners import runner_for
-from provision.simfleet.upstreams.server import serve
+from simfleet.upstreams.server import serve
 from provision.steps.base import StepContext
 from provision.steps.cmake import CmakeArchive, EnsureCmakeFromSource
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.upstreams import build_upstreams
+from simfleet.upstreams import build_upstreams
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.fleet import fleet_down, fleet_up
+from simfleet.fleet import fleet_down, fleet_up
 
 pytestmark = pytest.mark.fleet
 
@@ -128,11 +128,11 @@ def test_fleet_down_cleans_up_after_a_crashed_run(tmp_path):
     fleet_file = tmp_path / "one.yml"
     fleet_file.write_text("name: crashed\ndevices:\n  - {name: t4-01, profile: t4}\n")
     runtime = tmp_path / "run"
-    code = (f"from provision.simfleet.fleet import fleet_up; "
+    code = (f"from simfleet.fleet import fleet_up; "
             f"fleet_up('{fleet_file}', '{runtime}'); import os; os._exit(1)")
     subprocess.run([sys.executable, "-c", code], check=False,
                    cwd=Path(__file__).resolve().parents[2])
-    from provision.simfleet.device import processes_of
+    from simfleet.device import processes_of
     assert processes_of(runtime)
     fleet_down(runtime)
     assert not processes_of(runtime) and not runtime.exists()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.simfleet.mirror import served_fleet
+from simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from provision.simfleet.upstreams import LOADER_SOURCE, trt_debs
+from simfleet.upstreams import LOADER_SOURCE, trt_debs
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = trt_debs.bundle_path()
@@ -50,7 +50,7 @@ def real_trt_cache(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def real(tmp_path_factory):
     """A one-device fleet; the tests pass its password and cache to invoke themselves."""
-    from provision.simfleet.mirror import served_fleet
+    from simfleet.mirror import served_fleet
 
     if os.geteuid() != 0:
         pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")

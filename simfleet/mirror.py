@@ -26,9 +26,9 @@ from pathlib import Path
 import yaml
 
 from provision.errors import ProvisionError
-from provision.simfleet.fleet import FleetHandle, _free_port, fleet_down, fleet_up
-from provision.simfleet.upstreams import build_upstreams, trt_debs
-from provision.simfleet.upstreams.trt_oss import git
+from simfleet.fleet import FleetHandle, _free_port, fleet_down, fleet_up
+from simfleet.upstreams import build_upstreams, trt_debs
+from simfleet.upstreams.trt_oss import git
 
 PID_FILE = "mirror.pid"
 

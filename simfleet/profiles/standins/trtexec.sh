@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stand-in for TensorRT's trtexec on a simulated device (provision/simfleet): builds no engine.
+# Stand-in for TensorRT's trtexec on a simulated device (simfleet): builds no engine.
 # --saveEngine=FILE gets a text file recording the inputs (model, precision, shapes, TensorRT
 # version); the log lines follow trtexec's "&&&& RUNNING/PASSED/FAILED TensorRT.trtexec [TensorRT
 # vNNNN]" framing.

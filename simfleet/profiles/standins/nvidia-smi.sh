@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stand-in for nvidia-smi on a simulated device (provision/simfleet).
+# Stand-in for nvidia-smi on a simulated device (simfleet).
 #   nvidia-smi        prints the recorded table (source: @TABLE_SOURCE@)
 #   nvidia-smi -q     prints the recorded query report (source: @QUERY_SOURCE@)
 #   nvidia-smi --query-gpu=F1,F2 --format=csv[,noheader][,nounits]  answers from the profile's

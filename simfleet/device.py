@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provision.errors import ProvisionError
-from provision.simfleet.layers import Layer
-from provision.simfleet.profiles import DEBS_DIR, Profile, lay_down, meminfo_text
+from simfleet.layers import Layer
+from simfleet.profiles import DEBS_DIR, Profile, lay_down, meminfo_text
 
 SSHD_CONFIG = """\
 Port {port}

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stand-in for nvcc on a simulated device (provision/simfleet): it compiles nothing.
+# Stand-in for nvcc on a simulated device (simfleet): it compiles nothing.
 #   nvcc --version          prints this device's recorded nvcc output (source: @VERSION_SOURCE@)
 #   nvcc [-o OUT] SRC.cu    checks SRC exists, then writes OUT (default a.out): a program that
 #                           prints the device's recorded deviceQuery output (source: @DEVICE_QUERY_SOURCE@)

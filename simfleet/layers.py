@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from provision.errors import ProvisionError
-from provision.simfleet import roots
+from simfleet import roots
 
 PYTHON3_PACKAGES = ("python3", "python3-pip", "python3-build")
 

@@ -23,7 +23,7 @@ import yaml
 
 from provision import REPO_ROOT
 from provision.errors import ProvisionError
-from provision.simfleet.upstreams import trt_debs, trtlibs
+from simfleet.upstreams import trt_debs, trtlibs
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 PUBLISHED_DIR = REPO_ROOT / "tests" / "fixtures" / "published"

@@ -20,10 +20,10 @@ from pathlib import Path
 import yaml
 
 from provision.errors import ProvisionError
-from provision.simfleet import roots
-from provision.simfleet.device import Device, kill_all, processes_of
-from provision.simfleet.layers import LayerRecipe, build_layer
-from provision.simfleet.profiles import load_profile
+from simfleet import roots
+from simfleet.device import Device, kill_all, processes_of
+from simfleet.layers import LayerRecipe, build_layer
+from simfleet.profiles import load_profile
 
 DEFAULT_FLEET = Path(__file__).parent / "fleets" / "demo.yml"
 FAMILIES = ("nano", "tx2", "xavier", "orin", "thor", "x86")

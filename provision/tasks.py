@@ -1,0 +1,234 @@
+"""The invoke task collection (`invoke --list` in a checkout): parse options, call `provision.commands`."""
+
+from __future__ import annotations
+
+import functools
+
+from invoke import Collection, Exit, task
+
+from provision import commands
+from provision.cancel import EXIT_CANCELLED
+from provision.errors import ProvisionError
+
+
+def _cli(func):
+    """Run a command; a ProvisionError becomes one line on stderr and exit code 2, a Ctrl-C that
+    the command does not handle itself (provision and pyds do: provision/cancel.py) exit 130."""
+
+    @functools.wraps(func)
+    def wrapper(c, *args, **kwargs):
+        try:
+            code = func(c, *args, **kwargs)
+        except ProvisionError as exc:
+            raise Exit(f"error: {exc}", code=2) from None
+        except KeyboardInterrupt:
+            raise Exit("cancelled (Ctrl-C)", code=EXIT_CANCELLED) from None
+        if code:
+            raise Exit(code=code)
+
+    return wrapper
+
+
+HOST = "inventory host name ('localhost' runs here)"
+INVENTORY = "Ansible inventory file or folder (default: inventory/)"
+
+
+@task(
+    help={
+        "host": HOST,
+        "capture": "derive the facts offline from a saved capture file instead",
+        "inventory": INVENTORY,
+        "json": "print machine-readable facts",
+        "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
+    },
+)
+@_cli
+def detect(c, host=None, capture=None, inventory=None, json=False, gpu_archs=None):
+    """Show a host's facts, GPU_ARCHS and compatibility verdicts (one probe round trip)."""
+    return commands.detect(host, capture, inventory, json, gpu_archs)
+
+
+@task(
+    name="capture",
+    help={"host": HOST, "out": "file to write (default: stdout)", "inventory": INVENTORY},
+)
+@_cli
+def capture_(c, host, out=None, inventory=None):
+    """Save a host's raw probe output (a capture) for offline `detect --capture`."""
+    return commands.save_capture(host, out, inventory)
+
+
+@task(
+    name="check",
+    help={
+        "host": HOST,
+        "capture": "check a saved capture",
+        "inventory": INVENTORY,
+        "json": "print verdicts as JSON",
+        "platform": "what-if platform: jetson or x86 (jetson when --jetpack/--l4t given)",
+        **{name: f"what-if {name} version" for name in commands.WHAT_IF_FIELDS},
+    },
+)
+@_cli
+def matrix_check(
+    c, host=None, capture=None, inventory=None, json=False, platform=None,
+    l4t=None, jetpack=None, cuda=None, tensorrt=None, deepstream=None, python=None, ubuntu=None, driver=None,
+):
+    """Check a host, a capture or a what-if version combination against the matrix."""
+    return commands.matrix_check(
+        host, capture, inventory, json, platform,
+        l4t=l4t, jetpack=jetpack, cuda=cuda, tensorrt=tensorrt, deepstream=deepstream,
+        python=python, ubuntu=ubuntu, driver=driver,
+    )
+
+
+@task(
+    help={
+        "host": HOST,
+        "hosts": "several hosts or inventory groups, comma-separated (e.g. nano01,xavier or nano)",
+        "inventory": INVENTORY,
+        "dry-run": "print the plan with its exact commands; change nothing",
+        "json": "print the per-host reports as JSON",
+        "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
+        "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
+        "force": "build even where the guides say the OSS build is not needed; replace a plugin library that is"
+                 " neither the original nor dsprov's build (kept for rollback); allow --gpu-archs the GPU cannot run",
+        "cmake-from-source": "build cmake from its source release on the host instead of pushing a binary archive",
+        "skip-pyds": "leave the DeepStream Python bindings out (see `invoke pyds`)",
+        "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+        "skip-engines": "do not rebuild stale TensorRT engines after the swap",
+        "skip-models": "do not write the dsprov_models nvinfer configs (nor build their parser library)",
+        "plugin-source": "auto (default: NVIDIA's prebuilt library where the guide is binary-only), prebuilt or build",
+    },
+)
+@_cli
+def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
+              trt_oss_ref=None, force=False, cmake_from_source=False, log_dir=None, skip_engines=False,
+              skip_models=False, skip_pyds=False, plugin_source=None):
+    """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
+    if bool(host) == bool(hosts):
+        raise Exit("error: give exactly one of --host or --hosts", code=2)
+    return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
+                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force,
+                              cmake_from_source=cmake_from_source, skip_engines=skip_engines, skip_models=skip_models,
+                              skip_pyds=skip_pyds, plugin_source=plugin_source)
+
+
+@task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})
+@_cli
+def rollback(c, host, inventory=None, json=False):
+    """Restore the host's original libnvinfer_plugin (same SHA-256) saved by provision."""
+    return commands.rollback(host, inventory, json)
+
+
+@task(name="up", help={"file": "fleet file (default: simfleet/fleets/demo.yml)"})
+@_cli
+def fleet_up(c, file=None):
+    """Start the simulated device fleet (sshd per device) and write its Ansible inventory."""
+    return commands.fleet_up(file)
+
+
+@task(name="down", help={"name": "fleet name or runtime folder (default: demo)"})
+@_cli
+def fleet_down(c, name="demo"):
+    """Stop the simulated fleet: no process, mount or namespace is left behind."""
+    return commands.fleet_down(name)
+
+
+@task
+@_cli
+def demo(c):
+    """Main job on the simulated fleet: start it, detect and provision every device."""
+    return commands.demo()
+
+
+fleet = Collection("fleet")
+fleet.add_task(fleet_up)
+fleet.add_task(fleet_down)
+
+matrix = Collection("matrix")
+matrix.add_task(matrix_check)
+
+ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
+
+
+# -- engines and DeepStream model setup (issue 5, parts 2 and 3) -----------------------------
+
+
+@task(
+    iterable=["config", "root"],
+    help={
+        "host": HOST,
+        "config": "an nvinfer config on the host (repeatable); without --root only these are looked at",
+        "root": "a folder to search for nvinfer configs (repeatable; default: dsprov_engine_roots or "
+                "/opt/nvidia/deepstream/deepstream/samples and ~)",
+        "inventory": INVENTORY,
+        "dry-run": "classify the engines and print the commands; change nothing",
+        "json": "print the per-engine report as JSON",
+    },
+)
+@_cli
+def engines(c, host, config=None, root=None, inventory=None, dry_run=False, json=False):
+    """Find a host's DeepStream nvinfer configs; rebuild stale or missing TensorRT engines with trtexec."""
+    return commands.engines(host, tuple(config or ()), tuple(root or ()), inventory, dry_run, json)
+
+
+ns.add_task(engines)
+
+
+@task(
+    name="config",
+    help={
+        "host": HOST,
+        "kind": "model kind: dino (also ddetr) or yolov4",
+        "onnx": "the model's ONNX file on the host (absolute path)",
+        "coco": "a COCO annotation JSON on this machine: its categories give the labels",
+        "out": "where the nvinfer config goes on the host (absolute path)",
+        "labels": "labels file on the host (default: labels.txt beside the config)",
+        "batch-size": "batch size (default 1)",
+        "precision": "fp32, fp16 (default) or int8; lowered where the GPU cannot run it",
+        "dims": "infer-dims C;H;W (default 3;544;960)",
+        "calib": "INT8 calibration cache on the host (int8-calib-file)",
+        "parser-lib": "custom parser library path (default: DeepStream's lib/libnvds_infercustomparser_tao.so)",
+        "inventory": INVENTORY,
+        "dry-run": "print the config, labels and parser steps; change nothing",
+        "json": "print the result as JSON",
+    },
+)
+@_cli
+def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size="1", precision="fp16", dims="3;544;960",
+                      calib=None, parser_lib=None, inventory=None, dry_run=False, json=False):
+    """Write an nvinfer config + labels for a DINO/YOLOv4 model; build its parser library if missing."""
+    return commands.deepstream_config(host, kind, onnx, coco, out, labels, batch_size, precision, dims, calib,
+                                      parser_lib, inventory, dry_run, json)
+
+
+deepstream = Collection("deepstream")
+deepstream.add_task(deepstream_config)
+ns.add_collection(deepstream)
+
+
+# --- pyds (issue 5, part 1) ---------------------------------------------------------------------
+
+
+@task(
+    help={
+        "host": HOST,
+        "hosts": "several hosts or inventory groups, comma-separated",
+        "inventory": INVENTORY,
+        "dry-run": "print the plan with its exact commands; change nothing",
+        "json": "print the per-host reports as JSON",
+        "pyds-ref": "deepstream_python_apps tag over the matrix's (e.g. v1.1.1)",
+        "wheel": "install this pyds wheel file (checked against the host's tags) instead of building",
+        "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+    },
+)
+@_cli
+def pyds(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, pyds_ref=None, wheel=None, log_dir=None):
+    """Build the DeepStream Python bindings for the host's DeepStream and python3; install and import them."""
+    if bool(host) == bool(hosts):
+        raise Exit("error: give exactly one of --host or --hosts", code=2)
+    return commands.pyds(host or hosts, inventory, dry_run, json, log_dir, pyds_ref=pyds_ref, wheel=wheel)
+
+
+ns.add_task(pyds)
