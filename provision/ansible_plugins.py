@@ -16,26 +16,15 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.callback import CallbackBase
 
 from provision.artifacts import ArtifactStore
-from provision.detect import BUILD_DIR_VAR, analyse, capture
+from provision.detect import analyse, capture
 from provision.errors import ProvisionError
 from provision.exit_codes import NOT_OK
-from provision.gpu.archs import parse_override
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_on, rollback_on
 from provision.report import detection_json, worst
-from provision.runners.ansible import LEASE_SECONDS, AnsibleRunner
-from provision.settings import check_flags, check_settings
+from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, argument_spec, check_settings
+from provision.runners.ansible import AnsibleRunner
 
-FLAGS = {  # invoke provision's flags
-    "gpu_archs": {"type": "str"},
-    "trt_oss_ref": {"type": "str"},
-    "force": {"type": "bool", "default": False},
-    "cmake_from_source": {"type": "bool", "default": False},
-    "skip_pyds": {"type": "bool", "default": False},
-    "skip_engines": {"type": "bool", "default": False},
-    "skip_models": {"type": "bool", "default": False},
-    "plugin_source": {"type": "str", "default": "auto", "choices": ["auto", "prebuilt", "build"]},
-}
 REPORT_KEY = "dsprov_report"
 
 
@@ -45,28 +34,23 @@ class _HostAction(ActionBase):
     _supports_check_mode = True
     TRANSFERS_FILES = False  # files go through AnsibleRunner, never a remote ~/.ansible/tmp
 
-    def _setup(self, task_vars: dict[str, Any], spec: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """(host, validated args, the host's dsprov_* settings templated)."""
+    def _setup(self, task_vars: dict[str, Any], names: tuple[str, ...]) -> tuple[str, Flags, dict[str, Any]]:
+        """(host, the checked flags `names` from the task's arguments, the host's dsprov_* vars templated)."""
         super().run(task_vars=task_vars)
-        _, args = self.validate_argument_spec(spec)
+        _, args = self.validate_argument_spec(argument_spec(names))
         host = task_vars["inventory_hostname"]
-        settings = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
+        host_vars = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
         try:
-            check_settings(settings, host)
-            check_flags(args)
-            if args.get("gpu_archs"):
-                parse_override(args["gpu_archs"], Matrix.load().known_sms())
+            check_settings(host_vars, host)
+            flags = Flags.parse(args)
         except ProvisionError as exc:
             raise AnsibleActionFail(str(exc)) from exc
-        return host, args, settings
+        return host, flags, host_vars
 
-    def _runner(self, host: str, settings: dict[str, Any]) -> AnsibleRunner:
+    def _runner(self, host: str, host_vars: dict[str, Any]) -> AnsibleRunner:
         """A runner over this task's connection; `dsprov_lock_lease` (seconds) bounds how long the
         host lock outlives a controller that died."""
-        lease = settings.get("dsprov_lock_lease", LEASE_SECONDS)
-        if not str(lease).isdigit() or int(lease) < 1:
-            raise AnsibleActionFail(f"dsprov_lock_lease: {lease!r} is not a number of seconds")
-        return AnsibleRunner(self, host, int(lease))
+        return AnsibleRunner(self, host, Settings.read(host_vars).lock_lease)
 
 
 def _result(report: HostReport, changed: bool) -> dict[str, Any]:
@@ -82,10 +66,10 @@ class DetectAction(_HostAction):
     """`dsprov_detect`: one probe round trip; the facts become host facts (`ansible_facts.dsprov`)."""
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, args, settings = self._setup(task_vars or {}, {"gpu_archs": FLAGS["gpu_archs"]})
-        runner = self._runner(host, settings)
+        host, flags, host_vars = self._setup(task_vars or {}, DETECT_FLAGS)
+        runner = self._runner(host, host_vars)
         try:
-            d = analyse(host, capture(runner, settings.get(BUILD_DIR_VAR)), args["gpu_archs"], Matrix.load())
+            d = analyse(host, capture(runner, Settings.read(host_vars).build_dir), flags.gpu_archs, Matrix.load())
         except ProvisionError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
         facts = detection_json(d)
@@ -101,11 +85,11 @@ class ProvisionAction(_HostAction):
     """`dsprov_provision`: detect, plan and apply (with --check: what would change; --diff: the plan)."""
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, flags, settings = self._setup(task_vars or {}, FLAGS)
+        host, flags, host_vars = self._setup(task_vars or {}, PROVISION_FLAGS)
         log = HostLog(host)
         try:
             report, detection = provision_on(
-                self._runner(host, settings), settings, flags, Matrix.load(), ArtifactStore(), log,
+                self._runner(host, host_vars), host_vars, flags, Matrix.load(), ArtifactStore(), log,
                 check_only=self._task.check_mode,
             )
         finally:
@@ -122,10 +106,10 @@ class RollbackAction(_HostAction):
     """`dsprov_rollback`: restore the original plugin library recorded in the host's state file."""
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, _, settings = self._setup(task_vars or {}, {})
+        host, _, host_vars = self._setup(task_vars or {}, ())
         log = HostLog(host)
         try:
-            report = rollback_on(self._runner(host, settings), log, check_only=self._task.check_mode)
+            report = rollback_on(self._runner(host, host_vars), log, check_only=self._task.check_mode)
         finally:
             log.close()
         return _result(report, report.outcome == "restored")

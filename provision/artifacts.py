@@ -19,7 +19,8 @@ from pathlib import Path
 import requests
 
 from provision.errors import ProvisionError
-from provision.steps.base import DEFAULT_STALL_TIMEOUT, LOW_SPEED_LIMIT
+from provision.options import DEFAULT_STALL_TIMEOUT
+from provision.steps.base import LOW_SPEED_LIMIT
 
 CACHE_ENV = "DSPROV_CACHE"
 

@@ -12,16 +12,14 @@ from rich.markup import escape
 from rich.text import Text
 
 from provision import cancel, report, settings
-from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture, read_capture
+from provision.detect import Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
-from provision.gpu.archs import parse_override
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
 from provision.exit_codes import NOT_OK, fleet_exit
-from provision.plan import PLUGIN_SOURCES
 from provision.runners import runner_for
-from provision.settings import check_flags, check_settings
+from provision.options import Flags, Settings, check_settings
 
 console = Console()
 
@@ -30,7 +28,7 @@ def _capture_host(host: str, inventory: str | None) -> str:
     spec = Inventory(inventory).host(host)
     runner = runner_for(spec)
     try:
-        return capture(runner, spec.vars.get(BUILD_DIR_VAR))
+        return capture(runner, Settings.read(spec.vars).build_dir)
     finally:
         runner.close()
 
@@ -109,18 +107,14 @@ def _summary(reports, title: str) -> None:
     console.print(table)
 
 
-def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None, **flags) -> int:
+def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:
     """Provision hosts (names or groups, comma-separated) in parallel; 1 if any host failed."""
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from provision.provisioner import provision_hosts
 
-    if flags.get("gpu_archs"):
-        parse_override(flags["gpu_archs"], Matrix.load().known_sms())
-    if flags.get("plugin_source") not in (None, *PLUGIN_SOURCES):
-        raise ProvisionError(f"--plugin-source: {flags['plugin_source']!r} is not one of {', '.join(PLUGIN_SOURCES)}")
     inv = Inventory(inventory)
-    names = _checked_hosts(inv, hosts, flags)
+    names = _checked_hosts(inv, hosts)
     with Progress(
         SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True, disable=as_json or not sys.stderr.isatty(),
@@ -146,10 +140,9 @@ def provision(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=
     return _host_errors(reports)
 
 
-def _checked_hosts(inv: Inventory, pattern: str, flags: dict) -> list[str]:
-    """The hosts a pattern names, after checking the flags and every host's settings: bad input
-    ends the run (exit 2) before any host is touched."""
-    check_flags(flags)
+def _checked_hosts(inv: Inventory, pattern: str) -> list[str]:
+    """The hosts a pattern names, after checking every host's settings: bad input ends the run
+    (exit 2) before any host is touched."""
     names = inv.resolve(pattern)
     for name in names:
         check_settings(inv.host(name).vars, name)
@@ -239,7 +232,7 @@ def demo() -> int:
         report.print_detection(_detection(device.name, None, inventory, None), console)
     with console.status("provisioning every device in parallel (logs: ~/.cache/dsprov/logs/)"):
         inv = Inventory(inventory)
-        reports = provision_hosts(inv, inv.resolve("all"), {})
+        reports = provision_hosts(inv, inv.resolve("all"), Flags())
     _summary(reports, "provision (simulated fleet)")
     console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
     return 1 if any(r.result == "failed" for r in reports) else 0
@@ -257,7 +250,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     from provision.matrix import Matrix
     from provision.provisioner import HostLog
     from provision.state import read_state
-    from provision.steps.base import StepContext, StepFailed, stall_timeout
+    from provision.steps.base import StepContext, StepFailed
     from provision.steps.engines import engine_roots, rebuild_engines_step
 
     for flag, values in (("--config", configs), ("--root", roots)):
@@ -271,11 +264,11 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     try:
         matrix = Matrix.load()
         with err.status(f"{host}: probing"):
-            detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
-        searched = tuple(roots) or (() if configs else engine_roots(spec.vars))
+            detection = analyse(host, capture(runner, Settings.read(spec.vars).build_dir), None, matrix)
+        searched = tuple(roots) or (() if configs else engine_roots(Settings.read(spec.vars)))
         step = rebuild_engines_step(detection, matrix, tuple(configs), searched,
                                     progress=lambda line: err.print(f"{host}: {line}", markup=False))
-        ctx = StepContext(runner, detection.facts, log, stall_timeout=stall_timeout(spec.vars))
+        ctx = StepContext(runner, detection.facts, log, stall_timeout=Settings.read(spec.vars).stall_timeout)
         failure = None
         if dry_run:
             step.survey(ctx)
@@ -328,7 +321,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     from provision.matrix import Matrix
     from provision.plan import Plan
     from provision.provisioner import HostLog, HostReport, run_plan
-    from provision.steps.base import StepContext, stall_timeout
+    from provision.steps.base import StepContext
 
     flags = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
              "--labels": ("labels", labels), "--batch-size": ("batch_size", batch_size), "--precision": ("precision", precision),
@@ -349,14 +342,14 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     try:
         matrix = Matrix.load()
         with err.status(f"{host}: probing"):
-            detection = analyse(host, capture(runner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
-        steps, warnings = model_steps(detection, matrix, spec.vars, models)
+            detection = analyse(host, capture(runner, Settings.read(spec.vars).build_dir), None, matrix)
+        steps, warnings = model_steps(detection, matrix, Settings.read(spec.vars), models)
         plan = Plan(host, steps, warnings)
         report.plan = plan.lines()
         if dry_run:
             report.result = "planned"
         else:
-            ctx = StepContext(runner, detection.facts, log, stall_timeout=stall_timeout(spec.vars))
+            ctx = StepContext(runner, detection.facts, log, stall_timeout=Settings.read(spec.vars).stall_timeout)
             check_onnx(ctx, setup.onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
             held = acquire(runner)
             try:
@@ -390,17 +383,15 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
 # --- pyds (issue 5, part 1) ---------------------------------------------------------------------
 
 
-def pyds(hosts: str, inventory=None, dry_run=False, as_json=False, log_dir=None, *, pyds_ref=None, wheel=None) -> int:
+def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:
     """Build (or take from the cache) and install pyds on hosts, after the wheel-tag check; 1 if any failed."""
     from provision.provisioner import provision_hosts
     from provision.pyds.plan import validate_flags
 
-    flags = {"pyds_only": True, "pyds_ref": pyds_ref, "wheel": wheel}
-    check_flags(flags)
-    validate_flags(wheel, pyds_ref)
+    validate_flags(flags.wheel, flags.pyds_ref)
+    flags = dataclasses.replace(flags, pyds_only=True, wheel=str(Path(flags.wheel).resolve()) if flags.wheel else None)
     inv = Inventory(inventory)
-    flags["wheel"] = str(Path(wheel).resolve()) if wheel else None
-    names = _checked_hosts(inv, hosts, flags)
+    names = _checked_hosts(inv, hosts)
     import contextlib
 
     busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(names))

@@ -14,9 +14,6 @@ from provision.gpu.archs import GpuArchs, derive_gpu_archs
 from provision.matrix import Matrix, Verdict
 from provision.runners import Runner
 
-BUILD_DIR_VAR = "dsprov_build_dir"
-
-
 @dataclass(frozen=True)
 class Detection:
     host: str
@@ -30,7 +27,7 @@ def capture(runner: Runner, build_dir: str | None = None) -> str:
     """Run the probe on the host (one round trip) and return its output, headed by a
     `capture` section that says where and when it was taken."""
     if build_dir:
-        settings.absolute_path(BUILD_DIR_VAR, build_dir)  # nothing may forge a section of the probe's output
+        settings.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
     command = "sh -s" + (f" -- {shlex.quote(build_dir)}" if build_dir else "")
     result = runner.run(command, stdin=probe_script(), timeout=600)
     if "==> uname_m <==" not in result.stdout:

@@ -12,20 +12,18 @@ from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.gpu.archs import host_compute_caps, runs_on
+from provision.options import DEFAULT_TRT_OSS_REPO, Flags, Settings
 from provision.matrix import Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
 from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
-from provision.steps.prebuilt_plugin import SETTING as PREBUILT_VAR, FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
-from provision.deepstream.parser_lib import REF_VAR, REPO_VAR
-from provision.deepstream.setup_step import MODELS_VAR, WriteModelConfig, model_steps, parse_models
+from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
+from provision.deepstream.setup_step import WriteModelConfig, model_steps, parse_models
 from provision.steps.engines import engine_roots, rebuild_engines_step
 from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 
-DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
-PLUGIN_SOURCES = ("auto", "prebuilt", "build")
 
 
 class PlanRefused(ProvisionError):
@@ -53,38 +51,32 @@ class Options:
     engine_roots: tuple[str, ...] = ()  # from_settings: dsprov_engine_roots or the defaults; () searches none
     models: tuple[dict, ...] = ()  # dsprov_models: [{kind, onnx, coco, config, ...}]
     skip_models: bool = False
-    parser_settings: dict = field(default_factory=dict)  # dsprov_tao_apps_repo / _ref
+    settings: Settings = Settings()  # the host's dsprov_* vars (the parser library's repository)
     # -- pyds (issue 5, part 1) --
     pyds: PydsOptions = PydsOptions()
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], **flags: Any) -> Options:
-        archives = tuple(_archive(a, "dsprov_cmake_archives") for a in settings.get("dsprov_cmake_archives") or ())
-        source = settings.get("dsprov_cmake_source")
-        plugins = settings.get("dsprov_required_plugins") or ()
-        if isinstance(plugins, str):
-            plugins = [w for w in plugins.replace(",", " ").split() if w]
-        plugin_source = flags.get("plugin_source") or "auto"
-        if plugin_source not in PLUGIN_SOURCES:
-            raise ProvisionError(f"--plugin-source: {plugin_source!r} is not one of {', '.join(PLUGIN_SOURCES)}")
+    def from_settings(cls, host_vars: dict[str, Any], flags: Flags = Flags()) -> Options:
+        """The options of a run's flags over a host's `dsprov_*` vars."""
+        settings = Settings.read(host_vars)
         return cls(
-            gpu_archs=flags.get("gpu_archs"),
-            trt_oss_ref=flags.get("trt_oss_ref"),
-            trt_oss_repo=str(settings.get("dsprov_trt_oss_repo") or DEFAULT_TRT_OSS_REPO),
-            required_plugins=tuple(plugins),
-            cmake_archives=archives,
-            cmake_source=_archive(source, "dsprov_cmake_source", arch="source") if source else None,
-            cmake_from_source=bool(flags.get("cmake_from_source")),
-            force=bool(flags.get("force")),
-            plugin_source=plugin_source,
-            prebuilt=prebuilt_settings(settings.get(PREBUILT_VAR)),
-            tao_apps_repo=str(settings[REPO_VAR]) if settings.get(REPO_VAR) else None,
-            skip_engines=bool(flags.get("skip_engines")),
+            gpu_archs=flags.gpu_archs,
+            trt_oss_ref=flags.trt_oss_ref,
+            trt_oss_repo=settings.trt_oss_repo,
+            required_plugins=settings.required_plugins,
+            cmake_archives=tuple(_archive(a, "dsprov_cmake_archives") for a in settings.cmake_archives),
+            cmake_source=_archive(settings.cmake_source, "dsprov_cmake_source", arch="source") if settings.cmake_source else None,
+            cmake_from_source=flags.cmake_from_source,
+            force=flags.force,
+            plugin_source=flags.plugin_source,
+            prebuilt=prebuilt_settings(settings.prebuilt_plugins),
+            tao_apps_repo=settings.tao_apps_repo,
+            skip_engines=flags.skip_engines,
             engine_roots=engine_roots(settings),
-            models=tuple(settings.get(MODELS_VAR) or ()),
-            skip_models=bool(flags.get("skip_models")),
-            parser_settings={k: settings[k] for k in (REPO_VAR, REF_VAR) if settings.get(k)},
-            pyds=PydsOptions.from_settings(settings, **flags),
+            models=settings.models,
+            skip_models=flags.skip_models,
+            settings=settings,
+            pyds=PydsOptions.from_settings(settings, flags),
         )
 
 
@@ -303,7 +295,7 @@ def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Op
     if options.models and options.skip_models:
         plan.notes.append("models: skipped (--skip-models)")
     elif options.models:
-        steps, warnings = model_steps(d, matrix, options.parser_settings, parse_models(options.models), store)
+        steps, warnings = model_steps(d, matrix, options.settings, parse_models(options.models), store)
         plan.steps += steps
         plan.notes += warnings
         configs = [s.setup.config for s in steps if isinstance(s, WriteModelConfig)]

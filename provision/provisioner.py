@@ -14,16 +14,16 @@ from typing import Callable
 
 from provision import cancel
 from provision.artifacts import ArtifactStore, cache_root
-from provision.detect import BUILD_DIR_VAR, Detection, analyse, capture
+from provision.detect import Detection, analyse, capture
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import Inventory
 from provision.lock import acquire
 from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for
-from provision.settings import check_flags, check_settings
+from provision.options import Flags, Settings, check_settings
 from provision.state import read_state, write_state
-from provision.steps.base import StepContext, StepFailed, stall_timeout
+from provision.steps.base import StepContext, StepFailed
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import restore, takeover
 from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin
@@ -151,8 +151,8 @@ def _done(report: HostReport) -> str:
 
 def provision_on(
     runner: Runner,
-    settings: dict,
-    flags: dict,
+    host_vars: dict,
+    flags: Flags,
     matrix: Matrix,
     store: ArtifactStore,
     log: HostLog,
@@ -162,7 +162,7 @@ def provision_on(
 ) -> tuple[HostReport, Detection | None]:
     """Detect, plan and apply on the host behind `runner` (invoke and Ansible alike).
 
-    `settings` are the host's inventory vars. dry_run stops after the plan; check_only also asks
+    `host_vars` are the host's inventory vars. dry_run stops after the plan; check_only also asks
     each step whether it would change anything, still changing nothing (no lock either). Never
     raises a ProvisionError: the report says; the detection is None when the probe failed.
     """
@@ -170,12 +170,12 @@ def provision_on(
     started = time.monotonic()
     detection = None
     try:
-        stall = stall_timeout(settings)
-        check_settings(settings, runner.host)
-        check_flags(flags)
+        check_settings(host_vars, runner.host)
+        settings = Settings.read(host_vars)
+        stall = settings.stall_timeout
         progress("detect")
-        detection = analyse(runner.host, capture(runner, settings.get(BUILD_DIR_VAR)), flags.get("gpu_archs"), matrix)
-        plan = make_plan(detection, matrix, Options.from_settings(settings, **flags), store)
+        detection = analyse(runner.host, capture(runner, settings.build_dir), flags.gpu_archs, matrix)
+        plan = make_plan(detection, matrix, Options.from_settings(host_vars, flags), store)
         report.plan = plan.lines()
         for line in report.plan:
             log(line)
@@ -218,7 +218,7 @@ def _result_of(exc: ProvisionError) -> str:
 def provision_host(
     host: str,
     inventory: Inventory,
-    flags: dict,
+    flags: Flags,
     matrix: Matrix,
     store: ArtifactStore,
     dry_run: bool = False,
@@ -245,7 +245,7 @@ def provision_host(
 def provision_hosts(
     inventory: Inventory,
     hosts: list[str],
-    flags: dict,
+    flags: Flags,
     dry_run: bool = False,
     log_dir: Path | None = None,
     progress: Callable[[str, str], None] = lambda host, s: None,

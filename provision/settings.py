@@ -1,4 +1,4 @@
-"""Every `dsprov_*` setting and every flag, checked before it reaches a command line or the probe.
+"""The checks of every `dsprov_*` setting and every flag (provision/options.py says which applies to which).
 
 Values end up in shell commands (quoted), in git's argument lists and in the probe's output, so a
 value must not be able to become an option (`--upload-pack=...` as a repository), a second line
@@ -40,7 +40,7 @@ def text(name: str, value: Any) -> str:
     return value
 
 
-def _no_option(name: str, value: Any) -> str:
+def no_option(name: str, value: Any) -> str:
     value = text(name, value)
     if not value:
         raise BadSetting(f"{name}: empty")
@@ -51,7 +51,7 @@ def _no_option(name: str, value: Any) -> str:
 
 def repo(name: str, value: Any) -> str:
     """A git repository: an http(s)/ssh/git/file URL, user@host:path or an absolute path."""
-    value = _no_option(name, value)
+    value = no_option(name, value)
     if HELPER.match(value):
         raise BadSetting(f"{name}: {value!r} names a git remote helper (<transport>::address): not allowed")
     parts = urlsplit(value) if "://" in value else None
@@ -69,7 +69,7 @@ def repo(name: str, value: Any) -> str:
 
 def ref(name: str, value: Any) -> str:
     """A git branch or tag name (git check-ref-format's rules)."""
-    value = _no_option(name, value)
+    value = no_option(name, value)
     if REF_FORBIDDEN.search(value) or value.endswith((".", "/")) or value.startswith("/") or value == "@":
         raise BadSetting(f"{name}: {value!r} is not a valid git branch or tag name")
     return value
@@ -77,7 +77,7 @@ def ref(name: str, value: Any) -> str:
 
 def path(name: str, value: Any) -> str:
     """A path on the host: absolute, or under the login's home (`~` / `~/...`)."""
-    value = _no_option(name, value)
+    value = no_option(name, value)
     if not (value.startswith("/") or value == "~" or value.startswith("~/")):
         raise BadSetting(f"{name}: {value!r} is not an absolute path")
     return value
@@ -85,7 +85,7 @@ def path(name: str, value: Any) -> str:
 
 def absolute_path(name: str, value: Any) -> str:
     """A path on the host that needs no shell to expand it."""
-    value = _no_option(name, value)
+    value = no_option(name, value)
     if not value.startswith("/"):
         raise BadSetting(f"{name}: {value!r} is not an absolute path")
     return value
@@ -93,7 +93,7 @@ def absolute_path(name: str, value: Any) -> str:
 
 def url(name: str, value: Any) -> str:
     """A download URL (http, https, file) whose last part is a plain file name."""
-    value = _no_option(name, value)
+    value = no_option(name, value)
     parts = urlsplit(value)
     if parts.scheme.lower() not in URL_SCHEMES or " " in value:
         raise BadSetting(f"{name}: {value!r} is not an http(s) or file URL")
@@ -104,7 +104,7 @@ def url(name: str, value: Any) -> str:
 
 def word(name: str, value: Any) -> str:
     """A name (plugin creator, architecture, model kind): letters, digits, `_.+-`."""
-    value = _no_option(name, value)
+    value = no_option(name, value)
     if not WORD.match(value):
         raise BadSetting(f"{name}: {value!r} is not a plain name")
     return value
@@ -120,7 +120,7 @@ def sha256(name: str, value: Any) -> str:
 def version(name: str, value: Any) -> str:
     from packaging.version import InvalidVersion, Version
 
-    value = _no_option(name, value)
+    value = no_option(name, value)
     try:
         Version(value)
     except InvalidVersion:
@@ -190,49 +190,19 @@ def _dims(name: str, value: Any) -> str:
 
 ARCHIVE = {"arch": word, "version": version, "url": url, "sha256": sha256}
 MODEL = {
-    "kind": word, "onnx": path, "coco": _no_option, "config": path, "labels": path, "custom_lib_path": path,
+    "kind": word, "onnx": path, "coco": no_option, "config": path, "labels": path, "custom_lib_path": path,
     "int8_calib_file": path, "precision": word, "batch_size": _count(1, 1024), "gpu_id": _count(0, 63),
     "infer_dims": _dims,
 }
-PREBUILT = {"platform": word, "tensorrt": version, "sha256": sha256, "path": _no_option}
-SETTINGS: dict[str, Callable[[str, Any], Any]] = {
-    "dsprov_trt_oss_repo": repo,
-    "dsprov_pyds_repo": repo,
-    "dsprov_tao_apps_repo": repo,
-    "dsprov_tao_apps_ref": ref,
-    "dsprov_trt_oss_ref": ref,
-    "dsprov_build_dir": absolute_path,
-    "dsprov_engine_roots": lambda n, v: words(n, v, path),
-    "dsprov_required_plugins": lambda n, v: words(n, v, word),
-    "dsprov_cmake_archives": lambda n, v: words(n, v, _record(ARCHIVE, ("arch", "version", "url", "sha256"))),
-    "dsprov_cmake_source": _record({k: ARCHIVE[k] for k in ("version", "url", "sha256")}, ("version", "url", "sha256")),
-    "dsprov_models": lambda n, v: words(n, v, _record(MODEL, ("kind", "onnx", "coco", "config"))),
-    "dsprov_lock_lease": seconds,
-    "dsprov_stall_timeout": seconds,
-    "dsprov_plugin_source": word,
-    "dsprov_prebuilt_plugins": _record({
-        "commit": word,
-        "libraries": lambda n, v: words(n, v, _record(PREBUILT, ("platform", "tensorrt", "sha256", "path"))),
-    }, ("commit", "libraries")),
-    "dsprov_force": boolean,
-    "dsprov_cmake_from_source": boolean,
-    "dsprov_skip_pyds": boolean,
-    "dsprov_skip_engines": boolean,
-    "dsprov_skip_models": boolean,
-}
-FLAGS: dict[str, Callable[[str, Any], Any]] = {
-    "plugin_source": word,  # its choices: provision.plan.PLUGIN_SOURCES
-    "trt_oss_ref": ref,
-    "pyds_ref": ref,
-    "wheel": _no_option,
-    "gpu_archs": text,  # its meaning: provision.gpu.archs.parse_override
-    "force": boolean,
-    "cmake_from_source": boolean,
-    "skip_pyds": boolean,
-    "skip_engines": boolean,
-    "skip_models": boolean,
-    "pyds_only": boolean,
-}
+PREBUILT = {"platform": word, "tensorrt": version, "sha256": sha256, "path": no_option}
+# the records of provision/options.py's Settings
+CMAKE_ARCHIVE = _record(ARCHIVE, ("arch", "version", "url", "sha256"))
+CMAKE_SOURCE = _record({k: ARCHIVE[k] for k in ("version", "url", "sha256")}, ("version", "url", "sha256"))
+MODEL_RECORD = _record(MODEL, ("kind", "onnx", "coco", "config"))
+PREBUILT_PINS = _record({
+    "commit": word,
+    "libraries": lambda n, v: words(n, v, _record(PREBUILT, ("platform", "tensorrt", "sha256", "path"))),
+}, ("commit", "libraries"))
 
 
 def walk(name: str, value: Any) -> None:
@@ -246,22 +216,3 @@ def walk(name: str, value: Any) -> None:
             walk(f"{name}[{index}]", item)
     elif isinstance(value, str):
         text(name, value)
-
-
-def check_settings(settings: dict[str, Any], host: str | None = None) -> None:
-    """Check a host's `dsprov_*` vars: the known ones by kind, every one for control characters."""
-    try:
-        for key, value in settings.items():
-            if not key.startswith("dsprov_") or value is None or value == "":
-                continue
-            SETTINGS.get(key, walk)(key, value)
-    except BadSetting as exc:
-        raise BadSetting(f"{host}: {exc}" if host else str(exc)) from None
-
-
-def check_flags(flags: dict[str, Any]) -> None:
-    """Check a run's flags (invoke's options, or the Ansible action's arguments)."""
-    for key, value in flags.items():
-        if value is None or value == "" or value is False:
-            continue
-        FLAGS.get(key, walk)(f"--{key.replace('_', '-')}", value)

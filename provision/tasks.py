@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import functools
+import inspect
 
 from invoke import Collection, Exit, task
 
 from provision import commands
 from provision.cancel import EXIT_CANCELLED
 from provision.errors import ProvisionError
+from provision.options import DETECT_FLAGS, PROVISION_FLAGS, PYDS_FLAGS, Flags, flag_fields
 
 
 def _cli(func):
@@ -29,6 +31,31 @@ def _cli(func):
     return wrapper
 
 
+def with_flags(names: tuple[str, ...]):
+    """Give a task the options table's flags `names` (provision/options.py): invoke sees each as a
+    parameter with the table's default, and the task gets them checked, as one `flags: Flags`."""
+    fields = flag_fields(names)
+
+    def decorate(func):
+        own = [p for p in inspect.signature(func).parameters.values() if p.name != "flags"]
+        added = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default) for f in fields]
+
+        @functools.wraps(func)
+        def wrapper(c, *args, **kwargs):
+            given = {name: kwargs.pop(name, None) for name in names}
+            return func(c, *args, flags=Flags.parse(given), **kwargs)
+
+        wrapper.__signature__ = inspect.Signature(own + added)
+        return wrapper
+
+    return decorate
+
+
+def flag_help(names: tuple[str, ...]) -> dict[str, str]:
+    """invoke's help for the flags `names`, from the options table."""
+    return {f.name.replace("_", "-"): f.metadata["help"] for f in flag_fields(names)}
+
+
 HOST = "inventory host name ('localhost' runs here)"
 INVENTORY = "Ansible inventory file or folder (default: inventory/)"
 
@@ -39,13 +66,14 @@ INVENTORY = "Ansible inventory file or folder (default: inventory/)"
         "capture": "derive the facts offline from a saved capture file instead",
         "inventory": INVENTORY,
         "json": "print machine-readable facts",
-        "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
+        **flag_help(DETECT_FLAGS),
     },
 )
 @_cli
-def detect(c, host=None, capture=None, inventory=None, json=False, gpu_archs=None):
+@with_flags(DETECT_FLAGS)
+def detect(c, host=None, capture=None, inventory=None, json=False, flags=None):
     """Show a host's facts, GPU_ARCHS and compatibility verdicts (one probe round trip)."""
-    return commands.detect(host, capture, inventory, json, gpu_archs)
+    return commands.detect(host, capture, inventory, json, flags.gpu_archs)
 
 
 @task(
@@ -89,29 +117,17 @@ def matrix_check(
         "inventory": INVENTORY,
         "dry-run": "print the plan with its exact commands; change nothing",
         "json": "print the per-host reports as JSON",
-        "gpu-archs": "override GPU_ARCHS (e.g. 53 or '75 86')",
-        "trt-oss-ref": "override the TensorRT OSS branch/tag from the matrix",
-        "force": "build even where the guides say the OSS build is not needed; replace a plugin library that is"
-                 " neither the original nor dsprov's build (kept for rollback); allow --gpu-archs the GPU cannot run",
-        "cmake-from-source": "build cmake from its source release on the host instead of pushing a binary archive",
-        "skip-pyds": "leave the DeepStream Python bindings out (see `invoke pyds`)",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
-        "skip-engines": "do not rebuild stale TensorRT engines after the swap",
-        "skip-models": "do not write the dsprov_models nvinfer configs (nor build their parser library)",
-        "plugin-source": "auto (default: NVIDIA's prebuilt library where the guide is binary-only), prebuilt or build",
+        **flag_help(PROVISION_FLAGS),
     },
 )
 @_cli
-def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, gpu_archs=None,
-              trt_oss_ref=None, force=False, cmake_from_source=False, log_dir=None, skip_engines=False,
-              skip_models=False, skip_pyds=False, plugin_source=None):
+@with_flags(PROVISION_FLAGS)
+def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, log_dir=None, flags=None):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
-    return commands.provision(host or hosts, inventory, dry_run, json, log_dir,
-                              gpu_archs=gpu_archs, trt_oss_ref=trt_oss_ref, force=force,
-                              cmake_from_source=cmake_from_source, skip_engines=skip_engines, skip_models=skip_models,
-                              skip_pyds=skip_pyds, plugin_source=plugin_source)
+    return commands.provision(host or hosts, flags, inventory, dry_run, json, log_dir)
 
 
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})
@@ -218,17 +234,17 @@ ns.add_collection(deepstream)
         "inventory": INVENTORY,
         "dry-run": "print the plan with its exact commands; change nothing",
         "json": "print the per-host reports as JSON",
-        "pyds-ref": "deepstream_python_apps tag over the matrix's (e.g. v1.1.1)",
-        "wheel": "install this pyds wheel file (checked against the host's tags) instead of building",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
+        **flag_help(PYDS_FLAGS),
     },
 )
 @_cli
-def pyds(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, pyds_ref=None, wheel=None, log_dir=None):
+@with_flags(PYDS_FLAGS)
+def pyds(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, log_dir=None, flags=None):
     """Build the DeepStream Python bindings for the host's DeepStream and python3; install and import them."""
     if bool(host) == bool(hosts):
         raise Exit("error: give exactly one of --host or --hosts", code=2)
-    return commands.pyds(host or hosts, inventory, dry_run, json, log_dir, pyds_ref=pyds_ref, wheel=wheel)
+    return commands.pyds(host or hosts, flags, inventory, dry_run, json, log_dir)
 
 
 ns.add_task(pyds)

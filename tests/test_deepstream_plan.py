@@ -10,6 +10,7 @@ import pytest
 from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
+from provision.options import Flags
 from provision.plan import Options, make_plan
 
 MATRIX = Matrix.load()
@@ -61,7 +62,7 @@ def test_default_roots_and_skip_flags(h100_ds71, coco):
     assert [s.name for s in plain.steps] == ["trt-oss-build", "plugin-swap", "pyds-build", "pyds-install", "engines"]
     assert plain.steps[-1].roots == ("/opt/nvidia/deepstream/deepstream/samples", "~")
     skipped = make_plan(h100_ds71, MATRIX, Options.from_settings({"dsprov_models": [model(coco)]},
-                                                                 skip_models=True, skip_engines=True, skip_pyds=True))
+                                                                 Flags(skip_models=True, skip_engines=True, skip_pyds=True)))
     assert [s.name for s in skipped.steps] == ["trt-oss-build", "plugin-swap"] and {"models: skipped (--skip-models)", "engines: skipped (--skip-engines)"} <= set(skipped.notes)
 
 

@@ -12,6 +12,7 @@ import pytest
 from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
+from provision.options import Flags
 from provision.plan import Options, PlanRefused, make_plan
 from provision.steps.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
 
@@ -220,10 +221,10 @@ def test_inventory_pin_replaces_the_matrix_pin_and_bad_values_are_one_line():
     pin = {"commit": "a" * 40, "libraries": [{"platform": "x86", "tensorrt": "8.2.5.1", "sha256": "b" * 64,
                                               "path": "TRT-OSS/x86/TRT8.2/libnvinfer_plugin.so.8.2.5.1"}]}
     options = Options.from_settings({"dsprov_prebuilt_plugins": pin, "dsprov_tao_apps_repo": "http://m/tao.git"},
-                                    plugin_source="prebuilt")
+                                    Flags(plugin_source="prebuilt"))
     fetch = make_plan(h100(**_trt("8.2.5.1", "8"), **CUDA126), MATRIX, options).steps[0]
     assert (fetch.spec.repo, fetch.spec.commit, fetch.spec.sha256) == ("http://m/tao.git", "a" * 40, "b" * 64)
     with pytest.raises(ProvisionError, match=r"^--plugin-source: 'binary' is not one of auto, prebuilt, build$"):
-        Options.from_settings({}, plugin_source="binary")
+        Options.from_settings({}, Flags.parse({"plugin_source": "binary"}))
     with pytest.raises(ProvisionError, match="dsprov_prebuilt_plugins: commit 'main' is not 40 hex digits"):
         Options.from_settings({"dsprov_prebuilt_plugins": {**pin, "commit": "main"}})

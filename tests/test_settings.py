@@ -2,7 +2,8 @@
 
 import pytest
 
-from provision.settings import BadSetting, check_flags, check_settings
+from provision.options import Flags, check_settings
+from provision.settings import BadSetting
 
 GOOD = {
     "dsprov_trt_oss_repo": "http://127.0.0.1:8080/TensorRT.git",
@@ -86,8 +87,8 @@ def test_hostile_setting_is_one_line_naming_host_and_setting(setting, value, say
 ])
 def test_hostile_flags(flags, says):
     with pytest.raises(BadSetting, match="^" + says.replace("(", r"\(").replace("[", r"\[")):
-        check_flags(flags)
+        Flags.parse(flags)
 
 
 def test_plain_flags_pass():
-    check_flags({"trt_oss_ref": "release/8.2", "pyds_ref": "v1.1.1", "force": True, "gpu_archs": "53 87"})
+    Flags.parse({"trt_oss_ref": "release/8.2", "pyds_ref": "v1.1.1", "force": True, "gpu_archs": "53 87"})

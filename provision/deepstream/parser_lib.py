@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
+from provision.options import Settings
 from provision.state import upload
 from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 
 DEFAULT_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_tao_apps.git"
 DEFAULT_REF = "master"
-REPO_VAR, REF_VAR = "dsprov_tao_apps_repo", "dsprov_tao_apps_ref"
 DEEPSTREAM_DIR = "/opt/nvidia/deepstream/deepstream"
 
 
@@ -104,15 +104,15 @@ class ParserLibrary(Step):
             raise StepFailed(f"{ctx.runner.host}: {self.path} is not the built library")
 
 
-def parser_library_step(facts, settings: dict, path: str, function: str, store: ArtifactStore | None = None) -> ParserLibrary:
+def parser_library_step(facts, settings: Settings, path: str, function: str, store: ArtifactStore | None = None) -> ParserLibrary:
     """The step for a host's facts and inventory settings."""
     if facts.cuda is None:
         raise StepFailed("no CUDA found on the host: CUDA_VER for the parser build is unknown")
     return ParserLibrary(
         path=path,
         function=function,
-        repo=str(settings.get(REPO_VAR) or DEFAULT_REPO),
-        ref=str(settings.get(REF_VAR) or DEFAULT_REF),
+        repo=settings.tao_apps_repo or DEFAULT_REPO,
+        ref=settings.tao_apps_ref or DEFAULT_REF,
         cuda=f"{facts.cuda.major}.{facts.cuda.minor}",
         arch=facts.arch or "",
         deepstream=str(facts.deepstream or ""),

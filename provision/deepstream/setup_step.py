@@ -14,6 +14,7 @@ from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.onnx_file import check_onnx
 from provision.deepstream.parser_lib import parser_library_step
 from provision.errors import ProvisionError
+from provision.options import Settings
 from provision.steps.base import Step, StepContext, StepFailed, q
 from provision.steps.engines import folder_writable, write_file
 
@@ -58,7 +59,7 @@ class WriteModelConfig(Step):
             raise StepFailed(f"{ctx.runner.host}: {', '.join(differ)} not as written")
 
 
-def model_setup_steps(detection, matrix, settings: dict, setup: ModelSetup, coco: dict,
+def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, coco: dict,
                       store=None) -> tuple[list[Step], list[str]]:
     """The parser library and config steps for one model on a detected host, and the warnings
     to show (duplicate category ids, a precision the GPU cannot run)."""
@@ -107,7 +108,7 @@ def parse_models(models, origin: str = MODELS_VAR) -> list[tuple[ModelSetup, dic
     return parsed
 
 
-def model_steps(detection, matrix, settings: dict, models: list[tuple[ModelSetup, dict]],
+def model_steps(detection, matrix, settings: Settings, models: list[tuple[ModelSetup, dict]],
                 store=None) -> tuple[list[Step], list[str]]:
     """Steps for parsed models: one parser library per path, then one config per model."""
     libraries: dict[str, Step] = {}

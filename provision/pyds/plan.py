@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -14,14 +13,12 @@ from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.matrix import Matrix, Status
+from provision.options import DEFAULT_PYDS_REPO, Flags, Settings
 from provision.pyds.build import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.steps.base import Step
 from provision.steps.pyds import BuildPyds, InstallPyds
 from provision.steps.trt_oss import build_jobs
-
-DEFAULT_PYDS_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_python_apps.git"
-
 
 class PydsNotApplicable(ProvisionError):
     """pyds cannot be built or installed on this host; the message says why."""
@@ -38,14 +35,9 @@ class PydsOptions:
     only: bool = False  # `invoke pyds`: nothing but the pyds steps
 
     @classmethod
-    def from_settings(cls, settings: dict[str, Any], **flags: Any) -> PydsOptions:
-        return cls(
-            repo=str(settings.get("dsprov_pyds_repo") or DEFAULT_PYDS_REPO),
-            ref=flags.get("pyds_ref"),
-            wheel=flags.get("wheel"),
-            skip=bool(flags.get("skip_pyds")),
-            only=bool(flags.get("pyds_only")),
-        )
+    def from_settings(cls, settings: Settings, flags: Flags) -> PydsOptions:
+        return cls(repo=settings.pyds_repo, ref=flags.pyds_ref, wheel=flags.wheel, skip=flags.skip_pyds,
+                   only=flags.pyds_only)
 
 
 @dataclass

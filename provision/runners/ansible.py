@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Callable
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 
+from provision.options import DEFAULT_LOCK_LEASE
 from provision.runners.base import Result, WrongSudoPassword
 
 if TYPE_CHECKING:
     from ansible.plugins.action import ActionBase
-
-LEASE_SECONDS = 120  # a hold nobody renewed for this long (at most twice) ends by itself
 
 # Runs (as root when sudo) with $1 = a folder holding the lease file, $2 = the ready line, $3 = the
 # command to hold and $4 = the lease in seconds. The command runs in the background with its stdin
@@ -78,7 +77,7 @@ rm -rf "$d"
 class AnsibleRunner:
     """A Runner over the connection of an Ansible action plugin (one host, one task)."""
 
-    def __init__(self, action: ActionBase, host: str, lease_seconds: int = LEASE_SECONDS) -> None:
+    def __init__(self, action: ActionBase, host: str, lease_seconds: int = DEFAULT_LOCK_LEASE) -> None:
         self.host = host
         self.action = action
         self.lease_seconds = lease_seconds

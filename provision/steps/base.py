@@ -12,20 +12,11 @@ from typing import Callable
 
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
+from provision.options import DEFAULT_STALL_TIMEOUT
 from provision.runners import Result, Runner
 
 
-STALL_TIMEOUT_VAR = "dsprov_stall_timeout"
-DEFAULT_STALL_TIMEOUT = 300
 LOW_SPEED_LIMIT = 1000  # bytes per second
-
-
-def stall_timeout(settings: dict) -> int:
-    """dsprov_stall_timeout: how long a clone or download may stay under 1000 bytes/s (seconds)."""
-    value = settings.get(STALL_TIMEOUT_VAR, DEFAULT_STALL_TIMEOUT)
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit() or int(value) < 1:
-        raise ProvisionError(f"{STALL_TIMEOUT_VAR}: {value!r} is not a whole number of seconds >= 1")
-    return int(value)
 
 
 class StepFailed(ProvisionError):

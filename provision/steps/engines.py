@@ -30,10 +30,10 @@ from provision.deepstream.engine_plan import (
     target_for,
 )
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, parse_config, set_property
+from provision.options import Settings
 from provision.steps.base import Step, StepContext, StepFailed, q
 
 DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples", "~")
-ROOTS_VAR = "dsprov_engine_roots"
 TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
 
 # Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a [property] group
@@ -382,12 +382,9 @@ def write_file(ctx: StepContext, data: bytes, remote: str, sudo: bool) -> None:
            f" && mv -f {q(staging)} {q(remote)}; rc=$?; rm -f {q(upload)}; exit $rc", sudo=sudo)
 
 
-def engine_roots(settings: dict) -> tuple[str, ...]:
-    """`dsprov_engine_roots` (a list or a comma/space separated string), else the defaults."""
-    value = settings.get(ROOTS_VAR)
-    if isinstance(value, str):
-        value = [w for w in value.replace(",", " ").split() if w]
-    return tuple(str(v) for v in value) if value else DEFAULT_ROOTS
+def engine_roots(settings: Settings) -> tuple[str, ...]:
+    """`dsprov_engine_roots`, else the defaults."""
+    return tuple(str(v) for v in settings.engine_roots) if settings.engine_roots else DEFAULT_ROOTS
 
 
 def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots: tuple[str, ...] = DEFAULT_ROOTS,

@@ -142,11 +142,12 @@ def test_a_cancel_before_the_run_changes_nothing(fleet, tmp_path):
     from provision.inventory import Inventory
     from provision.matrix import Matrix
     from provision.provisioner import provision_host
+    from provision.options import Flags
 
     original = sha(fleet, LIB)
     cancel.request()
     try:
-        report = provision_host(HOST, Inventory(fleet.inventory), {"force": True}, Matrix.load(), ArtifactStore(),
+        report = provision_host(HOST, Inventory(fleet.inventory), Flags(force=True), Matrix.load(), ArtifactStore(),
                                 log_dir=tmp_path)
     finally:
         cancel.reset()

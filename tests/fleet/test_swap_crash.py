@@ -14,9 +14,10 @@ import subprocess
 import pytest
 
 from provision.artifacts import ArtifactStore
-from provision.detect import BUILD_DIR_VAR, analyse, capture
+from provision.detect import analyse, capture
 from provision.inventory import Inventory
 from provision.matrix import Matrix
+from provision.options import Flags, Settings
 from provision.plan import Options, make_plan
 from provision.provisioner import HostReport, provision_host, rollback_host, run_plan
 from provision.runners import runner_for
@@ -74,7 +75,7 @@ def swap_once(inventory: Inventory, at: int | None) -> int:
     inner = runner_for(spec)
     try:
         matrix = Matrix.load()
-        detection = analyse(HOST, capture(inner, spec.vars.get(BUILD_DIR_VAR)), None, matrix)
+        detection = analyse(HOST, capture(inner, Settings.read(spec.vars).build_dir), None, matrix)
         plan = make_plan(detection, matrix, Options.from_settings(spec.vars), ArtifactStore())
         runner = CrashingRunner(inner, at)
         ctx = StepContext(runner, detection.facts)
@@ -95,7 +96,7 @@ def test_crash_between_any_two_swap_actions_is_safe_and_repaired(fleet):
     original = sha(fleet, LIB)
     # One whole provision first: cmake is installed and the build cached, so the plan's only
     # host-changing actions are the swap's.
-    first = provision_host(HOST, inventory, {}, matrix, store)
+    first = provision_host(HOST, inventory, Flags(), matrix, store)
     assert first.result == "ok", first.message
     built = sha(fleet, LIB)
     assert built != original
@@ -116,7 +117,7 @@ def test_crash_between_any_two_swap_actions_is_safe_and_repaired(fleet):
         assert loads.returncode == 0 and "not found" not in loads.stdout, (at, loads.stdout)
         assert original in (sha(fleet, LIB), sha(fleet, f"{SAVED_DIR}/libnvinfer_plugin.so.8.0.1")), at
 
-        repaired = provision_host(HOST, inventory, {}, matrix, store)
+        repaired = provision_host(HOST, inventory, Flags(), matrix, store)
         assert repaired.result == "ok" and sha(fleet, LIB) == built, (at, repaired.message)
         assert sh(fleet, f"readlink -f {LIB_DIR}/libnvinfer_plugin.so.8").strip() == LIB
         assert rollback_host(HOST, str(fleet.inventory)).outcome == "restored", at

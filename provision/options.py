@@ -1,0 +1,173 @@
+"""Every option in one place: a run's flags and a host's `dsprov_*` settings, each with its name,
+type, help, default and check.
+
+`Flags` are what one run asks for: invoke's `--flags` (provision/tasks.py), the Ansible actions'
+arguments (`argument_spec`, provision/ansible_plugins.py) and, through the playbooks,
+`-e dsprov_<flag>`. `Settings` are a host's inventory vars `dsprov_<name>`. Both are frozen
+dataclasses whose fields carry their help and check (provision/settings.py); `Flags.parse` and
+`check_settings` run the checks, so a bad value ends the run before any host is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+
+from provision import settings as checks
+from provision.settings import BadSetting
+
+Check = Callable[[str, Any], Any]
+PLUGIN_SOURCES = ("auto", "prebuilt", "build")
+DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
+DEFAULT_PYDS_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_python_apps.git"
+DEFAULT_STALL_TIMEOUT = 300  # seconds a clone or download may stay under 1000 bytes/s
+DEFAULT_LOCK_LEASE = 120  # seconds the Ansible runner's host lock outlives a controller that died
+
+
+def option(help: str, check: Check, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
+    """A dataclass field that is an option: its default, help, check and (for a word) its choices."""
+    return dataclasses.field(default=default, metadata={"help": help, "check": check, "choices": choices})
+
+
+def _parse(field: dataclasses.Field, label: str, value: Any) -> Any:
+    """A given value, checked (one-line BadSetting naming `label`)."""
+    value = field.metadata["check"](label, value)
+    choices = field.metadata["choices"]
+    if choices and value not in choices:
+        raise BadSetting(f"{label}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _gpu_archs(name: str, value: Any) -> str:
+    """SM numbers, each the compute capability of a GPU in matrix/devices.yml."""
+    from provision.gpu.archs import parse_override
+    from provision.matrix import Matrix
+
+    value = checks.text(name, value)
+    parse_override(value, Matrix.load().known_sms())
+    return value
+
+
+@dataclass(frozen=True)
+class Flags:
+    """What one run asks for (invoke's flags, the Ansible actions' arguments)."""
+
+    gpu_archs: str | None = option("override GPU_ARCHS (e.g. 53 or '75 86')", _gpu_archs)
+    trt_oss_ref: str | None = option("override the TensorRT OSS branch/tag from the matrix", checks.ref)
+    force: bool = option(
+        "build even where the guides say the OSS build is not needed; replace a plugin library that is"
+        " neither the original nor dsprov's build (kept for rollback); allow --gpu-archs the GPU cannot run",
+        checks.boolean, False)
+    cmake_from_source: bool = option(
+        "build cmake from its source release on the host instead of pushing a binary archive", checks.boolean, False)
+    skip_pyds: bool = option("leave the DeepStream Python bindings out (see `invoke pyds`)", checks.boolean, False)
+    skip_engines: bool = option("do not rebuild stale TensorRT engines after the swap", checks.boolean, False)
+    skip_models: bool = option(
+        "do not write the dsprov_models nvinfer configs (nor build their parser library)", checks.boolean, False)
+    plugin_source: str = option(
+        "auto (default: NVIDIA's prebuilt library where the guide is binary-only), prebuilt or build",
+        checks.word, "auto", PLUGIN_SOURCES)
+    pyds_ref: str | None = option("deepstream_python_apps tag over the matrix's (e.g. v1.1.1)", checks.ref)
+    wheel: str | None = option(
+        "install this pyds wheel file (checked against the host's tags) instead of building", checks.no_option)
+    pyds_only: bool = option("nothing but the pyds steps (the `pyds` task)", checks.boolean, False)
+
+    @classmethod
+    def parse(cls, given: Mapping[str, Any]) -> Flags:
+        """Flags from invoke's options or an Ansible action's arguments: each given value checked
+        (an empty one keeps the default); a bad value is a one-line BadSetting naming the flag."""
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values = {}
+        for name, value in given.items():
+            if value is None or value == "" or value is False:
+                continue
+            values[name] = _parse(fields[name], "--" + name.replace("_", "-"), value)
+        return cls(**values)
+
+
+# The flags each entry point offers
+PROVISION_FLAGS = ("gpu_archs", "trt_oss_ref", "force", "cmake_from_source", "skip_engines", "skip_models",
+                   "skip_pyds", "plugin_source")
+PYDS_FLAGS = ("pyds_ref", "wheel")
+DETECT_FLAGS = ("gpu_archs",)
+
+
+def flag_fields(names: tuple[str, ...]) -> list[dataclasses.Field]:
+    fields = {f.name: f for f in dataclasses.fields(Flags)}
+    return [fields[name] for name in names]
+
+
+def argument_spec(names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Ansible's argument_spec for these flags (type, default, choices, description)."""
+    spec = {}
+    for field in flag_fields(names):
+        entry: dict[str, Any] = {"type": "bool" if isinstance(field.default, bool) else "str",
+                                 "description": field.metadata["help"]}
+        if field.default is not None:
+            entry["default"] = field.default
+        if field.metadata["choices"]:
+            entry["choices"] = list(field.metadata["choices"])
+        spec[field.name] = entry
+    return spec
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A host's inventory vars, `dsprov_<name>` (inventory/group_vars/all.yml shows each)."""
+
+    trt_oss_repo: str = option("the TensorRT OSS git repository (a mirror)", checks.repo, DEFAULT_TRT_OSS_REPO)
+    pyds_repo: str = option("the deepstream_python_apps git repository", checks.repo, DEFAULT_PYDS_REPO)
+    tao_apps_repo: str | None = option(
+        "the deepstream_tao_apps git repository (prebuilt plugins, parser library sources)", checks.repo)
+    tao_apps_ref: str | None = option("the deepstream_tao_apps branch or tag for the parser library", checks.ref)
+    build_dir: str | None = option("where the host builds (default /tmp/dsprov)", checks.absolute_path)
+    engine_roots: tuple[str, ...] | None = option(
+        "folders searched for nvinfer configs", lambda n, v: tuple(checks.words(n, v, checks.path)))
+    required_plugins: tuple[str, ...] = option(
+        "plugin creators the swapped library must carry", lambda n, v: tuple(checks.words(n, v, checks.word)), ())
+    cmake_archives: tuple[dict, ...] = option(
+        "cmake release archives [{arch, version, url, sha256}] replacing matrix/cmake.yml's",
+        lambda n, v: tuple(checks.words(n, v, checks.CMAKE_ARCHIVE)), ())
+    cmake_source: dict | None = option("the cmake source release {version, url, sha256}", checks.CMAKE_SOURCE)
+    models: tuple[dict, ...] = option(
+        "models to set up [{kind, onnx, coco, config, ...}]", lambda n, v: tuple(checks.words(n, v, checks.MODEL_RECORD)),
+        ())
+    lock_lease: int = option("seconds the host lock outlives a controller that died (Ansible)", checks.seconds,
+                             DEFAULT_LOCK_LEASE)
+    stall_timeout: int = option("seconds a clone or download may stay under 1000 bytes/s", checks.seconds,
+                                DEFAULT_STALL_TIMEOUT)
+    prebuilt_plugins: dict | None = option(
+        "a mirror's prebuilt plugin pins {commit, libraries: [{platform, tensorrt, sha256, path}]}", checks.PREBUILT_PINS)
+
+    @classmethod
+    def read(cls, host_vars: Mapping[str, Any]) -> Settings:
+        """A host's settings (checked by check_settings), defaults for those not given; a list
+        may be given as a comma/space separated string."""
+        values = {}
+        for field in dataclasses.fields(cls):
+            value = host_vars.get(f"dsprov_{field.name}")
+            if value is None or value == "":
+                continue
+            if isinstance(field.default, tuple) or field.name == "engine_roots":
+                value = tuple(value.replace(",", " ").split() if isinstance(value, str) else value)
+            elif isinstance(field.default, int):
+                value = int(value)
+            values[field.name] = value
+        return cls(**values)
+
+
+def check_settings(host_vars: Mapping[str, Any], host: str | None = None) -> None:
+    """Check a host's `dsprov_*` vars: the settings and the playbooks' `-e dsprov_<flag>` by their
+    check, every other one for control characters; one-line BadSetting naming host and setting."""
+    known = {f"dsprov_{f.name}": f for f in (*dataclasses.fields(Settings), *dataclasses.fields(Flags))}
+    try:
+        for key, value in host_vars.items():
+            if not key.startswith("dsprov_") or value is None or value == "":
+                continue
+            if key in known:
+                known[key].metadata["check"](key, value)
+            else:
+                checks.walk(key, value)
+    except BadSetting as exc:
+        raise BadSetting(f"{host}: {exc}" if host else str(exc)) from None
