@@ -20,7 +20,7 @@ from provision.detect import analyse, capture
 from provision.errors import ProvisionError
 from provision.exit_codes import NOT_OK
 from provision.matrix import Matrix
-from provision.provisioner import HostLog, HostReport, provision_on, rollback_on
+from provision.provisioner import HostLog, HostReport, provision_job, rollback_job, run_job
 from provision.report import detection_json, worst
 from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, argument_spec, check_settings
 from provision.runners.ansible import AnsibleRunner
@@ -53,9 +53,9 @@ class _HostAction(ActionBase):
         return AnsibleRunner(self, host, Settings.read(host_vars).lock_lease)
 
 
-def _result(report: HostReport, changed: bool) -> dict[str, Any]:
+def _result(report: HostReport) -> dict[str, Any]:
     return {
-        "changed": changed,
+        "changed": report.changed,
         "failed": report.result in NOT_OK,
         "msg": report.message,
         REPORT_KEY: {k: v for k, v in dataclasses.asdict(report).items() if k != "plan"},  # the plan: --diff
@@ -88,13 +88,12 @@ class ProvisionAction(_HostAction):
         host, flags, host_vars = self._setup(task_vars or {}, PROVISION_FLAGS)
         log = HostLog(host)
         try:
-            report, detection = provision_on(
-                self._runner(host, host_vars), host_vars, flags, Matrix.load(), ArtifactStore(), log,
-                check_only=self._task.check_mode,
-            )
+            job = provision_job(host_vars, flags, Matrix.load(), ArtifactStore())
+            report, detection = run_job(self._runner(host, host_vars), host_vars, job, log,
+                                        check_only=self._task.check_mode)
         finally:
             log.close()
-        result = _result(report, report.changed)
+        result = _result(report)
         if detection and not result["failed"]:
             result["ansible_facts"] = {"dsprov": detection_json(detection)}
         if self._task.diff and report.plan:
@@ -109,10 +108,11 @@ class RollbackAction(_HostAction):
         host, _, host_vars = self._setup(task_vars or {}, ())
         log = HostLog(host)
         try:
-            report = rollback_on(self._runner(host, host_vars), log, check_only=self._task.check_mode)
+            report, _ = run_job(self._runner(host, host_vars), host_vars, rollback_job(), log,
+                                check_only=self._task.check_mode)
         finally:
             log.close()
-        return _result(report, report.outcome == "restored")
+        return _result(report)
 
 
 class RecapCallback(CallbackBase):

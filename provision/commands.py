@@ -238,7 +238,21 @@ def demo() -> int:
     return 1 if any(r.result == "failed" for r in reports) else 0
 
 
-# -- engines (issue 5, part 2) --------------------------------------------------------------
+def _run_one(spec, job, dry_run: bool, err: Console):
+    """Run a single-host command's job with the one executor (provision/provisioner.py), a spinner
+    saying where it is; its report."""
+    from provision.provisioner import HostLog, run_job
+
+    runner = runner_for(spec)
+    log = HostLog(spec.name)
+    try:
+        with err.status(f"{spec.name}: probing") as status:
+            report, _ = run_job(runner, spec.vars, job, log, dry_run,
+                                progress=lambda what: status.update(f"{spec.name}: {what}"))
+    finally:
+        runner.close()
+        log.close()
+    return report
 
 
 def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_json=False) -> int:
@@ -246,11 +260,9 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     --config cannot be rebuilt."""
     from rich.table import Table
 
-    from provision.lock import acquire
     from provision.matrix import Matrix
-    from provision.provisioner import HostLog
-    from provision.state import read_state
-    from provision.steps.base import StepContext, StepFailed
+    from provision.plan import Plan
+    from provision.provisioner import Job
     from provision.steps.engines import engine_roots, rebuild_engines_step
 
     for flag, values in (("--config", configs), ("--root", roots)):
@@ -258,39 +270,26 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
             settings.path(flag, value)
     spec = Inventory(inventory).host(host)
     check_settings(spec.vars, host)
-    runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
-    log = HostLog(host)
-    try:
-        matrix = Matrix.load()
-        with err.status(f"{host}: probing"):
-            detection = analyse(host, capture(runner, Settings.read(spec.vars).build_dir), None, matrix)
-        searched = tuple(roots) or (() if configs else engine_roots(Settings.read(spec.vars)))
+    matrix = Matrix.load()
+    searched = tuple(roots) or (() if configs else engine_roots(Settings.read(spec.vars)))
+    planned = []
+
+    def plan(ctx, detection) -> Plan:
         step = rebuild_engines_step(detection, matrix, tuple(configs), searched,
                                     progress=lambda line: err.print(f"{host}: {line}", markup=False))
-        ctx = StepContext(runner, detection.facts, log, stall_timeout=Settings.read(spec.vars).stall_timeout)
-        failure = None
         if dry_run:
-            step.survey(ctx)
-        else:
-            held = acquire(runner)
-            try:
-                ctx.state = read_state(ctx)
-                if step.check(ctx) is None:
-                    step.apply(ctx)
-                    try:
-                        step.verify(ctx)
-                    except StepFailed as exc:
-                        failure = str(exc)
-            finally:
-                held.release()
-    finally:
-        runner.close()
-        log.close()
-    rows = [e.to_json() for e in step.engines]
+            step.survey(ctx)  # classify (reads only): the plan lists each rebuild's commands
+        planned.append(step)
+        return Plan(host, [step])
+
+    result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    rows = [e.to_json() for step in planned for e in step.engines]
+    if result.result in NOT_OK and not any(r["outcome"] == "failed" for r in rows):
+        raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
+    describe = planned[0].describe() if dry_run else []
     if as_json:
-        print(json.dumps({"host": host, "dry_run": dry_run, "plan": step.describe() if dry_run else [],
-                          "engines": rows}, indent=2))
+        print(json.dumps({"host": host, "dry_run": dry_run, "plan": describe, "engines": rows}, indent=2))
     else:
         table = Table(title=f"{host}: engines" + (" (dry run)" if dry_run else ""))
         for column in ("config", "status", "outcome", "precision", "message"):
@@ -301,14 +300,11 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
                                                     r["precision"] or "-", message)))
         console.print(table)
         if dry_run:
-            console.print("\n".join(f"$ {line}" for line in step.describe()), markup=False, highlight=False)
-        if failure:
-            err.print(f"[red]{escape(failure)}[/] (log: {log.path})", highlight=False)
+            console.print("\n".join(f"$ {line}" for line in describe), markup=False, highlight=False)
+        if result.result in NOT_OK:
+            err.print(f"[red]{escape(result.message)}[/] (log: {result.log})", highlight=False)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
     return 1 if any(r["outcome"] == "failed" or (r["outcome"] == "refused" and r["config"] in asked) for r in rows) else 0
-
-
-# -- DeepStream model setup (issue 5, part 3) -------------------------------------------------
 
 
 def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=1,
@@ -317,11 +313,9 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
     from provision.deepstream.onnx_file import check_onnx
     from provision.deepstream.setup_step import model_steps, parse_models
-    from provision.lock import acquire
     from provision.matrix import Matrix
     from provision.plan import Plan
-    from provision.provisioner import HostLog, HostReport, run_plan
-    from provision.steps.base import StepContext
+    from provision.provisioner import Job
 
     flags = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
              "--labels": ("labels", labels), "--batch-size": ("batch_size", batch_size), "--precision": ("precision", precision),
@@ -335,52 +329,39 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     setup = models[0][0]
     spec = Inventory(inventory).host(host)
     check_settings(spec.vars, host)
-    runner = runner_for(spec)
     err = Console(stderr=True, quiet=as_json)
-    log = HostLog(host)
-    report = HostReport(host, outcome="-")
-    try:
-        matrix = Matrix.load()
-        with err.status(f"{host}: probing"):
-            detection = analyse(host, capture(runner, Settings.read(spec.vars).build_dir), None, matrix)
-        steps, warnings = model_steps(detection, matrix, Settings.read(spec.vars), models)
-        plan = Plan(host, steps, warnings)
-        report.plan = plan.lines()
-        if dry_run:
-            report.result = "planned"
-        else:
-            ctx = StepContext(runner, detection.facts, log, stall_timeout=Settings.read(spec.vars).stall_timeout)
+    matrix = Matrix.load()
+    planned = []
+
+    def plan(ctx, detection) -> Plan:
+        steps = model_steps(detection, matrix, Settings.read(spec.vars), models)
+        if not dry_run:
             check_onnx(ctx, setup.onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
-            held = acquire(runner)
-            try:
-                run_plan(plan, ctx, report, lambda step: None)
-            except ProvisionError as exc:
-                report.result, report.message = "failed", str(exc)
-            finally:
-                held.release()
-    finally:
-        runner.close()
-        log.close()
-    config_step = steps[1]
+        planned.append(steps)
+        return Plan(host, steps.steps, steps.warnings)
+
+    result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    if result.result in ("refused", "unreachable") or (result.result == "failed" and not result.plan):
+        raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
+    (config_step,) = planned[0].configs
+    warnings = planned[0].warnings
+    failed = result.result == "failed"
     if as_json:
-        print(json.dumps({"host": host, "result": report.result, "message": report.message, "warnings": warnings,
-                          "config": setup.config, "labels": setup.labels, "labels_text": config_step.labels.text,
-                          "config_text": config_step.config_text, "plan": report.plan,
-                          "steps": [dataclasses.asdict(s) for s in report.steps]}, indent=2))
+        print(json.dumps({"host": host, "result": result.result, "message": result.message if failed else "",
+                          "warnings": warnings, "config": setup.config, "labels": setup.labels,
+                          "labels_text": config_step.labels.text, "config_text": config_step.config_text,
+                          "plan": result.plan, "steps": [dataclasses.asdict(s) for s in result.steps]}, indent=2))
     else:
         for warning in warnings:
             err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
         if dry_run:
-            console.print("\n".join(report.plan), markup=False, highlight=False)
+            console.print("\n".join(result.plan), markup=False, highlight=False)
             console.print(config_step.config_text, markup=False, highlight=False)
-        for s in report.steps:
+        for s in result.steps:
             console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
-        if report.result == "failed":
-            err.print(f"[red]{host} failed[/]: {escape(report.message)} (log: {log.path})", highlight=False)
-    return 1 if report.result == "failed" else 0
-
-
-# --- pyds (issue 5, part 1) ---------------------------------------------------------------------
+        if failed:
+            err.print(f"[red]{host} failed[/]: {escape(result.message)} (log: {result.log})", highlight=False)
+    return 1 if failed else 0
 
 
 def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:

@@ -20,7 +20,7 @@ from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSour
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
 from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
-from provision.deepstream.setup_step import WriteModelConfig, model_steps, parse_models
+from provision.deepstream.setup_step import model_steps, parse_models
 from provision.steps.engines import engine_roots, rebuild_engines_step
 from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 
@@ -46,13 +46,13 @@ class Options:
     plugin_source: str = "auto"
     prebuilt: PrebuiltInfo | None = None  # dsprov_prebuilt_plugins: replaces the matrix's pin
     tao_apps_repo: str | None = None  # dsprov_tao_apps_repo
-    # -- engines and DeepStream model setup (issue 5, parts 2 and 3) --
+    # engines and DeepStream models
     skip_engines: bool = False
     engine_roots: tuple[str, ...] = ()  # from_settings: dsprov_engine_roots or the defaults; () searches none
     models: tuple[dict, ...] = ()  # dsprov_models: [{kind, onnx, coco, config, ...}]
     skip_models: bool = False
     settings: Settings = Settings()  # the host's dsprov_* vars (the parser library's repository)
-    # -- pyds (issue 5, part 1) --
+    # the DeepStream Python bindings
     pyds: PydsOptions = PydsOptions()
 
     @classmethod
@@ -281,9 +281,6 @@ def _after_plugin(plan: Plan, d: Detection, matrix: Matrix, options: Options, st
     return _with_deepstream_steps(_add_pyds(plan, d, matrix, options, store), d, matrix, options, store)
 
 
-# -- engines and DeepStream model setup (issue 5, parts 2 and 3) ------------------------------
-
-
 def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Options,
                            store: ArtifactStore | None) -> Plan:
     """After the swap: the models' parser libraries and configs, then every stale engine (the
@@ -295,19 +292,16 @@ def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Op
     if options.models and options.skip_models:
         plan.notes.append("models: skipped (--skip-models)")
     elif options.models:
-        steps, warnings = model_steps(d, matrix, options.settings, parse_models(options.models), store)
-        plan.steps += steps
-        plan.notes += warnings
-        configs = [s.setup.config for s in steps if isinstance(s, WriteModelConfig)]
+        models = model_steps(d, matrix, options.settings, parse_models(options.models), store)
+        plan.steps += models.steps
+        plan.notes += models.warnings
+        configs = [step.setup.config for step in models.configs]
     if options.skip_engines:
         plan.notes.append("engines: skipped (--skip-engines)")
         return plan
     if configs or options.engine_roots:
         plan.steps.append(rebuild_engines_step(d, matrix, tuple(configs), options.engine_roots))
     return plan
-
-
-# --- pyds (issue 5, part 1): the DeepStream Python bindings join the plan -----------------------
 
 
 def _extend_with_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:

@@ -22,16 +22,11 @@ from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for
 from provision.options import Flags, Settings, check_settings
-from provision.state import read_state, write_state
+from provision.state import read_state
 from provision.steps.base import StepContext, StepFailed
-from provision.steps.plugin_files import PluginPaths
-from provision.steps.plugin_swap import restore, takeover
-from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin
-from provision.steps.pyds import BuildPyds
-from provision.steps.trt_oss import BuildPlugin
+from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps
 
 LOGS_KEPT = 20
-NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap"
 
 
 @dataclass
@@ -114,7 +109,7 @@ def run_plan(
             ) from None
         if check_only and not first_change and report.steps[-1].status == "changed":
             first_change = step.name
-        if isinstance(step, (BuildPlugin, FetchPrebuiltPlugin, BuildPyds)) and report.key == "-":  # the plan's main build
+        if step.main_product and report.key == "-":
             report.key = step.key or "-"
             report.outcome = step.outcome or report.outcome
 
@@ -149,22 +144,36 @@ def _done(report: HostReport) -> str:
     return f" (done: {', '.join(done)})" if done else " (nothing changed)"
 
 
-def provision_on(
+Planner = Callable[[StepContext, "Detection | None"], Plan]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a command does on one host: `plan` makes its plan from the probe's detection (None
+    when `probe` is False) and may read the host through the context, never change it; a
+    ProvisionError it raises is a refusal. The executor (run_job) runs the plan."""
+
+    plan: Planner
+    gpu_archs: str | None = None  # --gpu-archs for the detection
+    matrix: Matrix | None = None
+    probe: bool = True
+
+
+def run_job(
     runner: Runner,
     host_vars: dict,
-    flags: Flags,
-    matrix: Matrix,
-    store: ArtifactStore,
+    job: Job,
     log: HostLog,
     dry_run: bool = False,
     check_only: bool = False,
     progress: Callable[[str], None] = lambda s: None,
 ) -> tuple[HostReport, Detection | None]:
-    """Detect, plan and apply on the host behind `runner` (invoke and Ansible alike).
+    """The one executor of every command (invoke and Ansible alike): detect, plan, lock, run, report.
 
     `host_vars` are the host's inventory vars. dry_run stops after the plan; check_only also asks
-    each step whether it would change anything, still changing nothing (no lock either). Never
-    raises a ProvisionError: the report says; the detection is None when the probe failed.
+    each step whether it would change anything, still changing nothing (no lock either); a plan
+    without steps takes no lock. Never raises a ProvisionError: the report says; the detection is
+    None when the probe failed (or the job needs none).
     """
     report = HostReport(runner.host, log=str(log.path))
     started = time.monotonic()
@@ -172,28 +181,28 @@ def provision_on(
     try:
         check_settings(host_vars, runner.host)
         settings = Settings.read(host_vars)
-        stall = settings.stall_timeout
-        progress("detect")
-        detection = analyse(runner.host, capture(runner, settings.build_dir), flags.gpu_archs, matrix)
-        plan = make_plan(detection, matrix, Options.from_settings(host_vars, flags), store)
+        if job.probe:
+            progress("detect")
+            detection = analyse(runner.host, capture(runner, settings.build_dir), job.gpu_archs, job.matrix)
+        ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
+        plan = _planned(job, ctx, detection)
         report.plan = plan.lines()
         for line in report.plan:
             log(line)
         if dry_run or check_only:
             if check_only:
-                ctx = StepContext(runner, detection.facts, log, stall_timeout=stall)
                 ctx.state = read_state(ctx)
                 run_plan(plan, ctx, report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
             report.result, report.outcome = "planned", "-"
             return report, detection
-        held = acquire(runner)
-        try:
-            ctx = StepContext(runner, detection.facts, log, stall_timeout=stall)
-            ctx.state = read_state(ctx)
-            run_plan(plan, ctx, report, progress)
-        finally:
-            held.release()
+        if plan.steps:
+            held = acquire(runner)
+            try:
+                ctx.state = read_state(ctx)
+                run_plan(plan, ctx, report, progress)
+            finally:
+                held.release()
         report.message = "; ".join([*plan.notes, *ctx.notes]) or ("changed" if report.changed else "nothing to change")
     except cancel.Cancelled as exc:
         stopped = str(exc) if report.plan else f"{runner.host}: cancelled during detect (nothing changed)"
@@ -208,11 +217,63 @@ def provision_on(
     return report, detection
 
 
+def _planned(job: Job, ctx: StepContext, detection: Detection | None) -> Plan:
+    """The job's plan; a ProvisionError while planning (a step that cannot be made) is a refusal,
+    a lost connection or a cancel stays what it is."""
+    try:
+        return job.plan(ctx, detection)
+    except (PlanRefused, cancel.Cancelled, HostUnreachable, WrongSudoPassword):
+        raise
+    except ProvisionError as exc:
+        raise PlanRefused(str(exc)) from None
+
+
 def _result_of(exc: ProvisionError) -> str:
     """refused (the plan said no), unreachable (no connection, host key or sudo login) or failed."""
     if isinstance(exc, PlanRefused):
         return "refused"
     return "unreachable" if isinstance(exc, (HostUnreachable, WrongSudoPassword)) else "failed"
+
+
+def provision_job(host_vars: dict, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:
+    """`provision` and `pyds` (flags.pyds_only): the plan of plan.py for the host's facts."""
+    options = Options.from_settings(host_vars, flags)
+    return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix)
+
+
+def rollback_job() -> Job:
+    """`rollback`: restore what the host's state file records (no probe needed)."""
+
+    def plan(ctx: StepContext, detection: None) -> Plan:
+        steps = rollback_plan_steps(read_state(ctx))
+        return Plan(ctx.runner.host, steps, [] if steps else [NOTHING_TO_ROLL_BACK])
+
+    return Job(plan, probe=False)
+
+
+def run_on_host(
+    host: str,
+    inventory: Inventory,
+    job_for: Callable[[dict], Job],
+    dry_run: bool = False,
+    log_dir: Path | None = None,
+    progress: Callable[[str], None] = lambda s: None,
+) -> HostReport:
+    """Run the job `job_for(host_vars)` on one inventory host. Never raises: the report says."""
+    log = HostLog(host, log_dir)
+    runner = None
+    try:
+        spec = inventory.host(host)
+        runner = runner_for(spec)
+        report, _ = run_job(runner, spec.vars, job_for(spec.vars), log, dry_run, progress=progress)
+    except ProvisionError as exc:
+        report = HostReport(host, result=_result_of(exc), message=str(exc), log=str(log.path))
+        log(f"error: {exc}")
+    finally:
+        if runner:
+            runner.close()
+        log.close()
+    return report
 
 
 def provision_host(
@@ -226,20 +287,8 @@ def provision_host(
     progress: Callable[[str], None] = lambda s: None,
 ) -> HostReport:
     """Detect, plan and (unless dry_run) apply on one inventory host. Never raises: the report says."""
-    log = HostLog(host, log_dir)
-    runner = None
-    try:
-        spec = inventory.host(host)
-        runner = runner_for(spec)
-        report, _ = provision_on(runner, spec.vars, flags, matrix, store, log, dry_run, progress=progress)
-    except ProvisionError as exc:
-        report = HostReport(host, result=_result_of(exc), message=str(exc), log=str(log.path))
-        log(f"error: {exc}")
-    finally:
-        if runner:
-            runner.close()
-        log.close()
-    return report
+    return run_on_host(host, inventory, lambda host_vars: provision_job(host_vars, flags, matrix, store),
+                       dry_run, log_dir, progress)
 
 
 def provision_hosts(
@@ -262,66 +311,9 @@ def provision_hosts(
         return [f.result() for f in futures]
 
 
-def rollback_on(runner: Runner, log: HostLog, check_only: bool = False) -> HostReport:
-    """Restore the original plugin library exactly (same SHA-256) from the host's state file.
-
-    With check_only, say whether there is anything to restore and change nothing. A host with
-    nothing to restore is left as it is (no lock is taken, no folder made). Never raises a
-    ProvisionError: the report says.
-    """
-    report = HostReport(runner.host, outcome="-", log=str(log.path))
-    started = time.monotonic()
-    try:
-        plugin = read_state(StepContext(runner, None, log)).get("plugin") or {}
-        if not plugin.get("original_sha256"):
-            report.message = NOTHING_TO_ROLL_BACK
-        elif check_only:
-            report.outcome, report.message = "restored", f"would restore {plugin['path']}"
-        else:
-            _restore_locked(runner, log, report)
-    except ProvisionError as exc:
-        report.result, report.message = _result_of(exc), str(exc)
-        log(f"error: {exc}")
-    finally:
-        report.seconds = time.monotonic() - started
-    return report
-
-
-def _restore_locked(runner: Runner, log: HostLog, report: HostReport) -> None:
-    held = acquire(runner)
-    try:
-        ctx = StepContext(runner, None, log)
-        ctx.state = read_state(ctx)  # again, under the lock
-        plugin = ctx.state.get("plugin") or {}
-        if not plugin.get("original_sha256"):
-            report.message = NOTHING_TO_ROLL_BACK
-            return
-        path = Path(plugin["path"])
-        paths = PluginPaths(str(path.parent), path.name)
-        taken = takeover(ctx, paths, force=False)  # refuses to overwrite someone else's library
-        if taken:  # a package upgrade: its library is what rollback puts back
-            log(taken.note)
-            ctx.state = {**ctx.state, "plugin": {**plugin, "original_sha256": taken.sha256}}
-            write_state(ctx, ctx.state)
-        restore(ctx, paths)
-        report.outcome = "restored"
-        report.message = f"{path} restored (SHA-256 {plugin['original_sha256'][:12]}...)"
-    finally:
-        held.release()
-
-
 def rollback_host(host: str, inventory_source: str | None) -> HostReport:
-    """Roll back one inventory host (see rollback_on); unreachable or refused, the report says."""
+    """Restore one inventory host's original plugin library exactly (same SHA-256) from its state
+    file; a host with nothing to restore is left as it is (no lock is taken, no folder made)."""
     inventory = Inventory(inventory_source)
-    spec = inventory.host(host)
-    log = HostLog(host)
-    runner = None
-    try:
-        runner = runner_for(spec)
-        return rollback_on(runner, log)
-    except ProvisionError as exc:
-        return HostReport(host, result=_result_of(exc), outcome="-", message=str(exc), log=str(log.path))
-    finally:
-        if runner:
-            runner.close()
-        log.close()
+    inventory.host(host)  # an unknown host is an error, not a report
+    return run_on_host(host, inventory, lambda host_vars: rollback_job())

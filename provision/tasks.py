@@ -168,9 +168,6 @@ matrix.add_task(matrix_check)
 ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
 
 
-# -- engines and DeepStream model setup (issue 5, parts 2 and 3) -----------------------------
-
-
 @task(
     iterable=["config", "root"],
     help={
@@ -222,9 +219,6 @@ def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size="1
 deepstream = Collection("deepstream")
 deepstream.add_task(deepstream_config)
 ns.add_collection(deepstream)
-
-
-# --- pyds (issue 5, part 1) ---------------------------------------------------------------------
 
 
 @task(

@@ -108,15 +108,28 @@ def parse_models(models, origin: str = MODELS_VAR) -> list[tuple[ModelSetup, dic
     return parsed
 
 
+@dataclass
+class ModelSteps:
+    """The steps for a set of models: one parser library per path, then one config per model."""
+
+    libraries: list[Step]
+    configs: list[WriteModelConfig]
+    warnings: list[str]
+
+    @property
+    def steps(self) -> list[Step]:
+        return [*self.libraries, *self.configs]
+
+
 def model_steps(detection, matrix, settings: Settings, models: list[tuple[ModelSetup, dict]],
-                store=None) -> tuple[list[Step], list[str]]:
+                store=None) -> ModelSteps:
     """Steps for parsed models: one parser library per path, then one config per model."""
     libraries: dict[str, Step] = {}
-    configs: list[Step] = []
+    configs: list[WriteModelConfig] = []
     warnings: list[str] = []
     for setup, coco in models:
         (parser, config), notes = model_setup_steps(detection, matrix, settings, setup, coco, store)
         libraries.setdefault(parser.path, parser)
         configs.append(config)
         warnings += [f"{setup.config}: {n}" for n in notes]
-    return [*libraries.values(), *configs], warnings
+    return ModelSteps(list(libraries.values()), configs, warnings)

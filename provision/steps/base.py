@@ -58,6 +58,9 @@ class Step:
 
     name = "step"
     interruptible = False  # may a cancel stop apply halfway (True only for steps that change no system file)
+    main_product = False  # its key and outcome are the run's (the plugin, the pyds wheel, the restore)
+    key: str | None = None  # the build key of what it produced
+    outcome: str = ""  # what it did: built | copied | fetched | restored
 
     def describe(self) -> list[str]:
         """The exact commands apply would run (for --dry-run)."""

@@ -251,3 +251,47 @@ def restore(ctx: StepContext, p: PluginPaths) -> None:
     if plugin.get("previous_originals"):  # still on the host: keep them on record
         state["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
     write_state(ctx, state)
+
+
+NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap"
+
+
+@dataclass
+class RestorePlugin(Step):
+    """`rollback`: put the original library the state file records back (same SHA-256). A package
+    upgrade's library, found at the saved path, is what comes back; someone else's library at the
+    path is refused (takeover without force)."""
+
+    paths: PluginPaths
+    outcome: str = field(default="", init=False)
+    name = "restore"
+    main_product = True
+
+    def summary(self) -> str:
+        return f"restore the original {self.paths.path}"
+
+    def describe(self) -> list[str]:
+        return restore_commands(self.paths)
+
+    def check(self, ctx: StepContext) -> str | None:
+        plugin = ctx.state.get("plugin") or {}
+        return None if plugin.get("original_sha256") else NOTHING_TO_ROLL_BACK
+
+    def apply(self, ctx: StepContext) -> None:
+        plugin = ctx.state["plugin"]
+        taken = takeover(ctx, self.paths, force=False)  # refuses to overwrite someone else's library
+        if taken:  # a package upgrade: its library is what rollback puts back
+            ctx.log(taken.note)
+            write_state(ctx, {**ctx.state, "plugin": {**plugin, "original_sha256": taken.sha256}})
+        restore(ctx, self.paths)
+        self.outcome = "restored"
+        ctx.notes.append(f"{self.paths.path} restored (SHA-256 {plugin['original_sha256'][:12]}...)")
+
+
+def rollback_plan_steps(state: dict) -> list[Step]:
+    """The rollback's steps for a host's state file: none when it records no swap."""
+    plugin = state.get("plugin") or {}
+    if not plugin.get("original_sha256"):
+        return []
+    path = Path(plugin["path"])
+    return [RestorePlugin(PluginPaths(str(path.parent), path.name))]

@@ -69,6 +69,7 @@ class FetchPrebuiltPlugin(CachedBuild):
     spec: PrebuiltSpec
     installed: PluginPaths
     name = "prebuilt-plugin"
+    main_product = True
     what = "prebuilt plugin library"
 
     @property

@@ -60,6 +60,7 @@ class BuildPyds(CachedBuild):
 
     spec: PydsBuildSpec
     name = "pyds-build"
+    main_product = True
     what = "pyds wheel"
     timeout = 3 * 3600
 

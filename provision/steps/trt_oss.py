@@ -122,6 +122,7 @@ class BuildPlugin(CachedBuild):
     spec: BuildSpec
     installed: PluginPaths  # the system library this build is for
     name = "trt-oss-build"
+    main_product = True
     what = "plugin library"
 
     @property
