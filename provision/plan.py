@@ -95,6 +95,10 @@ class Plan:
     steps: list[Step]
     notes: list[str] = field(default_factory=list)
 
+    def provides(self, what: str) -> bool:
+        """Whether a step of the plan provides `what` (e.g. a new enough cmake)."""
+        return any(what in step.provides for step in self.steps)
+
     def lines(self) -> list[str]:
         """The plan as text: a line per step, then its exact commands."""
         out = [f"{self.host}: {len(self.steps)} step(s)"]
@@ -309,7 +313,7 @@ def _extend_with_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options
     pyds = pyds_steps(d, matrix, options.pyds, store or ArtifactStore())
     f = d.facts
     needs_cmake = pyds.builds and (not f.cmake or f.cmake < matrix.cmake.minimum)
-    if needs_cmake and not any(isinstance(s, EnsureCmake) for s in plan.steps):
+    if needs_cmake and not plan.provides("cmake"):
         jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
         try:
             plan.steps.append(_cmake_step(matrix, options, d.host, f, f.build_dir or "/tmp/dsprov", jobs))

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
 from provision.options import Settings
-from provision.state import upload
 from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 
 DEFAULT_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_tao_apps.git"
@@ -82,7 +81,7 @@ class ParserLibrary(Step):
             self.outcome = "copied"
             if self.artifact is None:
                 self._build(ctx, key, parts, name)
-        upload(ctx, self.artifact, self.path)
+        ctx.write(self.path, self.artifact, mode="0644", sudo=True)
 
     def _build(self, ctx: StepContext, key: str, parts: dict[str, str], name: str) -> None:
         ctx.sh(f"mkdir -p {q(self.build_dir)}")
@@ -100,7 +99,7 @@ class ParserLibrary(Step):
     def verify(self, ctx: StepContext) -> None:
         if not self._present(ctx):
             raise StepFailed(f"{ctx.runner.host}: {self.path} does not carry {self.function}")
-        if self.artifact and ctx.runner.run(f"sha256sum {q(self.path)}").stdout.split()[:1] != [sha256_file(self.artifact)]:
+        if self.artifact and ctx.runner.sha256(self.path) != sha256_file(self.artifact):
             raise StepFailed(f"{ctx.runner.host}: {self.path} is not the built library")
 
 

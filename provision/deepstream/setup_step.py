@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import posixpath
 from dataclasses import dataclass
@@ -15,8 +14,8 @@ from provision.deepstream.onnx_file import check_onnx
 from provision.deepstream.parser_lib import parser_library_step
 from provision.errors import ProvisionError
 from provision.options import Settings
-from provision.steps.base import Step, StepContext, StepFailed, q
-from provision.steps.engines import folder_writable, write_file
+from provision.steps.base import Step, StepContext, StepFailed
+from provision.steps.engines import folder_writable
 
 
 @dataclass
@@ -40,8 +39,7 @@ class WriteModelConfig(Step):
     def _differs(self, ctx: StepContext) -> list[str]:
         differ = []
         for path, text in self.files.items():
-            result = ctx.runner.run(f"base64 < {q(path)} 2>/dev/null | tr -d '\\n'")
-            if not result.ok or base64.b64decode(result.stdout.strip() or b"") != text.encode():
+            if ctx.runner.read_text(path) != text:
                 differ.append(path)
         return differ
 
@@ -51,7 +49,7 @@ class WriteModelConfig(Step):
 
     def apply(self, ctx: StepContext) -> None:
         for path in self._differs(ctx):
-            write_file(ctx, self.files[path].encode(), path, sudo=not folder_writable(ctx, path))
+            ctx.write(path, self.files[path].encode(), sudo=not folder_writable(ctx, path))
 
     def verify(self, ctx: StepContext) -> None:
         differ = self._differs(ctx)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 
 from provision.options import DEFAULT_LOCK_LEASE
-from provision.runners.base import Result, WrongSudoPassword
+from provision.runners.base import FileOps, Result, WrongSudoPassword
 
 if TYPE_CHECKING:
     from ansible.plugins.action import ActionBase
@@ -74,7 +74,7 @@ rm -rf "$d"
 """
 
 
-class AnsibleRunner:
+class AnsibleRunner(FileOps):
     """A Runner over the connection of an Ansible action plugin (one host, one task)."""
 
     def __init__(self, action: ActionBase, host: str, lease_seconds: int = DEFAULT_LOCK_LEASE) -> None:

@@ -1,9 +1,14 @@
-"""What every runner offers: run a command, copy files. Transport only, no logic."""
+"""What every runner offers: run a command, copy files, read and atomically replace a file. Transport only, no logic."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import os
+import posixpath
 import re
 import shlex
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -79,7 +84,64 @@ class Runner(Protocol):
 
     def get(self, remote: str, local: Path) -> None: ...
 
+    def read_text(self, remote: str) -> str | None:
+        """A text file's content, or None when it cannot be read."""
+
+    def sha256(self, remote: str) -> str | None:
+        """A file's SHA-256, or None when it cannot be read."""
+
+    def write_atomic(self, data: bytes | Path, remote: str, *, mode: str | None = None, sudo: bool = False) -> Result:
+        """Replace `remote` so that it always holds a whole file (see FileOps.write_atomic)."""
+
     def close(self) -> None: ...
+
+
+class FileOps:
+    """read_text, sha256 and write_atomic for a runner, from its `run` and `put` (POSIX sh on the
+    host, no Python there): the one place files are read back or replaced on a host."""
+
+    host: str
+
+    def read_text(self, remote: str) -> str | None:
+        """A text file's content (base64 on the wire: any bytes arrive whole), or None when it
+        cannot be read or is not UTF-8."""
+        result = self.run(f"base64 < {shlex.quote(remote)} 2>/dev/null | tr -d '\\n'")
+        if not result.ok:
+            return None
+        try:
+            return base64.b64decode(result.stdout.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+
+    def sha256(self, remote: str) -> str | None:
+        result = self.run(f"sha256sum {shlex.quote(remote)} 2>/dev/null")
+        return result.stdout.split()[0] if result.ok and result.stdout else None
+
+    def write_atomic(self, data: bytes | Path, remote: str, *, mode: str | None = None, sudo: bool = False) -> Result:
+        """Replace `remote` with `data` (bytes, or a controller file): upload to /tmp, copy beside
+        `remote` (over a copy of the old file, so its mode and owner stay), chmod `mode` if given,
+        then rename over it. The caller checks the result."""
+        if isinstance(data, bytes):
+            with tempfile.NamedTemporaryFile(delete=False) as tmp:
+                tmp.write(data)
+            try:
+                return self.write_atomic(Path(tmp.name), remote, mode=mode, sudo=sudo)
+            finally:
+                os.unlink(tmp.name)
+        upload = f"/tmp/.dsprov-upload-{os.getpid()}-{posixpath.basename(remote)}"
+        self.put(data, upload)
+        command = write_atomic_command(upload, remote, mode)
+        result = self.run(command, sudo=sudo)
+        return Result(command, result.exit_code, result.stdout, result.stderr)
+
+
+def write_atomic_command(upload: str, remote: str, mode: str | None = None) -> str:
+    """The command that moves an uploaded file into place atomically (FileOps.write_atomic)."""
+    q = shlex.quote
+    staging = posixpath.join(posixpath.dirname(remote), ".dsprov-tmp-" + posixpath.basename(remote))
+    chmod = f" && chmod {mode} {q(staging)}" if mode else ""
+    return (f"mkdir -p {q(posixpath.dirname(remote))} && {{ cp -p {q(remote)} {q(staging)} 2>/dev/null || :; }}"
+            f" && cat {q(upload)} > {q(staging)}{chmod} && mv -f {q(staging)} {q(remote)}; rc=$?; rm -f {q(upload)}; exit $rc")
 
 
 def sudo_wrap(command: str, password: str | None, stdin: str | None = None) -> tuple[str, str | None]:

@@ -19,12 +19,12 @@ from typing import Callable
 
 from provision import cancel
 from provision.errors import ProvisionError
-from provision.runners.base import Result, check_sudo, sudo_wrap
+from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
 
 KILL_GRACE = 2.0  # seconds between TERM and KILL when a command is stopped
 
 
-class LocalRunner:
+class LocalRunner(FileOps):
     def __init__(self, host: str = "localhost", become_password: str | None = None) -> None:
         self.host = host
         self.become_password = become_password

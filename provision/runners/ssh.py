@@ -16,7 +16,7 @@ from fabric import Connection
 from provision import cancel
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import HostSpec
-from provision.runners.base import Result, check_sudo, sudo_wrap
+from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
 from provision.runners.host_keys import HostKeyRefused, apply_policy, host_key_policy, mismatch
 
 PGID_MARK = "[dsprov-pgid]"
@@ -24,7 +24,7 @@ PGID_MARK = "[dsprov-pgid]"
 PGID_LINE = re.compile(re.escape(PGID_MARK) + r" (\d+)\n")
 
 
-class SSHRunner:
+class SSHRunner(FileOps):
     def __init__(self, spec: HostSpec, connect_timeout: float = 15) -> None:
         self.host = spec.name
         self.spec = spec

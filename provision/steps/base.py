@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from provision.errors import ProvisionError
@@ -52,6 +53,16 @@ class StepContext:
             raise StepFailed(f"{self.runner.host}: `{command[:120]}` failed ({result.exit_code}): {result.reason()}")
         return result
 
+    def write(self, path: str, data: bytes | Path, *, mode: str | None = None, sudo: bool = False) -> None:
+        """Replace a file on the host atomically (the runner's write_atomic), logging the command;
+        a failure raises StepFailed."""
+        result = self.runner.write_atomic(data, path, mode=mode, sudo=sudo)
+        self.log(f"$ {'sudo ' if sudo else ''}{result.command}")
+        for line in (result.stdout + result.stderr).splitlines():
+            self.log(line)
+        if not result.ok:
+            raise StepFailed(f"{self.runner.host}: `{result.command[:120]}` failed ({result.exit_code}): {result.reason()}")
+
 
 class Step:
     """One idempotent piece of the plan. Subclasses set `name` and implement the methods."""
@@ -61,6 +72,7 @@ class Step:
     main_product = False  # its key and outcome are the run's (the plugin, the pyds wheel, the restore)
     key: str | None = None  # the build key of what it produced
     outcome: str = ""  # what it did: built | copied | fetched | restored
+    provides: frozenset[str] = frozenset()  # what later steps may count on (e.g. "cmake")
 
     def describe(self) -> list[str]:
         """The exact commands apply would run (for --dry-run)."""

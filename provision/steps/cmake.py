@@ -48,6 +48,7 @@ class EnsureCmake(Step):
     installed: Version | None
     archive: CmakeArchive
     name = "cmake"
+    provides = frozenset({"cmake"})
 
     def summary(self) -> str:
         return f"install cmake {self.archive.version} (have {self.installed or 'none'}, need >= {self.minimum})"

@@ -14,11 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import posixpath
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 from provision.deepstream.engine_plan import (
@@ -332,18 +329,17 @@ class RebuildEngines(Step):
         model = states.get(c.onnx_file)
         record = EngineRecord(self.env.tensorrt, self.env.cuda, self.env.gpu_archs, self.env.plugin_sha256,
                               t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
-        write_file(ctx, (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), record_path(t.path), sudo)
+        ctx.write(record_path(t.path), (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), sudo=sudo)
 
     def _point_config(self, ctx: StepContext, e: Engine) -> None:
         """Set the config's model-engine-file to the new engine (re-read first, written atomically)."""
         t, c = e.target, e.target.config
         if c.model_engine_file != t.path:
-            current = ctx.runner.run(f"base64 < {q(c.path)} | tr -d '\\n'")
-            if not current.ok:
-                raise StepFailed(f"{ctx.runner.host}: cannot read {c.path} again: {current.tail(1)}")
-            text = _decode(current.stdout.strip())
-            write_file(ctx, set_property(text, "model-engine-file", _engine_value(c.path, t.path, text)).encode(),
-                       c.path, not folder_writable(ctx, c.path))
+            text = ctx.runner.read_text(c.path)
+            if text is None:
+                raise StepFailed(f"{ctx.runner.host}: cannot read {c.path} again")
+            ctx.write(c.path, set_property(text, "model-engine-file", _engine_value(c.path, t.path, text)).encode(),
+                      sudo=not folder_writable(ctx, c.path))
 
 
 def _staged(path: str) -> str:
@@ -366,20 +362,6 @@ def folder_writable(ctx: StepContext, path: str) -> bool:
     """Whether the login user can create files beside `path` (creating its folder if need be)."""
     folder = q(posixpath.dirname(path))
     return ctx.runner.run(f"mkdir -p {folder} 2>/dev/null; [ -w {folder} ]").ok
-
-
-def write_file(ctx: StepContext, data: bytes, remote: str, sudo: bool) -> None:
-    """Replace `remote` atomically: copy (keeping mode/owner) beside it, fill, rename."""
-    with tempfile.NamedTemporaryFile(delete=False) as tmp:
-        tmp.write(data)
-    upload = f"/tmp/.dsprov-upload-{os.getpid()}-{posixpath.basename(remote)}"
-    staging = posixpath.join(posixpath.dirname(remote), ".dsprov-tmp-" + posixpath.basename(remote))
-    try:
-        ctx.runner.put(Path(tmp.name), upload)
-    finally:
-        os.unlink(tmp.name)
-    ctx.sh(f"{{ cp -p {q(remote)} {q(staging)} 2>/dev/null || :; }} && cat {q(upload)} > {q(staging)}"
-           f" && mv -f {q(staging)} {q(remote)}; rc=$?; rm -f {q(upload)}; exit $rc", sudo=sudo)
 
 
 def engine_roots(settings: Settings) -> tuple[str, ...]:

@@ -53,11 +53,6 @@ def soname(library: Path) -> str | None:
     return None
 
 
-def sha256(ctx: StepContext, path: str) -> str | None:
-    result = ctx.runner.run(f"sha256sum {q(path)} 2>/dev/null")
-    return result.stdout.split()[0] if result.ok and result.stdout else None
-
-
 def resolved_target(ctx: StepContext, link: str) -> str | None:
     result = ctx.runner.run(f"readlink -f {q(link)}")
     return result.stdout.strip() if result.ok else None
@@ -66,7 +61,7 @@ def resolved_target(ctx: StepContext, link: str) -> str | None:
 def installed_build(ctx: StepContext, p: PluginPaths) -> str | None:
     """The build key installed at `p` per the state file, if the file and link still say so."""
     plugin = ctx.state.get("plugin") or {}
-    if not plugin.get("installed_sha256") or sha256(ctx, p.path) != plugin["installed_sha256"]:
+    if not plugin.get("installed_sha256") or ctx.runner.sha256(p.path) != plugin["installed_sha256"]:
         return None
     if resolved_target(ctx, p.soname_link) != p.path:
         return None

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from provision.state import SAVED_DIR, read_state, write_state
 from provision.steps.base import Step, StepContext, StepFailed, q
-from provision.steps.plugin_files import PluginPaths, installed_build, resolved_target, sha256, soname
+from provision.steps.plugin_files import PluginPaths, installed_build, resolved_target, soname
 from provision.steps.trt_oss import BuildPlugin
 
 DIVERT_PACKAGE = "dsprov"
@@ -52,7 +52,7 @@ def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
     original, installed = plugin.get("original_sha256"), plugin.get("installed_sha256")
     if not original or plugin.get("path") != p.path:
         return None
-    saved, current = sha256(ctx, p.saved), sha256(ctx, p.path)
+    saved, current = ctx.runner.sha256(p.saved), ctx.runner.sha256(p.path)
     if current and current == plugin.get("installing_sha256"):  # a swap stopped halfway: ours too
         installed = current
     was, now = plugin.get("package_version"), package_version(ctx, p)
@@ -166,15 +166,15 @@ class SwapPlugin(Step):
             if installed_build(ctx, p) == self.build.key:
                 return  # only the original changed (a package upgrade): the build stays
         if "original_sha256" not in plugin:
-            current = sha256(ctx, p.path)
-            saved = sha256(ctx, p.saved)
+            current = ctx.runner.sha256(p.path)
+            saved = ctx.runner.sha256(p.saved)
             if saved and saved != current:
                 raise StepFailed(
                     f"{ctx.runner.host}: {p.saved} exists but is not {p.path} and the state file does not know it;"
                     " move it away by hand before provisioning"
                 )
             ctx.sh(save_original_command(p), sudo=True)
-            if sha256(ctx, p.saved) != current:
+            if ctx.runner.sha256(p.saved) != current:
                 raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the original")
             plugin.update(original_sha256=current, saved=p.saved, path=p.path)
         plugin.update(package_version=package_version(ctx, p), installing_sha256=self.build.sha256)
@@ -195,7 +195,7 @@ class SwapPlugin(Step):
         """Keep the current original under PREVIOUS_DIR, then make the taken-over library the saved
         original (each a single command; the state file is written after each)."""
         p, t = self.paths, self.taken
-        old = sha256(ctx, p.saved)
+        old = ctx.runner.sha256(p.saved)
         if old and old != t.sha256:
             kept = f"{PREVIOUS_DIR}/{p.name}.{old[:12]}"
             ctx.sh(f"mkdir -p {PREVIOUS_DIR} && cp -p {q(p.saved)} {q(kept)}", sudo=True)
@@ -203,7 +203,7 @@ class SwapPlugin(Step):
             write_state(ctx, {**ctx.state, "plugin": plugin})
         if t.at != p.saved:
             ctx.sh(f"cp -p {q(t.at)} {q(p.saved + '.partial')} && mv -f {q(p.saved + '.partial')} {q(p.saved)}", sudo=True)
-        if sha256(ctx, p.saved) != t.sha256:
+        if ctx.runner.sha256(p.saved) != t.sha256:
             raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the library taken over")
         plugin.update(original_sha256=t.sha256, package_version=package_version(ctx, p))
         write_state(ctx, {**ctx.state, "plugin": plugin})
@@ -213,7 +213,7 @@ class SwapPlugin(Step):
         target = resolved_target(ctx, p.soname_link)
         if target != p.path:
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
-        if sha256(ctx, p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):
+        if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
         for plugin in self.required_plugins:
             if not ctx.runner.run(f"grep -q -a {q(plugin)} {q(p.path)}").ok:
@@ -244,7 +244,7 @@ def restore(ctx: StepContext, p: PluginPaths) -> None:
         return
     for command in restore_commands(p):
         ctx.sh(command, sudo=True)
-    if sha256(ctx, p.path) != plugin["original_sha256"]:
+    if ctx.runner.sha256(p.path) != plugin["original_sha256"]:
         raise StepFailed(f"{ctx.runner.host}: restored {p.path} does not match the original's SHA-256")
     ctx.sh(f"rm -f {q(p.saved)}", sudo=True)
     state.pop("plugin")

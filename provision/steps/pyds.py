@@ -18,7 +18,7 @@ from provision.artifacts import ArtifactStore, sha256_file
 from provision.pyds.build import PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.steps.cached_build import CachedBuild
-from provision.state import STATE_DIR, upload, write_state
+from provision.state import STATE_DIR, write_state
 from provision.steps.base import Step, StepContext, StepFailed, q
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
@@ -144,7 +144,7 @@ class InstallPyds(Step):
     def apply(self, ctx: StepContext) -> None:
         wheel = self._wheel()
         remote = f"{WHEEL_DIR}/{wheel.name}"
-        upload(ctx, wheel, remote)
+        ctx.write(remote, wheel, mode="0644", sudo=True)
         self.before, self.previous, self.touched = imported_version(ctx), ctx.state.get("pyds"), True
         self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(remote)}")
         _, version, _, _ = parse_wheel_filename(wheel.name)

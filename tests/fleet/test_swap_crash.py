@@ -22,6 +22,7 @@ from provision.plan import Options, make_plan
 from provision.provisioner import HostReport, provision_host, rollback_host, run_plan
 from provision.runners import runner_for
 from provision.state import SAVED_DIR, read_state
+from provision.runners.base import FileOps
 from provision.steps.base import StepContext
 
 pytestmark = pytest.mark.fleet
@@ -34,8 +35,9 @@ class Crash(BaseException):
     """The controller 'dies': nothing in the tool may catch this."""
 
 
-class CrashingRunner:
-    """A real runner that stops before its `at`-th host-changing action (None: never), counting them."""
+class CrashingRunner(FileOps):
+    """A real runner that stops before its `at`-th host-changing action (None: never), counting them
+    (its file operations go through its own run and put)."""
 
     def __init__(self, inner, at: int | None) -> None:
         self.inner, self.at, self.actions = inner, at, 0
