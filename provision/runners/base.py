@@ -114,7 +114,7 @@ class FileOps:
             return None
 
     def sha256(self, remote: str) -> str | None:
-        result = self.run(f"sha256sum {shlex.quote(remote)} 2>/dev/null")
+        result = self.run(sha256_command(remote))
         return result.stdout.split()[0] if result.ok and result.stdout else None
 
     def write_atomic(self, data: bytes | Path, remote: str, *, mode: str | None = None, sudo: bool = False) -> Result:
@@ -133,6 +133,11 @@ class FileOps:
         command = write_atomic_command(upload, remote, mode)
         result = self.run(command, sudo=sudo)
         return Result(command, result.exit_code, result.stdout, result.stderr)
+
+
+def sha256_command(remote: str) -> str:
+    """What FileOps.sha256 runs."""
+    return f"sha256sum {shlex.quote(remote)} 2>/dev/null"
 
 
 def write_atomic_command(upload: str, remote: str, mode: str | None = None) -> str:

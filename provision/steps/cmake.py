@@ -53,13 +53,24 @@ class EnsureCmake(Step):
     def summary(self) -> str:
         return f"install cmake {self.archive.version} (have {self.installed or 'none'}, need >= {self.minimum})"
 
+    @property
+    def staging(self) -> str:
+        return f"/tmp/{self.archive.filename}"
+
+    def install_command(self) -> str:
+        """Check the copied archive, unpack it into a temp folder renamed into place, link the tools."""
+        a, staging, tmp = self.archive, self.staging, f"{self.archive.folder}.dsprov-tmp"
+        return (
+            f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null"
+            f" && rm -rf {q(tmp)} && mkdir -p {q(tmp)} && tar -xzf {q(staging)} -C {q(tmp)} --strip-components=1"
+            f" && rm -rf {q(a.folder)} && mv {q(tmp)} {q(a.folder)} && mkdir -p /usr/local/bin && {_links(a.folder)}"
+            f"; rc=$?; rm -f {q(staging)}; exit $rc"
+        )
+
     def describe(self) -> list[str]:
         a = self.archive
-        return [
-            f"(controller) download {a.url}, check SHA-256 {a.sha256[:12]}..., copy to /tmp/{a.filename}",
-            f"tar -xzf /tmp/{a.filename} -C /opt  (into a temp folder, renamed to {a.folder})",
-            *(f"ln -sfn {a.folder}/bin/{tool} /usr/local/bin/{tool}" for tool in LINKED),
-        ]
+        return [f"(controller) download {a.url}, check SHA-256 {a.sha256[:12]}..., copy to {self.staging}",
+                f"sudo {self.install_command()}"]
 
     def _current(self, ctx: StepContext) -> Version | None:
         result = ctx.runner.run("PATH=/usr/local/bin:$PATH cmake --version 2>/dev/null | head -n 1")
@@ -73,18 +84,8 @@ class EnsureCmake(Step):
 
     def apply(self, ctx: StepContext) -> None:
         a = self.archive
-        local = fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)
-        staging = f"/tmp/{a.filename}"
-        ctx.runner.put(Path(local), staging)
-        tmp = f"{a.folder}.dsprov-tmp"
-        links = _links(a.folder)
-        ctx.sh(
-            f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null"
-            f" && rm -rf {q(tmp)} && mkdir -p {q(tmp)} && tar -xzf {q(staging)} -C {q(tmp)} --strip-components=1"
-            f" && rm -rf {q(a.folder)} && mv {q(tmp)} {q(a.folder)} && mkdir -p /usr/local/bin && {links}"
-            f"; rc=$?; rm -f {q(staging)}; exit $rc",
-            sudo=True,
-        )
+        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), self.staging)
+        ctx.sh(self.install_command(), sudo=True)
 
     def verify(self, ctx: StepContext) -> None:
         current = self._current(ctx)
@@ -111,9 +112,9 @@ class EnsureCmakeFromSource(EnsureCmake):
         return (f"build cmake {self.archive.version} from source with -j{self.jobs}"
                 f" (have {self.installed or 'none'}, need >= {self.minimum})")
 
-    def commands(self, staging: str) -> list[str]:
+    def commands(self) -> list[str]:
         """Unpack and build as the user, then install as root (the last command)."""
-        a, src = self.archive, q(self.src)
+        a, src, staging = self.archive, q(self.src), self.staging
         return [
             f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null && mkdir -p {q(self.build_dir)}"
             f" && rm -rf {src} && tar -xzf {q(staging)} -C {q(self.build_dir)}",
@@ -123,19 +124,17 @@ class EnsureCmakeFromSource(EnsureCmake):
         ]
 
     def describe(self) -> list[str]:
-        staging = f"/tmp/{self.archive.filename}"
-        *build, install = self.commands(staging)
-        return [f"(controller) download {self.archive.url}, check SHA-256 {self.archive.sha256[:12]}..., copy to {staging}",
+        *build, install = self.commands()
+        return [f"(controller) download {self.archive.url}, check SHA-256 {self.archive.sha256[:12]}..., copy to {self.staging}",
                 *build, f"sudo {install}"]
 
     def apply(self, ctx: StepContext) -> None:
         a = self.archive
-        staging = f"/tmp/{a.filename}"
-        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), staging)
-        *build, install = self.commands(staging)
+        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), self.staging)
+        *build, install = self.commands()
         try:
             for command in build:
                 ctx.sh(command, stream=True, timeout=6 * 3600)
         finally:
-            ctx.sh(f"rm -f {q(staging)}", check=False)
+            ctx.sh(f"rm -f {q(self.staging)}", check=False)
         ctx.sh(install, sudo=True)

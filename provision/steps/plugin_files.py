@@ -53,8 +53,12 @@ def soname(library: Path) -> str | None:
     return None
 
 
+def readlink_command(link: str) -> str:
+    return f"readlink -f {q(link)}"
+
+
 def resolved_target(ctx: StepContext, link: str) -> str | None:
-    result = ctx.runner.run(f"readlink -f {q(link)}")
+    result = ctx.runner.run(readlink_command(link))
     return result.stdout.strip() if result.ok else None
 
 

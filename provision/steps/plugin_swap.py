@@ -22,7 +22,8 @@ from pathlib import Path
 
 from provision.state import SAVED_DIR, read_state, write_state
 from provision.steps.base import Step, StepContext, StepFailed, q
-from provision.steps.plugin_files import PluginPaths, installed_build, resolved_target, soname
+from provision.runners.base import sha256_command
+from provision.steps.plugin_files import PluginPaths, installed_build, readlink_command, resolved_target, soname
 from provision.steps.trt_oss import BuildPlugin
 
 DIVERT_PACKAGE = "dsprov"
@@ -137,8 +138,15 @@ class SwapPlugin(Step):
             divert_command(self.paths),
             f"(controller) copy the built library to {staging}",
             *install_commands(self.paths, staging),
-            f"readlink -f {self.paths.soname_link}; sha256sum {self.paths.path}; grep -c -a <plugin> {self.paths.path}",
+            *self.verify_commands(),
         ]
+
+    def verify_commands(self) -> list[str]:
+        """What verify runs: the link's target, the library's SHA-256, each required plugin's name in
+        it, and the loader binding every symbol."""
+        p = self.paths
+        return [readlink_command(p.soname_link), sha256_command(p.path),
+                *(f"grep -q -a {q(plugin)} {q(p.path)}" for plugin in self.required_plugins), loads_command(p.path)]
 
     def check(self, ctx: StepContext) -> str | None:
         """Done when the build is installed; refused (before any change) when the build's SONAME
@@ -215,8 +223,8 @@ class SwapPlugin(Step):
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
         if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
-        for plugin in self.required_plugins:
-            if not ctx.runner.run(f"grep -q -a {q(plugin)} {q(p.path)}").ok:
+        for plugin, command in zip(self.required_plugins, self.verify_commands()[2:]):
+            if not ctx.runner.run(command).ok:
                 raise StepFailed(f"{ctx.runner.host}: the installed library lacks {plugin}")
         verify_loads(ctx, p.path)
 
@@ -224,14 +232,17 @@ class SwapPlugin(Step):
         restore(ctx, self.paths)
 
 
+def loads_command(path: str) -> str:
+    """The dynamic loader's trace of a library, every symbol bound (verify_loads)."""
+    return ("for ld in /lib/ld-linux-aarch64.so.1 /lib64/ld-linux-x86-64.so.2; do"
+            f" [ -x $ld ] && LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes exec $ld {q(path)}; done; exit 127")
+
+
 def verify_loads(ctx: StepContext, path: str) -> None:
     """The dynamic loader finds every dependency of the library and binds every symbol it
     imports, as dlopen(RTLD_NOW) would (`ldd -r`: the loader's trace with LD_BIND_NOW and
     LD_WARN, which reports `undefined symbol`)."""
-    result = ctx.runner.run(
-        "for ld in /lib/ld-linux-aarch64.so.1 /lib64/ld-linux-x86-64.so.2; do"
-        f" [ -x $ld ] && LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes exec $ld {q(path)}; done; exit 127"
-    )
+    result = ctx.runner.run(loads_command(path))
     if not result.ok or "not found" in result.stdout or "undefined symbol" in result.stdout + result.stderr:
         raise StepFailed(f"{ctx.runner.host}: {path} does not load: {result.tail(2)}")
 
