@@ -311,8 +311,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                       precision="fp16", dims="3;544;960", int8_calib=None, parser_lib=None, inventory=None,
                       dry_run=False, as_json=False) -> int:
     """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
-    from provision.deepstream.onnx_file import check_onnx
-    from provision.deepstream.setup_step import model_steps, parse_models
+    from provision.steps.model_config import check_onnx, model_steps, parse_models
     from provision.matrix import Matrix
     from provision.plan import Plan
     from provision.provisioner import Job
@@ -367,7 +366,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
 def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:
     """Build (or take from the cache) and install pyds on hosts, after the wheel-tag check; 1 if any failed."""
     from provision.provisioner import provision_hosts
-    from provision.pyds.plan import validate_flags
+    from provision.steps.pyds_plan import validate_flags
 
     validate_flags(flags.wheel, flags.pyds_ref)
     flags = dataclasses.replace(flags, pyds_only=True, wheel=str(Path(flags.wheel).resolve()) if flags.wheel else None)

@@ -11,3 +11,7 @@ class HostUnreachable(ProvisionError):
 
 class UnknownHost(ProvisionError):
     """The host is not in the inventory."""
+
+
+class StepFailed(ProvisionError):
+    """A step could not do its work; the message is one line, the log has the rest."""

@@ -14,13 +14,13 @@ from provision.facts import HostFacts
 from provision.gpu.archs import host_compute_caps, runs_on
 from provision.options import DEFAULT_TRT_OSS_REPO, Flags, Settings
 from provision.matrix import Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
-from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps
+from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
 from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
 from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
-from provision.deepstream.setup_step import model_steps, parse_models
+from provision.steps.model_config import model_steps, parse_models
 from provision.steps.engines import engine_roots, rebuild_engines_step
 from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 

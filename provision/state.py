@@ -7,8 +7,12 @@ that any controller (invoke or Ansible) finds the same record.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from provision.steps.base import StepContext, StepFailed
+from provision.errors import StepFailed
+
+if TYPE_CHECKING:
+    from provision.steps.base import StepContext
 
 STATE_DIR = "/var/lib/dsprov"
 STATE_FILE = f"{STATE_DIR}/state.json"

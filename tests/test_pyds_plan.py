@@ -13,8 +13,8 @@ from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
 from provision.plan import Options, PlanRefused, make_plan
-from provision.pyds.build import PydsBuildSpec, build_style
-from provision.pyds.plan import PydsNotApplicable, PydsOptions, pyds_steps, validate_flags
+from provision.steps.pyds_build import PydsBuildSpec, build_style
+from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps, validate_flags
 from provision.pyds.wheel_tags import Interpreter
 from provision.runners import LocalRunner
 from provision.steps.base import StepContext

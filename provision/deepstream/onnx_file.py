@@ -1,4 +1,4 @@
-"""Is a file on the host an ONNX model? Its first bytes, read with `od`, say.
+"""Is a file an ONNX model? Its first bytes say (provision/steps/model_config.py reads them on the host with `od`).
 
 An ONNX file is a serialized `ModelProto` (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto):
 its required `int64 ir_version = 1` comes first, as protobuf writes fields in number order, so the
@@ -7,8 +7,6 @@ file starts with the tag 0x08 (field 1, varint) and a small IR version (1 to 10 
 """
 
 from __future__ import annotations
-
-from provision.steps.base import StepContext, StepFailed, q
 
 HEAD_BYTES = 16
 MAX_IR_VERSION = 64  # room for future IR versions; a text file's second byte is far above it
@@ -21,13 +19,3 @@ def onnx_problem(head: bytes) -> str | None:
     if head[0] != 0x08 or len(head) < 2 or not 1 <= head[1] <= MAX_IR_VERSION:
         return "it does not start like an ONNX model (ModelProto with ir_version first)"
     return None
-
-
-def check_onnx(ctx: StepContext, path: str, what: str = "--onnx") -> None:
-    """Refuse unless `path` on the host is a readable ONNX model."""
-    result = ctx.runner.run(f"test -f {q(path)} && od -An -tx1 -v -N {HEAD_BYTES} -- {q(path)}")
-    if not result.ok:
-        raise StepFailed(f"{ctx.runner.host}: {what} {path}: no such file on the host")
-    problem = onnx_problem(bytes.fromhex("".join(result.stdout.split())))
-    if problem:
-        raise StepFailed(f"{ctx.runner.host}: {what} {path} is not an ONNX model: {problem}")

@@ -11,17 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from provision.errors import ProvisionError
+from provision.errors import StepFailed
 from provision.facts import HostFacts
 from provision.options import DEFAULT_STALL_TIMEOUT
 from provision.runners import Result, Runner
 
 
 LOW_SPEED_LIMIT = 1000  # bytes per second
-
-
-class StepFailed(ProvisionError):
-    """A step could not do its work; the message is one line, the log has the rest."""
 
 
 @dataclass

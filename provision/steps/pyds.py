@@ -1,7 +1,7 @@
 """Build the DeepStream Python bindings (pyds) for the host's python3, then install and import them.
 
 `BuildPyds` yields the wheel for a build key (from the controller's artifact cache, or built on
-the host: see provision/pyds/build.py). `InstallPyds` checks the wheel's tags against the host's
+the host: see provision/steps/pyds_build.py). `InstallPyds` checks the wheel's tags against the host's
 interpreter before anything changes (a wheel for another platform or Python is refused with the
 reason), installs it with the host's own pip, offline (`--no-index --no-deps`, the wheel file),
 and proves it with an import. The state file records what is installed, so a rerun changes nothing.
@@ -15,7 +15,7 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from provision.artifacts import ArtifactStore, sha256_file
-from provision.pyds.build import PydsBuildSpec
+from provision.steps.pyds_build import PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.steps.cached_build import CachedBuild
 from provision.state import STATE_DIR, write_state

@@ -14,7 +14,7 @@ from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.matrix import Matrix, Status
 from provision.options import DEFAULT_PYDS_REPO, Flags, Settings
-from provision.pyds.build import PIP_PLATFORMS, PydsBuildSpec
+from provision.steps.pyds_build import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.steps.base import Step
 from provision.steps.pyds import BuildPyds, InstallPyds

@@ -11,35 +11,29 @@ identical hosts copy it, and install it with a copy beside the target and a rena
 from __future__ import annotations
 
 import posixpath
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from provision.artifacts import ArtifactStore, build_key, sha256_file
+from provision.artifacts import ArtifactStore
 from provision.options import Settings
-from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+from provision.steps.base import StepContext, StepFailed, q
+from provision.steps.cached_build import CachedBuild
 
 DEFAULT_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_tao_apps.git"
 DEFAULT_REF = "master"
 DEEPSTREAM_DIR = "/opt/nvidia/deepstream/deepstream"
 
 
-@dataclass
-class ParserLibrary(Step):
-    """Make sure `path` exists on the host and exports `function`."""
+@dataclass(frozen=True)
+class ParserSpec:
+    """What decides the parser library's bytes, and where it is built on the host."""
 
-    path: str
-    function: str
     repo: str
     ref: str
     cuda: str  # major.minor, from facts
     arch: str
     deepstream: str
     build_dir: str
-    store: ArtifactStore
-    artifact: Path | None = None
-    outcome: str = ""  # present | built | copied
-    name = "parser-library"
 
     @property
     def src(self) -> str:
@@ -52,54 +46,65 @@ class ParserLibrary(Step):
             f"CUDA_VER={q(self.cuda)} make -C {src}/post_processor DS_SRC_PATH={q(DEEPSTREAM_DIR)}",
         ]
 
+    def key_parts(self, commit: str | None) -> dict[str, str]:
+        return {"what": "tao-post-processor", "arch": self.arch, "deepstream": self.deepstream, "cuda": self.cuda,
+                "repo": self.repo, "commit": str(commit)}
+
+
+@dataclass
+class ParserLibrary(CachedBuild):
+    """Make sure `path` exists on the host and exports `function`: done when it does, else the
+    cached or freshly built library is installed there (a copy beside it, then a rename)."""
+
+    path: str
+    function: str
+    name = "parser-library"
+    what = "parser library"
+    interruptible = False  # apply also installs the library
+
+    @property
+    def ref(self) -> str:
+        return self.spec.ref
+
     def summary(self) -> str:
-        return f"{self.path} with {self.function} (else build post_processor from {self.repo} {self.ref}, CUDA_VER={self.cuda})"
+        s = self.spec
+        return f"{self.path} with {self.function} (else build post_processor from {s.repo} {s.ref}, CUDA_VER={s.cuda})"
+
+    def _present_command(self) -> str:
+        return f"[ -f {q(self.path)} ] && grep -q -a {q(self.function)} {q(self.path)}"
 
     def describe(self) -> list[str]:
-        return [f"grep -q -a {q(self.function)} {q(self.path)}", f"git ls-remote -- {q(self.repo)} {q(self.ref)}",
-                *self.commands(), f"(controller) cache the library; install it at {self.path}"]
+        return [self._present_command(), f"git ls-remote -- {q(self.spec.repo)} {q(self.ref)}",
+                f"mkdir -p {q(self.spec.build_dir)}", *self.spec.commands(),
+                f"(controller) cache the library; install it at {self.path}"]
 
     def _present(self, ctx: StepContext) -> bool:
-        return ctx.runner.run(f"[ -f {q(self.path)} ] && grep -q -a {q(self.function)} {q(self.path)}").ok
+        return ctx.runner.run(self._present_command()).ok
 
     def check(self, ctx: StepContext) -> str | None:
-        if self._present(ctx):
-            self.outcome = "present"
-            return f"{self.path} carries {self.function}"
-        return None
+        return f"{self.path} carries {self.function}" if self._present(ctx) else None
 
-    def _key(self, ctx: StepContext) -> tuple[str, dict[str, str]]:
-        parts = {"what": "tao-post-processor", "arch": self.arch, "deepstream": self.deepstream, "cuda": self.cuda,
-                 "repo": self.repo, "commit": remote_commit(ctx, self.repo, self.ref)}
-        return build_key(parts), parts
+    def installed_key(self, ctx: StepContext) -> str | None:
+        return None  # check looks at the library itself
 
-    def apply(self, ctx: StepContext) -> None:
-        key, parts = self._key(ctx)
+    def cached(self, key: str) -> Path | None:
+        return self.store.get(key, posixpath.basename(self.path))
+
+    def built_file(self, ctx: StepContext) -> tuple[str, str]:
         name = posixpath.basename(self.path)
-        with self.store.lock(key):
-            self.artifact = self.store.get(key, name)
-            self.outcome = "copied"
-            if self.artifact is None:
-                self._build(ctx, key, parts, name)
-        ctx.write(self.path, self.artifact, mode="0644", sudo=True)
-
-    def _build(self, ctx: StepContext, key: str, parts: dict[str, str], name: str) -> None:
-        ctx.sh(f"mkdir -p {q(self.build_dir)}")
-        for command in self.commands():
-            ctx.sh(command, stream=True, timeout=3600)
-        built = f"{self.src}/post_processor/{name}"
+        built = f"{self.spec.src}/post_processor/{name}"
         if not ctx.runner.run(f"[ -f {q(built)} ]").ok:
             raise StepFailed(f"{ctx.runner.host}: the post_processor build made no {name}")
-        with tempfile.TemporaryDirectory() as tmp:
-            local = Path(tmp) / name
-            ctx.runner.get(built, local)
-            self.artifact = self.store.put(key, name, local, parts)
-        self.outcome = "built"
+        return built, name
+
+    def apply(self, ctx: StepContext) -> None:
+        super().apply(ctx)
+        ctx.write(self.path, self.artifact, mode="0644", sudo=True)
 
     def verify(self, ctx: StepContext) -> None:
         if not self._present(ctx):
             raise StepFailed(f"{ctx.runner.host}: {self.path} does not carry {self.function}")
-        if self.artifact and ctx.runner.sha256(self.path) != sha256_file(self.artifact):
+        if ctx.runner.sha256(self.path) != self.sha256:
             raise StepFailed(f"{ctx.runner.host}: {self.path} is not the built library")
 
 
@@ -107,14 +112,12 @@ def parser_library_step(facts, settings: Settings, path: str, function: str, sto
     """The step for a host's facts and inventory settings."""
     if facts.cuda is None:
         raise StepFailed("no CUDA found on the host: CUDA_VER for the parser build is unknown")
-    return ParserLibrary(
-        path=path,
-        function=function,
+    spec = ParserSpec(
         repo=settings.tao_apps_repo or DEFAULT_REPO,
         ref=settings.tao_apps_ref or DEFAULT_REF,
         cuda=f"{facts.cuda.major}.{facts.cuda.minor}",
         arch=facts.arch or "",
         deepstream=str(facts.deepstream or ""),
         build_dir=facts.build_dir or "/tmp/dsprov",
-        store=store or ArtifactStore(),
     )
+    return ParserLibrary(spec, store or ArtifactStore(), path, function)

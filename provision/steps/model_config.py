@@ -1,4 +1,5 @@
-"""Write a model's nvinfer config and labels file on the host (idempotent: same bytes, no write)."""
+"""A model's nvinfer config and labels on the host: the steps a set of models gets (its parser
+library, then its config), and the step that writes them (idempotent: same bytes, no write)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ from pathlib import Path
 from provision.deepstream.engine_plan import effective_precision
 from provision.deepstream.labels import Labels, coco_labels
 from provision.deepstream.model_config import ModelSetup, render_config
-from provision.deepstream.onnx_file import check_onnx
-from provision.deepstream.parser_lib import parser_library_step
+from provision.deepstream.onnx_file import HEAD_BYTES, onnx_problem
+from provision.steps.parser_lib import parser_library_step
 from provision.errors import ProvisionError
 from provision.options import Settings
-from provision.steps.base import Step, StepContext, StepFailed
+from provision.steps.base import Step, StepContext, StepFailed, q
 from provision.steps.engines import folder_writable
 
 
@@ -73,6 +74,16 @@ def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, 
     parser = parser_library_step(f, settings, setup.custom_lib_path, setup.model_kind.parse_function, store)
     config = WriteModelConfig(setup, labels, render_config(setup, len(labels.names), precision))
     return [parser, config], warnings
+
+
+def check_onnx(ctx: StepContext, path: str, what: str = "--onnx") -> None:
+    """Refuse unless `path` on the host is a readable ONNX model."""
+    result = ctx.runner.run(f"test -f {q(path)} && od -An -tx1 -v -N {HEAD_BYTES} -- {q(path)}")
+    if not result.ok:
+        raise StepFailed(f"{ctx.runner.host}: {what} {path}: no such file on the host")
+    problem = onnx_problem(bytes.fromhex("".join(result.stdout.split())))
+    if problem:
+        raise StepFailed(f"{ctx.runner.host}: {what} {path} is not an ONNX model: {problem}")
 
 
 MODELS_VAR = "dsprov_models"
