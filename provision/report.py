@@ -19,7 +19,7 @@ def _kib(value: int | None) -> str:
     return "?" if value is None else f"{value / 1048576:.1f} GiB"
 
 
-def _v(value: Any) -> str:
+def _or_dash(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
@@ -28,7 +28,7 @@ def facts_table(d: Detection) -> Table:
     table = Table(title=f"{d.host}: host facts", show_header=False)
     table.add_column("fact", style="bold")
     table.add_column("value")
-    rows = [("architecture", f.arch), ("platform", f.platform), ("OS", f"{_v(f.os_id)} {_v(f.os_version)}")]
+    rows = [("architecture", f.arch), ("platform", f.platform), ("OS", f"{_or_dash(f.os_id)} {_or_dash(f.os_version)}")]
     if f.jetson:
         j = f.jetson
         rows += [
@@ -47,14 +47,14 @@ def facts_table(d: Detection) -> Table:
         ("driver", f.driver),
     ]
     for gpu in f.gpus:
-        rows.append((f"GPU {gpu.index}", f"{gpu.name} (compute {_v(gpu.compute_cap)}, from {gpu.source})"))
+        rows.append((f"GPU {gpu.index}", f"{gpu.name} (compute {_or_dash(gpu.compute_cap)}, from {gpu.source})"))
     if not f.gpus:
         rows.append(("GPU", "none found"))
     archs = d.gpu_archs
     rows.append(("GPU_ARCHS", f"{archs.cmake_value or 'unknown'} (from {archs.source})"))
     rows += [
         ("memory / swap", f"{_kib(f.mem_total_kib)} / {_kib(f.swap_total_kib)}"),
-        ("free disk (builds)", f"{_kib(f.disk_free_kib)} on {_v(f.disk_mount)}"),
+        ("free disk (builds)", f"{_kib(f.disk_free_kib)} on {_or_dash(f.disk_mount)}"),
         ("CPUs", f.nproc),
         ("library dir", f.lib_dir),
     ]
@@ -64,7 +64,7 @@ def facts_table(d: Detection) -> Table:
     if swap.get("installed_sha256"):
         rows.append(("plugin swap", f"OSS {swap.get('ref')} for GPU_ARCHS {swap.get('gpu_archs')} (build {swap.get('key')}); original saved at {swap.get('saved')}"))
     for name, value in rows:
-        table.add_row(name, Text(_v(value)))  # host text, never markup
+        table.add_row(name, Text(_or_dash(value)))  # host text, never markup
     return table
 
 

@@ -23,11 +23,11 @@ if TYPE_CHECKING:
     from provision.matrix import Matrix
 
 
-def _mm(v: Version) -> tuple[int, int]:
+def major_minor(v: Version) -> tuple[int, int]:
     return (v.major, v.minor)
 
 
-def _mmp(v: Version) -> tuple[int, ...]:
+def major_minor_patch(v: Version) -> tuple[int, ...]:
     return (v.release + (0, 0))[:3]
 
 
@@ -149,7 +149,7 @@ def _rule_jetpack(m: Matrix, c: _Context) -> list[Verdict]:
     ]
     s = c.stack
     if s.cuda is not None:
-        if _mm(s.cuda) == _mm(row.cuda):
+        if major_minor(s.cuda) == major_minor(row.cuda):
             verdicts.append(Verdict("jetpack.cuda", Status.OK, f"CUDA {s.cuda} is JetPack {row.version}'s"))
         elif row.version >= Version("5"):
             verdicts.append(
@@ -170,10 +170,10 @@ def _rule_jetpack(m: Matrix, c: _Context) -> list[Verdict]:
                 )
             )
     if s.tensorrt is not None:
-        if _mmp(s.tensorrt) == _mmp(row.tensorrt):
+        if major_minor_patch(s.tensorrt) == major_minor_patch(row.tensorrt):
             verdicts.append(Verdict("jetpack.tensorrt", Status.OK, f"TensorRT {s.tensorrt} is JetPack {row.version}'s"))
         else:
-            same_minor = _mm(s.tensorrt) == _mm(row.tensorrt)
+            same_minor = major_minor(s.tensorrt) == major_minor(row.tensorrt)
             verdicts.append(
                 Verdict(
                     "jetpack.tensorrt",
@@ -223,8 +223,8 @@ def _rule_deepstream_jetson(m: Matrix, c: _Context) -> list[Verdict]:
             for j in wanted
             if row
             and (other := m.jetpack(j))
-            and _mm(other.cuda) == _mm(row.cuda)
-            and _mmp(other.tensorrt) == _mmp(row.tensorrt)
+            and major_minor(other.cuda) == major_minor(row.cuda)
+            and major_minor_patch(other.tensorrt) == major_minor_patch(row.tensorrt)
         ),
         None,
     )
@@ -256,19 +256,19 @@ def _rule_deepstream_x86(m: Matrix, c: _Context) -> list[Verdict]:
     need = ds.x86
     verdicts = []
     if s.tensorrt is not None:
-        if _mmp(s.tensorrt) == _mmp(need.tensorrt):
+        if major_minor_patch(s.tensorrt) == major_minor_patch(need.tensorrt):
             verdicts.append(Verdict("deepstream.tensorrt", Status.OK, f"TensorRT {s.tensorrt} fits DeepStream {ds.version}"))
         else:
             verdicts.append(
                 Verdict(
                     "deepstream.tensorrt",
-                    Status.WARN if _mm(s.tensorrt) == _mm(need.tensorrt) else Status.FAIL,
+                    Status.WARN if major_minor(s.tensorrt) == major_minor(need.tensorrt) else Status.FAIL,
                     f"DeepStream {ds.version} needs TensorRT {need.tensorrt}; this host has {s.tensorrt}",
                     f"install TensorRT {need.tensorrt}",
                 )
             )
     if s.cuda is not None:
-        ok = _mm(s.cuda) == _mm(need.cuda)
+        ok = major_minor(s.cuda) == major_minor(need.cuda)
         verdicts.append(
             Verdict("deepstream.cuda", Status.OK, f"CUDA {s.cuda} fits DeepStream {ds.version}")
             if ok
@@ -293,7 +293,7 @@ def _rule_deepstream_x86(m: Matrix, c: _Context) -> list[Verdict]:
             )
         )
     if s.ubuntu is not None:
-        ok = _mm(s.ubuntu) == _mm(need.ubuntu)
+        ok = major_minor(s.ubuntu) == major_minor(need.ubuntu)
         verdicts.append(
             Verdict("deepstream.ubuntu", Status.OK, f"Ubuntu {_ubuntu(s.ubuntu)} fits DeepStream {ds.version}")
             if ok
@@ -442,7 +442,7 @@ def _rule_pyds(m: Matrix, c: _Context) -> list[Verdict]:
     if ds.pyds is None:
         return [Verdict("pyds", Status.WARN, f"no pyds tag known for DeepStream {ds.version}")]
     pyds = ds.pyds
-    if _mm(python) == _mm(pyds.python):
+    if major_minor(python) == major_minor(pyds.python):
         return [Verdict("pyds", Status.OK, f"pyds {pyds.tag} for DeepStream {ds.version} builds for Python {python}")]
     return [
         Verdict(
