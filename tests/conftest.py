@@ -1,11 +1,18 @@
-"""Shared fixtures. ``fleet``: the simulated device fleet (simfleet), one per session."""
+"""Shared fixtures. ``fleet``: the simulated device fleet (simfleet), one per session;
+``serve_fleet``: a fleet of a test module's own; ``needs_root``: skip unless root."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
+
+
+def _skip_unless_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -15,8 +22,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory):
     """The demo fleet (or the one named by DSPROV_FLEET_FILE), always torn down at the end."""
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
+    _skip_unless_root()
     from simfleet.fleet import DEFAULT_FLEET
     from simfleet.mirror import served_fleet
 
@@ -26,3 +32,26 @@ def fleet(tmp_path_factory: pytest.TempPathFactory):
         os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
         os.environ["DSPROV_CACHE"] = str(runtime_dir / "controller-cache")  # builds start cold
         yield handle
+
+
+@pytest.fixture
+def needs_root() -> None:
+    """Skip the test unless it runs as root (what the simulated fleet needs)."""
+    _skip_unless_root()
+
+
+@pytest.fixture(scope="session")
+def serve_fleet(tmp_path_factory: pytest.TempPathFactory):
+    """Serve a test module a fleet of its own (root only) from a fleet file's text, torn down when
+    its `with` ends: `with serve_fleet("hostile", "name: hostile\\ndevices: ...") as handle:`."""
+    _skip_unless_root()
+    from simfleet.mirror import served_fleet
+
+    @contextlib.contextmanager
+    def serve(folder_name: str, fleet_file: str, runtime: str = "run"):
+        folder = tmp_path_factory.mktemp(folder_name)
+        (folder / "fleet.yml").write_text(fleet_file)
+        with served_fleet(folder / "fleet.yml", folder / runtime) as handle:
+            yield handle
+
+    return serve

@@ -23,7 +23,6 @@ import pytest
 import contextlib
 
 from simfleet.fleet import FleetHandle
-from simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -38,16 +37,12 @@ def lib_dir(device: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fleets(tmp_path_factory):
+def fleets(serve_fleet, tmp_path_factory):
     """(fleet for Ansible, fleet for invoke, the controller cache both use)."""
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
-    folder = tmp_path_factory.mktemp("ansible")
-    spec = folder / "fleet.yml"
-    spec.write_text("name: ansible\ndevices:\n" + "".join(f"  - {{name: {n}, profile: {p}}}\n" for n, p in DEVICES.items()))
+    fleet_file = "name: ansible\ndevices:\n" + "".join(f"  - {{name: {n}, profile: {p}}}\n" for n, p in DEVICES.items())
     with contextlib.ExitStack() as stack:
-        ansible, invoke = (stack.enter_context(served_fleet(spec, folder / side)) for side in ("ansible", "invoke"))
-        yield ansible, invoke, folder / "cache"
+        ansible, invoke = (stack.enter_context(serve_fleet("ansible", fleet_file, side)) for side in ("ansible", "invoke"))
+        yield ansible, invoke, tmp_path_factory.mktemp("ansible-cache") / "cache"
 
 
 def environment(handle: FleetHandle, cache: Path) -> dict[str, str]:
@@ -155,14 +150,24 @@ def test_check_mode_on_a_fresh_fleet_shows_the_plan_and_changes_no_file(fleets):
     assert not (cache / "artifacts").exists()
 
 
-@pytest.mark.fleet
-def test_fleet_provisions_in_one_run_and_failures_stay_alone(fleets, tmp_path, record_property):
+@pytest.fixture(scope="module")
+def provisioned(fleets, tmp_path_factory) -> tuple[subprocess.CompletedProcess, float]:
+    """The Ansible fleet provisioned by one playbook run (with a ghost host from a second
+    inventory), the controller cache filled: (the run, its seconds). Every test that needs this
+    state asks for it, so none depends on another having run."""
     ansible, _, cache = fleets
-    ghost = tmp_path / "ghost.ini"
+    ghost = tmp_path_factory.mktemp("ghost") / "ghost.ini"
     ghost.write_text("[nano]\nghost01 ansible_host=127.0.0.1 ansible_port=9 ansible_user=nvidia\n")
     started = time.monotonic()
     result = playbook(ansible, cache, "provision.yml", "-i", str(ghost), "-e", "dsprov_force=true", *BUILD)
-    record_property("ansible_provision_seconds", round(time.monotonic() - started, 1))
+    return result, round(time.monotonic() - started, 1)
+
+
+@pytest.mark.fleet
+def test_fleet_provisions_in_one_run_and_failures_stay_alone(fleets, provisioned, record_property):
+    ansible, _, _ = fleets
+    result, seconds = provisioned
+    record_property("ansible_provision_seconds", seconds)
     counts, recap = play_recap(result.stdout), dsprov_recap(result.stdout)
     assert counts["ghost01"]["unreachable"] == 1 and recap["ghost01"]["result"] == "unreachable"
     assert counts["orin01"]["failed"] == 1 and recap["orin01"]["result"] == "refused"
@@ -181,7 +186,7 @@ def test_fleet_provisions_in_one_run_and_failures_stay_alone(fleets, tmp_path, r
 
 
 @pytest.mark.fleet
-def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets):
+def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets, provisioned):
     ansible, _, cache = fleets
     again = playbook(ansible, cache, "provision.yml", "-e", "dsprov_force=true", *BUILD)
     counts = play_recap(again.stdout)
@@ -195,7 +200,7 @@ def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets):
 
 
 @pytest.mark.fleet
-def test_invoke_and_ansible_leave_the_hosts_byte_identical(fleets, record_property):
+def test_invoke_and_ansible_leave_the_hosts_byte_identical(fleets, provisioned, record_property):
     ansible, by_invoke, cache = fleets
     started = time.monotonic()
     result = invoke(by_invoke, cache, "provision", "--hosts", "all", "--force", "--plugin-source", "build", "--json")

@@ -2,6 +2,7 @@
 their engines classified and rebuilt by the trtexec stand-in, rebuilt again after a plugin swap,
 kept when a rebuild fails; INT8 becomes FP16 on the Nano."""
 
+import contextlib
 import json
 import os
 import subprocess
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "tests" / "fixtures" / "published" / "deepstream_configs"
@@ -42,13 +42,10 @@ T4_FILES = {
 
 
 @pytest.fixture(scope="module")
-def fleet2(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
-    folder = tmp_path_factory.mktemp("engines")
-    spec = folder / "fleet.yml"
-    spec.write_text("name: engines\ndevices:\n  - {name: t4-01, profile: t4}\n  - {name: nano01, profile: nano}\n")
-    with served_fleet(spec, folder / "run") as handle:
+def fleet2(serve_fleet):
+    fleet_file = "name: engines\ndevices:\n  - {name: t4-01, profile: t4}\n  - {name: nano01, profile: nano}\n"
+    with serve_fleet("engines", fleet_file) as handle:
+        folder = handle.runtime_dir.parent
         host_vars = handle.runtime_dir / "host_vars"
         host_vars.mkdir()
         (folder / "instances.json").write_text(json.dumps(COCO))
@@ -84,68 +81,85 @@ def engines_json(result) -> dict[str, dict]:
     return {e["config"]: e for e in json.loads(result.stdout)["engines"]}
 
 
+@contextlib.contextmanager
+def phase(name: str):
+    """A failure inside names the phase of the scenario it happened in."""
+    try:
+        yield
+    except AssertionError as exc:
+        raise AssertionError(f"phase {name!r}: {exc}") from exc
+
+
 def test_t4_rebuild_rerun_swap_and_failure(fleet2):
     for path, source in T4_FILES.items():
         put(fleet2, "t4-01", path, source.read_bytes() if isinstance(source, Path) else source)
 
-    dry = invoke(fleet2, "engines", "--host", "t4-01", "--dry-run", "--json")
-    planned = engines_json(dry)
-    assert set(planned) == {DINO, YOLO, PEOPLENET}  # found under dsprov_engine_roots; the .etlt lies elsewhere
-    assert planned[DINO]["status"] == "stale" and "no build record" in planned[DINO]["reason"]
-    assert planned[YOLO]["status"] == planned[PEOPLENET]["status"] == "missing"
-    assert any("trtexec --onnx=" in line and "--int8" in line and "--calib=" in line
-               for line in json.loads(dry.stdout)["plan"])
-    assert "an engine of unknown provenance" in text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine")
+    with phase('dry run: classify'):
+        dry = invoke(fleet2, "engines", "--host", "t4-01", "--dry-run", "--json")
+        planned = engines_json(dry)
+        assert set(planned) == {DINO, YOLO, PEOPLENET}  # found under dsprov_engine_roots; the .etlt lies elsewhere
+        assert planned[DINO]["status"] == "stale" and "no build record" in planned[DINO]["reason"]
+        assert planned[YOLO]["status"] == planned[PEOPLENET]["status"] == "missing"
+        assert any("trtexec --onnx=" in line and "--int8" in line and "--calib=" in line
+                   for line in json.loads(dry.stdout)["plan"])
+        assert "an engine of unknown provenance" in text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine")
 
-    first = invoke(fleet2, "engines", "--host", "t4-01", "--json")
-    assert first.returncode == 0, first.stdout + first.stderr
-    assert {c: e["outcome"] for c, e in engines_json(first).items()} == dict.fromkeys((DINO, YOLO, PEOPLENET), "rebuilt")
-    dino_engine = text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine")
-    assert "tensorrt=8.0.1.6" in dino_engine and "precision=fp32" in dino_engine and f"onnx={DINO_ONNX}" in dino_engine
-    yolo_engine = text(fleet2, "t4-01", f"{T4_ROOT}/tao/models/yolov4/yolov4_resnet18_epoch_080.onnx_b1_gpu0_int8.engine")
-    assert "precision=int8" in yolo_engine
-    record = json.loads(text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine.dsprov.json"))
-    assert (record["tensorrt"], record["gpu_archs"], record["precision"]) == ("8.0.1.6", "75", "fp32")
-    for config in (DINO, YOLO, PEOPLENET):  # the T4 keeps every precision: same names, configs untouched
-        assert text(fleet2, "t4-01", config) == T4_FILES[config].read_text()
+    with phase('first run: rebuild'):
+        first = invoke(fleet2, "engines", "--host", "t4-01", "--json")
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert {c: e["outcome"] for c, e in engines_json(first).items()} == dict.fromkeys((DINO, YOLO, PEOPLENET), "rebuilt")
+        dino_engine = text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine")
+        assert "tensorrt=8.0.1.6" in dino_engine and "precision=fp32" in dino_engine and f"onnx={DINO_ONNX}" in dino_engine
+        yolo_engine = text(fleet2, "t4-01", f"{T4_ROOT}/tao/models/yolov4/yolov4_resnet18_epoch_080.onnx_b1_gpu0_int8.engine")
+        assert "precision=int8" in yolo_engine
+        record = json.loads(text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine.dsprov.json"))
+        assert (record["tensorrt"], record["gpu_archs"], record["precision"]) == ("8.0.1.6", "75", "fp32")
+        for config in (DINO, YOLO, PEOPLENET):  # the T4 keeps every precision: same names, configs untouched
+            assert text(fleet2, "t4-01", config) == T4_FILES[config].read_text()
 
-    again = invoke(fleet2, "engines", "--host", "t4-01", "--json")
-    assert again.returncode == 0 and {e["outcome"] for e in engines_json(again).values()} == {"current"}
+    with phase('rerun: all current'):
+        again = invoke(fleet2, "engines", "--host", "t4-01", "--json")
+        assert again.returncode == 0 and {e["outcome"] for e in engines_json(again).values()} == {"current"}
 
-    etlt = invoke(fleet2, "engines", "--host", "t4-01", "--config", ETLT)
-    assert etlt.returncode == 1 and "tao-converter" in etlt.stdout
+    with phase('etlt: refused'):
+        etlt = invoke(fleet2, "engines", "--host", "t4-01", "--config", ETLT)
+        assert etlt.returncode == 1 and "tao-converter" in etlt.stdout
 
-    # provision swaps the plugin library, builds the parser library and writes the config of the
-    # dsprov_models entry, then its engines step rebuilds every engine and builds the new one
-    tao_apps_standin(fleet2)
-    put(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx", ONNX_HEAD + b"onnx stand-in: provisioned dino\n")
-    swap = invoke(fleet2, "provision", "--host", "t4-01", "--json")
-    assert swap.returncode == 0, swap.stdout + swap.stderr
-    steps = [(s["name"], s["status"]) for s in json.loads(swap.stdout)[0]["steps"]]
-    assert steps[-4:] == [("plugin-swap", "changed"), ("parser-library", "changed"), ("deepstream-config", "changed"),
-                          ("engines", "changed")]
-    assert "precision=fp16" in text(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx_b1_gpu0_fp16.engine")
-    assert text(fleet2, "t4-01", f"{PROVISIONED}/labels.txt") == "BG\nperson\nface\nbag\n"
-    rerun = invoke(fleet2, "provision", "--host", "t4-01", "--json")
-    assert {s["status"] for s in json.loads(rerun.stdout)[0]["steps"]} == {"unchanged"}
-    swapped = json.loads(text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine.dsprov.json"))
-    assert swapped["plugin_sha256"] != record["plugin_sha256"]
-    for config in (YOLO, PEOPLENET):
-        engine = parse_engine(fleet2, config)
-        assert json.loads(text(fleet2, "t4-01", engine + ".dsprov.json"))["plugin_sha256"] == swapped["plugin_sha256"]
+    with phase('provision: swap, models, engines'):
+        # provision swaps the plugin library, builds the parser library and writes the config of the
+        # dsprov_models entry, then its engines step rebuilds every engine and builds the new one
+        tao_apps_standin(fleet2)
+        put(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx", ONNX_HEAD + b"onnx stand-in: provisioned dino\n")
+        swap = invoke(fleet2, "provision", "--host", "t4-01", "--json")
+        assert swap.returncode == 0, swap.stdout + swap.stderr
+        steps = [(s["name"], s["status"]) for s in json.loads(swap.stdout)[0]["steps"]]
+        assert steps[-4:] == [("plugin-swap", "changed"), ("parser-library", "changed"), ("deepstream-config", "changed"),
+                              ("engines", "changed")]
+        assert "precision=fp16" in text(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx_b1_gpu0_fp16.engine")
+        assert text(fleet2, "t4-01", f"{PROVISIONED}/labels.txt") == "BG\nperson\nface\nbag\n"
 
-    # rollback makes them stale again; a missing ONNX makes that one rebuild fail, the rest go on
-    assert invoke(fleet2, "rollback", "--host", "t4-01").returncode == 0
-    assert on(fleet2, "t4-01", f"rm '{DINO_ONNX}'").returncode == 0
-    before = on(fleet2, "t4-01", f"sha256sum '{DINO_ONNX}_b1_gpu0_fp32.engine'*").stdout
-    failed = invoke(fleet2, "engines", "--host", "t4-01", "--json")
-    assert failed.returncode == 1
-    outcomes = engines_json(failed)
-    assert outcomes[DINO]["outcome"] == "failed" and "is missing" in outcomes[DINO]["message"]
-    assert outcomes[YOLO]["outcome"] == outcomes[PEOPLENET]["outcome"] == "rebuilt"
-    assert on(fleet2, "t4-01", f"sha256sum '{DINO_ONNX}_b1_gpu0_fp32.engine'*").stdout == before
-    assert text(fleet2, "t4-01", DINO) == T4_FILES[DINO].read_text()
-    assert on(fleet2, "t4-01", f"ls -a '{Path(DINO_ONNX).parent}'").stdout.decode().count(".dsprov-new-") == 0
+    with phase('provision rerun: unchanged'):
+        rerun = invoke(fleet2, "provision", "--host", "t4-01", "--json")
+        assert {s["status"] for s in json.loads(rerun.stdout)[0]["steps"]} == {"unchanged"}
+        swapped = json.loads(text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine.dsprov.json"))
+        assert swapped["plugin_sha256"] != record["plugin_sha256"]
+        for config in (YOLO, PEOPLENET):
+            engine = parse_engine(fleet2, config)
+            assert json.loads(text(fleet2, "t4-01", engine + ".dsprov.json"))["plugin_sha256"] == swapped["plugin_sha256"]
+
+    with phase('rollback, then one rebuild fails'):
+        # rollback makes them stale again; a missing ONNX makes that one rebuild fail, the rest go on
+        assert invoke(fleet2, "rollback", "--host", "t4-01").returncode == 0
+        assert on(fleet2, "t4-01", f"rm '{DINO_ONNX}'").returncode == 0
+        before = on(fleet2, "t4-01", f"sha256sum '{DINO_ONNX}_b1_gpu0_fp32.engine'*").stdout
+        failed = invoke(fleet2, "engines", "--host", "t4-01", "--json")
+        assert failed.returncode == 1
+        outcomes = engines_json(failed)
+        assert outcomes[DINO]["outcome"] == "failed" and "is missing" in outcomes[DINO]["message"]
+        assert outcomes[YOLO]["outcome"] == outcomes[PEOPLENET]["outcome"] == "rebuilt"
+        assert on(fleet2, "t4-01", f"sha256sum '{DINO_ONNX}_b1_gpu0_fp32.engine'*").stdout == before
+        assert text(fleet2, "t4-01", DINO) == T4_FILES[DINO].read_text()
+        assert on(fleet2, "t4-01", f"ls -a '{Path(DINO_ONNX).parent}'").stdout.decode().count(".dsprov-new-") == 0
 
 
 def parse_engine(handle, config: str) -> str:

@@ -105,9 +105,7 @@ def _mounts_under(path: Path) -> list[str]:
             if line.split()[1].startswith(str(path))]
 
 
-def test_fleet_down_leaves_nothing(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
+def test_fleet_down_leaves_nothing(tmp_path, needs_root):
     fleet_file = tmp_path / "one.yml"
     fleet_file.write_text("name: cleanup\ndevices:\n  - {name: nano01, profile: nano}\n")
     runtime = tmp_path / "run"
@@ -121,10 +119,8 @@ def test_fleet_down_leaves_nothing(tmp_path):
     assert not _mounts_under(runtime) and not runtime.exists()
 
 
-def test_fleet_down_cleans_up_after_a_crashed_run(tmp_path):
+def test_fleet_down_cleans_up_after_a_crashed_run(tmp_path, needs_root):
     """A fleet whose starter died (no handle) is stopped from its runtime dir alone."""
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
     fleet_file = tmp_path / "one.yml"
     fleet_file.write_text("name: crashed\ndevices:\n  - {name: t4-01, profile: t4}\n")
     runtime = tmp_path / "run"

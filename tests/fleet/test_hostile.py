@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -22,13 +21,8 @@ pytestmark = pytest.mark.fleet
 
 
 @pytest.fixture(scope="module")
-def t4(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
-    folder = tmp_path_factory.mktemp("hostile")
-    spec = folder / "fleet.yml"
-    spec.write_text(f"name: hostile\ndevices:\n  - {{name: {HOST}, profile: t4}}\n")
-    with served_fleet(spec, folder / "run") as handle:
+def t4(serve_fleet):
+    with serve_fleet("hostile", f"name: hostile\ndevices:\n  - {{name: {HOST}, profile: t4}}\n") as handle:
         yield handle
 
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from simfleet.mirror import served_fleet
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
@@ -27,12 +26,8 @@ SITE = "/usr/local/lib/python3.11/dist-packages"  # where Debian's pip installs 
 
 
 @pytest.fixture(scope="module")
-def pyfleet(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
-    folder = tmp_path_factory.mktemp("pyds")
-    (folder / "fleet.yml").write_text(FLEET)
-    with served_fleet(folder / "fleet.yml", folder / "run") as handle:
+def pyfleet(serve_fleet):
+    with serve_fleet("pyds", FLEET) as handle:
         yield handle
 
 

@@ -48,16 +48,10 @@ def real_trt_cache(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def real(tmp_path_factory):
+def real(serve_fleet):
     """A one-device fleet; the tests pass its password and cache to invoke themselves."""
-    from simfleet.mirror import served_fleet
-
-    if os.geteuid() != 0:
-        pytest.skip("the simulated fleet needs root (mounts, namespaces, chroot)")
-    folder = tmp_path_factory.mktemp("real-trt")
-    spec = folder / "fleet.yml"
-    spec.write_text(f"name: real-trt\ntrt_oss: bundle\ndevices:\n  - {{name: {HOST}, profile: x86-real}}\n")
-    with served_fleet(spec, folder / "run") as handle:
+    fleet_file = f"name: real-trt\ntrt_oss: bundle\ndevices:\n  - {{name: {HOST}, profile: x86-real}}\n"
+    with serve_fleet("real-trt", fleet_file) as handle:
         (handle.runtime_dir / "group_vars" / "x86.yml").write_text(
             "dsprov_required_plugins: [MultiscaleDeformableAttnPlugin_TRT]\n")
         yield handle
