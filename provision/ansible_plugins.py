@@ -9,6 +9,7 @@ from Ansible's usual settings. Settings are the host's `dsprov_*` vars, as for i
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
@@ -18,7 +19,7 @@ from ansible.plugins.callback import CallbackBase
 from provision.artifacts import ArtifactStore
 from provision.detect import analyse, capture
 from provision.errors import ProvisionError
-from provision.exit_codes import NOT_OK
+from provision.outcomes import NOT_OK
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_job, rollback_job, run_job
 from provision.report import detection_json, worst
@@ -58,7 +59,8 @@ def _result(report: HostReport) -> dict[str, Any]:
         "changed": report.changed,
         "failed": report.result in NOT_OK,
         "msg": report.message,
-        REPORT_KEY: {k: v for k, v in dataclasses.asdict(report).items() if k != "plan"},  # the plan: --diff
+        # plain JSON types for Ansible (the enums as their words); the plan goes to --diff
+        REPORT_KEY: {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(report))).items() if k != "plan"},
     }
 
 

@@ -17,7 +17,8 @@ from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
-from provision.exit_codes import NOT_OK, fleet_exit
+from provision.exit_codes import fleet_exit
+from provision.outcomes import NOT_OK, RunResult
 from provision.runners import runner_for
 from provision.options import Flags, Settings, check_settings
 
@@ -163,7 +164,7 @@ def _cancelled(reports, as_json: bool) -> int:
     if as_json:
         print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
     for r in reports:
-        line = r.message if r.result == "cancelled" else f"{r.host}: {r.result} before the cancel: {r.message}"
+        line = r.message if r.result is RunResult.CANCELLED else f"{r.host}: {r.result} before the cancel: {r.message}"
         print(line if line.startswith(f"{r.host}: ") else f"{r.host}: {line}", file=sys.stderr)
     return cancel.EXIT_CANCELLED
 
@@ -235,7 +236,7 @@ def demo() -> int:
         reports = provision_hosts(inv, inv.resolve("all"), Flags())
     _summary(reports, "provision (simulated fleet)")
     console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
-    return 1 if any(r.result == "failed" for r in reports) else 0
+    return 1 if any(r.result is RunResult.FAILED for r in reports) else 0
 
 
 def _run_one(spec, job, dry_run: bool, err: Console):
@@ -340,11 +341,11 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         return Plan(host, steps.steps, steps.warnings)
 
     result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
-    if result.result in ("refused", "unreachable") or (result.result == "failed" and not result.plan):
+    if result.result in (RunResult.REFUSED, RunResult.UNREACHABLE) or (result.result is RunResult.FAILED and not result.plan):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
     (config_step,) = planned[0].configs
     warnings = planned[0].warnings
-    failed = result.result == "failed"
+    failed = result.result is RunResult.FAILED
     if as_json:
         print(json.dumps({"host": host, "result": result.result, "message": result.message if failed else "",
                           "warnings": warnings, "config": setup.config, "labels": setup.labels,

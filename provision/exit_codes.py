@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Iterable
 
+from provision.outcomes import NOT_OK, RunResult
+
 OK, HOST_FAILED, BAD_INPUT, CANCELLED = 0, 1, 2, 130
-NOT_OK = ("failed", "refused", "unreachable")
 
 
 def fleet_exit(results: Iterable[str]) -> int:
     """The exit code for a run whose hosts ended with these results."""
     results = list(results)
-    if results and all(r == "unreachable" for r in results):
+    if results and all(r == RunResult.UNREACHABLE for r in results):
         return BAD_INPUT
     return HOST_FAILED if any(r in NOT_OK for r in results) else OK

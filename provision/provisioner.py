@@ -22,6 +22,7 @@ from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for
 from provision.options import Flags, Settings, check_settings
+from provision.outcomes import Outcome, RunResult, StepStatus
 from provision.state import read_state
 from provision.steps.base import StepContext, StepFailed
 from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps
@@ -32,15 +33,15 @@ LOGS_KEPT = 20
 @dataclass
 class StepReport:
     name: str
-    status: str  # changed | unchanged | failed
+    status: StepStatus
     detail: str
 
 
 @dataclass
 class HostReport:
     host: str
-    result: str = "ok"  # ok | failed | refused | unreachable | planned | cancelled
-    outcome: str = "unchanged"  # built | fetched | copied | unchanged | restored | -
+    result: RunResult = RunResult.OK
+    outcome: Outcome = Outcome.UNCHANGED
     key: str = "-"
     seconds: float = 0.0
     message: str = ""
@@ -50,7 +51,7 @@ class HostReport:
 
     @property
     def changed(self) -> bool:
-        return any(s.status == "changed" for s in self.steps)
+        return any(s.status is StepStatus.CHANGED for s in self.steps)
 
 
 class HostLog:
@@ -107,11 +108,11 @@ def run_plan(
             raise cancel.Cancelled(
                 f"{ctx.runner.host}: cancelled during {step.name}, its command stopped on the host{_done(report)}"
             ) from None
-        if check_only and not first_change and report.steps[-1].status == "changed":
+        if check_only and not first_change and report.steps[-1].status is StepStatus.CHANGED:
             first_change = step.name
         if step.main_product and report.key == "-":
             report.key = step.key or "-"
-            report.outcome = step.outcome or report.outcome
+            report.outcome = Outcome(step.outcome) if step.outcome else report.outcome
 
 
 def _run_step(step, ctx: StepContext, report: HostReport, check_only: bool, first_change: str | None) -> None:
@@ -119,11 +120,11 @@ def _run_step(step, ctx: StepContext, report: HostReport, check_only: bool, firs
     other step, and every rollback, finishes once started."""
     done = None if first_change else step.check(ctx)
     if done:
-        report.steps.append(StepReport(step.name, "unchanged", done))
+        report.steps.append(StepReport(step.name, StepStatus.UNCHANGED, done))
         ctx.log(f"[{step.name}] unchanged: {done}")
     elif check_only:
         after = f" (after {first_change})" if first_change else ""
-        report.steps.append(StepReport(step.name, "changed", f"would {step.summary()}{after}"))
+        report.steps.append(StepReport(step.name, StepStatus.CHANGED, f"would {step.summary()}{after}"))
         ctx.log(f"[{step.name}] would {step.summary()}{after}")
     else:
         ctx.log(f"[{step.name}] {step.summary()}")
@@ -136,7 +137,7 @@ def _run_step(step, ctx: StepContext, report: HostReport, check_only: bool, firs
             with cancel.shielded():
                 step.rollback(ctx)
             raise
-        report.steps.append(StepReport(step.name, "changed", step.summary()))
+        report.steps.append(StepReport(step.name, StepStatus.CHANGED, step.summary()))
 
 
 def _done(report: HostReport) -> str:
@@ -194,7 +195,7 @@ def run_job(
                 ctx.state = read_state(ctx)
                 run_plan(plan, ctx, report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
-            report.result, report.outcome = "planned", "-"
+            report.result, report.outcome = RunResult.PLANNED, Outcome.NONE
             return report, detection
         if plan.steps:
             held = acquire(runner)
@@ -206,7 +207,7 @@ def run_job(
         report.message = "; ".join([*plan.notes, *ctx.notes]) or ("changed" if report.changed else "nothing to change")
     except cancel.Cancelled as exc:
         stopped = str(exc) if report.plan else f"{runner.host}: cancelled during detect (nothing changed)"
-        report.result, report.message = "cancelled", stopped + "; lock released"
+        report.result, report.message = RunResult.CANCELLED, stopped + "; lock released"
         log(report.message)
     except ProvisionError as exc:
         report.result = _result_of(exc)
@@ -228,11 +229,11 @@ def _planned(job: Job, ctx: StepContext, detection: Detection | None) -> Plan:
         raise PlanRefused(str(exc)) from None
 
 
-def _result_of(exc: ProvisionError) -> str:
+def _result_of(exc: ProvisionError) -> RunResult:
     """refused (the plan said no), unreachable (no connection, host key or sudo login) or failed."""
     if isinstance(exc, PlanRefused):
-        return "refused"
-    return "unreachable" if isinstance(exc, (HostUnreachable, WrongSudoPassword)) else "failed"
+        return RunResult.REFUSED
+    return RunResult.UNREACHABLE if isinstance(exc, (HostUnreachable, WrongSudoPassword)) else RunResult.FAILED
 
 
 def provision_job(host_vars: dict, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:

@@ -14,6 +14,7 @@ from typing import Callable
 from provision.errors import StepFailed
 from provision.facts import HostFacts
 from provision.options import DEFAULT_STALL_TIMEOUT
+from provision.outcomes import Outcome
 from provision.runners import Result, Runner
 
 
@@ -67,7 +68,7 @@ class Step:
     interruptible = False  # may a cancel stop apply halfway (True only for steps that change no system file)
     main_product = False  # its key and outcome are the run's (the plugin, the pyds wheel, the restore)
     key: str | None = None  # the build key of what it produced
-    outcome: str = ""  # what it did: built | copied | fetched | restored
+    outcome: Outcome | None = None  # what it did to the run's main product
     provides: frozenset[str] = frozenset()  # what later steps may count on (e.g. "cmake")
 
     def describe(self) -> list[str]:

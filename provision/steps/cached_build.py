@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
+from provision.outcomes import Outcome
 from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 
 
@@ -26,7 +27,7 @@ class CachedBuild(Step):
     artifact: Path | None = field(default=None, kw_only=True)
     key: str | None = field(default=None, kw_only=True)
     commit: str | None = field(default=None, kw_only=True)
-    outcome: str = field(default="", kw_only=True)  # built | copied
+    outcome: Outcome | None = field(default=None, kw_only=True)
     what = "build"  # what the file is, in messages
     timeout = 6 * 3600  # seconds for each build command
     interruptible = True  # it only writes its build folder and the controller cache
@@ -63,7 +64,7 @@ class CachedBuild(Step):
             return f"{self.what} {key} is already installed"
         cached = self.cached(key)
         if cached:
-            self.artifact, self.outcome = cached, "copied"
+            self.artifact, self.outcome = cached, Outcome.COPIED
             return f"cached {self.what} {cached.name} ({key})"
         return None
 
@@ -72,7 +73,7 @@ class CachedBuild(Step):
         with self.store.lock(key):
             cached = self.cached(key)
             if cached:  # another host of the fleet built it while we waited
-                self.artifact, self.outcome = cached, "copied"
+                self.artifact, self.outcome = cached, Outcome.COPIED
                 return
             ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
             for command in self.spec.commands():
@@ -83,7 +84,7 @@ class CachedBuild(Step):
                 ctx.runner.get(remote, local)
                 self.check_product(ctx, local)
                 self.artifact = self.store.put(key, name, local, self.spec.key_parts(self.commit))
-            self.outcome = "built"
+            self.outcome = Outcome.BUILT
 
     def verify(self, ctx: StepContext) -> None:
         if self.artifact is None or not self.artifact.exists():

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from provision.outcomes import Outcome
 from provision.state import SAVED_DIR, read_state, write_state
 from provision.steps.base import Step, StepContext, StepFailed, q
 from provision.runners.base import sha256_command
@@ -274,7 +275,7 @@ class RestorePlugin(Step):
     path is refused (takeover without force)."""
 
     paths: PluginPaths
-    outcome: str = field(default="", init=False)
+    outcome: Outcome | None = field(default=None, init=False)
     name = "restore"
     main_product = True
 
@@ -295,7 +296,7 @@ class RestorePlugin(Step):
             ctx.log(taken.note)
             write_state(ctx, {**ctx.state, "plugin": {**plugin, "original_sha256": taken.sha256}})
         restore(ctx, self.paths)
-        self.outcome = "restored"
+        self.outcome = Outcome.RESTORED
         ctx.notes.append(f"{self.paths.path} restored (SHA-256 {plugin['original_sha256'][:12]}...)")
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from provision.artifacts import build_key, sha256_file
+from provision.outcomes import Outcome
 from provision.errors import ProvisionError
 from provision.matrix import PLATFORMS, PrebuiltInfo, PrebuiltPlugin
 from provision.steps.base import StepContext, StepFailed, q
@@ -87,8 +88,8 @@ class FetchPrebuiltPlugin(CachedBuild):
 
     def apply(self, ctx: StepContext) -> None:
         super().apply(ctx)
-        if self.outcome == "built":
-            self.outcome = "fetched"
+        if self.outcome is Outcome.BUILT:
+            self.outcome = Outcome.FETCHED
 
     def resolve_key(self, ctx: StepContext) -> str:
         """The commit is pinned: no need to ask the repository."""
