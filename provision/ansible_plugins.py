@@ -71,14 +71,14 @@ class DetectAction(_HostAction):
         host, flags, host_vars = self._setup(task_vars or {}, DETECT_FLAGS)
         runner = self._runner(host, host_vars)
         try:
-            d = analyse(host, capture(runner, Settings.read(host_vars).build_dir), flags.gpu_archs, Matrix.load())
+            detection = analyse(host, capture(runner, Settings.read(host_vars).build_dir), flags.gpu_archs, Matrix.load())
         except ProvisionError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
-        facts = detection_json(d)
-        archs = " ".join(d.gpu_archs.archs) or "unknown"
+        facts = detection_json(detection)
+        archs = " ".join(detection.gpu_archs.archs) or "unknown"
         return {
             "changed": False,
-            "msg": f"{host}: {d.facts.platform} TensorRT {d.facts.tensorrt}, GPU_ARCHS {archs}, matrix {worst(d.verdicts).value}",
+            "msg": f"{host}: {detection.facts.platform} TensorRT {detection.facts.tensorrt}, GPU_ARCHS {archs}, matrix {worst(detection.verdicts).value}",
             "ansible_facts": {"dsprov": facts},
         }
 

@@ -109,12 +109,12 @@ class Plan:
         return out
 
 
-def _installed_plugin(d: Detection) -> PluginPaths:
-    f = d.facts
-    real = [p.name for p in f.plugin_files if p.link_target is None and p.name.count(".") >= 4]
-    if not f.lib_dir or not real:
-        raise PlanRefused(f"{d.host}: no libnvinfer_plugin.so.X.Y.Z in {f.lib_dir}: is TensorRT installed?")
-    return PluginPaths(f.lib_dir, sorted(real)[-1])
+def _installed_plugin(detection: Detection) -> PluginPaths:
+    facts = detection.facts
+    real = [p.name for p in facts.plugin_files if p.link_target is None and p.name.count(".") >= 4]
+    if not facts.lib_dir or not real:
+        raise PlanRefused(f"{detection.host}: no libnvinfer_plugin.so.X.Y.Z in {facts.lib_dir}: is TensorRT installed?")
+    return PluginPaths(facts.lib_dir, sorted(real)[-1])
 
 
 def _new_enough(archives: list[CmakeArchive], minimum: Version) -> CmakeArchive | None:
@@ -122,7 +122,7 @@ def _new_enough(archives: list[CmakeArchive], minimum: Version) -> CmakeArchive 
     return next((a for a in archives if Version(a.version) >= minimum), None)
 
 
-def _cmake_step(matrix: Matrix, options: Options, host: str, f: HostFacts, build_dir: str, jobs: int,
+def _cmake_step(matrix: Matrix, options: Options, host: str, facts: HostFacts, build_dir: str, jobs: int,
                 minimum: Version | None = None, why: str = "") -> EnsureCmake:
     """Install a release archive >= `minimum` for the host's architecture, or build the source
     when asked; the inventory's archives (a mirror) replace the matrix's."""
@@ -132,78 +132,78 @@ def _cmake_step(matrix: Matrix, options: Options, host: str, f: HostFacts, build
         source = _new_enough([options.cmake_source] if options.cmake_source else rows, minimum)
         if source is None:
             raise PlanRefused(f"{host}: no cmake source release >= {minimum}{why} is configured (set dsprov_cmake_source)")
-        return EnsureCmakeFromSource(minimum, f.cmake, source, build_dir, jobs)
-    configured = [a for a in options.cmake_archives if a.arch == f.arch]
+        return EnsureCmakeFromSource(minimum, facts.cmake, source, build_dir, jobs)
+    configured = [a for a in options.cmake_archives if a.arch == facts.arch]
     known = configured or [CmakeArchive(r.arch, str(r.version), r.url, r.sha256)
-                           for r in matrix.cmake.archives if r.arch == f.arch]
+                           for r in matrix.cmake.archives if r.arch == facts.arch]
     archive = _new_enough(known, minimum)
     if archive is None:
         have = ", ".join(a.version for a in known) or "none"
         raise PlanRefused(
-            f"{host}: cmake {f.cmake or 'missing'} is older than {minimum}{why} and no cmake release"
-            f" archive >= {minimum} is known for {f.arch} (have: {have}; set dsprov_cmake_archives, or"
+            f"{host}: cmake {facts.cmake or 'missing'} is older than {minimum}{why} and no cmake release"
+            f" archive >= {minimum} is known for {facts.arch} (have: {have}; set dsprov_cmake_archives, or"
             " --cmake-from-source)"
         )
-    return EnsureCmake(minimum, f.cmake, archive)
+    return EnsureCmake(minimum, facts.cmake, archive)
 
 
-def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None = None) -> Plan:
+def make_plan(detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None = None) -> Plan:
     """The steps that bring the host to a swapped OSS plugin, or PlanRefused saying why not."""
-    f, host = d.facts, d.host
-    failed = [v for v in d.verdicts if v.status is Status.FAIL]
+    facts, host = detection.facts, detection.host
+    failed = [v for v in detection.verdicts if v.status is Status.FAIL]
     if failed:
         raise PlanRefused(
             f"{host}: " + "; ".join(v.reason + (f" (fix: {v.fix})" if v.fix else "") for v in failed)
         )
     if options.pyds.only:
-        return _pyds_only_plan(d, matrix, options, store)
-    if f.tensorrt is None or f.platform is None:
+        return _pyds_only_plan(detection, matrix, options, store)
+    if facts.tensorrt is None or facts.platform is None:
         raise PlanRefused(f"{host}: no TensorRT found (dpkg-query, NvInferVersion.h): nothing to build against")
     plan = Plan(host, [])
 
-    oss = matrix.oss_ref(f.tensorrt, f.platform)
+    oss = matrix.oss_ref(facts.tensorrt, facts.platform)
     guide = None
-    if f.deepstream and matrix.deepstream(f.deepstream):
-        guide = matrix.deepstream(f.deepstream).trt_oss_guide(f.platform)
+    if facts.deepstream and matrix.deepstream(facts.deepstream):
+        guide = matrix.deepstream(facts.deepstream).trt_oss_guide(facts.platform)
     binary_only = guide is not None and guide.guide is OssGuide.BINARY_ONLY
     no_ref = oss is None or oss.ref is None
     if options.plugin_source == "prebuilt" or (
         options.plugin_source == "auto" and not options.trt_oss_ref and (binary_only or no_ref)
-        and _prebuilt_row(matrix, options, f, with_sha256=True) is not None
+        and _prebuilt_row(matrix, options, facts, with_sha256=True) is not None
     ):
-        return _prebuilt_plan(plan, d, matrix, options, store)
+        return _prebuilt_plan(plan, detection, matrix, options, store)
 
     ref = options.trt_oss_ref or (oss.ref if oss else None)
     if ref is None:
         why = oss.reason if oss and oss.reason else "the matrix has no TensorRT OSS ref for it"
-        raise PlanRefused(f"{host}: TensorRT {f.tensorrt} on {f.platform}: {why} (override: --trt-oss-ref)")
+        raise PlanRefused(f"{host}: TensorRT {facts.tensorrt} on {facts.platform}: {why} (override: --trt-oss-ref)")
     if oss and not options.trt_oss_ref:
         carried = matrix.plugins_in(oss)
         for plugin in options.required_plugins:
             if plugin not in carried:
                 where = ", ".join(r.ref for r in matrix.refs_with_plugin(plugin) if r.ref) or "no ref"
                 raise PlanRefused(
-                    f"{host}: {plugin} is not in {ref}, the OSS ref for the installed TensorRT {f.tensorrt};"
+                    f"{host}: {plugin} is not in {ref}, the OSS ref for the installed TensorRT {facts.tensorrt};"
                     f" it is in {where}: upgrade TensorRT (JetPack) first, a build cannot help"
                 )
 
     if guide and guide.guide is not OssGuide.BUILD and not options.required_plugins and not options.force:
         plan.notes.append(
-            f"DeepStream {f.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
+            f"DeepStream {facts.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
             f" ({guide.source}); nothing to do (--force builds anyway)"
         )
-        return _after_plugin(plan, d, matrix, options, store)
+        return _after_plugin(plan, detection, matrix, options, store)
 
-    if f.gcc is None:
+    if facts.gcc is None:
         raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
-    build_dir = f.build_dir or "/tmp/dsprov"
-    short = preflight(f.mem_available_kib, f.swap_total_kib, f.disk_free_kib, build_dir)
+    build_dir = facts.build_dir or "/tmp/dsprov"
+    short = preflight(facts.mem_available_kib, facts.swap_total_kib, facts.disk_free_kib, build_dir)
     if short:
         raise PlanRefused(f"{host}: {short}")
-    archs = d.gpu_archs
+    archs = detection.gpu_archs
     if not archs.archs:
         raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
-    cannot = [c for c in host_compute_caps(f) if not any(runs_on(a, c) for a in archs.archs)]
+    cannot = [c for c in host_compute_caps(facts) if not any(runs_on(a, c) for a in archs.archs)]
     if archs.source == "--gpu-archs" and cannot and not options.force:
         raise PlanRefused(
             f"{host}: --gpu-archs {archs.cmake_value} has no code this host's GPU (compute capability"
@@ -211,34 +211,34 @@ def make_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactSto
             " compatibility); --force builds it anyway"
         )
     plan.notes += list(archs.notes)
-    jobs, hint = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+    jobs, hint = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
     if hint:
         plan.notes.append(hint)
-    ref_row = oss if oss and oss.ref == ref else _row_of_ref(matrix, ref, f.platform)
+    ref_row = oss if oss and oss.ref == ref else _row_of_ref(matrix, ref, facts.platform)
     minimum = matrix.cmake_minimum(ref_row)
-    if not f.cmake or f.cmake < minimum:
+    if not facts.cmake or facts.cmake < minimum:
         why = f" ({ref} needs it)" if minimum > matrix.cmake.minimum else ""
-        plan.steps.append(_cmake_step(matrix, options, host, f, build_dir, jobs, minimum, why))
+        plan.steps.append(_cmake_step(matrix, options, host, facts, build_dir, jobs, minimum, why))
     if ref_row is not None and ref_row.arch_flag != "GPU_ARCHS":
         reason = ref_row.arch_note or f"{ref} ignores GPU_ARCHS"
         plan.notes.append(f"{reason}: architectures go in -D{ref_row.arch_flag}")
-    installed = _installed_plugin(d)
+    installed = _installed_plugin(detection)
     spec = BuildSpec(
         repo=options.trt_oss_repo,
         ref=ref,
         gpu_archs=ref_row.arch_define(archs.archs) if ref_row else archs.cmake_value,
         arch_flag=ref_row.arch_flag if ref_row else "GPU_ARCHS",
-        lib_dir=f.lib_dir,
-        platform_id="aarch64" if f.platform == "jetson" else "x86_64",
-        cuda_version=f"{f.cuda.major}.{f.cuda.minor}" if f.cuda else "",
-        compiler=f"gcc {f.gcc}",
-        tensorrt=str(f.tensorrt),
+        lib_dir=facts.lib_dir,
+        platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
+        cuda_version=f"{facts.cuda.major}.{facts.cuda.minor}" if facts.cuda else "",
+        compiler=f"gcc {facts.gcc}",
+        tensorrt=str(facts.tensorrt),
         build_dir=build_dir,
         jobs=jobs,
     )
     build = BuildPlugin(spec, store or ArtifactStore(), installed)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins, options.force)]
-    return _after_plugin(plan, d, matrix, options, store)
+    return _after_plugin(plan, detection, matrix, options, store)
 
 
 def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
@@ -246,57 +246,57 @@ def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
     return next((r for r in matrix.oss_refs if r.ref == ref and platform in r.platforms), None)
 
 
-def _prebuilt_row(matrix: Matrix, options: Options, f: HostFacts, with_sha256: bool = False) -> PrebuiltPlugin | None:
+def _prebuilt_row(matrix: Matrix, options: Options, facts: HostFacts, with_sha256: bool = False) -> PrebuiltPlugin | None:
     """The prebuilt library for the host's exact TensorRT (the inventory's pin, else the matrix's);
     with `with_sha256`, only one whose SHA-256 is recorded."""
     if options.prebuilt is not None:
-        fits = [p for p in options.prebuilt.libraries if p.platform == f.platform and p.fits(f.tensorrt)]
+        fits = [p for p in options.prebuilt.libraries if p.platform == facts.platform and p.fits(facts.tensorrt)]
         row = max(fits, key=lambda p: len(p.tensorrt.release), default=None)
     else:
-        row = matrix.prebuilt_for(f.platform, f.tensorrt)
+        row = matrix.prebuilt_for(facts.platform, facts.tensorrt)
     return row if row is not None and (row.sha256 or not with_sha256) else None
 
 
-def _prebuilt_plan(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+def _prebuilt_plan(plan: Plan, detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """Fetch NVIDIA's prebuilt library for the host's TensorRT, then the same swap as a build."""
-    f, host = d.facts, d.host
-    row = _prebuilt_row(matrix, options, f)
+    facts, host = detection.facts, detection.host
+    row = _prebuilt_row(matrix, options, facts)
     if row is None or not row.sha256:
-        known = ", ".join(str(p.tensorrt) for p in matrix.prebuilt.libraries if p.platform == f.platform and p.sha256)
-        why = f"{row.filename}: {row.reason}" if row else f"none for TensorRT {f.tensorrt} on {f.platform}"
+        known = ", ".join(str(p.tensorrt) for p in matrix.prebuilt.libraries if p.platform == facts.platform and p.sha256)
+        why = f"{row.filename}: {row.reason}" if row else f"none for TensorRT {facts.tensorrt} on {facts.platform}"
         raise PlanRefused(f"{host}: no prebuilt libnvinfer_plugin to install ({why}; with a SHA-256: {known});"
                           " --plugin-source build builds one")
     commit = options.prebuilt.commit if options.prebuilt else matrix.prebuilt.commit
     repo = options.tao_apps_repo or matrix.prebuilt.repo
     if options.required_plugins:
         plan.notes.append(f"the prebuilt library is checked for {', '.join(options.required_plugins)} after the swap")
-    installed = _installed_plugin(d)
-    spec = PrebuiltSpec(repo=repo, commit=commit, path=row.path, sha256=row.sha256, tensorrt=str(f.tensorrt),
-                        platform_id="aarch64" if f.platform == "jetson" else "x86_64",
-                        build_dir=f.build_dir or "/tmp/dsprov")
+    installed = _installed_plugin(detection)
+    spec = PrebuiltSpec(repo=repo, commit=commit, path=row.path, sha256=row.sha256, tensorrt=str(facts.tensorrt),
+                        platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
+                        build_dir=facts.build_dir or "/tmp/dsprov")
     fetch = FetchPrebuiltPlugin(spec, store or ArtifactStore(), installed)
     plan.notes.append(f"plugin source: prebuilt {row.filename} ({row.source})")
     plan.steps += [fetch, SwapPlugin(installed, fetch, options.required_plugins)]
-    return _after_plugin(plan, d, matrix, options, store)
+    return _after_plugin(plan, detection, matrix, options, store)
 
 
-def _after_plugin(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+def _after_plugin(plan: Plan, detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """What follows the plugin: pyds, then the models and every stale engine."""
-    return _with_deepstream_steps(_add_pyds(plan, d, matrix, options, store), d, matrix, options, store)
+    return _with_deepstream_steps(_add_pyds(plan, detection, matrix, options, store), detection, matrix, options, store)
 
 
-def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Options,
+def _with_deepstream_steps(plan: Plan, detection: Detection, matrix: Matrix, options: Options,
                            store: ArtifactStore | None) -> Plan:
     """After the swap: the models' parser libraries and configs, then every stale engine (the
     swap makes all of them stale; the new configs' engines are built in the same run)."""
-    if not d.facts.gpus:
+    if not detection.facts.gpus:
         plan.notes.append("engines and models: no GPU found, skipped")
         return plan
     configs: list[str] = []
     if options.models and options.skip_models:
         plan.notes.append("models: skipped (--skip-models)")
     elif options.models:
-        models = model_steps(d, matrix, options.settings, parse_models(options.models), store)
+        models = model_steps(detection, matrix, options.settings, parse_models(options.models), store)
         plan.steps += models.steps
         plan.notes += models.warnings
         configs = [step.setup.config for step in models.configs]
@@ -304,41 +304,41 @@ def _with_deepstream_steps(plan: Plan, d: Detection, matrix: Matrix, options: Op
         plan.notes.append("engines: skipped (--skip-engines)")
         return plan
     if configs or options.engine_roots:
-        plan.steps.append(rebuild_engines_step(d, matrix, tuple(configs), options.engine_roots))
+        plan.steps.append(rebuild_engines_step(detection, matrix, tuple(configs), options.engine_roots))
     return plan
 
 
-def _extend_with_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+def _extend_with_pyds(plan: Plan, detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """Append the pyds steps, and cmake when they build and the plan has none; PydsNotApplicable says why not."""
-    pyds = pyds_steps(d, matrix, options.pyds, store or ArtifactStore())
-    f = d.facts
-    needs_cmake = pyds.builds and (not f.cmake or f.cmake < matrix.cmake.minimum)
+    pyds = pyds_steps(detection, matrix, options.pyds, store or ArtifactStore())
+    facts = detection.facts
+    needs_cmake = pyds.builds and (not facts.cmake or facts.cmake < matrix.cmake.minimum)
     if needs_cmake and not plan.provides("cmake"):
-        jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+        jobs, _ = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
         try:
-            plan.steps.append(_cmake_step(matrix, options, d.host, f, f.build_dir or "/tmp/dsprov", jobs))
+            plan.steps.append(_cmake_step(matrix, options, detection.host, facts, facts.build_dir or "/tmp/dsprov", jobs))
         except PlanRefused as exc:
-            raise PydsNotApplicable(str(exc).removeprefix(f"{d.host}: ")) from None
+            raise PydsNotApplicable(str(exc).removeprefix(f"{detection.host}: ")) from None
     plan.steps += pyds.steps
     plan.notes += pyds.notes
     return plan
 
 
-def _add_pyds(plan: Plan, d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+def _add_pyds(plan: Plan, detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """The provision plan with pyds; a host without Python or DeepStream gets a note instead."""
     if options.pyds.skip:
         plan.notes.append("pyds: skipped (--skip-pyds)")
         return plan
     try:
-        return _extend_with_pyds(plan, d, matrix, options, store)
+        return _extend_with_pyds(plan, detection, matrix, options, store)
     except PydsNotApplicable as exc:
         plan.notes.append(f"pyds: skipped: {exc}")
         return plan
 
 
-def _pyds_only_plan(d: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
+def _pyds_only_plan(detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """`invoke pyds`: only the pyds steps; a host they do not apply to is refused with the reason."""
     try:
-        return _extend_with_pyds(Plan(d.host, []), d, matrix, options, store)
+        return _extend_with_pyds(Plan(detection.host, []), detection, matrix, options, store)
     except PydsNotApplicable as exc:
-        raise PlanRefused(f"{d.host}: pyds: {exc}") from None
+        raise PlanRefused(f"{detection.host}: pyds: {exc}") from None

@@ -74,42 +74,42 @@ def _given_wheel(path: str, interpreter: Interpreter) -> Path:
     return wheel
 
 
-def pyds_steps(d: Detection, matrix: Matrix, options: PydsOptions, store: ArtifactStore) -> PydsSteps:
+def pyds_steps(detection: Detection, matrix: Matrix, options: PydsOptions, store: ArtifactStore) -> PydsSteps:
     """The steps that put pyds for the host's DeepStream and python3 on it, or PydsNotApplicable."""
-    f = d.facts
-    interpreter = Interpreter.from_facts(f)
+    facts = detection.facts
+    interpreter = Interpreter.from_facts(facts)
     if interpreter is None:
         raise PydsNotApplicable("no python3 on the host (the bindings are a Python module)")
     if options.wheel:
         return PydsSteps([InstallPyds(interpreter, wheel=_given_wheel(options.wheel, interpreter))])
-    if f.deepstream is None:
+    if facts.deepstream is None:
         raise PydsNotApplicable("no DeepStream on the host (/opt/nvidia/deepstream/deepstream/version)")
-    row = matrix.pyds(f.deepstream)
+    row = matrix.pyds(facts.deepstream)
     tag = options.ref or (row.tag if row else None)
     if tag is None:
-        raise PydsNotApplicable(f"the matrix has no deepstream_python_apps tag for DeepStream {f.deepstream} (override: --pyds-ref)")
+        raise PydsNotApplicable(f"the matrix has no deepstream_python_apps tag for DeepStream {facts.deepstream} (override: --pyds-ref)")
     validate_flags(None, tag)
-    if f.gcc is None:
+    if facts.gcc is None:
         raise PydsNotApplicable("no C compiler (gcc) on the host to build the bindings: install build-essential")
     if options.ref:
         matrix_tag = row.tag if row else "none"
-        notes = [f"pyds: --pyds-ref {options.ref} over the matrix's {matrix_tag} for DeepStream {f.deepstream}"]
+        notes = [f"pyds: --pyds-ref {options.ref} over the matrix's {matrix_tag} for DeepStream {facts.deepstream}"]
     else:
         notes = [
             f"pyds: {v.status.value}: {v.reason}" + (f"; {v.fix}" if v.fix else "")
-            for v in d.verdicts
+            for v in detection.verdicts
             if v.rule == "pyds" and v.status is not Status.OK
         ]
-    jobs, _ = build_jobs(f.mem_available_kib, f.swap_total_kib, f.nproc)
+    jobs, _ = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
     spec = PydsBuildSpec(
         repo=options.repo,
         tag=tag,
-        python=f.python,
+        python=facts.python,
         pip_platform=PIP_PLATFORMS[interpreter.arch],
-        deepstream=str(f.deepstream),
-        compiler=f"gcc {f.gcc}",
-        glibc=str(f.libc or "unknown"),
-        build_dir=f.build_dir or "/tmp/dsprov",
+        deepstream=str(facts.deepstream),
+        compiler=f"gcc {facts.gcc}",
+        glibc=str(facts.libc or "unknown"),
+        build_dir=facts.build_dir or "/tmp/dsprov",
         jobs=jobs,
     )
     build = BuildPyds(spec, store)
