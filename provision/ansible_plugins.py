@@ -88,9 +88,12 @@ class ProvisionAction(_HostAction):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
         host, flags, host_vars = self._setup(task_vars or {}, PROVISION_FLAGS)
-        log = HostLog(host)
         try:
             job = provision_job(host_vars, flags, Matrix.load(), ArtifactStore())
+        except ProvisionError as exc:  # a dsprov_models entry or its COCO file
+            return {"failed": True, "changed": False, "msg": str(exc)}
+        log = HostLog(host)
+        try:
             report, detection = run_job(self._runner(host, host_vars), host_vars, job, log,
                                         check_only=self._task.check_mode)
         finally:

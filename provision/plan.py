@@ -20,6 +20,7 @@ from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSour
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
 from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
+from provision.deepstream.model_config import ModelSetup
 from provision.steps.model_config import model_steps, parse_models
 from provision.steps.engines import engine_roots, rebuild_engines_step
 from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
@@ -49,7 +50,7 @@ class Options:
     # engines and DeepStream models
     skip_engines: bool = False
     engine_roots: tuple[str, ...] = ()  # from_settings: dsprov_engine_roots or the defaults; () searches none
-    models: tuple[dict, ...] = ()  # dsprov_models: [{kind, onnx, coco, config, ...}]
+    models: tuple[tuple[ModelSetup, dict], ...] = ()  # dsprov_models, checked and their COCO files read
     skip_models: bool = False
     settings: Settings = Settings()  # the host's dsprov_* vars (the parser library's repository)
     # the DeepStream Python bindings
@@ -73,7 +74,7 @@ class Options:
             tao_apps_repo=settings.tao_apps_repo,
             skip_engines=flags.skip_engines,
             engine_roots=engine_roots(settings),
-            models=settings.models,
+            models=() if flags.skip_models else tuple(parse_models(settings.models)),
             skip_models=flags.skip_models,
             settings=settings,
             pyds=PydsOptions.from_settings(settings, flags),
@@ -293,10 +294,10 @@ def _with_deepstream_steps(plan: Plan, detection: Detection, matrix: Matrix, opt
         plan.notes.append("engines and models: no GPU found, skipped")
         return plan
     configs: list[str] = []
-    if options.models and options.skip_models:
+    if options.skip_models and options.settings.models:
         plan.notes.append("models: skipped (--skip-models)")
     elif options.models:
-        models = model_steps(detection, matrix, options.settings, parse_models(options.models), store)
+        models = model_steps(detection, matrix, options.settings, list(options.models), store)
         plan.steps += models.steps
         plan.notes += models.warnings
         configs = [step.setup.config for step in models.configs]
