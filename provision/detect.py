@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +27,7 @@ def capture(runner: Runner, build_dir: str | None = None) -> str:
     `capture` section that says where and when it was taken."""
     if build_dir:
         settings.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
-    command = "sh -s" + (f" -- {shlex.quote(build_dir)}" if build_dir else "")
-    result = runner.run(command, stdin=probe_script(), timeout=600)
+    result = runner.run_script(probe_script(), *([build_dir] if build_dir else []), timeout=600)
     if "==> uname_m <==" not in result.stdout:
         raise ProvisionError(f"{runner.host}: the probe did not run: {result.tail(3) or 'no output'}")
     stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

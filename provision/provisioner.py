@@ -17,7 +17,7 @@ from provision.artifacts import ArtifactStore, cache_root
 from provision.detect import Detection, analyse, capture
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import Inventory
-from provision.lock import acquire
+from provision.runners.lock import acquire
 from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for

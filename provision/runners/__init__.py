@@ -1,5 +1,5 @@
 """Runners carry out commands on a host: locally, over SSH, or over an Ansible action plugin's
-connection (runners/ansible.py, imported by the plugins only)."""
+connection (runners/ansible.py, imported by the plugins only); the host lock (runners/lock.py)."""
 
 from provision.inventory import HostSpec
 from provision.runners.base import Result, Runner, WrongSudoPassword

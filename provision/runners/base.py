@@ -90,6 +90,9 @@ class Runner(Protocol):
     def sha256(self, remote: str) -> str | None:
         """A file's SHA-256, or None when it cannot be read."""
 
+    def run_script(self, script: str, *args: str, timeout: float | None = None) -> Result:
+        """Run a POSIX sh script (sent on stdin) with arguments."""
+
     def write_atomic(self, data: bytes | Path, remote: str, *, mode: str | None = None, sudo: bool = False) -> Result:
         """Replace `remote` so that it always holds a whole file (see FileOps.write_atomic)."""
 
@@ -113,6 +116,10 @@ class FileOps:
         except (binascii.Error, UnicodeDecodeError):
             return None
 
+    def run_script(self, script: str, *args: str, timeout: float | None = None) -> Result:
+        """`sh -s -- ARGS` with the script on stdin: no file on the host, arguments quoted."""
+        return self.run(script_command(*args), stdin=script, timeout=timeout)
+
     def sha256(self, remote: str) -> str | None:
         result = self.run(sha256_command(remote))
         return result.stdout.split()[0] if result.ok and result.stdout else None
@@ -133,6 +140,11 @@ class FileOps:
         command = write_atomic_command(upload, remote, mode)
         result = self.run(command, sudo=sudo)
         return Result(command, result.exit_code, result.stdout, result.stderr)
+
+
+def script_command(*args: str) -> str:
+    """What FileOps.run_script runs (the script comes on stdin)."""
+    return "sh -s" + (" -- " + " ".join(shlex.quote(a) for a in args) if args else "")
 
 
 def sha256_command(remote: str) -> str:

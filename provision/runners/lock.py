@@ -8,7 +8,7 @@ ends and the kernel drops the lock, so a crashed run never leaves a stale lock b
 from __future__ import annotations
 
 from provision.errors import ProvisionError
-from provision.runners import Runner
+from provision.runners.base import Runner
 from provision.state import STATE_DIR
 
 LOCK_FILE = f"{STATE_DIR}/lock"
