@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provision import REPO_ROOT
 from provision.errors import ProvisionError, UnknownHost
 
-DEFAULT_INVENTORY = REPO_ROOT / "inventory"
+DEFAULT_INVENTORY = "inventory"  # in the current folder, as `ansible-playbook -i inventory/` reads it
+INVENTORY_ENV = "ANSIBLE_INVENTORY"  # Ansible's own setting, when set, comes first
 BECOME_PASSWORD_ENV = "PROVISION_BECOME_PASSWORD"
 
 
@@ -44,9 +44,10 @@ class Inventory:
         from ansible.parsing.dataloader import DataLoader
         from ansible.vars.manager import VariableManager
 
-        self.source = Path(source or DEFAULT_INVENTORY)
+        self.source = Path(source or os.environ.get(INVENTORY_ENV) or DEFAULT_INVENTORY)
         if not self.source.exists():
-            raise ProvisionError(f"inventory {self.source} does not exist")
+            hint = "" if source else f" (the default: give -i/--inventory or set {INVENTORY_ENV})"
+            raise ProvisionError(f"inventory {self.source} does not exist{hint}")
         self.loader = DataLoader()
         vault_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
         if vault_file:

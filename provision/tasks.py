@@ -30,7 +30,7 @@ def _cli(func):
 
 
 HOST = "inventory host name ('localhost' runs here)"
-INVENTORY = "Ansible inventory file or folder (default: inventory/)"
+INVENTORY = "Ansible inventory file or folder (default: $ANSIBLE_INVENTORY, else inventory/ here)"
 
 
 @task(
