@@ -1,9 +1,11 @@
 """dsprov inside Ansible: action plugins for detect, provision and rollback, and the recap callback.
 
-The files under playbooks/action_plugins and playbooks/callback_plugins only import these. The
-actions run on the controller and reach the host through the play's connection (AnsibleRunner):
-the same probe, plan and steps as `invoke`, POSIX sh on the target and no Python there, become
-from Ansible's usual settings. Settings are the host's `dsprov_*` vars, as for invoke.
+The Ansible collection dsprov.deepstream (playbooks/collections/ansible_collections/dsprov/deepstream)
+only imports these; each action's ARGUMENT_SPEC is what its arguments are checked against (the
+collection's static DOCUMENTATION matches it: tests/test_collection.py). The actions run on the
+controller and reach the host through the play's connection (AnsibleRunner): the same probe, plan
+and steps as `dsprov`, POSIX sh on the target and no Python there, become from Ansible's usual
+settings. Settings are the host's `dsprov_*` vars, as for `dsprov`.
 """
 
 from __future__ import annotations
@@ -79,10 +81,12 @@ def _result(report: HostReport, changed: bool) -> dict[str, Any]:
 
 
 class DetectAction(_HostAction):
-    """`dsprov_detect`: one probe round trip; the facts become host facts (`ansible_facts.dsprov`)."""
+    """`dsprov.deepstream.detect`: one probe round trip; the facts become host facts (`ansible_facts.dsprov`)."""
+
+    ARGUMENT_SPEC = {"gpu_archs": FLAGS["gpu_archs"]}
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, args, settings = self._setup(task_vars or {}, {"gpu_archs": FLAGS["gpu_archs"]})
+        host, args, settings = self._setup(task_vars or {}, self.ARGUMENT_SPEC)
         runner = self._runner(host, settings)
         try:
             d = analyse(host, capture(runner, settings.get(BUILD_DIR_VAR)), args["gpu_archs"], Matrix.load())
@@ -98,10 +102,12 @@ class DetectAction(_HostAction):
 
 
 class ProvisionAction(_HostAction):
-    """`dsprov_provision`: detect, plan and apply (with --check: what would change; --diff: the plan)."""
+    """`dsprov.deepstream.provision`: detect, plan and apply (with --check: what would change; --diff: the plan)."""
+
+    ARGUMENT_SPEC = FLAGS
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, flags, settings = self._setup(task_vars or {}, FLAGS)
+        host, flags, settings = self._setup(task_vars or {}, self.ARGUMENT_SPEC)
         log = HostLog(host)
         try:
             report, detection = provision_on(
@@ -119,10 +125,12 @@ class ProvisionAction(_HostAction):
 
 
 class RollbackAction(_HostAction):
-    """`dsprov_rollback`: restore the original plugin library recorded in the host's state file."""
+    """`dsprov.deepstream.rollback`: restore the original plugin library recorded in the host's state file."""
+
+    ARGUMENT_SPEC: dict[str, Any] = {}
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, _, settings = self._setup(task_vars or {}, {})
+        host, _, settings = self._setup(task_vars or {}, self.ARGUMENT_SPEC)
         log = HostLog(host)
         try:
             report = rollback_on(self._runner(host, settings), log, check_only=self._task.check_mode)

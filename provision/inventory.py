@@ -44,10 +44,13 @@ class Inventory:
         from ansible.parsing.dataloader import DataLoader
         from ansible.vars.manager import VariableManager
 
-        self.source = Path(source or os.environ.get(INVENTORY_ENV) or DEFAULT_INVENTORY)
+        from_env = not source and os.environ.get(INVENTORY_ENV)
+        self.source = Path(source or from_env or DEFAULT_INVENTORY)
         if not self.source.exists():
-            hint = "" if source else f" (the default: give -i/--inventory or set {INVENTORY_ENV})"
-            raise ProvisionError(f"inventory {self.source} does not exist{hint}")
+            if source or from_env:
+                raise ProvisionError(f"inventory {self.source} does not exist" + (f" ({INVENTORY_ENV})" if from_env else ""))
+            raise ProvisionError(f"no inventory: give -i/--inventory, set {INVENTORY_ENV}, or run where an"
+                                 f" {DEFAULT_INVENTORY}/ folder is")
         self.loader = DataLoader()
         vault_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
         if vault_file:

@@ -1,0 +1,66 @@
+#!/usr/bin/python
+"""Documentation of the action dsprov.deepstream.detect (plugins/action/detect.py does the work)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: detect
+short_description: Detect a DeepStream host's platform, versions and GPU_ARCHS in one probe round trip
+description:
+  - Runs dsprov's probe (POSIX sh, no Python needed on the host) over the play's connection and
+    sets the facts as host facts, C(ansible_facts.dsprov), for later tasks.
+  - The same probe and analysis as C(dsprov detect) of the Python package deepstream-provision,
+    which must be installed in the Python that runs Ansible on the controller.
+  - The host's C(dsprov_*) variables are its settings, as for C(dsprov).
+version_added: 0.1.0
+author:
+  - dsprov maintainers
+requirements:
+  - deepstream-provision (Python package) on the controller
+options:
+  gpu_archs:
+    description:
+      - Override GPU_ARCHS, for example C(53) or C(75 86).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: Detection changes nothing; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+  platform:
+    support: full
+    platforms: posix
+    description: Jetson (L4T) and x86 Linux hosts.
+notes:
+  - An action plugin on the controller; the host needs C(sh) and no Python.
+seealso:
+  - module: dsprov.deepstream.provision
+"""
+
+EXAMPLES = r"""
+- name: Probe the host
+  dsprov.deepstream.detect:
+
+- name: Probe with an explicit GPU_ARCHS override
+  dsprov.deepstream.detect:
+    gpu_archs: "53"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The detection, under C(dsprov).
+  returned: success
+  type: dict
+  contains:
+    dsprov:
+      description: Facts (C(facts)), GPU_ARCHS (C(gpu_archs)) and matrix verdicts (C(verdicts)), as C(dsprov detect --json) prints them.
+      type: dict
+      returned: success
+msg:
+  description: One line, the platform, TensorRT, GPU_ARCHS and the worst matrix verdict.
+  returned: always
+  type: str
+"""
