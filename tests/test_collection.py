@@ -1,9 +1,12 @@
 """The Ansible collection dsprov.deepstream: its static documentation says exactly what its actions
-check at run time, and its plugins stay thin imports of the provision package."""
+check at run time, and its playbooks use its content by full name."""
 
 from __future__ import annotations
 
-import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +15,26 @@ import yaml
 
 from provision import ansible_plugins
 
-COLLECTION = Path(__file__).resolve().parents[1] / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COLLECTION = ROOT / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
 ACTIONS = {"detect": ansible_plugins.DetectAction, "provision": ansible_plugins.ProvisionAction,
            "rollback": ansible_plugins.RollbackAction}
 
 
-def module_constants(path: Path) -> dict[str, Any]:
-    """DOCUMENTATION, EXAMPLES and RETURN of a plugin file, read statically as ansible-doc reads them."""
-    tree = ast.parse(path.read_text())
-    return {node.targets[0].id: yaml.safe_load(node.value.value) for node in tree.body
-            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id in ("DOCUMENTATION", "EXAMPLES", "RETURN")}
+def ansible_doc(plugin_type: str, *names: str) -> dict[str, dict[str, Any]]:
+    """The documentation as ansible-doc reads it (statically, fragments merged), from this checkout's collection."""
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "playbooks" / "collections")}
+    result = subprocess.run([str(BIN / "ansible-doc"), "--json", "-t", plugin_type, *names], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def module_docs() -> dict[str, dict[str, Any]]:
+    docs = ansible_doc("module", *(f"dsprov.deepstream.{name}" for name in ACTIONS))
+    return {name.rsplit(".", 1)[1]: entry for name, entry in docs.items()}
 
 
 def contract(options: dict[str, dict[str, Any]]) -> dict[str, tuple]:
@@ -32,11 +44,11 @@ def contract(options: dict[str, dict[str, Any]]) -> dict[str, tuple]:
 
 
 @pytest.mark.parametrize("name", sorted(ACTIONS))
-def test_documented_options_are_the_runtime_argument_spec(name):
-    doc = module_constants(COLLECTION / "plugins" / "modules" / f"{name}.py")
-    assert doc["DOCUMENTATION"]["module"] == name
-    assert contract(doc["DOCUMENTATION"]["options"] or {}) == contract(ACTIONS[name].ARGUMENT_SPEC)
-    assert doc["EXAMPLES"] and doc["RETURN"]
+def test_documented_options_are_the_runtime_argument_spec(module_docs, name):
+    entry = module_docs[name]
+    assert Path(entry["doc"]["filename"]) == COLLECTION / "plugins" / "modules" / f"{name}.py"
+    assert contract(entry["doc"].get("options") or {}) == contract(ACTIONS[name].ARGUMENT_SPEC)
+    assert entry["examples"] and entry["return"]
 
 
 def test_every_action_has_its_documentation_and_nothing_else_is_an_action():
@@ -45,9 +57,9 @@ def test_every_action_has_its_documentation_and_nothing_else_is_an_action():
     assert actions == modules == set(ACTIONS)
 
 
-def test_the_callback_is_documented_and_named_for_the_collection():
-    doc = module_constants(COLLECTION / "plugins" / "callback" / "recap.py")["DOCUMENTATION"]
-    assert (doc["name"], doc["type"]) == ("recap", ansible_plugins.RecapCallback.CALLBACK_TYPE)
+def test_the_callback_is_documented_as_the_aggregate_it_is():
+    doc = ansible_doc("callback", "dsprov.deepstream.recap")["dsprov.deepstream.recap"]["doc"]
+    assert doc["type"] == ansible_plugins.RecapCallback.CALLBACK_TYPE
 
 
 def test_the_playbooks_use_the_collection_by_its_full_name():

@@ -10,19 +10,11 @@ short_description: Detect a DeepStream host's platform, versions and GPU_ARCHS i
 description:
   - Runs dsprov's probe (POSIX sh, no Python needed on the host) over the play's connection and
     sets the facts as host facts, C(ansible_facts.dsprov), for later tasks.
-  - The same probe and analysis as C(dsprov detect) of the Python package deepstream-provision,
-    which must be installed in the Python that runs Ansible on the controller.
-  - The host's C(dsprov_*) variables are its settings, as for C(dsprov).
+  - The same probe and analysis as C(dsprov detect) of the Python package deepstream-provision.
 version_added: 0.1.0
-author:
-  - dsprov maintainers
-requirements:
-  - deepstream-provision (Python package) on the controller
-options:
-  gpu_archs:
-    description:
-      - Override GPU_ARCHS, for example C(53) or C(75 86).
-    type: str
+extends_documentation_fragment:
+  - dsprov.deepstream.controller
+  - dsprov.deepstream.controller.gpu_archs
 attributes:
   check_mode:
     support: full
@@ -30,12 +22,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing to compare.
-  platform:
-    support: full
-    platforms: posix
-    description: Jetson (L4T) and x86 Linux hosts.
-notes:
-  - An action plugin on the controller; the host needs C(sh) and no Python.
 seealso:
   - module: dsprov.deepstream.provision
 """

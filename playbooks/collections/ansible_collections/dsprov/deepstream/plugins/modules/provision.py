@@ -10,20 +10,13 @@ short_description: Build the TensorRT OSS plugin for a DeepStream host and swap 
 description:
   - Detects the host, checks it against dsprov's version matrix, plans and runs the steps
     (cmake, TensorRT OSS build or NVIDIA's prebuilt library, plugin swap, pyds, engines) over the
-    play's connection, exactly as C(dsprov provision) of the Python package deepstream-provision,
-    which must be installed in the Python that runs Ansible on the controller.
+    play's connection, exactly as C(dsprov provision) of the Python package deepstream-provision.
   - Builds run once per key on the controller's cache and are copied to hosts that share it.
-  - The host's C(dsprov_*) variables are its settings, as for C(dsprov).
 version_added: 0.1.0
-author:
-  - dsprov maintainers
-requirements:
-  - deepstream-provision (Python package) on the controller
+extends_documentation_fragment:
+  - dsprov.deepstream.controller
+  - dsprov.deepstream.controller.gpu_archs
 options:
-  gpu_archs:
-    description:
-      - Override GPU_ARCHS, for example C(53) or C(75 86).
-    type: str
   trt_oss_ref:
     description:
       - Override the TensorRT OSS branch or tag the matrix names.
@@ -68,13 +61,9 @@ attributes:
   diff_mode:
     support: full
     description: The plan, with its exact commands.
-  platform:
-    support: full
-    platforms: posix
-    description: Jetson (L4T) and x86 Linux hosts.
 notes:
-  - An action plugin on the controller; the host needs C(sh) and no Python. Use C(become) for the swap.
-  - Enable the callback M(dsprov.deepstream.recap) for one line per host after the play.
+  - Use C(become) for the swap.
+  - Enable the callback P(dsprov.deepstream.recap#callback) for one line per host after the play.
 seealso:
   - module: dsprov.deepstream.detect
   - module: dsprov.deepstream.rollback

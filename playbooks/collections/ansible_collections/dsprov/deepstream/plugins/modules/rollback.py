@@ -10,12 +10,10 @@ short_description: Restore a DeepStream host's original TensorRT plugin library
 description:
   - Restores the original C(libnvinfer_plugin) (the same SHA-256) that M(dsprov.deepstream.provision)
     saved, from the host's state file, exactly as C(dsprov rollback) of the Python package
-    deepstream-provision, which must be installed in the Python that runs Ansible on the controller.
+    deepstream-provision.
 version_added: 0.1.0
-author:
-  - dsprov maintainers
-requirements:
-  - deepstream-provision (Python package) on the controller
+extends_documentation_fragment:
+  - dsprov.deepstream.controller
 options: {}
 attributes:
   check_mode:
@@ -24,12 +22,8 @@ attributes:
   diff_mode:
     support: none
     description: Nothing to compare.
-  platform:
-    support: full
-    platforms: posix
-    description: Jetson (L4T) and x86 Linux hosts.
 notes:
-  - An action plugin on the controller; the host needs C(sh) and no Python. Use C(become).
+  - Use C(become).
 seealso:
   - module: dsprov.deepstream.provision
 """
