@@ -119,11 +119,16 @@ def test_dsprov_matrix_check_refuses_deepstream_6_3_on_jetpack_4_6_1(installed):
     assert "DeepStream 6.3 needs JetPack 5.1.2+" in " ".join(result.stdout.split())
 
 
-def test_dsprov_probes_a_host_of_the_inventory_folder_here(installed):
-    """The probe script is package data: a live detect of this machine, inventory/ found in the cwd."""
+def test_dsprov_probes_and_plans_a_host_of_the_inventory_folder_here(installed):
+    """The probe script is package data: a live detect and a dry-run provision of this machine,
+    inventory/ found in the cwd (this machine may or may not have TensorRT: planned or refused)."""
     result = installed("dsprov", "detect", "--host", "localhost")
     assert result.returncode == 0, result.stderr
     assert "localhost: host facts" in result.stdout
+    dry = installed("dsprov", "provision", "--host", "localhost", "--dry-run", "--json")
+    report, = json.loads(dry.stdout)
+    assert (report["host"], dry.returncode) in (("localhost", 0), ("localhost", 1)), dry.stderr
+    assert report["result"] in ("planned", "refused") and report["message"], report
 
 
 def test_the_simulated_fleet_is_not_in_the_product(installed):
