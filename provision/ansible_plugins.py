@@ -1,9 +1,11 @@
 """dsprov inside Ansible: action plugins for detect, provision and rollback, and the recap callback.
 
-The files under playbooks/action_plugins and playbooks/callback_plugins only import these. The
-actions run on the controller and reach the host through the play's connection (AnsibleRunner):
-the same probe, plan and steps as `invoke`, POSIX sh on the target and no Python there, become
-from Ansible's usual settings. Settings are the host's `dsprov_*` vars, as for invoke.
+The Ansible collection dsprov.deepstream (playbooks/collections/ansible_collections/dsprov/deepstream)
+only imports these; each action's ARGUMENT_SPEC is what its arguments are checked against (the
+collection's static DOCUMENTATION matches it: tests/test_collection.py). The actions run on the
+controller and reach the host through the play's connection (AnsibleRunner): the same probe, plan
+and steps as `dsprov`, POSIX sh on the target and no Python there, become from Ansible's usual
+settings. Settings are the host's `dsprov_*` vars, as for `dsprov`.
 """
 
 from __future__ import annotations
@@ -35,10 +37,12 @@ class _HostAction(ActionBase):
     _supports_check_mode = True
     TRANSFERS_FILES = False  # files go through AnsibleRunner, never a remote ~/.ansible/tmp
 
-    def _setup(self, task_vars: dict[str, Any], names: tuple[str, ...]) -> tuple[str, Flags, dict[str, Any]]:
-        """(host, the checked flags `names` from the task's arguments, the host's dsprov_* vars templated)."""
+    ARGUMENT_SPEC: dict[str, Any] = {}  # the action's arguments: flags of the options table (argument_spec)
+
+    def _setup(self, task_vars: dict[str, Any]) -> tuple[str, Flags, dict[str, Any]]:
+        """(host, the checked flags from the task's arguments, the host's dsprov_* vars templated)."""
         super().run(task_vars=task_vars)
-        _, args = self.validate_argument_spec(argument_spec(names))
+        _, args = self.validate_argument_spec(self.ARGUMENT_SPEC)
         host = task_vars["inventory_hostname"]
         host_vars = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
         try:
@@ -65,10 +69,12 @@ def _result(report: HostReport) -> dict[str, Any]:
 
 
 class DetectAction(_HostAction):
-    """`dsprov_detect`: one probe round trip; the facts become host facts (`ansible_facts.dsprov`)."""
+    """`dsprov.deepstream.detect`: one probe round trip; the facts become host facts (`ansible_facts.dsprov`)."""
+
+    ARGUMENT_SPEC = argument_spec(DETECT_FLAGS)
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, flags, host_vars = self._setup(task_vars or {}, DETECT_FLAGS)
+        host, flags, host_vars = self._setup(task_vars or {})
         runner = self._runner(host, host_vars)
         try:
             detection = analyse(host, capture(runner, Settings.read(host_vars).build_dir), flags.gpu_archs, Matrix.load())
@@ -84,10 +90,12 @@ class DetectAction(_HostAction):
 
 
 class ProvisionAction(_HostAction):
-    """`dsprov_provision`: detect, plan and apply (with --check: what would change; --diff: the plan)."""
+    """`dsprov.deepstream.provision`: detect, plan and apply (with --check: what would change; --diff: the plan)."""
+
+    ARGUMENT_SPEC = argument_spec(PROVISION_FLAGS)
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, flags, host_vars = self._setup(task_vars or {}, PROVISION_FLAGS)
+        host, flags, host_vars = self._setup(task_vars or {})
         try:
             job = provision_job(host_vars, flags, Matrix.load(), ArtifactStore())
         except ProvisionError as exc:  # a dsprov_models entry or its COCO file
@@ -107,10 +115,12 @@ class ProvisionAction(_HostAction):
 
 
 class RollbackAction(_HostAction):
-    """`dsprov_rollback`: restore the original plugin library recorded in the host's state file."""
+    """`dsprov.deepstream.rollback`: restore the original plugin library recorded in the host's state file."""
+
+    ARGUMENT_SPEC = argument_spec(())
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, _, host_vars = self._setup(task_vars or {}, ())
+        host, _, host_vars = self._setup(task_vars or {})
         log = HostLog(host)
         try:
             report, _ = run_job(self._runner(host, host_vars), host_vars, rollback_job(), log,

@@ -181,8 +181,18 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
     return _host_errors([report])
 
 
+def _require_simfleet() -> None:
+    """The simulated fleet is a package of its own (simfleet/ in the repository), for tests and the demo."""
+    try:
+        import simfleet  # noqa: F401
+    except ImportError:
+        raise ProvisionError("the simulated fleet is not installed: in a checkout of dsprov run"
+                             " `pip install -e ./simfleet` (`bash .ci/setup` does)") from None
+
+
 def _start_fleet(fleet_file: str | None):
     """Start a simulated fleet and its mirror: (handle, mirror URL)."""
+    _require_simfleet()
     from simfleet.fleet import DEFAULT_FLEET
     from simfleet.fleet import fleet_up as start
     from simfleet.mirror import start_mirror, wants_bundle
@@ -205,6 +215,7 @@ def fleet_up(fleet_file: str | None = None) -> int:
 
 def fleet_down(name: str) -> int:
     """Stop a simulated fleet and its mirror; nothing is left running or mounted."""
+    _require_simfleet()
     from simfleet.fleet import default_runtime_dir
     from simfleet.fleet import fleet_down as stop
     from simfleet.mirror import stop_mirror

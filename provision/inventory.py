@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provision import REPO_ROOT
 from provision.errors import ProvisionError, UnknownHost
 
-DEFAULT_INVENTORY = REPO_ROOT / "inventory"
+DEFAULT_INVENTORY = "inventory"  # in the current folder, as `ansible-playbook -i inventory/` reads it
+INVENTORY_ENV = "ANSIBLE_INVENTORY"  # Ansible's own setting, when set, comes first
 BECOME_PASSWORD_ENV = "PROVISION_BECOME_PASSWORD"
 
 
@@ -44,9 +44,13 @@ class Inventory:
         from ansible.parsing.dataloader import DataLoader
         from ansible.vars.manager import VariableManager
 
-        self.source = Path(source or DEFAULT_INVENTORY)
+        from_env = not source and os.environ.get(INVENTORY_ENV)
+        self.source = Path(source or from_env or DEFAULT_INVENTORY)
         if not self.source.exists():
-            raise ProvisionError(f"inventory {self.source} does not exist")
+            if source or from_env:
+                raise ProvisionError(f"inventory {self.source} does not exist" + (f" ({INVENTORY_ENV})" if from_env else ""))
+            raise ProvisionError(f"no inventory: give -i/--inventory, set {INVENTORY_ENV}, or run where an"
+                                 f" {DEFAULT_INVENTORY}/ folder is")
         self.loader = DataLoader()
         vault_file = os.environ.get("ANSIBLE_VAULT_PASSWORD_FILE")
         if vault_file:

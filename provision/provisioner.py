@@ -158,6 +158,7 @@ class Job:
     gpu_archs: str | None = None  # --gpu-archs for the detection
     matrix: Matrix | None = None
     probe: bool = True
+    checked: RunResult = RunResult.PLANNED  # the result of a --check run (rollback's is ok)
 
 
 def run_job(
@@ -195,7 +196,7 @@ def run_job(
                 ctx.state = read_state(ctx)
                 run_plan(plan, ctx, report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
-            report.result, report.outcome = RunResult.PLANNED, Outcome.NONE
+            report.result, report.outcome = (job.checked if check_only else RunResult.PLANNED), Outcome.NONE
             return report, detection
         if plan.steps:
             held = acquire(runner)
@@ -249,7 +250,7 @@ def rollback_job() -> Job:
         steps = rollback_plan_steps(read_state(ctx))
         return Plan(ctx.runner.host, steps, [] if steps else [NOTHING_TO_ROLL_BACK])
 
-    return Job(plan, probe=False)
+    return Job(plan, probe=False, checked=RunResult.OK)
 
 
 def run_on_host(

@@ -57,7 +57,7 @@ def flag_help(names: tuple[str, ...]) -> dict[str, str]:
 
 
 HOST = "inventory host name ('localhost' runs here)"
-INVENTORY = "Ansible inventory file or folder (default: inventory/)"
+INVENTORY = "Ansible inventory file or folder (default: $ANSIBLE_INVENTORY, else inventory/ here)"
 
 
 @task(

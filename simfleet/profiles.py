@@ -1,7 +1,7 @@
 """Device profiles: YAML data under ``profiles/`` that says which files a device has.
 
 A profile lays its files into a device's overlay upper layer. Text comes either inline
-(``text:``), from a published real-device output under ``tests/fixtures/published/``
+(``text:``), from a published real-device output under ``simfleet/published/``
 (``published:``) or from a file beside the profiles (``file:``). Stand-ins exist only for what
 needs a GPU (nvcc/deviceQuery, nvidia-smi, trtexec); they print recorded outputs.
 
@@ -21,12 +21,11 @@ from pathlib import Path
 
 import yaml
 
-from provision import REPO_ROOT
 from provision.errors import ProvisionError
 from simfleet.upstreams import trt_debs, trtlibs
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
-PUBLISHED_DIR = REPO_ROOT / "tests" / "fixtures" / "published"
+PUBLISHED_DIR = Path(__file__).parent / "published"
 DEBS_DIR = "/var/cache/dsprov-debs"  # on the device
 TRIPLETS = {"arm64": "aarch64-linux-gnu", "amd64": "x86_64-linux-gnu"}
 

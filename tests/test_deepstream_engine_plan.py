@@ -1,13 +1,13 @@
 """Engine targets and staleness (pure): downgrade, DeepStream names, what makes an engine stale."""
 
 from dataclasses import replace
-from pathlib import Path
 
 from provision.deepstream.engine_plan import BuildEnv, EngineRecord, classify, effective_precision, target_for
 from provision.deepstream.nvinfer_config import parse_config
 from provision.matrix import Matrix
+from simfleet.profiles import PUBLISHED_DIR
 
-PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "deepstream_configs"
+PUBLISHED = PUBLISHED_DIR / "deepstream_configs"
 YOLO = parse_config("/d/configs/nvinfer/yolov4_tao/c.txt", (PUBLISHED / "pgie_yolov4_tao_config.txt").read_text())
 ENV = BuildEnv("8.0.1.6", "11.4.120", "75", "a" * 64)
 

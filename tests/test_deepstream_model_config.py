@@ -1,14 +1,13 @@
 """Config writer: the DINO and YOLOv4 keys of NVIDIA's published configs; bad settings refused."""
 
-from pathlib import Path
-
 import pytest
 
 from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.nvinfer_config import parse_config
 from provision.errors import ProvisionError
+from simfleet.profiles import PUBLISHED_DIR
 
-PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "deepstream_configs"
+PUBLISHED = PUBLISHED_DIR / "deepstream_configs"
 
 
 def keys(text: str) -> dict[str, str]:

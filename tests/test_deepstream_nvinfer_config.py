@@ -1,7 +1,5 @@
 """nvinfer configs: published NVIDIA configs parse; paths resolve; an edit changes one line only."""
 
-from pathlib import Path
-
 import pytest
 
 from provision.deepstream.nvinfer_config import (
@@ -11,8 +9,9 @@ from provision.deepstream.nvinfer_config import (
     parse_config,
     set_property,
 )
+from simfleet.profiles import PUBLISHED_DIR
 
-PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "deepstream_configs"
+PUBLISHED = PUBLISHED_DIR / "deepstream_configs"
 TAO = "/home/u/tao/configs/nvinfer/x"
 
 

@@ -1,12 +1,11 @@
 """trtexec commands and refusals for engine rebuilds (pure): flags from the config, values quoted."""
 
-from pathlib import Path
-
 from provision.deepstream.engine_plan import target_for
 from provision.deepstream.nvinfer_config import parse_config
 from provision.steps.engines import rebuild_refusal, trtexec_command
+from simfleet.profiles import PUBLISHED_DIR
 
-PUBLISHED = Path(__file__).parent / "fixtures" / "published" / "deepstream_configs"
+PUBLISHED = PUBLISHED_DIR / "deepstream_configs"
 ALL = frozenset({"fp32", "fp16", "int8"})
 
 

@@ -13,11 +13,12 @@ import pytest
 from provision.detect import analyse
 from provision.facts import probe_script
 from provision.facts.parsers import parse_device_query
+from simfleet.profiles import PUBLISHED_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "provision" / "gpu" / "devicequery.cu"
 NVCC = Path(os.environ.get("DSPROV_NVCC", "/usr/local/cuda/bin/nvcc"))
-PUBLISHED = ROOT / "tests" / "fixtures" / "published"
+PUBLISHED = PUBLISHED_DIR
 
 pytestmark = pytest.mark.skipif(not NVCC.exists(), reason=f"no CUDA toolkit: {NVCC} is absent (DSPROV_NVCC)")
 

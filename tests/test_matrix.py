@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
 from packaging.version import Version as V
 
-import provision
 from provision.errors import ProvisionError
 from provision.matrix import Matrix, MatrixError, Stack, Status, Verdict
+
+MATRIX_DIR = Path(__file__).resolve().parents[1] / "matrix"
 
 
 @pytest.fixture(scope="module")
@@ -359,8 +361,13 @@ def test_every_fail_or_warn_has_a_reason_and_fail_a_fix(m):
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     root = tmp_path / "matrix"
-    shutil.copytree(provision.REPO_ROOT / "matrix", root)
+    shutil.copytree(MATRIX_DIR, root)
     return root
+
+
+def test_the_package_data_is_the_matrix_folder():
+    """pyproject.toml maps provision.matrix.data onto matrix/: what people edit is what runs."""
+    assert Path(str(files("provision.matrix.data"))).resolve() == MATRIX_DIR.resolve()
 
 
 def edit(path: Path, old: str, new: str) -> None:

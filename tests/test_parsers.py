@@ -6,9 +6,10 @@ import pytest
 from packaging.version import Version
 
 from provision.facts import parsers as p
+from simfleet.profiles import PUBLISHED_DIR
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PUBLISHED = FIXTURES / "published"
+PUBLISHED = PUBLISHED_DIR
 H100 = FIXTURES / "recorded" / "h100-ubuntu2404"
 
 

@@ -1,7 +1,7 @@
 """Write an nvinfer config for a model kind (pure: settings in, config text out).
 
 The keys and values per kind are those of NVIDIA's own configs in NVIDIA-AI-IOT/deepstream_tao_apps
-(tests/fixtures/published/deepstream_configs/SOURCE.md):
+(simfleet/published/deepstream_configs/SOURCE.md):
 - dino (DINO, Deformable DETR): configs/nvinfer/retail_object_detection_tao/
   pgie_retail_object_detection_binary_dino_tao_config.txt: output-blob-names=pred_boxes;pred_logits,
   parse-bbox-func-name=NvDsInferParseCustomDDETRTAO, cluster-mode=4, ImageNet mean/std scaling, BGR.

@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 from packaging.version import Version
 
-import provision
 from provision.matrix import check as _check
 from provision.matrix import load as _load
 from provision.matrix.rows import (
@@ -90,9 +90,9 @@ class Matrix:
 
     @classmethod
     def load(cls, root: Path | None = None) -> Matrix:
-        """Load and validate every file under `root` (default: the repository's matrix/)."""
-        root = Path(root) if root is not None else provision.REPO_ROOT / "matrix"
-        return cls(**_load.read(root))
+        """Load and validate every file under `root` (default: the installed package data
+        `provision.matrix.data`, which is the repository's matrix/ folder)."""
+        return cls(**_load.read(Path(root) if root is not None else files(__name__ + ".data")))
 
     # -- lookups --------------------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import yaml
@@ -130,7 +130,7 @@ class _Row:
             raise self.error(f"{name} {value!r} is not a version") from None
 
 
-def _document(root: Path, filename: str) -> Mapping[str, Any]:
+def _document(root: Traversable, filename: str) -> Mapping[str, Any]:
     try:
         document = yaml.safe_load((root / filename).read_text(encoding="utf-8"))
     except OSError as e:
@@ -142,7 +142,7 @@ def _document(root: Path, filename: str) -> Mapping[str, Any]:
     return document
 
 
-def _rows(root: Path, filename: str, key: str) -> Iterator[_Row]:
+def _rows(root: Traversable, filename: str, key: str) -> Iterator[_Row]:
     """The rows of the list under `key` in one matrix file."""
     document = _document(root, filename)
     if key not in document:
@@ -167,7 +167,7 @@ def _unique(rows: Sequence[Any], key: Callable[[Any], Any], filename: str, what:
         seen.add(k)
 
 
-def _load_l4t(root: Path) -> tuple[L4tRow, ...]:
+def _load_l4t(root: Traversable) -> tuple[L4tRow, ...]:
     rows = []
     for r in _rows(root, "l4t.yml", "l4t"):
         rows.append(L4tRow(r.version("l4t"), r.version("jetpack"), r.flag("preview", False), r.source(),
@@ -177,7 +177,7 @@ def _load_l4t(root: Path) -> tuple[L4tRow, ...]:
     return tuple(rows)
 
 
-def _load_jetpack(root: Path) -> tuple[JetPackRow, ...]:
+def _load_jetpack(root: Traversable) -> tuple[JetPackRow, ...]:
     rows = []
     for r in _rows(root, "jetpack.yml", "jetpack"):
         rows.append(
@@ -199,7 +199,7 @@ def _load_jetpack(root: Path) -> tuple[JetPackRow, ...]:
     return tuple(rows)
 
 
-def _load_deepstream(root: Path) -> tuple[DeepStreamRow, ...]:
+def _load_deepstream(root: Traversable) -> tuple[DeepStreamRow, ...]:
     rows = []
     for r in _rows(root, "deepstream.yml", "deepstream"):
         version = r.version("version")
@@ -239,7 +239,7 @@ def _load_deepstream(root: Path) -> tuple[DeepStreamRow, ...]:
     return tuple(rows)
 
 
-def _load_oss(root: Path) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...], tuple[PluginRow, ...]]:
+def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...], tuple[PluginRow, ...]]:
     rules = []
     for r in _rows(root, "tensorrt_oss.yml", "gpu_arch_rules"):
         base = r.raw("base")
@@ -313,7 +313,7 @@ def _load_oss(root: Path) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...
     return tuple(rules), tuple(refs), tuple(plugins)
 
 
-def _load_prebuilt(root: Path) -> PrebuiltInfo:
+def _load_prebuilt(root: Traversable) -> PrebuiltInfo:
     top = _Row("prebuilt_plugins.yml", _document(root, "prebuilt_plugins.yml"))
     repo, commit, source = top.text("repo"), top.text("commit"), top.source()
     if not re.fullmatch(r"[0-9a-f]{40}", commit):
@@ -339,7 +339,7 @@ def _load_prebuilt(root: Path) -> PrebuiltInfo:
     return PrebuiltInfo(repo, commit, tuple(libraries), source)
 
 
-def _load_devices(root: Path) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]]:
+def _load_devices(root: Traversable) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]]:
     devices = []
     for r in _rows(root, "devices.yml", "jetson"):
         devices.append(
@@ -365,7 +365,7 @@ def _load_devices(root: Path) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]
     return tuple(devices), tuple(gpus)
 
 
-def _load_precisions(root: Path) -> tuple[PrecisionRow, ...]:
+def _load_precisions(root: Traversable) -> tuple[PrecisionRow, ...]:
     rows = []
     for r in _rows(root, "precision.yml", "precisions"):
         listed = r.raw("capabilities", required=False) or []
@@ -385,7 +385,7 @@ def _load_precisions(root: Path) -> tuple[PrecisionRow, ...]:
     return tuple(rows)
 
 
-def _load_cmake(root: Path) -> CmakeInfo:
+def _load_cmake(root: Traversable) -> CmakeInfo:
     oss = _cmake_section(root, "oss_build")
     minimum, source = oss.version("minimum"), oss.source()
     oss.done()
@@ -408,14 +408,14 @@ def _cmake_archive(r: _Row, arch: str) -> CmakeArchive:
     return archive
 
 
-def _cmake_section(root: Path, key: str) -> _Row:
+def _cmake_section(root: Traversable, key: str) -> _Row:
     document = _document(root, "cmake.yml")
     if key not in document:
         raise MatrixError(f"cmake.yml: expected a top-level {key!r} mapping")
     return _Row(f"cmake.yml: {key}", document[key])
 
 
-def read(root: Path) -> dict[str, Any]:
+def read(root: Traversable) -> dict[str, Any]:
     """Every table under `root`, as the keyword arguments of Matrix."""
     rules, refs, plugins = _load_oss(root)
     devices, gpus = _load_devices(root)

@@ -28,12 +28,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from provision import REPO_ROOT
-
 from .trtlibs import STUB_SOURCE, TRIPLETS, build_trt_libs, c_compiler, normalize_arch
 
 BUNDLE_ENV = "DSPROV_TRT_BUNDLE"
-DEFAULT_BUNDLE = REPO_ROOT.parent / "shared" / "upstreams" / "TensorRT-release-10.16.bundle"
+# beside the checkout this package is installed from (editable: `.ci/setup`)
+DEFAULT_BUNDLE = Path(__file__).resolve().parents[3] / "shared" / "upstreams" / "TensorRT-release-10.16.bundle"
 TRT_VERSION = "10.16.0.72"
 DEB_VERSION = "10.16.0.72-1+cuda13.0"
 OSS_REF = "release/10.16"

@@ -76,7 +76,7 @@ def play_recap(output: str) -> dict[str, dict[str, int]]:
 
 
 def dsprov_recap(output: str) -> dict[str, dict[str, str]]:
-    """The DSPROV RECAP table (callback_plugins/dsprov_recap.py) as {host: {column: value}}."""
+    """The DSPROV RECAP table (the collection's recap callback) as {host: {column: value}}."""
     lines = output.split("DSPROV RECAP", 1)[1].splitlines()[1:]
     header = lines[0]
     names = header.split()
@@ -125,9 +125,11 @@ def fingerprint(handle: FleetHandle, device: str) -> str:
     ), sudo=True)
 
 
-def test_playbooks_pass_ansible_lint_production():
-    result = subprocess.run([str(BIN / "ansible-lint"), "--profile", "production", "playbooks/"], cwd=ROOT,
-                            capture_output=True, text=True, timeout=600)
+def test_playbooks_and_the_collection_pass_ansible_lint_production():
+    """playbooks/ holds the collection too (collections/ beside the playbooks, on their collections path)."""
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "playbooks" / "collections")}
+    result = subprocess.run([str(BIN / "ansible-lint"), "-c", "playbooks/.ansible-lint", "--profile", "production", "playbooks/"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
 

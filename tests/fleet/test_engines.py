@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from simfleet.profiles import PUBLISHED_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLISHED = ROOT / "tests" / "fixtures" / "published" / "deepstream_configs"
+PUBLISHED = PUBLISHED_DIR / "deepstream_configs"
 pytestmark = pytest.mark.fleet
 
 T4_ROOT = "/home/ubuntu/ds"

@@ -4,7 +4,7 @@
 #   nvidia-smi -q     prints the recorded query report (source: @QUERY_SOURCE@)
 #   nvidia-smi --query-gpu=F1,F2 --format=csv[,noheader][,nounits]  answers from the profile's
 #                     values; a driver that predates compute_cap rejects it with the recorded
-#                     message (source: tests/fixtures/published/misc/nvidia_smi_compute_cap_rejected.txt)
+#                     message (source: simfleet/published/misc/nvidia_smi_compute_cap_rejected.txt)
 fields= format=
 for arg in "$@"; do
     case $arg in

@@ -1,0 +1,2 @@
+"""The version matrix's YAML files, installed as the data package `provision.matrix.data`
+(pyproject.toml maps it onto this folder; `Matrix.load()` reads it with importlib.resources)."""

@@ -1,0 +1,8 @@
+"""Action dsprov.deepstream.provision (documented in plugins/modules/provision.py): runs on the controller,
+reaching the host through the play's connection; the work is the `provision` package's ProvisionAction."""
+
+from __future__ import annotations
+
+from ansible_collections.dsprov.deepstream.plugins.plugin_utils.provision_package import action_class
+
+ActionModule = action_class("ProvisionAction")

@@ -1,0 +1,8 @@
+"""Action dsprov.deepstream.rollback (documented in plugins/modules/rollback.py): runs on the controller,
+reaching the host through the play's connection; the work is the `provision` package's RollbackAction."""
+
+from __future__ import annotations
+
+from ansible_collections.dsprov.deepstream.plugins.plugin_utils.provision_package import action_class
+
+ActionModule = action_class("RollbackAction")

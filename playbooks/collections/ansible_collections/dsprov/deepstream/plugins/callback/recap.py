@@ -1,0 +1,24 @@
+"""Callback dsprov.deepstream.recap: the `provision` package's RecapCallback."""
+
+from __future__ import annotations
+
+from ansible_collections.dsprov.deepstream.plugins.plugin_utils.provision_package import callback_class
+
+DOCUMENTATION = r"""
+---
+name: recap
+type: aggregate
+short_description: One line per host with what dsprov did
+description:
+  - After the play, a DSPROV RECAP table, one line per host (unreachable hosts included), with the
+    result, outcome, build key, whether the host changed, the time and the message of
+    M(dsprov.deepstream.provision) and M(dsprov.deepstream.rollback).
+version_added: 0.1.0
+author:
+  - dsprov maintainers
+requirements:
+  - deepstream-provision (Python package) on the controller
+  - enabled, in ansible.cfg (C(callbacks_enabled = dsprov.deepstream.recap)) or with C(ANSIBLE_CALLBACKS_ENABLED)
+"""
+
+CallbackModule = callback_class("RecapCallback")

@@ -1,0 +1,32 @@
+"""Documentation the dsprov.deepstream actions share."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """An action that runs the provision package on the controller and only sh on the host."""
+
+    DOCUMENTATION = r"""
+---
+author:
+  - dsprov maintainers
+requirements:
+  - deepstream-provision (Python package) in the Python that runs Ansible on the controller
+notes:
+  - An action plugin on the controller; the host needs C(sh) and no Python.
+  - The host's C(dsprov_*) variables are its settings, as for the C(dsprov) command.
+attributes:
+  platform:
+    support: full
+    platforms: posix
+    description: Jetson (L4T) and x86 Linux hosts.
+"""
+
+    GPU_ARCHS = r"""
+---
+options:
+  gpu_archs:
+    description:
+      - Override GPU_ARCHS, for example C(53) or C(75 86).
+    type: str
+"""

@@ -1,0 +1,52 @@
+#!/usr/bin/python
+"""Documentation of the action dsprov.deepstream.detect (plugins/action/detect.py does the work)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: detect
+short_description: Detect a DeepStream host's platform, versions and GPU_ARCHS in one probe round trip
+description:
+  - Runs dsprov's probe (POSIX sh, no Python needed on the host) over the play's connection and
+    sets the facts as host facts, C(ansible_facts.dsprov), for later tasks.
+  - The same probe and analysis as C(dsprov detect) of the Python package deepstream-provision.
+version_added: 0.1.0
+extends_documentation_fragment:
+  - dsprov.deepstream.controller
+  - dsprov.deepstream.controller.gpu_archs
+attributes:
+  check_mode:
+    support: full
+    description: Detection changes nothing; it runs the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing to compare.
+seealso:
+  - module: dsprov.deepstream.provision
+"""
+
+EXAMPLES = r"""
+- name: Probe the host
+  dsprov.deepstream.detect:
+
+- name: Probe with an explicit GPU_ARCHS override
+  dsprov.deepstream.detect:
+    gpu_archs: "53"
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: The detection, under C(dsprov).
+  returned: success
+  type: dict
+  contains:
+    dsprov:
+      description: Facts (C(facts)), GPU_ARCHS (C(gpu_archs)) and matrix verdicts (C(verdicts)), as C(dsprov detect --json) prints them.
+      type: dict
+      returned: success
+msg:
+  description: One line, the platform, TensorRT, GPU_ARCHS and the worst matrix verdict.
+  returned: always
+  type: str
+"""

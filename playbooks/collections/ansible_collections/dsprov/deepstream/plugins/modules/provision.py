@@ -1,0 +1,115 @@
+#!/usr/bin/python
+"""Documentation of the action dsprov.deepstream.provision (plugins/action/provision.py does the work)."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: provision
+short_description: Build the TensorRT OSS plugin for a DeepStream host and swap it in
+description:
+  - Detects the host, checks it against dsprov's version matrix, plans and runs the steps
+    (cmake, TensorRT OSS build or NVIDIA's prebuilt library, plugin swap, pyds, engines) over the
+    play's connection, exactly as C(dsprov provision) of the Python package deepstream-provision.
+  - Builds run once per key on the controller's cache and are copied to hosts that share it.
+version_added: 0.1.0
+extends_documentation_fragment:
+  - dsprov.deepstream.controller
+  - dsprov.deepstream.controller.gpu_archs
+options:
+  trt_oss_ref:
+    description:
+      - Override the TensorRT OSS branch or tag the matrix names.
+    type: str
+  force:
+    description:
+      - Build even where the guides say the OSS build is not needed; replace a plugin library that is
+        neither the original nor dsprov's build (kept for rollback); allow a GPU_ARCHS override the GPU cannot run.
+    type: bool
+    default: false
+  cmake_from_source:
+    description:
+      - Build cmake from its source release on the host instead of pushing a binary archive.
+    type: bool
+    default: false
+  skip_pyds:
+    description:
+      - Leave the DeepStream Python bindings out.
+    type: bool
+    default: false
+  skip_engines:
+    description:
+      - Do not rebuild stale TensorRT engines after the swap.
+    type: bool
+    default: false
+  skip_models:
+    description:
+      - Do not write the dsprov_models nvinfer configs (nor build their parser library).
+    type: bool
+    default: false
+  plugin_source:
+    description:
+      - Where the plugin library comes from. V(auto) takes NVIDIA's prebuilt library where the guide
+        is binary-only and builds elsewhere.
+    type: str
+    default: auto
+    choices: [auto, prebuilt, build]
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change and changes nothing.
+  diff_mode:
+    support: full
+    description: The plan, with its exact commands.
+notes:
+  - Use C(become) for the swap.
+  - Enable the callback P(dsprov.deepstream.recap#callback) for one line per host after the play.
+seealso:
+  - module: dsprov.deepstream.detect
+  - module: dsprov.deepstream.rollback
+"""
+
+EXAMPLES = r"""
+- name: Detect, plan and provision
+  dsprov.deepstream.provision:
+  become: true
+
+- name: Always build, for one GPU architecture
+  dsprov.deepstream.provision:
+    plugin_source: build
+    gpu_archs: "53"
+    force: true
+  become: true
+"""
+
+RETURN = r"""
+dsprov_report:
+  description: What happened on the host, as C(dsprov provision --json) reports it.
+  returned: always
+  type: dict
+  contains:
+    result:
+      description: V(ok), V(failed), V(refused), V(unreachable), V(planned) or V(cancelled).
+      type: str
+      returned: always
+    outcome:
+      description: V(built), V(fetched), V(copied), V(unchanged) or V(-).
+      type: str
+      returned: always
+    key:
+      description: The build key (the cache entry the plugin library came from).
+      type: str
+      returned: always
+    message:
+      description: One line about the host.
+      type: str
+      returned: always
+ansible_facts:
+  description: The detection, under C(dsprov), as M(dsprov.deepstream.detect) sets it.
+  returned: success
+  type: dict
+msg:
+  description: The report's message.
+  returned: always
+  type: str
+"""

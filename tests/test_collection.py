@@ -1,0 +1,71 @@
+"""The Ansible collection dsprov.deepstream: its static documentation says exactly what its actions
+check at run time, and its playbooks use its content by full name."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provision import ansible_plugins
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COLLECTION = ROOT / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
+ACTIONS = {"detect": ansible_plugins.DetectAction, "provision": ansible_plugins.ProvisionAction,
+           "rollback": ansible_plugins.RollbackAction}
+
+
+def ansible_doc(plugin_type: str, *names: str) -> dict[str, dict[str, Any]]:
+    """The documentation as ansible-doc reads it (statically, fragments merged), from this checkout's collection."""
+    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "playbooks" / "collections")}
+    result = subprocess.run([str(BIN / "ansible-doc"), "--json", "-t", plugin_type, *names], env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def module_docs() -> dict[str, dict[str, Any]]:
+    docs = ansible_doc("module", *(f"dsprov.deepstream.{name}" for name in ACTIONS))
+    return {name.rsplit(".", 1)[1]: entry for name, entry in docs.items()}
+
+
+def contract(options: dict[str, dict[str, Any]]) -> dict[str, tuple]:
+    """What an argument spec and a DOCUMENTATION's options must agree on, per option."""
+    return {name: (o.get("type", "str"), o.get("default"), o.get("choices"), o.get("required", False), o.get("elements"))
+            for name, o in options.items()}
+
+
+@pytest.mark.parametrize("name", sorted(ACTIONS))
+def test_documented_options_are_the_runtime_argument_spec(module_docs, name):
+    entry = module_docs[name]
+    assert Path(entry["doc"]["filename"]) == COLLECTION / "plugins" / "modules" / f"{name}.py"
+    assert contract(entry["doc"].get("options") or {}) == contract(ACTIONS[name].ARGUMENT_SPEC)
+    assert entry["examples"] and entry["return"]
+
+
+def test_every_action_has_its_documentation_and_nothing_else_is_an_action():
+    actions = {p.stem for p in (COLLECTION / "plugins" / "action").glob("*.py")}
+    modules = {p.stem for p in (COLLECTION / "plugins" / "modules").glob("*.py")}
+    assert actions == modules == set(ACTIONS)
+
+
+def test_the_callback_is_documented_as_the_aggregate_it_is():
+    doc = ansible_doc("callback", "dsprov.deepstream.recap")["dsprov.deepstream.recap"]["doc"]
+    assert doc["type"] == ansible_plugins.RecapCallback.CALLBACK_TYPE
+
+
+def test_the_playbooks_use_the_collection_by_its_full_name():
+    for playbook in (COLLECTION / "playbooks").glob("*.yml"):
+        tasks = [t for play in yaml.safe_load(playbook.read_text()) for t in play["tasks"]]
+        assert f"dsprov.deepstream.{playbook.stem}" in tasks[0], playbook
+    in_repo = COLLECTION.parents[3]
+    for playbook in sorted(in_repo.glob("*.yml")):
+        assert yaml.safe_load(playbook.read_text())[0]["ansible.builtin.import_playbook"] == f"dsprov.deepstream.{playbook.stem}"

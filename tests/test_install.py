@@ -1,0 +1,166 @@
+"""Installed as a user installs it: the wheel and the collection built in a temporary folder, put
+into a fresh venv and a collections path outside the repository, and used from an unrelated folder.
+
+pip takes the dependencies from the package registry (through pip's cache, warm after .ci/setup).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import provision
+from provision.detect import analyse, read_capture
+from provision.report import detection_json
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+COLLECTION = ROOT / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
+CAPTURE = ROOT / "tests" / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "provision", "matrix")  # what building the wheel may read
+LOCALHOST = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+
+
+def run(command: list, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=600, **kwargs)
+
+
+def checked(command: list, **kwargs) -> subprocess.CompletedProcess:
+    result = run(command, **kwargs)
+    assert result.returncode == 0, (command, result.stdout[-3000:], result.stderr[-3000:])
+    return result
+
+
+@dataclass
+class Installed:
+    wheel: Path
+    collection_tarball: Path
+    venv: Path
+    collections: Path
+    work: Path  # the unrelated folder commands run in
+    env: dict[str, str]
+    before_provision: subprocess.CompletedProcess  # a collection playbook run before the wheel was installed
+
+    def __call__(self, *command: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        return run([self.venv / "bin" / command[0], *command[1:]], cwd=self.work, env={**self.env, **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Installed:
+    tmp = tmp_path_factory.mktemp("install")
+    src, dist, venv, collections, work = (tmp / n for n in ("src", "dist", "venv", "collections", "work"))
+    src.mkdir()
+    for name in WHEEL_SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    checked([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src])
+    checked([BIN / "ansible-galaxy", "collection", "build", COLLECTION, "--output-path", dist])
+    wheel, = dist.glob("*.whl")
+    tarball, = dist.glob("*.tar.gz")
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "PYTHON", "VIRTUAL_ENV", "DSPROV_"))}
+    env.update(PATH=f"{venv / 'bin'}:{env['PATH']}", ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1",
+               COLUMNS="200")
+    work.mkdir()
+    (work / "inventory").mkdir()
+    (work / "inventory" / "hosts.yml").write_text(LOCALHOST)
+    checked([sys.executable, "-m", "venv", "--without-pip", venv])  # this pip installs into it: quicker
+    pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q"]
+    checked([*pip, "ansible-core>=2.17"], env=env)
+    checked([venv / "bin" / "ansible-galaxy", "collection", "install", tarball, "-p", collections], cwd=work, env=env)
+    before = run([venv / "bin" / "ansible-playbook", "-i", "inventory/", "dsprov.deepstream.detect",
+                  "-e", "dsprov_hosts=localhost"], cwd=work, env=env)
+    checked([*pip, wheel], env=env)
+    return Installed(wheel, tarball, venv, collections, work, env, before)
+
+
+def test_the_wheel_holds_the_product_and_its_data_and_no_test_or_fleet_file(installed):
+    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    assert not [n for n in names if n.startswith(("simfleet/", "tests/")) or "/test_" in n or "conftest" in n]
+    others = {n.split("/")[0] for n in names} - {"provision"}
+    assert len(others) == 1 and others.pop().endswith(".dist-info")
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "provision").rglob("*.py") if "__pycache__" not in p.parts}
+    assert modules <= names
+    assert {"provision/facts/probe.sh", "provision/gpu/devicequery.cu"} <= names
+    wheel = zipfile.ZipFile(installed.wheel)
+    yml = sorted((ROOT / "matrix").glob("*.yml"))
+    assert yml and all(wheel.read(f"provision/matrix/data/{p.name}") == p.read_bytes() for p in yml)
+
+
+def test_dsprov_command_version_list_and_help(installed):
+    assert installed("dsprov", "--version").stdout == f"dsprov {provision.__version__}\n"
+    listing = installed("dsprov", "--list").stdout
+    assert all(task in listing for task in ("provision", "detect", "rollback", "matrix.check", "pyds", "engines"))
+    assert "--capture" in installed("dsprov", "detect", "--help").stdout
+
+
+def test_dsprov_detect_reads_a_capture_with_the_installed_matrix(installed):
+    result = installed("dsprov", "detect", "--capture", str(CAPTURE), "--json")
+    assert result.returncode == 0, result.stderr
+    expected = detection_json(analyse(*read_capture(CAPTURE)))
+    assert json.loads(result.stdout) == json.loads(json.dumps(expected))
+    table = installed("dsprov", "detect", "--capture", str(CAPTURE)).stdout
+    assert "NVIDIA H100 80GB HBM3 (compute 9.0, from deviceQuery)" in table
+
+
+def test_dsprov_matrix_check_refuses_deepstream_6_3_on_jetpack_4_6_1(installed):
+    result = installed("dsprov", "matrix.check", "--jetpack", "4.6.1", "--deepstream", "6.3")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "DeepStream 6.3 needs JetPack 5.1.2+" in " ".join(result.stdout.split())
+
+
+def test_dsprov_probes_and_plans_a_host_of_the_inventory_folder_here(installed):
+    """The probe script is package data: a live detect and a dry-run provision of this machine,
+    inventory/ found in the cwd (this machine may or may not have TensorRT: planned or refused)."""
+    result = installed("dsprov", "detect", "--host", "localhost")
+    assert result.returncode == 0, result.stderr
+    assert "localhost: host facts" in result.stdout
+    dry = installed("dsprov", "provision", "--host", "localhost", "--dry-run", "--json")
+    report, = json.loads(dry.stdout)
+    assert (report["host"], dry.returncode) in (("localhost", 0), ("localhost", 1)), dry.stderr
+    assert report["result"] in ("planned", "refused") and report["message"], report
+
+
+def test_the_simulated_fleet_is_not_in_the_product(installed):
+    result = installed("dsprov", "fleet.up")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: the simulated fleet is not installed: in a checkout of dsprov run `pip install -e ./simfleet`"
+        " (`bash .ci/setup` does)"]
+
+
+def test_ansible_doc_reads_the_installed_collection(installed):
+    doc = installed("ansible-doc", "dsprov.deepstream.provision")
+    assert doc.returncode == 0, doc.stderr
+    assert str(installed.collections) in doc.stdout and "plugin_source" in doc.stdout
+    assert installed("ansible-doc", "-t", "callback", "dsprov.deepstream.recap").returncode == 0
+
+
+def test_the_collection_says_what_to_install_when_provision_is_missing(installed):
+    output = installed.before_provision.stdout + installed.before_provision.stderr
+    assert installed.before_provision.returncode != 0
+    assert "dsprov.deepstream needs the Python package deepstream-provision in the Python that runs Ansible" in output
+
+
+def test_the_collection_playbooks_run_from_an_unrelated_folder(installed):
+    syntax = installed("ansible-playbook", "--syntax-check", "dsprov.deepstream.provision")
+    assert syntax.returncode == 0, syntax.stdout + syntax.stderr
+    detect = installed("ansible-playbook", "-i", "inventory/", "dsprov.deepstream.detect", "-e", "dsprov_hosts=localhost")
+    assert detect.returncode == 0, detect.stdout + detect.stderr
+    assert '"msg": "x86: TensorRT' in detect.stdout
+    rollback = installed("ansible-playbook", "--check", "-i", "inventory/", "dsprov.deepstream.rollback",
+                         "-e", "dsprov_hosts=localhost", "-e", "ansible_become=false",
+                         env={"ANSIBLE_CALLBACKS_ENABLED": "dsprov.deepstream.recap"})
+    assert rollback.returncode == 0, rollback.stdout + rollback.stderr
+    recap = rollback.stdout.split("DSPROV RECAP", 1)[1].splitlines()
+    assert recap[2].split()[:2] == ["localhost", "ok"]
