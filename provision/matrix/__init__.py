@@ -19,6 +19,7 @@ from packaging.version import Version
 from provision.matrix import check as _check
 from provision.matrix import load as _load
 from provision.matrix.rows import (
+    CAPABILITY,
     PLATFORMS,
     ArchExtra,
     CmakeArchive,
@@ -202,7 +203,7 @@ class Matrix:
 
     def precisions(self, compute_cap: str) -> frozenset[str]:
         """Precisions TensorRT runs fast on this compute capability: {"fp32", "fp16", "int8"}."""
-        if not _load.CAPABILITY.match(compute_cap or ""):
+        if not CAPABILITY.match(compute_cap or ""):
             return frozenset()
         capability = Version(compute_cap)
         return frozenset(p.name for p in self.precision_rows if p.applies_to(capability))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 
 from packaging.version import Version
@@ -10,6 +11,7 @@ from packaging.version import Version
 from provision.errors import ProvisionError
 
 PLATFORMS = ("jetson", "x86")
+CAPABILITY = re.compile(r"^\d{1,2}\.\d$")  # a compute capability: "8.7"
 
 
 class MatrixError(ProvisionError):

@@ -1,0 +1,193 @@
+"""JSON Schemas (https://json-schema.org/draft/2020-12) of the matrix/*.yml files.
+
+Each leaf schema under $defs carries `x-message`: for the keyword that failed, the one line the
+loader reports ({name}: the field, {value}: what it held, {type}: its Python type).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provision.matrix.rows import ARCH_FLAGS, CAPABILITY, PLATFORMS, OssGuide
+
+_TEXT = "{name} must be a non-empty string, got {value!r}"
+_LIST_TYPE = {"type": "{name} must be a list"}
+
+DEFS: dict[str, Any] = {
+    "text": {"type": "string", "pattern": r"\S", "x-message": {"type": _TEXT, "pattern": _TEXT}},
+    "texts": {
+        "type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
+        "x-message": {k: "{name} must be a non-empty list of strings" for k in ("type", "minItems")},
+    },
+    "version": {
+        "type": "string", "format": "version",
+        "x-message": {"type": "{name} must be a quoted version string, got {value!r} ({type})",
+                      "format": "{name} {value!r} is not a version"},
+    },
+    "versions": {
+        "type": "array", "minItems": 1, "items": {"$ref": "#/$defs/version"},
+        "x-message": {k: "{name} must be a non-empty list of versions" for k in ("type", "minItems")},
+    },
+    "flag": {"type": "boolean", "x-message": {"type": "{name} must be true or false, got {value!r}"}},
+    "https": {
+        "type": "string", "pattern": "^https://",
+        "x-message": {"type": _TEXT, "pattern": "{name} must be an https:// URL, got {value!r}"},
+    },
+    "capability": {
+        "type": "string", "pattern": CAPABILITY.pattern,
+        "x-message": {"type": _TEXT, "pattern": "{name} {value!r} is not a compute capability like '8.7'"},
+    },
+    "quoted_capability": {
+        "type": "string", "pattern": CAPABILITY.pattern,
+        "x-message": {k: "{value!r} is not a quoted compute capability like '6.1'" for k in ("type", "pattern")},
+    },
+    "sm": {
+        "type": "string", "pattern": r"^\d{2,3}$",
+        "x-message": {k: "{value!r} is not a quoted two- or three-digit SM number" for k in ("type", "pattern")},
+    },
+    "platform": {
+        "enum": list(PLATFORMS), "x-message": {"enum": f"platform {{value!r}} is not one of {', '.join(PLATFORMS)}"},
+    },
+    "sha256": {
+        "type": "string", "pattern": "^[0-9a-f]{64}$",
+        "x-message": {k: "{name} must be 64 lower-case hex digits" for k in ("type", "pattern")},
+    },
+}
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _row(required: dict[str, Any], optional: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
+    """A mapping with these fields and no others (`required` first: a missing field is reported
+    before an unknown one)."""
+    return {
+        "type": "object",
+        "required": list(required),
+        "additionalProperties": False,
+        "properties": required | (optional or {}),
+        **more,
+    }
+
+
+def _file(**lists: dict[str, Any]) -> dict[str, Any]:
+    """A document of top-level lists of rows."""
+    return {
+        "type": "object",
+        "required": list(lists),
+        "properties": {key: {"type": "array", "items": row, "x-message": _LIST_TYPE} for key, row in lists.items()},
+    }
+
+
+_VERSION, _TEXTS, _FLAG, _HTTPS = _ref("version"), _ref("text"), _ref("flag"), _ref("https")
+_CAVEAT = {"caveat": _TEXTS}
+
+_ARCHIVE = _row({"version": _VERSION, "filename": _TEXTS, "sha256": _ref("sha256"), "url": _HTTPS})
+
+FILES: dict[str, dict[str, Any]] = {
+    "l4t.yml": _file(l4t=_row({"l4t": _VERSION, "jetpack": _VERSION, "source": _HTTPS}, {"preview": _FLAG} | _CAVEAT)),
+    "jetpack.yml": _file(jetpack=_row(
+        {name: _VERSION for name in ("version", "l4t", "cuda", "cudnn", "tensorrt", "ubuntu", "python")}
+        | {"source": _HTTPS},
+        {"preview": _FLAG} | _CAVEAT,
+    )),
+    "deepstream.yml": _file(deepstream=_row(
+        {"version": _VERSION, "python": _VERSION, "source": _HTTPS},
+        {
+            "jetson": _row({"jetpack": _ref("versions")}),
+            "x86": _row({name: _VERSION for name in ("tensorrt", "cuda", "driver_min", "ubuntu")}),
+            "pyds": _row({
+                "tag": {"type": "string", "pattern": r"^v\d+(\.\d+)+$",
+                        "x-message": {k: "tag {value!r} is not like 'v1.1.1'" for k in ("type", "pattern")}},
+                "source": _HTTPS,
+            }),
+            "trt_oss": {
+                "type": "object",
+                "propertyNames": _ref("platform"),
+                "additionalProperties": _row({
+                    "guide": {"enum": [g.value for g in OssGuide],
+                              "x-message": {"enum": f"guide must be one of {', '.join(g.value for g in OssGuide)}"}},
+                    "source": _HTTPS,
+                }),
+            },
+        } | _CAVEAT,
+        anyOf=[{"required": ["jetson"]}, {"required": ["x86"]}],
+        **{"x-message": {"anyOf": "needs a jetson or an x86 entry"}},
+    )),
+    "tensorrt_oss.yml": _file(
+        gpu_arch_rules=_row(
+            {"name": _TEXTS, "base": {"type": "array", "minItems": 1, "items": _ref("sm"),
+                                      "x-message": {k: "base must be a non-empty list of SM numbers"
+                                                    for k in ("type", "minItems")}},
+             "source": _HTTPS},
+            {"extra": {"type": "array", "items": _row({"sm": _ref("sm")},
+                                                      {"platform": _ref("platform"), "cuda_min": _VERSION}),
+                       "x-message": _LIST_TYPE},
+             "default_cuda": _VERSION},
+        ),
+        refs=_row(
+            {"tensorrt": _VERSION, "platforms": {"type": "array", "minItems": 1, "items": _ref("platform"),
+                                                 "x-message": {k: "platforms must be a non-empty list of platforms"
+                                                               for k in ("type", "minItems")}},
+             "source": _HTTPS},
+            {"ref": _TEXTS, "nvinfer_version": _VERSION, "gpu_arch_rule": _TEXTS, "reads_gpu_archs": _FLAG,
+             "reason": _TEXTS, "arch_flag": {"enum": list(ARCH_FLAGS),
+                                            "x-message": {"enum": f"arch_flag {{value!r}} is not one of "
+                                                                  f"{', '.join(ARCH_FLAGS)}"}},
+             "arch_note": _TEXTS, "cmake_minimum": _VERSION} | _CAVEAT,
+            # a row without a ref says why
+            **{"if": {"not": {"required": ["ref"]}}, "then": {"required": ["reason"]}},
+        ),
+        plugins=_row({"name": _TEXTS, "since": _VERSION, "source": _HTTPS}, {"removed_in": _VERSION}),
+    ),
+    "prebuilt_plugins.yml": _row(
+        {
+            "repo": _TEXTS,
+            "commit": {"type": "string", "pattern": "^[0-9a-f]{40}$",
+                       "x-message": {k: "commit must be 40 lower-case hex digits" for k in ("type", "pattern")}},
+            "source": _HTTPS,
+            "libraries": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
+                {"platform": _ref("platform"), "tensorrt": _VERSION, "path": _TEXTS, "source": _HTTPS},
+                {"sha256": _ref("sha256"), "reason": _TEXTS,
+                 "size": {"type": "integer", "minimum": 1,
+                          "x-message": {k: "size must be a positive integer, got {value!r}" for k in ("type", "minimum")}}},
+                # a library without a recorded sha256 says why
+                **{"if": {"not": {"required": ["sha256"]}}, "then": {"required": ["reason"]}},
+            )},
+        },
+    ),
+    "devices.yml": _file(
+        jetson=_row({"family": _TEXTS, "name": _TEXTS, "soc": _ref("texts"), "model_substrings": _ref("texts"),
+                     "compute_capability": _ref("capability"), "source": _HTTPS}),
+        gpus=_row({
+            "token": {"type": "string", "pattern": "^[A-Za-z0-9]+( [A-Za-z0-9]+)*$",
+                      "x-message": {k: "token {value!r} must be words of letters and digits, one space apart"
+                                    for k in ("type", "pattern")}},
+            "compute_capability": _ref("capability"),
+            "source": _HTTPS,
+        }),
+    ),
+    "precision.yml": _file(precisions=_row(
+        {"name": _TEXTS, "source": _HTTPS},
+        {"always": _FLAG, "capabilities": {"type": "array", "items": _ref("quoted_capability"),
+                                           "x-message": _LIST_TYPE},
+         "from": _VERSION},
+        anyOf=[{"properties": {"always": {"const": True}}, "required": ["always"]},
+               {"properties": {"capabilities": {"minItems": 1}}, "required": ["capabilities"]},
+               {"required": ["from"]}],
+        **{"x-message": {"anyOf": "needs always, capabilities or from"}},
+    )),
+    "cmake.yml": {
+        "type": "object",
+        "required": ["oss_build", "archives", "source_archives"],
+        "properties": {
+            "oss_build": _row({"minimum": _VERSION, "source": _HTTPS}),
+            "archives": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
+                {"arch": {"enum": ["x86_64", "aarch64"],
+                          "x-message": {"enum": "arch {value!r} is not x86_64 or aarch64"}}} | _ARCHIVE["properties"],
+            )},
+            "source_archives": {"type": "array", "items": _ARCHIVE, "x-message": _LIST_TYPE},
+        },
+    },
+}
