@@ -5,7 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -129,16 +131,28 @@ def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=F
 
         with cancel.on_sigint():
             reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
+    return _finish(reports, as_json, dry_run, after=lambda: _summary(reports, "dry run" if dry_run else "provision"))
+
+
+def _finish(reports, as_json: bool, dry_run: bool, each: Callable[[Any], None] = lambda report: None,
+            after: Callable[[], None] = lambda: None) -> int:
+    """A fleet run's output: the cancel, the JSON, or per host its plan (on a dry run) and `each`,
+    then `after`; the exit code."""
     if cancel.requested():  # even when every host had finished its last step: the run was interrupted
         return _cancelled(reports, as_json)
     if as_json:
-        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+        _print_json(reports)
     else:
         for r in reports:
             if dry_run and r.plan:
-                console.print("\n".join(r.plan), markup=False, highlight=False)
-        _summary(reports, "dry run" if dry_run else "provision")
+                console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
+            each(r)
+        after()
     return _host_errors(reports)
+
+
+def _print_json(reports) -> None:
+    print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
 
 
 def _checked_hosts(inv: Inventory, pattern: str) -> list[str]:
@@ -162,7 +176,7 @@ def _host_errors(reports) -> int:
 def _cancelled(reports, as_json: bool) -> int:
     """After a Ctrl-C: a line per host on stderr saying where it stopped (JSON as usual); 130."""
     if as_json:
-        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+        _print_json(reports)
     for r in reports:
         line = r.message if r.result is RunResult.CANCELLED else f"{r.host}: {r.result} before the cancel: {r.message}"
         print(line if line.startswith(f"{r.host}: ") else f"{r.host}: {line}", file=sys.stderr)
@@ -389,16 +403,11 @@ def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False,
     busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(names))
     with busy, cancel.on_sigint():
         reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None)
-    if cancel.requested():  # even when every host had finished its last step: the run was interrupted
-        return _cancelled(reports, as_json)
-    if as_json:
-        print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
-    else:
-        for r in reports:
-            if dry_run and r.plan:
-                console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
-            for step in r.steps:
-                console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
-            if r.result not in NOT_OK and r.message:
-                console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
-    return _host_errors(reports)
+
+    def steps_and_result(r) -> None:
+        for step in r.steps:
+            console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
+        if r.result not in NOT_OK and r.message:
+            console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
+
+    return _finish(reports, as_json, dry_run, each=steps_and_result)

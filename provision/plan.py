@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from packaging.version import Version
+from packaging.version import InvalidVersion, Version
 
 from provision.artifacts import ArtifactStore
 from provision.detect import Detection
@@ -13,10 +13,10 @@ from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.gpu.archs import host_compute_caps, runs_on
 from provision.options import DEFAULT_TRT_OSS_REPO, Flags, Settings
-from provision.matrix import Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
+from provision.matrix import CmakeArchive, Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
 from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
-from provision.steps.cmake import CmakeArchive, EnsureCmake, EnsureCmakeFromSource
+from provision.steps.cmake import EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
 from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
@@ -84,8 +84,9 @@ class Options:
 def _archive(entry: Any, setting: str, arch: str | None = None) -> CmakeArchive:
     """A cmake archive from an inventory setting ({arch, version, url, sha256})."""
     try:
-        return CmakeArchive(arch or str(entry["arch"]), str(entry["version"]), str(entry["url"]), str(entry["sha256"]))
-    except (KeyError, TypeError):
+        return CmakeArchive(arch or str(entry["arch"]), Version(str(entry["version"])), str(entry["url"]),
+                            str(entry["sha256"]))
+    except (KeyError, TypeError, InvalidVersion):
         fields = "version, url and sha256" if arch else "arch, version, url and sha256"
         raise ProvisionError(f"{setting}: needs {fields}; got {entry!r}") from None
 
@@ -120,7 +121,7 @@ def _installed_plugin(detection: Detection) -> PluginPaths:
 
 def _new_enough(archives: list[CmakeArchive], minimum: Version) -> CmakeArchive | None:
     """The first archive (in configured order) whose version is at least `minimum`."""
-    return next((a for a in archives if Version(a.version) >= minimum), None)
+    return next((a for a in archives if a.version >= minimum), None)
 
 
 def _cmake_step(matrix: Matrix, options: Options, host: str, facts: HostFacts, build_dir: str, jobs: int,
@@ -129,17 +130,16 @@ def _cmake_step(matrix: Matrix, options: Options, host: str, facts: HostFacts, b
     when asked; the inventory's archives (a mirror) replace the matrix's."""
     minimum = minimum or matrix.cmake.minimum
     if options.cmake_from_source:
-        rows = [CmakeArchive("source", str(r.version), r.url, r.sha256) for r in matrix.cmake.source_archives]
-        source = _new_enough([options.cmake_source] if options.cmake_source else rows, minimum)
+        source = _new_enough([options.cmake_source] if options.cmake_source else list(matrix.cmake.source_archives),
+                             minimum)
         if source is None:
             raise PlanRefused(f"{host}: no cmake source release >= {minimum}{why} is configured (set dsprov_cmake_source)")
         return EnsureCmakeFromSource(minimum, facts.cmake, source, build_dir, jobs)
     configured = [a for a in options.cmake_archives if a.arch == facts.arch]
-    known = configured or [CmakeArchive(r.arch, str(r.version), r.url, r.sha256)
-                           for r in matrix.cmake.archives if r.arch == facts.arch]
+    known = configured or [a for a in matrix.cmake.archives if a.arch == facts.arch]
     archive = _new_enough(known, minimum)
     if archive is None:
-        have = ", ".join(a.version for a in known) or "none"
+        have = ", ".join(str(a.version) for a in known) or "none"
         raise PlanRefused(
             f"{host}: cmake {facts.cmake or 'missing'} is older than {minimum}{why} and no cmake release"
             f" archive >= {minimum} is known for {facts.arch} (have: {have}; set dsprov_cmake_archives, or"

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
@@ -193,7 +194,7 @@ def test_a_mirror_without_a_new_enough_cmake_is_refused_with_the_reason():
         "localhost: cmake 3.28.3 is older than 3.31 (release/11.0 needs it) and no cmake release archive >= 3.31 is"
         " known for x86_64 (have: 3.27.6; set dsprov_cmake_archives, or --cmake-from-source)")
     source = make_plan(d, MATRIX, Options(cmake_from_source=True)).steps[0]
-    assert source.archive.version == "3.31.6" and source.minimum.public == "3.31"
+    assert source.archive.version == Version("3.31.6") and source.minimum.public == "3.31"
 
 
 def test_prebuilt_plugin_when_asked_for_the_exact_tensorrt():

@@ -242,12 +242,26 @@ class PrecisionRow:
 
 @dataclass(frozen=True)
 class CmakeArchive:
+    """A Kitware cmake release archive (or source tarball), from cmake.yml or an inventory's mirror."""
+
     arch: str  # x86_64 | aarch64 | source
     version: Version
-    filename: str
-    sha256: str
     url: str
-    source: str
+    sha256: str
+
+    @property
+    def source(self) -> str:
+        """The public page the row comes from: the download itself."""
+        return self.url
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def folder(self) -> str:
+        """Where it lives on the host: the archive's top folder (or the source build's prefix)."""
+        return f"/opt/{self.filename.removesuffix('.tar.gz')}"
 
 
 @dataclass(frozen=True)

@@ -83,7 +83,7 @@ def _file(**lists: dict[str, Any]) -> dict[str, Any]:
 _VERSION, _TEXTS, _FLAG, _HTTPS = _ref("version"), _ref("text"), _ref("flag"), _ref("https")
 _CAVEAT = {"caveat": _TEXTS}
 
-_ARCHIVE = _row({"version": _VERSION, "filename": _TEXTS, "sha256": _ref("sha256"), "url": _HTTPS})
+_ARCHIVE = _row({"version": _VERSION, "sha256": _ref("sha256"), "url": _HTTPS})
 
 FILES: dict[str, dict[str, Any]] = {
     "l4t.yml": _file(l4t=_row({"l4t": _VERSION, "jetpack": _VERSION, "source": _HTTPS}, {"preview": _FLAG} | _CAVEAT)),

@@ -16,26 +16,10 @@ from packaging.version import Version
 
 from provision.artifacts import fetch
 from provision.facts.parsers import parse_cmake_version
+from provision.matrix.rows import CmakeArchive
 from provision.steps.base import Step, StepContext, StepFailed, q
 
 LINKED = ("cmake", "ctest", "cpack")
-
-
-@dataclass(frozen=True)
-class CmakeArchive:
-    arch: str
-    version: str
-    url: str
-    sha256: str
-
-    @property
-    def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
-
-    @property
-    def folder(self) -> str:
-        """Where it lives on the host: the archive's top folder (or the source build's prefix)."""
-        return f"/opt/{self.filename.removesuffix('.tar.gz')}"
 
 
 def _links(folder: str) -> str:
@@ -57,20 +41,32 @@ class EnsureCmake(Step):
     def staging(self) -> str:
         return f"/tmp/{self.archive.filename}"
 
+    def check_staged(self) -> str:
+        """The command that checks the copied archive against its SHA-256."""
+        return f"echo {q(self.archive.sha256 + '  ' + self.staging)} | sha256sum -c - >/dev/null"
+
+    def download_line(self) -> str:
+        """What the controller does before the host's commands (describe's first line)."""
+        a = self.archive
+        return f"(controller) download {a.url}, check SHA-256 {a.sha256[:12]}..., copy to {self.staging}"
+
+    def push(self, ctx: StepContext) -> None:
+        """Download the archive once on the controller (SHA-256 checked) and copy it to the host."""
+        a = self.archive
+        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), self.staging)
+
     def install_command(self) -> str:
         """Check the copied archive, unpack it into a temp folder renamed into place, link the tools."""
         a, staging, tmp = self.archive, self.staging, f"{self.archive.folder}.dsprov-tmp"
         return (
-            f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null"
+            f"{self.check_staged()}"
             f" && rm -rf {q(tmp)} && mkdir -p {q(tmp)} && tar -xzf {q(staging)} -C {q(tmp)} --strip-components=1"
             f" && rm -rf {q(a.folder)} && mv {q(tmp)} {q(a.folder)} && mkdir -p /usr/local/bin && {_links(a.folder)}"
             f"; rc=$?; rm -f {q(staging)}; exit $rc"
         )
 
     def describe(self) -> list[str]:
-        a = self.archive
-        return [f"(controller) download {a.url}, check SHA-256 {a.sha256[:12]}..., copy to {self.staging}",
-                f"sudo {self.install_command()}"]
+        return [self.download_line(), f"sudo {self.install_command()}"]
 
     def _current(self, ctx: StepContext) -> Version | None:
         result = ctx.runner.run("PATH=/usr/local/bin:$PATH cmake --version 2>/dev/null | head -n 1")
@@ -83,8 +79,7 @@ class EnsureCmake(Step):
         return None
 
     def apply(self, ctx: StepContext) -> None:
-        a = self.archive
-        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), self.staging)
+        self.push(ctx)
         ctx.sh(self.install_command(), sudo=True)
 
     def verify(self, ctx: StepContext) -> None:
@@ -116,7 +111,7 @@ class EnsureCmakeFromSource(EnsureCmake):
         """Unpack and build as the user, then install as root (the last command)."""
         a, src, staging = self.archive, q(self.src), self.staging
         return [
-            f"echo {q(a.sha256 + '  ' + staging)} | sha256sum -c - >/dev/null && mkdir -p {q(self.build_dir)}"
+            f"{self.check_staged()} && mkdir -p {q(self.build_dir)}"
             f" && rm -rf {src} && tar -xzf {q(staging)} -C {q(self.build_dir)}",
             f"cd {src} && ./bootstrap --prefix={q(a.folder)} --parallel={self.jobs} -- -DCMAKE_USE_OPENSSL=OFF"
             f" && make -j{self.jobs}",
@@ -125,12 +120,10 @@ class EnsureCmakeFromSource(EnsureCmake):
 
     def describe(self) -> list[str]:
         *build, install = self.commands()
-        return [f"(controller) download {self.archive.url}, check SHA-256 {self.archive.sha256[:12]}..., copy to {self.staging}",
-                *build, f"sudo {install}"]
+        return [self.download_line(), *build, f"sudo {install}"]
 
     def apply(self, ctx: StepContext) -> None:
-        a = self.archive
-        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), self.staging)
+        self.push(ctx)
         *build, install = self.commands()
         try:
             for command in build:

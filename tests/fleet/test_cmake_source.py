@@ -21,7 +21,8 @@ from provision.inventory import Inventory
 from provision.runners import runner_for
 from simfleet.upstreams.server import serve
 from provision.steps.base import StepContext
-from provision.steps.cmake import CmakeArchive, EnsureCmakeFromSource
+from provision.matrix import CmakeArchive
+from provision.steps.cmake import EnsureCmakeFromSource
 
 pytestmark = pytest.mark.fleet
 HOST = "t4-01"
@@ -74,7 +75,7 @@ def test_cmake_source_build_installs_links_and_rolls_back(fleet, tmp_path):
     spec = Inventory(fleet.inventory).host(HOST)
     runner = runner_for(spec)
     previous = sh(fleet, "readlink /usr/local/bin/cmake").strip()  # another test's cmake, if any
-    archive = CmakeArchive("source", VERSION, f"{url}/{tarball.name}", hashlib.sha256(tarball.read_bytes()).hexdigest())
+    archive = CmakeArchive("source", Version(VERSION), f"{url}/{tarball.name}", hashlib.sha256(tarball.read_bytes()).hexdigest())
     step = EnsureCmakeFromSource(Version("3.13"), None, archive, "/tmp/dsprov-cmake", 2)
     log: list[str] = []
     ctx = StepContext(runner, None, log.append)
@@ -104,7 +105,7 @@ def test_cmake_source_with_a_wrong_checksum_installs_nothing(fleet, tmp_path):
     tarball = source_tarball(tmp_path)
     url, stop = serve(tmp_path)
     runner = runner_for(Inventory(fleet.inventory).host(HOST))
-    archive = CmakeArchive("source", VERSION, f"{url}/{tarball.name}", "0" * 64)
+    archive = CmakeArchive("source", Version(VERSION), f"{url}/{tarball.name}", "0" * 64)
     step = EnsureCmakeFromSource(Version("3.13"), None, archive, "/tmp/dsprov-cmake", 2)
     try:
         with pytest.raises(ProvisionError, match="does not match the expected"):
