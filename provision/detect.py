@@ -1,16 +1,19 @@
-"""Detect a host: send the probe once, keep its raw output (the capture), derive the facts."""
+"""Detect a host: send the probe once, keep its raw output (the capture), derive the facts and
+read them against the matrix."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
 from provision import __version__, settings
 from provision.errors import ProvisionError
-from provision.facts import HostFacts, host_facts, probe_script, split_sections
+from provision.facts import Gpu, HostFacts, host_facts, probe_script, split_sections
+from provision.facts.parsers import to_version
 from provision.gpu.archs import GpuArchs, derive_gpu_archs
-from provision.matrix import Matrix, Verdict
+from provision.matrix import Matrix, Stack, Verdict
 from provision.runners import Runner
 
 @dataclass(frozen=True)
@@ -38,9 +41,66 @@ def capture(runner: Runner, build_dir: str | None = None) -> str:
 def analyse(host: str, text: str, gpu_archs: str | None = None, matrix: Matrix | None = None) -> Detection:
     """Facts, GPU_ARCHS and matrix verdicts from a capture (live or saved)."""
     matrix = matrix or Matrix.load()
-    facts = host_facts(split_sections(text), matrix)
+    facts = with_matrix(host_facts(split_sections(text)), matrix)
     archs = derive_gpu_archs(facts, gpu_archs, matrix.known_sms())
-    return Detection(host, text, facts, archs, matrix.check(facts.stack()))
+    return Detection(host, text, facts, archs, matrix.check(stack(facts)))
+
+
+def with_matrix(facts: HostFacts, matrix: Matrix) -> HostFacts:
+    """The facts with what the matrix's tables make of them: a Jetson's family, JetPack and compute
+    capability, a GPU's compute capability from its name; what they cannot place becomes a warning."""
+    warnings = list(facts.warnings)
+    jetson = facts.jetson
+    if jetson is not None:
+        device = matrix.device_for(jetson.model, jetson.compatible)
+        if device is None:
+            warnings.append(f"Jetson model {jetson.model!r} is not in the matrix's device table")
+        row = matrix.jetpack_for_l4t(jetson.l4t) if jetson.l4t is not None else None
+        unknown = jetson.unknown
+        if jetson.l4t is not None and row is None:
+            warnings.append(f"L4T {jetson.l4t} is not in the matrix: JetPack unknown")
+            unknown = ("JetPack", *unknown)
+        jetson = dataclasses.replace(
+            jetson, family=device.family if device else None, jetpack=row.version if row else None,
+            compute_cap=device.compute_capability if device else None, unknown=unknown,
+        )
+        if "board" in unknown:  # no /etc/nv_tegra_release
+            where = f" (inside a {jetson.container} container)" if jetson.container else ""
+            found = f"L4T {jetson.l4t} from the nvidia-l4t-* packages" if jetson.l4t else "no nvidia-l4t-* package"
+            warnings.append(
+                f"Jetson recognised from the device tree{where} without /etc/nv_tegra_release; {found};"
+                f" unknown: {', '.join(unknown)} (CUDA, TensorRT and DeepStream come from what is installed here;"
+                " `invoke matrix.check --jetpack X` judges a JetPack)"
+            )
+    gpus = tuple(
+        dataclasses.replace(gpu, compute_cap=matrix.compute_capability_for_gpu_name(gpu.name),
+                            source="nvidia-smi name + GPU table")
+        if gpu.source == "nvidia-smi" and gpu.compute_cap is None else gpu
+        for gpu in facts.gpus
+    )
+    if not gpus and jetson is not None and jetson.compute_cap:
+        gpus = (Gpu(0, jetson.model or jetson.family or "Jetson", jetson.compute_cap, "model table"),)
+    if not gpus:
+        warnings.append("no NVIDIA GPU found (no deviceQuery result, no nvidia-smi, no Jetson model)")
+    return dataclasses.replace(facts, jetson=jetson, gpus=gpus, warnings=tuple(warnings))
+
+
+def stack(facts: HostFacts) -> Stack:
+    """The version stack the matrix checks."""
+    jetson = facts.jetson
+    return Stack(
+        platform=facts.platform,
+        family=jetson.family if jetson else None,
+        l4t=jetson.l4t if jetson else None,
+        jetpack=jetson.jetpack if jetson else None,
+        cuda=facts.cuda,
+        tensorrt=facts.tensorrt,
+        deepstream=facts.deepstream,
+        python=facts.python,
+        ubuntu=to_version(facts.os_version) if facts.os_id == "ubuntu" else None,
+        driver=to_version(facts.driver),
+        compute_caps=tuple(sorted({g.compute_cap for g in facts.gpus if g.compute_cap})),
+    )
 
 
 def read_capture(path: Path) -> tuple[str, str]:

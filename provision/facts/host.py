@@ -1,4 +1,6 @@
-"""Typed host facts assembled from probe sections (pure: a saved capture gives the same facts)."""
+"""Typed host facts assembled from probe sections: what the host said (pure: a saved capture gives
+the same facts). What the matrix makes of them (a Jetson's family and JetPack, a GPU's compute
+capability from its name) is added by provision/detect.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ from typing import Any
 from packaging.version import Version
 
 from provision.facts import parsers as p
-from provision.matrix import Matrix, Stack
 
 
 @dataclass(frozen=True)
@@ -18,21 +19,22 @@ class Gpu:
     index: int
     name: str
     compute_cap: str | None
-    source: str  # "deviceQuery" | "nvidia-smi" | "model table"
+    source: str  # "deviceQuery" | "nvidia-smi" | "nvidia-smi name + GPU table" | "model table"
     memory_mib: int | None = None
 
 
 @dataclass(frozen=True)
 class Jetson:
     model: str | None
-    family: str | None
+    family: str | None  # from the matrix's device table (detect)
     soc: str | None
     board: str | None
     l4t: Version | None
-    jetpack: Version | None
-    compute_cap: str | None  # from the model table, for the cross-check
+    jetpack: Version | None  # from the matrix's L4T table (detect)
+    compute_cap: str | None  # from the matrix's device table (detect), for the cross-check
     container: str | None = None  # docker | podman | ...: probed from inside a container
     unknown: tuple[str, ...] = ()  # facts that cannot be known here (no /etc/nv_tegra_release)
+    compatible: tuple[str, ...] = ()  # the device tree's compatible strings
 
 
 @dataclass(frozen=True)
@@ -66,22 +68,6 @@ class HostFacts:
     provisioned: dict  # this tool's state file on the host (what it changed), {} if none
     warnings: tuple[str, ...] = field(default=())
 
-    def stack(self) -> Stack:
-        """The version stack the matrix checks."""
-        return Stack(
-            platform=self.platform,
-            family=self.jetson.family if self.jetson else None,
-            l4t=self.jetson.l4t if self.jetson else None,
-            jetpack=self.jetson.jetpack if self.jetson else None,
-            cuda=self.cuda,
-            tensorrt=self.tensorrt,
-            deepstream=self.deepstream,
-            python=self.python,
-            ubuntu=p.to_version(self.os_version) if self.os_id == "ubuntu" else None,
-            driver=p.to_version(self.driver),
-            compute_caps=tuple(sorted({g.compute_cap for g in self.gpus if g.compute_cap})),
-        )
-
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: versions as strings, enums as values."""
         return _jsonable(dataclasses.asdict(self))
@@ -102,9 +88,8 @@ def _jsonable(value: Any) -> Any:
 TRIPLETS = {"aarch64": "aarch64-linux-gnu", "arm64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
 
 
-def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
+def host_facts(sections: p.Sections) -> HostFacts:
     """Assemble HostFacts from probe sections; odd or missing data becomes None plus a warning."""
-    matrix = matrix or Matrix.load()
     warnings: list[str] = []
 
     def parsed(name: str, parser, empty=None):
@@ -119,7 +104,7 @@ def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
     arch = parsed("uname_m", p.parse_uname_m)
     os_release = parsed("os_release", p.parse_os_release)
     packages = parsed("dpkg_nvinfer", p.parse_dpkg, empty={})
-    jetson = _jetson(sections, packages, matrix, warnings, parsed)
+    jetson = _jetson(sections, packages, parsed)
     if jetson:
         platform = "jetson"
     elif arch == "x86_64":
@@ -146,9 +131,7 @@ def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
     device_query = parsed("device_query", p.parse_device_query)
     if device_query and device_query.error:
         warnings.append(f"deviceQuery: {device_query.error}")
-    gpus = _gpus(device_query, smi, jetson, platform, matrix)
-    if not gpus:
-        warnings.append("no NVIDIA GPU found (no deviceQuery result, no nvidia-smi, no Jetson model)")
+    gpus = _gpus(device_query, smi)
     memory = parsed("meminfo", p.parse_meminfo)
     disk = parsed("df_build", p.parse_df)
     drivers = [g.driver for g in smi.gpus if g.driver] if smi else []
@@ -185,7 +168,7 @@ def host_facts(sections: p.Sections, matrix: Matrix | None = None) -> HostFacts:
     )
 
 
-def _jetson(sections, packages, matrix: Matrix, warnings: list[str], parsed) -> Jetson | None:
+def _jetson(sections, packages, parsed) -> Jetson | None:
     """A Jetson from /etc/nv_tegra_release, else from the device tree and the nvidia-l4t-* packages
     (a container may lack the release file while the device tree is the host's)."""
     tegra = parsed("nv_tegra_release", p.parse_nv_tegra_release)
@@ -196,45 +179,24 @@ def _jetson(sections, packages, matrix: Matrix, warnings: list[str], parsed) -> 
     is_tegra = any(c.startswith("nvidia,tegra") for c in compatible) or "jetson" in (model or "").lower()
     if l4t is None and not is_tegra:
         return None
-    device = matrix.device_for(model, compatible)
-    if device is None:
-        warnings.append(f"Jetson model {model!r} is not in the matrix's device table")
-    jetpack = None
-    unknown: list[str] = []
-    if l4t is not None:
-        row = matrix.jetpack_for_l4t(l4t)
-        if row is None:
-            warnings.append(f"L4T {l4t} is not in the matrix: JetPack unknown")
-            unknown.append("JetPack")
-        else:
-            jetpack = row.version
-    else:
-        unknown += ["L4T", "JetPack"]
-    if tegra is None:
-        unknown.append("board")
-        where = f" (inside a {container} container)" if container else ""
-        found = f"L4T {l4t} from the nvidia-l4t-* packages" if l4t else "no nvidia-l4t-* package"
-        warnings.append(
-            f"Jetson recognised from the device tree{where} without /etc/nv_tegra_release; {found};"
-            f" unknown: {', '.join(unknown)} (CUDA, TensorRT and DeepStream come from what is installed here;"
-            " `invoke matrix.check --jetpack X` judges a JetPack)"
-        )
+    unknown = ([] if l4t is not None else ["L4T", "JetPack"]) + ([] if tegra else ["board"])
     soc = next((c.split(",", 1)[1] for c in compatible if c.startswith("nvidia,tegra")), None)
     return Jetson(
         model=model,
-        family=device.family if device else None,
+        family=None,
         soc=soc,
         board=tegra.board if tegra else None,
         l4t=l4t,
-        jetpack=jetpack,
-        compute_cap=device.compute_capability if device else None,
+        jetpack=None,
+        compute_cap=None,
         container=container,
         unknown=tuple(unknown),
+        compatible=tuple(compatible),
     )
 
 
-def _gpus(device_query, smi, jetson: Jetson | None, platform, matrix: Matrix) -> tuple[Gpu, ...]:
-    """GPUs from deviceQuery, else nvidia-smi, else the Jetson model table."""
+def _gpus(device_query, smi) -> tuple[Gpu, ...]:
+    """GPUs from deviceQuery, else nvidia-smi (its compute capability where it reports one)."""
     if device_query and device_query.devices:
         memory = {i: g.memory_mib for i, g in enumerate(smi.gpus)} if smi else {}
         return tuple(
@@ -242,16 +204,5 @@ def _gpus(device_query, smi, jetson: Jetson | None, platform, matrix: Matrix) ->
             for d in device_query.devices
         )
     if smi and smi.gpus:
-        return tuple(
-            Gpu(
-                i,
-                g.name,
-                g.compute_cap or matrix.compute_capability_for_gpu_name(g.name),
-                "nvidia-smi" if g.compute_cap else "nvidia-smi name + GPU table",
-                g.memory_mib,
-            )
-            for i, g in enumerate(smi.gpus)
-        )
-    if jetson and jetson.compute_cap:
-        return (Gpu(0, jetson.model or jetson.family or "Jetson", jetson.compute_cap, "model table"),)
+        return tuple(Gpu(i, g.name, g.compute_cap, "nvidia-smi", g.memory_mib) for i, g in enumerate(smi.gpus))
     return ()
