@@ -20,7 +20,7 @@ from provision.facts.parsers import to_version
 from provision.inventory import Inventory
 from provision.matrix import Matrix, Stack, Status
 from provision.exit_codes import fleet_exit
-from provision.outcomes import NOT_OK, RunResult
+from provision.outcomes import NOT_OK, EngineOutcome, RunResult
 from provision.runners import runner_for
 from provision.options import Flags, Settings, check_settings
 
@@ -311,7 +311,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
 
     result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
     rows = [e.to_json() for step in planned for e in step.engines]
-    if result.result in NOT_OK and not any(r["outcome"] == "failed" for r in rows):
+    if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
     describe = planned[0].describe() if dry_run else []
     if as_json:
@@ -330,7 +330,8 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         if result.result in NOT_OK:
             err.print(f"[red]{escape(result.message)}[/] (log: {result.log})", highlight=False)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
-    return 1 if any(r["outcome"] == "failed" or (r["outcome"] == "refused" and r["config"] in asked) for r in rows) else 0
+    return 1 if any(r["outcome"] == EngineOutcome.FAILED or (r["outcome"] == EngineOutcome.REFUSED and r["config"] in asked)
+                    for r in rows) else 0
 
 
 def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=1,

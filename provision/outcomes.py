@@ -37,3 +37,22 @@ class Outcome(StrEnum):
     RESTORED = "restored"
     UNCHANGED = "unchanged"
     NONE = "-"
+
+
+class EngineStatus(StrEnum):
+    """What a config's TensorRT engine is, before anything is done."""
+
+    MISSING = "missing"
+    STALE = "stale"  # built for another TensorRT, CUDA, GPU, plugin, precision, batch or model
+    CURRENT = "current"
+    REFUSED = "refused"  # the config cannot be read or its engine cannot be built here
+
+
+class EngineOutcome(StrEnum):
+    """What happened to a config's engine."""
+
+    PENDING = ""  # to rebuild (a dry run stops here)
+    CURRENT = "current"
+    REBUILT = "rebuilt"
+    FAILED = "failed"
+    REFUSED = "refused"

@@ -13,6 +13,7 @@ import posixpath
 from dataclasses import asdict, dataclass
 
 from provision.deepstream.nvinfer_config import NvinferConfig, engine_name
+from provision.outcomes import EngineStatus
 
 RECORD_SUFFIX = ".dsprov.json"
 FALLBACK = {"int8": ("fp16", "fp32"), "fp16": ("fp32",), "fp32": ()}
@@ -87,13 +88,13 @@ def target_for(config: NvinferConfig, supported: frozenset[str]) -> EngineTarget
 
 
 def classify(target: EngineTarget, engine_exists: bool, record: EngineRecord | None, env: BuildEnv,
-             model_sha256: str | None) -> tuple[str, str]:
+             model_sha256: str | None) -> tuple[EngineStatus, str]:
     """(missing | stale | current, why) for the engine the config names now."""
     configured = target.config.model_engine_file
     if not configured or not engine_exists:
-        return "missing", f"no engine at {configured}" if configured else "the config names no model-engine-file"
+        return EngineStatus.MISSING, f"no engine at {configured}" if configured else "the config names no model-engine-file"
     if record is None:
-        return "stale", "no build record beside the engine (built elsewhere or by hand)"
+        return EngineStatus.STALE, "no build record beside the engine (built elsewhere or by hand)"
     changed = [
         f"{name} {was} -> {now}"
         for name, was, now in (
@@ -109,5 +110,5 @@ def classify(target: EngineTarget, engine_exists: bool, record: EngineRecord | N
     if model_sha256 and record.model_sha256 != model_sha256:
         changed.append("the model file")
     if changed:
-        return "stale", "changed since the build: " + ", ".join(changed)
-    return "current", f"built for TensorRT {env.tensorrt}, GPU_ARCHS {env.gpu_archs}, {target.precision}"
+        return EngineStatus.STALE, "changed since the build: " + ", ".join(changed)
+    return EngineStatus.CURRENT, f"built for TensorRT {env.tensorrt}, GPU_ARCHS {env.gpu_archs}, {target.precision}"

@@ -28,6 +28,7 @@ from provision.deepstream.engine_plan import (
 )
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, parse_config, set_property
 from provision.options import Settings
+from provision.outcomes import EngineOutcome, EngineStatus
 from provision.steps.base import Step, StepContext, StepFailed, q
 
 DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples", "~")
@@ -82,9 +83,9 @@ class Engine:
     config_path: str
     config_text: str = ""
     target: EngineTarget | None = None
-    status: str = ""  # missing | stale | current | refused
+    status: EngineStatus | None = None  # None: not classified yet
     reason: str = ""
-    outcome: str = ""  # current | rebuilt | failed | refused
+    outcome: EngineOutcome = EngineOutcome.PENDING
     message: str = ""
     warnings: list[str] = field(default_factory=list)
 
@@ -93,7 +94,7 @@ class Engine:
         return {
             "config": self.config_path,
             "engine": t.config.model_engine_file if t else None,
-            "new_engine": t.path if t and self.outcome == "rebuilt" else None,
+            "new_engine": t.path if t and self.outcome is EngineOutcome.REBUILT else None,
             "precision": t.precision if t else None,
             "status": self.status,
             "reason": self.reason,
@@ -185,42 +186,44 @@ class RebuildEngines(Step):
                 try:
                     engines.setdefault(rest[0], Engine(rest[0], _decode(rest[1])))
                 except StepFailed as exc:
-                    engines[rest[0]] = Engine(rest[0], status="refused", outcome="refused", message=str(exc))
+                    engines[rest[0]] = Engine(rest[0], status=EngineStatus.REFUSED, outcome=EngineOutcome.REFUSED,
+                                              message=str(exc))
             elif kind == "skip" and len(rest) == 2:
-                engines[rest[0]] = Engine(rest[0], status="refused", outcome="refused", message=rest[1])
+                engines[rest[0]] = Engine(rest[0], status=EngineStatus.REFUSED, outcome=EngineOutcome.REFUSED,
+                                          message=rest[1])
             elif kind == "plugin" and rest:
                 plugin_sha = rest[0]
         if not plugin_sha:
             raise StepFailed(f"{ctx.runner.host}: cannot read {self.plugin_link}: is TensorRT installed?")
         self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha)
         for e in engines.values():
-            if e.status:
+            if e.status is not None:
                 continue
             try:
                 config = parse_config(e.config_path, e.config_text)
             except ConfigError as exc:
-                e.status, e.outcome, e.message = "refused", "refused", str(exc)
+                e.status, e.outcome, e.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, str(exc)
                 continue
             if config.gpu_id not in self.supported:
-                e.status, e.outcome, e.message = "refused", "refused", f"gpu-id {config.gpu_id}: the host has no such GPU"
+                e.status, e.outcome, e.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, f"gpu-id {config.gpu_id}: the host has no such GPU"
                 continue
             e.target = target_for(config, self.supported[config.gpu_id])
             if e.target.warning:
                 e.warnings.append(e.target.warning)
         states = self.states = self._stat(ctx, list(engines.values()))
         for e in engines.values():
-            if e.status:
+            if e.status is not None:
                 continue
             c = e.target.config
             engine = states.get(c.model_engine_file) if c.model_engine_file else None
             model = states.get(c.model) if c.model else None
             e.status, e.reason = classify(e.target, bool(engine and engine.exists), engine.record if engine else None,
                                           self.env, model.sha256 if model else None)
-            refusal = rebuild_refusal(c) if e.status != "current" else None
+            refusal = rebuild_refusal(c) if e.status is not EngineStatus.CURRENT else None
             if refusal:
-                e.outcome, e.message = "refused", refusal
-            elif e.status == "current":
-                e.outcome = "current"
+                e.outcome, e.message = EngineOutcome.REFUSED, refusal
+            elif e.status is EngineStatus.CURRENT:
+                e.outcome = EngineOutcome.CURRENT
         self.engines = list(engines.values())
         return self.engines
 
@@ -268,17 +271,17 @@ class RebuildEngines(Step):
             return "no nvinfer configs found in " + ", ".join([*self.configs, *self.roots])
         if self._todo():
             return None
-        current = sum(e.outcome == "current" for e in engines)
-        refused = sum(e.outcome == "refused" for e in engines)
+        current = sum(e.outcome is EngineOutcome.CURRENT for e in engines)
+        refused = sum(e.outcome is EngineOutcome.REFUSED for e in engines)
         return f"{current} engine(s) current" + (f", {refused} refused" if refused else "") + f" of {len(engines)} config(s)"
 
     def _todo(self) -> list[Engine]:
-        return [e for e in self.engines if e.status in ("missing", "stale") and e.outcome != "refused"]
+        return [e for e in self.engines if e.status in (EngineStatus.MISSING, EngineStatus.STALE) and e.outcome is not EngineOutcome.REFUSED]
 
     def apply(self, ctx: StepContext) -> None:
         todo = self._todo()
         states = self._stat(ctx, todo)
-        built: dict[str, str] = {}  # engine path -> outcome: configs sharing an engine build it once
+        built: dict[str, EngineOutcome] = {}  # engine path -> outcome: configs sharing an engine build it once
         for number, e in enumerate(todo, 1):
             line = f"rebuilding {number}/{len(todo)}: {e.target.path} ({e.status}: {e.reason})"
             ctx.log(line)
@@ -288,19 +291,19 @@ class RebuildEngines(Step):
                 ctx.log(f"warning: {e.config_path}: {warning}")
             try:
                 if e.target.path not in built:
-                    built[e.target.path] = "failed"
+                    built[e.target.path] = EngineOutcome.FAILED
                     self._build(ctx, e, states)
-                    built[e.target.path] = "rebuilt"
-                elif built[e.target.path] == "failed":
+                    built[e.target.path] = EngineOutcome.REBUILT
+                elif built[e.target.path] is EngineOutcome.FAILED:
                     raise StepFailed(f"{ctx.runner.host}: {e.target.path} failed to build for another config")
                 self._point_config(ctx, e)
-                e.outcome, e.message = "rebuilt", f"{e.target.path} ({e.target.precision})"
+                e.outcome, e.message = EngineOutcome.REBUILT, f"{e.target.path} ({e.target.precision})"
             except StepFailed as exc:
-                e.outcome, e.message = "failed", str(exc)
+                e.outcome, e.message = EngineOutcome.FAILED, str(exc)
                 ctx.log(f"failed: {exc}")
 
     def verify(self, ctx: StepContext) -> None:
-        failed = [e for e in self.engines if e.outcome == "failed"]
+        failed = [e for e in self.engines if e.outcome is EngineOutcome.FAILED]
         if failed:
             raise StepFailed(f"{ctx.runner.host}: {len(failed)} engine rebuild(s) failed, old engines kept: "
                              + "; ".join(e.message for e in failed))
