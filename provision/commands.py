@@ -393,10 +393,8 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
 def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:
     """Build (or take from the cache) and install pyds on hosts, after the wheel-tag check; 1 if any failed."""
     from provision.provisioner import provision_hosts
-    from provision.steps.pyds_plan import validate_flags
 
-    validate_flags(flags.wheel, flags.pyds_ref)
-    flags = dataclasses.replace(flags, pyds_only=True, wheel=str(Path(flags.wheel).resolve()) if flags.wheel else None)
+    flags = dataclasses.replace(flags, pyds_only=True)
     inv = Inventory(inventory)
     names = _checked_hosts(inv, hosts)
     import contextlib

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Mapping
+
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
 
 from provision import settings as checks
 from provision.settings import BadSetting
@@ -49,6 +53,31 @@ def _gpu_archs(name: str, value: Any) -> str:
     return value
 
 
+def _pyds_ref(name: str, value: Any) -> str:
+    """A deepstream_python_apps release tag (v1.1.1)."""
+    value = checks.ref(name, value)
+    try:
+        Version(value.lstrip("v"))
+    except InvalidVersion:
+        raise BadSetting(f"{name}: {value!r} is not a deepstream_python_apps release tag (e.g. v1.1.1)") from None
+    return value
+
+
+def _wheel(name: str, value: Any) -> str:
+    """A pyds wheel file on the controller, as an absolute path (its tags are checked per host)."""
+    value = checks.no_option(name, value)
+    path = Path(value)
+    if not path.is_file():
+        raise BadSetting(f"{name}: {value} is not a file")
+    try:
+        project = parse_wheel_filename(path.name)[0]
+    except InvalidWheelFilename as exc:
+        raise BadSetting(f"{name}: {exc}") from None
+    if project != "pyds":
+        raise BadSetting(f"{name}: {path.name} is a {project} wheel, not pyds")
+    return str(path.resolve())
+
+
 @dataclass(frozen=True)
 class Flags:
     """What one run asks for (invoke's flags, the Ansible actions' arguments)."""
@@ -68,9 +97,9 @@ class Flags:
     plugin_source: str = option(
         "auto (default: NVIDIA's prebuilt library where the guide is binary-only), prebuilt or build",
         checks.word, "auto", PLUGIN_SOURCES)
-    pyds_ref: str | None = option("deepstream_python_apps tag over the matrix's (e.g. v1.1.1)", checks.ref)
+    pyds_ref: str | None = option("deepstream_python_apps tag over the matrix's (e.g. v1.1.1)", _pyds_ref)
     wheel: str | None = option(
-        "install this pyds wheel file (checked against the host's tags) instead of building", checks.no_option)
+        "install this pyds wheel file (checked against the host's tags) instead of building", _wheel)
     pyds_only: bool = option("nothing but the pyds steps (the `pyds` task)", checks.boolean, False)
 
     @classmethod

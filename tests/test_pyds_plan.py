@@ -12,9 +12,10 @@ from provision.artifacts import ArtifactStore
 from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
+from provision.options import Flags
 from provision.plan import Options, PlanRefused, make_plan
 from provision.steps.pyds_build import PydsBuildSpec, build_style
-from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps, validate_flags
+from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.pyds.wheel_tags import Interpreter
 from provision.runners import LocalRunner
 from provision.steps.base import StepContext
@@ -143,7 +144,7 @@ def test_validate_rejects_an_invalid_wheel_name(tmp_path):
     bad = tmp_path / "pyds.whl"
     bad.write_bytes(b"")
     with pytest.raises(ProvisionError, match="--wheel: Invalid wheel filename"):
-        validate_flags(str(bad), None)
+        Flags.parse({"wheel": str(bad)})
 
 
 # What-if: DeepStream 7.1 on x86 (FACTS.md) with CUDA 12.6 in place of the H100's 13.0, so the matrix passes.

@@ -6,9 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
-
 from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
@@ -47,26 +44,8 @@ class PydsSteps:
     builds: bool = False  # the steps build on the host (cmake needed)
 
 
-def validate_flags(wheel: str | None, ref: str | None) -> None:
-    """Bad --wheel / --pyds-ref input: one-line ProvisionError before any host is touched."""
-    if wheel:
-        if not Path(wheel).is_file():
-            raise ProvisionError(f"--wheel: {wheel} is not a file")
-        try:
-            name = parse_wheel_filename(Path(wheel).name)[0]
-        except InvalidWheelFilename as exc:
-            raise ProvisionError(f"--wheel: {exc}") from None
-        if name != "pyds":
-            raise ProvisionError(f"--wheel: {Path(wheel).name} is a {name} wheel, not pyds")
-    if ref:
-        try:
-            Version(ref.lstrip("v"))
-        except InvalidVersion:
-            raise ProvisionError(f"--pyds-ref: {ref!r} is not a deepstream_python_apps release tag (e.g. v1.1.1)") from None
-
-
 def _given_wheel(path: str, interpreter: Interpreter) -> Path:
-    validate_flags(path, None)
+    """The --wheel file (checked when the flags were parsed), if its tags fit the host's python3."""
     wheel = Path(path)
     verdict = check_wheel(wheel.name, interpreter)
     if not verdict.ok:
@@ -88,7 +67,6 @@ def pyds_steps(detection: Detection, matrix: Matrix, options: PydsOptions, store
     tag = options.ref or (row.tag if row else None)
     if tag is None:
         raise PydsNotApplicable(f"the matrix has no deepstream_python_apps tag for DeepStream {facts.deepstream} (override: --pyds-ref)")
-    validate_flags(None, tag)
     if facts.gcc is None:
         raise PydsNotApplicable("no C compiler (gcc) on the host to build the bindings: install build-essential")
     if options.ref:
