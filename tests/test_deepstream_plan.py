@@ -2,19 +2,16 @@
 with DeepStream 7.1's TensorRT/CUDA sections put in (as tests/test_plan.py does)."""
 
 import json
-import re
-from pathlib import Path
 
 import pytest
+from captures import h100
 
-from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
 from provision.options import Flags
 from provision.plan import Options, make_plan
 
 MATRIX = Matrix.load()
-CAPTURE = Path(__file__).parent / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
 DS71 = {  # DeepStream 7.1 on x86 (FACTS.md): TensorRT 10.3.0.26, CUDA 12.6
     "dpkg_nvinfer": "tensorrt\t10.3.0.26-1+cuda12.5\nlibnvinfer10\t10.3.0.26-1+cuda12.5\n"
                     "libnvinfer-plugin10\t10.3.0.26-1+cuda12.5\ndeepstream-7.1\t7.1.0-1\n",
@@ -26,11 +23,7 @@ DS71 = {  # DeepStream 7.1 on x86 (FACTS.md): TensorRT 10.3.0.26, CUDA 12.6
 
 @pytest.fixture(scope="module")
 def h100_ds71():
-    host, text = read_capture(CAPTURE)
-    for name, body in DS71.items():
-        text, count = re.subn(rf"(==> {name} <==\n)(?:(?!==> ).*\n)*", lambda m: m.group(1) + body, text)
-        assert count == 1, name
-    return analyse(host, text)
+    return h100(**DS71)
 
 
 @pytest.fixture

@@ -4,13 +4,11 @@ The facts come from the capture recorded on the H100 machine (tests/fixtures/rec
 single sections replaced where a case needs TensorRT/DeepStream that machine does not have.
 """
 
-import re
-from pathlib import Path
 
 import pytest
+from captures import h100
 from packaging.version import Version
 
-from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
 from provision.options import Flags
@@ -18,7 +16,6 @@ from provision.plan import Options, PlanRefused, make_plan
 from provision.steps.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
 
 MATRIX = Matrix.load()
-CAPTURE = Path(__file__).parent / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
 # DeepStream 7.1 on x86 (FACTS.md): TensorRT 10.3.0.26, CUDA 12.6.
 TRT10 = {
     "dpkg_nvinfer": "tensorrt\t10.3.0.26-1+cuda12.5\nlibnvinfer10\t10.3.0.26-1+cuda12.5\n"
@@ -27,15 +24,6 @@ TRT10 = {
     "nvinfer_plugin": "-rw-r--r-- 1 root root 40000 Aug  1 2024 /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.10.3.0\n"
                       "lrwxrwxrwx 1 root root 28 Aug  1 2024 /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.10 -> libnvinfer_plugin.so.10.3.0\n",
 }
-
-
-def h100(gpu_archs: str | None = None, **sections: str):
-    """The recorded H100 capture, with the given sections' text replaced."""
-    host, text = read_capture(CAPTURE)
-    for name, body in sections.items():
-        text, count = re.subn(rf"(==> {name} <==\n)(?:(?!==> ).*\n)*", lambda m: m.group(1) + body, text)
-        assert count == 1, name
-    return analyse(host, text, gpu_archs)
 
 
 def test_a_host_without_tensorrt_is_refused():

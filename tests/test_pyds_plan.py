@@ -1,15 +1,14 @@
 """Which pyds steps a host gets and with which commands (pure), refusals before anything runs, CLI input errors."""
 
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from captures import h100 as recorded_h100
 from packaging.version import Version as V
 
 from provision.artifacts import ArtifactStore
-from provision.detect import analyse, read_capture
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
 from provision.options import Flags
@@ -22,22 +21,16 @@ from provision.steps.base import StepContext
 from provision.steps.pyds import BuildPyds, InstallPyds, WheelRefused
 
 ROOT = Path(__file__).resolve().parent.parent
-H100 = ROOT / "tests" / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
 
 
 def h100(deepstream: str | None = None, python: bool = True, **sections: str):
-    """The capture recorded on the H100 machine (x86_64, Python 3.12.3, glibc 2.39, gcc 13.3.0, no
-    DeepStream), with a DeepStream version file added, python3 taken away or whole sections
-    replaced where a test says so."""
-    host, text = read_capture(H100)
+    """The recorded H100 capture with a DeepStream version file added, python3 taken away or whole
+    sections replaced where a test says so."""
     if deepstream:
-        text = text.replace("==> deepstream_version <==\n", f"==> deepstream_version <==\nVersion: {deepstream}\n")
+        sections["deepstream_version"] = f"Version: {deepstream}\n"
     if not python:
-        text = text.replace("==> python3_version <==\nPython 3.12.3\n", "==> python3_version <==\n")
-    for name, body in sections.items():
-        text, count = re.subn(rf"(==> {name} <==\n)(?:(?!==> ).*\n)*", lambda m: m.group(1) + body, text)
-        assert count == 1, name
-    return analyse(host, text)
+        sections["python3_version"] = ""
+    return recorded_h100(**sections)
 
 
 @pytest.fixture

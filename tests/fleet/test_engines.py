@@ -4,16 +4,15 @@ kept when a rebuild fails; INT8 becomes FP16 on the Nano."""
 
 import contextlib
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from simfleet.profiles import PUBLISHED_DIR
 
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import fleet_env, on_device
+from .helpers import invoke as run_invoke
+
 PUBLISHED = PUBLISHED_DIR / "deepstream_configs"
 pytestmark = pytest.mark.fleet
 
@@ -57,8 +56,9 @@ def fleet2(serve_fleet):
         yield handle
 
 
-def on(handle, device, command, data=None):
-    return subprocess.run([*handle.ssh_command(device), command], input=data, capture_output=True, timeout=300)
+def on(handle, device, command, data: bytes | None = None):
+    """A command on the device, bytes in and out (engines and models are binary)."""
+    return on_device(handle, device, command, stdin=data, text=False)
 
 
 def put(handle, device, path, data: bytes):
@@ -71,10 +71,7 @@ def text(handle, device, path) -> str:
 
 
 def invoke(handle, *args):
-    env = {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password,
-           "DSPROV_CACHE": str(handle.runtime_dir / "controller-cache")}
-    return subprocess.run([sys.executable, "-m", "invoke", *args, "-i", str(handle.inventory)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=env)
+    return run_invoke(handle, *args, env=fleet_env(handle))
 
 
 def engines_json(result) -> dict[str, dict]:

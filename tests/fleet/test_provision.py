@@ -1,25 +1,11 @@
 """detect and provision over real SSH against the simulated fleet (real builds on the devices)."""
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from .helpers import invoke, on_device
 pytestmark = pytest.mark.fleet
-
-
-def invoke(fleet, *args):
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args, "-i", str(fleet.inventory)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900,
-    )
-
-
-def on_device(fleet, name, command):
-    return subprocess.run([*fleet.ssh_command(name), command], capture_output=True, text=True, timeout=120)
 
 
 def test_detect_every_device_over_ssh(fleet):
