@@ -12,7 +12,7 @@ from provision.options import Flags
 from provision.plan import Options, make_plan
 
 MATRIX = Matrix.load()
-DS71 = {  # DeepStream 7.1 on x86 (FACTS.md): TensorRT 10.3.0.26, CUDA 12.6
+DS71 = {  # DeepStream 7.1 on x86 (DeepStream dGPU setup guide, docs.nvidia.com/metropolis/deepstream/dev-guide): TensorRT 10.3.0.26, CUDA 12.6
     "dpkg_nvinfer": "tensorrt\t10.3.0.26-1+cuda12.5\nlibnvinfer10\t10.3.0.26-1+cuda12.5\n"
                     "libnvinfer-plugin10\t10.3.0.26-1+cuda12.5\ndeepstream-7.1\t7.1.0-1\n",
     "deepstream_version": "Version: 7.1\n",

@@ -16,7 +16,7 @@ from provision.plan import Options, PlanRefused, make_plan
 from provision.steps.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
 
 MATRIX = Matrix.load()
-# DeepStream 7.1 on x86 (FACTS.md): TensorRT 10.3.0.26, CUDA 12.6.
+# DeepStream 7.1 on x86 (DeepStream dGPU setup guide, docs.nvidia.com/metropolis/deepstream/dev-guide): TensorRT 10.3.0.26, CUDA 12.6.
 TRT10 = {
     "dpkg_nvinfer": "tensorrt\t10.3.0.26-1+cuda12.5\nlibnvinfer10\t10.3.0.26-1+cuda12.5\n"
                     "libnvinfer-plugin10\t10.3.0.26-1+cuda12.5\ndeepstream-7.1\t7.1.0-1\n",
@@ -42,7 +42,7 @@ def test_matrix_fail_refuses_with_the_fix():
 
 
 def test_guides_say_no_build_unless_forced():
-    ds63 = {  # DeepStream 6.3 on x86 (FACTS.md): TensorRT 8.5.3.1, CUDA 12.1
+    ds63 = {  # DeepStream 6.3 on x86 (DeepStream dGPU setup guide, docs.nvidia.com/metropolis/deepstream/dev-guide): TensorRT 8.5.3.1, CUDA 12.1
         "dpkg_nvinfer": "tensorrt\t8.5.3.1-1+cuda12.0\nlibnvinfer8\t8.5.3-1+cuda12.0\ndeepstream-6.3\t6.3.0-1\n",
         "deepstream_version": "Version: 6.3\n",
         "nvinfer_plugin": "-rw-r--r-- 1 root root 40000 Aug  1 2023 /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.5.3\n",

@@ -140,7 +140,7 @@ def test_validate_rejects_an_invalid_wheel_name(tmp_path):
         Flags.parse({"wheel": str(bad)})
 
 
-# What-if: DeepStream 7.1 on x86 (FACTS.md) with CUDA 12.6 in place of the H100's 13.0, so the matrix passes.
+# What-if: DeepStream 7.1 on x86 (DeepStream dGPU setup guide) with CUDA 12.6 in place of the H100's 13.0, so the matrix passes.
 DS71_OLD_CMAKE = {"cuda_version_txt": "CUDA Version 12.6.77\n", "nvcc_version": "",
                   "cmake_version": "cmake version 3.10.2\n"}
 

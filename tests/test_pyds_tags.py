@@ -15,7 +15,7 @@ H100 = Path(__file__).parent / "fixtures" / "recorded" / "h100-ubuntu2404" / "pr
 # A stock Jetson Nano on JetPack 4.6.1: Python 3.6 (matrix/jetpack.yml) on Ubuntu 18.04, whose libc6
 # is glibc 2.27 (packages.ubuntu.com/bionic/libc6).
 NANO = Interpreter(V("3.6.9"), "aarch64", V("2.27"))
-# The names NVIDIA publishes for the v1.1.1 release and the 1.2.0 build (FACTS.md, "pyds").
+# The names NVIDIA publishes for the v1.1.1 release and the 1.2.0 build (github.com/NVIDIA-AI-IOT/deepstream_python_apps releases).
 AARCH64_WHEEL = "pyds-1.1.1-py3-none-linux_aarch64.whl"
 X86_WHEEL = "pyds-1.1.1-py3-none-linux_x86_64.whl"
 

@@ -1,6 +1,6 @@
 """How pyds is built for a host (pure): the commands and what decides the wheel's bytes.
 
-deepstream_python_apps `bindings/` (NVIDIA-AI-IOT; FACTS.md, "pyds"): up to 1.1.x, `cmake ..
+deepstream_python_apps `bindings/` (github.com/NVIDIA-AI-IOT/deepstream_python_apps, bindings/README.md per tag): up to 1.1.x, `cmake ..
 -DPYTHON_MAJOR_VERSION=3 -DPYTHON_MINOR_VERSION=<m> -DPIP_PLATFORM=<linux_aarch64|linux_x86_64>
 -DDS_PATH=<deepstream>` then make, which writes `pyds-<ver>-py3-none-<PIP_PLATFORM>.whl` into the
 build folder; from 1.2, `python3 -m build` with the cmake options in CMAKE_ARGS, writing

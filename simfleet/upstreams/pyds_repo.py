@@ -1,7 +1,7 @@
 """A deepstream_python_apps-shaped git repository (NVIDIA-AI-IOT) for the simulated fleet.
 
 ``make_pyds_repo(dest)`` writes bare ``dest/NVIDIA-AI-IOT/deepstream_python_apps.git`` with the
-tags of FACTS.md (v1.1.0 ... v1.2.0). ``bindings/`` is a CMake project with the real options
+release tags of github.com/NVIDIA-AI-IOT/deepstream_python_apps (v1.1.0 ... v1.2.0). ``bindings/`` is a CMake project with the real options
 (PYTHON_MAJOR_VERSION, PYTHON_MINOR_VERSION, PIP_PLATFORM, DS_PATH):
 
 * 1.1.x: ``cmake .. -D...; make`` writes ``pyds-<ver>-py3-none-<PIP_PLATFORM>.whl`` into the
@@ -29,7 +29,7 @@ from .trt_oss import _publish, _write_tree, git
 
 @dataclass(frozen=True)
 class PydsTag:
-    """A release tag, its pyds version and the DeepStream/Python minor it targets (FACTS.md)."""
+    """A release tag, its pyds version and the DeepStream/Python minor it targets (that repository's bindings/README.md per tag)."""
 
     tag: str
     version: str

@@ -17,7 +17,7 @@ cannot reach: a ``--recursive`` clone fails here as it does on an offline host, 
 tool's clone (no submodule contents but CUB before CUDA 11) works. The plugin links with
 ``--no-undefined`` against ``libnvinfer`` as the real plugin's does.
 
-CMake behaviour modelled on the real top-level CMakeLists.txt (FACTS.md): version from
+CMake behaviour modelled on the real top-level CMakeLists.txt of github.com/NVIDIA/TensorRT: version from
 NvInferVersion.h, ``Targeting TRT Platform: <id>``, TRT_LIB_DIR/TRT_OUT_DIR defaulting to the
 build dir, per-era default GPU_ARCHS, BUILD_PLUGINS/PARSERS/SAMPLES, and on refs >= 8.2 the CUB
 pitfall: a CUDA 10.x toolkit (found at CUDA_TOOLKIT_ROOT_DIR, default /usr/local/cuda, from
@@ -49,8 +49,8 @@ class OssRef:
     default_cuda: str  # DEFAULT_CUDA_VERSION of that CMakeLists (approximate, see below)
 
 
-# Versions: FACTS.md (NvInferVersion.h at each branch tip / tag). DEFAULT_CUDA_VERSION values
-# are approximations (11.x from 7.1 on per FACTS.md / NVIDIA/TensorRT#2159; exact minors not
+# Versions: include/NvInferVersion.h of github.com/NVIDIA/TensorRT at each branch tip / tag. DEFAULT_CUDA_VERSION values
+# are approximations (11.x from 7.1 on per NVIDIA/TensorRT#2159; exact minors not
 # re-checked per branch).
 OSS_REFS: tuple[OssRef, ...] = (
     OssRef("release/7.1", "branch", "7.1.3.4", "7", "11.0"),
@@ -94,7 +94,7 @@ def git(*args: str, cwd: Path | None = None) -> str:
 
 
 _ERA_ARCHS = {
-    # FACTS.md "Default GPU_ARCHS" per ref family of the top-level CMakeLists.txt.
+    # Default GPU_ARCHS per ref family, from NVIDIA/TensorRT's top-level CMakeLists.txt at those refs.
     "7": """    list(APPEND GPU_ARCHS 35 53 61 70 75)
     if(TRT_PLATFORM_ID STREQUAL "aarch64")
         list(APPEND GPU_ARCHS 72)

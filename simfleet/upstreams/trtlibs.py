@@ -40,7 +40,7 @@ class PluginCreator:
 
 
 # Sources: NVIDIA/TensorRT plugin/README.md "Contents" tables (a 10.x-era copy lists every name
-# below); FACTS.md: EfficientNMS_TRT from 8.0, MultiscaleDeformableAttnPlugin_TRT from
+# below) and plugin/ at each ref: EfficientNMS_TRT from 8.0, MultiscaleDeformableAttnPlugin_TRT from
 # release/8.4, TensorRT 11.0 removed batchTile/cropAndResize/nms/proposal/specialSlice/split/
 # batchedNMS. pillarScatterPlugin is present at tag 22.02 (TensorRT 8.2). The first-release
 # versions of the other non-TAO plugins (DecodeBbox3D, VoxelGenerator, ScatterND, ROIAlign,
