@@ -26,6 +26,10 @@ PLUGIN_SOURCES = ("auto", "prebuilt", "build")
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
 DEFAULT_PYDS_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_python_apps.git"
 DEFAULT_STALL_TIMEOUT = 300  # seconds a clone or download may stay under 1000 bytes/s
+# Hosts worked on at once. Ansible's `forks` defaults to 5 processes ("very conservative",
+# https://docs.ansible.com/ansible/latest/reference_appendices/config.html#default-forks); a dsprov
+# host is a thread that mostly waits on its SSH connection, so the default is higher.
+DEFAULT_FORKS = 20
 DEFAULT_LOCK_LEASE = 120  # seconds the Ansible runner's host lock outlives a controller that died
 
 
@@ -101,6 +105,9 @@ class Flags:
     wheel: str | None = option(
         "install this pyds wheel file (checked against the host's tags) instead of building", _wheel)
     pyds_only: bool = option("nothing but the pyds steps (the `pyds` task)", checks.boolean, False)
+    forks: int = option(
+        f"how many hosts are worked on at once, like Ansible's forks (default {DEFAULT_FORKS}; a playbook run"
+        " takes Ansible's own -f/forks, which dsprov_forks can only lower)", checks.FORKS, DEFAULT_FORKS)
 
     @classmethod
     def parse(cls, given: Mapping[str, Any]) -> Flags:
@@ -115,10 +122,11 @@ class Flags:
         return cls(**values)
 
 
-# The flags each entry point offers
+# The flags each entry point offers (FLEET_FLAGS: invoke's own; in a playbook Ansible runs the hosts)
 PROVISION_FLAGS = ("gpu_archs", "trt_oss_ref", "force", "cmake_from_source", "skip_engines", "skip_models",
                    "skip_pyds", "plugin_source")
 PYDS_FLAGS = ("pyds_ref", "wheel")
+FLEET_FLAGS = ("forks",)
 DETECT_FLAGS = ("gpu_archs",)
 
 

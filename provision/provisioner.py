@@ -301,9 +301,10 @@ def provision_hosts(
     log_dir: Path | None = None,
     progress: Callable[[str, str], None] = lambda host, s: None,
 ) -> list[HostReport]:
-    """Provision hosts in parallel; each build key builds once (the others wait, then copy)."""
+    """Provision hosts in parallel, `flags.forks` at a time; each build key builds once (the others
+    wait, then copy)."""
     matrix, store = Matrix.load(), ArtifactStore()
-    with ThreadPoolExecutor(max_workers=min(8, len(hosts))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(flags.forks, len(hosts)))) as pool:
         futures = [
             pool.submit(
                 provision_host, h, inventory, flags, matrix, store, dry_run, log_dir, lambda s, h=h: progress(h, s)

@@ -199,6 +199,7 @@ PREBUILT = {"platform": word, "tensorrt": version, "sha256": sha256, "path": no_
 CMAKE_ARCHIVE = _record(ARCHIVE, ("arch", "version", "url", "sha256"))
 CMAKE_SOURCE = _record({k: ARCHIVE[k] for k in ("version", "url", "sha256")}, ("version", "url", "sha256"))
 MODEL_RECORD = _record(MODEL, ("kind", "onnx", "coco", "config"))
+FORKS = _count(1, 1000)  # hosts worked on at once (provision/options.py's Flags.forks)
 PREBUILT_PINS = _record({
     "commit": word,
     "libraries": lambda n, v: words(n, v, _record(PREBUILT, ("platform", "tensorrt", "sha256", "path"))),

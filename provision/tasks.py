@@ -10,7 +10,7 @@ from invoke import Collection, Exit, task
 from provision import commands
 from provision.cancel import EXIT_CANCELLED
 from provision.errors import ProvisionError
-from provision.options import DETECT_FLAGS, PROVISION_FLAGS, PYDS_FLAGS, Flags, flag_fields
+from provision.options import DETECT_FLAGS, FLEET_FLAGS, PROVISION_FLAGS, PYDS_FLAGS, Flags, flag_fields
 
 
 def _cli(func):
@@ -118,11 +118,11 @@ def matrix_check(
         "dry-run": "print the plan with its exact commands; change nothing",
         "json": "print the per-host reports as JSON",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
-        **flag_help(PROVISION_FLAGS),
+        **flag_help(PROVISION_FLAGS + FLEET_FLAGS),
     },
 )
 @_cli
-@with_flags(PROVISION_FLAGS)
+@with_flags(PROVISION_FLAGS + FLEET_FLAGS)
 def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, log_dir=None, flags=None):
     """Build the TensorRT OSS plugin and swap it in, on one host or a fleet (matrix-checked first)."""
     if bool(host) == bool(hosts):
@@ -229,11 +229,11 @@ ns.add_collection(deepstream)
         "dry-run": "print the plan with its exact commands; change nothing",
         "json": "print the per-host reports as JSON",
         "log-dir": "per-host logs folder (default ~/.cache/dsprov/logs)",
-        **flag_help(PYDS_FLAGS),
+        **flag_help(PYDS_FLAGS + FLEET_FLAGS),
     },
 )
 @_cli
-@with_flags(PYDS_FLAGS)
+@with_flags(PYDS_FLAGS + FLEET_FLAGS)
 def pyds(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, log_dir=None, flags=None):
     """Build the DeepStream Python bindings for the host's DeepStream and python3; install and import them."""
     if bool(host) == bool(hosts):
