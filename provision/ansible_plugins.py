@@ -148,11 +148,11 @@ class RecapCallback(CallbackBase):
         if report:
             changed = "yes" if data.get("changed") else "no"
             self.rows[host] = [host, report["result"], report["outcome"], report["key"], changed,
-                               f"{report['seconds']:.1f}s", report["message"]]
+                               f"{report['seconds']:.1f}s", str(report["commands"]), report["message"]]
         elif unreachable or data.get("failed"):
             message = str(data.get("msg", "")).strip().splitlines()
             what = "unreachable" if unreachable else "failed"
-            self.rows[host] = [host, what, "-", "-", "no", "-", message[0] if message else ""]
+            self.rows[host] = [host, what, "-", "-", "no", "-", "-", message[0] if message else ""]
 
     def v2_runner_on_ok(self, result: Any) -> None:
         self._record(result)
@@ -166,7 +166,7 @@ class RecapCallback(CallbackBase):
     def v2_playbook_on_stats(self, stats: Any) -> None:
         if not self.rows:
             return
-        header = ["host", "result", "outcome", "key", "changed", "time", "message"]
+        header = ["host", "result", "outcome", "key", "changed", "time", "commands", "message"]
         rows = [header, *(self.rows[h] for h in sorted(self.rows))]
         widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
         self._display.banner("DSPROV RECAP")

@@ -102,11 +102,11 @@ def _summary(reports, title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("host", "key", "outcome", "time", "result", "message"):
+    for column in ("host", "key", "outcome", "time", "commands", "result", "message"):
         table.add_column(column)
     style = {"ok": "green", "planned": "cyan", "failed": "bold red", "refused": "bold red"}
     for r in reports:
-        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", Text(r.result, style.get(r.result, "")), Text(r.message))
+        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", str(r.commands), Text(r.result, style.get(r.result, "")), Text(r.message))
     console.print(table)
 
 

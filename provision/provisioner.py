@@ -44,6 +44,7 @@ class HostReport:
     outcome: Outcome = Outcome.UNCHANGED
     key: str = "-"
     seconds: float = 0.0
+    commands: int = 0  # round trips to the host: commands run or held, files copied (the runner counts)
     message: str = ""
     steps: list[StepReport] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
@@ -216,6 +217,7 @@ def run_job(
         log(f"error: {exc}")
     finally:
         report.seconds = time.monotonic() - started
+        report.commands = runner.round_trips
     return report, detection
 
 

@@ -105,6 +105,7 @@ class AnsibleRunner(FileOps):
         return Result(command, result.exit_code, result.stdout, result.stderr)
 
     def _execute(self, command: str, stdin: str | None, sudo: bool) -> Result:
+        self.sent()
         try:
             with self._one_at_a_time:
                 raw = self.action._low_level_execute_command(
@@ -143,10 +144,12 @@ class AnsibleRunner(FileOps):
             self._execute(f"touch -c {q(self._lease)}", None, False)
 
     def put(self, local: Path, remote: str) -> None:
+        self.sent()
         with self._one_at_a_time:
             self.action._transfer_file(str(local), remote)
 
     def get(self, remote: str, local: Path) -> None:
+        self.sent()
         with self._one_at_a_time:
             self.action._connection.fetch_file(remote, str(local))
 

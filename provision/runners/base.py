@@ -66,6 +66,7 @@ class Runner(Protocol):
     """Carries out commands on one host."""
 
     host: str
+    round_trips: int  # how many round trips to the host so far
 
     def run(
         self,
@@ -101,9 +102,15 @@ class Runner(Protocol):
 
 class FileOps:
     """read_text, sha256 and write_atomic for a runner, from its `run` and `put` (POSIX sh on the
-    host, no Python there): the one place files are read back or replaced on a host."""
+    host, no Python there): the one place files are read back or replaced on a host; and the
+    count of the runner's round trips to the host."""
 
     host: str
+    round_trips: int = 0  # commands run or held, files copied either way (the runner calls sent())
+
+    def sent(self) -> None:
+        """Count one round trip to the host."""
+        self.round_trips += 1
 
     def read_text(self, remote: str) -> str | None:
         """A text file's content (base64 on the wire: any bytes arrive whole), or None when it

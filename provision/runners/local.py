@@ -38,6 +38,7 @@ class LocalRunner(FileOps):
         timeout: float | None = None,
         on_line: Callable[[str], None] | None = None,
     ) -> Result:
+        self.sent()
         stoppable = not sudo  # a sudo command's processes are root's, not ours to signal
         sudo = sudo and not _is_root()
         if sudo:
@@ -70,6 +71,7 @@ class LocalRunner(FileOps):
 
     def hold(self, command: str, *, ready: str, sudo: bool = False) -> "LocalHold | None":
         """Start a command that prints `ready` and then waits on stdin; None if it never did."""
+        self.sent()
         password_line = None
         sudo = sudo and not _is_root()
         if sudo:
@@ -90,9 +92,11 @@ class LocalRunner(FileOps):
         return None
 
     def put(self, local: Path, remote: str) -> None:
+        self.sent()
         shutil.copyfile(local, remote)
 
     def get(self, remote: str, local: Path) -> None:
+        self.sent()
         shutil.copyfile(remote, local)
 
     def close(self) -> None:

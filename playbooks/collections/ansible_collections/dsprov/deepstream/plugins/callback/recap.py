@@ -11,7 +11,8 @@ type: aggregate
 short_description: One line per host with what dsprov did
 description:
   - After the play, a DSPROV RECAP table, one line per host (unreachable hosts included), with the
-    result, outcome, build key, whether the host changed, the time and the message of
+    result, outcome, build key, whether the host changed, the time, the round trips to the host
+    (commands run or held, files copied) and the message of
     M(dsprov.deepstream.provision) and M(dsprov.deepstream.rollback).
 version_added: 0.1.0
 author:

@@ -100,6 +100,10 @@ dsprov_report:
       description: The build key (the cache entry the plugin library came from).
       type: str
       returned: always
+    commands:
+      description: Round trips to the host (commands run or held, files copied), as dsprov counts them.
+      type: int
+      returned: always
     message:
       description: One line about the host.
       type: str
