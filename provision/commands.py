@@ -102,7 +102,7 @@ def _summary(reports, title: str) -> None:
     from rich.table import Table
 
     table = Table(title=title)
-    for column in ("host", "key", "outcome", "time", "commands", "result", "message"):
+    for column in ("host", "key", "outcome", "time", "cmds", "result", "message"):  # cmds: round trips to the host
         table.add_column(column)
     style = {"ok": "green", "planned": "cyan", "failed": "bold red", "refused": "bold red"}
     for r in reports:

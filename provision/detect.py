@@ -25,12 +25,14 @@ class Detection:
     verdicts: list[Verdict]
 
 
-def capture(runner: Runner, build_dir: str | None = None) -> str:
+def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[str, ...] = ()) -> str:
     """Run the probe on the host (one round trip) and return its output, headed by a
-    `capture` section that says where and when it was taken."""
+    `capture` section that says where and when it was taken. `config_search`: the engines step's
+    items (`f:CONFIG`, `r:ROOT`), searched by the probe too so that a rerun asks nothing more."""
     if build_dir:
         settings.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
-    result = runner.run_script(probe_script(), *([build_dir] if build_dir else []), timeout=600)
+    args = [build_dir or "", *config_search] if config_search else [build_dir] if build_dir else []
+    result = runner.run_script(probe_script(), *args, timeout=600)
     if "==> uname_m <==" not in result.stdout:
         raise ProvisionError(f"{runner.host}: the probe did not run: {result.tail(3) or 'no output'}")
     stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -237,7 +237,7 @@ def make_plan(detection: Detection, matrix: Matrix, options: Options, store: Art
         build_dir=build_dir,
         jobs=jobs,
     )
-    build = BuildPlugin(spec, store or ArtifactStore(), installed)
+    build = BuildPlugin(spec, store or ArtifactStore(), installed, follow_ref=options.force)
     plan.steps += [build, SwapPlugin(installed, build, options.required_plugins, options.force)]
     return _after_plugin(plan, detection, matrix, options, store)
 

@@ -23,7 +23,8 @@ from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for
 from provision.options import Flags, Settings, check_settings
 from provision.outcomes import Outcome, RunResult, StepStatus
-from provision.state import read_state
+from provision.facts import split_sections
+from provision.state import parse_state, read_state
 from provision.steps.base import StepContext, StepFailed
 from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps
 
@@ -158,6 +159,7 @@ class Job:
     plan: Planner
     gpu_archs: str | None = None  # --gpu-archs for the detection
     matrix: Matrix | None = None
+    config_search: tuple[str, ...] = ()  # the engines step's search (f:CONFIG, r:ROOT), done by the probe
     probe: bool = True
     checked: RunResult = RunResult.PLANNED  # the result of a --check run (rollback's is ok)
 
@@ -186,7 +188,8 @@ def run_job(
         settings = Settings.read(host_vars)
         if job.probe:
             progress("detect")
-            detection = analyse(runner.host, capture(runner, settings.build_dir), job.gpu_archs, job.matrix)
+            detection = analyse(runner.host, capture(runner, settings.build_dir, job.config_search), job.gpu_archs,
+                                job.matrix)
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
         plan = _planned(job, ctx, detection)
         report.plan = plan.lines()
@@ -194,12 +197,12 @@ def run_job(
             log(line)
         if dry_run or check_only:
             if check_only:
-                ctx.state = read_state(ctx)
+                _from_probe(ctx, detection)
                 run_plan(plan, ctx, report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
             report.result, report.outcome = (job.checked if check_only else RunResult.PLANNED), Outcome.NONE
             return report, detection
-        if plan.steps:
+        if plan.steps and _will_change(plan, ctx, detection, report, progress):
             held = acquire(runner)
             try:
                 ctx.state = read_state(ctx)
@@ -219,6 +222,33 @@ def run_job(
         report.seconds = time.monotonic() - started
         report.commands = runner.round_trips
     return report, detection
+
+
+def _from_probe(ctx: StepContext, detection: Detection | None) -> None:
+    """Let the checks read what the probe saw (the state file, the plugin files), not ask again;
+    without a probe, read the state file now."""
+    if detection is None:
+        ctx.state = read_state(ctx)
+        return
+    ctx.state = parse_state(ctx.runner.host, split_sections(detection.capture)["dsprov_state"])
+    ctx.probed = True
+
+
+def _will_change(plan: Plan, ctx: StepContext, detection: Detection | None, report: HostReport,
+                 progress: Callable[[str], None]) -> bool:
+    """Whether a step would change the host, asked of the steps' checks from the probe's facts
+    (no lock, no command more: a rerun with nothing to change is the probe's round trip alone).
+    When one would, the report starts over: under the lock the checks ask the host again."""
+    if detection is None:
+        return True
+    _from_probe(ctx, detection)
+    run_plan(plan, ctx, report, progress, check_only=True)
+    if not report.changed:
+        return False
+    ctx.probed = False
+    ctx.notes.clear()
+    report.steps, report.key, report.outcome = [], "-", Outcome.UNCHANGED
+    return True
 
 
 def _planned(job: Job, ctx: StepContext, detection: Detection | None) -> Plan:
@@ -242,7 +272,10 @@ def _result_of(exc: ProvisionError) -> RunResult:
 def provision_job(host_vars: dict, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:
     """`provision` and `pyds` (flags.pyds_only): the plan of plan.py for the host's facts."""
     options = Options.from_settings(host_vars, flags)
-    return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix)
+    search = () if flags.skip_engines or flags.pyds_only else (
+        *(f"f:{setup.config}" for setup, _ in options.models), *(f"r:{root}" for root in options.engine_roots))
+    return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix,
+               config_search=search)
 
 
 def rollback_job() -> Job:

@@ -21,13 +21,17 @@ SAVED_DIR = f"{STATE_DIR}/orig"  # saved originals: outside every library folder
 
 def read_state(ctx: StepContext) -> dict:
     """The host's state file, or {} when there is none yet."""
-    text = ctx.runner.read_text(STATE_FILE)
+    return parse_state(ctx.runner.host, ctx.runner.read_text(STATE_FILE))
+
+
+def parse_state(host: str, text: str | None) -> dict:
+    """A state file's text (read now, or by the probe): {} when empty, StepFailed when not JSON."""
     if not text or not text.strip():
         return {}
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise StepFailed(f"{ctx.runner.host}: {STATE_FILE} is not valid JSON ({exc}); fix or remove it") from exc
+        raise StepFailed(f"{host}: {STATE_FILE} is not valid JSON ({exc}); fix or remove it") from exc
 
 
 def write_state(ctx: StepContext, state: dict) -> None:

@@ -67,6 +67,8 @@ class HostFacts:
     plugin_files: tuple[p.LibraryFile, ...]
     provisioned: dict  # this tool's state file on the host (what it changed), {} if none
     warnings: tuple[str, ...] = field(default=())
+    plugin_state: p.PluginFiles = field(default_factory=p.PluginFiles)  # link targets, SHA-256s
+    nvinfer_configs: str = ""  # the engines step's config search, run by the probe when asked
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: versions as strings, enums as values."""
@@ -165,6 +167,8 @@ def host_facts(sections: p.Sections) -> HostFacts:
         plugin_files=parsed("nvinfer_plugin", p.parse_ls_libraries, empty=()),
         provisioned=parsed("dsprov_state", p.parse_state, empty={}),
         warnings=tuple(warnings),
+        plugin_state=p.parse_plugin_files(sections["plugin_files"]),
+        nvinfer_configs=sections["nvinfer_configs"],
     )
 
 

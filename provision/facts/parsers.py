@@ -413,6 +413,49 @@ def parse_ls_libraries(text: str) -> tuple[LibraryFile, ...]:
     return tuple(files)
 
 
+PLUGIN_NAME = "libnvinfer_plugin.so"
+
+
+@dataclass(frozen=True)
+class PluginFiles:
+    """The probe's `plugin_files` section: where each libnvinfer_plugin link leads (`readlink -f`)
+    and, once a swap was recorded, each library's and saved original's SHA-256."""
+
+    linked: tuple[str, ...] = ()  # the folders whose links are listed
+    hashed: tuple[str, ...] = ()  # the folders whose libraries are hashed
+    links: dict[str, str] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+
+    def _covers(self, folders: tuple[str, ...], path: str) -> bool:
+        folder, _, name = path.rpartition("/")
+        return folder in folders and name.startswith(PLUGIN_NAME)
+
+    def resolved(self, path: str) -> tuple[bool, str | None]:
+        """(whether the probe answered, `readlink -f path`): a plugin file that is no link resolves
+        to itself, as readlink -f says."""
+        return (True, self.links.get(path, path)) if self._covers(self.linked, path) else (False, None)
+
+    def digest(self, path: str) -> tuple[bool, str | None]:
+        """(whether the probe answered, the file's SHA-256 or None when it is absent)."""
+        return (True, self.sha256.get(path)) if self._covers(self.hashed, path) else (False, None)
+
+
+def parse_plugin_files(text: str) -> PluginFiles:
+    """`dir`, `hashed`, `link PATH TARGET` and `sha256 PATH SHA` lines, tab-separated."""
+    linked, hashed, links, sha256 = [], [], {}, {}
+    for line in text.splitlines():
+        kind, *rest = line.split("\t")
+        if kind == "dir" and len(rest) == 1:
+            linked.append(rest[0])
+        elif kind == "hashed" and len(rest) == 1:
+            hashed.append(rest[0])
+        elif kind == "link" and len(rest) == 2 and rest[1]:
+            links[rest[0]] = rest[1]
+        elif kind == "sha256" and len(rest) == 2 and re.fullmatch(r"[0-9a-f]{64}", rest[1]):
+            sha256[rest[0]] = rest[1]
+    return PluginFiles(tuple(linked), tuple(hashed), links, sha256)
+
+
 def parse_state(text: str) -> dict:
     """This tool's own state file (JSON) on the host."""
     try:

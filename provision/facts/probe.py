@@ -1,7 +1,9 @@
-"""The probe script sent to a host: probe.sh plus the deviceQuery step, one round trip."""
+"""The probe script sent to a host: probe.sh plus the deviceQuery step and the nvinfer config
+survey, one round trip."""
 
 from __future__ import annotations
 
+import shlex
 from importlib.resources import files
 
 DEVICE_QUERY_STEP = """\
@@ -19,8 +21,27 @@ rm -rf "$dq"
 """
 
 
+# Given items (`f:CONFIG`, `r:ROOT`) after the build folder: the engines step's config search (its
+# FIND_SCRIPT) for the plugin's SONAME link, headed by the arguments it ran with, so that the step
+# knows which question it answers.
+CONFIG_SURVEY_STEP = """
+section nvinfer_configs
+if [ $# -gt 1 ]; then
+    shift
+    link=
+    for f in "$lib"/libnvinfer_plugin.so.*; do
+        case ${{f##*/libnvinfer_plugin.so.}} in *.*) ;; *) link=$f ;; esac
+    done
+    printf 'args\\t%s' "$link"; printf '\\t%s' "$@"; echo
+    sh -c {find} survey "$link" "$@"
+fi
+"""
+
+
 def probe_script() -> str:
-    """The POSIX sh probe with the project's deviceQuery source inlined."""
+    """The POSIX sh probe with the project's deviceQuery source and the config survey inlined."""
+    from provision.steps.engines import FIND_SCRIPT  # the step's own search (the steps import the facts)
+
     probe = files("provision.facts").joinpath("probe.sh").read_text()
     source = files("provision.gpu").joinpath("devicequery.cu").read_text()
-    return probe + DEVICE_QUERY_STEP.format(source=source)
+    return probe + DEVICE_QUERY_STEP.format(source=source) + CONFIG_SURVEY_STEP.format(find=shlex.quote(FIND_SCRIPT))

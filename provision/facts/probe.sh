@@ -1,6 +1,7 @@
 # Host probe: everything `detect` needs, gathered in one round trip.
 # POSIX sh only (runs under dash and busybox sh); no Python on the target.
-# Usage: sh -s -- BUILD_DIR < probe.sh   (the controller appends the deviceQuery source below)
+# Usage: sh -s -- BUILD_DIR [ITEM...] < probe.sh   (the controller appends the deviceQuery step
+# and the nvinfer config survey of the engines step, which runs when items are given)
 # Output: sections `==> NAME <==`, each followed by the raw text of its source; a section whose
 # source is absent is printed empty. The controller's parsers make sense of the text.
 
@@ -105,6 +106,24 @@ if [ -r /sys/devices/system/cpu/online ]; then cat /sys/devices/system/cpu/onlin
 
 section nvinfer_plugin
 ls -l /usr/lib/$(triplet)/libnvinfer_plugin.so* 2>/dev/null
+
+section plugin_files
+# What a rerun's checks compare with the state file, so that they need not ask again: the final
+# target of each libnvinfer_plugin link and, once dsprov recorded a swap, the SHA-256 of each
+# library and saved original. `dir`/`hashed` lines name the folders these lines cover.
+lib=/usr/lib/$(triplet)
+printf 'dir\t%s\n' "$lib"
+for f in "$lib"/libnvinfer_plugin.so*; do
+    [ -L "$f" ] && printf 'link\t%s\t%s\n' "$f" "$(readlink -f "$f")"
+done
+if [ -e /var/lib/dsprov/state.json ]; then
+    for d in "$lib" /var/lib/dsprov/orig; do
+        printf 'hashed\t%s\n' "$d"
+        for f in "$d"/libnvinfer_plugin.so*; do
+            [ -f "$f" ] && [ ! -L "$f" ] && printf 'sha256\t%s\t%s\n' "$f" "$(sha256sum "$f" | cut -d' ' -f1)"
+        done
+    done
+fi
 
 section dsprov_state
 show /var/lib/dsprov/state.json

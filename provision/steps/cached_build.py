@@ -3,6 +3,10 @@
 The cache key is a hash of what decides the file's bytes, the ref's commit included, so a host
 whose key is cached gets a copy instead of a build, and across a fleet (invoke's threads or
 Ansible's forks) each key is built once: the others wait on the key's lock, then copy.
+
+The commit comes from the repository (`git ls-remote`, asked from the host), except on a rerun
+whose installed build, as the state file records it, is what the plan would build with the
+commit recorded: the rerun then asks nothing (a branch moved since is followed with --force).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class CachedBuild(Step):
     key: str | None = field(default=None, kw_only=True)
     commit: str | None = field(default=None, kw_only=True)
     outcome: Outcome | None = field(default=None, kw_only=True)
+    follow_ref: bool = field(default=False, kw_only=True)  # ask for the ref's commit even on a rerun (--force)
     what = "build"  # what the file is, in messages
     timeout = 6 * 3600  # seconds for each build command
     interruptible = True  # it only writes its build folder and the controller cache
@@ -39,6 +44,10 @@ class CachedBuild(Step):
     def installed_key(self, ctx: StepContext) -> str | None:
         """The key of the build installed on the host now, per its state file."""
         raise NotImplementedError
+
+    def installed_commit(self, ctx: StepContext) -> str | None:
+        """The commit the state file records for the installed build of this ref, if any."""
+        return None
 
     def cached(self, key: str) -> Path | None:
         """The cached file for `key`, if the controller has it."""
@@ -52,9 +61,14 @@ class CachedBuild(Step):
         """Raise StepFailed when the fetched product must not enter the cache (default: keep it)."""
 
     def resolve_key(self, ctx: StepContext) -> str:
-        """The key needs the ref's commit: ask the repository (from the host, which clones)."""
+        """The key needs the ref's commit: the installed build's when that makes the installed key,
+        else ask the repository (from the host, which clones)."""
         if self.key is None:
-            self.commit = remote_commit(ctx, self.spec.repo, self.ref)
+            recorded = None if self.follow_ref else self.installed_commit(ctx)
+            if recorded and build_key(self.spec.key_parts(recorded)) == self.installed_key(ctx):
+                self.commit = recorded
+            else:
+                self.commit = remote_commit(ctx, self.spec.repo, self.ref)
             self.key = build_key(self.spec.key_parts(self.commit))
         return self.key
 

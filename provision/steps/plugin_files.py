@@ -10,7 +10,7 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 
 from provision.state import SAVED_DIR
-from provision.steps.base import StepContext, q
+from provision.steps.base import StepContext
 
 
 @dataclass(frozen=True)
@@ -53,20 +53,11 @@ def soname(library: Path) -> str | None:
     return None
 
 
-def readlink_command(link: str) -> str:
-    return f"readlink -f {q(link)}"
-
-
-def resolved_target(ctx: StepContext, link: str) -> str | None:
-    result = ctx.runner.run(readlink_command(link))
-    return result.stdout.strip() if result.ok else None
-
-
 def installed_build(ctx: StepContext, p: PluginPaths) -> str | None:
     """The build key installed at `p` per the state file, if the file and link still say so."""
     plugin = ctx.state.get("plugin") or {}
-    if not plugin.get("installed_sha256") or ctx.runner.sha256(p.path) != plugin["installed_sha256"]:
+    if not plugin.get("installed_sha256") or ctx.sha256(p.path) != plugin["installed_sha256"]:
         return None
-    if resolved_target(ctx, p.soname_link) != p.path:
+    if ctx.resolved(p.soname_link) != p.path:
         return None
     return plugin.get("key")

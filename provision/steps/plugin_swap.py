@@ -22,9 +22,9 @@ from pathlib import Path
 
 from provision.outcomes import Outcome
 from provision.state import SAVED_DIR, read_state, write_state
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.base import Step, StepContext, StepFailed, q, readlink_command
 from provision.runners.base import sha256_command
-from provision.steps.plugin_files import PluginPaths, installed_build, readlink_command, resolved_target, soname
+from provision.steps.plugin_files import PluginPaths, installed_build, soname
 from provision.steps.trt_oss import BuildPlugin
 
 DIVERT_PACKAGE = "dsprov"
@@ -43,8 +43,7 @@ class Takeover:
 def package_version(ctx: StepContext, p: PluginPaths) -> str | None:
     """The dpkg version of the plugin library's package (libnvinfer-plugin<major>) on the host."""
     major = Path(p.soname_link).name.rsplit(".", 1)[-1]
-    result = ctx.runner.run(f"dpkg-query -W -f '${{Version}}' libnvinfer-plugin{major} 2>/dev/null")
-    return result.stdout.strip() or None if result.ok else None
+    return ctx.package_version(f"libnvinfer-plugin{major}")
 
 
 def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
@@ -54,7 +53,7 @@ def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
     original, installed = plugin.get("original_sha256"), plugin.get("installed_sha256")
     if not original or plugin.get("path") != p.path:
         return None
-    saved, current = ctx.runner.sha256(p.saved), ctx.runner.sha256(p.path)
+    saved, current = ctx.sha256(p.saved), ctx.sha256(p.path)
     if current and current == plugin.get("installing_sha256"):  # a swap stopped halfway: ours too
         installed = current
     was, now = plugin.get("package_version"), package_version(ctx, p)
@@ -219,7 +218,7 @@ class SwapPlugin(Step):
 
     def verify(self, ctx: StepContext) -> None:
         p = self.paths
-        target = resolved_target(ctx, p.soname_link)
+        target = ctx.resolved(p.soname_link)
         if target != p.path:
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
         if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):

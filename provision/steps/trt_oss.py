@@ -140,6 +140,10 @@ class BuildPlugin(CachedBuild):
     def installed_key(self, ctx: StepContext) -> str | None:
         return installed_build(ctx, self.installed)
 
+    def installed_commit(self, ctx: StepContext) -> str | None:
+        plugin = ctx.state.get("plugin") or {}
+        return plugin.get("commit") if plugin.get("ref") == self.spec.ref else None
+
     def cached(self, key: str) -> Path | None:
         return self.store.get(key, "libnvinfer_plugin.so")
 
