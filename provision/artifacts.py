@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import requests
 
@@ -78,13 +79,28 @@ class ArtifactStore:
         self.root = (root or cache_root()) / "artifacts"
 
     @contextlib.contextmanager
-    def lock(self, key: str) -> Iterator[None]:
+    def lock(self, key: str, claimed: IO | None = None) -> Iterator[None]:
         """Hold the key's build lock: one build per key at a time, across threads and processes
-        (invoke's thread pool and Ansible's forks alike); the others wait, then copy."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / f".{key}.lock", "w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        (invoke's thread pool and Ansible's forks alike); the others wait, then copy. `claimed`:
+        the lock taken before by `claim`, held now and released at the end."""
+        if claimed is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            claimed = open(self.root / f".{key}.lock", "w")
+            fcntl.flock(claimed, fcntl.LOCK_EX)
+        with claimed:
             yield
+
+    def claim(self, key: str) -> IO | None:
+        """The key's build lock if nobody holds it now (the caller is to build the key, see lock),
+        else None: another host builds it. The lock goes with the returned file."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        handle = open(self.root / f".{key}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            return None
+        return handle
 
     def get(self, key: str, name: str) -> Path | None:
         path = self.root / key / name

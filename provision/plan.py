@@ -16,6 +16,7 @@ from provision.options import DEFAULT_TRT_OSS_REPO, Flags, Settings
 from provision.matrix import CmakeArchive, Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
 from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
+from provision.steps.cached_build import CachedBuild
 from provision.steps.cmake import EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
@@ -96,6 +97,13 @@ class Plan:
     host: str
     steps: list[Step]
     notes: list[str] = field(default_factory=list)
+    reasons: dict[int, str] = field(default_factory=dict)  # id(step) -> why the step is in the plan
+
+    def add(self, why: str, *steps: Step) -> None:
+        """Append steps, each with the reason it is there (the plan's `why:` line)."""
+        for step in steps:
+            self.steps.append(step)
+            self.reasons[id(step)] = why
 
     def provides(self, what: str) -> bool:
         """Whether a step of the plan provides `what` (e.g. a new enough cmake)."""
@@ -107,6 +115,8 @@ class Plan:
         out += [f"  note: {n}" for n in self.notes]
         for number, step in enumerate(self.steps, 1):
             out.append(f"  {number}. [{step.name}] {step.summary()}")
+            if id(step) in self.reasons:
+                out.append(f"       why: {self.reasons[id(step)]}")
             out += [f"       $ {command}" for command in step.describe()]
         return out
 
@@ -217,9 +227,11 @@ def make_plan(detection: Detection, matrix: Matrix, options: Options, store: Art
         plan.notes.append(hint)
     ref_row = oss if oss and oss.ref == ref else _row_of_ref(matrix, ref, facts.platform)
     minimum = matrix.cmake_minimum(ref_row)
+    cmake = None
     if not facts.cmake or facts.cmake < minimum:
         why = f" ({ref} needs it)" if minimum > matrix.cmake.minimum else ""
-        plan.steps.append(_cmake_step(matrix, options, host, facts, build_dir, jobs, minimum, why))
+        cmake = _cmake_step(matrix, options, host, facts, build_dir, jobs, minimum, why)
+        plan.add(_CMAKE_WHY.format(have=facts.cmake or "none", minimum=minimum), cmake)
     if ref_row is not None and ref_row.arch_flag != "GPU_ARCHS":
         reason = ref_row.arch_note or f"{ref} ignores GPU_ARCHS"
         plan.notes.append(f"{reason}: architectures go in -D{ref_row.arch_flag}")
@@ -238,8 +250,28 @@ def make_plan(detection: Detection, matrix: Matrix, options: Options, store: Art
         jobs=jobs,
     )
     build = BuildPlugin(spec, store or ArtifactStore(), installed, follow_ref=options.force)
-    plan.steps += [build, SwapPlugin(installed, build, options.required_plugins, options.force)]
+    if cmake:
+        _needs(cmake, build)
+    asked = ("--force" if options.force and guide and guide.guide is not OssGuide.BUILD
+             else "the required plugins " + ", ".join(options.required_plugins) if options.required_plugins
+             else f"the DeepStream {facts.deepstream} guide builds it ({guide.source})" if guide
+             else f"TensorRT {facts.tensorrt} has the OSS ref {ref}")
+    plan.add(f"the plugin library of TensorRT OSS {ref} for this host ({asked}); copied where the controller's"
+             " cache has its build key, built here otherwise", build)
+    plan.add(_SWAP_WHY.format(link=installed.soname_link),
+             SwapPlugin(installed, build, options.required_plugins, options.force))
     return _after_plugin(plan, detection, matrix, options, store)
+
+
+_CMAKE_WHY = ("cmake {have} is older than the {minimum} the build needs; only where the host builds: a host that"
+              " copies a cached build needs no cmake")
+_SWAP_WHY = "programs load {link}: the new library takes the original's place (kept for rollback)"
+
+
+def _needs(cmake: EnsureCmake, build: CachedBuild) -> None:
+    """`build` needs `cmake` where it builds (the cmake step is skipped where every such build copies)."""
+    cmake.for_builds.append(build)
+    build.before_build.append(cmake)
 
 
 def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
@@ -277,7 +309,9 @@ def _prebuilt_plan(plan: Plan, detection: Detection, matrix: Matrix, options: Op
                         build_dir=facts.build_dir or "/tmp/dsprov")
     fetch = FetchPrebuiltPlugin(spec, store or ArtifactStore(), installed)
     plan.notes.append(f"plugin source: prebuilt {row.filename} ({row.source})")
-    plan.steps += [fetch, SwapPlugin(installed, fetch, options.required_plugins)]
+    plan.add(f"NVIDIA's prebuilt library for TensorRT {facts.tensorrt} ({row.source}); copied where the"
+             " controller's cache has it", fetch)
+    plan.add(_SWAP_WHY.format(link=installed.soname_link), SwapPlugin(installed, fetch, options.required_plugins))
     return _after_plugin(plan, detection, matrix, options, store)
 
 
@@ -298,14 +332,15 @@ def _with_deepstream_steps(plan: Plan, detection: Detection, matrix: Matrix, opt
         plan.notes.append("models: skipped (--skip-models)")
     elif options.models:
         models = model_steps(detection, matrix, options.settings, list(options.models), store)
-        plan.steps += models.steps
+        plan.add("dsprov_models asks for it", *models.steps)
         plan.notes += models.warnings
         configs = [step.setup.config for step in models.configs]
     if options.skip_engines:
         plan.notes.append("engines: skipped (--skip-engines)")
         return plan
     if configs or options.engine_roots:
-        plan.steps.append(rebuild_engines_step(detection, matrix, tuple(configs), options.engine_roots))
+        plan.add("an engine is built against one plugin library: a swap or a new model config makes it stale or"
+                 " missing", rebuild_engines_step(detection, matrix, tuple(configs), options.engine_roots))
     return plan
 
 
@@ -317,10 +352,16 @@ def _extend_with_pyds(plan: Plan, detection: Detection, matrix: Matrix, options:
     if needs_cmake and not plan.provides("cmake"):
         jobs, _ = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
         try:
-            plan.steps.append(_cmake_step(matrix, options, detection.host, facts, facts.build_dir or "/tmp/dsprov", jobs))
+            cmake = _cmake_step(matrix, options, detection.host, facts, facts.build_dir or "/tmp/dsprov", jobs)
         except PlanRefused as exc:
             raise PydsNotApplicable(str(exc).removeprefix(f"{detection.host}: ")) from None
-    plan.steps += pyds.steps
+        plan.add(_CMAKE_WHY.format(have=facts.cmake or "none", minimum=matrix.cmake.minimum), cmake)
+    if needs_cmake:
+        cmake = next(s for s in plan.steps if isinstance(s, EnsureCmake))
+        for build in pyds.steps:
+            if isinstance(build, CachedBuild):
+                _needs(cmake, build)
+    plan.add(f"the DeepStream Python bindings for python3 {facts.python} (--skip-pyds leaves them out)", *pyds.steps)
     plan.notes += pyds.notes
     return plan
 

@@ -69,6 +69,7 @@ class HostFacts:
     warnings: tuple[str, ...] = field(default=())
     plugin_state: p.PluginFiles = field(default_factory=p.PluginFiles)  # link targets, SHA-256s
     nvinfer_configs: str = ""  # the engines step's config search, run by the probe when asked
+    pyds_import: str | None = None  # `import pyds` version, asked once the state file records pyds
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: versions as strings, enums as values."""
@@ -169,6 +170,7 @@ def host_facts(sections: p.Sections) -> HostFacts:
         warnings=tuple(warnings),
         plugin_state=p.parse_plugin_files(sections["plugin_files"]),
         nvinfer_configs=sections["nvinfer_configs"],
+        pyds_import=p.parse_pyds_import(sections["pyds_import"]),
     )
 
 

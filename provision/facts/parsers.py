@@ -456,6 +456,12 @@ def parse_plugin_files(text: str) -> PluginFiles:
     return PluginFiles(tuple(linked), tuple(hashed), links, sha256)
 
 
+def parse_pyds_import(text: str) -> str | None:
+    """The `pyds_import` section: None when not asked, else the imported version ("" when none)."""
+    asked, _, version = text.partition("\n")
+    return version.strip() if asked.strip() == "asked" else None
+
+
 def parse_state(text: str) -> dict:
     """This tool's own state file (JSON) on the host."""
     try:

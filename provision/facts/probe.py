@@ -21,6 +21,15 @@ rm -rf "$dq"
 """
 
 
+# Once the state file records pyds: the version the host's python3 imports (the pyds steps' check).
+PYDS_STEP = """
+section pyds_import
+if grep -qs '"pyds"' /var/lib/dsprov/state.json; then
+    echo asked
+    {command} 2>/dev/null
+fi
+"""
+
 # Given items (`f:CONFIG`, `r:ROOT`) after the build folder: the engines step's config search (its
 # FIND_SCRIPT) for the plugin's SONAME link, headed by the arguments it ran with, so that the step
 # knows which question it answers.
@@ -40,8 +49,10 @@ fi
 
 def probe_script() -> str:
     """The POSIX sh probe with the project's deviceQuery source and the config survey inlined."""
-    from provision.steps.engines import FIND_SCRIPT  # the step's own search (the steps import the facts)
+    from provision.steps.engines import FIND_SCRIPT  # the steps' own commands (the steps import the facts)
+    from provision.steps.pyds import IMPORT
 
     probe = files("provision.facts").joinpath("probe.sh").read_text()
     source = files("provision.gpu").joinpath("devicequery.cu").read_text()
-    return probe + DEVICE_QUERY_STEP.format(source=source) + CONFIG_SURVEY_STEP.format(find=shlex.quote(FIND_SCRIPT))
+    return (probe + DEVICE_QUERY_STEP.format(source=source) + PYDS_STEP.format(command=IMPORT)
+            + CONFIG_SURVEY_STEP.format(find=shlex.quote(FIND_SCRIPT)))

@@ -14,11 +14,14 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
 from provision.outcomes import Outcome
 from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+
+if TYPE_CHECKING:
+    from provision.steps.cmake import EnsureCmake
 
 
 @dataclass
@@ -33,6 +36,9 @@ class CachedBuild(Step):
     commit: str | None = field(default=None, kw_only=True)
     outcome: Outcome | None = field(default=None, kw_only=True)
     follow_ref: bool = field(default=False, kw_only=True)  # ask for the ref's commit even on a rerun (--force)
+    # What a build needs first (cmake), done only where the key is built, not where it is copied
+    before_build: list[EnsureCmake] = field(default_factory=list, kw_only=True)
+    _claim: IO | None = field(default=None, init=False, repr=False)  # the key's build lock, taken by builds_here
     what = "build"  # what the file is, in messages
     timeout = 6 * 3600  # seconds for each build command
     interruptible = True  # it only writes its build folder and the controller cache
@@ -72,6 +78,19 @@ class CachedBuild(Step):
             self.key = build_key(self.spec.key_parts(self.commit))
         return self.key
 
+    def builds_here(self, ctx: StepContext) -> bool:
+        """Whether this host is to build the key rather than copy it: not installed, not cached and
+        (once the host is locked, not while the probe's facts stand) nobody else building it; the
+        key's build lock is then claimed for apply."""
+        key = self.resolve_key(ctx)
+        if self.installed_key(ctx) == key or self.cached(key):
+            return False
+        if ctx.probed:
+            return True
+        if self._claim is None:
+            self._claim = self.store.claim(key)
+        return self._claim is not None
+
     def check(self, ctx: StepContext) -> str | None:
         key = self.resolve_key(ctx)
         if self.installed_key(ctx) == key:
@@ -84,11 +103,14 @@ class CachedBuild(Step):
 
     def apply(self, ctx: StepContext) -> None:
         key = self.resolve_key(ctx)
-        with self.store.lock(key):
+        claimed, self._claim = self._claim, None
+        with self.store.lock(key, claimed):
             cached = self.cached(key)
             if cached:  # another host of the fleet built it while we waited
                 self.artifact, self.outcome = cached, Outcome.COPIED
                 return
+            for step in self.before_build:
+                step.ensure(ctx)
             ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
             for command in self.spec.commands():
                 ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=self.timeout)

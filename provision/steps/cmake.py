@@ -9,8 +9,9 @@ Only when asked, the source release is built on the host as the guides do it (`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from packaging.version import Version
 
@@ -31,6 +32,7 @@ class EnsureCmake(Step):
     minimum: Version
     installed: Version | None
     archive: CmakeArchive
+    for_builds: list[Any] = field(default_factory=list, kw_only=True)  # the CachedBuilds that need it
     name = "cmake"
     provides = frozenset({"cmake"})
 
@@ -73,10 +75,27 @@ class EnsureCmake(Step):
         return parse_cmake_version(result.stdout) if result.ok else None
 
     def check(self, ctx: StepContext) -> str | None:
-        current = self._current(ctx)
+        """New enough (the probe's version while its facts stand), or not needed: every build that
+        needs it copies its key (installed, cached, or built by another host now)."""
+        current = self.installed if ctx.probed else self._current(ctx)
         if current and current >= self.minimum:
             return f"cmake {current} is new enough"
+        if self.for_builds and not any(build.builds_here(ctx) for build in self.for_builds):
+            return "not needed here: " + ", ".join(f"{b.name} copies {b.key}" for b in self.for_builds)
         return None
+
+    def ensure(self, ctx: StepContext) -> None:
+        """For a build that finds, after all, that it builds here: install unless new enough."""
+        current = self._current(ctx)
+        if current and current >= self.minimum:
+            return
+        ctx.log(f"[{self.name}] {self.summary()} (this host builds)")
+        self.apply(ctx)
+        try:
+            self.verify(ctx)
+        except StepFailed:
+            self.rollback(ctx)
+            raise
 
     def apply(self, ctx: StepContext) -> None:
         self.push(ctx)

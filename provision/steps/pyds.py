@@ -34,7 +34,10 @@ class WheelRefused(StepFailed):
 
 
 def imported_version(ctx: StepContext) -> str | None:
-    """pyds.__version__ as the host's python3 imports it, or None."""
+    """pyds.__version__ as the host's python3 imports it, or None: the probe's answer while its
+    facts stand."""
+    if ctx.probed and ctx.facts.pyds_import is not None:
+        return ctx.facts.pyds_import or None
     result = ctx.runner.run(IMPORT)
     return (result.stdout.strip() or None) if result.ok else None
 
@@ -80,6 +83,10 @@ class BuildPyds(CachedBuild):
 
     def installed_key(self, ctx: StepContext) -> str | None:
         return installed_key(ctx)
+
+    def installed_commit(self, ctx: StepContext) -> str | None:
+        record = ctx.state.get("pyds") or {}
+        return record.get("commit") if record.get("tag") == self.spec.tag else None
 
     def cached(self, key: str) -> Path | None:
         return cached_wheel(self.store, key)
