@@ -112,17 +112,20 @@ def tree(handle: FleetHandle, device: str) -> tuple[list[str], dict[str, str]]:
     return sorted(listing.splitlines()), hashes
 
 
-def fingerprint(handle: FleetHandle, device: str) -> str:
+def fingerprint(handle: FleetHandle, device: str, folders: str = "/var/lib/dsprov") -> str:
     """What provisioning leaves on a host: the plugin library and its links, the state file and
-    saved original, dpkg's diversions, cmake under /opt and its links in /usr/local/bin."""
+    saved original, dpkg's diversions (and what is in `folders`)."""
     lib = lib_dir(device)
     return on_device(handle, device, (
         f"cd /; find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -printf '%p %y %m %U:%G %l\\n' | sort"
         f"; find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -type f -exec sha256sum {{}} + | sort"
-        "; find /var/lib/dsprov /opt /usr/local/bin -printf '%p %y %m %U:%G %s %l\\n' 2>&1 | sort"
-        "; find /var/lib/dsprov /opt /usr/local/bin -type f -exec sha256sum {} + 2>&1 | sort"
+        f"; find {folders} -printf '%p %y %m %U:%G %s %l\\n' 2>&1 | sort"
+        f"; find {folders} -type f -exec sha256sum {{}} + 2>&1 | sort"
         "; cat /var/lib/dsprov/state.json 2>&1; dpkg-divert --list | sort"
     ), sudo=True)
+
+
+CMAKE = "/opt /usr/local/bin"  # where a host that builds gets cmake
 
 
 def test_playbooks_and_the_collection_pass_ansible_lint_production():
@@ -195,6 +198,10 @@ def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets, provisio
     assert set(counts) == set(DEVICES)
     assert all(c["changed"] == 0 for c in counts.values()), again.stdout
     assert all(counts[h]["failed"] == 0 for h in PROVISIONED)
+    # without --force (which asks the repository for the ref's commit again): the probe's round trip alone
+    quiet = dsprov_recap(playbook(ansible, cache, "provision.yml", *BUILD).stdout)
+    assert {h: quiet[h]["commands"] for h in DEVICES} == dict.fromkeys(DEVICES, "1"), quiet
+    assert {quiet[h]["changed"] for h in PROVISIONED} == {"no"}
     detect = playbook(ansible, cache, "detect.yml", "--limit", "nano01,t4-01")
     assert detect.returncode == 0, detect.stdout
     assert "NVIDIA Jetson Nano Developer Kit: TensorRT 8.2.1" in detect.stdout and "GPU_ARCHS 53" in detect.stdout
@@ -213,7 +220,12 @@ def test_invoke_and_ansible_leave_the_hosts_byte_identical(fleets, provisioned, 
     assert dsprov_recap(refused.stdout)["orin01"]["message"] == reports["orin01"]["message"]
     for device in DEVICES:
         assert fingerprint(ansible, device) == fingerprint(by_invoke, device), device
-    assert "libnvinfer_plugin" in fingerprint(ansible, "nano01") and "cmake-3" in fingerprint(ansible, "nano01")
+    # cmake only where the plugin was built: invoke copied every build from the cache
+    built = dsprov_recap(provisioned[0].stdout)
+    for device in PROVISIONED:
+        assert ("cmake-3" in fingerprint(ansible, device, CMAKE)) == (built[device]["outcome"] == "built"), device
+        assert "cmake-3" not in fingerprint(by_invoke, device, CMAKE), device
+    assert "libnvinfer_plugin" in fingerprint(ansible, "nano01")
 
 
 def kill_tree(pid: int) -> None:
@@ -267,8 +279,10 @@ def test_a_wrong_become_password_fails_in_one_line_and_leaves_nothing(fleets):
     _, by_invoke, cache = fleets
     before = fingerprint(by_invoke, "t4-01")
     env = {**environment(by_invoke, cache), "PROVISION_BECOME_PASSWORD": "wrong"}
-    result = subprocess.run(playbook_command(by_invoke, "provision.yml", "--limit", "t4-01"), cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    # another build key, so that there is something to change: a run with nothing to change takes
+    # no lock and so never asks for the password
+    result = subprocess.run(playbook_command(by_invoke, "provision.yml", "--limit", "t4-01", "-e", '{"dsprov_gpu_archs": "75 86"}'),
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert play_recap(result.stdout)["t4-01"]["failed"] == 1
     assert dsprov_recap(result.stdout)["t4-01"]["message"] == "t4-01: Incorrect sudo password (ansible_become_password)"
     assert fingerprint(by_invoke, "t4-01") == before

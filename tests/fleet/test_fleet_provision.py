@@ -10,6 +10,8 @@ import pytest
 
 from simfleet.mirror import served_fleet
 
+from .helpers import on_device
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
 
@@ -35,16 +37,48 @@ def invoke(handle, *args, env=None):
     )
 
 
-def test_three_nanos_and_a_xavier_build_twice(nanos):
-    # Xavier's DeepStream 6.3 needs no OSS build per the guides: --force builds anyway
+@pytest.fixture(scope="module")
+def built(nanos) -> dict[str, dict]:
+    """The fleet provisioned once with --force (Xavier's DeepStream 6.3 needs no OSS build per the
+    guides: --force builds anyway), a cache of the module's own: the reports by host."""
     result = invoke(nanos, "provision", "--hosts", "all", "--force", "--json",
                     env={"DSPROV_CACHE": str(nanos.runtime_dir / "cache")})
     assert result.returncode == 0, result.stdout + result.stderr
-    reports = {r["host"]: r for r in json.loads(result.stdout)}
-    outcomes = sorted(r["outcome"] for r in reports.values())
-    assert outcomes == ["built", "built", "copied", "copied"], reports
-    assert len({reports[h]["key"] for h in ("nano01", "nano02", "nano03")}) == 1
-    assert reports["xavier01"]["outcome"] == "built" and reports["xavier01"]["key"] != reports["nano01"]["key"]
+    return {r["host"]: r for r in json.loads(result.stdout)}
+
+
+def test_three_nanos_and_a_xavier_build_twice(built):
+    outcomes = sorted(r["outcome"] for r in built.values())
+    assert outcomes == ["built", "built", "copied", "copied"], built
+    assert len({built[h]["key"] for h in ("nano01", "nano02", "nano03")}) == 1
+    assert built["xavier01"]["outcome"] == "built" and built["xavier01"]["key"] != built["nano01"]["key"]
+
+
+def commands_run(report: dict) -> list[str]:
+    """The commands a host's run logged (`$ ...` lines of its log)."""
+    return [line[2:] for line in Path(report["log"]).read_text().splitlines() if line.startswith("$ ")]
+
+
+def test_a_host_that_copies_the_build_runs_no_cmake_and_no_clone(built, nanos):
+    copied = [r for h, r in built.items() if h.startswith("nano") and r["outcome"] == "copied"]
+    builder = next(r for h, r in built.items() if h.startswith("nano") and r["outcome"] == "built")
+    assert len(copied) == 2
+    assert any("git clone" in c for c in commands_run(builder)) and any("cmake -S" in c for c in commands_run(builder))
+    for report in copied:
+        cmake = next(s for s in report["steps"] if s["name"] == "cmake")
+        assert cmake["status"] == "unchanged" and cmake["detail"].startswith("not needed here: trt-oss-build copies")
+        assert not [c for c in commands_run(report) if "cmake" in c or "git clone" in c], report["log"]
+        assert on_device(nanos, report["host"], "ls /opt /usr/local/bin").stdout.count("cmake") == 0
+        # the probe, the commit's ls-remote, the lock and the swap's commands: fewer than a build's
+        assert report["commands"] < builder["commands"]
+
+
+def test_a_rerun_with_nothing_to_change_is_one_round_trip_per_host(built, nanos):
+    result = invoke(nanos, "provision", "--hosts", "all", "--json", env={"DSPROV_CACHE": str(nanos.runtime_dir / "cache")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    reports = json.loads(result.stdout)
+    assert {r["host"]: r["commands"] for r in reports} == dict.fromkeys(built, 1)
+    assert all(s["status"] == "unchanged" for r in reports for s in r["steps"]), reports
 
 
 def test_wrong_sudo_password_fails_alone_and_changes_nothing(nanos):
