@@ -281,8 +281,8 @@ def test_a_wrong_become_password_fails_in_one_line_and_leaves_nothing(fleets):
     env = {**environment(by_invoke, cache), "PROVISION_BECOME_PASSWORD": "wrong"}
     # another build key, so that there is something to change: a run with nothing to change takes
     # no lock and so never asks for the password
-    result = subprocess.run(playbook_command(by_invoke, "provision.yml", "--limit", "t4-01", "-e", '{"dsprov_gpu_archs": "75 86"}'),
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    command = playbook_command(by_invoke, "provision.yml", "--limit", "t4-01", "-e", '{"dsprov_gpu_archs": "75 86"}')
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert play_recap(result.stdout)["t4-01"]["failed"] == 1
     assert dsprov_recap(result.stdout)["t4-01"]["message"] == "t4-01: Incorrect sudo password (ansible_become_password)"
     assert fingerprint(by_invoke, "t4-01") == before
