@@ -12,6 +12,7 @@ from typing import Any
 from packaging.version import Version
 
 from provision.facts import parsers as p
+from provision.facts.power import JetsonPower, parse_jetson_power
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class HostFacts:
     plugin_files: tuple[p.LibraryFile, ...]
     provisioned: dict  # this tool's state file on the host (what it changed), {} if none
     warnings: tuple[str, ...] = field(default=())
+    power: JetsonPower | None = None  # a Jetson's power mode and clocks (nvpmodel, jetson_clocks)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: versions as strings, enums as values."""
@@ -165,6 +167,7 @@ def host_facts(sections: p.Sections) -> HostFacts:
         plugin_files=parsed("nvinfer_plugin", p.parse_ls_libraries, empty=()),
         provisioned=parsed("dsprov_state", p.parse_state, empty={}),
         warnings=tuple(warnings),
+        power=parse_jetson_power(sections["jetson_power"]),
     )
 
 
