@@ -67,3 +67,15 @@ def test_max_clocks_applied_rerun_and_rolled_back(fleet, device, before, maxn):
     assert root(fleet, device, "jetson_clocks --show") == clocks_before
     assert root(fleet, device, f"ls {UNIT_PATH} {WANTS_LINK} {STORED} 2>&1 || true").count("No such file") == 3
     assert "max_clocks" not in json.loads(root(fleet, device, "cat /var/lib/dsprov/state.json") or "{}")
+
+
+def test_orin_nano_super_plans_its_maxn_super_mode(fleet):
+    # Orin Nano Super (JetPack 6.2): boots in 25W (1); its maximum is MAXN_SUPER, mode 2, not 0 (15W)
+    assert root(fleet, "orin-nano01", "nvpmodel -q") == "NV Power Mode: 25W\n1\n"
+    show = root(fleet, "orin-nano01", "jetson_clocks --show")
+    assert show == (PUB / "orin-nano" / "jetson_clocks_show.txt").read_text() + "NV Power Mode: 25W\n"
+    planned = invoke(fleet, "provision", "--host", "orin-nano01", "--max-clocks", "--dry-run", "--json")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    plan = json.loads(planned.stdout)[0]["plan"]
+    assert any(line.startswith("  1. [max-clocks] power mode MAXN_SUPER (2) (nvpmodel)") for line in plan)
+    assert "       $ nvpmodel -m 2 </dev/null" in plan
