@@ -19,10 +19,11 @@ answer): it stores into a fresh file, stdin closed, so it never waits.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from provision.errors import StepFailed
-from provision.facts.power import JetsonPower, PowerModel, blocks, max_mode, parse_clocks_show, parse_nvpmodel_q
+from provision.facts.power import Clocks, JetsonPower, PowerModel, blocks, max_mode, parse_clocks_show, parse_nvpmodel_q
 from provision.outcomes import Outcome
 from provision.state import STATE_DIR, read_state, write_state
 from provision.steps.base import Step, StepContext, q
@@ -31,7 +32,7 @@ UNIT = "dsprov-jetson-clocks.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
 WANTS_LINK = f"/etc/systemd/system/multi-user.target.wants/{UNIT}"
 STORED = f"{STATE_DIR}/l4t_dfs.conf"  # jetson_clocks --store: the clocks before the change
-UNIT_TEXT = f"""\
+UNIT_TEXT = """\
 [Unit]
 Description=dsprov: pin the Jetson's clocks at boot (jetson_clocks)
 After=nvpmodel.service
@@ -55,8 +56,8 @@ KEY = "max_clocks"  # its record in the state file
 
 
 def set_mode_command(mode: PowerModel) -> str:
-    """nvpmodel, stdin closed: a change it can only make at the next boot asks to reboot now,
-    and is declined."""
+    """nvpmodel with stdin closed: where a mode change needs a reboot it may ask to reboot now
+    (jetson_stats answers YES there, jtop/core/nvpmodel.py); this declines, and verify says so."""
     return f"nvpmodel -m {mode.id} </dev/null"
 
 
@@ -75,19 +76,22 @@ class Reading:
         return f"power mode {self.mode or 'unknown'}, {clocks}, boot unit {'enabled' if self.unit else 'absent'}"
 
 
+def _reading(mode: PowerModel | None, clocks: Clocks | None, unit_files: Iterable[str]) -> Reading:
+    files = set(unit_files)
+    return Reading(mode, clocks.pinned if clocks else None, clocks.loose if clocks else (),
+                   UNIT_PATH in files and WANTS_LINK in files)
+
+
 def reading(power: JetsonPower) -> Reading:
-    clocks = power.clocks
-    return Reading(power.mode, clocks.pinned if clocks else None, clocks.loose if clocks else (),
-                   UNIT_PATH in power.boot_unit and WANTS_LINK in power.boot_unit)
+    """What the probe read."""
+    return _reading(power.mode, power.clocks, power.boot_unit)
 
 
 def read_now(ctx: StepContext) -> Reading:
     """Ask the host (as root: jetson_clocks --show needs it)."""
     parts = blocks(ctx.sh(READ, sudo=True).stdout)
-    clocks = parse_clocks_show(parts.get("jetson_clocks --show", ""))
-    unit = parts.get("boot unit", "").split()
-    return Reading(parse_nvpmodel_q(parts.get("nvpmodel -q", "")), clocks.pinned if clocks else None,
-                   clocks.loose if clocks else (), UNIT_PATH in unit and WANTS_LINK in unit)
+    return _reading(parse_nvpmodel_q(parts.get("nvpmodel -q", "")),
+                    parse_clocks_show(parts.get("jetson_clocks --show", "")), parts.get("boot unit", "").split())
 
 
 def target_or_why(power: JetsonPower | None, platform: str | None) -> PowerModel | str:

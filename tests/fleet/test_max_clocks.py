@@ -79,3 +79,16 @@ def test_orin_nano_super_plans_its_maxn_super_mode(fleet):
     plan = json.loads(planned.stdout)[0]["plan"]
     assert any(line.startswith("  1. [max-clocks] power mode MAXN_SUPER (2) (nvpmodel)") for line in plan)
     assert "       $ nvpmodel -m 2 </dev/null" in plan
+
+
+def test_a_jetson_already_at_maxn_gets_its_clocks_pinned_and_keeps_its_mode(fleet):
+    root(fleet, "orin01", "nvpmodel -m 0")  # MAXN by hand; clocks not pinned
+    done = invoke(fleet, "provision", "--host", "orin01", "--max-clocks", "--skip-pyds", "--skip-engines", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)[0]["steps"][0]["status"] == "changed"
+    assert "$ sudo nvpmodel -m" not in Path(json.loads(done.stdout)[0]["log"]).read_text()  # already MAXN
+    assert parse_clocks_show(root(fleet, "orin01", "jetson_clocks --show")).pinned
+    assert invoke(fleet, "rollback", "--host", "orin01").returncode == 0
+    assert parse_nvpmodel_q(root(fleet, "orin01", "nvpmodel -q")) == PowerModel(0, "MAXN")
+    assert not parse_clocks_show(root(fleet, "orin01", "jetson_clocks --show")).pinned
+    root(fleet, "orin01", "nvpmodel -m 2")  # back to the profile's default, MODE_30W
