@@ -101,6 +101,9 @@ class Flags:
     plugin_source: str = option(
         "auto (default: NVIDIA's prebuilt library where the guide is binary-only), prebuilt or build",
         checks.word, "auto", PLUGIN_SOURCES)
+    max_clocks: bool = option(
+        "Jetson: set the maximum power mode (nvpmodel, MAXN from /etc/nvpmodel.conf) and pin the clocks"
+        " (jetson_clocks), also at every boot; rollback restores both", checks.boolean, False)
     pyds_ref: str | None = option("deepstream_python_apps tag over the matrix's (e.g. v1.1.1)", _pyds_ref)
     wheel: str | None = option(
         "install this pyds wheel file (checked against the host's tags) instead of building", _wheel)
@@ -124,7 +127,7 @@ class Flags:
 
 # The flags each entry point offers (FLEET_FLAGS: invoke's own; in a playbook Ansible runs the hosts)
 PROVISION_FLAGS = ("gpu_archs", "trt_oss_ref", "force", "cmake_from_source", "skip_engines", "skip_models",
-                   "skip_pyds", "plugin_source")
+                   "skip_pyds", "plugin_source", "max_clocks")
 PYDS_FLAGS = ("pyds_ref", "wheel")
 FLEET_FLAGS = ("forks",)
 DETECT_FLAGS = ("gpu_archs",)

@@ -20,6 +20,7 @@ from provision.steps.cached_build import CachedBuild
 from provision.steps.cmake import EnsureCmake, EnsureCmakeFromSource
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import SwapPlugin
+from provision.steps.max_clocks import MaxClocks, reading, target_or_why
 from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
 from provision.deepstream.model_config import ModelSetup
 from provision.steps.model_config import model_steps, parse_models
@@ -56,6 +57,7 @@ class Options:
     settings: Settings = Settings()  # the host's dsprov_* vars (the parser library's repository)
     # the DeepStream Python bindings
     pyds: PydsOptions = PydsOptions()
+    max_clocks: bool = False  # a Jetson's maximum power mode and pinned clocks
 
     @classmethod
     def from_settings(cls, host_vars: dict[str, Any], flags: Flags = Flags()) -> Options:
@@ -79,6 +81,7 @@ class Options:
             skip_models=flags.skip_models,
             settings=settings,
             pyds=PydsOptions.from_settings(settings, flags),
+            max_clocks=flags.max_clocks,
         )
 
 
@@ -159,6 +162,20 @@ def _cmake_step(matrix: Matrix, options: Options, host: str, facts: HostFacts, b
 
 
 def make_plan(detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None = None) -> Plan:
+    """The host's steps, or PlanRefused saying why not: with --max-clocks the Jetson's maximum power
+    mode first (the builds, and the engine builds' timing of kernels, then run at full clocks),
+    then those of the plugin."""
+    plan = _plugin_plan(detection, matrix, options, store)
+    if options.max_clocks:
+        target = target_or_why(detection.facts.power, detection.facts.platform)
+        if isinstance(target, str):
+            plan.notes.append(f"max clocks: skipped: {target}")
+        else:
+            plan.steps.insert(0, MaxClocks(target, reading(detection.facts.power)))
+    return plan
+
+
+def _plugin_plan(detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """The steps that bring the host to a swapped OSS plugin, or PlanRefused saying why not."""
     facts, host = detection.facts, detection.host
     failed = [v for v in detection.verdicts if v.status is Status.FAIL]

@@ -26,6 +26,7 @@ from provision.outcomes import Outcome, RunResult, StepStatus
 from provision.facts import split_sections
 from provision.state import parse_state, read_state
 from provision.steps.base import StepContext, StepFailed
+from provision.steps import max_clocks
 from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps
 
 LOGS_KEPT = 20
@@ -279,10 +280,12 @@ def provision_job(host_vars: dict, flags: Flags, matrix: Matrix, store: Artifact
 
 
 def rollback_job() -> Job:
-    """`rollback`: restore what the host's state file records (no probe needed)."""
+    """`rollback`: restore what the host's state file records, the plugin and the power mode and
+    clocks before --max-clocks (no probe needed)."""
 
     def plan(ctx: StepContext, detection: None) -> Plan:
-        steps = rollback_plan_steps(read_state(ctx))
+        state = read_state(ctx)
+        steps = rollback_plan_steps(state) + max_clocks.rollback_steps(state)
         return Plan(ctx.runner.host, steps, [] if steps else [NOTHING_TO_ROLL_BACK])
 
     return Job(plan, probe=False, checked=RunResult.OK)

@@ -133,7 +133,7 @@ def provision(c, host=None, hosts=None, inventory=None, dry_run=False, json=Fals
 @task(help={"host": HOST, "inventory": INVENTORY, "json": "print the report as JSON"})
 @_cli
 def rollback(c, host, inventory=None, json=False):
-    """Restore the host's original libnvinfer_plugin (same SHA-256) saved by provision."""
+    """Restore the host's original libnvinfer_plugin (same SHA-256) saved by provision, and the power mode and clocks before --max-clocks."""
     return commands.rollback(host, inventory, json)
 
 

@@ -2,8 +2,9 @@
 
 A profile lays its files into a device's overlay upper layer. Text comes either inline
 (``text:``), from a published real-device output under ``simfleet/published/``
-(``published:``) or from a file beside the profiles (``file:``). Stand-ins exist only for what
-needs a GPU (nvcc/deviceQuery, nvidia-smi, trtexec); they print recorded outputs.
+(``published:``, with authored lines after it as ``append:``) or from a file beside the profiles
+(``file:``). Stand-ins exist only for what needs a GPU or a Jetson's hardware (nvcc/deviceQuery,
+nvidia-smi, trtexec, nvpmodel, jetson_clocks); they print recorded outputs.
 
 ``binds`` mounts folders of this machine read-only into the device (``x86-real``: the real CUDA
 toolkit at /usr/local/cuda); ``tensorrt_debs`` puts the stub TensorRT .deb files of
@@ -77,7 +78,7 @@ def content(spec: dict) -> str:
         raise ProvisionError(f"file spec needs text, published or file: {spec}")
     if not src.exists():
         raise ProvisionError(f"recorded output missing: {src}")
-    return src.read_text()
+    return src.read_text() + spec.get("append", "")  # append: authored lines after a published text
 
 
 def _write(upper: Path, dev_path: str, data: str | bytes, mode: int = 0o644) -> Path:

@@ -12,6 +12,7 @@ from typing import Any
 from packaging.version import Version
 
 from provision.facts import parsers as p
+from provision.facts.power import JetsonPower, parse_jetson_power
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class HostFacts:
     plugin_state: p.PluginFiles = field(default_factory=p.PluginFiles)  # link targets, SHA-256s
     nvinfer_configs: str = ""  # the engines step's config search, run by the probe when asked
     pyds_import: str | None = None  # `import pyds` version, asked once the state file records pyds
+    power: JetsonPower | None = None  # a Jetson's power mode and clocks (nvpmodel, jetson_clocks)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: versions as strings, enums as values."""
@@ -171,6 +173,7 @@ def host_facts(sections: p.Sections) -> HostFacts:
         plugin_state=p.parse_plugin_files(sections["plugin_files"]),
         nvinfer_configs=sections["nvinfer_configs"],
         pyds_import=p.parse_pyds_import(sections["pyds_import"]),
+        power=parse_jetson_power(sections["jetson_power"]),
     )
 
 

@@ -125,6 +125,23 @@ if [ -e /var/lib/dsprov/state.json ]; then
     done
 fi
 
+section jetson_power
+# The power mode (nvpmodel -q), the modes of /etc/nvpmodel.conf, the clocks (jetson_clocks --show
+# runs as root only: otherwise the step asks with sudo) and dsprov's boot unit (provision/steps/max_clocks.py).
+if has nvpmodel; then
+    echo '-- nvpmodel -q'
+    nvpmodel -q 2>&1
+    echo '-- nvpmodel.conf'
+    grep -E '^[[:space:]]*<[[:space:]]*(POWER_MODEL|PM_CONFIG)[[:space:]]' /etc/nvpmodel.conf 2>/dev/null
+    echo '-- jetson_clocks --show'
+    if [ "$(id -u)" = 0 ]; then jetson_clocks --show 2>&1; else echo 'not root'; fi
+    echo '-- boot unit'
+    for f in /etc/systemd/system/dsprov-jetson-clocks.service \
+             /etc/systemd/system/multi-user.target.wants/dsprov-jetson-clocks.service; do
+        [ -e "$f" ] && echo "$f"
+    done
+fi
+
 section dsprov_state
 show /var/lib/dsprov/state.json
 

@@ -54,6 +54,13 @@ options:
     type: str
     default: auto
     choices: [auto, prebuilt, build]
+  max_clocks:
+    description:
+      - Jetson only. Set the maximum power mode with C(nvpmodel) (MAXN, read from C(/etc/nvpmodel.conf))
+        and pin the clocks with C(jetson_clocks), also at every boot (a systemd unit); the mode and
+        clocks before are kept, and M(dsprov.deepstream.rollback) restores them.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full

@@ -11,6 +11,8 @@ description:
   - Restores the original C(libnvinfer_plugin) (the same SHA-256) that M(dsprov.deepstream.provision)
     saved, from the host's state file, exactly as C(dsprov rollback) of the Python package
     deepstream-provision.
+  - On a Jetson provisioned with O(dsprov.deepstream.provision#module:max_clocks), also sets the power
+    mode from before again, restores the clocks C(jetson_clocks --store) saved and removes the boot unit.
 version_added: 0.1.0
 extends_documentation_fragment:
   - dsprov.deepstream.controller
