@@ -171,7 +171,9 @@ def make_plan(detection: Detection, matrix: Matrix, options: Options, store: Art
         if isinstance(target, str):
             plan.notes.append(f"max clocks: skipped: {target}")
         else:
-            plan.steps.insert(0, MaxClocks(target, reading(detection.facts.power)))
+            step = MaxClocks(target, reading(detection.facts.power))
+            plan.steps.insert(0, step)
+            plan.reasons[id(step)] = "--max-clocks: builds and engine timing then run at the module's full clocks"
     return plan
 
 

@@ -148,7 +148,9 @@ def test_the_plan_sets_maxn_first_with_its_commands():
     plan = make_plan(detection, Matrix.load(), Options(max_clocks=True))
     assert [s.name for s in plan.steps[:3]] == ["max-clocks", "trt-oss-build", "plugin-swap"]
     lines = plan.lines()
-    assert lines[lines.index("  1. [max-clocks] " + plan.steps[0].summary()) + 1:][:6] == [
+    first = lines.index("  1. [max-clocks] " + plan.steps[0].summary())
+    assert lines[first + 1].startswith("       why: --max-clocks")
+    assert lines[first + 2:][:6] == [
         "       $ mkdir -p /var/lib/dsprov && rm -f /var/lib/dsprov/l4t_dfs.conf.partial && jetson_clocks --store"
         " /var/lib/dsprov/l4t_dfs.conf.partial </dev/null && mv -f /var/lib/dsprov/l4t_dfs.conf.partial"
         " /var/lib/dsprov/l4t_dfs.conf",
