@@ -330,7 +330,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         console.print(table)
         for graph in graphs:  # which GIE feeds which, per deepstream-app config
             console.print("\n".join([*graph.lines(), *(f"  warning: {w}" for w in graph.warnings)]),
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(f"$ {line}" for line in describe), markup=False, highlight=False)
         if result.result in NOT_OK:
