@@ -22,6 +22,7 @@ from __future__ import annotations
 import configparser
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from provision.deepstream.nvinfer_config import (
@@ -175,3 +176,21 @@ def resolve_gie(app: AppConfig, group: GieGroup, nvinfer_text: str) -> Gie:
         is_classifier=_bool(props, "is-classifier") or int_value(where, props, "network-type", 0) == 1,
         engine_set_in_app=group.model_engine_file is not None,
     )
+
+
+def resolve_gies(app: AppConfig, texts: Mapping[str, str | None]) -> tuple[list[Gie], dict[str, str]]:
+    """`app`'s enabled GIEs with their nvinfer configs (`texts`: path -> text, None or absent when
+    the host has no readable file there), and group -> why a GIE's nvinfer config cannot be used."""
+    gies: list[Gie] = []
+    unusable: dict[str, str] = {}
+    for group in app.enabled:
+        if group.config_file is None:
+            unusable[group.group] = "has no config-file (deepstream-app: \"Config file not provided for group\")"
+        elif texts.get(group.config_file) is None:
+            unusable[group.group] = f"config-file={group.config_file}: no such readable file on the host"
+        else:
+            try:
+                gies.append(resolve_gie(app, group, texts[group.config_file]))
+            except ConfigError as exc:
+                unusable[group.group] = f"config-file={group.config_file}: {exc}"
+    return gies, unusable

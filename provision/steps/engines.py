@@ -33,7 +33,7 @@ from provision.deepstream.engine_plan import (
     record_path,
     target_for,
 )
-from provision.deepstream.app_config import is_app_config, parse_app_config, resolve_gie
+from provision.deepstream.app_config import is_app_config, parse_app_config, resolve_gies
 from provision.deepstream.gie_graph import Graph, check_graph
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_file, parse_config, set_property
 from provision.options import Settings
@@ -264,20 +264,11 @@ class RebuildEngines(Step):
             except ConfigError as exc:
                 a.status, a.outcome, a.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, str(exc)
                 continue
-            resolved, unusable = [], {}
-            for group in app.enabled:
-                if group.config_file is None:
-                    unusable[group.group] = "has no config-file (deepstream-app: \"Config file not provided for group\")"
-                    continue
-                known = found.get(group.config_file)
-                text = known.config_text if known and known.config_text else ctx.runner.read_text(group.config_file)
-                if text is None:
-                    unusable[group.group] = f"config-file={group.config_file}: no such readable file on the host"
-                    continue
-                try:
-                    resolved.append(resolve_gie(app, group, text))
-                except ConfigError as exc:
-                    unusable[group.group] = f"config-file={group.config_file}: {exc}"
+            texts = {}
+            for path in {g.config_file for g in app.enabled if g.config_file}:
+                known = found.get(path)
+                texts[path] = known.config_text if known and known.config_text else ctx.runner.read_text(path)
+            resolved, unusable = resolve_gies(app, texts)
             graph = check_graph(app, resolved, unusable, self._label_counts(ctx, resolved))
             self.graphs.append(graph)
             if graph.problems:
