@@ -336,7 +336,8 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         if result.result in NOT_OK:
             err.print(f"[red]{escape(result.message)}[/] (log: {result.log})", highlight=False)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
-    return 1 if any(r["outcome"] == EngineOutcome.FAILED or (r["outcome"] == EngineOutcome.REFUSED and r["config"] in asked)
+    return 1 if any(r["outcome"] == EngineOutcome.FAILED
+                    or (r["outcome"] == EngineOutcome.REFUSED and asked & {r["config"], r["app_config"]})
                     for r in rows) else 0
 
 
