@@ -138,3 +138,11 @@ def test_group_rewrite_changes_one_line_of_the_app_config():
     assert changed == [("model-engine-file=../../models/Secondary_CarColor/resnet18.caffemodel_b16_gpu0_int8.engine",
                         "model-engine-file=../../models/Secondary_CarColor/resnet18.onnx_b16_gpu0_int8.engine")]
     assert len(new) == len(SAMPLE) - len("caffemodel") + len("onnx")
+
+
+def test_an_nvinferserver_gie_is_left_to_triton():
+    triton = SAMPLE.replace("[primary-gie]\nenable=1\n", "[primary-gie]\nenable=1\nplugin-type=1\n")
+    g = graph(triton, nvinfer={path: text for path, text in NVINFER.items() if "primary" not in path})
+    assert g.problems == [] and [x["group"] for x in g.to_json()["gies"]] == [f"secondary-gie{i}" for i in range(3)]
+    assert g.warnings == ["[primary-gie] plugin-type=1 (nvinferserver): Triton loads its model, no engine is built for it here",
+                          *(f"[secondary-gie{i}] operate-on-gie-id=1: an nvinferserver GIE's, not checked" for i in range(3))]

@@ -179,11 +179,14 @@ def resolve_gie(app: AppConfig, group: GieGroup, nvinfer_text: str) -> Gie:
 
 
 def resolve_gies(app: AppConfig, texts: Mapping[str, str | None]) -> tuple[list[Gie], dict[str, str]]:
-    """`app`'s enabled GIEs with their nvinfer configs (`texts`: path -> text, None or absent when
-    the host has no readable file there), and group -> why a GIE's nvinfer config cannot be used."""
+    """`app`'s enabled nvinfer GIEs with their nvinfer configs (`texts`: path -> text, None or
+    absent when the host has no readable file there), and group -> why a GIE's nvinfer config
+    cannot be used. nvinferserver GIEs (plugin-type=1) are left out: Triton loads their models."""
     gies: list[Gie] = []
     unusable: dict[str, str] = {}
     for group in app.enabled:
+        if group.plugin_type != 0:  # nvinferserver: Triton's model repository, no nvinfer config
+            continue
         if group.config_file is None:
             unusable[group.group] = "has no config-file (deepstream-app: \"Config file not provided for group\")"
         elif texts.get(group.config_file) is None:

@@ -5,7 +5,8 @@ has gie-unique-id 7`): an enabled GIE whose nvinfer config cannot be used, a gie
 twice (nvinfer tags each object with its GIE's unique id, so two GIEs with one id cannot be told
 apart), an operate-on-gie-id that names no enabled GIE, an operate-on-class-ids outside the class
 count (num-detected-classes, else the labels file's lines) of the GIE operated on.
-Warned: interval > 0 with an enabled [tracker] (the primary skips inference on those frames and the
+Warned: an nvinferserver GIE (plugin-type=1: Triton loads its model; ids operated on there are
+not checked), interval > 0 with an enabled [tracker] (the primary skips inference on those frames and the
 tracker carries its objects over), a secondary operating on a classifier (classifiers add labels
 to objects and make none), a class count that cannot be read.
 Secondary batch sizes are reported, not judged: a secondary's batch is objects (Gst-nvinfer
@@ -75,8 +76,13 @@ def check_graph(app: AppConfig, gies: list[Gie], unusable: dict[str, str], label
     nvinfer config cannot be used; `label_counts`: group -> lines of its labels file."""
     graph = Graph(app.path, gies)
     by_group = {g.group: g for g in gies}
+    servers = [g for g in app.enabled if g.plugin_type != 0]
     for group in app.enabled:
         name = f"[{group.group}]"
+        if group in servers:
+            graph.warnings.append(f"{name} plugin-type={group.plugin_type} (nvinferserver): Triton loads its model,"
+                                  " no engine is built for it here")
+            continue
         if group.group in unusable:
             graph.problems.append(f"{name} {unusable[group.group]}")
             continue
@@ -90,6 +96,10 @@ def check_graph(app: AppConfig, gies: list[Gie], unusable: dict[str, str], label
         if gie.primary or gie.operate_on_gie_id is None:
             continue
         source = graph.source(gie)
+        if source is None and any(g.gie_unique_id in (gie.operate_on_gie_id, None) for g in servers):
+            graph.warnings.append(f"{name} operate-on-gie-id={gie.operate_on_gie_id}: an nvinferserver GIE's,"
+                                  " not checked")
+            continue
         if source is None:
             graph.problems.append(f"{name} operate-on-gie-id={gie.operate_on_gie_id}: no enabled GIE has"
                                   f" gie-unique-id {gie.operate_on_gie_id}")

@@ -43,9 +43,10 @@ from provision.steps.base import Step, StepContext, StepFailed, q
 DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples", "~")
 TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
 
-# Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a [property] group
-# naming a model or an engine or with a deepstream-app GIE group; prints `config<TAB>path<TAB>base64 of the bytes` per config and
-# `plugin<TAB>sha256` of the library the plugin's SONAME link (first argument) resolves to.
+# Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a deepstream-app
+# GIE group or a [property] group naming a model or an engine; prints `config<TAB>path<TAB>base64
+# of the bytes` per config and `plugin<TAB>sha256` of the library the plugin's SONAME link (first
+# argument) resolves to.
 FIND_SCRIPT = r"""
 plugin=$1; shift
 emit() {
