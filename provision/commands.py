@@ -311,26 +311,33 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
 
     result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
     rows = [e.to_json() for step in planned for e in step.engines]
+    graphs = [g for step in planned for g in step.graphs]
     if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
     describe = planned[0].describe() if dry_run else []
     if as_json:
-        print(json.dumps({"host": host, "dry_run": dry_run, "plan": describe, "engines": rows}, indent=2))
+        print(json.dumps({"host": host, "dry_run": dry_run, "plan": describe, "engines": rows,
+                          "graphs": [g.to_json() for g in graphs]}, indent=2))
     else:
         table = Table(title=f"{host}: engines" + (" (dry run)" if dry_run else ""))
         for column in ("config", "status", "outcome", "precision", "message"):
             table.add_column(column, overflow="fold")
         for r in rows:
             message = "; ".join([r["message"] or r["reason"], *r["warnings"]])
-            table.add_row(*(Text(cell) for cell in (r["config"], r["status"], r["outcome"] or ("planned" if dry_run else ""),
+            config = f"{r['config']} ({r['app_config']} [{r['group']}])" if r["app_config"] else r["config"]
+            table.add_row(*(Text(cell) for cell in (config, r["status"], r["outcome"] or ("planned" if dry_run else ""),
                                                     r["precision"] or "-", message)))
         console.print(table)
+        for graph in graphs:  # which GIE feeds which, per deepstream-app config
+            console.print("\n".join([*graph.lines(), *(f"  warning: {w}" for w in graph.warnings)]),
+                          markup=False, highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(f"$ {line}" for line in describe), markup=False, highlight=False)
         if result.result in NOT_OK:
             err.print(f"[red]{escape(result.message)}[/] (log: {result.log})", highlight=False)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
-    return 1 if any(r["outcome"] == EngineOutcome.FAILED or (r["outcome"] == EngineOutcome.REFUSED and r["config"] in asked)
+    return 1 if any(r["outcome"] == EngineOutcome.FAILED
+                    or (r["outcome"] == EngineOutcome.REFUSED and asked & {r["config"], r["app_config"]})
                     for r in rows) else 0
 
 

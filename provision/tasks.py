@@ -172,8 +172,8 @@ ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
     iterable=["config", "root"],
     help={
         "host": HOST,
-        "config": "an nvinfer config on the host (repeatable); without --root only these are looked at",
-        "root": "a folder to search for nvinfer configs (repeatable; default: dsprov_engine_roots or "
+        "config": "an nvinfer or deepstream-app config on the host (repeatable); without --root only these are looked at",
+        "root": "a folder to search for nvinfer and deepstream-app configs (repeatable; default: dsprov_engine_roots or "
                 "/opt/nvidia/deepstream/deepstream/samples and ~)",
         "inventory": INVENTORY,
         "dry-run": "classify the engines and print the commands; change nothing",
@@ -182,7 +182,8 @@ ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
 )
 @_cli
 def engines(c, host, config=None, root=None, inventory=None, dry_run=False, json=False):
-    """Find a host's DeepStream nvinfer configs; rebuild stale or missing TensorRT engines with trtexec."""
+    """Find a host's DeepStream nvinfer and deepstream-app configs; check each app config's model graph;
+    rebuild stale or missing TensorRT engines with trtexec."""
     return commands.engines(host, tuple(config or ()), tuple(root or ()), inventory, dry_run, json)
 
 

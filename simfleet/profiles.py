@@ -9,6 +9,8 @@ nvidia-smi, trtexec, nvpmodel, jetson_clocks); they print recorded outputs.
 ``binds`` mounts folders of this machine read-only into the device (``x86-real``: the real CUDA
 toolkit at /usr/local/cuda); ``tensorrt_debs`` puts the stub TensorRT .deb files of
 ``upstreams/trt_debs.py`` into the device, which installs them with ``dpkg -i`` at first boot.
+``deepstream: {sample_app: true}`` adds NVIDIA's four-model deepstream-app sample
+(``deepstream_app.py``) to the DeepStream install.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import yaml
 
 from provision.errors import ProvisionError
+from simfleet.deepstream_app import sample_files
 from simfleet.upstreams import trt_debs, trtlibs
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -152,6 +155,9 @@ def lay_down(profile: Profile, upper: Path, lower: Path, cache_dir: Path) -> Non
         ds = profile.deepstream
         _write(upper, f"/opt/nvidia/deepstream/{ds['dir']}/version", content(ds["version_file"]))
         _link(upper, "/opt/nvidia/deepstream/deepstream", ds["dir"])
+        if ds.get("sample_app"):  # NVIDIA's four-model deepstream-app sample (simfleet/deepstream_app.py)
+            for path, data in sample_files().items():
+                _write(upper, f"/opt/nvidia/deepstream/{ds['dir']}/{path}", data)
     for dev_path, target in profile.links.items():
         _link(upper, dev_path, target)
     for name, spec in profile.standins.items():

@@ -61,19 +61,25 @@ def resolve(folder: str, value: str) -> str:
     return posixpath.normpath(value if value.startswith("/") else posixpath.join(folder, value))
 
 
-def _properties(path: str, text: str) -> configparser.SectionProxy:
+def key_file(path: str, text: str) -> configparser.ConfigParser:
+    """A DeepStream config (GLib key file) read with configparser: `=` only, `#` comments."""
     parser = configparser.ConfigParser(interpolation=None, strict=False, inline_comment_prefixes=("#",),
                                        delimiters=("=",))
     try:
         parser.read_string(text, source=path)
     except configparser.Error as exc:
         raise ConfigError(f"{path}: not a key file: {str(exc).splitlines()[0]}") from exc
+    return parser
+
+
+def _properties(path: str, text: str) -> configparser.SectionProxy:
+    parser = key_file(path, text)
     if not parser.has_section("property"):
         raise ConfigError(f"{path}: no [property] group: not an nvinfer config")
     return parser["property"]
 
 
-def _int(path: str, props: configparser.SectionProxy, key: str, default: int) -> int:
+def int_value(path: str, props: configparser.SectionProxy, key: str, default: int | None) -> int | None:
     value = props.get(key, "").strip()
     if not value:
         return default
@@ -102,10 +108,10 @@ def parse_config(path: str, text: str) -> NvinferConfig:
         value = props.get(key, "").strip()
         return resolve(folder, value) if value else None
 
-    mode = _int(path, props, "network-mode", 0)
+    mode = int_value(path, props, "network-mode", 0)
     if mode not in PRECISIONS:
         raise ConfigError(f"{path}: network-mode={mode} is not 0 (FP32), 1 (INT8) or 2 (FP16)")
-    batch = _int(path, props, "batch-size", 1)
+    batch = int_value(path, props, "batch-size", 1)
     if batch < 1:
         raise ConfigError(f"{path}: batch-size={batch} must be at least 1")
     dims = props.get("infer-dims", "").strip() or props.get("input-dims", "").strip()
@@ -118,7 +124,7 @@ def parse_config(path: str, text: str) -> NvinferConfig:
         int8_calib_file=file("int8-calib-file"),
         network_mode=mode,
         batch_size=batch,
-        gpu_id=_int(path, props, "gpu-id", 0),
+        gpu_id=int_value(path, props, "gpu-id", 0),
         infer_dims=_dims(path, dims) if dims else (),
         input_name=props.get("uff-input-blob-name", "").strip() or None,
         labelfile_path=file("labelfile-path"),
@@ -138,8 +144,8 @@ def is_nvinfer_config(text: str) -> bool:
 _GROUP = re.compile(r"^\s*\[([^\]]+)\]\s*$")
 
 
-def set_property(text: str, key: str, value: str) -> str:
-    """`text` with `key` in [property] set to `value`: only that line changes (or one line is
+def set_property(text: str, key: str, value: str, group_name: str = "property") -> str:
+    """`text` with `key` in [group_name] set to `value`: only that line changes (or one line is
     added after the group's last key), line endings and every other byte kept."""
     lines = text.splitlines(keepends=True)
     eol = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
@@ -148,10 +154,10 @@ def set_property(text: str, key: str, value: str) -> str:
         match = _GROUP.match(line)
         if match:
             group = match.group(1).strip()
-            if group == "property":
+            if group == group_name:
                 header_line = index
             continue
-        if group != "property" or line.lstrip().startswith(("#", ";")) or "=" not in line:
+        if group != group_name or line.lstrip().startswith(("#", ";")) or "=" not in line:
             continue
         name = line.split("=", 1)[0].strip()
         if name == key:
@@ -160,7 +166,7 @@ def set_property(text: str, key: str, value: str) -> str:
             return "".join(lines)
         last_key_line = index
     if header_line is None:
-        raise ConfigError(f"no [property] group to set {key} in")
+        raise ConfigError(f"no [{group_name}] group to set {key} in")
     at = (last_key_line if last_key_line is not None else header_line)
     if not lines[at].endswith(("\n", "\r")):
         lines[at] += eol

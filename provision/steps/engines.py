@@ -7,6 +7,13 @@ engine is built by the host's `trtexec` into a staging file beside the old one, 
 to its DeepStream-style name, recorded, and only then is the config's `model-engine-file` line
 rewritten (atomically). A failure on the way removes the staging file: the old engine and the
 config stay as they were. Rebuilds run one after the other (a Nano has no memory for two).
+
+deepstream-app configs found the same way are followed through their enabled GIE groups
+(provision/deepstream/app_config.py): each GIE's engine is the one its nvinfer config names under
+the group's overrides (model-engine-file, batch-size, gpu-id), and the model-engine-file line that
+wins (the group's, else the nvinfer config's) is the one rewritten. An nvinfer config that an
+enabled GIE runs is built only as the GIE needs it. The graph of each app config is checked first
+(provision/deepstream/gie_graph.py): a broken one fails the step before anything is built.
 """
 
 from __future__ import annotations
@@ -26,7 +33,9 @@ from provision.deepstream.engine_plan import (
     record_path,
     target_for,
 )
-from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, parse_config, set_property
+from provision.deepstream.app_config import is_app_config, parse_app_config, resolve_gies
+from provision.deepstream.gie_graph import Graph, check_graph
+from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_file, parse_config, set_property
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
 from provision.steps.base import Step, StepContext, StepFailed, q
@@ -34,9 +43,10 @@ from provision.steps.base import Step, StepContext, StepFailed, q
 DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples", "~")
 TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
 
-# Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a [property] group
-# naming a model or an engine; prints `config<TAB>path<TAB>base64 of the bytes` per config and
-# `plugin<TAB>sha256` of the library the plugin's SONAME link (first argument) resolves to.
+# Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a deepstream-app
+# GIE group or a [property] group naming a model or an engine; prints `config<TAB>path<TAB>base64
+# of the bytes` per config and `plugin<TAB>sha256` of the library the plugin's SONAME link (first
+# argument) resolves to.
 FIND_SCRIPT = r"""
 plugin=$1; shift
 emit() {
@@ -50,6 +60,7 @@ for arg in "$@"; do
     if [ "$kind" = f ]; then emit "$p"; continue; fi
     [ -d "$p" ] || continue
     find "$p" -xdev -type f -name '*.txt' -size -256k 2>/dev/null | while IFS= read -r f; do
+        if grep -Eqs '^[[:space:]]*\[(primary-gie|secondary-gie[0-9]+)\]' "$f"; then emit "$f"; continue; fi
         grep -qs '^[[:space:]]*\[property\]' "$f" &&
             grep -Eqs '^[[:space:]]*(onnx-file|model-engine-file|tlt-encoded-model)[[:space:]]*=' "$f" && emit "$f"
     done
@@ -78,10 +89,15 @@ class FileState:
 
 @dataclass
 class Engine:
-    """One config's engine on the host: what it is, what it should be, what happened."""
+    """One config's engine on the host (or one GIE's of an app config): what it is, what it should
+    be, what happened."""
 
     config_path: str
     config_text: str = ""
+    app: str | None = None  # the deepstream-app config whose GIE runs it
+    group: str | None = None  # that GIE's group
+    pointer: tuple[str, str] | None = None  # (file, group) whose model-engine-file DeepStream reads
+    config: NvinferConfig | None = None  # a GIE's nvinfer config under its group's overrides
     target: EngineTarget | None = None
     status: EngineStatus | None = None  # None: not classified yet
     reason: str = ""
@@ -93,6 +109,8 @@ class Engine:
         t = self.target
         return {
             "config": self.config_path,
+            "app_config": self.app,
+            "group": self.group,
             "engine": t.config.model_engine_file if t else None,
             "new_engine": t.path if t and self.outcome is EngineOutcome.REBUILT else None,
             "precision": t.precision if t else None,
@@ -152,6 +170,7 @@ class RebuildEngines(Step):
     supported: dict[int, frozenset[str]]  # gpu-id -> precisions its GPU runs (matrix/precision.yml)
     plugin_link: str  # the SONAME link of libnvinfer_plugin
     engines: list[Engine] = field(default_factory=list)
+    graphs: list[Graph] = field(default_factory=list)  # one per app config found
     env: BuildEnv | None = None
     states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
     progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
@@ -169,7 +188,8 @@ class RebuildEngines(Step):
             lines.append(trtexec_command(e.target, staged, bool(calib and calib.exists)))
             lines.append(f"mv -f {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
             if e.target.config.model_engine_file != e.target.path:
-                lines.append(f"(controller) set model-engine-file in {e.config_path} to {e.target.path} (atomic)")
+                file, group = e.pointer
+                lines.append(f"(controller) set model-engine-file in {file} [{group}] to {e.target.path} (atomic)")
         return lines
 
     # -- survey ---------------------------------------------------------------------------
@@ -196,11 +216,16 @@ class RebuildEngines(Step):
         if not plugin_sha:
             raise StepFailed(f"{ctx.runner.host}: cannot read {self.plugin_link}: is TensorRT installed?")
         self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha)
-        for e in engines.values():
+        apps = [e for e in engines.values() if e.status is None and is_app_config(e.config_text)]
+        gies = self._gie_engines(ctx, apps, engines)  # StepFailed for a broken graph: nothing is built
+        for e in [*apps, *gies]:  # an app config is no engine; a GIE's nvinfer config is built as the GIE needs
+            engines.pop(e.config_path, None)
+        found = [*engines.values(), *(e for e in apps if e.status is not None), *gies]
+        for e in found:
             if e.status is not None:
                 continue
             try:
-                config = parse_config(e.config_path, e.config_text)
+                config = e.config or parse_config(e.config_path, e.config_text)
             except ConfigError as exc:
                 e.status, e.outcome, e.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, str(exc)
                 continue
@@ -208,10 +233,12 @@ class RebuildEngines(Step):
                 e.status, e.outcome, e.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, f"gpu-id {config.gpu_id}: the host has no such GPU"
                 continue
             e.target = target_for(config, self.supported[config.gpu_id])
+            e.pointer = e.pointer or (e.config_path, "property")
             if e.target.warning:
                 e.warnings.append(e.target.warning)
-        states = self.states = self._stat(ctx, list(engines.values()))
-        for e in engines.values():
+        _refuse_conflicts(gies)
+        states = self.states = self._stat(ctx, found)
+        for e in found:
             if e.status is not None:
                 continue
             c = e.target.config
@@ -224,12 +251,53 @@ class RebuildEngines(Step):
                 e.outcome, e.message = EngineOutcome.REFUSED, refusal
             elif e.status is EngineStatus.CURRENT:
                 e.outcome = EngineOutcome.CURRENT
-        self.engines = list(engines.values())
+        self.engines = found
         return self.engines
 
     def search_items(self) -> tuple[str, ...]:
         """FIND_SCRIPT's arguments after the plugin link (the probe runs the same search)."""
         return (*(f"f:{c}" for c in self.configs), *(f"r:{r}" for r in self.roots))
+
+    def _gie_engines(self, ctx: StepContext, apps: list[Engine], found: dict[str, Engine]) -> list[Engine]:
+        """One engine per enabled GIE of each app config (targets set to the effective nvinfer
+        config); the graphs are kept in `graphs`. An app config that cannot be read is refused;
+        a graph with a problem raises StepFailed naming the group."""
+        engines: list[Engine] = []
+        for a in apps:
+            try:
+                app = parse_app_config(a.config_path, a.config_text)
+            except ConfigError as exc:
+                a.status, a.outcome, a.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, str(exc)
+                continue
+            texts = {}
+            for path in {g.config_file for g in app.enabled if g.config_file}:
+                known = found.get(path)
+                texts[path] = known.config_text if known and known.config_text else ctx.runner.read_text(path)
+            resolved, unusable = resolve_gies(app, texts)
+            graph = check_graph(app, resolved, unusable, self._label_counts(ctx, resolved))
+            self.graphs.append(graph)
+            if graph.problems:
+                more = len(graph.problems) - 1
+                raise StepFailed(f"{ctx.runner.host}: {app.path}: {graph.problems[0]}"
+                                 + (f" (and {more} more problem(s))" if more else ""))
+            for gie in resolved:
+                engines.append(Engine(
+                    gie.config.path, app=app.path, group=gie.group, config=gie.config,
+                    pointer=(app.path, gie.group) if gie.engine_set_in_app else (gie.config.path, "property"),
+                    warnings=[w for w in graph.warnings if w.startswith(f"[{gie.group}]")]))
+        return engines
+
+    def _label_counts(self, ctx: StepContext, gies) -> dict[str, int]:
+        """Lines of the labels file of each detector that a GIE's operate-on-class-ids points at
+        and that gives no num-detected-classes."""
+        sources = {g.operate_on_gie_id for g in gies if g.operate_on_class_ids is not None}
+        counts = {}
+        for g in gies:
+            if g.unique_id in sources and g.num_detected_classes is None and g.config.labelfile_path:
+                text = ctx.runner.read_text(g.config.labelfile_path)
+                if text is not None:
+                    counts[g.group] = sum(1 for line in text.splitlines() if line.strip())
+        return counts
 
     def _find_command(self) -> str:
         return f"sh -s -- {q(self.plugin_link)} " + " ".join(q(i) for i in self.search_items())
@@ -342,14 +410,17 @@ class RebuildEngines(Step):
         ctx.write(record_path(t.path), (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), sudo=sudo)
 
     def _point_config(self, ctx: StepContext, e: Engine) -> None:
-        """Set the config's model-engine-file to the new engine (re-read first, written atomically)."""
+        """Set the model-engine-file DeepStream reads (the app config group's, else the nvinfer
+        config's) to the new engine (re-read first, written atomically)."""
         t, c = e.target, e.target.config
         if c.model_engine_file != t.path:
-            text = ctx.runner.read_text(c.path)
+            path, group = e.pointer
+            text = ctx.runner.read_text(path)
             if text is None:
-                raise StepFailed(f"{ctx.runner.host}: cannot read {c.path} again")
-            ctx.write(c.path, set_property(text, "model-engine-file", _engine_value(c.path, t.path, text)).encode(),
-                      sudo=not folder_writable(ctx, c.path))
+                raise StepFailed(f"{ctx.runner.host}: cannot read {path} again")
+            value = _engine_value(path, group, t.path, text)
+            ctx.write(path, set_property(text, "model-engine-file", value, group).encode(),
+                      sudo=not folder_writable(ctx, path))
 
 
 def _staged(path: str) -> str:
@@ -357,15 +428,32 @@ def _staged(path: str) -> str:
     return posixpath.join(posixpath.dirname(path), ".dsprov-new-" + posixpath.basename(path))
 
 
-def _engine_value(config_path: str, engine: str, config_text: str) -> str:
-    """The config's style kept: a relative model-engine-file stays relative to the config's folder."""
-    for line in config_text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and key.strip() == "model-engine-file":
-            if value.strip().startswith("/"):
-                return engine
-            return posixpath.relpath(engine, posixpath.dirname(config_path))
-    return engine
+def _engine_value(path: str, group: str, engine: str, text: str) -> str:
+    """The file's style kept: a relative model-engine-file stays relative to the file's folder
+    (nvinfer and deepstream-app both resolve it from there)."""
+    try:
+        value = key_file(path, text)[group].get("model-engine-file", "").strip()
+    except (ConfigError, KeyError):
+        value = ""
+    if not value or value.startswith("/"):
+        return engine
+    return posixpath.relpath(engine, posixpath.dirname(path))
+
+
+def _refuse_conflicts(gies: list[Engine]) -> None:
+    """GIEs of several app configs sharing an nvinfer config whose model-engine-file none of
+    them overrides cannot each get their own engine written there: refuse them."""
+    by_pointer: dict[tuple[str, str], list[Engine]] = {}
+    for e in gies:
+        if e.target and e.status is None:
+            by_pointer.setdefault(e.pointer, []).append(e)
+    for (path, _), users in by_pointer.items():
+        if len({e.target.path for e in users}) > 1:
+            for e in users:
+                e.status, e.outcome = EngineStatus.REFUSED, EngineOutcome.REFUSED
+                e.message = (f"{path} serves GIEs that need different engines ("
+                             + ", ".join(f"{u.app} [{u.group}]" for u in users)
+                             + "): set model-engine-file in each app config's group")
 
 
 def folder_writable(ctx: StepContext, path: str) -> bool:
