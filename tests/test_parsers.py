@@ -206,3 +206,24 @@ def test_tx2_nx_lanai_model_and_thor_soc():
     assert m.device_for("lanai-3636", ()).family == "tx2"
     assert m.device_for("NVIDIA Jetson AGX Thor Developer Kit",
                         ("nvidia,p3971-0080+p3834-0008", "nvidia,tegra264")).family == "thor"
+
+
+def test_plugin_files_answer_only_for_the_folders_the_probe_covered():
+    lib, saved = "/usr/lib/x86_64-linux-gnu", "/var/lib/dsprov/orig"
+    digest = "0123456789abcdef" * 4
+    text = (f"dir\t{lib}\nlink\t{lib}/libnvinfer_plugin.so.8\t{lib}/libnvinfer_plugin.so.8.0.1\n"
+            f"hashed\t{lib}\nsha256\t{lib}/libnvinfer_plugin.so.8.0.1\t{digest}\nhashed\t{saved}\n")
+    files = p.parse_plugin_files(text)
+    assert files.resolved(f"{lib}/libnvinfer_plugin.so.8") == (True, f"{lib}/libnvinfer_plugin.so.8.0.1")
+    assert files.resolved(f"{lib}/libnvinfer_plugin.so.8.0.1") == (True, f"{lib}/libnvinfer_plugin.so.8.0.1")
+    assert files.digest(f"{lib}/libnvinfer_plugin.so.8.0.1") == (True, digest)
+    assert files.digest(f"{saved}/libnvinfer_plugin.so.8.0.1") == (True, None)  # hashed folder, no such file
+    assert files.digest(f"{lib}/libnvinfer.so.8") == (False, None)  # not a plugin file: ask the host
+    assert p.parse_plugin_files("").resolved(f"{lib}/libnvinfer_plugin.so.8") == (False, None)  # an older capture
+    assert p.parse_plugin_files(f"dir\t{lib}\n").digest(f"{lib}/libnvinfer_plugin.so.8.0.1") == (False, None)
+
+
+def test_pyds_import_says_whether_it_was_asked():
+    assert p.parse_pyds_import("") is None
+    assert p.parse_pyds_import("asked") == ""
+    assert p.parse_pyds_import("asked\n1.1.11") == "1.1.11"
