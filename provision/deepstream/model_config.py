@@ -16,12 +16,15 @@ The keys and values per kind are those of the configs its project publishes:
   `images`), that repository's deepstream_yolo/config_infer_primary_yoloV7.txt:
   NvDsInferParseCustomYoloV7_cuda with disable-output-host-copy=1 (its default), or the CPU
   NvDsInferParseCustomYoloV7 with disable-output-host-copy=0 (its README).
+The YOLO configs also carry the ONNX input's name as uff-input-blob-name (nvinfer reads the model's
+own; NVIDIA-AI-IOT/deepstream_python_apps' apps/deepstream-test3/config_infer_primary_peoplenet.txt
+sets it for an ONNX model too), so the engines step can give trtexec the batch shapes of --streams.
 """
 
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from provision.deepstream.custom_lib import DEEPSTREAM_DIR, DEEPSTREAM_YOLO, TAO_APPS, YOLO_DEEPSTREAM, LibrarySource
 from provision.deepstream.nvinfer_config import PRECISIONS, engine_name
@@ -116,7 +119,6 @@ class ModelSetup:
     custom_lib_path: str | None = None  # default: the kind's (DeepStream's lib/, or beside the config)
     int8_calib_file: str | None = None
     parser: str | None = None  # cpu or cuda; default: the kind's
-    dims: str = field(init=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -130,7 +132,6 @@ class ModelSetup:
             raise ProvisionError(f"batch size {self.batch_size} must be at least 1")
         if self.parser is not None and self.parser not in self.model_kind.parsers:
             raise ProvisionError(f"parser {self.parser!r}: a {self.kind} model has {', '.join(self.model_kind.parsers)}")
-        object.__setattr__(self, "dims", self.infer_dims or self.model_kind.infer_dims)
         dims = self.dims.split(";")
         if len(dims) != 3 or not all(d.isdigit() for d in dims):
             raise ProvisionError(f"infer dims {self.dims!r}: give C;H;W, e.g. 3;544;960")
@@ -138,6 +139,11 @@ class ModelSetup:
     @property
     def model_kind(self) -> ModelKind:
         return KINDS[self.kind]
+
+    @property
+    def dims(self) -> str:
+        """infer-dims C;H;W: as given, else the kind's."""
+        return self.infer_dims or self.model_kind.infer_dims
 
     @property
     def bbox_parser(self) -> Parser:
