@@ -24,7 +24,7 @@ FUNCTIONS = ("NvDsInferParseYolo", "NvDsInferParseYoloCuda", "NvDsInferYoloCudaE
 MAKEFILE = f"""# nvdsinfer_custom_impl_Yolo (simulated fleet stand-in): CUDA_VER is required, as upstream.
 CUDA_VER?=
 ifeq ($(CUDA_VER),)
-\t$(error "CUDA_VER is not set")
+  $(error "CUDA_VER is not set")
 endif
 
 CXX?=g++

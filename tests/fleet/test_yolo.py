@@ -6,6 +6,7 @@ engine; a rerun changes nothing. A second camera count gets its own engine; a Da
 reported as built by DeepStream."""
 
 import json
+import re
 
 import pytest
 from elftools.elf.elffile import ELFFile
@@ -79,7 +80,12 @@ def test_yolov8_for_four_cameras(yolo_fleet, device, tmp_path):
     assert [(s["name"], s["status"]) for s in report["steps"]] == [("parser-library", "changed"),
                                                                    ("deepstream-config", "changed")]
     plan = "\n".join(report["plan"])
-    assert f"nvdsinfer_custom_impl_Yolo CUDA_VER={cuda}" in plan and "checkout -q" in plan  # the pinned commit
+    assert "checkout -q" in plan  # the pinned commit
+    make = re.search(rf"\$ make -C (\S+/nvdsinfer_custom_impl_Yolo) CUDA_VER={re.escape(cuda)}$", plan, re.M)
+    assert make, plan
+    # the mirror's Makefile, like DeepStream-Yolo's, will not build without CUDA_VER
+    unset = on(yolo_fleet, device, f"make -C {make.group(1)} clean all")
+    assert unset.returncode != 0 and b"CUDA_VER is not set" in unset.stderr
 
     config_path = f"{folder}/config_infer_primary_yoloV8.txt"
     written = text(yolo_fleet, device, config_path)
