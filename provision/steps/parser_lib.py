@@ -12,7 +12,6 @@ identical hosts copy it, and install it with a copy beside the target and a rena
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
 from pathlib import Path
 
