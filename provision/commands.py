@@ -341,23 +341,25 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
                     for r in rows) else 0
 
 
-def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=1,
-                      precision="fp16", dims="3;544;960", int8_calib=None, parser_lib=None, inventory=None,
-                      dry_run=False, as_json=False) -> int:
-    """Write an nvinfer config and labels for a model on a host; make sure its parser library is there."""
+def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=None,
+                      precision="fp16", dims=None, int8_calib=None, parser_lib=None, inventory=None,
+                      dry_run=False, as_json=False, flags: Flags = Flags()) -> int:
+    """Write an nvinfer config and labels for a model on a host; make sure its custom library is there."""
     from provision.steps.model_config import check_onnx, model_steps, parse_models
     from provision.matrix import Matrix
     from provision.plan import Plan
     from provision.provisioner import Job
 
-    flags = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
+    given = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
              "--labels": ("labels", labels), "--batch-size": ("batch_size", batch_size), "--precision": ("precision", precision),
              "--dims": ("infer_dims", dims), "--calib": ("int8_calib_file", int8_calib), "--parser-lib": ("custom_lib_path", parser_lib)}
-    for flag, (key, value) in flags.items():
-        if value is not None:
-            settings.MODEL[key](flag, value)
-    model = {key: value for key, value in flags.values()}
-    model["batch_size"] = int(batch_size)
+    model = {}
+    for flag, (key, value) in given.items():
+        model[key] = settings.MODEL[key](flag, value) if value is not None else None
+    if flags.streams and model["batch_size"] not in (None, flags.streams):
+        raise ProvisionError(f"--streams {flags.streams} and --batch-size {model['batch_size']} differ: give one")
+    model["batch_size"] = flags.streams or model["batch_size"] or 1
+    model["parser"] = flags.parser
     models = parse_models([model], origin="")
     setup = models[0][0]
     spec = Inventory(inventory).host(host)

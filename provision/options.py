@@ -23,6 +23,7 @@ from provision.settings import BadSetting
 
 Check = Callable[[str, Any], Any]
 PLUGIN_SOURCES = ("auto", "prebuilt", "build")
+PARSERS = ("cpu", "cuda")  # provision/deepstream/model_config.py's bbox parser choices
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
 DEFAULT_PYDS_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_python_apps.git"
 DEFAULT_STALL_TIMEOUT = 300  # seconds a clone or download may stay under 1000 bytes/s
@@ -111,6 +112,11 @@ class Flags:
     forks: int = option(
         f"how many hosts are worked on at once, like Ansible's forks (default {DEFAULT_FORKS}; a playbook run"
         " takes Ansible's own -f/forks, which dsprov_forks can only lower)", checks.FORKS, DEFAULT_FORKS)
+    streams: int | None = option(
+        "number of streams (cameras): the config's batch-size and the engine's batch (`_b<N>_`)", checks.batch_size)
+    parser: str | None = option(
+        "where the YOLO bbox parser runs: cpu or cuda (default: the model project's own config's)",
+        checks.word, None, PARSERS)
 
     @classmethod
     def parse(cls, given: Mapping[str, Any]) -> Flags:
@@ -131,6 +137,7 @@ PROVISION_FLAGS = ("gpu_archs", "trt_oss_ref", "force", "cmake_from_source", "sk
 PYDS_FLAGS = ("pyds_ref", "wheel")
 FLEET_FLAGS = ("forks",)
 DETECT_FLAGS = ("gpu_archs",)
+MODEL_FLAGS = ("streams", "parser")
 
 
 def flag_fields(names: tuple[str, ...]) -> list[dataclasses.Field]:
@@ -161,6 +168,14 @@ class Settings:
     tao_apps_repo: str | None = option(
         "the deepstream_tao_apps git repository (prebuilt plugins, parser library sources)", checks.repo)
     tao_apps_ref: str | None = option("the deepstream_tao_apps branch or tag for the parser library", checks.ref)
+    deepstream_yolo_repo: str | None = option(
+        "the marcoslucianops/DeepStream-Yolo git repository (the yolo kind's custom library)", checks.repo)
+    deepstream_yolo_ref: str | None = option(
+        "the DeepStream-Yolo branch, tag or commit (default: the pinned commit)", checks.ref)
+    yolo_deepstream_repo: str | None = option(
+        "the NVIDIA-AI-IOT/yolo_deepstream git repository (the yolov7 kind's custom library)", checks.repo)
+    yolo_deepstream_ref: str | None = option(
+        "the yolo_deepstream branch, tag or commit (default: the pinned commit)", checks.ref)
     build_dir: str | None = option("where the host builds (default /tmp/dsprov)", checks.absolute_path)
     engine_roots: tuple[str, ...] | None = option(
         "folders searched for nvinfer configs", lambda n, v: tuple(checks.words(n, v, checks.path)))

@@ -56,3 +56,4 @@ class EngineOutcome(StrEnum):
     REBUILT = "rebuilt"
     FAILED = "failed"
     REFUSED = "refused"
+    DEEPSTREAM = "deepstream"  # DeepStream builds it itself (a custom library's engine-create function)

@@ -188,11 +188,12 @@ def _dims(name: str, value: Any) -> str:
     return value
 
 
+batch_size = _count(1, 1024)  # a batch: the number of streams a primary model serves
 ARCHIVE = {"arch": word, "version": version, "url": url, "sha256": sha256}
 MODEL = {
     "kind": word, "onnx": path, "coco": no_option, "config": path, "labels": path, "custom_lib_path": path,
-    "int8_calib_file": path, "precision": word, "batch_size": _count(1, 1024), "gpu_id": _count(0, 63),
-    "infer_dims": _dims,
+    "int8_calib_file": path, "precision": word, "batch_size": batch_size, "gpu_id": _count(0, 63),
+    "infer_dims": _dims, "parser": word,
 }
 PREBUILT = {"platform": word, "tensorrt": version, "sha256": sha256, "path": no_option}
 # the records of provision/options.py's Settings

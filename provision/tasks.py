@@ -10,7 +10,7 @@ from invoke import Collection, Exit, task
 from provision import commands
 from provision.cancel import EXIT_CANCELLED
 from provision.errors import ProvisionError
-from provision.options import DETECT_FLAGS, FLEET_FLAGS, PROVISION_FLAGS, PYDS_FLAGS, Flags, flag_fields
+from provision.options import DETECT_FLAGS, FLEET_FLAGS, MODEL_FLAGS, PROVISION_FLAGS, PYDS_FLAGS, Flags, flag_fields
 
 
 def _cli(func):
@@ -194,27 +194,31 @@ ns.add_task(engines)
     name="config",
     help={
         "host": HOST,
-        "kind": "model kind: dino (also ddetr) or yolov4",
+        "kind": "model kind: dino (also ddetr), yolov4 (TAO), yolo (DeepStream-Yolo exports: YOLOv5/v7/v8 and later)"
+                " or yolov7 (yolo_deepstream)",
         "onnx": "the model's ONNX file on the host (absolute path)",
         "coco": "a COCO annotation JSON on this machine: its categories give the labels",
         "out": "where the nvinfer config goes on the host (absolute path)",
         "labels": "labels file on the host (default: labels.txt beside the config)",
-        "batch-size": "batch size (default 1)",
+        "batch-size": "batch size (default 1; --streams says it for a primary model)",
         "precision": "fp32, fp16 (default) or int8; lowered where the GPU cannot run it",
-        "dims": "infer-dims C;H;W (default 3;544;960)",
+        "dims": "infer-dims C;H;W (default 3;544;960, YOLO kinds 3;640;640)",
         "calib": "INT8 calibration cache on the host (int8-calib-file)",
-        "parser-lib": "custom parser library path (default: DeepStream's lib/libnvds_infercustomparser_tao.so)",
+        "parser-lib": "custom library path (default: DeepStream's lib/libnvds_infercustomparser_tao.so; YOLO kinds:"
+                      " nvdsinfer_custom_impl_Yolo/libnvdsinfer_custom_impl_Yolo.so beside the config)",
         "inventory": INVENTORY,
-        "dry-run": "print the config, labels and parser steps; change nothing",
+        "dry-run": "print the config, labels and custom library steps; change nothing",
         "json": "print the result as JSON",
+        **flag_help(MODEL_FLAGS),
     },
 )
 @_cli
-def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size="1", precision="fp16", dims="3;544;960",
-                      calib=None, parser_lib=None, inventory=None, dry_run=False, json=False):
-    """Write an nvinfer config + labels for a DINO/YOLOv4 model; build its parser library if missing."""
+@with_flags(MODEL_FLAGS)
+def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size=None, precision="fp16", dims=None,
+                      calib=None, parser_lib=None, inventory=None, dry_run=False, json=False, flags=None):
+    """Write an nvinfer config + labels for a DINO/YOLOv4/YOLO model; build its custom library if missing."""
     return commands.deepstream_config(host, kind, onnx, coco, out, labels, batch_size, precision, dims, calib,
-                                      parser_lib, inventory, dry_run, json)
+                                      parser_lib, inventory, dry_run, json, flags)
 
 
 deepstream = Collection("deepstream")

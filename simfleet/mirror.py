@@ -2,9 +2,9 @@
 
 Devices reach it at 127.0.0.1 (they share the host's network), and the tool only through the
 settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo`,
-`dsprov_cmake_archives`, `dsprov_tao_apps_repo` and `dsprov_prebuilt_plugins` (the mirror's
-stand-in prebuilt libraries, pinned by commit and SHA-256), written to the fleet inventory's
-group_vars.
+`dsprov_cmake_archives`, `dsprov_tao_apps_repo`, `dsprov_prebuilt_plugins` (the mirror's
+stand-in prebuilt libraries, pinned by commit and SHA-256) and `dsprov_deepstream_yolo_repo` with
+its pinned commit `dsprov_deepstream_yolo_ref`, written to the fleet inventory's group_vars.
 
 A fleet file with `trt_oss: bundle` gets NVIDIA's real TensorRT tree instead of the shaped
 repository: a bare clone of the bundle (`upstreams/trt_debs.py: bundle_path`) at the same
@@ -82,6 +82,8 @@ def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
         "dsprov_pyds_repo": served.pyds_url,
         "dsprov_tao_apps_repo": served.tao_apps_url,
         "dsprov_prebuilt_plugins": served.prebuilt,
+        "dsprov_deepstream_yolo_repo": served.deepstream_yolo_url,
+        "dsprov_deepstream_yolo_ref": served.deepstream_yolo_commit,
         "dsprov_cmake_archives": [
             {"arch": arch, "version": served.cmake_version, "url": url, "sha256": sha}
             for arch, (url, sha) in sorted(served.cmake_archives.items())

@@ -78,6 +78,12 @@ def test_broken_capture_is_one_line(tmp_path, data, says):
      "error: --onnx: control character"),
     (("deepstream.config", "--host", "t4-01", "--kind", "dino", "--onnx", "/m/a.onnx", "--coco", "c.json", "--out", "/m/c.txt",
       "--batch-size", "many"), "error: --batch-size: 'many' is not a whole number from 1 to 1024"),
+    (("deepstream.config", "--host", "t4-01", "--kind", "yolo", "--onnx", "/m/a.onnx", "--coco", "c.json", "--out", "/m/c.txt",
+      "--streams", "0"), "error: --streams: '0' is not a whole number from 1 to 1024"),
+    (("deepstream.config", "--host", "t4-01", "--kind", "yolo", "--onnx", "/m/a.onnx", "--coco", "c.json", "--out", "/m/c.txt",
+      "--streams", "4", "--batch-size", "2"), "error: --streams 4 and --batch-size 2 differ: give one"),
+    (("deepstream.config", "--host", "t4-01", "--kind", "yolo", "--onnx", "/m/a.onnx", "--coco", "c.json", "--out", "/m/c.txt",
+      "--parser", "gpu"), "error: --parser: 'gpu' is not one of cpu, cuda"),
 ])
 def test_hostile_flags_end_before_any_host_is_contacted(tmp_path, args, says):
     (tmp_path / "hosts.ini").write_text(INVENTORY)

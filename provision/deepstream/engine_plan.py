@@ -87,6 +87,20 @@ def target_for(config: NvinferConfig, supported: frozenset[str]) -> EngineTarget
                                                                                config.gpu_id, precision)), warning)
 
 
+def built_by_deepstream(config: NvinferConfig) -> str | None:
+    """Why DeepStream, not trtexec, builds this config's engine, or None. A Darknet model
+    (custom-network-config + model-file, no onnx-file) is built by the custom library's
+    engine-create function inside nvinfer on the pipeline's first start (DeepStream-Yolo's
+    config_infer_primary.txt and docs/customModels.md); trtexec cannot read a Darknet model."""
+    if config.onnx_file or not config.custom_network_config:
+        return None
+    builder = config.engine_create_function or "the engine-create function"
+    library = posixpath.basename(config.custom_lib_path) if config.custom_lib_path else "its custom library"
+    return (f"Darknet model {posixpath.basename(config.custom_network_config)}"
+            f" + {posixpath.basename(config.model_file or '(no model-file)')}: DeepStream builds the engine itself"
+            f" with {library}'s {builder} on the pipeline's first start (not trtexec)")
+
+
 def classify(target: EngineTarget, engine_exists: bool, record: EngineRecord | None, env: BuildEnv,
              model_sha256: str | None) -> tuple[EngineStatus, str]:
     """(missing | stale | current, why) for the engine the config names now."""

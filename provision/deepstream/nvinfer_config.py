@@ -17,7 +17,7 @@ from provision.errors import ProvisionError
 
 PRECISIONS = {0: "fp32", 1: "int8", 2: "fp16"}
 PATH_KEYS = ("onnx-file", "model-engine-file", "tlt-encoded-model", "int8-calib-file", "labelfile-path",
-             "custom-lib-path")
+             "custom-lib-path", "custom-network-config", "model-file")
 
 
 class ConfigError(ProvisionError):
@@ -41,6 +41,9 @@ class NvinferConfig:
     input_name: str | None  # uff-input-blob-name, the only input name a config carries
     labelfile_path: str | None
     custom_lib_path: str | None
+    custom_network_config: str | None = None  # a Darknet .cfg (with model-file: its .weights)
+    model_file: str | None = None
+    engine_create_function: str | None = None  # engine-create-func-name: the custom library builds the engine
 
     @property
     def folder(self) -> str:
@@ -129,6 +132,9 @@ def parse_config(path: str, text: str) -> NvinferConfig:
         input_name=props.get("uff-input-blob-name", "").strip() or None,
         labelfile_path=file("labelfile-path"),
         custom_lib_path=file("custom-lib-path"),
+        custom_network_config=file("custom-network-config"),
+        model_file=file("model-file"),
+        engine_create_function=props.get("engine-create-func-name", "").strip() or None,
     )
 
 
@@ -138,7 +144,7 @@ def is_nvinfer_config(text: str) -> bool:
         props = _properties("-", text)
     except ConfigError:
         return False
-    return any(props.get(k, "").strip() for k in ("onnx-file", "model-engine-file", "tlt-encoded-model"))
+    return any(props.get(k, "").strip() for k in ("onnx-file", "model-engine-file", "tlt-encoded-model", "custom-network-config"))
 
 
 _GROUP = re.compile(r"^\s*\[([^\]]+)\]\s*$")

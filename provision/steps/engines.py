@@ -29,6 +29,7 @@ from provision.deepstream.engine_plan import (
     BuildEnv,
     EngineRecord,
     EngineTarget,
+    built_by_deepstream,
     classify,
     record_path,
     target_for,
@@ -62,7 +63,7 @@ for arg in "$@"; do
     find "$p" -xdev -type f -name '*.txt' -size -256k 2>/dev/null | while IFS= read -r f; do
         if grep -Eqs '^[[:space:]]*\[(primary-gie|secondary-gie[0-9]+)\]' "$f"; then emit "$f"; continue; fi
         grep -qs '^[[:space:]]*\[property\]' "$f" &&
-            grep -Eqs '^[[:space:]]*(onnx-file|model-engine-file|tlt-encoded-model)[[:space:]]*=' "$f" && emit "$f"
+            grep -Eqs '^[[:space:]]*(onnx-file|model-engine-file|tlt-encoded-model|custom-network-config)[[:space:]]*=' "$f" && emit "$f"
     done
 done
 real=$(readlink -f "$plugin" 2>/dev/null) && printf 'plugin\t%s\n' "$(sha256sum "$real" 2>/dev/null | cut -d' ' -f1)"
@@ -182,6 +183,7 @@ class RebuildEngines(Step):
 
     def describe(self) -> list[str]:
         lines = [self._find_command() + "  # find and read nvinfer configs, plugin SHA-256"]
+        lines += [f"# {e.config_path}: {e.message}" for e in self.engines if e.outcome is EngineOutcome.DEEPSTREAM]
         for e in self._todo():
             staged = _staged(e.target.path)
             calib = self.states.get(e.target.config.int8_calib_file or "")
@@ -247,7 +249,10 @@ class RebuildEngines(Step):
             e.status, e.reason = classify(e.target, bool(engine and engine.exists), engine.record if engine else None,
                                           self.env, model.sha256 if model else None)
             refusal = rebuild_refusal(c) if e.status is not EngineStatus.CURRENT else None
-            if refusal:
+            deepstream = built_by_deepstream(c)
+            if deepstream:
+                e.outcome, e.message = EngineOutcome.DEEPSTREAM, deepstream
+            elif refusal:
                 e.outcome, e.message = EngineOutcome.REFUSED, refusal
             elif e.status is EngineStatus.CURRENT:
                 e.outcome = EngineOutcome.CURRENT
@@ -348,10 +353,12 @@ class RebuildEngines(Step):
             return None
         current = sum(e.outcome is EngineOutcome.CURRENT for e in engines)
         refused = sum(e.outcome is EngineOutcome.REFUSED for e in engines)
-        return f"{current} engine(s) current" + (f", {refused} refused" if refused else "") + f" of {len(engines)} config(s)"
+        deepstream = sum(e.outcome is EngineOutcome.DEEPSTREAM for e in engines)
+        return (f"{current} engine(s) current" + (f", {refused} refused" if refused else "")
+                + (f", {deepstream} built by DeepStream" if deepstream else "") + f" of {len(engines)} config(s)")
 
     def _todo(self) -> list[Engine]:
-        return [e for e in self.engines if e.status in (EngineStatus.MISSING, EngineStatus.STALE) and e.outcome is not EngineOutcome.REFUSED]
+        return [e for e in self.engines if e.status in (EngineStatus.MISSING, EngineStatus.STALE) and e.outcome is EngineOutcome.PENDING]
 
     def apply(self, ctx: StepContext) -> None:
         todo = self._todo()

@@ -60,7 +60,7 @@ class WriteModelConfig(Step):
 
 def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, coco: dict,
                       store=None) -> tuple[list[Step], list[str]]:
-    """The parser library and config steps for one model on a detected host, and the warnings
+    """The custom library and config steps for one model on a detected host, and the warnings
     to show (duplicate category ids, a precision the GPU cannot run)."""
     f = detection.facts
     gpu = next((g for g in f.gpus if g.index == setup.gpu_id), None)
@@ -71,7 +71,8 @@ def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, 
     precision, warning = effective_precision(setup.precision, matrix.precisions(gpu.compute_cap))
     if warning:
         warnings.append(f"compute {gpu.compute_cap}: {warning}")
-    parser = parser_library_step(f, settings, setup.custom_lib_path, setup.model_kind.parse_function, store)
+    kind = setup.model_kind
+    parser = parser_library_step(f, settings, kind.library, setup.library_path, kind.functions, store)
     config = WriteModelConfig(setup, labels, render_config(setup, len(labels.names), precision))
     return [parser, config], warnings
 
@@ -88,7 +89,7 @@ def check_onnx(ctx: StepContext, path: str, what: str = "--onnx") -> None:
 
 MODELS_VAR = "dsprov_models"
 MODEL_FIELDS = {"kind", "onnx", "coco", "config", "labels", "batch_size", "precision", "infer_dims", "gpu_id",
-                "custom_lib_path", "int8_calib_file"}
+                "custom_lib_path", "int8_calib_file", "parser"}
 
 
 def parse_models(models, origin: str = MODELS_VAR) -> list[tuple[ModelSetup, dict]]:

@@ -6,6 +6,8 @@
 * A deepstream_python_apps-shaped git repo (:func:`make_pyds_repo`).
 * A deepstream_tao_apps-shaped git repo with stand-in prebuilt plugin libraries
   (:func:`make_tao_apps_repo`).
+* A DeepStream-Yolo-shaped git repo whose custom library the device builds
+  (:func:`make_deepstream_yolo_repo`).
 * Kitware-layout cmake archives with SHA-256 (:func:`make_cmake_archives`).
 * A local HTTP server for all of it (:func:`serve`).
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .cmake_archives import CMAKE_VERSION, cache_home, make_cmake_archives, sha256_file
+from .deepstream_yolo_repo import make_deepstream_yolo_repo
 from .pyds_repo import PYDS_TAGS, make_pyds_repo
 from .tao_apps_repo import make_tao_apps_repo
 from .server import serve
@@ -49,6 +52,7 @@ __all__ = [
     "make_trt_oss_repo",
     "make_pyds_repo",
     "make_tao_apps_repo",
+    "make_deepstream_yolo_repo",
     "make_cmake_archives",
     "serve",
     "plugins_for",
@@ -80,6 +84,8 @@ class Upstreams:
     trt_oss_url: str
     pyds_url: str
     tao_apps_url: str
+    deepstream_yolo_url: str
+    deepstream_yolo_commit: str  # dsprov_deepstream_yolo_ref: the fleet pins a commit, as upstream's is pinned
     cmake_version: str
     cmake_archives: dict[str, tuple[str, str]]
     cmake_sha256_url: str
@@ -100,6 +106,7 @@ class Upstreams:
             trt_oss_url=f"{base}/git/NVIDIA/TensorRT.git",
             pyds_url=f"{base}/git/NVIDIA-AI-IOT/deepstream_python_apps.git",
             tao_apps_url=f"{base}/git/NVIDIA-AI-IOT/deepstream_tao_apps.git",
+            deepstream_yolo_url=f"{base}/git/marcoslucianops/DeepStream-Yolo.git",
             cmake_archives=archives,
             cmake_sha256_url=f"{base}/cmake/cmake-{self.cmake_version}-SHA-256.txt",
             git_config={},
@@ -120,6 +127,7 @@ def _make(entry: Path, key: str) -> dict:
     trt = make_trt_oss_repo(git_root)
     pyds = make_pyds_repo(git_root)
     tao = make_tao_apps_repo(git_root)
+    yolo = make_deepstream_yolo_repo(git_root)
     archives = make_cmake_archives(entry / "cmake")
     (entry / "src").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(LOADER_SOURCE, entry / "src" / LOADER_SOURCE.name)
@@ -129,6 +137,7 @@ def _make(entry: Path, key: str) -> dict:
         "pyds": str(pyds.relative_to(entry)),
         "tao_apps": str(tao.path.relative_to(entry)),
         "prebuilt": {"commit": tao.commit, "libraries": list(tao.libraries)},
+        "deepstream_yolo": {"path": str(yolo.path.relative_to(entry)), "commit": yolo.commit},
         "cmake_version": CMAKE_VERSION,
         "cmake_archives": {a: [str(p.relative_to(entry)), sha] for a, (p, sha) in archives.items()},
         "oss_refs": {r.name: r.version for r in OSS_REFS},
@@ -151,6 +160,8 @@ def _load(entry: Path, manifest: dict, verify: bool) -> Upstreams:
         trt_oss_url=(entry / manifest["trt_oss"]).as_uri(),
         pyds_url=(entry / manifest["pyds"]).as_uri(),
         tao_apps_url=(entry / manifest["tao_apps"]).as_uri(),
+        deepstream_yolo_url=(entry / manifest["deepstream_yolo"]["path"]).as_uri(),
+        deepstream_yolo_commit=manifest["deepstream_yolo"]["commit"],
         cmake_version=version,
         cmake_archives=archives,
         cmake_sha256_url=(entry / "cmake" / f"cmake-{version}-SHA-256.txt").as_uri(),
