@@ -48,12 +48,34 @@ TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
 # GIE group or a [property] group naming a model or an engine; prints `config<TAB>path<TAB>base64
 # of the bytes` per config and `plugin<TAB>sha256` of the library the plugin's SONAME link (first
 # argument) resolves to.
-FIND_SCRIPT = r"""
+# The search: `config<TAB>path<TAB>base64 text` per config found (or `skip<TAB>path<TAB>why`), the
+# plugin's SHA-256, and the files those configs name (so that a check needs no second round trip):
+# STAT_FILE's line for each model, calibration file and model-engine-file, and for every `*.engine`
+# in their folders, each folder listed in an `engines<TAB>folder` line (an engine there that has no
+# line does not exist).
+STAT_FILE = r"""
+stat_file() {
+    e=0; [ -e "$2" ] && e=1
+    s=; [ "$1" = m ] && [ -f "$2" ] && s=$(sha256sum "$2" 2>/dev/null | cut -d' ' -f1)
+    r=; [ "$1" = e ] && [ -f "$2.dsprov.json" ] && r=$(base64 < "$2.dsprov.json" | tr -d '\n')
+    printf 'file\t%s\t%s\t%s\t%s\n' "$2" "$e" "$s" "$r"
+}
+"""
+
+FIND_SCRIPT = STAT_FILE + r"""
 plugin=$1; shift
+refs=$(mktemp 2>/dev/null) || refs=/dev/null
 emit() {
     case $1 in *'	'*) echo "skip	$1	name has a tab"; return;; esac
-    if [ -r "$1" ]; then printf 'config\t%s\t%s\n' "$1" "$(base64 < "$1" | tr -d '\n')"
-    else echo "skip	$1	cannot read"; fi
+    if [ ! -r "$1" ]; then echo "skip	$1	cannot read"; return; fi
+    printf 'config\t%s\t%s\n' "$1" "$(base64 < "$1" | tr -d '\n')"
+    d=$(dirname "$1")
+    tr -d '\r' < "$1" | sed -n -E 's/^[[:space:]]*(model-engine-file|onnx-file|model-file|int8-calib-file|tlt-encoded-model)[[:space:]]*=[[:space:]]*([^#]*[^#[:space:]])[[:space:]]*(#.*)?$/\1=\2/p' |
+        while IFS='=' read -r k v; do
+            case $v in /*) ;; *) v=$d/$v;; esac
+            case $k in model-engine-file) echo "e $v";; *) echo "m $v";; esac
+            echo "d $(dirname "$v")"
+        done >> "$refs"
 }
 for arg in "$@"; do
     kind=${arg%%:*}; p=${arg#*:}
@@ -66,18 +88,22 @@ for arg in "$@"; do
             grep -Eqs '^[[:space:]]*(onnx-file|model-engine-file|tlt-encoded-model|custom-network-config)[[:space:]]*=' "$f" && emit "$f"
     done
 done
+if [ "$refs" != /dev/null ]; then
+    sort -u "$refs" | while IFS= read -r line; do
+        k=${line%% *}; v=${line#* }
+        if [ "$k" = d ]; then
+            printf 'engines\t%s\n' "$v"
+            for g in "$v"/*.engine; do [ -f "$g" ] && stat_file e "$g"; done
+        else stat_file "$k" "$v"; fi
+    done
+    rm -f "$refs"
+fi
 real=$(readlink -f "$plugin" 2>/dev/null) && printf 'plugin\t%s\n' "$(sha256sum "$real" 2>/dev/null | cut -d' ' -f1)"
 """
 
-# For each `e:engine` or `m:model`: `file<TAB>path<TAB>exists<TAB>sha256 (models)<TAB>base64 record (engines)`.
-STAT_SCRIPT = r"""
-for arg in "$@"; do
-    kind=${arg%%:*}; p=${arg#*:}
-    e=0; [ -e "$p" ] && e=1
-    s=; [ "$kind" = m ] && [ -f "$p" ] && s=$(sha256sum "$p" 2>/dev/null | cut -d' ' -f1)
-    r=; [ "$kind" = e ] && [ -f "$p.dsprov.json" ] && r=$(base64 < "$p.dsprov.json" | tr -d '\n')
-    printf 'file\t%s\t%s\t%s\t%s\n' "$p" "$e" "$s" "$r"
-done
+# For each `e:engine` or `m:model`: STAT_FILE's line (`file<TAB>path<TAB>exists<TAB>sha256 (models)<TAB>base64 record (engines)`).
+STAT_SCRIPT = STAT_FILE + r"""
+for arg in "$@"; do stat_file "${arg%%:*}" "${arg#*:}"; done
 """
 
 
@@ -128,6 +154,26 @@ def _decode(value: str) -> str:
         return base64.b64decode(value, validate=True).decode()
     except (binascii.Error, UnicodeDecodeError) as exc:
         raise StepFailed(f"unreadable bytes from the host ({exc})") from exc
+
+
+def _file_states(text: str) -> tuple[dict[str, FileState], set[str]]:
+    """STAT_FILE's `file` lines by (normalised) path, and the folders whose engines were all listed."""
+    states: dict[str, FileState] = {}
+    folders: set[str] = set()
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if parts[0] == "engines" and len(parts) == 2:
+            folders.add(posixpath.normpath(parts[1]))
+        if len(parts) != 5 or parts[0] != "file":
+            continue
+        record = None
+        if parts[4]:
+            try:
+                record = EngineRecord.from_json(json.loads(_decode(parts[4])))
+            except (ValueError, StepFailed):
+                record = None
+        states[posixpath.normpath(parts[1])] = FileState(parts[2] == "1", parts[3] or None, record)
+    return states, folders
 
 
 def trtexec_command(target: EngineTarget, staged: str, calib_exists: bool) -> str:
@@ -199,6 +245,7 @@ class RebuildEngines(Step):
     def survey(self, ctx: StepContext) -> list[Engine]:
         """Find, parse and classify (reads only)."""
         f = ctx.facts
+        self.graphs = []
         result = self._find(ctx)
         engines: dict[str, Engine] = {}  # by path: overlapping roots list a config once
         plugin_sha = ""
@@ -239,7 +286,7 @@ class RebuildEngines(Step):
             if e.target.warning:
                 e.warnings.append(e.target.warning)
         _refuse_conflicts(gies)
-        states = self.states = self._stat(ctx, found)
+        states = self.states = self._stat(ctx, found, result)
         for e in found:
             if e.status is not None:
                 continue
@@ -318,29 +365,27 @@ class RebuildEngines(Step):
             raise StepFailed(f"{ctx.runner.host}: finding nvinfer configs failed: {result.tail(2)}")
         return result.stdout
 
-    def _stat(self, ctx: StepContext, engines: list[Engine]) -> dict[str, FileState]:
-        wanted: list[str] = []
+    def _stat(self, ctx: StepContext, engines: list[Engine], searched: str = "") -> dict[str, FileState]:
+        """The engine, model and calibration files of `engines`: from the search's own lines
+        (`searched`) where they cover a file, the rest asked from the host in one command."""
+        known, folders = _file_states(searched)
+        wanted: dict[str, str] = {}  # path -> e (engine) | m (model)
         for e in engines:
             if e.target is None:
                 continue
             c = e.target.config
-            wanted += [f"e:{p}" for p in (c.model_engine_file, e.target.path) if p]
-            wanted += [f"m:{p}" for p in (c.model, c.int8_calib_file) if p]
-        if not wanted:
-            return {}
-        result = ctx.runner.run("sh -s -- " + " ".join(q(w) for w in dict.fromkeys(wanted)), stdin=STAT_SCRIPT)
-        states: dict[str, FileState] = {}
-        for line in result.stdout.splitlines():
-            parts = line.split("\t")
-            if len(parts) != 5 or parts[0] != "file":
-                continue
-            record = None
-            if parts[4]:
-                try:
-                    record = EngineRecord.from_json(json.loads(_decode(parts[4])))
-                except (ValueError, StepFailed):
-                    record = None
-            states[parts[1]] = FileState(parts[2] == "1", parts[3] or None, record)
+            wanted.update((posixpath.normpath(p), "e") for p in (c.model_engine_file, e.target.path) if p)
+            wanted.update((posixpath.normpath(p), "m") for p in (c.model, c.int8_calib_file) if p)
+        states = {}
+        for path, kind in wanted.items():
+            if path in known:
+                states[path] = known[path]
+            elif kind == "e" and path.endswith(".engine") and posixpath.dirname(path) in folders:
+                states[path] = FileState(False, None, None)  # its folder's engines were all listed
+        ask = [f"{kind}:{path}" for path, kind in wanted.items() if path not in states]
+        if ask:
+            result = ctx.runner.run("sh -s -- " + " ".join(q(w) for w in ask), stdin=STAT_SCRIPT)
+            states.update(_file_states(result.stdout)[0])
         return states
 
     # -- the step contract ----------------------------------------------------------------
