@@ -12,13 +12,20 @@ import pytest
 from provision.facts.power import PowerModel, parse_clocks_show, parse_nvpmodel_q
 from provision.steps.max_clocks import STORED, UNIT_PATH, WANTS_LINK
 
-from .helpers import invoke, on_device
+from .helpers import fleet_env, invoke, on_device
 
 pytestmark = pytest.mark.fleet
 PUB = Path(__file__).resolve().parents[2] / "simfleet" / "published"
 # (device, the mode it is in, its MAXN)
 DEVICES = [("nano01", PowerModel(1, "5W"), PowerModel(0, "MAXN")),
            ("orin01", PowerModel(2, "MODE_30W"), PowerModel(0, "MAXN"))]
+
+
+@pytest.fixture(scope="module")
+def own_cache(fleet, tmp_path_factory):
+    """The controller environment with a cache of this module's own: the plugin builds these runs
+    need leave the session's cache cold for the tests that build or fetch first."""
+    return fleet_env(fleet, tmp_path_factory.mktemp("max-clocks-cache"))
 
 
 def root(fleet, device: str, command: str) -> str:
@@ -40,12 +47,12 @@ def test_the_stand_ins_print_the_published_outputs(fleet):
 
 
 @pytest.mark.parametrize("device, before, maxn", DEVICES)
-def test_max_clocks_applied_rerun_and_rolled_back(fleet, device, before, maxn):
+def test_max_clocks_applied_rerun_and_rolled_back(fleet, own_cache, device, before, maxn):
     assert parse_nvpmodel_q(root(fleet, device, "nvpmodel -q")) == before
     clocks_before = root(fleet, device, "jetson_clocks --show")
     assert not parse_clocks_show(clocks_before).pinned
 
-    first = invoke(fleet, "provision", "--host", device, "--max-clocks", "--skip-pyds", "--skip-engines", "--json")
+    first = invoke(fleet, "provision", "--host", device, "--max-clocks", "--skip-pyds", "--skip-engines", "--json", env=own_cache)
     assert first.returncode == 0, first.stdout + first.stderr
     steps = json.loads(first.stdout)[0]["steps"]
     assert steps[0]["name"] == "max-clocks" and steps[0]["status"] == "changed"
@@ -56,12 +63,12 @@ def test_max_clocks_applied_rerun_and_rolled_back(fleet, device, before, maxn):
     record = json.loads(root(fleet, device, "cat /var/lib/dsprov/state.json"))["max_clocks"]
     assert (record["previous_mode"], record["previous_name"], record["stored"]) == (before.id, before.name, STORED)
 
-    again = invoke(fleet, "provision", "--host", device, "--max-clocks", "--skip-pyds", "--skip-engines", "--json")
+    again = invoke(fleet, "provision", "--host", device, "--max-clocks", "--skip-pyds", "--skip-engines", "--json", env=own_cache)
     step = json.loads(again.stdout)[0]["steps"][0]
     assert (step["name"], step["status"]) == ("max-clocks", "unchanged")
     assert step["detail"] == f"power mode {maxn}, clocks pinned, boot unit enabled"
 
-    back = invoke(fleet, "rollback", "--host", device, "--json")
+    back = invoke(fleet, "rollback", "--host", device, "--json", env=own_cache)
     assert back.returncode == 0, back.stdout + back.stderr
     assert parse_nvpmodel_q(root(fleet, device, "nvpmodel -q")) == before
     assert root(fleet, device, "jetson_clocks --show") == clocks_before
@@ -81,14 +88,14 @@ def test_orin_nano_super_plans_its_maxn_super_mode(fleet):
     assert "       $ nvpmodel -m 2 </dev/null" in plan
 
 
-def test_a_jetson_already_at_maxn_gets_its_clocks_pinned_and_keeps_its_mode(fleet):
+def test_a_jetson_already_at_maxn_gets_its_clocks_pinned_and_keeps_its_mode(fleet, own_cache):
     root(fleet, "orin01", "nvpmodel -m 0")  # MAXN by hand; clocks not pinned
-    done = invoke(fleet, "provision", "--host", "orin01", "--max-clocks", "--skip-pyds", "--skip-engines", "--json")
+    done = invoke(fleet, "provision", "--host", "orin01", "--max-clocks", "--skip-pyds", "--skip-engines", "--json", env=own_cache)
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)[0]["steps"][0]["status"] == "changed"
     assert "$ sudo nvpmodel -m" not in Path(json.loads(done.stdout)[0]["log"]).read_text()  # already MAXN
     assert parse_clocks_show(root(fleet, "orin01", "jetson_clocks --show")).pinned
-    assert invoke(fleet, "rollback", "--host", "orin01").returncode == 0
+    assert invoke(fleet, "rollback", "--host", "orin01", env=own_cache).returncode == 0
     assert parse_nvpmodel_q(root(fleet, "orin01", "nvpmodel -q")) == PowerModel(0, "MAXN")
     assert not parse_clocks_show(root(fleet, "orin01", "jetson_clocks --show")).pinned
     root(fleet, "orin01", "nvpmodel -m 2")  # back to the profile's default, MODE_30W
