@@ -10,6 +10,10 @@ settings. Settings are the host's `dsprov_*` vars, as for `dsprov`.
 
 from __future__ import annotations
 
+from provision.library_warnings import silence_library_warnings
+
+silence_library_warnings()  # before the imports below bring in paramiko and cryptography
+
 import dataclasses
 import json
 from typing import Any

@@ -3,14 +3,15 @@ so `dsprov provision ...` and `invoke provision ...` (in a checkout) take the sa
 
 from importlib.metadata import version
 
-from invoke import Program
-
-from provision.tasks import ns
+from provision.library_warnings import silence_library_warnings
 
 DISTRIBUTION = "deepstream-provision"
 
-program = Program(namespace=ns, name="dsprov", binary="dsprov", version=version(DISTRIBUTION))
-
 
 def main() -> None:
-    program.run()
+    silence_library_warnings()  # before the task collection imports ansible-core and paramiko
+    from invoke import Program
+
+    from provision.tasks import ns
+
+    Program(namespace=ns, name="dsprov", binary="dsprov", version=version(DISTRIBUTION)).run()
