@@ -73,6 +73,11 @@ __all__ = [
 ]
 
 
+def _prefix(row: Version, installed: Version) -> bool:
+    """The row's version is the installed one's prefix ("10.13" and "10.13.3" for 10.13.3.9)."""
+    return installed.release[: len(row.release)] == row.release
+
+
 @dataclass(frozen=True)
 class Matrix:
     """All tables of matrix/*.yml; build it with Matrix.load()."""
@@ -111,16 +116,16 @@ class Matrix:
         return next((r for r in self.deepstream_rows if r.version == version), None)
 
     def oss_ref(self, tensorrt: Version, platform: str) -> OssRefRow | None:
-        """The OSS ref row for the INSTALLED TensorRT on this platform (its ref may be None)."""
-        return next(
-            (
-                r
-                for r in self.oss_refs
-                if (r.tensorrt.major, r.tensorrt.minor) == (tensorrt.major, tensorrt.minor)
-                and platform in r.platforms
-            ),
-            None,
-        )
+        """The OSS ref row for the INSTALLED TensorRT on this platform (its ref may be None): the
+        row for its major.minor.patch where there is one (release/10.13.3 for 10.13.3.9), else the
+        major.minor row. Exact-match tags are not the default (see exact_ref)."""
+        fits = [r for r in self.oss_refs if not r.exact_tag and platform in r.platforms and _prefix(r.tensorrt, tensorrt)]
+        return max(fits, key=lambda r: len(r.tensorrt.release), default=None)
+
+    def exact_ref(self, tensorrt: Version, platform: str) -> OssRefRow | None:
+        """A tag whose NvInferVersion is the installed TensorRT's patch exactly (tag 8.2.1 for 8.2.1.8)."""
+        return next((r for r in self.oss_refs if r.exact_tag and platform in r.platforms
+                     and _prefix(r.tensorrt, tensorrt)), None)
 
     def default_gpu_archs(self, ref: OssRefRow, platform: str, cuda: Version | None) -> tuple[str, ...]:
         """The SMs the ref's CMakeLists builds when -DGPU_ARCHS is not given, in its order.

@@ -44,6 +44,13 @@ def _ubuntu(v: Version) -> str:
     return f"{v.major}.{v.minor:02d}"
 
 
+def _same_release(have: Version, want: Version) -> bool:
+    """`have` is `want` to the precision `want` is written in, at least major.minor.patch ("10.16"
+    takes any 10.16 patch; "8.5.2.2" takes 8.5.2.x)."""
+    depth = 2 if len(want.release) == 2 else 3
+    return (have.release + (0, 0))[:depth] == (want.release + (0, 0))[:depth]
+
+
 def _driver(v: Version) -> str:
     """An NVIDIA driver version as written ("460.32.03")."""
     return ".".join([str(v.major)] + [f"{n:02d}" for n in v.release[1:]])
@@ -143,7 +150,7 @@ def _rule_jetpack(m: Matrix, c: _Context) -> list[Verdict]:
         Verdict(
             "jetpack",
             Status.OK,
-            f"JetPack {row.version}: L4T {row.l4t}, CUDA {row.cuda}, cuDNN {row.cudnn}, "
+            f"JetPack {row.version}: L4T {row.l4t or 'unknown'}, CUDA {row.cuda}, cuDNN {row.cudnn}, "
             f"TensorRT {row.tensorrt}, Ubuntu {_ubuntu(row.ubuntu)}, Python {row.python}",
         )
     ]
@@ -170,8 +177,13 @@ def _rule_jetpack(m: Matrix, c: _Context) -> list[Verdict]:
                 )
             )
     if s.tensorrt is not None:
+        also = next((v for v in row.tensorrt_also if _same_release(s.tensorrt, v)), None)
         if major_minor_patch(s.tensorrt) == major_minor_patch(row.tensorrt):
             verdicts.append(Verdict("jetpack.tensorrt", Status.OK, f"TensorRT {s.tensorrt} is JetPack {row.version}'s"))
+        elif also is not None:
+            verdicts.append(Verdict("jetpack.tensorrt", Status.OK,
+                                    f"TensorRT {s.tensorrt}: NVIDIA supports TensorRT {also} on JetPack {row.version}"
+                                    f" ({row.tensorrt_also_source})"))
         else:
             same_minor = major_minor(s.tensorrt) == major_minor(row.tensorrt)
             verdicts.append(
@@ -256,7 +268,7 @@ def _rule_deepstream_x86(m: Matrix, c: _Context) -> list[Verdict]:
     need = ds.x86
     verdicts = []
     if s.tensorrt is not None:
-        if major_minor_patch(s.tensorrt) == major_minor_patch(need.tensorrt):
+        if _same_release(s.tensorrt, need.tensorrt):
             verdicts.append(Verdict("deepstream.tensorrt", Status.OK, f"TensorRT {s.tensorrt} fits DeepStream {ds.version}"))
         else:
             verdicts.append(
@@ -323,6 +335,15 @@ def _rule_tensorrt_oss(m: Matrix, c: _Context) -> list[Verdict]:
                 "use the installed libnvinfer_plugin, or add a sourced ref to matrix/tensorrt_oss.yml",
             )
         )
+    elif row.unsupported:
+        verdicts.append(
+            Verdict(
+                "tensorrt.oss",
+                Status.FAIL,
+                f"TensorRT {trt}{c.tensorrt_note} on {where}: {row.reason} ({row.source})",
+                "keep the TensorRT your JetPack ships" if c.platform == "jetson" else "use a supported TensorRT",
+            )
+        )
     elif row.ref is None:
         verdicts.append(
             Verdict(
@@ -335,11 +356,14 @@ def _rule_tensorrt_oss(m: Matrix, c: _Context) -> list[Verdict]:
     else:
         version = f" (NvInferVersion {row.nvinfer_version})" if row.nvinfer_version else ""
         cmake = f", cmake >= {m.cmake_minimum(row)}"
+        exact = m.exact_ref(trt, c.platform)
+        tag = (f"; tag {exact.ref} is NvInferVersion {exact.nvinfer_version} exactly (--trt-oss-ref {exact.ref})"
+               if exact is not None and exact.ref != row.ref else "")
         verdicts.append(
-            Verdict("tensorrt.oss", Status.OK, f"TensorRT {trt}{c.tensorrt_note} -> OSS {row.ref}{version}{cmake}")
+            Verdict("tensorrt.oss", Status.OK, f"TensorRT {trt}{c.tensorrt_note} -> OSS {row.ref}{version}{cmake}{tag}")
         )
     prebuilt = m.prebuilt_for(c.platform, trt)
-    if prebuilt is not None and prebuilt.sha256:
+    if prebuilt is not None and prebuilt.pinned:
         verdicts.append(
             Verdict("tensorrt.prebuilt", Status.OK,
                     f"deepstream_tao_apps ships a prebuilt {prebuilt.filename} for TensorRT {trt} on {where}"
@@ -365,6 +389,28 @@ def _rule_tensorrt_oss(m: Matrix, c: _Context) -> list[Verdict]:
                 )
             )
     return verdicts
+
+
+def _rule_oss_cmake(m: Matrix, c: _Context) -> list[Verdict]:
+    """NVIDIA's README and the ref's CMakeLists disagree on the cmake it needs: WARN naming both,
+    with the builds recorded so far (they decide)."""
+    row = m.oss_ref(c.tensorrt, c.platform) if c.tensorrt is not None and c.platform in PLATFORMS else None
+    if row is None or row.ref is None or row.cmake_readme is None:
+        return []
+    minimum = m.cmake_minimum(row)
+    if row.cmake_readme.minimum == minimum:
+        return []
+    builds = "; ".join(f"cmake {b.cmake} {'built it' if b.ok else 'failed'} ({b.date}, {b.source})"
+                       for b in row.cmake_builds) or "no build recorded yet"
+    return [
+        Verdict(
+            "tensorrt.oss.cmake",
+            Status.WARN,
+            f"sources disagree on the cmake {row.ref} needs: NVIDIA's README asks >= {row.cmake_readme.minimum}"
+            f" ({row.cmake_readme.source}), its CMakeLists.txt requires {minimum} ({row.source}); builds: {builds}",
+            f"provision enforces {minimum}; cmake >= {row.cmake_readme.minimum} satisfies both",
+        )
+    ]
 
 
 def _rule_gpu_archs(m: Matrix, c: _Context) -> list[Verdict]:
@@ -405,10 +451,18 @@ def _rule_caveats(m: Matrix, c: _Context) -> list[Verdict]:
     oss = m.oss_ref(c.tensorrt, c.platform) if c.tensorrt is not None and c.platform in PLATFORMS else None
     rows = [("l4t", c.l4t_row), ("jetpack", c.jetpack_row), ("deepstream", c.deepstream_row), ("tensorrt.oss", oss)]
     return [
-        Verdict(f"{name}.sources", Status.WARN, row.caveat, f"check it against the release notes ({row.source})")
+        Verdict(f"{name}.sources", Status.WARN, _caveat(row), f"check it against the release notes ({row.source})")
         for name, row in rows
-        if row is not None and row.caveat
+        if row is not None and (row.caveat or row.disputed)
     ]
+
+
+def _caveat(row) -> str:
+    """The row's caveat, and where sources disagree, each of them: the one followed first."""
+    if not row.disputed:
+        return row.caveat
+    others = "; ".join(f"{d.source} says {d.says}" for d in row.disputed)
+    return f"{row.caveat or 'sources disagree'}: followed {row.source}; {others}"
 
 
 def _rule_compute_capability(m: Matrix, c: _Context) -> list[Verdict]:
@@ -462,6 +516,7 @@ _RULES: tuple[Callable[[Matrix, _Context], list[Verdict]], ...] = (
     _rule_deepstream_jetson,
     _rule_deepstream_x86,
     _rule_tensorrt_oss,
+    _rule_oss_cmake,
     _rule_gpu_archs,
     _rule_compute_capability,
     _rule_pyds,

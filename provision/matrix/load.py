@@ -14,9 +14,12 @@ from packaging.version import InvalidVersion, Version
 from provision.matrix.rows import (
     ArchExtra,
     CmakeArchive,
+    CmakeBuild,
+    CmakeClaim,
     CmakeInfo,
     DeepStreamRow,
     DeviceRow,
+    Dispute,
     GpuArchRule,
     GpuRow,
     JetPackRow,
@@ -106,6 +109,15 @@ def _version(value: str | None) -> Version | None:
     return None if value is None else Version(value)
 
 
+def _disputed(r: Mapping[str, Any]) -> tuple[Dispute, ...]:
+    return tuple(Dispute(d["says"], d["source"]) for d in r.get("disputed", ()))
+
+
+def _sourced(r: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields every sourced row shares."""
+    return {"source": r["source"], "secondary": r.get("secondary")}
+
+
 def _unique(rows: Sequence[Any], key: Callable[[Any], Any], filename: str, what: str) -> None:
     seen: set[Any] = set()
     for row in rows:
@@ -116,7 +128,8 @@ def _unique(rows: Sequence[Any], key: Callable[[Any], Any], filename: str, what:
 
 
 def _load_l4t(root: Traversable) -> tuple[L4tRow, ...]:
-    rows = [L4tRow(Version(r["l4t"]), Version(r["jetpack"]), r.get("preview", False), r["source"], r.get("caveat"))
+    rows = [L4tRow(Version(r["l4t"]), Version(r["jetpack"]), r.get("preview", False), r["source"], r.get("caveat"),
+                   r.get("secondary"), _disputed(r))
             for r in _document(root, "l4t.yml")["l4t"]]
     _unique(rows, lambda x: x.l4t, "l4t.yml", "L4T")
     return tuple(rows)
@@ -125,10 +138,14 @@ def _load_l4t(root: Traversable) -> tuple[L4tRow, ...]:
 def _load_jetpack(root: Traversable) -> tuple[JetPackRow, ...]:
     rows = [
         JetPackRow(
-            **{name: Version(r[name]) for name in ("version", "l4t", "cuda", "cudnn", "tensorrt", "ubuntu", "python")},
+            **{name: Version(r[name]) for name in ("version", "cuda", "cudnn", "tensorrt", "ubuntu", "python")},
+            l4t=_version(r.get("l4t")),
             preview=r.get("preview", False),
-            source=r["source"],
             caveat=r.get("caveat"),
+            disputed=_disputed(r),
+            tensorrt_also=tuple(Version(v) for v in r.get("tensorrt_also", {}).get("versions", ())),
+            tensorrt_also_source=r.get("tensorrt_also", {}).get("source"),
+            **_sourced(r),
         )
         for r in _document(root, "jetpack.yml")["jetpack"]
     ]
@@ -145,11 +162,12 @@ def _deepstream_row(r: Mapping[str, Any]) -> DeepStreamRow:
         jetpacks=tuple(Version(v) for v in r.get("jetson", {}).get("jetpack", ())),
         x86=X86Requirements(**{k: Version(v) for k, v in x86.items()}) if x86 else None,
         python=python,
-        pyds=PydsRow(version, pyds["tag"], python, pyds["source"]) if pyds else None,
-        trt_oss=tuple(TrtOssGuide(platform, OssGuide(g["guide"]), g["source"])
+        pyds=PydsRow(version, pyds["tag"], python, **_sourced(pyds)) if pyds else None,
+        trt_oss=tuple(TrtOssGuide(platform, OssGuide(g["guide"]), **_sourced(g))
                       for platform, g in r.get("trt_oss", {}).items()),
-        source=r["source"],
         caveat=r.get("caveat"),
+        disputed=_disputed(r),
+        **_sourced(r),
     )
 
 
@@ -161,8 +179,15 @@ def _load_deepstream(root: Traversable) -> tuple[DeepStreamRow, ...]:
 
 def _check_ref(row: OssRefRow, rule_names: set[str]) -> str | None:
     """What is wrong with one ref row beyond its schema."""
-    if len(row.tensorrt.release) != 2:
-        return f"tensorrt must be major.minor, got {row.tensorrt}"
+    if len(row.tensorrt.release) not in (2, 3):
+        return f"tensorrt must be major.minor (or major.minor.patch for an exact-match tag), got {row.tensorrt}"
+    if row.exact_tag and len(row.tensorrt.release) != 3:
+        return "an exact_tag row names the TensorRT patch it matches (major.minor.patch)"
+    if len(row.tensorrt.release) == 3 and (row.ref is None or row.nvinfer_version is None
+                                           or row.nvinfer_version.release[:3] != row.tensorrt.release):
+        return f"an exact-match row for TensorRT {row.tensorrt} needs a ref whose NvInferVersion is {row.tensorrt}"
+    if row.unsupported and row.ref is not None:
+        return "an unsupported row has no ref"
     if row.gpu_arch_rule is not None and row.gpu_arch_rule not in rule_names:
         return f"gpu_arch_rule {row.gpu_arch_rule!r} is not defined under gpu_arch_rules"
     if row.arch_flag == "GPU_ARCHS" and not row.reads_gpu_archs:
@@ -180,8 +205,8 @@ def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefR
             r["name"],
             tuple(r["base"]),
             tuple(ArchExtra(e["sm"], e.get("platform"), _version(e.get("cuda_min"))) for e in r.get("extra", ())),
-            r["source"],
-            _version(r.get("default_cuda")),
+            default_cuda=_version(r.get("default_cuda")),
+            **_sourced(r),
         )
         for r in document["gpu_arch_rules"]
     ]
@@ -199,11 +224,18 @@ def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefR
             gpu_arch_rule=r.get("gpu_arch_rule"),
             reads_gpu_archs=reads,
             reason=r.get("reason"),
-            source=r["source"],
             arch_flag=r.get("arch_flag", "GPU_ARCHS" if reads else "CMAKE_CUDA_ARCHITECTURES"),
             arch_note=r.get("arch_note"),
             cmake_minimum=_version(r.get("cmake_minimum")),
             caveat=r.get("caveat"),
+            unsupported=r.get("unsupported", False),
+            exact_tag=r.get("exact_tag", False),
+            cmake_readme=(CmakeClaim(Version(r["cmake_readme"]["minimum"]), r["cmake_readme"]["source"])
+                          if "cmake_readme" in r else None),
+            cmake_builds=tuple(CmakeBuild(Version(b["cmake"]), b["ok"], b["date"], b["command"], b["source"])
+                               for b in r.get("cmake_builds", ())),
+            disputed=_disputed(r),
+            **_sourced(r),
         )
         if (problem := _check_ref(row, rule_names)) is not None:
             raise MatrixError(f"{_where(filename, document, ['refs', index])}: {problem}")
@@ -211,7 +243,7 @@ def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefR
     _unique([(row.tensorrt, p) for row in refs for p in row.platforms], lambda x: f"{x[0]} on {x[1]}",
             filename, "ref for TensorRT")
 
-    plugins = [PluginRow(r["name"], Version(r["since"]), _version(r.get("removed_in")), r["source"])
+    plugins = [PluginRow(r["name"], Version(r["since"]), _version(r.get("removed_in")), **_sourced(r))
                for r in document["plugins"]]
     _unique(plugins, lambda x: x.name, filename, "plugin")
     return tuple(rules), tuple(refs), tuple(plugins)
@@ -227,24 +259,24 @@ def _load_prebuilt(root: Traversable) -> PrebuiltInfo:
             raise MatrixError(f"{_where(filename, document, ['libraries', index])}: "
                               f"path {r['path']!r} does not end in libnvinfer_plugin.so.{tensorrt}")
         libraries.append(PrebuiltPlugin(r["platform"], tensorrt, r["path"], r.get("sha256"), r.get("size"),
-                                        r.get("reason"), r["source"]))
+                                        r.get("reason"), git_blob=r.get("git_blob"), **_sourced(r)))
     _unique(libraries, lambda x: (x.platform, x.tensorrt), filename, "library")
-    return PrebuiltInfo(document["repo"], document["commit"], tuple(libraries), document["source"])
+    return PrebuiltInfo(document["repo"], document["commit"], tuple(libraries), **_sourced(document))
 
 
 def _load_devices(root: Traversable) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]]:
     document = _document(root, "devices.yml")
     devices = [DeviceRow(r["family"], r["name"], tuple(r["soc"]), tuple(r["model_substrings"]),
-                         r["compute_capability"], r["source"]) for r in document["jetson"]]
+                         r["compute_capability"], **_sourced(r)) for r in document["jetson"]]
     _unique(devices, lambda x: x.family, "devices.yml", "family")
-    gpus = [GpuRow(r["token"].upper(), r["compute_capability"], r["source"]) for r in document["gpus"]]
+    gpus = [GpuRow(r["token"].upper(), r["compute_capability"], **_sourced(r)) for r in document["gpus"]]
     _unique(gpus, lambda x: x.token, "devices.yml", "GPU token")
     return tuple(devices), tuple(gpus)
 
 
 def _load_precisions(root: Traversable) -> tuple[PrecisionRow, ...]:
     rows = [PrecisionRow(r["name"], r.get("always", False), frozenset(r.get("capabilities", ())),
-                         _version(r.get("from")), r["source"])
+                         _version(r.get("from")), **_sourced(r))
             for r in _document(root, "precision.yml")["precisions"]]
     _unique(rows, lambda x: x.name, "precision.yml", "precision")
     return tuple(rows)
@@ -260,7 +292,7 @@ def _load_cmake(root: Traversable) -> CmakeInfo:
     sources = [_archive(r, "source") for r in document["source_archives"]]
     _unique(archives + sources, lambda x: x.filename, "cmake.yml", "archive")
     oss = document["oss_build"]
-    return CmakeInfo(Version(oss["minimum"]), tuple(archives), oss["source"], tuple(sources))
+    return CmakeInfo(Version(oss["minimum"]), tuple(archives), oss["source"], tuple(sources), oss.get("secondary"))
 
 
 def read(root: Traversable) -> dict[str, Any]:

@@ -12,6 +12,14 @@ from provision.errors import ProvisionError
 
 PLATFORMS = ("jetson", "x86")
 CAPABILITY = re.compile(r"^\d{1,2}\.\d$")  # a compute capability: "8.7"
+# A primary source: the publisher's own page (NVIDIA's sites and GitHub organisations for its stack,
+# Kitware's for cmake). A row citing anything else says so in `secondary`.
+PRIMARY_SOURCE = re.compile(
+    r"^https://(([a-z0-9-]+\.)*nvidia\.(com|cn)/|github\.com/(NVIDIA|NVIDIA-AI-IOT|Kitware)/)")
+
+
+def is_primary(source: str) -> bool:
+    return PRIMARY_SOURCE.match(source) is not None
 
 
 class MatrixError(ProvisionError):
@@ -58,18 +66,28 @@ class OssGuide(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Dispute:
+    """Another source that says something else than the row (the row follows its `source`)."""
+
+    says: str
+    source: str
+
+
+@dataclass(frozen=True)
 class L4tRow:
     l4t: Version
     jetpack: Version
     preview: bool
     source: str
     caveat: str | None = None  # disputed or not verified: the checker WARNs with it
+    secondary: str | None = None  # why the source is not the publisher's own (None: it is)
+    disputed: tuple[Dispute, ...] = ()
 
 
 @dataclass(frozen=True)
 class JetPackRow:
     version: Version
-    l4t: Version
+    l4t: Version | None  # None: no source names the L4T release yet
     cuda: Version
     cudnn: Version
     tensorrt: Version
@@ -78,11 +96,15 @@ class JetPackRow:
     preview: bool
     source: str
     caveat: str | None = None
+    secondary: str | None = None
+    disputed: tuple[Dispute, ...] = ()
+    tensorrt_also: tuple[Version, ...] = ()  # other TensorRT releases NVIDIA documents for this JetPack
+    tensorrt_also_source: str | None = None
 
 
 @dataclass(frozen=True)
 class X86Requirements:
-    tensorrt: Version
+    tensorrt: Version  # X.Y.Z[.B], or X.Y where the source says "X.Y.x"
     cuda: Version
     driver_min: Version
     ubuntu: Version
@@ -94,6 +116,7 @@ class PydsRow:
     tag: str  # deepstream_python_apps tag, e.g. "v1.1.1"
     python: Version
     source: str
+    secondary: str | None = None
 
     @property
     def version(self) -> Version:
@@ -110,6 +133,7 @@ class TrtOssGuide:
     platform: str
     guide: OssGuide
     source: str
+    secondary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,8 @@ class DeepStreamRow:
     trt_oss: tuple[TrtOssGuide, ...]
     source: str
     caveat: str | None = None
+    secondary: str | None = None
+    disputed: tuple[Dispute, ...] = ()
 
     def trt_oss_guide(self, platform: str) -> TrtOssGuide | None:
         return next((g for g in self.trt_oss if g.platform == platform), None)
@@ -143,11 +169,31 @@ class GpuArchRule:
     extra: tuple[ArchExtra, ...]
     source: str
     default_cuda: Version | None = None  # what the CMakeLists assumes without -DCUDA_VERSION
+    secondary: str | None = None
+
+
+@dataclass(frozen=True)
+class CmakeClaim:
+    """A cmake minimum a document asks for (NVIDIA's README) where it differs from the CMakeLists."""
+
+    minimum: Version
+    source: str
+
+
+@dataclass(frozen=True)
+class CmakeBuild:
+    """A recorded configure + build of a ref with one cmake: what decides a cmake dispute."""
+
+    cmake: Version
+    ok: bool
+    date: str
+    command: str
+    source: str  # where the record is kept (a CI job, a log in the repository)
 
 
 @dataclass(frozen=True)
 class OssRefRow:
-    tensorrt: Version  # installed TensorRT major.minor this row applies to
+    tensorrt: Version  # installed TensorRT major.minor (or major.minor.patch: an exact-match tag)
     platforms: tuple[str, ...]
     ref: str | None  # branch or tag; None: no usable ref, see reason
     nvinfer_version: Version | None
@@ -159,6 +205,12 @@ class OssRefRow:
     arch_note: str | None = None  # why not GPU_ARCHS where the ref reads it
     cmake_minimum: Version | None = None  # None: cmake.yml's default minimum
     caveat: str | None = None
+    unsupported: bool = False  # NVIDIA does not support this TensorRT on the platform: FAIL with reason
+    exact_tag: bool = False  # a tag matching the installed patch exactly, offered beside the guides' branch
+    cmake_readme: CmakeClaim | None = None  # what NVIDIA's README asks where it differs from cmake_minimum
+    cmake_builds: tuple[CmakeBuild, ...] = ()
+    secondary: str | None = None
+    disputed: tuple[Dispute, ...] = ()
 
     def arch_define(self, sms: tuple[str, ...] | list[str]) -> str:
         """The -D argument value that gives these SMs to this ref ("87" or "72;87")."""
@@ -175,10 +227,17 @@ class PrebuiltPlugin:
     platform: str
     tensorrt: Version  # the X.Y.Z[.B] in the file name
     path: str  # in the repository
-    sha256: str | None  # None: not recorded (see reason); such a file is never installed
+    sha256: str | None  # None: not recorded (see reason, git_blob)
     size: int | None
     reason: str | None
     source: str
+    git_blob: str | None = None  # the git blob SHA-1 (`git hash-object`) where no SHA-256 can be had
+    secondary: str | None = None
+
+    @property
+    def pinned(self) -> bool:
+        """Its bytes can be checked: a SHA-256 or a git blob id is recorded."""
+        return bool(self.sha256 or self.git_blob)
 
     @property
     def filename(self) -> str:
@@ -197,6 +256,7 @@ class PrebuiltInfo:
     commit: str
     libraries: tuple[PrebuiltPlugin, ...]
     source: str
+    secondary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,6 +265,7 @@ class PluginRow:
     since: Version  # first TensorRT major.minor whose ref carries it
     removed_in: Version | None
     source: str
+    secondary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -215,6 +276,7 @@ class DeviceRow:
     model_substrings: tuple[str, ...]
     compute_capability: str
     source: str
+    secondary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -222,6 +284,7 @@ class GpuRow:
     token: str
     compute_capability: str
     source: str
+    secondary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +294,7 @@ class PrecisionRow:
     capabilities: frozenset[str]
     minimum: Version | None
     source: str
+    secondary: str | None = None
 
     def applies_to(self, capability: Version) -> bool:
         return (
@@ -270,3 +334,4 @@ class CmakeInfo:
     archives: tuple[CmakeArchive, ...]
     source: str
     source_archives: tuple[CmakeArchive, ...] = ()
+    secondary: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provision.matrix.rows import ARCH_FLAGS, CAPABILITY, PLATFORMS, OssGuide
+from provision.matrix.rows import ARCH_FLAGS, CAPABILITY, PLATFORMS, PRIMARY_SOURCE, OssGuide
 
 _TEXT = "{name} must be a non-empty string, got {value!r}"
 _LIST_TYPE = {"type": "{name} must be a list"}
@@ -52,6 +52,19 @@ DEFS: dict[str, Any] = {
         "type": "string", "pattern": "^[0-9a-f]{64}$",
         "x-message": {k: "{name} must be 64 lower-case hex digits" for k in ("type", "pattern")},
     },
+    "sha1": {
+        "type": "string", "pattern": "^[0-9a-f]{40}$",
+        "x-message": {k: "{name} must be 40 lower-case hex digits" for k in ("type", "pattern")},
+    },
+}
+
+# A row whose source is not the publisher's own page says why (`secondary`).
+_SECONDARY = {
+    "if": {"properties": {"source": {"type": "string", "not": {"pattern": PRIMARY_SOURCE.pattern}}},
+           "required": ["source"]},
+    "then": {"required": ["secondary"],
+             "x-message": {"required": "source {value[source]} is not the publisher's own page:"
+                                       " say so, and why, in `secondary`"}},
 }
 
 
@@ -61,12 +74,21 @@ def _ref(name: str) -> dict[str, str]:
 
 def _row(required: dict[str, Any], optional: dict[str, Any] | None = None, **more: Any) -> dict[str, Any]:
     """A mapping with these fields and no others (`required` first: a missing field is reported
-    before an unknown one)."""
+    before an unknown one). A row with a `source` may say it is `secondary`, and must where the
+    source is not the publisher's own."""
+    properties = required | (optional or {})
+    rules = []
+    if "source" in properties:
+        properties |= {"secondary": {"$ref": "#/$defs/text"}}
+        rules.append(_SECONDARY)
+    if "if" in more:
+        rules.append({"if": more.pop("if"), "then": more.pop("then")})
     return {
         "type": "object",
         "required": list(required),
         "additionalProperties": False,
-        "properties": required | (optional or {}),
+        "properties": properties,
+        **({"allOf": rules} if rules else {}),
         **more,
     }
 
@@ -81,16 +103,25 @@ def _file(**lists: dict[str, Any]) -> dict[str, Any]:
 
 
 _VERSION, _TEXTS, _FLAG, _HTTPS = _ref("version"), _ref("text"), _ref("flag"), _ref("https")
-_CAVEAT = {"caveat": _TEXTS}
+# `caveat`: what is odd or unverified; `disputed`: other sources that say otherwise (the checker
+# WARNs with both, naming each source)
+_CAVEAT = {
+    "caveat": _TEXTS,
+    "disputed": {"type": "array", "minItems": 1, "x-message": {k: "disputed must be a non-empty list"
+                                                               for k in ("type", "minItems")},
+                 "items": {"type": "object", "required": ["says", "source"], "additionalProperties": False,
+                           "properties": {"says": _TEXTS, "source": _HTTPS}}},
+}
 
 _ARCHIVE = _row({"version": _VERSION, "sha256": _ref("sha256"), "url": _HTTPS})
 
 FILES: dict[str, dict[str, Any]] = {
     "l4t.yml": _file(l4t=_row({"l4t": _VERSION, "jetpack": _VERSION, "source": _HTTPS}, {"preview": _FLAG} | _CAVEAT)),
     "jetpack.yml": _file(jetpack=_row(
-        {name: _VERSION for name in ("version", "l4t", "cuda", "cudnn", "tensorrt", "ubuntu", "python")}
+        {name: _VERSION for name in ("version", "cuda", "cudnn", "tensorrt", "ubuntu", "python")}
         | {"source": _HTTPS},
-        {"preview": _FLAG} | _CAVEAT,
+        {"l4t": _VERSION, "preview": _FLAG,
+         "tensorrt_also": _row({"versions": _ref("versions"), "source": _HTTPS})} | _CAVEAT,
     )),
     "deepstream.yml": _file(deepstream=_row(
         {"version": _VERSION, "python": _VERSION, "source": _HTTPS},
@@ -135,7 +166,11 @@ FILES: dict[str, dict[str, Any]] = {
              "reason": _TEXTS, "arch_flag": {"enum": list(ARCH_FLAGS),
                                             "x-message": {"enum": f"arch_flag {{value!r}} is not one of "
                                                                   f"{', '.join(ARCH_FLAGS)}"}},
-             "arch_note": _TEXTS, "cmake_minimum": _VERSION} | _CAVEAT,
+             "arch_note": _TEXTS, "cmake_minimum": _VERSION, "unsupported": _FLAG, "exact_tag": _FLAG,
+             "cmake_readme": _row({"minimum": _VERSION, "source": _HTTPS}),
+             "cmake_builds": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
+                 {"cmake": _VERSION, "ok": _FLAG, "date": _TEXTS, "command": _TEXTS, "source": _HTTPS})},
+             } | _CAVEAT,
             # a row without a ref says why
             **{"if": {"not": {"required": ["ref"]}}, "then": {"required": ["reason"]}},
         ),
@@ -149,7 +184,7 @@ FILES: dict[str, dict[str, Any]] = {
             "source": _HTTPS,
             "libraries": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
                 {"platform": _ref("platform"), "tensorrt": _VERSION, "path": _TEXTS, "source": _HTTPS},
-                {"sha256": _ref("sha256"), "reason": _TEXTS,
+                {"sha256": _ref("sha256"), "git_blob": _ref("sha1"), "reason": _TEXTS,
                  "size": {"type": "integer", "minimum": 1,
                           "x-message": {k: "size must be a positive integer, got {value!r}" for k in ("type", "minimum")}}},
                 # a library without a recorded sha256 says why
