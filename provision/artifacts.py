@@ -35,6 +35,16 @@ def sha256_file(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def git_blob_id(path: Path) -> str:
+    """What `git hash-object` prints for the file: the SHA-1 of b"blob <size>\\0" and its bytes
+    (https://git-scm.com/book/en/v2/Git-Internals-Git-Objects); no git needed."""
+    digest = hashlib.sha1(f"blob {path.stat().st_size}\0".encode(), usedforsecurity=False)
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def build_key(parts: dict[str, str]) -> str:
     """A short stable key for a dict of what decides an artifact's bytes."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]

@@ -43,7 +43,8 @@ def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[s
 def analyse(host: str, text: str, gpu_archs: str | None = None, matrix: Matrix | None = None) -> Detection:
     """Facts, GPU_ARCHS and matrix verdicts from a capture (live or saved)."""
     matrix = matrix or Matrix.load()
-    facts = with_matrix(host_facts(split_sections(text)), matrix)
+    sections = split_sections(text)
+    facts = with_matrix(host_facts(sections, lambda model: matrix.device_for(model, ()) is not None), matrix)
     archs = derive_gpu_archs(facts, gpu_archs, matrix.known_sms())
     return Detection(host, text, facts, archs, matrix.check(stack(facts)))
 

@@ -199,7 +199,7 @@ def _plugin_plan(detection: Detection, matrix: Matrix, options: Options, store: 
     no_ref = oss is None or oss.ref is None
     if options.plugin_source == "prebuilt" or (
         options.plugin_source == "auto" and not options.trt_oss_ref and (binary_only or no_ref)
-        and _prebuilt_row(matrix, options, facts, with_sha256=True) is not None
+        and _prebuilt_row(matrix, options, facts, pinned=True) is not None
     ):
         return _prebuilt_plan(plan, detection, matrix, options, store)
 
@@ -298,25 +298,25 @@ def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
     return next((r for r in matrix.oss_refs if r.ref == ref and platform in r.platforms), None)
 
 
-def _prebuilt_row(matrix: Matrix, options: Options, facts: HostFacts, with_sha256: bool = False) -> PrebuiltPlugin | None:
+def _prebuilt_row(matrix: Matrix, options: Options, facts: HostFacts, pinned: bool = False) -> PrebuiltPlugin | None:
     """The prebuilt library for the host's exact TensorRT (the inventory's pin, else the matrix's);
-    with `with_sha256`, only one whose SHA-256 is recorded."""
+    with `pinned`, only one whose SHA-256 or git blob id is recorded."""
     if options.prebuilt is not None:
         fits = [p for p in options.prebuilt.libraries if p.platform == facts.platform and p.fits(facts.tensorrt)]
         row = max(fits, key=lambda p: len(p.tensorrt.release), default=None)
     else:
         row = matrix.prebuilt_for(facts.platform, facts.tensorrt)
-    return row if row is not None and (row.sha256 or not with_sha256) else None
+    return row if row is not None and (row.pinned or not pinned) else None
 
 
 def _prebuilt_plan(plan: Plan, detection: Detection, matrix: Matrix, options: Options, store: ArtifactStore | None) -> Plan:
     """Fetch NVIDIA's prebuilt library for the host's TensorRT, then the same swap as a build."""
     facts, host = detection.facts, detection.host
     row = _prebuilt_row(matrix, options, facts)
-    if row is None or not row.sha256:
-        known = ", ".join(str(p.tensorrt) for p in matrix.prebuilt.libraries if p.platform == facts.platform and p.sha256)
+    if row is None or not row.pinned:
+        known = ", ".join(str(p.tensorrt) for p in matrix.prebuilt.libraries if p.platform == facts.platform and p.pinned)
         why = f"{row.filename}: {row.reason}" if row else f"none for TensorRT {facts.tensorrt} on {facts.platform}"
-        raise PlanRefused(f"{host}: no prebuilt libnvinfer_plugin to install ({why}; with a SHA-256: {known});"
+        raise PlanRefused(f"{host}: no prebuilt libnvinfer_plugin to install ({why}; pinned: {known});"
                           " --plugin-source build builds one")
     commit = options.prebuilt.commit if options.prebuilt else matrix.prebuilt.commit
     repo = options.tao_apps_repo or matrix.prebuilt.repo
@@ -325,7 +325,7 @@ def _prebuilt_plan(plan: Plan, detection: Detection, matrix: Matrix, options: Op
     installed = _installed_plugin(detection)
     spec = PrebuiltSpec(repo=repo, commit=commit, path=row.path, sha256=row.sha256, tensorrt=str(facts.tensorrt),
                         platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
-                        build_dir=facts.build_dir or "/tmp/dsprov")
+                        build_dir=facts.build_dir or "/tmp/dsprov", git_blob=row.git_blob)
     fetch = FetchPrebuiltPlugin(spec, store or ArtifactStore(), installed)
     plan.notes.append(f"plugin source: prebuilt {row.filename} ({row.source})")
     plan.add(f"NVIDIA's prebuilt library for TensorRT {facts.tensorrt} ({row.source}); copied where the"

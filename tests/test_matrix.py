@@ -200,7 +200,11 @@ def test_device_for_unknown(m):
         ("NVIDIA GeForce RTX 4090", "8.9"),
         ("NVIDIA GeForce RTX 5090", "12.0"),
         ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "12.0"),
-        ("NVIDIA RTX 6000 Ada Generation", None),
+        ("NVIDIA RTX 6000 Ada Generation", "8.9"),
+        ("NVIDIA RTX 4000 SFF Ada Generation", "8.9"),
+        ("NVIDIA RTX A6000", "8.6"),
+        ("NVIDIA RTX PRO 4500 Blackwell", "12.0"),
+        ("Quadro RTX 6000", None),  # Turing (7.5): not the Ada card
         ("NVIDIA GB200", "10.0"),
         ("NVIDIA B300 SXM6 AC", "10.3"),
         ("NVIDIA GB10", "12.1"),
@@ -430,7 +434,110 @@ def test_disputed_or_unverified_rows_warn_with_their_caveat(m):
         return {v.rule: v for v in m.check(Stack(**stack)) if v.rule.endswith(".sources")}
 
     l4t = sources(l4t=V("36.5.0"))["l4t.sources"]
-    assert l4t.status is Status.WARN and "jetson_stats 6.2.2" in l4t.reason and l4t.fix.startswith("check it")
+    assert l4t.status is Status.WARN and l4t.fix.startswith("check it")
+    assert "followed https://github.com/rbonghi/jetson_stats/" in l4t.reason
+    assert "jetson-containers/blob/master/jetson_containers/l4t_version.py says JetPack 6.2.1" in l4t.reason
     assert "tensorrt.oss.sources" in sources(platform="x86", tensorrt=V("9.3.0"))
     assert sources(jetpack=V("7.0"), deepstream=V("8.0")).keys() == {"deepstream.sources"}
     assert sources(jetpack=V("6.2"), deepstream=V("7.1")) == {}
+    assert "unverified" in sources(l4t=V("39.1.0"))["l4t.sources"].reason
+
+
+# -- the 2026 stack (issue 22) -----------------------------------------------------------------
+
+
+def test_thor_on_jetpack_7_1_with_deepstream_9_0_is_ok(m):
+    """NVIDIA/DeepStream README at v9.0.0: Jetson on JetPack 7.1 GA (CUDA 13.0, TensorRT 10.13.x)."""
+    stack = Stack(platform="jetson", family="thor", l4t=V("38.4.0"), jetpack=V("7.1"), cuda=V("13.0.48"),
+                  tensorrt=V("10.13.3.9"), deepstream=V("9.0"), ubuntu=V("24.04"), compute_caps=("11.0",))
+    verdicts = by_rule(m.check(stack))
+    assert not [v for v in verdicts.values() if v.status is Status.FAIL], verdicts
+    assert verdicts["deepstream.jetpack"].status is Status.OK
+    assert "release/10.13.3 (NvInferVersion 10.13.3.9)" in verdicts["tensorrt.oss"].reason
+    assert verdicts["gpu_archs.default"].status is Status.WARN  # 10.13.3 has no 110 by default: passed
+
+
+def test_x86_deepstream_9_1_with_cuda_13_2_and_tensorrt_10_16_is_ok(m):
+    """README at v9.1.0: x86 Ubuntu 24.04, CUDA 13.2, TensorRT 10.16.x, driver 595+."""
+    for trt in ("10.16.0.72", "10.16.1.7"):  # "10.16.x": any patch
+        stack = Stack(platform="x86", deepstream=V("9.1"), tensorrt=V(trt), cuda=V("13.2"),
+                      driver=V("595.45.04"), ubuntu=V("24.04"), compute_caps=("12.0",))
+        verdicts = by_rule(m.check(stack))
+        for rule in ("deepstream.tensorrt", "deepstream.cuda", "deepstream.driver", "deepstream.ubuntu", "tensorrt.oss"):
+            assert verdicts[rule].status is Status.OK, (trt, verdicts[rule])
+        assert verdicts["tensorrt.oss.cmake"].status is Status.WARN
+    old = by_rule(m.check(Stack(platform="x86", deepstream=V("9.1"), tensorrt=V("10.14.1.48"), driver=V("590.1"))))
+    assert old["deepstream.tensorrt"].status is Status.FAIL and old["deepstream.driver"].status is Status.FAIL
+
+
+def test_jetson_with_tensorrt_11_1_fails_with_the_reason(m):
+    v = by_rule(m.check(Stack(platform="jetson", family="thor", jetpack=V("7.1"), tensorrt=V("11.1.0.106"))))
+    assert v["tensorrt.oss"].status is Status.FAIL
+    assert "TensorRT 11.0 - 11.3 do not support JetPack" in v["tensorrt.oss"].reason
+    assert "11.4.1" in v["tensorrt.oss"].reason and "7.2.2" in v["tensorrt.oss"].reason
+    assert v["jetpack.tensorrt"].status is Status.FAIL  # not JetPack 7.1's 10.13.3 either
+    assert by_rule(m.check(Stack(platform="x86", tensorrt=V("11.1.0.106"))))["tensorrt.oss"].status is Status.OK
+    # TensorRT 11.0's own Jetson page said otherwise: named beside the FAIL
+    eleven = by_rule(m.check(Stack(platform="jetson", tensorrt=V("11.0.0.114"))))
+    assert eleven["tensorrt.oss"].status is Status.FAIL
+    assert "tensorrt/11.0.0/api/migration/tensorrt-10x-to-11x-jetson.html" in eleven["tensorrt.oss.sources"].reason
+
+
+def test_jetpack_7_2_2_with_tensorrt_11_4_1_is_supported(m):
+    """TensorRT 11.4.1 supports JetPack 7.2.2 or later; the OSS repository has no release/11.4 (WARN)."""
+    v = by_rule(m.check(Stack(platform="jetson", jetpack=V("7.2.2"), tensorrt=V("11.4.1.3"))))
+    assert v["jetpack.tensorrt"].status is Status.OK and "11.4.1" in v["jetpack.tensorrt"].reason
+    assert v["tensorrt.oss"].status is Status.WARN and "release/11.4" in v["tensorrt.oss"].reason
+    assert by_rule(m.check(Stack(platform="jetson", jetpack=V("7.2"), tensorrt=V("11.4.1.3"))))[
+        "jetpack.tensorrt"].status is Status.FAIL  # 7.2 GA is not 7.2.2 or later
+
+
+def test_l4t_36_5_is_jetpack_6_2_2_and_39_2_1_is_7_2_1(m):
+    assert m.jetpack_for_l4t(V("36.5.0")).version == V("6.2.2")
+    assert m.jetpack_for_l4t(V("39.2.1")).version == V("7.2.1")
+    v = by_rule(m.check(Stack(l4t=V("39.2.1"), deepstream=V("9.1"))))
+    assert v["deepstream.jetpack"].status is Status.WARN and "same CUDA and TensorRT as 7.2" in v["deepstream.jetpack"].reason
+
+
+def test_exact_match_tag_is_named_beside_the_guides_branch(m):
+    v = by_rule(m.check(Stack(platform="jetson", jetpack=V("4.6.1"), deepstream=V("6.0.1"))))
+    assert v["tensorrt.oss"].status is Status.OK
+    assert "release/8.2 (NvInferVersion 8.2.3.0)" in v["tensorrt.oss"].reason
+    assert "tag 8.2.1 is NvInferVersion 8.2.1.8 exactly (--trt-oss-ref 8.2.1)" in v["tensorrt.oss"].reason
+
+
+def test_release_10_13_3_defaults_need_cuda_version_for_100_and_120(m):
+    ref = m.oss_ref(V("10.13.3.9"), "jetson")
+    assert m.default_gpu_archs(ref, "jetson", None) == ("75", "80", "86", "87", "89", "90")
+    assert m.default_gpu_archs(ref, "jetson", V("13.0")) == ("75", "80", "86", "87", "89", "90", "100", "120")
+    for trt, cuda in (("10.14", "13.0"), ("10.15", "13.1"), ("10.16", "13.2")):
+        ref = m.oss_ref(V(trt), "x86")
+        assert "110" in m.default_gpu_archs(ref, "x86", None), trt  # each assumes CUDA 13.x
+
+
+def test_cmake_warn_names_both_sources_and_quotes_recorded_builds(m, data):
+    v = by_rule(m.check(Stack(platform="x86", tensorrt=V("10.16.0.72"))))["tensorrt.oss.cmake"]
+    assert v.status is Status.WARN
+    assert "https://github.com/NVIDIA/TensorRT/blob/release/10.16/README.md" in v.reason
+    assert "https://github.com/NVIDIA/TensorRT/blob/release/10.16/CMakeLists.txt" in v.reason
+    assert ">= 3.31" in v.reason and "requires 3.13" in v.reason and "no build recorded yet" in v.reason
+    assert "tensorrt.oss.cmake" not in by_rule(m.check(Stack(platform="x86", tensorrt=V("11.1"))))  # both say 3.31
+    record = ('{cmake: "3.28.3", ok: true, date: "2026-12-07", command: "cmake --build build --target nvinfer_plugin",'
+              ' source: "https://github.com/NVIDIA/TensorRT/blob/release/10.16/README.md"}')
+    marker = 'release/10.16/README.md"},\n     cmake_builds: []'
+    edit(data / "tensorrt_oss.yml", marker, marker[:-2] + f"[{record}]")
+    v = by_rule(Matrix.load(data).check(Stack(platform="x86", tensorrt=V("10.16.0.72"))))["tensorrt.oss.cmake"]
+    assert "cmake 3.28.3 built it (2026-12-07" in v.reason
+
+
+def test_a_row_citing_a_secondary_source_must_say_so(data):
+    """The schema: a source that is not the publisher's own page needs `secondary` (why)."""
+    text = (data / "devices.yml").read_text()
+    start = text.index("    secondary: >-\n      NVIDIA's compute-capability pages do not list the TX1")
+    end = text.index("  - family: tx2")
+    (data / "devices.yml").write_text(text[:start] + text[end:])
+    with pytest.raises(MatrixError) as excinfo:
+        Matrix.load(data)
+    assert str(excinfo.value) == (
+        "devices.yml: jetson row 2 (family: tx1): source https://github.com/rbonghi/jetson_stats/blob/master/"
+        "jtop/core/jetson_variables.py is not the publisher's own page: say so, and why, in `secondary`")

@@ -8,7 +8,8 @@ import re
 import pytest
 from packaging.version import Version
 
-from provision.matrix import PLATFORMS, Matrix
+from provision.matrix import PLATFORMS, Matrix, Stack, Status
+from provision.matrix.rows import CmakeBuild, CmakeClaim, Dispute, is_primary
 
 
 @pytest.fixture(scope="module")
@@ -35,13 +36,77 @@ def test_every_row_cites_a_public_https_source(m):
         assert row.source.startswith("https://"), row
 
 
+def test_every_row_cites_its_primary_source_or_says_it_is_secondary(m):
+    """The publisher's own page (NVIDIA's, Kitware's for cmake) where one exists; a row with only a
+    secondary source says so, and why. The schema enforces it on load (test_matrix.py)."""
+    parts = (Dispute, CmakeClaim, CmakeBuild)  # the other sources a row names, not rows
+    rows = [row for row in _rows_with_source(m) if not isinstance(row, parts)]
+    secondary = [row for row in rows if not is_primary(row.source)]
+    for row in secondary:
+        assert getattr(row, "secondary", None), row
+    assert 0 < len(secondary) < len(rows) / 2, "most rows cite NVIDIA's own pages"
+    assert is_primary("https://github.com/NVIDIA/DeepStream/blob/v9.1.0/README.md")
+    assert not is_primary("https://github.com/NVIDIA-fake/x") and not is_primary("https://evil.com/nvidia.com/")
+
+
+def _documented_stacks(m: Matrix):
+    """(who, Stack) for every combination a row of the data says NVIDIA supports."""
+    for jp in m.jetpack_rows:
+        base = dict(platform="jetson", jetpack=jp.version, l4t=jp.l4t, cuda=jp.cuda, ubuntu=jp.ubuntu,
+                    python=jp.python)
+        yield f"JetPack {jp.version}", Stack(tensorrt=jp.tensorrt, **base)
+        for also in jp.tensorrt_also:
+            yield f"JetPack {jp.version} + TensorRT {also}", Stack(tensorrt=also, **base)
+    for ds in m.deepstream_rows:
+        for version in ds.jetpacks:
+            jp = m.jetpack(version)
+            yield f"DeepStream {ds.version} on JetPack {version}", Stack(
+                platform="jetson", jetpack=version, deepstream=ds.version, cuda=jp.cuda, tensorrt=jp.tensorrt,
+                python=ds.python)
+        if ds.x86:
+            need = ds.x86
+            yield f"DeepStream {ds.version} x86", Stack(
+                platform="x86", deepstream=ds.version, tensorrt=need.tensorrt, cuda=need.cuda,
+                driver=need.driver_min, ubuntu=need.ubuntu, python=ds.python)
+
+
+def test_the_checker_never_fails_a_combination_the_data_documents(m):
+    stacks = list(_documented_stacks(m))
+    assert len(stacks) > 60
+    for who, stack in stacks:
+        fails = [v for v in m.check(stack) if v.status is Status.FAIL]
+        assert not fails, (who, fails)
+
+
+def test_disputed_rows_warn_naming_both_sources(m):
+    """Where sources disagree the row follows one (NVIDIA's where it has one) and WARNs naming each."""
+    rows = [("l4t", r, Stack(l4t=r.l4t)) for r in m.l4t_rows]
+    rows += [("jetpack", r, Stack(platform="jetson", jetpack=r.version)) for r in m.jetpack_rows]
+    rows += [("deepstream", r, Stack(platform="x86" if r.x86 else "jetson", deepstream=r.version))
+             for r in m.deepstream_rows]
+    rows += [("tensorrt.oss", r, Stack(platform=r.platforms[0], tensorrt=r.tensorrt)) for r in m.oss_refs
+             if not r.exact_tag]
+    disputed = [(name, row, stack) for name, row, stack in rows if row.disputed]
+    assert len(disputed) >= 2
+    for name, row, stack in disputed:
+        verdict = next(v for v in m.check(stack) if v.rule == f"{name}.sources")
+        assert verdict.status is Status.WARN
+        assert f"followed {row.source}" in verdict.reason
+        for other in row.disputed:
+            assert other.source != row.source and other.source in verdict.reason and other.says in verdict.reason
+
+
 def test_every_l4t_maps_to_a_jetpack_that_exists(m):
     for row in m.l4t_rows:
         assert m.jetpack(row.jetpack) is not None, f"L4T {row.l4t} -> JetPack {row.jetpack} missing"
 
 
 def test_every_jetpack_l4t_is_in_l4t_yml_and_maps_back(m):
+    unnamed = [jp for jp in m.jetpack_rows if jp.l4t is None]
+    assert [jp.version for jp in unnamed] == [Version("7.2.2")] and all(jp.caveat for jp in unnamed)
     for jp in m.jetpack_rows:
+        if jp.l4t is None:
+            continue
         row = m.l4t(jp.l4t)
         assert row is not None, f"JetPack {jp.version}: L4T {jp.l4t} not in l4t.yml"
         assert row.jetpack == jp.version
@@ -97,16 +162,20 @@ def test_no_gaps_in_oss_refs(m):
 
 
 def test_oss_refs_cover_every_minor_from_7_1_to_10_x_on_x86(m):
-    x86 = sorted(r.tensorrt for r in m.oss_refs if "x86" in r.platforms)
+    x86 = sorted(r.tensorrt for r in m.oss_refs if "x86" in r.platforms and len(r.tensorrt.release) == 2)
     wanted = ["7.1", "7.2", "8.0", "8.2", "8.4", "8.5", "8.6", "9.0", "9.1", "9.2", "9.3"]
     wanted += [f"10.{n}" for n in range(0, 17)]
     assert [Version(w) for w in wanted] == [v for v in x86 if v < Version("11")]
+    patches = sorted(str(r.tensorrt) for r in m.oss_refs if len(r.tensorrt.release) == 3)
+    assert patches == ["10.13.2", "10.13.3", "8.2.1", "8.4.1", "8.5.2"]
 
 
 def test_oss_rows_are_well_formed(m):
     for row in m.oss_refs:
-        assert len(row.tensorrt.release) == 2
+        assert len(row.tensorrt.release) in (2, 3)
         assert set(row.platforms) <= set(PLATFORMS)
+        if len(row.tensorrt.release) == 3:  # a patch-level ref: its NvInferVersion is that patch
+            assert row.nvinfer_version.release[:3] == row.tensorrt.release, row.ref
         if row.ref is None:
             assert row.reason and not m.plugins_in(row)
         if row.nvinfer_version is not None and not row.caveat:
@@ -129,6 +198,43 @@ def test_plugins_first_appear_in_a_ref_that_exists(m):
     for plugin in m.plugin_rows:
         assert plugin.since in refs, plugin.name
         assert plugin.removed_in is None or plugin.removed_in in refs, plugin.name
+
+
+def test_cmake_rows_of_10_13_2_to_10_16_name_both_sources(m):
+    """NVIDIA's README asks cmake >= 3.31 from release/10.13.2 on; the CMakeLists says 3.13."""
+    disputed = sorted((r.ref for r in m.oss_refs if r.cmake_readme), key=lambda ref: Version(ref.split("/")[1]))
+    assert disputed == ["release/10.13.2", "release/10.13.3", "release/10.14", "release/10.15", "release/10.16"]
+    for row in m.oss_refs:
+        if row.cmake_readme:
+            assert row.cmake_readme.minimum == Version("3.31") and m.cmake_minimum(row) == Version("3.13")
+            assert row.cmake_readme.source == f"https://github.com/NVIDIA/TensorRT/blob/{row.ref}/README.md"
+            assert row.source.endswith(f"/{row.ref}/CMakeLists.txt")
+
+
+def test_default_cuda_per_branch(m):
+    """DEFAULT_CUDA_VERSION at CMakeLists.txt line 70: 13.0 (10.14), 13.1 (10.15), 13.2 (10.16);
+    release/10.13.2 and 10.13.3 test CUDA_VERSION before it is set: no default."""
+    rules = {r.name: r for r in m.gpu_arch_rules}
+    for trt, cuda in (("10.14", "13.0"), ("10.15", "13.1"), ("10.16", "13.2")):
+        assert rules[m.oss_ref(Version(trt), "x86").gpu_arch_rule].default_cuda == Version(cuda), trt
+    assert rules[m.oss_ref(Version("10.13.3"), "x86").gpu_arch_rule].default_cuda is None
+
+
+def test_tensorrt_11_is_x86_only_until_11_4(m):
+    for trt in ("11.0", "11.1"):
+        assert m.oss_ref(Version(trt), "x86").ref == f"release/{trt}"
+        jetson = m.oss_ref(Version(trt), "jetson")
+        assert jetson.unsupported and jetson.ref is None and "11.4.1" in jetson.reason
+    assert m.oss_ref(Version("11.4.1"), "jetson").ref is None and not m.oss_ref(Version("11.4.1"), "jetson").unsupported
+
+
+def test_exact_match_tags_beside_the_guides_branches(m):
+    for installed, tag, branch in (("8.2.1.8", "8.2.1", "release/8.2"), ("8.4.1.5", "8.4.1", "release/8.4"),
+                                   ("8.5.2.2", "8.5.2", "release/8.5")):
+        assert m.oss_ref(Version(installed), "jetson").ref == branch  # the guides' choice stays the default
+        exact = m.exact_ref(Version(installed), "jetson")
+        assert (exact.ref, exact.nvinfer_version) == (tag, Version(installed))
+    assert m.exact_ref(Version("8.5.3.1"), "x86") is None
 
 
 def test_device_table_is_complete(m):
@@ -155,12 +261,15 @@ def test_cmake_minimum_and_release_archives(m):
 
 def test_l4t_to_jetpack_2026(m):
     """jetson_stats NVIDIA_JETPACK (and jetson-containers where they differ: those rows carry a caveat)."""
-    expected = {"35.6.2": "5.1.5", "35.6.3": "5.1.5", "35.6.4": "5.1.6", "36.4.7": "6.2.1", "38.2.0": "7.0",
-                "38.2.1": "7.0", "38.2.2": "7.0", "38.4.0": "7.1", "39.0.0": "7.2", "39.2.0": "7.2"}
+    expected = {"35.6.2": "5.1.5", "35.6.3": "5.1.5", "35.6.4": "5.1.6", "36.4.7": "6.2.1", "36.5.0": "6.2.2",
+                "38.2.0": "7.0", "38.2.1": "7.0", "38.2.2": "7.0", "38.4.0": "7.1", "39.0.0": "7.2", "39.2.0": "7.2",
+                "39.2.1": "7.2.1"}
     for l4t, jetpack in expected.items():
         assert m.l4t(Version(l4t)).jetpack == Version(jetpack), l4t
     assert m.l4t(Version("39.0.0")).preview
     assert "disagree" in m.l4t(Version("36.5.0")).caveat
+    assert [d.says for d in m.l4t(Version("36.5.0")).disputed] == ["JetPack 6.2.1"]  # jetson-containers
+    assert "unverified" in m.l4t(Version("39.1.0")).caveat
 
 
 def test_jetpack_7_rows(m):
@@ -168,14 +277,25 @@ def test_jetpack_7_rows(m):
         jp = m.jetpack(Version(version))
         assert (jp.ubuntu, jp.python, jp.cuda.major) == (Version("24.04"), Version("3.12"), 13), version
     assert m.jetpack(Version("7.0")).tensorrt == Version("10.13.3")
-    assert m.oss_ref(m.jetpack(Version("7.0")).tensorrt, "jetson").ref == "release/10.13"
+    for version in ("7.0", "7.1"):  # 10.13.3: release/10.13.3 (release/10.13 is 10.13.0, before CUDA 13)
+        ref = m.oss_ref(m.jetpack(Version(version)).tensorrt, "jetson")
+        assert (ref.ref, ref.nvinfer_version) == ("release/10.13.3", Version("10.13.3.9")), version
+    assert m.oss_ref(Version("10.13.0.35"), "x86").ref == "release/10.13"
+    assert m.oss_ref(Version("10.13.2.6"), "x86").ref == "release/10.13.2"
+    assert [str(v) for v in m.jetpack(Version("7.2.2")).tensorrt_also] == ["11.4.1"]
+    assert m.jetpack(Version("7.2.1")).l4t == Version("39.2.1")
 
 
 def test_deepstream_2026_rows(m):
     ds8 = m.deepstream(Version("8.0"))
     assert ds8.pyds.tag == "v1.2.2" and ds8.x86.cuda == Version("12.8") and ds8.python == Version("3.12")
     assert Version("7.0") in ds8.jetpacks and "disagree" in ds8.caveat
-    assert m.deepstream(Version("9.1")).jetpacks == (Version("7.2"),)
+    ds9 = m.deepstream(Version("9.0"))
+    assert ds9.jetpacks == (Version("7.1"),) and ds9.x86.cuda == Version("13.1") and "v9.0.0" in ds9.source
+    ds91 = m.deepstream(Version("9.1"))
+    assert ds91.jetpacks == (Version("7.2"),) and "v9.1.0" in ds91.source
+    assert (ds91.x86.tensorrt, ds91.x86.cuda, ds91.x86.driver_min) == (Version("10.16"), Version("13.2"), Version("595"))
+    assert m.deepstream(Version("9.2")).x86.tensorrt == Version("10.16.0.72")
     seven_one = m.deepstream(Version("7.1"))
     assert {g.platform for g in seven_one.trt_oss} == {"jetson", "x86"}
     assert all("tao_ds7.1ga" in g.source for g in seven_one.trt_oss)
@@ -187,8 +307,11 @@ def test_prebuilt_libraries(m):
     assert files == {("jetson", v) for v in ("7.1.3", "8.0.1", "8.2.1", "8.4.0.11", "8.5.1", "8.5.3", "8.6.2")} | {
         ("x86", v) for v in ("7.2.2", "8.0.1", "8.2.5.1", "8.5.1", "8.5.3", "8.6.1", "8.6.2")}
     for p in m.prebuilt.libraries:
-        assert p.sha256 or p.reason, p
+        assert p.pinned and (p.sha256 or p.reason), p
         assert m.prebuilt.commit in p.source and p.path in p.source
+    blobs = {(p.platform, str(p.tensorrt)) for p in m.prebuilt.libraries if p.git_blob}
+    assert blobs == {("jetson", "7.1.3"), ("jetson", "8.5.1"), ("jetson", "8.5.3"), ("x86", "7.2.2"),
+                     ("x86", "8.5.1"), ("x86", "8.5.3"), ("x86", "8.6.1")}
     assert m.prebuilt_for("jetson", Version("8.6.2.3")).sha256.startswith("6ff83b55")
     assert m.prebuilt_for("jetson", Version("8.5.2.2")) is None
     assert m.prebuilt_for("x86", Version("8.2.5.1")).tensorrt == Version("8.2.5.1")

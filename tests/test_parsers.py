@@ -227,3 +227,38 @@ def test_pyds_import_says_whether_it_was_asked():
     assert p.parse_pyds_import("") is None
     assert p.parse_pyds_import("asked") == ""
     assert p.parse_pyds_import("asked\n1.1.11") == "1.1.11"
+
+
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        # JetPack 5.1.4's Orin Nano devkit: jetson_release prints "Model: NVIDIA Orin Nano Developer Kit"
+        # (the device-tree model; SnapDragonfly/jetson-fpv doc/TESTENV.md): no "Jetson" in it.
+        ("NVIDIA Orin Nano Developer Kit", "orin"),
+        ("quill", "tx2"),  # the TX2 devkit's L4T R32 device tree names the board
+        ("lanai-3636", "tx2"),  # TX2 NX (devices.yml)
+    ],
+)
+def test_a_model_the_family_map_knows_makes_a_jetson(model, family):
+    """No /etc/nv_tegra_release, no tegra compatible, no "Jetson": the family map decides."""
+    from provision.detect import analyse
+
+    d = analyse("dev", _probe(uname_m="aarch64\n", dt_model=f"{model}\n",
+                              dpkg_nvinfer="tensorrt\t8.5.2.2-1+cuda11.4\n"))
+    assert (d.facts.platform, d.facts.jetson.family, d.facts.jetson.model) == ("jetson", family, model)
+    assert not any("neither a Jetson nor an x86 server" in w for w in d.facts.warnings)
+
+
+def test_the_platform_gate_and_the_family_map_agree():
+    """Every model string the family map recognises passes the gate; an unknown board does not."""
+    from provision.detect import analyse
+    from provision.matrix import Matrix
+
+    for device in Matrix.load().device_rows:
+        for part in device.model_substrings:
+            d = analyse("dev", _probe(uname_m="aarch64\n", dt_model=f"{part}\n"))
+            assert d.facts.platform == "jetson" and d.facts.jetson.family == device.family, part
+    pi = analyse("pi", _probe(uname_m="aarch64\n", dt_model="Raspberry Pi 4 Model B Rev 1.4\n",
+                              dt_compatible="raspberrypi,4-model-b\nbrcm,bcm2711\n"))
+    assert pi.facts.platform is None and pi.facts.jetson is None
+    assert any("aarch64 host without L4T" in w for w in pi.facts.warnings)

@@ -4,6 +4,7 @@ The facts come from the capture recorded on the H100 machine (tests/fixtures/rec
 single sections replaced where a case needs TensorRT/DeepStream that machine does not have.
 """
 
+import dataclasses
 
 import pytest
 from captures import h100
@@ -198,10 +199,21 @@ def test_prebuilt_plugin_when_asked_for_the_exact_tensorrt():
     assert make_plan(h100(**_trt("8.2.5.1", "8"), **CUDA126), MATRIX, Options()).steps[0].name == "trt-oss-build"
 
 
-def test_prebuilt_refused_without_a_recorded_sha256_or_a_file():
+def test_prebuilt_pinned_by_git_blob_where_no_sha256_exists():
+    """x86 TRT-OSS/x86/TRT8.6/libnvinfer_plugin.so.8.6.1 is a plain git blob at the pinned commit:
+    its blob id (from the commit's tree) pins it."""
+    fetch = make_plan(h100(**_trt("8.6.1.6", "8"), **CUDA126), MATRIX, Options(plugin_source="prebuilt")).steps[0]
+    assert (fetch.spec.sha256, fetch.spec.git_blob) == (None, "b2945de4b4370de7db6ec0cb808e89bb4ff0aa2d")
+    assert fetch.spec.pin == ("git blob", "b2945de4b4370de7db6ec0cb808e89bb4ff0aa2d")
+    assert "check git blob b2945de4b4370de7db6ec0cb808e89bb4ff0aa2d" in fetch.describe()[-1]
+
+
+def test_prebuilt_refused_without_a_pin_or_a_file():
+    libraries = tuple(dataclasses.replace(p, git_blob=None) if p.git_blob else p for p in MATRIX.prebuilt.libraries)
+    unpinned = dataclasses.replace(MATRIX, prebuilt=dataclasses.replace(MATRIX.prebuilt, libraries=libraries))
     with pytest.raises(PlanRefused) as refused:
-        make_plan(h100(**_trt("8.6.1.6", "8"), **CUDA126), MATRIX, Options(plugin_source="prebuilt"))
-    assert "libnvinfer_plugin.so.8.6.1: the git object of this file is absent" in str(refused.value)
+        make_plan(h100(**_trt("8.6.1.6", "8"), **CUDA126), unpinned, Options(plugin_source="prebuilt"))
+    assert "libnvinfer_plugin.so.8.6.1: a plain git blob" in str(refused.value)
     with pytest.raises(PlanRefused, match="none for TensorRT 10.3.0.26 on x86"):
         make_plan(h100(**_trt("10.3.0.26", "10"), **CUDA126), MATRIX, Options(plugin_source="prebuilt"))
 

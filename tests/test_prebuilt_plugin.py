@@ -1,7 +1,8 @@
 """The prebuilt-plugin step against a real local git repository (LocalRunner: real git, real files).
 
 The step checks the file out at the pinned commit, fetches it and keeps it only when its SHA-256
-is the pinned one; a Git LFS pointer (a host without git-lfs) is refused with that reason.
+(or, for a plain git blob, its blob id) is the pinned one; a Git LFS pointer (a host without
+git-lfs) is refused with that reason.
 """
 
 import hashlib
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.artifacts import ArtifactStore
+from provision.artifacts import ArtifactStore, git_blob_id
 from provision.runners.local import LocalRunner
 from provision.steps.base import StepContext, StepFailed
 from provision.steps.plugin_files import PluginPaths
@@ -40,9 +41,10 @@ def repo_with(tmp_path: Path, content: bytes) -> tuple[str, str]:
     return work.as_uri(), commit
 
 
-def step(tmp_path: Path, repo: str, commit: str, sha256: str) -> tuple[FetchPrebuiltPlugin, StepContext]:
+def step(tmp_path: Path, repo: str, commit: str, sha256: str | None,
+         git_blob: str | None = None) -> tuple[FetchPrebuiltPlugin, StepContext]:
     spec = PrebuiltSpec(repo=repo, commit=commit, path=PATH, sha256=sha256, tensorrt="8.6.2.3",
-                        platform_id="aarch64", build_dir=str(tmp_path / "build"))
+                        platform_id="aarch64", build_dir=str(tmp_path / "build"), git_blob=git_blob)
     fetch = FetchPrebuiltPlugin(spec, ArtifactStore(tmp_path / "cache"), PluginPaths("/nonexistent", "libnvinfer_plugin.so.8.6.2"))
     return fetch, StepContext(runner=LocalRunner(), facts=None)
 
@@ -66,3 +68,26 @@ def test_an_lfs_pointer_is_refused_with_the_reason(tmp_path):
         fetch.apply(ctx)
     assert "nothing was installed" in str(failed.value)
     assert not list((tmp_path / "cache" / "artifacts").glob("*/libnvinfer_plugin.so"))
+
+
+def test_a_plain_git_blob_is_checked_by_its_blob_id(tmp_path):
+    """Where no SHA-256 exists the matrix pins the blob id of the commit's tree; the controller
+    hashes the fetched bytes as `git hash-object` does (no git needed there)."""
+    content = b"\x7fELF a library kept as a plain git blob"
+    repo, commit = repo_with(tmp_path, content)
+    blob = git("rev-parse", f"{commit}:{PATH}", cwd=tmp_path / "tao")  # the tree listing's id
+    assert blob == git_blob_id_of(tmp_path, content)
+    fetch, ctx = step(tmp_path, repo, commit, None, blob)
+    fetch.apply(ctx)
+    assert fetch.outcome == "fetched" and fetch.artifact.read_bytes() == content
+    assert "git blob " + blob[:12] in fetch.summary()
+    wrong, ctx = step(tmp_path / "other", repo, commit, None, "0" * 40)
+    with pytest.raises(StepFailed, match=f"has git blob {blob[:12]}..., not 000000000000...; nothing was installed"):
+        wrong.apply(ctx)
+
+
+def git_blob_id_of(tmp_path: Path, content: bytes) -> str:
+    """provision.artifacts.git_blob_id on a file with these bytes."""
+    path = tmp_path / "blob"
+    path.write_bytes(content)
+    return git_blob_id(path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,8 +94,13 @@ def _jsonable(value: Any) -> Any:
 TRIPLETS = {"aarch64": "aarch64-linux-gnu", "arm64": "aarch64-linux-gnu", "x86_64": "x86_64-linux-gnu"}
 
 
-def host_facts(sections: p.Sections) -> HostFacts:
-    """Assemble HostFacts from probe sections; odd or missing data becomes None plus a warning."""
+def host_facts(sections: p.Sections, jetson_model: Callable[[str], bool] | None = None) -> HostFacts:
+    """Assemble HostFacts from probe sections; odd or missing data becomes None plus a warning.
+
+    `jetson_model` says whether a device-tree model string names a Jetson (the matrix's family
+    map, provision/detect.py passes it): such a model makes the host a Jetson even without the word
+    "Jetson", an L4T release file or a tegra SoC entry (JetPack 5's Orin Nano devkit reports
+    "NVIDIA Orin Nano Developer Kit"; TX2 boards report codenames such as "quill")."""
     warnings: list[str] = []
 
     def parsed(name: str, parser, empty=None):
@@ -109,7 +115,7 @@ def host_facts(sections: p.Sections) -> HostFacts:
     arch = parsed("uname_m", p.parse_uname_m)
     os_release = parsed("os_release", p.parse_os_release)
     packages = parsed("dpkg_nvinfer", p.parse_dpkg, empty={})
-    jetson = _jetson(sections, packages, parsed)
+    jetson = _jetson(sections, packages, parsed, jetson_model or (lambda model: False))
     if jetson:
         platform = "jetson"
     elif arch == "x86_64":
@@ -177,15 +183,17 @@ def host_facts(sections: p.Sections) -> HostFacts:
     )
 
 
-def _jetson(sections, packages, parsed) -> Jetson | None:
-    """A Jetson from /etc/nv_tegra_release, else from the device tree and the nvidia-l4t-* packages
-    (a container may lack the release file while the device tree is the host's)."""
+def _jetson(sections, packages, parsed, jetson_model: Callable[[str], bool]) -> Jetson | None:
+    """A Jetson from /etc/nv_tegra_release, else from the device tree (a tegra SoC, or a model the
+    family map knows) and the nvidia-l4t-* packages (a container may lack the release file while
+    the device tree is the host's)."""
     tegra = parsed("nv_tegra_release", p.parse_nv_tegra_release)
     model = parsed("dt_model", p.parse_dt_model)
     compatible = parsed("dt_compatible", p.parse_dt_compatible, empty=())
     container = p.parse_container(sections["container"])
     l4t = tegra.l4t if tegra else p.l4t_from_dpkg(packages)
-    is_tegra = any(c.startswith("nvidia,tegra") for c in compatible) or "jetson" in (model or "").lower()
+    is_tegra = (any(c.startswith("nvidia,tegra") for c in compatible) or "jetson" in (model or "").lower()
+                or (model is not None and jetson_model(model)))
     if l4t is None and not is_tegra:
         return None
     unknown = ([] if l4t is not None else ["L4T", "JetPack"]) + ([] if tegra else ["board"])

@@ -3,9 +3,10 @@
 Where the DeepStream/TAO guide is binary-only (JetPack 6.0's TensorRT 8.6.2) or the user asks
 (`--plugin-source prebuilt`), the library for the host's exact TensorRT is checked out on the
 host from `dsprov_tao_apps_repo` at the matrix's pinned commit (matrix/prebuilt_plugins.yml),
-fetched to the controller, checked against the SHA-256 held in the matrix and kept in the
-artifact cache; the plugin swap then installs, verifies and rolls it back as it does a build.
-The files are Git LFS objects: a host without git-lfs checks out the pointer, whose SHA-256
+fetched to the controller, checked against the SHA-256 held in the matrix (or, for a file kept
+as a plain git blob, against its git blob id: the SHA-1 `git hash-object` prints) and kept in
+the artifact cache; the plugin swap then installs, verifies and rolls it back as it does a build.
+Most files are Git LFS objects: a host without git-lfs checks out the pointer, whose SHA-256
 differs, and the step fails with that reason before anything is swapped.
 """
 
@@ -18,7 +19,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from provision.artifacts import build_key, sha256_file
+from provision.artifacts import build_key, git_blob_id, sha256_file
 from provision.outcomes import Outcome
 from provision.errors import ProvisionError
 from provision.matrix import PLATFORMS, PrebuiltInfo, PrebuiltPlugin
@@ -37,11 +38,17 @@ class PrebuiltSpec:
     repo: str
     commit: str
     path: str  # in the repository
-    sha256: str
+    sha256: str | None  # None: pinned by git_blob instead
     tensorrt: str  # the host's TensorRT the library is for
     platform_id: str  # aarch64 | x86_64
     build_dir: str
     gpu_archs: str = "prebuilt"  # what the swap's state record says about architectures
+    git_blob: str | None = None  # the git blob SHA-1, where no SHA-256 is recorded
+
+    @property
+    def pin(self) -> tuple[str, str]:
+        """(what, digest) the fetched bytes must match: the SHA-256, else the git blob id."""
+        return ("SHA-256", self.sha256) if self.sha256 else ("git blob", self.git_blob or "")
 
     @property
     def ref(self) -> str:
@@ -52,8 +59,9 @@ class PrebuiltSpec:
         return f"{self.build_dir}/deepstream_tao_apps-{self.commit[:12]}"
 
     def key_parts(self, commit: str) -> dict[str, str]:
+        what, digest = self.pin
         return {"what": "prebuilt-plugin", "arch": self.platform_id, "tensorrt": self.tensorrt,
-                "commit": commit, "path": self.path, "sha256": self.sha256}
+                "commit": commit, "path": self.path, "sha256" if what == "SHA-256" else "git_blob": digest}
 
     def commands(self) -> list[str]:
         src = q(self.src)
@@ -79,12 +87,14 @@ class FetchPrebuiltPlugin(CachedBuild):
 
     def summary(self) -> str:
         s = self.spec
+        what, digest = s.pin
         return (f"fetch the prebuilt {Path(s.path).name} from {s.repo} at {s.commit[:12]}"
-                f" (SHA-256 {s.sha256[:12]}..., or reuse the cached copy)")
+                f" ({what} {digest[:12]}..., or reuse the cached copy)")
 
     def describe(self) -> list[str]:
+        what, digest = self.spec.pin
         return [*self.spec.commands(),
-                f"(controller) fetch {self.spec.path}, check SHA-256 {self.spec.sha256}, keep it in the artifact cache"]
+                f"(controller) fetch {self.spec.path}, check {what} {digest}, keep it in the artifact cache"]
 
     def apply(self, ctx: StepContext) -> None:
         super().apply(ctx)
@@ -108,16 +118,18 @@ class FetchPrebuiltPlugin(CachedBuild):
         return f"{self.spec.src}/{self.spec.path}", "libnvinfer_plugin.so"
 
     def check_product(self, ctx: StepContext, local: Path) -> None:
-        """Refuse a file whose SHA-256 is not the matrix's (an LFS pointer says how to fix it)."""
-        got = sha256_file(local)
-        if got == self.spec.sha256:
+        """Refuse a file whose SHA-256 (or git blob id) is not the matrix's (an LFS pointer says how
+        to fix it)."""
+        what, want = self.spec.pin
+        got = sha256_file(local) if what == "SHA-256" else git_blob_id(local)
+        if got == want:
             return
         with local.open("rb") as handle:
             pointer = handle.read(len(LFS_POINTER)) == LFS_POINTER
         why = (" (a Git LFS pointer: install git-lfs on the host, or serve the file itself from the mirror)"
                if pointer else "")
-        raise StepFailed(f"{ctx.runner.host}: {self.spec.path} at {self.spec.commit[:12]} has SHA-256 {got[:12]}...,"
-                         f" not {self.spec.sha256[:12]}...{why}; nothing was installed")
+        raise StepFailed(f"{ctx.runner.host}: {self.spec.path} at {self.spec.commit[:12]} has {what} {got[:12]}...,"
+                         f" not {want[:12]}...{why}; nothing was installed")
 
 
 def prebuilt_settings(value: Any) -> PrebuiltInfo | None:

@@ -67,6 +67,9 @@ OSS_REFS: tuple[OssRef, ...] = (
     # reads -DGPU_ARCHS as release/10.13 does (CMakeLists.txt there); its defaults without
     # GPU_ARCHS (72 75 80 86 87 89 90, +100 120) are not modelled: the tool always passes them.
     OssRef("release/10.13", "branch", "10.13.0.35", "10", "12.2.0"),
+    # JetPack 7.0 / 7.1 ship TensorRT 10.13.3.9: the matrix's ref is release/10.13.3 (NvInferVersion.h
+    # 10.13.3.9; it reads -DGPU_ARCHS, DEFAULT_CUDA_VERSION 12.2.0 as in its CMakeLists.txt).
+    OssRef("release/10.13.3", "branch", "10.13.3.9", "10", "12.2.0"),
 )
 # Submodules the fleet cannot fetch, as the real tree's point at commits on GitHub only.
 UNREACHABLE_SUBMODULES = ("third_party/protobuf", "parsers/onnx")

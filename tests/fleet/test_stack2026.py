@@ -2,7 +2,7 @@
 
 AGX Orin on JetPack 6.0 gets NVIDIA's prebuilt library (the guide is binary-only) and can roll it
 back; the Orin Nano on JetPack 6.2 builds release/10.3; Jetson Thor on JetPack 7.0 is detected as
-tegra264 / SM 110 and builds release/10.13 with CUDA 13.0; a Jetson inside a container is recognised
+tegra264 / SM 110 and builds release/10.13.3 (its TensorRT 10.13.3.9) with CUDA 13.0; a Jetson inside a container is recognised
 without /etc/nv_tegra_release. Uses the session's demo fleet (no extra fleet start).
 """
 
@@ -102,7 +102,7 @@ def test_orin_nano_jetpack_6_2_builds_release_10_3_for_sm87(fleet):
     assert invoke(fleet, "rollback", "--host", "orin-nano01").returncode == 0
 
 
-def test_thor_jetpack_7_builds_release_10_13_for_sm110(fleet):
+def test_thor_jetpack_7_builds_release_10_13_3_for_sm110(fleet):
     facts = detect(fleet, "thor01")
     jetson = facts["facts"]["jetson"]
     assert (jetson["family"], jetson["soc"], jetson["l4t"], jetson["jetpack"]) == ("thor", "tegra264", "38.2.2", "7.0")
@@ -110,10 +110,10 @@ def test_thor_jetpack_7_builds_release_10_13_for_sm110(fleet):
     assert facts["gpu_archs"]["archs"] == ["110"]
     verdicts = {v["rule"]: v for v in facts["verdicts"]}
     assert verdicts["jetpack"]["status"] == "OK" and verdicts["deepstream.jetpack"]["status"] == "OK"
-    assert "release/10.13" in verdicts["tensorrt.oss"]["reason"]
+    assert "release/10.13.3 (NvInferVersion 10.13.3.9)" in verdicts["tensorrt.oss"]["reason"]
     plan = invoke(fleet, "provision", "--host", "thor01", "--dry-run")
     assert plan.returncode == 0, plan.stdout + plan.stderr
-    assert "-b release/10.13" in plan.stdout and "-DGPU_ARCHS=110" in plan.stdout and "-DCUDA_VERSION=13.0" in plan.stdout
+    assert "-b release/10.13.3" in plan.stdout and "-DGPU_ARCHS=110" in plan.stdout and "-DCUDA_VERSION=13.0" in plan.stdout
     result = invoke(fleet, "provision", "--host", "thor01", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
     assert json.loads(result.stdout)[0]["result"] == "ok"
