@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import select
@@ -21,6 +22,11 @@ from provision.inventory import HostSpec
 from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
 from provision.runners.host_keys import HostKeyPolicy, apply_policy, host_key_policy, mismatch
 from provision.runners.ssh_settings import Endpoint, resolve
+
+# paramiko logs a refused channel (and other failures) on its own: our one line says it, so its
+# records go nowhere unless the program configures logging (Python's logging HOWTO, "Configuring
+# Logging for a Library": without a handler they would reach stderr through logging.lastResort).
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 PGID_MARK = "[dsprov-pgid]"
 # sshd starts each session's shell with setsid(), so the shell's $$ is the command's process group.
@@ -198,7 +204,8 @@ class _Connection(Connection):
         try:
             return self.gateway.transport.open_channel("direct-tcpip", (self.host, int(self.port)), ("", 0))
         except (OSError, paramiko.SSHException) as exc:
-            raise HostUnreachable(f"{self.name}: jump host {self.gateway.where} cannot reach {self.where}: {exc}") from exc
+            reason = exc.text if isinstance(exc, paramiko.ChannelException) else exc
+            raise HostUnreachable(f"{self.name}: jump host {self.gateway.where} cannot reach {self.where}: {reason}") from exc
 
     def close(self) -> None:
         super().close()
@@ -240,7 +247,15 @@ def _open(connection: _Connection) -> None:
         connection.close()
         what = "jump host " if connection.jump else ""
         proxy = f" through ProxyCommand `{connection.gateway}`" if isinstance(connection.gateway, str) else ""
-        raise HostUnreachable(f"{connection.name}: cannot reach {what}{connection.where}{proxy}: {exc}") from exc
+        raise HostUnreachable(f"{connection.name}: cannot reach {what}{connection.where}{proxy}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """A connect failure in a few words: paramiko's "[Errno None] Unable to connect to port 22 on
+    10.0.0.5" becomes what each address answered ("Connection refused")."""
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
+    return str(exc)
 
 
 class _ProxyCommand(paramiko.ProxyCommand):
