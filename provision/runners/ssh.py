@@ -252,9 +252,12 @@ def _open(connection: _Connection) -> None:
 
 def _reason(exc: BaseException) -> str:
     """A connect failure in a few words: paramiko's "[Errno None] Unable to connect to port 22 on
-    10.0.0.5" becomes what each address answered ("Connection refused")."""
+    10.0.0.5" becomes what each address answered ("Connection refused"); a ProxyCommand's failure is
+    the last line it wrote."""
     if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
         return "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
+    if isinstance(exc, paramiko.ProxyCommandFailure):
+        return exc.error  # its command is in our line already
     return str(exc)
 
 
@@ -275,6 +278,10 @@ class _ProxyCommand(paramiko.ProxyCommand):
             return data
         said = self.process.stderr.read().decode(errors="replace").strip().splitlines()
         raise paramiko.ProxyCommandFailure(self.command, said[-1] if said else f"exit status {self.process.returncode}")
+
+    def close(self) -> None:
+        if self.process.poll() is None:  # paramiko's close signals the process even once it is gone
+            super().close()
 
 
 def _no_delay(sock: object) -> None:

@@ -142,6 +142,27 @@ def test_an_unreachable_jump_host_is_one_line_naming_it(jumped, home, tmp_path):
                  f"error: {HOST}: ", f"cannot reach jump host jump@127.0.0.1:{port}: ", "Connection refused")
 
 
+def test_a_proxy_command_from_the_ssh_args_and_one_that_fails(jumped, home, tmp_path):
+    dev, bastion = jumped.device(HOST), jumped.device(JUMP)
+
+    def line(port: int) -> str:
+        command = f"ssh -F {jumped.ssh_config} -W %h:%p -p {port} jump@127.0.0.1"
+        return (f"{HOST} ansible_host={dev.address} ansible_port={dev.port} ansible_user=ubuntu "
+                f"ansible_ssh_private_key_file={jumped.key} ansible_ssh_common_args='-F {jumped.ssh_config} "
+                f"-o \"ProxyCommand {command}\"'")
+
+    before = len(logins(jumped))
+    folder = inventory(jumped, tmp_path / "inv", line(bastion.port))
+    detect = invoke(jumped, "detect", "--host", HOST, "--json", inventory=folder, env=env(jumped, home))
+    assert detect.returncode == 0 and "8.0.1" in detect.stdout, detect.stdout + detect.stderr
+    assert len(logins(jumped)) == before + 1
+    port = _free_port()
+    failing = inventory(jumped, tmp_path / "failing", line(port))
+    one_line(invoke(jumped, "detect", "--host", HOST, inventory=failing, env=env(jumped, home)), 2,
+             f"error: {HOST}: cannot reach ubuntu@{dev.address}:{dev.port} through ProxyCommand `ssh -F",
+             f"-W {dev.address}:{dev.port} -p {port} jump@127.0.0.1`: ", "Connection refused")
+
+
 @pytest.fixture
 def agent(tmp_path):
     """A real ssh-agent of the test's own: its socket (stopped at the end)."""
