@@ -217,7 +217,7 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
     """The Connection to `server` (the target or a hop on its way) and those before it. Every hop is
     checked against the same known_hosts and StrictHostKeyChecking as the target and is offered the
     same keys (the inventory's key file, ssh-agent); a password goes to the target only."""
-    keys = server.key_files + [k for k in target.key_files if k not in server.key_files]
+    keys = list(dict.fromkeys(server.key_files + target.key_files))  # its own first; each once
     connect_kwargs: dict = {"key_filename": keys, "look_for_keys": not keys, "allow_agent": True}
     if spec.password and server is target:
         connect_kwargs["password"] = spec.password

@@ -202,7 +202,8 @@ def resolve(spec: HostSpec) -> Endpoint:
     """The target of an inventory host and every hop leading to it."""
     block, config_file = command_line(spec)
     first = next((n.lower() for n, _ in block if n.lower() in ("proxyjump", "proxycommand")), None)
-    config = _config(block, config_file)
+    options = _config(block, config_file).lookup(spec.address)
+    if not _proxy(options, first):
+        return _endpoint(spec.address, options, None)
     hops_config = _config([], config_file)  # a jump host gets no command-line options, as in ssh(1)
-    options = config.lookup(spec.address)
     return _endpoint(spec.address, options, _route(hops_config, options, first, (spec.address,)))
