@@ -43,7 +43,6 @@ class SSHRunner(FileOps):
     def _open(self) -> None:
         if not self.connection.is_connected:
             _open(self.connection)
-            _no_delay(self.connection.transport.sock)
 
     def run(
         self,
@@ -237,6 +236,7 @@ def _open(connection: _Connection) -> None:
     """Connect (through the hops before it), each failure one line naming where it happened."""
     try:
         connection.open()
+        _no_delay(connection.transport.sock)
     except paramiko.BadHostKeyException as exc:
         connection.close()
         raise mismatch(connection.label, connection.policy, exc, connection.port) from None
@@ -289,7 +289,7 @@ def _no_delay(sock: object) -> None:
     (paramiko/transport.py and client.py have no setsockopt), so Nagle's algorithm holds a short
     request back behind the peer's delayed ACK: about 40 ms more per command. The same fix:
     https://github.com/imbue-ai/mngr/pull/2598, https://github.com/pahaz/sshtunnel/pull/246.
-    A gateway's channel is no socket and is left as it is."""
+    A jump host's channel is no socket (the jump host's own connection is one, and is set)."""
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
