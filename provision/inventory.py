@@ -3,7 +3,8 @@
 invoke and ansible-playbook share `inventory/` exactly: groups, host vars and group_vars. Secrets
 never sit in plain files: the become password comes from `PROVISION_BECOME_PASSWORD` or from an
 ansible-vault encrypted var (`ansible_become_password`) opened with the usual
-`ANSIBLE_VAULT_PASSWORD_FILE`.
+`ANSIBLE_VAULT_PASSWORD_FILE`. The user, port and key file are the ones Ansible's ssh connection
+would use (`connection_options`): host vars, then ANSIBLE_* variables, then ansible.cfg.
 """
 
 from __future__ import annotations
@@ -12,13 +13,14 @@ import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from provision.errors import ProvisionError, UnknownHost
 
 DEFAULT_INVENTORY = "inventory"  # in the current folder, as `ansible-playbook -i inventory/` reads it
 INVENTORY_ENV = "ANSIBLE_INVENTORY"  # Ansible's own setting, when set, comes first
 BECOME_PASSWORD_ENV = "PROVISION_BECOME_PASSWORD"
+_ANSIBLE_CONFIG = threading.Lock()  # runners are made in parallel; Ansible's plugin loader is not thread-safe
 
 
 @dataclass(frozen=True)
@@ -102,19 +104,33 @@ class Inventory:
         templar = Templar(loader=self.loader, variables=raw)
         wanted = {k: v for k, v in raw.items() if not k.startswith(("groups", "hostvars", "omit"))}
         values = templar.template(wanted, fail_on_undefined=False)
-        port = values.get("ansible_port") or values.get("ansible_ssh_port")
+        ssh = connection_options(values, ("port", "remote_user", "private_key_file"))
+        port, key_file = ssh["port"], ssh["private_key_file"]
         become = os.environ.get(BECOME_PASSWORD_ENV) or values.get("ansible_become_password")
         return HostSpec(
             name=name,
             address=str(values.get("ansible_host") or name),
             port=int(port) if port else None,
-            user=values.get("ansible_user"),
+            user=ssh["remote_user"] or None,
             connection=_connection(name, values),
-            key_file=values.get("ansible_ssh_private_key_file"),
+            key_file=os.path.expanduser(key_file) if key_file else None,
             password=values.get("ansible_password"),
             become_password=str(become) if become else None,
             vars=values,
         )
+
+
+def connection_options(variables: Mapping[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """Options of Ansible's ssh connection plugin as it resolves them: host vars (and their aliases,
+    e.g. ansible_ssh_user), then ANSIBLE_* environment variables, then ansible.cfg (ansible-core
+    lib/ansible/plugins/connection/ssh.py, DOCUMENTATION)."""
+    from ansible import constants as C
+    from ansible.plugins.loader import connection_loader
+
+    with _ANSIBLE_CONFIG:
+        connection_loader.get("ssh", class_only=True)  # registers the ssh plugin's option definitions
+        return {name: C.config.get_config_value(name, plugin_type="connection", plugin_name="ssh",
+                                                variables=dict(variables)) for name in names}
 
 
 def _connection(name: str, values: dict[str, Any]) -> str:

@@ -36,6 +36,9 @@ MaxStartups 64:30:128
 MaxSessions 64
 Subsystem sftp internal-sftp
 """
+# A jump device's sshd logs each login with the fingerprint of its key.
+JUMP_SSHD_CONFIG = "LogLevel VERBOSE\n"
+BEHIND_DOMAIN = "invalid"  # RFC 6761: never resolves, except in a jump device's /etc/hosts
 
 # Runs on the host inside the new namespaces (sh -s), then becomes the device's sshd.
 BOOT_SCRIPT = r"""
@@ -94,6 +97,13 @@ class Device:
     dir: Path  # <runtime>/devices/<name>
     lower: Path  # base root
     layers: tuple[Layer, ...] = ()  # extra cached layers over the base root (e.g. python3)
+    via: str | None = None  # the jump device this one is reached through
+    jump_for: tuple[str, ...] = ()  # names that only this (jump) device resolves, to 127.0.0.1
+
+    @property
+    def address(self) -> str:
+        """How the inventory names the device: a name only its jump device resolves, or 127.0.0.1."""
+        return f"{self.name}.{BEHIND_DOMAIN}" if self.via else "127.0.0.1"
 
     @property
     def family(self) -> str:
@@ -112,10 +122,12 @@ class Device:
         (self.dir / "meminfo").write_text(meminfo_text(self.profile))
         ssh = upper / "etc/ssh"
         ssh.mkdir(parents=True, exist_ok=True)
-        (ssh / "sshd_config_fleet").write_text(SSHD_CONFIG.format(port=self.port))
+        (ssh / "sshd_config_fleet").write_text(SSHD_CONFIG.format(port=self.port)
+                                               + (JUMP_SSHD_CONFIG if self.jump_for else ""))
         (upper / "etc/hostname").write_text(self.name + "\n")
         (upper / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n127.0.1.1\t{self.name}\n"
-                                        "::1\tip6-localhost ip6-loopback\n")
+                                        "::1\tip6-localhost ip6-loopback\n"
+                                        + "".join(f"127.0.0.1\t{name}\n" for name in self.jump_for))
         key = ssh / "ssh_host_ed25519_key"
         if not key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C",

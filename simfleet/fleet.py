@@ -21,13 +21,23 @@ import yaml
 
 from provision.errors import ProvisionError
 from simfleet import roots
-from simfleet.device import Device, kill_all, processes_of
+from simfleet.device import BEHIND_DOMAIN, Device, kill_all, processes_of
 from simfleet.layers import LayerRecipe, build_layer
 from simfleet.profiles import load_profile
 
 DEFAULT_FLEET = Path(__file__).parent / "fleets" / "demo.yml"
 FAMILIES = ("nano", "tx2", "xavier", "orin", "thor", "x86")
 SSH_OPTIONS = "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts} -o LogLevel=ERROR"
+# For the devices behind a jump device: ssh(1) gives a -J hop none of its -o options, only -F's file.
+SSH_CONFIG = """\
+# Written by fleet up: ssh settings for the devices behind a jump device and for the jump device
+# (the inventory passes this file with -F in ansible_ssh_common_args).
+Host *
+    StrictHostKeyChecking yes
+    UserKnownHostsFile {known_hosts}
+    IdentityFile {key}
+    LogLevel ERROR
+"""
 
 
 @dataclass
@@ -53,6 +63,10 @@ class FleetHandle:
         return self.runtime_dir / "known_hosts"
 
     @property
+    def ssh_config(self) -> Path:
+        return self.runtime_dir / "ssh_config"
+
+    @property
     def become_password(self) -> str:
         """The sudo password of every device's user (pass it on as PROVISION_BECOME_PASSWORD)."""
         return (self.runtime_dir / "become_password").read_text().strip()
@@ -60,12 +74,23 @@ class FleetHandle:
     def device(self, name: str) -> Device:
         return next(d for d in self.devices if d.name == name)
 
+    def jump(self, dev: Device) -> str:
+        """ProxyJump for a device behind a jump device: user@127.0.0.1:port of the jump device."""
+        jump = self.device(dev.via)
+        return f"{jump.profile.user}@127.0.0.1:{jump.port}"
+
+    def ssh_args(self, dev: Device) -> str:
+        """The inventory's ansible_ssh_common_args for a device."""
+        if dev.via:
+            return f"-F {self.ssh_config} -J {self.jump(dev)}"
+        return SSH_OPTIONS.format(known_hosts=self.known_hosts)
+
     def ssh_command(self, name: str) -> list[str]:
-        """argv prefix for a real ssh into device ``name`` (append the remote command)."""
+        """argv prefix for a real ssh into device ``name`` (append the remote command), through its
+        jump device if it has one."""
         dev = self.device(name)
-        return ["ssh", "-i", str(self.key), "-p", str(dev.port),
-                *SSH_OPTIONS.format(known_hosts=self.known_hosts).split(),
-                "-o", "BatchMode=yes", f"{dev.profile.user}@127.0.0.1"]
+        return ["ssh", "-i", str(self.key), "-p", str(dev.port), *self.ssh_args(dev).split(),
+                "-o", "BatchMode=yes", f"{dev.profile.user}@{dev.address}"]
 
     def pids(self) -> list[int]:
         """Host PIDs of all the fleet's processes."""
@@ -88,13 +113,16 @@ def _free_port() -> int:
 
 
 def _write_inventory(handle: FleetHandle) -> None:
+    """The inventory (jump devices are left out: they are no fleet hosts), known_hosts (each device
+    under the name the inventory reaches it by) and the ssh config of devices behind a jump device."""
     groups: dict[str, list[str]] = {f: [] for f in FAMILIES}
-    ssh_args = SSH_OPTIONS.format(known_hosts=handle.known_hosts)
     for dev in handle.devices:
+        if dev.jump_for:
+            continue
         groups.setdefault(dev.family, []).append(
-            f"{dev.name} ansible_host=127.0.0.1 ansible_port={dev.port} "
+            f"{dev.name} ansible_host={dev.address} ansible_port={dev.port} "
             f"ansible_user={dev.profile.user} ansible_ssh_private_key_file={handle.key} "
-            f"ansible_ssh_common_args='{ssh_args}'")
+            f"ansible_ssh_common_args='{handle.ssh_args(dev)}'")
     text = f"# Simulated fleet {handle.name!r}, written by fleet up; sudo password: " \
            f"{handle.runtime_dir / 'become_password'} (PROVISION_BECOME_PASSWORD)\n"
     for group, hosts in groups.items():
@@ -104,12 +132,16 @@ def _write_inventory(handle: FleetHandle) -> None:
         g for g in ("nano", "tx2", "xavier", "orin", "thor") if groups.get(g)) + "\n"
     handle.inventory.write_text(text)
     handle.known_hosts.write_text("".join(
-        f"[127.0.0.1]:{d.port} {d.host_key()}\n" for d in handle.devices))
+        f"[{d.address}]:{d.port} {d.host_key()}\n" for d in handle.devices))
+    if any(d.via for d in handle.devices):
+        handle.ssh_config.write_text(SSH_CONFIG.format(known_hosts=handle.known_hosts, key=handle.key))
 
 
 def fleet_up(fleet_file: Path = DEFAULT_FLEET, runtime_dir: Path | None = None) -> FleetHandle:
     """Start every device of ``fleet_file`` (YAML: name, devices: [{name, profile, port?,
-    python3?}]); ``python3: true`` stacks Debian's python3 layer (simfleet/layers.py) on that device.
+    python3?, via?}]); ``python3: true`` stacks Debian's python3 layer (simfleet/layers.py) on that
+    device; ``via: NAME`` puts the device behind the jump device NAME (profile ``bastion``): the
+    inventory names it by a name only NAME resolves and reaches it with ProxyJump.
 
     A fleet already running in ``runtime_dir`` is stopped first. On failure everything started
     is stopped again before the error propagates.
@@ -130,16 +162,22 @@ def fleet_up(fleet_file: Path = DEFAULT_FLEET, runtime_dir: Path | None = None) 
         lowers = dict(zip(arches, pool.map(lambda a: roots.build_root(roots.Recipe(a)), arches)))
     python3 = {arch: build_layer(LayerRecipe(lowers[arch].name, arch), lowers[arch])
                for arch in sorted({profiles[d["profile"]].arch for d in spec["devices"] if d.get("python3")})}
+    jumps = {d["via"] for d in spec["devices"] if d.get("via")}
+    names = {d["name"] for d in spec["devices"]}
+    if jumps - names or any(d.get("via") for d in spec["devices"] if d["name"] in jumps):
+        raise ProvisionError(f"{fleet_file}: `via:` must name a device of the fleet that has no `via:` itself")
     devices = [Device(name=d["name"], profile=profiles[d["profile"]],
                       port=int(d.get("port") or _free_port()),
                       dir=runtime_dir / "devices" / d["name"],
                       lower=lowers[profiles[d["profile"]].arch],
-                      layers=(python3[profiles[d["profile"]].arch],) if d.get("python3") else ())
+                      layers=(python3[profiles[d["profile"]].arch],) if d.get("python3") else (),
+                      via=d.get("via"),
+                      jump_for=tuple(f"{b['name']}.{BEHIND_DOMAIN}" for b in spec["devices"] if b.get("via") == d["name"]))
                for d in spec["devices"]]
     (runtime_dir / "fleet.json").write_text(json.dumps(
         {"name": name, "fleet_file": str(fleet_file),
          "devices": [{"name": d.name, "profile": d.profile.name, "port": d.port,
-                      "python3": bool(d.layers)}
+                      "python3": bool(d.layers), "via": d.via}
                      for d in devices]}, indent=1))
     handle = FleetHandle(name, runtime_dir, devices)
     try:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -25,11 +24,11 @@ import paramiko
 from paramiko.hostkeys import HostKeyEntry, HostKeys
 
 from provision.errors import HostUnreachable
+from provision.inventory import connection_options
+from provision.runners.ssh_settings import ARG_VARS, ssh_options
 
 USER_FILES = "~/.ssh/known_hosts ~/.ssh/known_hosts2"
 GLOBAL_FILES = "/etc/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts2"
-ARG_VARS = ("ssh_args", "ssh_common_args", "ssh_extra_args")  # Ansible's ssh plugin, in its order
-_ANSIBLE_CONFIG = threading.Lock()  # runners are made in parallel; Ansible's plugin loader is not thread-safe
 
 
 class HostKeyRefused(HostUnreachable):
@@ -48,37 +47,9 @@ class HostKeyPolicy:
         return self.user_files + self.global_files
 
 
-def ssh_options(args: str) -> list[tuple[str, str]]:
-    """(lower-cased name, value) of each `-o Name=Value` / `-oName Value` in an ssh argument string."""
-    words, options = shlex.split(args or ""), []
-    for index, word in enumerate(words):
-        if word == "-o" and index + 1 < len(words):
-            option = words[index + 1]
-        elif word.startswith("-o") and len(word) > 2:
-            option = word[2:]
-        else:
-            continue
-        name, _, value = option.replace("=", " ", 1).partition(" ")
-        options.append((name.strip().lower(), value.strip()))
-    return options
-
-
-def _ansible_ssh_config(variables: Mapping[str, Any]) -> dict[str, Any]:
-    """host_key_checking and the ssh argument strings, resolved by Ansible (vars > env > ini)."""
-    from ansible import constants as C
-    from ansible.plugins.loader import connection_loader
-
-    with _ANSIBLE_CONFIG:
-        connection_loader.get("ssh", class_only=True)  # registers the ssh plugin's option definitions
-        return {
-            name: C.config.get_config_value(name, plugin_type="connection", plugin_name="ssh", variables=dict(variables))
-            for name in ("host_key_checking", *ARG_VARS)
-        }
-
-
 def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] | None = None) -> HostKeyPolicy:
     """The policy for one inventory host: its vars, Ansible's config and the ~/.ssh/config lookup."""
-    ansible = _ansible_ssh_config(variables)
+    ansible = connection_options(variables, ("host_key_checking", *ARG_VARS))
     chosen: dict[str, str] = {}
     for name, value in [o for var in ARG_VARS for o in ssh_options(ansible[var] or "")]:
         chosen.setdefault(name, value)

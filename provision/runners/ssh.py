@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 import select
+import shlex
 import shutil
 import socket
 import time
@@ -11,13 +14,19 @@ from pathlib import Path
 from typing import Callable
 
 import paramiko
-from fabric import Connection
+from fabric import Config, Connection
 
 from provision import cancel
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import HostSpec
 from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
-from provision.runners.host_keys import HostKeyRefused, apply_policy, host_key_policy, mismatch
+from provision.runners.host_keys import HostKeyPolicy, apply_policy, host_key_policy, mismatch
+from provision.runners.ssh_settings import Endpoint, resolve
+
+# paramiko logs a refused channel (and other failures) on its own: our one line says it, so its
+# records go nowhere unless the program configures logging (Python's logging HOWTO, "Configuring
+# Logging for a Library": without a handler they would reach stderr through logging.lastResort).
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 PGID_MARK = "[dsprov-pgid]"
 # sshd starts each session's shell with setsid(), so the shell's $$ is the command's process group.
@@ -28,36 +37,12 @@ class SSHRunner(FileOps):
     def __init__(self, spec: HostSpec, connect_timeout: float = 15) -> None:
         self.host = spec.name
         self.spec = spec
-        connect_kwargs: dict = {"look_for_keys": spec.key_file is None, "allow_agent": False}
-        if spec.key_file:
-            connect_kwargs["key_filename"] = [spec.key_file]
-        if spec.password:
-            connect_kwargs["password"] = spec.password
-        self.connection = Connection(
-            spec.address,
-            user=spec.user,
-            port=spec.port,
-            connect_timeout=connect_timeout,
-            connect_kwargs=connect_kwargs,
-        )
-        self.host_keys = host_key_policy(spec.vars, self.connection.ssh_config)
-        apply_policy(self.connection.client, self.host, self.host_keys)
+        target = resolve(spec)
+        self.connection = _connection(spec, target, target, connect_timeout)
 
     def _open(self) -> None:
-        if self.connection.is_connected:
-            return
-        try:
-            self.connection.open()
-            _no_delay(self.connection.transport.sock)
-        except paramiko.BadHostKeyException as exc:
-            self.connection.close()
-            raise mismatch(self.host, self.host_keys, exc, self.spec.port) from None
-        except HostKeyRefused:
-            self.connection.close()
-            raise
-        except (OSError, socket.timeout, paramiko.SSHException) as exc:
-            where = f"{self.spec.user or ''}@{self.spec.address}:{self.spec.port or 22}"
-            raise HostUnreachable(f"{self.host}: cannot reach {where}: {exc}") from exc
+        if not self.connection.is_connected:
+            _open(self.connection)
 
     def run(
         self,
@@ -196,12 +181,115 @@ class SSHRunner(FileOps):
         self.connection.close()
 
 
+class _Connection(Connection):
+    """Fabric's Connection to one server on the way to a host, with the host-key policy it is checked
+    by and what its errors call it. Its gateway is ours (the hop before it, or a ProxyCommand), never
+    Fabric's own: Fabric makes each ~/.ssh/config ProxyJump hop a Connection of its own with
+    paramiko's AutoAddPolicy and none of our credentials (fabric/connection.py, get_gateway)."""
+
+    name: str  # the inventory host this connection is for
+    jump: bool  # a jump host on the way, not the host itself
+    where: str  # user@host:port
+    policy: HostKeyPolicy
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}: jump host {self.where}" if self.jump else self.name
+
+    def open_gateway(self):
+        if isinstance(self.gateway, str):
+            return _ProxyCommand(self.gateway)
+        _open(self.gateway)
+        try:
+            return self.gateway.transport.open_channel("direct-tcpip", (self.host, int(self.port)), ("", 0))
+        except (OSError, paramiko.SSHException) as exc:
+            reason = exc.text if isinstance(exc, paramiko.ChannelException) else exc
+            raise HostUnreachable(f"{self.name}: jump host {self.gateway.where} cannot reach {self.where}: {reason}") from exc
+
+    def close(self) -> None:
+        super().close()
+        if isinstance(self.gateway, _Connection):
+            self.gateway.close()
+
+
+def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_timeout: float) -> _Connection:
+    """The Connection to `server` (the target or a hop on its way) and those before it. Every hop is
+    checked against the same known_hosts and StrictHostKeyChecking as the target and is offered the
+    same keys (the inventory's key file, ssh-agent); a password goes to the target only."""
+    keys = list(dict.fromkeys(server.key_files + target.key_files))  # its own first; each once
+    connect_kwargs: dict = {"key_filename": keys, "look_for_keys": not keys, "allow_agent": True}
+    if spec.password and server is target:
+        connect_kwargs["password"] = spec.password
+    via = server.via
+    gateway = _connection(spec, via, target, connect_timeout) if isinstance(via, Endpoint) else via or False
+    connection = _Connection(
+        server.host, user=server.user, port=server.port, gateway=gateway, connect_timeout=connect_timeout,
+        connect_kwargs=connect_kwargs, config=Config(ssh_config=paramiko.SSHConfig()),  # looked up already
+    )
+    connection.name, connection.jump, connection.where = spec.name, server is not target, str(server)
+    connection.policy = host_key_policy(spec.vars, server.options)
+    apply_policy(connection.client, connection.label, connection.policy)
+    return connection
+
+
+def _open(connection: _Connection) -> None:
+    """Connect (through the hops before it), each failure one line naming where it happened."""
+    try:
+        connection.open()
+        _no_delay(connection.transport.sock)
+    except paramiko.BadHostKeyException as exc:
+        connection.close()
+        raise mismatch(connection.label, connection.policy, exc, connection.port) from None
+    except HostUnreachable:  # a refused host key, or a hop that failed (its line names it)
+        connection.close()
+        raise
+    except (OSError, socket.timeout, paramiko.SSHException) as exc:
+        connection.close()
+        what = "jump host " if connection.jump else ""
+        proxy = f" through ProxyCommand `{connection.gateway}`" if isinstance(connection.gateway, str) else ""
+        raise HostUnreachable(f"{connection.name}: cannot reach {what}{connection.where}{proxy}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """A connect failure in a few words: paramiko's "[Errno None] Unable to connect to port 22 on
+    10.0.0.5" becomes what each address answered ("Connection refused"); a ProxyCommand's failure is
+    the last line it wrote."""
+    if isinstance(exc, paramiko.ssh_exception.NoValidConnectionsError):
+        return "; ".join(sorted({e.strerror or str(e) for e in exc.errors.values()}))
+    if isinstance(exc, paramiko.ProxyCommandFailure):
+        return exc.error  # its command is in our line already
+    return str(exc)
+
+
+class _ProxyCommand(paramiko.ProxyCommand):
+    """paramiko's ProxyCommand run as ssh(1) runs one (`$SHELL -c "exec COMMAND"`, OpenSSH
+    sshconnect.c), that tells at once when the command has ended, with the last line it wrote to
+    stderr (paramiko's recv waits on the closed pipe until the banner timeout)."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(shlex.join([os.environ.get("SHELL") or "/bin/sh", "-c", f"exec {command}"]))
+        self.command = command
+
+    def recv(self, size: int) -> bytes:
+        if self.process.poll() is None:
+            return super().recv(size)
+        data = os.read(self.process.stdout.fileno(), size)  # what it wrote before it ended
+        if data:
+            return data
+        said = self.process.stderr.read().decode(errors="replace").strip().splitlines()
+        raise paramiko.ProxyCommandFailure(self.command, said[-1] if said else f"exit status {self.process.returncode}")
+
+    def close(self) -> None:
+        if self.process.poll() is None:  # paramiko's close signals the process even once it is gone
+            super().close()
+
+
 def _no_delay(sock: object) -> None:
     """Send each small packet at once (TCP_NODELAY). paramiko sets no socket option itself
     (paramiko/transport.py and client.py have no setsockopt), so Nagle's algorithm holds a short
     request back behind the peer's delayed ACK: about 40 ms more per command. The same fix:
     https://github.com/imbue-ai/mngr/pull/2598, https://github.com/pahaz/sshtunnel/pull/246.
-    A gateway's channel is no socket and is left as it is."""
+    A jump host's channel is no socket (the jump host's own connection is one, and is set)."""
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
