@@ -150,7 +150,7 @@ ns = Collection(detect, capture_, provision, rollback, matrix)
         "host": HOST,
         "config": "an nvinfer or deepstream-app config on the host (repeatable); without --root only these are looked at",
         "root": "a folder to search for nvinfer and deepstream-app configs (repeatable; default: dsprov_engine_roots or "
-                "/opt/nvidia/deepstream/deepstream/samples and ~)",
+                "/opt/nvidia/deepstream/deepstream/samples; ~ is searched only when given)",
         "inventory": INVENTORY,
         "dry-run": "classify the engines and print the commands; change nothing",
         "json": "print the per-engine report as JSON",
