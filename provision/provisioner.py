@@ -198,9 +198,10 @@ def run_job(
         check_settings(host_vars, runner.host)
         settings = Settings.read(host_vars)
         if job.probe:
-            searched = [item[2:] for item in job.config_search if item.startswith("r:")]
-            progress("detect" + (f", engine search in {', '.join(searched)}" if searched else ""))
-            log("probe (provision/facts/probe.sh)" + (f", engine search in {', '.join(searched)}" if searched else ""))
+            roots = [item[2:] for item in job.config_search if item.startswith("r:")]
+            search = f", engine search in {', '.join(roots)}" if roots else ""
+            progress("detect" + search)
+            log("probe (provision/facts/probe.sh)" + search)
             probed = time.monotonic()
             captured = capture(runner, settings.build_dir, job.config_search)
             log(f"probe done after {time.monotonic() - probed:.2f}s")
