@@ -12,13 +12,16 @@ one `error:` line on stderr, a usage hint under it, and exit code 2; a closed st
 from __future__ import annotations
 
 import contextlib
+import inspect
 import re
 import sys
+import textwrap
 from collections.abc import Iterator
 from importlib.metadata import version
 
 from invoke import Exit, ParseError, Program
 from invoke.parser import Argument, Parser, ParserContext
+from invoke.terminals import pty_size
 from invoke.util import Lexicon
 
 from provision.closed_pipe import exit_closed_pipe
@@ -81,6 +84,13 @@ class TaskContext(ParserContext):
     @property
     def missing_positional_args(self) -> list[Argument]:
         return [] if self.wants_help else super().missing_positional_args
+
+    def help_for(self, flag: str) -> tuple[str, str]:
+        """invoke's, with a repeatable option's value shown (invoke shows it as a switch)."""
+        names, text = super().help_for(flag)
+        if self.flags[flag].kind is list:
+            names = ", ".join(f"{n} STRING" if len(n) == 2 else f"{n}=STRING" for n in names.split(", "))
+        return names, text
 
     @property
     def as_kwargs(self) -> dict:
@@ -152,10 +162,10 @@ class DsprovProgram(Program):
         required = "".join(f" {_flag(a.name)} {a.name.upper()}" for a in context.positional_args)
         print(f"Usage: {self.binary} {name}{required} [options]")
         print("")
-        doc = self.collection[name].__doc__ or ""
-        for line in (line.strip() for line in doc.strip().splitlines()):
-            print(line)
-        print("")
+        doc = inspect.cleandoc(self.collection[name].__doc__ or "")
+        for paragraph in doc.split("\n\n"):
+            print(textwrap.fill(" ".join(paragraph.split()), width=pty_size()[0] - 1))
+            print("")
         print("Options:")
         self.print_columns(context.help_tuples())
 

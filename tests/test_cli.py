@@ -66,9 +66,10 @@ def test_every_task_has_help_with_no_inventory_and_h_is_help(installed, tmp_path
     assert late.returncode == 0 and late.stdout.startswith("Usage: dsprov deepstream.config --host HOST --kind KIND")
 
 
-def test_the_host_flag_is_capital_h(installed):
+def test_the_host_flag_is_capital_h_and_a_repeatable_option_shows_its_value(installed):
     shown = dsprov(installed, "provision", "-h").stdout
     assert "-H STRING, --host=STRING" in shown
+    assert "-r STRING, --root=STRING" in dsprov(installed, "engines", "-h").stdout
     unknown = dsprov(installed, "capture", "-H", "nosuch")
     assert unknown.returncode == 2 and unknown.stderr.startswith("error: host 'nosuch' is not in"), unknown.stderr
 
