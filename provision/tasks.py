@@ -1,4 +1,5 @@
-"""The invoke task collection (`invoke --list` in a checkout): parse options, call `provision.commands`."""
+"""The product's task collection, the installed `dsprov` (provision/cli.py) and, with the
+development tasks, `invoke` in a checkout (tasks.py): parse options, call `provision.commands`."""
 
 from __future__ import annotations
 
