@@ -1,7 +1,52 @@
-"""invoke tasks from a checkout: the collection lives in `provision/tasks.py`."""
+"""invoke tasks of a checkout: the product's collection (provision/tasks.py, which is also the
+installed `dsprov`) and the development tasks that need the simulated fleet (simfleet/, a package
+of its own that the wheel does not hold): `fleet.up`, `fleet.down`, `demo`."""
 
 from provision.library_warnings import silence_library_warnings
 
 silence_library_warnings()  # before the task collection imports ansible-core and paramiko
 
-from provision.tasks import ns  # noqa: E402,F401  (invoke looks for `ns` here)
+from invoke import Collection  # noqa: E402
+
+from provision.errors import ProvisionError  # noqa: E402
+from provision.task_args import task  # noqa: E402
+from provision.tasks import _cli  # noqa: E402
+from provision.tasks import ns as product  # noqa: E402
+
+
+def _simfleet():
+    """simfleet.demo, or one line saying how to install the simulated fleet."""
+    try:
+        from simfleet import demo
+    except ImportError:
+        raise ProvisionError("the simulated fleet is not installed: run `pip install -e ./simfleet`"
+                             " (`bash .ci/setup` does)") from None
+    return demo
+
+
+@task(name="up", help={"file": "fleet file (default: simfleet/fleets/demo.yml)"})
+@_cli
+def fleet_up(c, file=None):
+    """Start the simulated device fleet (sshd per device) and write its Ansible inventory."""
+    return _simfleet().fleet_up(file)
+
+
+@task(name="down", help={"name": "fleet name or runtime folder (default: demo)"})
+@_cli
+def fleet_down(c, name="demo"):
+    """Stop the simulated fleet: no process, mount or namespace is left behind."""
+    return _simfleet().fleet_down(name)
+
+
+@task
+@_cli
+def demo(c):
+    """Main job on the simulated fleet: start it, detect and provision every device."""
+    return _simfleet().demo()
+
+
+ns = Collection(demo, Collection("fleet", fleet_up, fleet_down))  # invoke looks for `ns` here
+for product_task in product.tasks.values():
+    ns.add_task(product_task)
+for collection in product.collections.values():
+    ns.add_collection(collection)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import threading
 import time
@@ -30,6 +31,9 @@ from provision.steps import max_clocks
 from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps
 
 LOGS_KEPT = 20
+# `2026-12-07T06:57:35.123Z line`: ISO 8601 UTC, to the millisecond
+LOG_FORMAT = logging.Formatter("%(asctime)s.%(msecs)03dZ %(message)s", "%Y-%m-%dT%H:%M:%S")
+LOG_FORMAT.converter = time.gmtime
 
 
 @dataclass
@@ -61,7 +65,9 @@ class HostLog:
     """One run's log of one host; each line also goes to an optional progress callback.
 
     Each run writes its own file, `<logs>/<host>/<UTC time>-<pid>.log`; `<logs>/<host>.log` links to
-    the newest, and the newest LOGS_KEPT of a host are kept.
+    the newest, and the newest LOGS_KEPT of a host are kept. The file is written by the standard
+    `logging` module (a FileHandler of its own, so that hosts logged at once never mix): every line
+    starts with its UTC time (LOG_FORMAT).
     """
 
     def __init__(self, host: str, folder: Path | None = None, on_line: Callable[[str], None] | None = None) -> None:
@@ -71,7 +77,10 @@ class HostLog:
         runs.mkdir(parents=True, exist_ok=True)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
         self.path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident()}.log"
-        self.handle, self.on_line = self.path.open("x"), on_line
+        self.path.touch(exist_ok=False)
+        self.handler, self.on_line = logging.FileHandler(self.path, encoding="utf-8"), on_line
+        self.handler.setFormatter(LOG_FORMAT)
+        self.name = f"dsprov.host.{host}"
         self.lines: list[str] = []
         latest = folder / f".{host}.log.{os.getpid()}.{threading.get_ident()}"
         latest.unlink(missing_ok=True)
@@ -80,15 +89,16 @@ class HostLog:
         for old in sorted(runs.glob("*.log"))[:-LOGS_KEPT]:
             old.unlink(missing_ok=True)
 
-    def __call__(self, line: str) -> None:
-        self.handle.write(line + "\n")
-        self.handle.flush()
-        self.lines.append(line)
-        if self.on_line:
-            self.on_line(line)
+    def __call__(self, text: str) -> None:
+        for line in text.splitlines() or [""]:
+            self.handler.handle(logging.makeLogRecord({"name": self.name, "levelno": logging.INFO,
+                                                       "levelname": "INFO", "msg": line}))
+            self.lines.append(line)
+            if self.on_line:
+                self.on_line(line)
 
     def close(self) -> None:
-        self.handle.close()
+        self.handler.close()
 
 
 def run_plan(
@@ -188,9 +198,14 @@ def run_job(
         check_settings(host_vars, runner.host)
         settings = Settings.read(host_vars)
         if job.probe:
-            progress("detect")
-            detection = analyse(runner.host, capture(runner, settings.build_dir, job.config_search), job.gpu_archs,
-                                job.matrix)
+            roots = [item[2:] for item in job.config_search if item.startswith("r:")]
+            search = f", engine search in {', '.join(roots)}" if roots else ""
+            progress("detect" + search)
+            log("probe (provision/facts/probe.sh)" + search)
+            probed = time.monotonic()
+            captured = capture(runner, settings.build_dir, job.config_search)
+            log(f"probe done after {time.monotonic() - probed:.2f}s")
+            detection = analyse(runner.host, captured, job.gpu_archs, job.matrix)
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
         plan = _planned(job, ctx, detection)
         report.plan = plan.lines()

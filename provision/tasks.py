@@ -1,16 +1,18 @@
-"""The invoke task collection (`invoke --list` in a checkout): parse options, call `provision.commands`."""
+"""The product's task collection, the installed `dsprov` (provision/cli.py) and, with the
+development tasks, `invoke` in a checkout (tasks.py): parse options, call `provision.commands`."""
 
 from __future__ import annotations
 
 import functools
 import inspect
 
-from invoke import Collection, Exit, task
+from invoke import Collection, Exit
 
 from provision import commands
 from provision.cancel import EXIT_CANCELLED
 from provision.errors import ProvisionError
 from provision.options import DETECT_FLAGS, FLEET_FLAGS, MODEL_FLAGS, PROVISION_FLAGS, PYDS_FLAGS, Flags, flag_fields
+from provision.task_args import task
 
 
 def _cli(func):
@@ -137,35 +139,10 @@ def rollback(c, host, inventory=None, json=False):
     return commands.rollback(host, inventory, json)
 
 
-@task(name="up", help={"file": "fleet file (default: simfleet/fleets/demo.yml)"})
-@_cli
-def fleet_up(c, file=None):
-    """Start the simulated device fleet (sshd per device) and write its Ansible inventory."""
-    return commands.fleet_up(file)
-
-
-@task(name="down", help={"name": "fleet name or runtime folder (default: demo)"})
-@_cli
-def fleet_down(c, name="demo"):
-    """Stop the simulated fleet: no process, mount or namespace is left behind."""
-    return commands.fleet_down(name)
-
-
-@task
-@_cli
-def demo(c):
-    """Main job on the simulated fleet: start it, detect and provision every device."""
-    return commands.demo()
-
-
-fleet = Collection("fleet")
-fleet.add_task(fleet_up)
-fleet.add_task(fleet_down)
-
 matrix = Collection("matrix")
 matrix.add_task(matrix_check)
 
-ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
+ns = Collection(detect, capture_, provision, rollback, matrix)
 
 
 @task(
@@ -174,7 +151,7 @@ ns = Collection(detect, capture_, provision, rollback, demo, matrix, fleet)
         "host": HOST,
         "config": "an nvinfer or deepstream-app config on the host (repeatable); without --root only these are looked at",
         "root": "a folder to search for nvinfer and deepstream-app configs (repeatable; default: dsprov_engine_roots or "
-                "/opt/nvidia/deepstream/deepstream/samples and ~)",
+                "/opt/nvidia/deepstream/deepstream/samples; ~ is searched only when given)",
         "inventory": INVENTORY,
         "dry-run": "classify the engines and print the commands; change nothing",
         "json": "print the per-engine report as JSON",

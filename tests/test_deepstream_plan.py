@@ -53,7 +53,7 @@ def test_settings_give_models_then_engines_last(h100_ds71, coco):
 def test_default_roots_and_skip_flags(h100_ds71, coco):
     plain = make_plan(h100_ds71, MATRIX, Options.from_settings({}))
     assert [s.name for s in plain.steps] == ["trt-oss-build", "plugin-swap", "pyds-build", "pyds-install", "engines"]
-    assert plain.steps[-1].roots == ("/opt/nvidia/deepstream/deepstream/samples", "~")
+    assert plain.steps[-1].roots == ("/opt/nvidia/deepstream/deepstream/samples",)  # the home folder only when configured
     skipped = make_plan(h100_ds71, MATRIX, Options.from_settings({"dsprov_models": [model(coco)]},
                                                                  Flags(skip_models=True, skip_engines=True, skip_pyds=True)))
     assert [s.name for s in skipped.steps] == ["trt-oss-build", "plugin-swap"] and {"models: skipped (--skip-models)", "engines: skipped (--skip-engines)"} <= set(skipped.notes)

@@ -7,6 +7,7 @@ does it; `verify` proves it; `rollback` undoes what `apply` changed when `verify
 from __future__ import annotations
 
 import shlex
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -67,20 +68,29 @@ class StepContext:
            timeout: float | None = None) -> Result:
         """Run a command on the host, logging it; a failure raises StepFailed unless check=False."""
         self.log(f"$ {'sudo ' if sudo else ''}{command}")
+        started = time.monotonic()
         result = self.runner.run(self.env + command, sudo=sudo, timeout=timeout, on_line=self.log if stream else None)
         for line in (result.stderr if stream else result.stdout + result.stderr).splitlines():
             self.log(line)  # a streamed command's stdout is logged as it comes
+        self.ended(result, started)
         if check and not result.ok:
             raise StepFailed(f"{self.runner.host}: `{command[:120]}` failed ({result.exit_code}): {result.reason()}")
         return result
 
+    def ended(self, result: Result, started: float) -> None:
+        """A logged command's last line: its exit status and how long it took (since `started`,
+        time.monotonic())."""
+        self.log(f"exit {result.exit_code} after {time.monotonic() - started:.2f}s")
+
     def write(self, path: str, data: bytes | Path, *, mode: str | None = None, sudo: bool = False) -> None:
         """Replace a file on the host atomically (the runner's write_atomic), logging the command;
         a failure raises StepFailed."""
+        started = time.monotonic()
         result = self.runner.write_atomic(data, path, mode=mode, sudo=sudo)
         self.log(f"$ {'sudo ' if sudo else ''}{result.command}")
         for line in (result.stdout + result.stderr).splitlines():
             self.log(line)
+        self.ended(result, started)
         if not result.ok:
             raise StepFailed(f"{self.runner.host}: `{result.command[:120]}` failed ({result.exit_code}): {result.reason()}")
 

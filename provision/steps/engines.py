@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import posixpath
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -41,7 +42,10 @@ from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
 from provision.steps.base import Step, StepContext, StepFailed, q
 
-DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples", "~")
+# Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of
+# many files made every run, a no-op rerun included, walk it: bench/engine_search.py). `~` is a root
+# like any other when configured.
+DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples",)
 TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
 
 # Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a deepstream-app
@@ -360,7 +364,9 @@ class RebuildEngines(Step):
             ctx.log(f"(the probe ran) {self._find_command()}")
             return found
         ctx.log(f"$ {self._find_command()}")
+        started = time.monotonic()
         result = ctx.runner.run(self._find_command(), stdin=FIND_SCRIPT, timeout=600)
+        ctx.ended(result, started)
         if not result.ok:
             raise StepFailed(f"{ctx.runner.host}: finding nvinfer configs failed: {result.tail(2)}")
         return result.stdout

@@ -1,0 +1,64 @@
+"""What the checkout's development tasks do (`invoke fleet.up`, `fleet.down`, `demo`, in ../tasks.py):
+start and stop a simulated fleet, and run the main job on it. Not part of the `dsprov` product."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from provision import commands, report
+from provision.commands import console
+from provision.inventory import Inventory
+from provision.options import Flags
+from provision.outcomes import RunResult
+from provision.provisioner import provision_hosts
+from simfleet.fleet import DEFAULT_FLEET, FleetHandle, default_runtime_dir
+from simfleet.fleet import fleet_down as stop
+from simfleet.fleet import fleet_up as start
+from simfleet.mirror import start_mirror, stop_mirror, wants_bundle
+
+
+def _start_fleet(fleet_file: str | None) -> tuple[FleetHandle, str]:
+    """Start a simulated fleet and its mirror: (handle, mirror URL)."""
+    path = Path(fleet_file) if fleet_file else DEFAULT_FLEET
+    with console.status("starting the simulated fleet (a cold cache builds base roots: minutes)"):
+        handle = start(path)
+        return handle, start_mirror(handle, wants_bundle(path))
+
+
+def fleet_up(fleet_file: str | None = None) -> int:
+    """Start a simulated fleet and its mirror; print how to reach it."""
+    handle, mirror = _start_fleet(fleet_file)
+    console.print(f"fleet {handle.name!r} up in {handle.start_seconds:.1f}s: {', '.join(d.name for d in handle.devices)}")
+    console.print(f"mirror: {mirror}")
+    console.print(f"inventory: {handle.inventory}")
+    print(f"export PROVISION_BECOME_PASSWORD=$(cat {handle.runtime_dir / 'become_password'})")
+    return 0
+
+
+def fleet_down(name: str) -> int:
+    """Stop a simulated fleet and its mirror; nothing is left running or mounted."""
+    runtime = Path(name) if Path(name).is_absolute() else default_runtime_dir(name)
+    stop_mirror(runtime)
+    stop(runtime)
+    console.print(f"fleet {name!r} stopped")
+    return 0
+
+
+def demo() -> int:
+    """The main job on the simulated fleet: start it, detect and provision every device.
+
+    A refusal by the matrix is the right outcome for a device that cannot be helped, so only a host
+    that failed makes the demo fail (Orin on JetPack 6.0 gets NVIDIA's prebuilt library).
+    """
+    handle, _ = _start_fleet(None)
+    os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
+    inventory = str(handle.inventory)
+    for device in handle.devices:
+        report.print_detection(commands._detection(device.name, None, inventory, None), console)
+    with console.status("provisioning every device in parallel (logs: ~/.cache/dsprov/logs/)"):
+        inv = Inventory(inventory)
+        reports = provision_hosts(inv, inv.resolve("all"), Flags())
+    commands._summary(reports, "provision (simulated fleet)")
+    console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
+    return 1 if any(r.result is RunResult.FAILED for r in reports) else 0
