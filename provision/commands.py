@@ -309,7 +309,11 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         planned.append(step)
         return Plan(host, [step])
 
-    result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    with cancel.on_sigint():
+        result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    if cancel.requested():  # after the current engine (provision/steps/engines.py): one line, 130
+        print(result.message if result.result is RunResult.CANCELLED else f"{host}: cancelled", file=sys.stderr)
+        return cancel.EXIT_CANCELLED
     rows = [e.to_json() for step in planned for e in step.engines]
     graphs = [g for step in planned for g in step.graphs]
     if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provision import input_files
 from provision.errors import ProvisionError, UnknownHost
+from provision.settings import whole_number
 
 DEFAULT_INVENTORY = "inventory"  # in the current folder, as `ansible-playbook -i inventory/` reads it
 INVENTORY_ENV = "ANSIBLE_INVENTORY"  # Ansible's own setting, when set, comes first
@@ -107,7 +109,7 @@ class Inventory:
         return HostSpec(
             name=name,
             address=str(values.get("ansible_host") or name),
-            port=int(port) if port else None,
+            port=_port(name, port) if port else None,
             user=values.get("ansible_user"),
             connection=_connection(name, values),
             key_file=values.get("ansible_ssh_private_key_file"),
@@ -115,6 +117,14 @@ class Inventory:
             become_password=str(become) if become else None,
             vars=values,
         )
+
+
+def _port(name: str, value: Any) -> int:
+    """ansible_port as a TCP port: 1-65535 in ASCII digits (99999 would wrap, `22; rm -rf /` is no port)."""
+    number = whole_number(value)
+    if number is None or not 1 <= number <= 65535:
+        raise ProvisionError(f"{name}: ansible_port {str(value)[:80]!r} is not a port number (1-65535)")
+    return number
 
 
 def _connection(name: str, values: dict[str, Any]) -> str:
@@ -145,6 +155,8 @@ def _inventory_files(source: Path) -> list[Path]:
 
     if source.is_file():
         return [source]
+    if source.exists() and not source.is_dir():
+        raise ProvisionError(f"inventory {source}: not a file or folder")
     found: list[Path] = []
     for entry in sorted(source.iterdir()) if source.is_dir() else []:
         if not IGNORED.search(entry.name.encode()):
@@ -153,8 +165,8 @@ def _inventory_files(source: Path) -> list[Path]:
 
 
 def _check_text_file(path: Path) -> None:
-    """An inventory file must be UTF-8 text with something in it."""
-    data = path.read_bytes()
+    """An inventory file must be UTF-8 text with something in it, within its size limit."""
+    data = input_files.read_bytes(path, "inventory", input_files.INVENTORY)
     nul = data.find(b"\0")
     if nul >= 0:
         raise ProvisionError(f"inventory {path}: not a text file (a NUL byte at offset {nul})")

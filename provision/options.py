@@ -207,7 +207,7 @@ class Settings:
             if isinstance(field.default, tuple) or field.name == "engine_roots":
                 value = tuple(value.replace(",", " ").split() if isinstance(value, str) else value)
             elif isinstance(field.default, int):
-                value = int(value)
+                value = field.metadata["check"](f"dsprov_{field.name}", value)
             values[field.name] = value
         return cls(**values)
 

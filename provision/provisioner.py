@@ -107,6 +107,8 @@ def run_plan(
         progress(step.name)
         try:
             _run_step(step, ctx, report, check_only, first_change)
+        except cancel.StoppedBetween:
+            raise
         except cancel.Cancelled:
             raise cancel.Cancelled(
                 f"{ctx.runner.host}: cancelled during {step.name}, its command stopped on the host{_done(report)}"

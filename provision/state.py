@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from provision import input_files
 from provision.errors import StepFailed
 
 if TYPE_CHECKING:
@@ -28,10 +29,16 @@ def parse_state(host: str, text: str | None) -> dict:
     """A state file's text (read now, or by the probe): {} when empty, StepFailed when not JSON."""
     if not text or not text.strip():
         return {}
+    if len(text) > input_files.STATE:
+        raise StepFailed(f"{host}: {STATE_FILE} is larger than {input_files.STATE} bytes; fix or remove it")
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise StepFailed(f"{host}: {STATE_FILE} is not valid JSON ({exc}); fix or remove it") from exc
+        state = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        why = " ".join(str(exc).split()) if isinstance(exc, ValueError) else "nested too deeply"
+        raise StepFailed(f"{host}: {STATE_FILE} is not valid JSON ({why}); fix or remove it") from None
+    if not isinstance(state, dict):
+        raise StepFailed(f"{host}: {STATE_FILE} holds a JSON {type(state).__name__}, not an object; fix or remove it")
+    return state
 
 
 def write_state(ctx: StepContext, state: dict) -> None:
