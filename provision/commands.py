@@ -57,9 +57,15 @@ def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_arch
 
 def save_capture(host: str, out: str | None, inventory: str | None) -> int:
     """Write the raw probe output of a host to a file (or stdout)."""
+    if out and not Path(out).parent.is_dir():  # before the probe: bad input changes nothing
+        raise ProvisionError(f"--out {out}: no folder {Path(out).parent}")
     text = _capture_host(host, inventory)
     if out:
-        Path(out).write_text(text)
+        try:
+            with open(out, "w") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise ProvisionError(f"--out {out}: cannot write the capture: {exc.strerror or exc}") from None
         print(f"{host}: capture written to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -337,8 +343,9 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
                           markup=False, highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(f"$ {line}" for line in describe), markup=False, highlight=False)
-        if result.result in NOT_OK:
-            err.print(f"[red]{escape(result.message)}[/] (log: {result.log})", highlight=False)
+    if result.result in NOT_OK:  # one line, never wrapped
+        print(f"error: {host}: {result.result}: {result.message.removeprefix(host + ': ')} (log: {result.log})",
+              file=sys.stderr)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
     return 1 if any(r["outcome"] == EngineOutcome.FAILED
                     or (r["outcome"] == EngineOutcome.REFUSED and asked & {r["config"], r["app_config"]})
@@ -392,14 +399,14 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                           "plan": result.plan, "steps": [dataclasses.asdict(s) for s in result.steps]}, indent=2))
     else:
         for warning in warnings:
-            err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
+            err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(result.plan), markup=False, highlight=False)
             console.print(config_step.config_text, markup=False, highlight=False)
         for s in result.steps:
             console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
-        if failed:
-            err.print(f"[red]{host} failed[/]: {escape(result.message)} (log: {result.log})", highlight=False)
+    if failed:  # one line, never wrapped (rich would fold it to the terminal's width)
+        print(f"error: {host}: failed: {result.message.removeprefix(host + ': ')} (log: {result.log})", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -212,7 +212,7 @@ MODEL = {
 PREBUILT = {"platform": word, "tensorrt": version, "sha256": sha256, "path": no_option}
 # the records of provision/options.py's Settings
 CMAKE_ARCHIVE = _record(ARCHIVE, ("arch", "version", "url", "sha256"))
-CMAKE_SOURCE = _record({k: ARCHIVE[k] for k in ("version", "url", "sha256")}, ("version", "url", "sha256"))
+CMAKE_SOURCE = _record({k: ARCHIVE[k] for k in ("version", "url", "sha256", "size")}, ("version", "url", "sha256"))
 MODEL_RECORD = _record(MODEL, ("kind", "onnx", "coco", "config"))
 FORKS = _count(1, 1000)  # hosts worked on at once (provision/options.py's Flags.forks)
 PREBUILT_PINS = _record({

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import jsonschema
+
 from provision import input_files
 from provision.errors import StepFailed
 
@@ -18,6 +20,24 @@ if TYPE_CHECKING:
 STATE_DIR = "/var/lib/dsprov"
 STATE_FILE = f"{STATE_DIR}/state.json"
 SAVED_DIR = f"{STATE_DIR}/orig"  # saved originals: outside every library folder
+
+
+_TEXT = {"type": ["string", "null"]}
+_ORIGINALS = {"type": "array", "items": {"type": "object", "properties": {"sha256": _TEXT, "path": _TEXT}}}
+# What the steps read back (plugin_swap, pyds, max_clocks): a record of the wrong type is refused
+# here, in one line, rather than failing later in whichever step reads it.
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "plugin": {"type": ["object", "null"], "properties": {
+            "previous_originals": _ORIGINALS, "original_sha256": _TEXT, "installed_sha256": _TEXT, "commit": _TEXT,
+            "ref": _TEXT}},
+        "pyds": {"type": ["object", "null"], "properties": {"version": _TEXT, "tag": _TEXT, "commit": _TEXT}},
+        "max_clocks": {"type": ["object", "null"], "properties": {
+            "previous_mode": {"type": "integer"}, "previous_name": {"type": "string"}, "stored": {"type": "string"}}},
+        "previous_originals": _ORIGINALS,
+    },
+}
 
 
 def read_state(ctx: StepContext) -> dict:
@@ -36,9 +56,17 @@ def parse_state(host: str, text: str | None) -> dict:
     except (ValueError, RecursionError) as exc:
         why = " ".join(str(exc).split()) if isinstance(exc, ValueError) else "nested too deeply"
         raise StepFailed(f"{host}: {STATE_FILE} is not valid JSON ({why}); fix or remove it") from None
-    if not isinstance(state, dict):
-        raise StepFailed(f"{host}: {STATE_FILE} holds a JSON {type(state).__name__}, not an object; fix or remove it")
+    problem = next(jsonschema.Draft202012Validator(SCHEMA).iter_errors(state), None)
+    if problem is not None:
+        where = "".join(f"[{p!r}]" for p in problem.absolute_path) or "the top level"
+        raise StepFailed(f"{host}: {STATE_FILE}: {where} is {_kind(problem.instance)}, not what dsprov writes;"
+                         " fix or remove it (`dpkg-divert --list` still shows a swap to restore)")
     return state
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")
 
 
 def write_state(ctx: StepContext, state: dict) -> None:

@@ -83,7 +83,9 @@ def _file(**lists: dict[str, Any]) -> dict[str, Any]:
 _VERSION, _TEXTS, _FLAG, _HTTPS = _ref("version"), _ref("text"), _ref("flag"), _ref("https")
 _CAVEAT = {"caveat": _TEXTS}
 
-_ARCHIVE = _row({"version": _VERSION, "sha256": _ref("sha256"), "url": _HTTPS})
+_SIZE = {"type": "integer", "minimum": 1,
+         "x-message": {k: "size must be a positive integer, got {value!r}" for k in ("type", "minimum")}}
+_ARCHIVE = _row({"version": _VERSION, "sha256": _ref("sha256"), "url": _HTTPS}, {"size": _SIZE})
 
 FILES: dict[str, dict[str, Any]] = {
     "l4t.yml": _file(l4t=_row({"l4t": _VERSION, "jetpack": _VERSION, "source": _HTTPS}, {"preview": _FLAG} | _CAVEAT)),
@@ -185,7 +187,9 @@ FILES: dict[str, dict[str, Any]] = {
             "oss_build": _row({"minimum": _VERSION, "source": _HTTPS}),
             "archives": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
                 {"arch": {"enum": ["x86_64", "aarch64"],
-                          "x-message": {"enum": "arch {value!r} is not x86_64 or aarch64"}}} | _ARCHIVE["properties"],
+                          "x-message": {"enum": "arch {value!r} is not x86_64 or aarch64"}}}
+                | {k: _ARCHIVE["properties"][k] for k in _ARCHIVE["required"]},
+                {"size": _SIZE},
             )},
             "source_archives": {"type": "array", "items": _ARCHIVE, "x-message": _LIST_TYPE},
         },
