@@ -61,6 +61,8 @@ class HostReport:
 def check_log_folder(folder: Path | None) -> None:
     """An unwritable log folder (`--log-dir /dev/null`) is one line before any host is touched."""
     folder = folder or cache_root() / "logs"
+    if folder.exists() and not folder.is_dir():
+        raise ProvisionError(f"cannot write the logs under {folder}: not a folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=folder).close()
