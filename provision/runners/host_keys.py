@@ -15,6 +15,7 @@ password is sent. Keys are looked up in `UserKnownHostsFile` (default ~/.ssh/kno
 
 from __future__ import annotations
 
+import binascii
 import fnmatch
 import os
 import shlex
@@ -208,10 +209,16 @@ class KnownHosts:
 
 
 def _entry(line: str, number: int) -> HostKeyEntry | None:
+    """A line's entry, None when paramiko cannot read it (or a hashed name in it: paramiko's
+    lookup would fail on it at connect time, for every host)."""
     try:
-        return HostKeyEntry.from_line(line, number)
-    except (paramiko.SSHException, InvalidHostKey, ValueError, TypeError):
+        entry = HostKeyEntry.from_line(line, number)
+        for name in entry.hostnames if entry else ():
+            if name.lstrip("!").startswith("|1|"):
+                HostKeys.hash_host("", name.lstrip("!"))
+    except (paramiko.SSHException, InvalidHostKey, ValueError, TypeError, binascii.Error):
         return None
+    return entry
 
 
 def read_known_hosts(paths: tuple[Path, ...]) -> KnownHosts:
