@@ -61,15 +61,20 @@ def save_capture(host: str, out: str | None, inventory: str | None) -> int:
         raise ProvisionError(f"--out {out}: no folder {Path(out).parent}")
     text = _capture_host(host, inventory)
     if out:
-        try:
-            with open(out, "w") as handle:
-                handle.write(text)
-        except OSError as exc:
-            raise ProvisionError(f"--out {out}: cannot write the capture: {exc.strerror or exc}") from None
+        write_out(out, text)
         print(f"{host}: capture written to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def write_out(out: str, text: str) -> None:
+    """Write a `--out` file; a full disk (`/dev/full`) or any other write error is one line."""
+    try:
+        with open(out, "w") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ProvisionError(f"--out {out}: cannot write the capture: {exc.strerror or exc}") from None
 
 
 WHAT_IF_FIELDS = ("l4t", "jetpack", "cuda", "tensorrt", "deepstream", "python", "ubuntu", "driver")

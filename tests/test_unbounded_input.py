@@ -100,6 +100,13 @@ def test_unwritable_outputs_are_one_line_before_any_host(tmp_path, args, says):
     one_line(invoke(*args, "-i", str(tmp_path / "hosts.ini")), says)
 
 
+def test_a_capture_written_to_a_full_disk_is_one_line():
+    from provision.commands import write_out
+
+    with pytest.raises(ProvisionError, match=r"^--out /dev/full: cannot write the capture: No space left on device$"):
+        write_out("/dev/full", "==> uname_m <==\nx86_64\n" * 1000)
+
+
 def test_a_special_file_as_inventory_is_one_line():
     one_line(invoke("provision", "--host", "t4-01", "-i", "/dev/zero"), "error: inventory /dev/zero: not a file or folder")
 
