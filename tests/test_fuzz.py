@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 
 import paramiko
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from invoke import Exit
