@@ -63,6 +63,7 @@ class Inventory:
             )
         for path in _inventory_files(self.source):
             _check_text_file(path)
+        _check_vars_files(self.source)
         with _ParseFailures() as failures:
             self.manager = InventoryManager(loader=self.loader, sources=[str(self.source)])
         failures.raise_first(self.source)
@@ -162,6 +163,19 @@ def _inventory_files(source: Path) -> list[Path]:
         if not IGNORED.search(entry.name.encode()):
             found += _inventory_files(entry)
     return found
+
+
+def _check_vars_files(source: Path) -> None:
+    """The group_vars/host_vars files Ansible reads beside the inventory: regular files within the
+    inventory limit (a link to /dev/zero there would have Ansible read forever)."""
+    folder = source if source.is_dir() else source.parent
+    for path in (p for name in ("group_vars", "host_vars") for p in sorted((folder / name).rglob("*"))):
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            raise ProvisionError(f"inventory {path}: not a file")
+        if path.stat().st_size > input_files.INVENTORY:
+            raise input_files.too_large("inventory", path, input_files.INVENTORY)
 
 
 def _check_text_file(path: Path) -> None:

@@ -107,8 +107,13 @@ def test_a_capture_written_to_a_full_disk_is_one_line():
         write_out("/dev/full", "==> uname_m <==\nx86_64\n" * 1000)
 
 
-def test_a_special_file_as_inventory_is_one_line():
+def test_a_special_file_as_inventory_is_one_line(tmp_path):
     one_line(invoke("provision", "--host", "t4-01", "-i", "/dev/zero"), "error: inventory /dev/zero: not a file or folder")
+    (tmp_path / "hosts.ini").write_text(INVENTORY)
+    (tmp_path / "group_vars").mkdir()
+    (tmp_path / "group_vars" / "x86.yml").symlink_to("/dev/zero")
+    one_line(invoke("provision", "--host", "t4-01", "-i", str(tmp_path / "hosts.ini")),
+             f"error: inventory {tmp_path}/group_vars/x86.yml: not a file")
 
 
 def test_deep_and_duplicated_coco(tmp_path):
