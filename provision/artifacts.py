@@ -12,16 +12,14 @@ import hashlib
 import json
 import os
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-import requests
-
+from provision import cancel, input_files
+from provision.downloads import download
 from provision.errors import ProvisionError
 from provision.options import DEFAULT_STALL_TIMEOUT
-from provision.steps.base import LOW_SPEED_LIMIT
 
 CACHE_ENV = "DSPROV_CACHE"
 
@@ -50,36 +48,31 @@ def build_key(parts: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def fetch(url: str, sha256: str, name: str, stall_timeout: int = DEFAULT_STALL_TIMEOUT) -> Path:
-    """Download `url` once into the cache, checking its SHA-256 (a mismatch is never kept).
-
-    A download that stays under LOW_SPEED_LIMIT bytes/s for stall_timeout seconds (no answer,
-    or a trickle) is abandoned, as git's http.lowSpeedTime does on the hosts."""
+def fetch(url: str, sha256: str, name: str, stall_timeout: int = DEFAULT_STALL_TIMEOUT, size: int | None = None) -> Path:
+    """Download `url` once into the cache, checking its SHA-256 (a mismatch is never kept); a stall,
+    a cancel or more bytes than `size` (or downloads.DEFAULT_CAP when not pinned) abandons it."""
     target = cache_root() / "downloads" / sha256 / name
     if target.exists() and sha256_file(target) == sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
-        try:
-            with requests.get(url, stream=True, timeout=stall_timeout) as response:
-                response.raise_for_status()
-                window, got = time.monotonic(), 0
-                for chunk in response.iter_content(1 << 16):
-                    tmp.write(chunk)
-                    got += len(chunk)
-                    if time.monotonic() - window >= stall_timeout:
-                        if got < LOW_SPEED_LIMIT * stall_timeout:
-                            raise requests.Timeout(f"less than {LOW_SPEED_LIMIT} bytes/s for {stall_timeout} s")
-                        window, got = time.monotonic(), 0
-        except requests.RequestException as exc:
-            os.unlink(tmp.name)
-            raise ProvisionError(f"cannot download {url}: {exc} (stall limit: dsprov_stall_timeout)") from exc
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=".partial-", delete=False) as tmp:
+        with cancel.on_abort(lambda: _unlink(tmp.name)):
+            try:
+                download(url, tmp, stall_timeout, size)
+            except BaseException:
+                _unlink(tmp.name)
+                raise
     got = sha256_file(Path(tmp.name))
     if got != sha256:
         os.unlink(tmp.name)
         raise ProvisionError(f"{url}: SHA-256 {got} does not match the expected {sha256}")
     os.replace(tmp.name, target)
     return target
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 class ArtifactStore:
@@ -113,18 +106,38 @@ class ArtifactStore:
         return handle
 
     def get(self, key: str, name: str) -> Path | None:
+        """The cached file, when its meta.json is whole and names its SHA-256; a broken meta.json
+        (a controller killed mid-write before writes were atomic, a full disk) is a cache miss."""
         path = self.root / key / name
         meta = self.root / key / "meta.json"
-        if path.exists() and meta.exists() and json.loads(meta.read_text()).get("sha256") == sha256_file(path):
+        if not (path.is_file() and meta.is_file()):
+            return None
+        try:
+            recorded = input_files.read_json(meta, "cache record", input_files.STATE)
+        except ProvisionError:
+            return None
+        if isinstance(recorded, dict) and recorded.get("sha256") == sha256_file(path):
             return path
         return None
 
     def put(self, key: str, name: str, source: Path, parts: dict[str, str]) -> Path:
+        """Copy a built file in, then its meta.json: each replaced whole (written beside, renamed)."""
         folder = self.root / key
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{name}.tmp"
-        tmp.write_bytes(source.read_bytes())
-        os.replace(tmp, folder / name)
+        _replace(folder / name, source.read_bytes())
         meta = {"key": key, "parts": parts, "sha256": sha256_file(folder / name)}
-        (folder / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+        _replace(folder / "meta.json", json.dumps(meta, indent=2, sort_keys=True).encode())
         return folder / name
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a private file beside it, flushed, renamed over it."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
+        try:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        except BaseException:
+            _unlink(tmp.name)
+            raise
+    os.replace(tmp.name, path)

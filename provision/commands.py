@@ -57,13 +57,24 @@ def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_arch
 
 def save_capture(host: str, out: str | None, inventory: str | None) -> int:
     """Write the raw probe output of a host to a file (or stdout)."""
+    if out and not Path(out).parent.is_dir():  # before the probe: bad input changes nothing
+        raise ProvisionError(f"--out {out}: no folder {Path(out).parent}")
     text = _capture_host(host, inventory)
     if out:
-        Path(out).write_text(text)
+        write_out(out, text)
         print(f"{host}: capture written to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
+
+
+def write_out(out: str, text: str) -> None:
+    """Write a `--out` file; a full disk (`/dev/full`) or any other write error is one line."""
+    try:
+        with open(out, "w") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise ProvisionError(f"--out {out}: cannot write the capture: {exc.strerror or exc}") from None
 
 
 WHAT_IF_FIELDS = ("l4t", "jetpack", "cuda", "tensorrt", "deepstream", "python", "ubuntu", "driver")
@@ -240,7 +251,11 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         planned.append(step)
         return Plan(host, [step])
 
-    result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    with cancel.on_sigint():
+        result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    if cancel.requested():  # after the current engine (provision/steps/engines.py): one line, 130
+        print(result.message if result.result is RunResult.CANCELLED else f"{host}: cancelled", file=sys.stderr)
+        return cancel.EXIT_CANCELLED
     rows = [e.to_json() for step in planned for e in step.engines]
     graphs = [g for step in planned for g in step.graphs]
     if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):
@@ -264,8 +279,9 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
                           markup=False, highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(f"$ {line}" for line in describe), markup=False, highlight=False)
-        if result.result in NOT_OK:
-            err.print(f"[red]{escape(result.message)}[/] (log: {result.log})", highlight=False)
+    if result.result in NOT_OK:  # one line, never wrapped
+        print(f"error: {host}: {result.result}: {result.message.removeprefix(host + ': ')} (log: {result.log})",
+              file=sys.stderr)
     asked = set(configs)  # a config found by the search that cannot be rebuilt (Caffe samples) is only reported
     return 1 if any(r["outcome"] == EngineOutcome.FAILED
                     or (r["outcome"] == EngineOutcome.REFUSED and asked & {r["config"], r["app_config"]})
@@ -319,14 +335,14 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                           "plan": result.plan, "steps": [dataclasses.asdict(s) for s in result.steps]}, indent=2))
     else:
         for warning in warnings:
-            err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False)
+            err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(result.plan), markup=False, highlight=False)
             console.print(config_step.config_text, markup=False, highlight=False)
         for s in result.steps:
             console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
-        if failed:
-            err.print(f"[red]{host} failed[/]: {escape(result.message)} (log: {result.log})", highlight=False)
+    if failed:  # one line, never wrapped (rich would fold it to the terminal's width)
+        print(f"error: {host}: failed: {result.message.removeprefix(host + ': ')} (log: {result.log})", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -8,7 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from provision import __version__, settings
+from provision import __version__, input_files, settings
 from provision.errors import ProvisionError
 from provision.facts import Gpu, HostFacts, host_facts, probe_script, split_sections
 from provision.facts.parsers import to_version
@@ -108,10 +108,9 @@ def stack(facts: HostFacts) -> Stack:
 
 def read_capture(path: Path) -> tuple[str, str]:
     """A saved capture file -> (host named in it, text)."""
+    data = input_files.read_bytes(path, "capture", input_files.CAPTURE)
     try:
-        text = path.read_bytes().decode()
-    except OSError as exc:
-        raise ProvisionError(f"cannot read capture {path}: {exc.strerror}") from exc
+        text = data.decode()
     except UnicodeDecodeError as exc:
         raise ProvisionError(f"{path} is not a probe capture (not UTF-8 text: byte {exc.object[exc.start]:#04x}"
                              f" at offset {exc.start})") from None

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from provision import input_files
 from provision.errors import ProvisionError, UnknownHost
+from provision.settings import whole_number
 
 DEFAULT_INVENTORY = "inventory"  # in the current folder, as `ansible-playbook -i inventory/` reads it
 INVENTORY_ENV = "ANSIBLE_INVENTORY"  # Ansible's own setting, when set, comes first
@@ -63,6 +65,7 @@ class Inventory:
             )
         for path in _inventory_files(self.source):
             _check_text_file(path)
+        _check_vars_files(self.source)
         with _ParseFailures() as failures:
             self.manager = InventoryManager(loader=self.loader, sources=[str(self.source)])
         failures.raise_first(self.source)
@@ -110,7 +113,7 @@ class Inventory:
         return HostSpec(
             name=name,
             address=str(values.get("ansible_host") or name),
-            port=int(port) if port else None,
+            port=_port(name, port) if port else None,
             user=ssh["remote_user"] or None,
             connection=_connection(name, values),
             key_file=os.path.expanduser(key_file) if key_file else None,
@@ -131,6 +134,14 @@ def connection_options(variables: Mapping[str, Any], names: tuple[str, ...]) -> 
         connection_loader.get("ssh", class_only=True)  # registers the ssh plugin's option definitions
         return {name: C.config.get_config_value(name, plugin_type="connection", plugin_name="ssh",
                                                 variables=dict(variables)) for name in names}
+
+
+def _port(name: str, value: Any) -> int:
+    """ansible_port as a TCP port: 1-65535 in ASCII digits (99999 would wrap, `22; rm -rf /` is no port)."""
+    number = whole_number(value)
+    if number is None or not 1 <= number <= 65535:
+        raise ProvisionError(f"{name}: ansible_port {str(value)[:80]!r} is not a port number (1-65535)")
+    return number
 
 
 def _connection(name: str, values: dict[str, Any]) -> str:
@@ -161,6 +172,8 @@ def _inventory_files(source: Path) -> list[Path]:
 
     if source.is_file():
         return [source]
+    if source.exists() and not source.is_dir():
+        raise ProvisionError(f"inventory {source}: not a file or folder")
     found: list[Path] = []
     for entry in sorted(source.iterdir()) if source.is_dir() else []:
         if not IGNORED.search(entry.name.encode()):
@@ -168,9 +181,22 @@ def _inventory_files(source: Path) -> list[Path]:
     return found
 
 
+def _check_vars_files(source: Path) -> None:
+    """The group_vars/host_vars files Ansible reads beside the inventory: regular files within the
+    inventory limit (a link to /dev/zero there would have Ansible read forever)."""
+    folder = source if source.is_dir() else source.parent
+    for path in (p for name in ("group_vars", "host_vars") for p in sorted((folder / name).rglob("*"))):
+        if path.is_dir():
+            continue
+        if not path.is_file():
+            raise ProvisionError(f"inventory {path}: not a file")
+        if path.stat().st_size > input_files.INVENTORY:
+            raise input_files.too_large("inventory", path, input_files.INVENTORY)
+
+
 def _check_text_file(path: Path) -> None:
-    """An inventory file must be UTF-8 text with something in it."""
-    data = path.read_bytes()
+    """An inventory file must be UTF-8 text with something in it, within its size limit."""
+    data = input_files.read_bytes(path, "inventory", input_files.INVENTORY)
     nul = data.find(b"\0")
     if nul >= 0:
         raise ProvisionError(f"inventory {path}: not a text file (a NUL byte at offset {nul})")

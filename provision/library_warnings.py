@@ -1,4 +1,4 @@
-"""Library deprecation warnings stay off the user's terminal: our own lines are the output.
+"""Library deprecation warnings and log records stay off the user's terminal: our own lines are the output.
 
 Called first by every entry point (the `dsprov` command, the checkout's `tasks.py`, the Ansible
 plugins), before ansible-core, paramiko or cryptography are imported: a warning those print at
@@ -9,6 +9,7 @@ hold whatever the environment asks for.
 
 from __future__ import annotations
 
+import logging
 import warnings
 
 
@@ -23,6 +24,16 @@ def _deprecation_categories() -> tuple[type[Warning], ...]:
 
 
 def silence_library_warnings() -> None:
-    """Ignore deprecation warnings from here on, for the rest of the process."""
+    """Ignore deprecation warnings from here on, for the rest of the process; quiet paramiko's logs."""
     for category in _deprecation_categories():
         warnings.filterwarnings("ignore", category=category)
+    quiet_library_logs()
+
+
+def quiet_library_logs() -> None:
+    """paramiko logs a failed handshake (a host that accepts TCP and says nothing, "No existing
+    session") as ERROR records with a traceback; with no handler configured, Python's last-resort
+    handler prints them on stderr, a dozen lines per host. The runner's one line per host says
+    what happened; a NullHandler keeps the records off the terminal (a caller that configures
+    logging still gets them)."""
+    logging.getLogger("paramiko").addHandler(logging.NullHandler())

@@ -182,15 +182,17 @@ class Settings:
     required_plugins: tuple[str, ...] = option(
         "plugin creators the swapped library must carry", lambda n, v: tuple(checks.words(n, v, checks.word)), ())
     cmake_archives: tuple[dict, ...] = option(
-        "cmake release archives [{arch, version, url, sha256}] replacing matrix/cmake.yml's",
+        "cmake release archives [{arch, version, url, sha256, size}] replacing matrix/cmake.yml's (size in bytes,"
+        " optional: the download stops past it; unpinned, past 256 MiB)",
         lambda n, v: tuple(checks.words(n, v, checks.CMAKE_ARCHIVE)), ())
-    cmake_source: dict | None = option("the cmake source release {version, url, sha256}", checks.CMAKE_SOURCE)
+    cmake_source: dict | None = option("the cmake source release {version, url, sha256, size}", checks.CMAKE_SOURCE)
     models: tuple[dict, ...] = option(
         "models to set up [{kind, onnx, coco, config, ...}]", lambda n, v: tuple(checks.words(n, v, checks.MODEL_RECORD)),
         ())
     lock_lease: int = option("seconds the host lock outlives a controller that died (Ansible)", checks.seconds,
                              DEFAULT_LOCK_LEASE)
-    stall_timeout: int = option("seconds a clone or download may stay under 1000 bytes/s", checks.seconds,
+    stall_timeout: int = option("a clone or download moving under 1000 bytes/s over this many seconds is abandoned",
+                                checks.seconds,
                                 DEFAULT_STALL_TIMEOUT)
     prebuilt_plugins: dict | None = option(
         "a mirror's prebuilt plugin pins {commit, libraries: [{platform, tensorrt, sha256, path}]}", checks.PREBUILT_PINS)
@@ -207,7 +209,7 @@ class Settings:
             if isinstance(field.default, tuple) or field.name == "engine_roots":
                 value = tuple(value.replace(",", " ").split() if isinstance(value, str) else value)
             elif isinstance(field.default, int):
-                value = int(value)
+                value = field.metadata["check"](f"dsprov_{field.name}", value)
             values[field.name] = value
         return cls(**values)
 

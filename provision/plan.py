@@ -13,6 +13,7 @@ from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.gpu.archs import host_compute_caps, runs_on
 from provision.options import DEFAULT_TRT_OSS_REPO, Flags, Settings
+from provision.settings import byte_size
 from provision.matrix import CmakeArchive, Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
 from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
 from provision.steps.base import Step
@@ -89,7 +90,7 @@ def _archive(entry: Any, setting: str, arch: str | None = None) -> CmakeArchive:
     """A cmake archive from an inventory setting ({arch, version, url, sha256})."""
     try:
         return CmakeArchive(arch or str(entry["arch"]), Version(str(entry["version"])), str(entry["url"]),
-                            str(entry["sha256"]))
+                            str(entry["sha256"]), byte_size(setting, entry["size"]) if entry.get("size") else None)
     except (KeyError, TypeError, InvalidVersion):
         fields = "version, url and sha256" if arch else "arch, version, url and sha256"
         raise ProvisionError(f"{setting}: needs {fields}; got {entry!r}") from None

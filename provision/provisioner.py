@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,18 @@ class HostReport:
         return any(s.status is StepStatus.CHANGED for s in self.steps)
 
 
+def check_log_folder(folder: Path | None) -> None:
+    """An unwritable log folder (`--log-dir /dev/null`) is one line before any host is touched."""
+    folder = folder or cache_root() / "logs"
+    if folder.exists() and not folder.is_dir():
+        raise ProvisionError(f"cannot write the logs under {folder}: not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        raise ProvisionError(f"cannot write the logs under {folder}: {exc.strerror or exc}") from None
+
+
 class HostLog:
     """One run's log of one host; each line also goes to an optional progress callback.
 
@@ -72,6 +85,12 @@ class HostLog:
 
     def __init__(self, host: str, folder: Path | None = None, on_line: Callable[[str], None] | None = None) -> None:
         folder = folder or cache_root() / "logs"
+        try:
+            self._open(host, folder, on_line)
+        except OSError as exc:
+            raise ProvisionError(f"cannot write the logs under {folder}: {exc.strerror or exc}") from None
+
+    def _open(self, host: str, folder: Path, on_line: Callable[[str], None] | None) -> None:
         host = host.replace("/", "_").lstrip(".") or "_"  # an inventory name is a file name here, inside `folder`
         runs = folder / host
         runs.mkdir(parents=True, exist_ok=True)
@@ -117,6 +136,8 @@ def run_plan(
         progress(step.name)
         try:
             _run_step(step, ctx, report, check_only, first_change)
+        except cancel.StoppedBetween:
+            raise
         except cancel.Cancelled:
             raise cancel.Cancelled(
                 f"{ctx.runner.host}: cancelled during {step.name}, its command stopped on the host{_done(report)}"
@@ -356,6 +377,7 @@ def provision_hosts(
 ) -> list[HostReport]:
     """Provision hosts in parallel, `flags.forks` at a time; each build key builds once (the others
     wait, then copy)."""
+    check_log_folder(log_dir)
     matrix, store = Matrix.load(), ArtifactStore()
     with ThreadPoolExecutor(max_workers=max(1, min(flags.forks, len(hosts)))) as pool:
         futures = [

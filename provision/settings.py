@@ -25,6 +25,7 @@ HELPER = re.compile(r"^[A-Za-z0-9+.-]+::")  # git's <transport>::<address> (remo
 FILE_NAME = re.compile(r"^[A-Za-z0-9_+][A-Za-z0-9._+-]*$")
 WORD = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]*$")
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+ASCII_DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 class BadSetting(ProvisionError):
@@ -140,10 +141,21 @@ def boolean(name: str, value: Any) -> bool:
     raise BadSetting(f"{name}: {value!r} is not true or false")
 
 
+def whole_number(value: Any) -> int | None:
+    """An int, or a string of ASCII digits, as an int; None for anything else (a bool, `²`, `1e3`, `-1`).
+    str.isdigit() is not enough: it accepts superscripts and other digits that int() refuses."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and ASCII_DIGITS.fullmatch(value.strip()):
+        return int(value)
+    return None
+
+
 def seconds(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not str(value).isdigit() or not 1 <= int(value) <= 86400:
+    number = whole_number(value)
+    if number is None or not 1 <= number <= 86400:
         raise BadSetting(f"{name}: {value!r} is not a number of seconds (1-86400)")
-    return int(value)
+    return number
 
 
 def words(name: str, value: Any, each: Callable[[str, Any], Any]) -> list:
@@ -174,22 +186,24 @@ def _record(fields: dict[str, Callable[[str, Any], Any]], required: tuple[str, .
 
 def _count(low: int, high: int) -> Callable[[str, Any], int]:
     def check(name: str, value: Any) -> int:
-        if isinstance(value, bool) or not str(value).isdigit() or not low <= int(value) <= high:
+        number = whole_number(value)
+        if number is None or not low <= number <= high:
             raise BadSetting(f"{name}: {value!r} is not a whole number from {low} to {high}")
-        return int(value)
+        return number
 
     return check
 
 
 def _dims(name: str, value: Any) -> str:
     value = text(name, value)
-    if not re.fullmatch(r"\d{1,5}(;\d{1,5}){2}", value):
+    if not re.fullmatch(r"[0-9]{1,5}(;[0-9]{1,5}){2}", value):
         raise BadSetting(f"{name}: {value!r} is not C;H;W (e.g. 3;544;960)")
     return value
 
 
 batch_size = _count(1, 1024)  # a batch: the number of streams a primary model serves
-ARCHIVE = {"arch": word, "version": version, "url": url, "sha256": sha256}
+byte_size = _count(1, 1 << 40)  # a download's expected size in bytes
+ARCHIVE = {"arch": word, "version": version, "url": url, "sha256": sha256, "size": byte_size}
 MODEL = {
     "kind": word, "onnx": path, "coco": no_option, "config": path, "labels": path, "custom_lib_path": path,
     "int8_calib_file": path, "precision": word, "batch_size": batch_size, "gpu_id": _count(0, 63),
@@ -198,7 +212,7 @@ MODEL = {
 PREBUILT = {"platform": word, "tensorrt": version, "sha256": sha256, "path": no_option}
 # the records of provision/options.py's Settings
 CMAKE_ARCHIVE = _record(ARCHIVE, ("arch", "version", "url", "sha256"))
-CMAKE_SOURCE = _record({k: ARCHIVE[k] for k in ("version", "url", "sha256")}, ("version", "url", "sha256"))
+CMAKE_SOURCE = _record({k: ARCHIVE[k] for k in ("version", "url", "sha256", "size")}, ("version", "url", "sha256"))
 MODEL_RECORD = _record(MODEL, ("kind", "onnx", "coco", "config"))
 FORKS = _count(1, 1000)  # hosts worked on at once (provision/options.py's Flags.forks)
 PREBUILT_PINS = _record({

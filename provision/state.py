@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+import jsonschema
+
+from provision import input_files
 from provision.errors import StepFailed
 
 if TYPE_CHECKING:
@@ -17,6 +20,24 @@ if TYPE_CHECKING:
 STATE_DIR = "/var/lib/dsprov"
 STATE_FILE = f"{STATE_DIR}/state.json"
 SAVED_DIR = f"{STATE_DIR}/orig"  # saved originals: outside every library folder
+
+
+_TEXT = {"type": ["string", "null"]}
+_ORIGINALS = {"type": "array", "items": {"type": "object", "properties": {"sha256": _TEXT, "path": _TEXT}}}
+# What the steps read back (plugin_swap, pyds, max_clocks): a record of the wrong type is refused
+# here, in one line, rather than failing later in whichever step reads it.
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "plugin": {"type": ["object", "null"], "properties": {
+            "previous_originals": _ORIGINALS, "original_sha256": _TEXT, "installed_sha256": _TEXT, "commit": _TEXT,
+            "ref": _TEXT}},
+        "pyds": {"type": ["object", "null"], "properties": {"version": _TEXT, "tag": _TEXT, "commit": _TEXT}},
+        "max_clocks": {"type": ["object", "null"], "properties": {
+            "previous_mode": {"type": "integer"}, "previous_name": {"type": "string"}, "stored": {"type": "string"}}},
+        "previous_originals": _ORIGINALS,
+    },
+}
 
 
 def read_state(ctx: StepContext) -> dict:
@@ -28,10 +49,24 @@ def parse_state(host: str, text: str | None) -> dict:
     """A state file's text (read now, or by the probe): {} when empty, StepFailed when not JSON."""
     if not text or not text.strip():
         return {}
+    if len(text) > input_files.STATE:
+        raise StepFailed(f"{host}: {STATE_FILE} is larger than {input_files.STATE} bytes; fix or remove it")
     try:
-        return json.loads(text)
-    except ValueError as exc:
-        raise StepFailed(f"{host}: {STATE_FILE} is not valid JSON ({exc}); fix or remove it") from exc
+        state = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        why = " ".join(str(exc).split()) if isinstance(exc, ValueError) else "nested too deeply"
+        raise StepFailed(f"{host}: {STATE_FILE} is not valid JSON ({why}); fix or remove it") from None
+    problem = next(jsonschema.Draft202012Validator(SCHEMA).iter_errors(state), None)
+    if problem is not None:
+        where = "".join(f"[{p!r}]" for p in problem.absolute_path) or "the top level"
+        raise StepFailed(f"{host}: {STATE_FILE}: {where} is {_kind(problem.instance)}, not what dsprov writes;"
+                         " fix or remove it (`dpkg-divert --list` still shows a swap to restore)")
+    return state
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), "a number")
 
 
 def write_state(ctx: StepContext, state: dict) -> None:

@@ -5,7 +5,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from provision.runners.host_keys import HostKeyRefused, KnownHostsPolicy, host_key_policy, ssh_options
+from provision.runners.host_keys import HostKeyRefused, KnownHostsPolicy, apply_policy, host_key_policy, ssh_options
 
 
 def test_ssh_options_in_every_spelling():
@@ -56,3 +56,40 @@ def test_accept_new_appends_one_line_and_yes_refuses(tmp_path):
     strict = host_key_policy({"ansible_ssh_common_args": f"-o UserKnownHostsFile={known}"})
     with pytest.raises(HostKeyRefused, match=r"^nano01: host key of \[10.0.0.9\]:22 \(ecdsa-sha2-nistp256 SHA256:.* is not in"):
         KnownHostsPolicy("nano01", strict).missing_host_key(None, "[10.0.0.9]:22", key)
+
+
+def _line(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.get_base64()}"
+
+
+def test_revoked_key_is_refused_and_cert_authority_skipped(tmp_path):
+    """OpenSSH's markers (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT): a key under `@revoked` is never
+    accepted, even where a plain line lists it, and with accept-new it is not added; an
+    `@cert-authority` line names a CA, not a host key; an unreadable line is skipped, not a traceback."""
+    revoked, ca, good = (paramiko.ECDSAKey.generate() for _ in range(3))
+    known = tmp_path / "known_hosts"
+    known.write_text(f"@revoked * {_line(revoked)}\n@cert-authority *.example {_line(ca)}\n"
+                     f"[10.0.0.5]:2222 {_line(revoked)}\nnano02 {_line(good)}\nnano03 ssh-ed25519 not-base64!\n"
+                     "@revoked\n@unknown-marker x y z\n")
+    for strict in ("yes", "accept-new"):
+        policy = host_key_policy({"ansible_ssh_common_args": f"-o StrictHostKeyChecking={strict} -o UserKnownHostsFile={known}"})
+        client = paramiko.SSHClient()
+        apply_policy(client, "nano01", policy)
+        assert client.get_host_keys().lookup("[10.0.0.5]:2222") is None  # the plain line's key is revoked
+        assert client.get_host_keys().lookup("nano02")[good.get_name()] == good
+        assert client.get_host_keys().lookup("x.example") is None
+        with pytest.raises(HostKeyRefused, match=r"^nano01: host key of \[10.0.0.5\]:2222 .* is marked @revoked in .*: refused"):
+            client._policy.missing_host_key(client, "[10.0.0.5]:2222", revoked)
+    assert known.read_text().count("\n") == 7  # accept-new added nothing
+
+
+def test_known_hosts_over_its_limit_is_one_line(tmp_path, monkeypatch):
+    from provision import input_files
+    from provision.errors import ProvisionError
+
+    monkeypatch.setattr(input_files, "KNOWN_HOSTS", 100)
+    known = tmp_path / "known_hosts"
+    known.write_text("# x\n" * 100)
+    policy = host_key_policy({"ansible_ssh_common_args": f"-o UserKnownHostsFile={known}"})
+    with pytest.raises(ProvisionError, match=r"^known_hosts file .* is larger than 100 bytes: refused$"):
+        apply_policy(paramiko.SSHClient(), "nano01", policy)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, replace
 from provision.deepstream.nvinfer_config import (
     ConfigError,
     NvinferConfig,
+    check_batch,
     int_value,
     key_file,
     parse_config,
@@ -157,8 +158,7 @@ def resolve_gie(app: AppConfig, group: GieGroup, nvinfer_text: str) -> Gie:
         return override if override is not None else int_value(where, props, key, default)
 
     batch = pick(group.batch_size, "batch-size", 1)
-    if batch < 1:
-        raise ConfigError(f"{app.path}: [{group.group}] batch-size={batch} must be at least 1")
+    check_batch(f"{app.path}: [{group.group}]", batch)
     effective = replace(config, batch_size=batch, gpu_id=pick(group.gpu_id, "gpu-id", 0),
                         model_engine_file=group.model_engine_file or config.model_engine_file)
     classes = props.get("operate-on-class-ids", "").strip()

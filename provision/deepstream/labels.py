@@ -29,7 +29,16 @@ def label_name(name: object) -> str:
 @dataclass(frozen=True)
 class Labels:
     names: tuple[str, ...]
-    duplicates: tuple[str, ...] = field(default=())  # one line per duplicated id, for the user
+    duplicates: tuple[str, ...] = field(default=())  # the first duplicated id, for the user
+    duplicate_count: int = 0  # every duplicated category: a file with thousands gives one line, not thousands
+
+    def duplicate_note(self) -> str | None:
+        """One line for the user about duplicated ids, however many."""
+        if not self.duplicates:
+            return None
+        more = self.duplicate_count - 1
+        return f"duplicate category {self.duplicates[0]}" + (
+            f" (and {more} more duplicated categor{'y' if more == 1 else 'ies'}, each id keeps its first name)" if more else "")
 
     @property
     def text(self) -> str:
@@ -43,15 +52,18 @@ def coco_labels(coco: dict[str, Any], background_first: bool) -> Labels:
         raise ProvisionError("the COCO annotation has no 'categories' list")
     by_id: dict[int, str] = {}
     duplicates: list[str] = []
+    count = 0
     for position, category in enumerate(categories):
         if (not isinstance(category, dict) or not isinstance(category.get("id"), int) or isinstance(category["id"], bool)
                 or not label_name(category.get("name") or "")):
-            raise ProvisionError(f"categories[{position}] needs an integer 'id' and a 'name': {category!r}")
+            raise ProvisionError(f"categories[{position}] needs an integer 'id' and a 'name': {_short(repr(category))}")
         cid, name = category["id"], label_name(category["name"])
         if not 0 <= cid <= MAX_ID:
             raise ProvisionError(f"categories[{position}]: id {cid} is not between 0 and {MAX_ID}")
         if cid in by_id:
-            duplicates.append(f"id {cid} is used by {by_id[cid]!r} and {name!r}: kept {by_id[cid]!r}")
+            if not duplicates:
+                duplicates.append(f"id {cid} is used by {_short(by_id[cid])!r} and {_short(name)!r}: kept {_short(by_id[cid])!r}")
+            count += 1
             continue
         by_id[cid] = name
     if background_first:
@@ -60,4 +72,8 @@ def coco_labels(coco: dict[str, Any], background_first: bool) -> Labels:
         names = [BACKGROUND] + [by_id.get(i, f"unused_{i}") for i in range(1, max(by_id) + 1)]
     else:
         names = [by_id[i] for i in sorted(by_id)]
-    return Labels(tuple(names), tuple(duplicates))
+    return Labels(tuple(names), tuple(duplicates), count)
+
+
+def _short(name: str, most: int = 80) -> str:
+    return name if len(name) <= most else name[:most] + "..."

@@ -92,6 +92,15 @@ def int_value(path: str, props: configparser.SectionProxy, key: str, default: in
         raise ConfigError(f"{path}: {key}={value!r} is not a whole number") from None
 
 
+MAX_BATCH = 1024  # as dsprov's own --streams / batch_size allow (provision/settings.py)
+
+
+def check_batch(where: str, batch: int) -> None:
+    """A batch trtexec can be asked for: 1 to MAX_BATCH (99999999 would be a shape no GPU holds)."""
+    if not 1 <= batch <= MAX_BATCH:
+        raise ConfigError(f"{where}: batch-size={batch} is not between 1 and {MAX_BATCH}")
+
+
 def _dims(path: str, value: str) -> tuple[int, ...]:
     """`3;544;960` -> (3, 544, 960); the legacy input-dims `3;544;960;0` carries an order last."""
     parts = [p.strip() for p in value.split(";") if p.strip()]
@@ -115,8 +124,7 @@ def parse_config(path: str, text: str) -> NvinferConfig:
     if mode not in PRECISIONS:
         raise ConfigError(f"{path}: network-mode={mode} is not 0 (FP32), 1 (INT8) or 2 (FP16)")
     batch = int_value(path, props, "batch-size", 1)
-    if batch < 1:
-        raise ConfigError(f"{path}: batch-size={batch} must be at least 1")
+    check_batch(path, batch)
     dims = props.get("infer-dims", "").strip() or props.get("input-dims", "").strip()
     return NvinferConfig(
         path=path,

@@ -283,7 +283,7 @@ def _load_precisions(root: Traversable) -> tuple[PrecisionRow, ...]:
 
 
 def _archive(r: Mapping[str, Any], arch: str) -> CmakeArchive:
-    return CmakeArchive(arch, Version(r["version"]), r["url"], r["sha256"])
+    return CmakeArchive(arch, Version(r["version"]), r["url"], r["sha256"], r.get("size"))
 
 
 def _load_cmake(root: Traversable) -> CmakeInfo:

@@ -312,6 +312,7 @@ class CmakeArchive:
     version: Version
     url: str
     sha256: str
+    size: int | None = None  # bytes, where pinned: the download stops past it (else downloads.DEFAULT_CAP)
 
     @property
     def source(self) -> str:

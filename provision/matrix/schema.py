@@ -113,7 +113,9 @@ _CAVEAT = {
                            "properties": {"says": _TEXTS, "source": _HTTPS}}},
 }
 
-_ARCHIVE = _row({"version": _VERSION, "sha256": _ref("sha256"), "url": _HTTPS})
+_SIZE = {"type": "integer", "minimum": 1,
+         "x-message": {k: "size must be a positive integer, got {value!r}" for k in ("type", "minimum")}}
+_ARCHIVE = _row({"version": _VERSION, "sha256": _ref("sha256"), "url": _HTTPS}, {"size": _SIZE})
 
 FILES: dict[str, dict[str, Any]] = {
     "l4t.yml": _file(l4t=_row({"l4t": _VERSION, "jetpack": _VERSION, "source": _HTTPS}, {"preview": _FLAG} | _CAVEAT)),
@@ -220,7 +222,9 @@ FILES: dict[str, dict[str, Any]] = {
             "oss_build": _row({"minimum": _VERSION, "source": _HTTPS}),
             "archives": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
                 {"arch": {"enum": ["x86_64", "aarch64"],
-                          "x-message": {"enum": "arch {value!r} is not x86_64 or aarch64"}}} | _ARCHIVE["properties"],
+                          "x-message": {"enum": "arch {value!r} is not x86_64 or aarch64"}}}
+                | {k: _ARCHIVE["properties"][k] for k in _ARCHIVE["required"]},
+                {"size": _SIZE},
             )},
             "source_archives": {"type": "array", "items": _ARCHIVE, "x-message": _LIST_TYPE},
         },

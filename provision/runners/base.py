@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
+from provision import input_files
 from provision.errors import ProvisionError
 
 SUDO_PROMPT = "[dsprov-sudo]"
@@ -114,13 +115,21 @@ class FileOps:
 
     def read_text(self, remote: str) -> str | None:
         """A text file's content (base64 on the wire: any bytes arrive whole), or None when it
-        cannot be read or is not UTF-8."""
-        result = self.run(f"base64 < {shlex.quote(remote)} 2>/dev/null | tr -d '\\n'")
+        cannot be read or is not UTF-8. At most input_files.HOST_TEXT bytes are sent: a larger file
+        (or an endless one, a link to /dev/zero) is refused with one line."""
+        limit = input_files.HOST_TEXT
+        result = self.run(f"head -c {limit + 1} < {shlex.quote(remote)} 2>/dev/null | base64 | tr -d '\\n'")
         if not result.ok:
             return None
         try:
-            return base64.b64decode(result.stdout.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+            data = base64.b64decode(result.stdout.strip(), validate=True)
+        except binascii.Error:
+            return None
+        if len(data) > limit:
+            raise input_files.too_large(f"{self.host}:", remote, limit)
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
             return None
 
     def run_script(self, script: str, *args: str, timeout: float | None = None) -> Result:

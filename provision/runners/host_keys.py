@@ -9,20 +9,24 @@ value wins as in ssh(1): the `-o` options of `ansible_ssh_args`, `ansible_ssh_co
 first `UserKnownHostsFile`; a key that differs from the one on file is always refused, before any
 password is sent. Keys are looked up in `UserKnownHostsFile` (default ~/.ssh/known_hosts and
 ~/.ssh/known_hosts2) and `GlobalKnownHostsFile` (default /etc/ssh/ssh_known_hosts and
-/etc/ssh/ssh_known_hosts2), with paramiko's own known_hosts reader (hashed names, `[host]:port`).
+/etc/ssh/ssh_known_hosts2), with paramiko's own known_hosts line reader (hashed names,
+`[host]:port`); `@revoked` keys are refused and `@cert-authority` lines skipped, as OpenSSH does.
 """
 
 from __future__ import annotations
 
+import binascii
+import fnmatch
 import os
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import paramiko
-from paramiko.hostkeys import HostKeyEntry, HostKeys
+from paramiko.hostkeys import HostKeyEntry, HostKeys, InvalidHostKey
 
+from provision import input_files
 from provision.errors import HostUnreachable
 from provision.inventory import connection_options
 from provision.runners.ssh_settings import ARG_VARS, ssh_options
@@ -77,10 +81,14 @@ def _fingerprint(key: paramiko.PKey) -> str:
 class KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
     """Called by paramiko for a host none of the loaded files knows: refuse, or add it (accept-new)."""
 
-    def __init__(self, host: str, policy: HostKeyPolicy) -> None:
-        self.host, self.policy = host, policy
+    def __init__(self, host: str, policy: HostKeyPolicy, known: KnownHosts | None = None) -> None:
+        self.host, self.policy, self.known = host, policy, known or KnownHosts()
 
     def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+        revoked = self.known.revocation(hostname, key)
+        if revoked:
+            raise HostKeyRefused(f"{self.host}: host key of {hostname} ({_fingerprint(key)}) is marked @revoked"
+                                 f" in {revoked.path}: refused, nothing sent")
         where = ", ".join(str(f) for f in self.policy.files) or "no known_hosts file"
         if self.policy.strict == "yes":
             raise HostKeyRefused(
@@ -94,21 +102,118 @@ class KnownHostsPolicy(paramiko.MissingHostKeyPolicy):
             handle.write(HostKeyEntry([hostname], key).to_line())
 
 
+@dataclass(frozen=True)
+class Revoked:
+    """An `@revoked` line: its key is never accepted for the hosts its patterns match."""
+
+    patterns: tuple[str, ...]
+    key: paramiko.PKey
+    path: Path
+
+    def matches(self, hostname: str, key: paramiko.PKey) -> bool:
+        if key.asbytes() != self.key.asbytes():
+            return False
+        return _host_matches(hostname, self.patterns)
+
+
+def _host_matches(hostname: str, patterns: tuple[str, ...]) -> bool:
+    """OpenSSH's host patterns: `*` and `?`, `!` negates (a negated match wins), hashed `|1|` names."""
+    matched = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        pattern = pattern[1:] if negated else pattern
+        if pattern.startswith("|1|"):
+            hit = HostKeys.hash_host(hostname, pattern) == pattern
+        else:
+            hit = fnmatch.fnmatchcase(hostname.lower(), pattern.lower())
+        if hit and negated:
+            return False
+        matched = matched or hit
+    return matched
+
+
+@dataclass
+class KnownHosts:
+    """What known_hosts files say: the keys for plain lines, the `@revoked` lines apart.
+
+    As OpenSSH reads them (sshd(8), SSH_KNOWN_HOSTS FILE FORMAT): `@cert-authority` lines name a CA
+    for host certificates, which paramiko does not check, so they are skipped; `@revoked` keys
+    are refused even where a plain line lists them; a line paramiko cannot read is skipped."""
+
+    entries: list[HostKeyEntry] = field(default_factory=list)
+    revoked: list[Revoked] = field(default_factory=list)
+
+    def read(self, path: Path) -> "KnownHosts":
+        text = input_files.read_bytes(path, "known_hosts file", input_files.KNOWN_HOSTS).decode(errors="replace")
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            marker = None
+            if line.startswith("@"):
+                marker, _, line = line.partition(" ")
+                line = line.strip()
+            entry = _entry(line, number)
+            if entry is None or marker == "@cert-authority":
+                continue
+            if marker == "@revoked":
+                self.revoked.append(Revoked(tuple(entry.hostnames), entry.key, path))
+            elif marker is None:
+                self.entries.append(entry)
+        return self
+
+    def lookup(self, hostname: str) -> bool:
+        keys = HostKeys()
+        self.copy_to(keys)
+        return keys.lookup(hostname) is not None
+
+    def revocation(self, hostname: str, key: paramiko.PKey) -> Revoked | None:
+        return next((r for r in self.revoked if r.matches(hostname, key)), None)
+
+    def copy_to(self, client_keys: HostKeys) -> None:
+        """Copy the keys into a client's, leaving out every revoked key (so paramiko asks the policy)."""
+        blobs = {r.key.asbytes() for r in self.revoked}
+        for entry in self.entries:
+            if entry.key.asbytes() not in blobs:
+                for name in entry.hostnames:
+                    client_keys.add(name, entry.key.get_name(), entry.key)
+
+
+def _entry(line: str, number: int) -> HostKeyEntry | None:
+    """A line's entry, None when paramiko cannot read it (or a hashed name in it: paramiko's
+    lookup would fail on it at connect time, for every host)."""
+    try:
+        entry = HostKeyEntry.from_line(line, number)
+        for name in entry.hostnames if entry else ():
+            if name.lstrip("!").startswith("|1|"):
+                HostKeys.hash_host("", name.lstrip("!"))
+    except (paramiko.SSHException, InvalidHostKey, ValueError, TypeError, binascii.Error):
+        return None
+    return entry
+
+
+def read_known_hosts(paths: tuple[Path, ...]) -> KnownHosts:
+    known = KnownHosts()
+    for path in paths:
+        if path.is_file():
+            known.read(path)
+    return known
+
+
 def apply_policy(client: paramiko.SSHClient, host: str, policy: HostKeyPolicy) -> None:
     """Load the known keys into a paramiko client and set what happens for an unknown host."""
     if not policy.check:
         client.set_missing_host_key_policy(paramiko.MissingHostKeyPolicy())  # Ansible: checking is off
         return
-    for path in policy.files:
-        if path.is_file():
-            client.load_host_keys(str(path))  # (only paramiko's AutoAddPolicy would ever save them)
-    client.set_missing_host_key_policy(KnownHostsPolicy(host, policy))
+    known = read_known_hosts(policy.files)
+    known.copy_to(client.get_host_keys())  # (only paramiko's AutoAddPolicy would ever save them)
+    client.set_missing_host_key_policy(KnownHostsPolicy(host, policy, known))
 
 
 def mismatch(host: str, policy: HostKeyPolicy, exc: paramiko.BadHostKeyException, port: int | None) -> HostKeyRefused:
     """One line naming the host and the file whose key differs."""
     hostname = exc.hostname if port in (None, 22) else f"[{exc.hostname}]:{port}"  # known_hosts' spelling
-    on_file = next((p for p in policy.files if p.is_file() and HostKeys(str(p)).lookup(hostname)), None)
+    on_file = next((p for p in policy.files if p.is_file() and KnownHosts().read(p).lookup(hostname)), None)
     return HostKeyRefused(
         f"{host}: host key of {hostname} ({_fingerprint(exc.key)}) does not match the one in {on_file}"
         f" ({_fingerprint(exc.expected_key)}): refused, nothing sent (if the host was reinstalled:"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from provision import cancel
-from provision.errors import ProvisionError
+from provision.errors import ProvisionError, StepFailed
 from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
 
 KILL_GRACE = 2.0  # seconds between TERM and KILL when a command is stopped
@@ -97,7 +97,10 @@ class LocalRunner(FileOps):
 
     def get(self, remote: str, local: Path) -> None:
         self.sent()
-        shutil.copyfile(remote, local)
+        try:
+            shutil.copyfile(remote, local)
+        except OSError as exc:  # a build output that vanished
+            raise StepFailed(f"{self.host}: cannot copy {remote}: {exc.strerror or exc}") from None
 
     def close(self) -> None:
         pass

@@ -17,7 +17,7 @@ import paramiko
 from fabric import Config, Connection
 
 from provision import cancel
-from provision.errors import HostUnreachable, ProvisionError
+from provision.errors import HostUnreachable, ProvisionError, StepFailed
 from provision.inventory import HostSpec
 from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
 from provision.runners.host_keys import HostKeyPolicy, apply_policy, host_key_policy, mismatch
@@ -112,7 +112,13 @@ class SSHRunner(FileOps):
                     break
             if on_line and pending:
                 on_line(pending)
-            return channel.recv_exit_status(), out.decode(errors="replace"), err.decode(errors="replace")
+            code = channel.recv_exit_status()
+            if code == -1 and not self.connection.client.get_transport().is_active():
+                # no exit status and the connection gone: the host died or rebooted mid-command
+                # (power loss), not a failure of the command's own (a compile error)
+                raise HostUnreachable(f"{self.host}: the connection was lost during `{command[:80]}`"
+                                      " (the host went down or rebooted?)")
+            return code, out.decode(errors="replace"), err.decode(errors="replace")
         finally:
             channel.close()
 
@@ -175,7 +181,10 @@ class SSHRunner(FileOps):
     def get(self, remote: str, local: Path) -> None:
         self._open()
         self.sent()
-        self.connection.get(remote, str(local))
+        try:
+            self.connection.get(remote, str(local))
+        except (OSError, paramiko.SSHException) as exc:  # a build output that vanished, a lost connection
+            raise StepFailed(f"{self.host}: cannot copy {remote} from the host: {getattr(exc, 'strerror', None) or exc}") from None
 
     def close(self) -> None:
         self.connection.close()

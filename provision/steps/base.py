@@ -132,6 +132,13 @@ def q(value: object) -> str:
     return shlex.quote(str(value))
 
 
+def list_command(folder: str, pattern: str) -> str:
+    """The files in `folder` matching a glob `pattern`, one per line (a folder with a space in its
+    name stays one path, where `ls ... | split()` made two); nothing when none matches (or the
+    folder vanished), for the caller to say so."""
+    return f"for f in {q(folder)}/{pattern}; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; true"
+
+
 def readlink_command(link: str) -> str:
     return f"readlink -f {q(link)}"
 

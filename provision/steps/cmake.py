@@ -55,7 +55,7 @@ class EnsureCmake(Step):
     def push(self, ctx: StepContext) -> None:
         """Download the archive once on the controller (SHA-256 checked) and copy it to the host."""
         a = self.archive
-        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout)), self.staging)
+        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout, a.size)), self.staging)
 
     def install_command(self) -> str:
         """Check the copied archive, unpack it into a temp folder renamed into place, link the tools."""

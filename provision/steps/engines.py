@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from provision import cancel
 from provision.deepstream.engine_plan import (
     BuildEnv,
     EngineRecord,
@@ -416,6 +417,11 @@ class RebuildEngines(Step):
         states = self._stat(ctx, todo)
         built: dict[str, EngineOutcome] = {}  # engine path -> outcome: configs sharing an engine build it once
         for number, e in enumerate(todo, 1):
+            if cancel.requested():  # a build is not stopped halfway: the cancel is seen between two
+                rebuilt = sum(o is EngineOutcome.REBUILT for o in built.values())
+                raise cancel.StoppedBetween(
+                    f"{ctx.runner.host}: cancelled after {number - 1} of {len(todo)} engine rebuild(s)"
+                    f" ({rebuilt} rebuilt); the others keep their old engines")
             line = f"rebuilding {number}/{len(todo)}: {e.target.path} ({e.status}: {e.reason})"
             ctx.log(line)
             if self.progress:

@@ -3,7 +3,6 @@ library, then its config), and the step that writes them (idempotent: same bytes
 
 from __future__ import annotations
 
-import json
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from provision.deepstream.labels import Labels, coco_labels
 from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.onnx_file import HEAD_BYTES, onnx_problem
 from provision.steps.parser_lib import parser_library_step
+from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import Settings
 from provision.steps.base import Step, StepContext, StepFailed, q
@@ -67,7 +67,7 @@ def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, 
     if gpu is None or not gpu.compute_cap:
         raise StepFailed(f"{detection.host}: no GPU {setup.gpu_id} with a known compute capability")
     labels = coco_labels(coco, setup.model_kind.background_first)
-    warnings = [f"duplicate category {d}" for d in labels.duplicates]
+    warnings = [note] if (note := labels.duplicate_note()) else []
     precision, warning = effective_precision(setup.precision, matrix.precisions(gpu.compute_cap))
     if warning:
         warnings.append(f"compute {gpu.compute_cap}: {warning}")
@@ -106,9 +106,9 @@ def parse_models(models, origin: str = MODELS_VAR) -> list[tuple[ModelSetup, dic
         if unknown:
             raise ProvisionError(f"{where}unknown key(s) {', '.join(sorted(unknown))}")
         try:
-            coco = json.loads(Path(str(model["coco"])).read_text())
-        except (OSError, ValueError) as exc:
-            raise ProvisionError(f"{where}cannot read the COCO annotation {model['coco']} ({exc})") from exc
+            coco = input_files.read_json(Path(str(model["coco"])), "COCO annotation", input_files.COCO)
+        except ProvisionError as exc:
+            raise ProvisionError(f"{where}{exc}") from None
         fields = {k: v for k, v in model.items() if k != "coco" and v is not None}
         fields.setdefault("labels", posixpath.join(posixpath.dirname(str(model["config"])), "labels.txt"))
         try:

@@ -53,7 +53,10 @@ class ParserSpec:
             clone = (f"rm -rf {src} && git clone -q --no-checkout -- {q(self.repo)} {src}"
                      f" && git -C {src} checkout -q {q(self.ref)}")
         else:
-            clone = f"rm -rf {src} && git clone --depth 1 --single-branch -b {q(self.ref)} -- {q(self.repo)} {src}"
+            full = f"git clone --single-branch -b {q(self.ref)} -- {q(self.repo)} {src}"
+            # a dumb-HTTP mirror cannot serve a shallow clone: then the same clone in full
+            clone = (f"rm -rf {src} && {{ {full.replace('clone ', 'clone --depth 1 ', 1)}"
+                     f" || {{ rm -rf {src} && {full}; }}; }}")
         return [clone, " ".join(q(arg) for arg in self.source.make_command(self.src, self.cuda))]
 
     def key_parts(self, commit: str | None) -> dict[str, str]:

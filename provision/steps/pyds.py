@@ -19,7 +19,7 @@ from provision.steps.pyds_build import PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.steps.cached_build import CachedBuild
 from provision.state import STATE_DIR, write_state
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.steps.base import Step, StepContext, StepFailed, list_command, q
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
 IMPORT = "cd / && python3 -c 'import pyds; print(pyds.__version__)'"
@@ -92,7 +92,7 @@ class BuildPyds(CachedBuild):
         return cached_wheel(self.store, key)
 
     def built_file(self, ctx: StepContext) -> tuple[str, str]:
-        wheels = ctx.sh(f"ls {q(self.spec.wheel_dir)}/pyds-*.whl").stdout.split()
+        wheels = ctx.sh(list_command(self.spec.wheel_dir, "pyds-*.whl")).stdout.splitlines()
         if len(wheels) != 1:
             raise StepFailed(f"{ctx.runner.host}: expected one pyds wheel in {self.spec.wheel_dir}, found {len(wheels)}")
         return wheels[0], Path(wheels[0]).name

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from provision.steps.base import StepContext, StepFailed, q
+from provision.steps.base import StepContext, StepFailed, list_command, q
 from provision.steps.cached_build import CachedBuild
 from provision.steps.plugin_files import PluginPaths, installed_build
 
@@ -148,7 +148,7 @@ class BuildPlugin(CachedBuild):
         return self.store.get(key, "libnvinfer_plugin.so")
 
     def built_file(self, ctx: StepContext) -> tuple[str, str]:
-        out = ctx.sh(f"ls {q(self.spec.src + '/build/out')}/libnvinfer_plugin.so.*.*.*").stdout.split()
+        out = ctx.sh(list_command(self.spec.src + "/build/out", "libnvinfer_plugin.so.*.*.*")).stdout.splitlines()
         if not out:
             raise StepFailed(f"{ctx.runner.host}: the build made no libnvinfer_plugin.so.X.Y.Z")
         return out[0], "libnvinfer_plugin.so"
