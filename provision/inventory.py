@@ -19,6 +19,7 @@ from provision import input_files
 from provision.errors import ProvisionError, UnknownHost
 from provision.settings import whole_number
 
+PORT_VARS = ("ansible_port", "ansible_ssh_port")  # the ssh connection plugin's names for its port
 DEFAULT_INVENTORY = "inventory"  # in the current folder, as `ansible-playbook -i inventory/` reads it
 INVENTORY_ENV = "ANSIBLE_INVENTORY"  # Ansible's own setting, when set, comes first
 BECOME_PASSWORD_ENV = "PROVISION_BECOME_PASSWORD"
@@ -107,6 +108,9 @@ class Inventory:
         templar = Templar(loader=self.loader, variables=raw)
         wanted = {k: v for k, v in raw.items() if not k.startswith(("groups", "hostvars", "omit"))}
         values = templar.template(wanted, fail_on_undefined=False)
+        for var in PORT_VARS:  # checked before Ansible's config turns a bad one into its own long message
+            if values.get(var) not in (None, ""):
+                _port(name, values[var], var)
         ssh = connection_options(values, ("port", "remote_user", "private_key_file"))
         port, key_file = ssh["port"], ssh["private_key_file"]
         become = os.environ.get(BECOME_PASSWORD_ENV) or values.get("ansible_become_password")
@@ -136,11 +140,11 @@ def connection_options(variables: Mapping[str, Any], names: tuple[str, ...]) -> 
                                                 variables=dict(variables)) for name in names}
 
 
-def _port(name: str, value: Any) -> int:
-    """ansible_port as a TCP port: 1-65535 in ASCII digits (99999 would wrap, `22; rm -rf /` is no port)."""
+def _port(name: str, value: Any, var: str = "ansible_port") -> int:
+    """A port var as a TCP port: 1-65535 in ASCII digits (99999 would wrap, `22; rm -rf /` is no port)."""
     number = whole_number(value)
     if number is None or not 1 <= number <= 65535:
-        raise ProvisionError(f"{name}: ansible_port {str(value)[:80]!r} is not a port number (1-65535)")
+        raise ProvisionError(f"{name}: {var} {str(value)[:80]!r} is not a port number (1-65535)")
     return number
 
 
