@@ -16,6 +16,7 @@ from provision.facts import HostFacts
 from provision.options import DEFAULT_STALL_TIMEOUT
 from provision.outcomes import Outcome
 from provision.runners import Result, Runner
+from provision.runners.base import refusal
 
 
 LOW_SPEED_LIMIT = 1000  # bytes per second
@@ -82,7 +83,7 @@ class StepContext:
         for line in (result.stdout + result.stderr).splitlines():
             self.log(line)
         if not result.ok:
-            raise StepFailed(f"{self.runner.host}: `{result.command[:120]}` failed ({result.exit_code}): {result.reason()}")
+            raise StepFailed(f"{self.runner.host}: cannot write {path}: {refusal(result)}")
 
 
 class Step:
