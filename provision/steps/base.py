@@ -104,6 +104,10 @@ class Step:
         """One line for the plan."""
         raise NotImplementedError
 
+    def validate(self, ctx: StepContext) -> None:
+        """Raise StepFailed when an input of the step is unusable (a missing model): asked of every
+        step of the plan before the first one changes anything."""
+
     def check(self, ctx: StepContext) -> str | None:
         """Why nothing needs doing, or None when apply must run."""
         raise NotImplementedError

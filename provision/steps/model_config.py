@@ -44,8 +44,10 @@ class WriteModelConfig(Step):
                 differ.append(path)
         return differ
 
-    def check(self, ctx: StepContext) -> str | None:
+    def validate(self, ctx: StepContext) -> None:
         check_onnx(ctx, self.setup.onnx, f"{self.setup.config}: onnx")
+
+    def check(self, ctx: StepContext) -> str | None:
         return None if self._differs(ctx) else f"{self.setup.config} and {self.setup.labels} are up to date"
 
     def apply(self, ctx: StepContext) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from provision.artifacts import ArtifactStore, build_key
 from provision.deepstream.custom_lib import COMMIT, LibrarySource
-from provision.options import Settings
+from provision.options import DEFAULT_BUILD_DIR, Settings
 from provision.steps.base import StepContext, StepFailed, q
 from provision.steps.cached_build import CachedBuild
 from provision.steps.engines import folder_writable
@@ -136,6 +136,6 @@ def parser_library_step(facts, settings: Settings, source: LibrarySource, path: 
         cuda=f"{facts.cuda.major}.{facts.cuda.minor}",
         arch=facts.arch or "",
         deepstream=str(facts.deepstream or ""),
-        build_dir=facts.build_dir or "/tmp/dsprov",
+        build_dir=facts.build_dir or DEFAULT_BUILD_DIR,
     )
     return ParserLibrary(spec, store or ArtifactStore(), path, tuple(functions))
