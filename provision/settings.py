@@ -59,7 +59,11 @@ def repo(name: str, value: Any) -> str:
         # parse_connect_url: url_decode), so `ssh://%2DoProxyCommand=...` reaches ssh as an
         # option: the decoded URL must pass the same checks.
         decoded = text(name, unquote(value))
-        for parts in (urlsplit(value), urlsplit(decoded)):
+        try:
+            both = (urlsplit(value), urlsplit(decoded))
+        except ValueError as exc:  # a bracketed host that is no IP address
+            raise BadSetting(f"{name}: {value!r} is not a valid URL ({exc})") from None
+        for parts in both:
             if parts.scheme.lower() not in REPO_SCHEMES:
                 raise BadSetting(f"{name}: {value!r}: scheme {parts.scheme!r} is not one of {', '.join(REPO_SCHEMES)}")
             if (parts.hostname or "").startswith("-") or (parts.username or "").startswith("-"):

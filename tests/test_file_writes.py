@@ -1,0 +1,88 @@
+"""Every file the tool writes on a host goes through FileOps.write_atomic: a private upload folder,
+then one command that checks the upload's size and SHA-256 and renames a verified copy over the
+target (issue 23). Run for real with the local runner (these tests run as root in CI and here, so
+the root-only checks are the ones exercised); the fleet tests (tests/fleet/test_hostile.py) do the
+same over SSH with a second user on a device."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from provision.runners import LocalRunner
+from provision.runners.base import file_digest, install_command, refusal
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="the root-only folder checks need root")
+
+
+def write(target: Path, data: bytes, mode: str | None = None):
+    return LocalRunner().write_atomic(data, str(target), mode=mode)
+
+
+def test_a_link_at_the_target_is_replaced_not_followed(tmp_path):
+    victim = tmp_path / "victim"
+    victim.write_text("victim\n")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "f.txt").symlink_to(victim)
+    assert write(tmp_path / "out" / "f.txt", b"new\n").ok
+    assert victim.read_text() == "victim\n" and not (tmp_path / "out" / "f.txt").is_symlink()
+    assert (tmp_path / "out" / "f.txt").read_text() == "new\n" and sorted(os.listdir(tmp_path / "out")) == ["f.txt"]
+
+
+def test_mode_and_an_existing_files_mode_are_set_explicitly(tmp_path):
+    target = tmp_path / "f"
+    target.write_text("old")
+    target.chmod(0o4755)  # set-id bits are never carried over
+    assert write(target, b"x").ok and oct(target.stat().st_mode & 0o7777) == "0o755"
+    assert write(target, b"y", mode="0640").ok and oct(target.stat().st_mode & 0o7777) == "0o640"
+
+
+@root_only
+@pytest.mark.parametrize("owner, mode, says", [(65534, 0o755, "is owned by uid 65534"),
+                                                (0, 0o777, "is writable by other users (mode 777)"),
+                                                (0, 0o775, "is writable by other users (mode 775)")])
+def test_root_refuses_a_folder_another_user_controls(tmp_path, owner, mode, says):
+    folder = tmp_path / "theirs"
+    folder.mkdir()
+    (folder / ".dsprov-tmp-f").symlink_to("/etc/hostname")
+    os.chown(folder, owner, 100 if mode == 0o775 else 0)
+    folder.chmod(mode)
+    before = Path("/etc/hostname").read_bytes()
+    result = write(folder / "sub" / "f", b"x")
+    assert result.exit_code == 3 and says in refusal(result), result.stderr
+    assert Path("/etc/hostname").read_bytes() == before and sorted(os.listdir(folder)) == [".dsprov-tmp-f"]
+
+
+@root_only
+def test_root_writes_under_a_sticky_folder(tmp_path):
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    assert write(sticky / "mine" / "f", b"x").ok
+
+
+def test_a_short_upload_is_refused_and_nothing_replaced(tmp_path):
+    target, data = tmp_path / "lib.so", tmp_path / "up" / "lib.so"
+    target.write_bytes(b"original")
+    data.parent.mkdir()
+    data.write_bytes(b"the whole library")
+    sha, size = file_digest(data)
+    data.write_bytes(b"the who")  # what a full /tmp leaves
+    result = LocalRunner().run(install_command(str(data), str(target), sha, size))
+    assert result.exit_code == 3 and "arrived incomplete (7 of 17 bytes" in refusal(result), result.stderr
+    assert target.read_bytes() == b"original" and not data.parent.exists()  # the upload folder is removed
+
+
+def test_uploads_go_to_a_fresh_private_folder(tmp_path):
+    local = tmp_path / "f"
+    local.write_text("x")
+    runner = LocalRunner()
+    first, second = runner.upload(local), runner.upload(local)
+    try:
+        assert first != second and oct(os.stat(Path(first).parent).st_mode & 0o777) == "0o700"
+    finally:
+        for path in (first, second):
+            os.unlink(path)
+            os.rmdir(Path(path).parent)
