@@ -196,13 +196,16 @@ verified() {
 }
 safe_folder() {
     [ "$(id -u)" = 0 ] || return 0
-    d=$1
+    trusted_folder "$1" "${SUDO_UID:-0}"
+}
+trusted_folder() {
+    d=$1 me=$2
     while [ ! -d "$d" ]; do d=$(dirname "$d"); done
     d=$(readlink -f "$d")
     while :; do
         set -- $(stat -c '%u %g %a' "$d")
         m=$((0$3))
-        if [ "$1" != 0 ] && [ "$1" != "${SUDO_UID:-0}" ]; then
+        if [ "$1" != 0 ] && [ "$1" != "$me" ]; then
             refuse "$d is owned by uid $1: dsprov writes as root only where root or the login user owns every folder of the path"
         fi
         if [ $((m & 01000)) = 0 ] && { [ $((m & 02)) != 0 ] || { [ $((m & 020)) != 0 ] && [ "$2" != 0 ]; }; }; then
@@ -239,6 +242,22 @@ trap 'rm -f "$up"; rmdir "$(dirname "$up")" 2>/dev/null' EXIT
 verified "$up" "$sha" "$size" || refuse "$2: the upload arrived incomplete ($(wc -c <"$up" 2>/dev/null || echo 0) of $size bytes, or another SHA-256; a full /tmp?): nothing was replaced"
 place "$up" "$2" "$5" "$sha" "$size"
 """
+
+
+# $@: files to be written; fails (REFUSED line) when one's folder is not the login user's to write
+# and root would refuse it (safe_folder): asked before any change.
+WRITABLE_SCRIPT = FILE_FUNCTIONS + r"""
+for t; do
+    d=$(dirname "$t")
+    while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+    [ -w "$d" ] || trusted_folder "$d" "$(id -u)"
+done
+"""
+
+
+def writable_command(*paths: str) -> str:
+    """The command that checks, as the login user, that each path can be written (WRITABLE_SCRIPT)."""
+    return f"sh -c {shlex.quote(WRITABLE_SCRIPT)} writable " + " ".join(shlex.quote(p) for p in paths)
 
 
 def install_command(upload: str, remote: str, sha256: str, size: int, mode: str | None = None) -> str:
