@@ -13,6 +13,8 @@ import pytest
 
 from provision.runners import LocalRunner
 from provision.runners.base import file_digest, install_command, refusal
+from provision.steps.plugin_files import PluginPaths
+from provision.steps.plugin_swap import restore_command, swap_command
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="the root-only folder checks need root")
 
@@ -86,3 +88,51 @@ def test_uploads_go_to_a_fresh_private_folder(tmp_path):
         for path in (first, second):
             os.unlink(path)
             os.rmdir(Path(path).parent)
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A library folder with libnvinfer_plugin.so.8.0.1, its SONAME link, and a build uploaded
+    into a private folder."""
+    lib_dir = tmp_path / "lib"
+    lib_dir.mkdir()
+    (lib_dir / "libnvinfer_plugin.so.8.0.1").write_bytes(b"original library")
+    (lib_dir / "libnvinfer_plugin.so.8").symlink_to("libnvinfer_plugin.so.8.0.1")
+    build = tmp_path / "build.so"
+    build.write_bytes(b"the new build")
+    return PluginPaths(str(lib_dir), "libnvinfer_plugin.so.8.0.1"), build
+
+
+def swap(p: PluginPaths, build: Path, accepted: tuple[str, ...]):
+    runner = LocalRunner()
+    sha, size = file_digest(build)
+    return runner.run(swap_command(p, runner.upload(build), sha, size, accepted))
+
+
+def sha_of(path: str) -> str:
+    return file_digest(Path(path))[0]
+
+
+def test_the_swap_checks_the_library_and_replaces_it_in_one_command(library):
+    p, build = library
+    assert swap(p, build, (sha_of(p.path),)).ok
+    assert Path(p.path).read_bytes() == b"the new build" and os.readlink(p.soname_link) == p.name
+    assert sorted(os.listdir(p.lib_dir)) == ["libnvinfer_plugin.so", "libnvinfer_plugin.so.8", p.name]
+
+
+def test_a_library_changed_since_the_check_is_not_replaced(library):
+    p, build = library
+    checked = sha_of(p.path)
+    Path(p.path).write_bytes(b"written after the check")  # bytes that a later rename would lose
+    result = swap(p, build, (checked,))
+    assert result.exit_code == 3 and "changed since it was checked" in refusal(result), result.stderr
+    assert Path(p.path).read_bytes() == b"written after the check"
+
+
+def test_restore_puts_back_only_the_recorded_original(library, tmp_path):
+    p, build = library
+    saved = tmp_path / "saved"
+    saved.write_bytes(b"something else")
+    result = LocalRunner().run(restore_command(p, str(saved), sha_of(p.path)))
+    assert result.exit_code == 3 and "is not the original" in refusal(result), result.stderr
+    assert saved.exists() and Path(p.path).read_bytes() == b"original library"
