@@ -11,8 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from provision import state
+from provision.errors import StepFailed
 from provision.runners import LocalRunner
 from provision.runners.base import file_digest, install_command, refusal
+from provision.steps.base import StepContext
 from provision.steps.plugin_files import PluginPaths
 from provision.steps.plugin_swap import restore_command, swap_command
 
@@ -136,3 +139,21 @@ def test_restore_puts_back_only_the_recorded_original(library, tmp_path):
     result = LocalRunner().run(restore_command(p, str(saved), sha_of(p.path)))
     assert result.exit_code == 3 and "is not the original" in refusal(result), result.stderr
     assert saved.exists() and Path(p.path).read_bytes() == b"original library"
+
+
+@pytest.mark.parametrize("content, tolerant, expected", [
+    (None, False, {}), ("", False, {}), ('{"a": 1}', False, {"a": 1}), ("[1]", True, {}), ("garbage", True, {}),
+    ("[1]", False, "is not a JSON object"), ("garbage", False, "is not valid JSON")])
+def test_the_state_file_read_as_root(tmp_path, monkeypatch, content, tolerant, expected):
+    """Under the lock the state file is read as root (a `chmod 600` file is still read); rollback
+    reads one that is not a JSON object as {} (the diversion stands in)."""
+    path = tmp_path / "state.json"
+    if content is not None:
+        path.write_text(content)
+    monkeypatch.setattr(state, "STATE_FILE", str(path))
+    ctx = StepContext(LocalRunner(), None)
+    if isinstance(expected, dict):
+        assert state.read_state(ctx, sudo=True, tolerant=tolerant) == expected
+    else:
+        with pytest.raises(StepFailed, match=expected):
+            state.read_state(ctx, sudo=True, tolerant=tolerant)
