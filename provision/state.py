@@ -26,8 +26,9 @@ def read_state(ctx: StepContext, *, sudo: bool = False, tolerant: bool = False) 
     read as root, so a file someone made unreadable is still read; `tolerant` (rollback, which
     falls back on dpkg's diversions) takes a file that is not a JSON object for {}."""
     if sudo:
-        # the base64 follows a marker: under Ansible's become (a pty) other text may come first
-        result = ctx.runner.run(f"printf 'state:'; base64 < {STATE_FILE} 2>/dev/null | tr -d '\\n'", sudo=True)
+        # the base64 follows a marker, and the shell says nothing (its redirection errors are
+        # silenced first): under Ansible's become (a pty) stderr arrives with stdout
+        result = ctx.runner.run(f"printf 'state:'; base64 2>/dev/null < {STATE_FILE} | tr -d '\\n'", sudo=True)
         marked = [w for w in result.stdout.split() if w.startswith("state:")]
         try:
             text = base64.b64decode(marked[-1][6:], validate=True).decode() if result.ok and marked else None

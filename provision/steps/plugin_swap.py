@@ -157,7 +157,7 @@ def diversions_command() -> str:
 def rollback_survey(ctx: StepContext) -> tuple[dict, dict[str, str]]:
     """The state file (as the login user reads it; {} when it is not a JSON object) and dsprov's
     diversions ({path: saved}), in one round trip."""
-    result = ctx.runner.run(f"base64 < {STATE_FILE} 2>/dev/null | tr -d '\\n'; echo; {diversions_command()}")
+    result = ctx.runner.run(f"base64 2>/dev/null < {STATE_FILE} | tr -d '\\n'; echo; {diversions_command()}")
     first, _, rest = result.stdout.partition("\n")
     try:
         state = parse_state(ctx.runner.host, base64.b64decode(first.strip(), validate=True).decode())
