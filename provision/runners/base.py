@@ -267,10 +267,11 @@ def install_command(upload: str, remote: str, sha256: str, size: int, mode: str 
 
 
 def refusal(result: Result) -> str:
-    """The reason a file command refused (its REFUSED line), else the output's explaining line."""
-    for line in result.stderr.splitlines():
-        if line.startswith(REFUSED):
-            return line[len(REFUSED):]
+    """The reason a file command refused (its REFUSED line; in stdout too, where a pty merges the
+    streams, as Ansible's become does), else the output's explaining line."""
+    for line in (result.stderr + "\n" + result.stdout).splitlines():
+        if line.strip().startswith(REFUSED):
+            return line.strip()[len(REFUSED):]
     return result.reason()
 
 
