@@ -303,9 +303,9 @@ def test_root_never_writes_into_another_users_folder(t4, tmp_path):
     coco = tmp_path / "instances.json"
     coco.write_text(json.dumps({"categories": [{"id": 1, "name": "person"}]}))
     onnx = yolo_like(tmp_path / "m.onnx")
-    subprocess.run([*t4.ssh_command(HOST), "mkdir -p /home/ubuntu/m && cat > /home/ubuntu/m/m.onnx"],
+    subprocess.run([*t4.ssh_command(HOST), "mkdir -p /home/ubuntu/models && cat > /home/ubuntu/models/m.onnx"],
                    input=onnx.read_bytes(), check=True)
-    result = invoke(t4, "deepstream.config", "--host", HOST, "--kind", "dino", "--onnx", "/home/ubuntu/m/m.onnx",
+    result = invoke(t4, "deepstream.config", "--host", HOST, "--kind", "dino", "--onnx", "/home/ubuntu/models/m.onnx",
                     "--coco", str(coco), "--out", f"/home/{OTHER}/cfg/config.txt", "-i", str(t4.inventory))
     # (deepstream.config's failure line is still wrapped by the console: the one-line form is issue 23's last part)
     said = " ".join(result.stderr.split())
