@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from provision import __version__, input_files, settings
+from provision.options import DEFAULT_BUILD_DIR
 from provision.errors import ProvisionError
 from provision.facts import Gpu, HostFacts, host_facts, probe_script, split_sections
 from provision.facts.parsers import to_version
@@ -31,7 +32,7 @@ def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[s
     items (`f:CONFIG`, `r:ROOT`), searched by the probe too so that a rerun asks nothing more."""
     if build_dir:
         settings.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
-    args = [build_dir or "", *config_search] if config_search else [build_dir] if build_dir else []
+    args = [build_dir or DEFAULT_BUILD_DIR, *config_search]
     result = runner.run_script(probe_script(), *args, timeout=600)
     if "==> uname_m <==" not in result.stdout:
         raise ProvisionError(f"{runner.host}: the probe did not run: {result.tail(3) or 'no output'}")

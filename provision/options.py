@@ -26,6 +26,9 @@ PLUGIN_SOURCES = ("auto", "prebuilt", "build")
 PARSERS = ("cpu", "cuda")  # provision/deepstream/model_config.py's bbox parser choices
 DEFAULT_TRT_OSS_REPO = "https://github.com/NVIDIA/TensorRT.git"
 DEFAULT_PYDS_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_python_apps.git"
+# Where a host builds unless dsprov_build_dir says: in the login user's home there (the probe
+# expands `~`), never a shared folder such as /tmp that another local user could prepare.
+DEFAULT_BUILD_DIR = "~/.cache/dsprov"
 DEFAULT_STALL_TIMEOUT = 300  # seconds a clone or download may stay under 1000 bytes/s
 # Hosts worked on at once. Ansible's `forks` defaults to 5 processes ("very conservative",
 # https://docs.ansible.com/ansible/latest/reference_appendices/config.html#default-forks); a dsprov
@@ -176,7 +179,8 @@ class Settings:
         "the NVIDIA-AI-IOT/yolo_deepstream git repository (the yolov7 kind's custom library)", checks.repo)
     yolo_deepstream_ref: str | None = option(
         "the yolo_deepstream branch, tag or commit (default: the pinned commit)", checks.ref)
-    build_dir: str | None = option("where the host builds (default /tmp/dsprov)", checks.absolute_path)
+    build_dir: str | None = option(f"where the host builds (default {DEFAULT_BUILD_DIR}, the login user's; it and"
+                                   " the folders above it must be the login user's or root's)", checks.absolute_path)
     engine_roots: tuple[str, ...] | None = option(
         "folders searched for nvinfer configs", lambda n, v: tuple(checks.words(n, v, checks.path)))
     required_plugins: tuple[str, ...] = option(

@@ -12,7 +12,7 @@ from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.gpu.archs import host_compute_caps, runs_on
-from provision.options import DEFAULT_TRT_OSS_REPO, Flags, Settings
+from provision.options import DEFAULT_BUILD_DIR, DEFAULT_TRT_OSS_REPO, Flags, Settings
 from provision.settings import byte_size
 from provision.matrix import CmakeArchive, Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
 from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
@@ -227,7 +227,7 @@ def _plugin_plan(detection: Detection, matrix: Matrix, options: Options, store: 
 
     if facts.gcc is None:
         raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
-    build_dir = facts.build_dir or "/tmp/dsprov"
+    build_dir = facts.build_dir or DEFAULT_BUILD_DIR
     short = preflight(facts.mem_available_kib, facts.swap_total_kib, facts.disk_free_kib, build_dir)
     if short:
         raise PlanRefused(f"{host}: {short}")
@@ -326,7 +326,7 @@ def _prebuilt_plan(plan: Plan, detection: Detection, matrix: Matrix, options: Op
     installed = _installed_plugin(detection)
     spec = PrebuiltSpec(repo=repo, commit=commit, path=row.path, sha256=row.sha256, tensorrt=str(facts.tensorrt),
                         platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
-                        build_dir=facts.build_dir or "/tmp/dsprov", git_blob=row.git_blob)
+                        build_dir=facts.build_dir or DEFAULT_BUILD_DIR, git_blob=row.git_blob)
     fetch = FetchPrebuiltPlugin(spec, store or ArtifactStore(), installed)
     plan.notes.append(f"plugin source: prebuilt {row.filename} ({row.source})")
     plan.add(f"NVIDIA's prebuilt library for TensorRT {facts.tensorrt} ({row.source}); copied where the"
@@ -372,7 +372,7 @@ def _extend_with_pyds(plan: Plan, detection: Detection, matrix: Matrix, options:
     if needs_cmake and not plan.provides("cmake"):
         jobs, _ = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
         try:
-            cmake = _cmake_step(matrix, options, detection.host, facts, facts.build_dir or "/tmp/dsprov", jobs)
+            cmake = _cmake_step(matrix, options, detection.host, facts, facts.build_dir or DEFAULT_BUILD_DIR, jobs)
         except PlanRefused as exc:
             raise PydsNotApplicable(str(exc).removeprefix(f"{detection.host}: ")) from None
         plan.add(_CMAKE_WHY.format(have=facts.cmake or "none", minimum=matrix.cmake.minimum), cmake)

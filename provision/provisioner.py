@@ -29,7 +29,7 @@ from provision.facts import split_sections
 from provision.state import parse_state, read_state
 from provision.steps.base import StepContext, StepFailed
 from provision.steps import max_clocks
-from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps
+from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps, rollback_survey
 
 LOGS_KEPT = 20
 # `2026-12-07T06:57:35.123Z line`: ISO 8601 UTC, to the millisecond
@@ -130,6 +130,8 @@ def run_plan(
     what that step makes (the swap reads the built library).
     """
     first_change = None  # check_only: the first step that would change
+    for step in plan.steps:  # every input checked before the first change
+        step.validate(ctx)
     for step in plan.steps:
         if cancel.requested():
             raise cancel.Cancelled(f"{ctx.runner.host}: cancelled before {step.name}{_done(report)}")
@@ -194,6 +196,8 @@ class Job:
     config_search: tuple[str, ...] = ()  # the engines step's search (f:CONFIG, r:ROOT), done by the probe
     probe: bool = True
     checked: RunResult = RunResult.PLANNED  # the result of a --check run (rollback's is ok)
+    # a state file that is not a JSON object reads as {} (rollback: dpkg's diversions stand in)
+    tolerant_state: bool = False
 
 
 def run_job(
@@ -234,7 +238,7 @@ def run_job(
             log(line)
         if dry_run or check_only:
             if check_only:
-                _from_probe(ctx, detection)
+                _from_probe(ctx, detection, job.tolerant_state)
                 run_plan(plan, ctx, report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
             report.result, report.outcome = (job.checked if check_only else RunResult.PLANNED), Outcome.NONE
@@ -242,7 +246,7 @@ def run_job(
         if plan.steps and _will_change(plan, ctx, detection, report, progress):
             held = acquire(runner)
             try:
-                ctx.state = read_state(ctx)
+                ctx.state = read_state(ctx, sudo=True, tolerant=job.tolerant_state)
                 run_plan(plan, ctx, report, progress)
             finally:
                 held.release()
@@ -261,11 +265,11 @@ def run_job(
     return report, detection
 
 
-def _from_probe(ctx: StepContext, detection: Detection | None) -> None:
+def _from_probe(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> None:
     """Let the checks read what the probe saw (the state file, the plugin files), not ask again;
     without a probe, read the state file now."""
     if detection is None:
-        ctx.state = read_state(ctx)
+        ctx.state = read_state(ctx, tolerant=tolerant_state)
         return
     ctx.state = parse_state(ctx.runner.host, split_sections(detection.capture)["dsprov_state"])
     ctx.probed = True
@@ -317,14 +321,15 @@ def provision_job(host_vars: dict, flags: Flags, matrix: Matrix, store: Artifact
 
 def rollback_job() -> Job:
     """`rollback`: restore what the host's state file records, the plugin and the power mode and
-    clocks before --max-clocks (no probe needed)."""
+    clocks before --max-clocks (no probe needed); a plugin library dpkg diverts for dsprov is
+    restored from the diversion's saved copy even when the state file cannot be read."""
 
     def plan(ctx: StepContext, detection: None) -> Plan:
-        state = read_state(ctx)
-        steps = rollback_plan_steps(state) + max_clocks.rollback_steps(state)
+        state, diversions = rollback_survey(ctx)
+        steps = rollback_plan_steps(state, diversions) + max_clocks.rollback_steps(state)
         return Plan(ctx.runner.host, steps, [] if steps else [NOTHING_TO_ROLL_BACK])
 
-    return Job(plan, probe=False, checked=RunResult.OK)
+    return Job(plan, probe=False, checked=RunResult.OK, tolerant_state=True)
 
 
 def run_on_host(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from typing import Any, Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from provision.errors import ProvisionError
 
@@ -55,12 +55,23 @@ def repo(name: str, value: Any) -> str:
     value = no_option(name, value)
     if HELPER.match(value):
         raise BadSetting(f"{name}: {value!r} names a git remote helper (<transport>::address): not allowed")
-    parts = urlsplit(value) if "://" in value else None
-    if parts:
-        if parts.scheme.lower() not in REPO_SCHEMES:
-            raise BadSetting(f"{name}: {value!r}: scheme {parts.scheme!r} is not one of {', '.join(REPO_SCHEMES)}")
-        if (parts.hostname or "").startswith("-") or (parts.username or "").startswith("-"):
-            raise BadSetting(f"{name}: {value!r}: a host or user starting with '-' would be read as an option")
+    if "://" in value:
+        # git percent-decodes a URL before it takes the host and user apart (connect.c,
+        # parse_connect_url: url_decode), so `ssh://%2DoProxyCommand=...` reaches ssh as an
+        # option: the decoded URL must pass the same checks.
+        decoded = text(name, unquote(value))
+        try:
+            both = (urlsplit(value), urlsplit(decoded))
+        except ValueError as exc:  # a bracketed host that is no IP address
+            raise BadSetting(f"{name}: {value!r} is not a valid URL ({exc})") from None
+        for parts in both:
+            if parts.scheme.lower() not in REPO_SCHEMES:
+                raise BadSetting(f"{name}: {value!r}: scheme {parts.scheme!r} is not one of {', '.join(REPO_SCHEMES)}")
+            if (parts.hostname or "").startswith("-") or (parts.username or "").startswith("-"):
+                raise BadSetting(f"{name}: {value!r}: a host or user starting with '-' (once decoded) would be read"
+                                 " as an option")
+    elif SCP_LIKE.match(value) and value.split("@", 1)[-1].startswith("-"):
+        raise BadSetting(f"{name}: {value!r}: a host starting with '-' would be read as an option")
     elif not (value.startswith("/") or SCP_LIKE.match(value)):
         raise BadSetting(f"{name}: {value!r} is not a repository URL, user@host:path or absolute path")
     if " " in value:

@@ -6,6 +6,8 @@ that any controller (invoke or Ansible) finds the same record.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from typing import TYPE_CHECKING
 
@@ -40,9 +42,32 @@ SCHEMA = {
 }
 
 
-def read_state(ctx: StepContext) -> dict:
-    """The host's state file, or {} when there is none yet."""
-    return parse_state(ctx.runner.host, ctx.runner.read_text(STATE_FILE))
+def read_state(ctx: StepContext, *, sudo: bool = False, tolerant: bool = False) -> dict:
+    """The host's state file, or {} when there is none yet. With `sudo` (under the host lock) it is
+    read as root, so a file someone made unreadable is still read; `tolerant` (rollback, which
+    falls back on dpkg's diversions) takes a file that is not a JSON object for {}."""
+    if sudo:
+        # the base64 follows a marker, and the shell says nothing (its redirection errors are
+        # silenced first): under Ansible's become (a pty) stderr arrives with stdout
+        result = ctx.runner.run(f"printf 'state:'; base64 2>/dev/null < {STATE_FILE} | tr -d '\\n'", sudo=True)
+        marked = [w for w in result.stdout.split() if w.startswith("state:")]
+        try:
+            text = base64.b64decode(marked[-1][6:], validate=True).decode() if result.ok and marked else None
+        except (binascii.Error, UnicodeDecodeError):
+            text = "not UTF-8"
+    else:
+        text = ctx.runner.read_text(STATE_FILE)
+    try:
+        state = parse_state(ctx.runner.host, text)
+    except StepFailed:
+        if not tolerant:
+            raise
+        state = {}
+    if not isinstance(state, dict):
+        if not tolerant:
+            raise StepFailed(f"{ctx.runner.host}: {STATE_FILE} is not a JSON object; fix or remove it")
+        state = {}
+    return state
 
 
 def parse_state(host: str, text: str | None) -> dict:

@@ -31,4 +31,3 @@ def test_plugin_paths_follow_the_real_file_name():
     p = PluginPaths("/usr/lib/aarch64-linux-gnu", "libnvinfer_plugin.so.8.2.1")
     assert p.soname_link == "/usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so.8"
     assert p.saved == "/var/lib/dsprov/orig/libnvinfer_plugin.so.8.2.1"
-    assert p.staged == "/usr/lib/aarch64-linux-gnu/.dsprov-new-libnvinfer_plugin.so.8.2.1"

@@ -8,6 +8,7 @@ import pytest
 from captures import h100 as recorded_h100
 from packaging.version import Version as V
 
+from provision.steps.base import q
 from provision.artifacts import ArtifactStore
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
@@ -55,7 +56,7 @@ def test_deepstream_6_0_1_builds_v1_1_1_with_cmake_for_the_hosts_python(store):
     spec = build.spec
     assert (spec.tag, spec.style, spec.pip_platform, str(spec.python)) == ("v1.1.1", "cmake", "linux_x86_64", "3.12.3")
     clone, configure, make = spec.commands()
-    assert f"git clone --recursive --single-branch -b v1.1.1 -- https://mirror.example/dpa.git {spec.src}" in clone
+    assert f"git clone --recursive --single-branch -b v1.1.1 -- https://mirror.example/dpa.git {q(spec.src)}" in clone
     assert ("-DPYTHON_MAJOR_VERSION=3 -DPYTHON_MINOR_VERSION=12 -DPIP_PLATFORM=linux_x86_64"
             " -DDS_PATH=/opt/nvidia/deepstream/deepstream") in configure
     assert make.startswith("cmake --build ") and spec.wheel_dir.endswith("/bindings/build")

@@ -32,6 +32,13 @@ HOSTILE = [  # (setting, value, what the one-line error says)
     ("dsprov_trt_oss_repo", "fd::17", "remote helper"),
     ("dsprov_trt_oss_repo", "ssh://-oProxyCommand=touch%20x/repo", "starting with '-'"),
     ("dsprov_trt_oss_repo", "ftp://example.com/TensorRT.git", "scheme"),
+    # git percent-decodes a URL before it reads the host (issue 23: `%2D` is a '-')
+    ("dsprov_trt_oss_repo", "ssh://%2DoProxyCommand=touch%20x/repo", "starting with '-' (once decoded)"),
+    ("dsprov_trt_oss_repo", "ssh://%2doProxyCommand=x/repo", "starting with '-' (once decoded)"),
+    ("dsprov_trt_oss_repo", "ssh://%2Du@example.com/repo", "starting with '-' (once decoded)"),
+    ("dsprov_trt_oss_repo", "ssh://[-oProxyCommand=x]/repo", "is not a valid URL"),
+    ("dsprov_trt_oss_repo", "https://example.com/a%0A==> uname_m <==", "control character"),
+    ("dsprov_pyds_repo", "git@-oProxyCommand:repo", "starting with '-'"),
     ("dsprov_trt_oss_repo", "TensorRT", "not a repository URL"),
     ("dsprov_pyds_repo", "http://example.com/a.git\nhttp://evil", "control character"),
     ("dsprov_tao_apps_ref", "--output=/etc/passwd", "starts with '-'"),

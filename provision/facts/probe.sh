@@ -5,7 +5,8 @@
 # Output: sections `==> NAME <==`, each followed by the raw text of its source; a section whose
 # source is absent is printed empty. The controller's parsers make sense of the text.
 
-BUILD_DIR=${1:-$HOME/.cache/dsprov}
+BUILD_DIR=$1  # dsprov_build_dir, else options.DEFAULT_BUILD_DIR: a leading ~/ is the login user's home
+case $BUILD_DIR in "~/"*) BUILD_DIR=$HOME/${BUILD_DIR#"~/"} ;; esac
 PATH=$PATH:/usr/local/cuda/bin:/usr/local/bin:/usr/sbin:/sbin
 export PATH LC_ALL=C
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
+import hashlib
 import posixpath
 import re
 import shlex
@@ -84,6 +84,9 @@ class Runner(Protocol):
 
     def put(self, local: Path, remote: str) -> None: ...
 
+    def upload(self, local: Path) -> str:
+        """Copy a controller file into a fresh private folder on the host; returns its path."""
+
     def get(self, remote: str, local: Path) -> None: ...
 
     def read_text(self, remote: str) -> str | None:
@@ -102,7 +105,7 @@ class Runner(Protocol):
 
 
 class FileOps:
-    """read_text, sha256 and write_atomic for a runner, from its `run` and `put` (POSIX sh on the
+    """read_text, sha256, upload and write_atomic for a runner, from its `run` and `put` (POSIX sh on the
     host, no Python there): the one place files are read back or replaced on a host; and the
     count of the runner's round trips to the host."""
 
@@ -140,22 +143,38 @@ class FileOps:
         result = self.run(sha256_command(remote))
         return result.stdout.split()[0] if result.ok and result.stdout else None
 
+    def upload(self, local: Path) -> str:
+        """Copy a controller file into a fresh private folder on the host (`mktemp -d`, mode 0700,
+        the login user's): no other user can guess, plant or change the path. Returns the file's
+        path; the command that uses it removes the folder (INSTALL_SCRIPT does)."""
+        made = self.run("mktemp -d /tmp/.dsprov-up.XXXXXXXXXX")
+        folder = made.stdout.strip()
+        if not made.ok or not folder.startswith("/tmp/.dsprov-up."):
+            raise ProvisionError(f"{self.host}: cannot make a private folder in /tmp: {made.reason()}")
+        remote = f"{folder}/{local.name}"
+        self.put(local, remote)
+        return remote
+
     def write_atomic(self, data: bytes | Path, remote: str, *, mode: str | None = None, sudo: bool = False) -> Result:
-        """Replace `remote` with `data` (bytes, or a controller file): upload to /tmp, copy beside
-        `remote` (over a copy of the old file, so its mode and owner stay), chmod `mode` if given,
-        then rename over it. The caller checks the result."""
+        """Replace `remote` with `data` (bytes, or a controller file) so that it always holds a
+        whole, verified file: upload into a private folder, then one command (install_command)
+        checks the upload's size and SHA-256 and moves it into place. The caller checks the result."""
         if isinstance(data, bytes):
-            with tempfile.NamedTemporaryFile(delete=False) as tmp:
-                tmp.write(data)
-            try:
-                return self.write_atomic(Path(tmp.name), remote, mode=mode, sudo=sudo)
-            finally:
-                os.unlink(tmp.name)
-        upload = f"/tmp/.dsprov-upload-{os.getpid()}-{posixpath.basename(remote)}"
-        self.put(data, upload)
-        command = write_atomic_command(upload, remote, mode)
-        result = self.run(command, sudo=sudo)
-        return Result(command, result.exit_code, result.stdout, result.stderr)
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / (posixpath.basename(remote) or "data")
+                local.write_bytes(data)
+                return self.write_atomic(local, remote, mode=mode, sudo=sudo)
+        digest, size = file_digest(data)
+        upload = self.upload(data)
+        result = self.run(install_command(upload, remote, digest, size, mode), sudo=sudo)
+        return Result(f"install {remote} ({size} bytes, SHA-256 {digest[:12]}...)", result.exit_code,
+                      result.stdout, result.stderr)
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """A controller file's SHA-256 and size."""
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest(), path.stat().st_size
 
 
 def script_command(*args: str) -> str:
@@ -168,13 +187,101 @@ def sha256_command(remote: str) -> str:
     return f"sha256sum {shlex.quote(remote)} 2>/dev/null"
 
 
-def write_atomic_command(upload: str, remote: str, mode: str | None = None) -> str:
-    """The command that moves an uploaded file into place atomically (FileOps.write_atomic)."""
+REFUSED = "dsprov-refused: "  # INSTALL_SCRIPT's one line saying why it changed nothing
+
+# Shell functions for a command that writes a file, root or not (POSIX sh; sent inline, since
+# commands under sudo get no stdin). `verified F SHA SIZE` fails unless F has that size and
+# SHA-256 (an upload cut short by a full disk is refused, never used). `safe_folder D` fails when
+# root is writing and D, or a folder above it, is owned by a user other than root and the login
+# user (sudo's SUDO_UID), or writable by group or others without the sticky bit: such a user could
+# swap a part of the path for a link. `place F T MODE SHA SIZE` copies F into a fresh file beside T (mktemp:
+# a new name, created exclusively), sets owner and mode explicitly (an existing regular file's, else
+# root's or the login user's, with MODE if given) and renames it over T with mv -T (a link or
+# anything else at T is replaced, never followed) once the copy is verified against SHA and SIZE.
+FILE_FUNCTIONS = r"""
+refuse() { echo "dsprov-refused: $*" >&2; exit 3; }
+verified() {
+    [ -f "$1" ] && [ "$(wc -c <"$1")" -eq "$3" ] && [ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$2" ]
+}
+safe_folder() {
+    [ "$(id -u)" = 0 ] || return 0
+    trusted_folder "$1" "${SUDO_UID:-0}"
+}
+trusted_folder() {
+    d=$1 me=$2
+    while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+    d=$(readlink -f "$d")
+    while :; do
+        set -- $(stat -c '%u %g %a' "$d")
+        m=$((0$3))
+        if [ "$1" != 0 ] && [ "$1" != "$me" ]; then
+            refuse "$d is owned by uid $1: dsprov writes as root only where root or the login user owns every folder of the path"
+        fi
+        if [ $((m & 01000)) = 0 ] && { [ $((m & 02)) != 0 ] || { [ $((m & 020)) != 0 ] && [ "$2" != 0 ]; }; }; then
+            refuse "$d is writable by other users (mode $3): dsprov does not write there as root"
+        fi
+        [ "$d" = / ] && return 0
+        d=$(dirname "$d")
+    done
+}
+place() {
+    f=$1 t=$2 mode=$3 sha=$4 size=$5 dir=$(dirname "$2")
+    safe_folder "$dir"
+    mkdir -p "$dir" || refuse "cannot create $dir"
+    new=$(mktemp "$dir/.dsprov-tmp-XXXXXXXXXX") || refuse "cannot create a file in $dir"
+    if ! cat "$f" >"$new" 2>/dev/null || ! verified "$new" "$sha" "$size"; then
+        rm -f "$new"; refuse "cannot write $t in full (disk full?): nothing was replaced"
+    fi
+    if [ -f "$t" ] && [ ! -L "$t" ]; then
+        set -- $(stat -c '%u %g %a' "$t")
+        [ "$(id -u)" != 0 ] || chown "$1:$2" "$new"
+        chmod "$(printf '%o' $((0$3 & 0777)))" "$new"
+    else
+        chmod "$(printf '%o' $((0666 & ~0$(umask))))" "$new"
+    fi
+    [ -z "$mode" ] || chmod "$mode" "$new"
+    mv -fT "$new" "$t" || { rm -f "$new"; refuse "cannot rename a file over $t"; }
+}
+"""
+
+# $1 the upload (in its private folder), $2 the target, $3 its SHA-256, $4 its size, $5 a mode or "".
+INSTALL_SCRIPT = FILE_FUNCTIONS + r"""
+up=$1 sha=$3 size=$4
+trap 'rm -f "$up"; rmdir "$(dirname "$up")" 2>/dev/null' EXIT
+verified "$up" "$sha" "$size" || refuse "$2: the upload arrived incomplete ($(wc -c <"$up" 2>/dev/null || echo 0) of $size bytes, or another SHA-256; a full /tmp?): nothing was replaced"
+place "$up" "$2" "$5" "$sha" "$size"
+"""
+
+
+# $@: files to be written; fails (REFUSED line) when one's folder is not the login user's to write
+# and root would refuse it (safe_folder): asked before any change.
+WRITABLE_SCRIPT = FILE_FUNCTIONS + r"""
+for t; do
+    d=$(dirname "$t")
+    while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+    [ -w "$d" ] || trusted_folder "$d" "$(id -u)"
+done
+"""
+
+
+def writable_command(*paths: str) -> str:
+    """The command that checks, as the login user, that each path can be written (WRITABLE_SCRIPT)."""
+    return f"sh -c {shlex.quote(WRITABLE_SCRIPT)} writable " + " ".join(shlex.quote(p) for p in paths)
+
+
+def install_command(upload: str, remote: str, sha256: str, size: int, mode: str | None = None) -> str:
+    """The command that checks an upload and moves it into place atomically (FileOps.write_atomic)."""
     q = shlex.quote
-    staging = posixpath.join(posixpath.dirname(remote), ".dsprov-tmp-" + posixpath.basename(remote))
-    chmod = f" && chmod {mode} {q(staging)}" if mode else ""
-    return (f"mkdir -p {q(posixpath.dirname(remote))} && {{ cp -p {q(remote)} {q(staging)} 2>/dev/null || :; }}"
-            f" && cat {q(upload)} > {q(staging)}{chmod} && mv -f {q(staging)} {q(remote)}; rc=$?; rm -f {q(upload)}; exit $rc")
+    return f"sh -c {q(INSTALL_SCRIPT)} install {q(upload)} {q(remote)} {sha256} {int(size)} {q(mode or '')}"
+
+
+def refusal(result: Result) -> str:
+    """The reason a file command refused (its REFUSED line; in stdout too, where a pty merges the
+    streams, as Ansible's become does), else the output's explaining line."""
+    for line in (result.stderr + "\n" + result.stdout).splitlines():
+        if line.strip().startswith(REFUSED):
+            return line.strip()[len(REFUSED):]
+    return result.reason()
 
 
 def sudo_wrap(command: str, password: str | None, stdin: str | None = None) -> tuple[str, str | None]:

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -94,6 +95,13 @@ class LocalRunner(FileOps):
     def put(self, local: Path, remote: str) -> None:
         self.sent()
         shutil.copyfile(local, remote)
+
+    def upload(self, local: Path) -> str:
+        """Into a new private folder (tempfile.mkdtemp: mode 0700, a name nobody can squat)."""
+        self.sent()
+        remote = Path(tempfile.mkdtemp(prefix=".dsprov-up.")) / local.name
+        shutil.copyfile(local, remote)
+        return str(remote)
 
     def get(self, remote: str, local: Path) -> None:
         self.sent()

@@ -3,6 +3,12 @@
 The lock is taken by `flock` on the host inside a command that then waits on its stdin; the
 controller keeps that session open and closes it to release. If the controller dies, the session
 ends and the kernel drops the lock, so a crashed run never leaves a stale lock behind.
+
+The lock file is root's, mode 0600: only root can open it, so no other local user can take the
+lock (`flock -s` on a readable file would block every provision). A lock file that is anything
+else (another mode or owner, a link, as an older version left it) is replaced by a fresh one
+(mktemp, then a rename), so a user holding the old file open holds nothing. The state file beside
+it stays 0644: the probe reads it without sudo.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ class HostBusy(ProvisionError):
 
 def lock_command() -> str:
     return (
-        f"mkdir -p {STATE_DIR} && exec flock -n {LOCK_FILE} "
-        f"sh -c 'echo {LOCKED}; cat >/dev/null'"
+        f"mkdir -p {STATE_DIR} && chmod 0755 {STATE_DIR} && "
+        f"if [ -L {LOCK_FILE} ] || [ \"$(stat -c '%u %a' {LOCK_FILE} 2>/dev/null)\" != '0 600' ]; then "
+        f"n=$(mktemp {STATE_DIR}/.lock.XXXXXXXXXX) && mv -fT \"$n\" {LOCK_FILE} || exit 1; fi && "
+        f"exec flock -n {LOCK_FILE} sh -c 'echo {LOCKED}; cat >/dev/null'"
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 import select
 import shlex
 import shutil
@@ -163,7 +164,7 @@ class SSHRunner(FileOps):
 
     def put(self, local: Path, remote: str) -> None:
         """Copy a file to the host, creating `remote` anew (O_EXCL): a file or link that another
-        user left at that path (staging in /tmp) is refused, never written through."""
+        user left at that path is refused, never written through."""
         self._open()
         self.sent()
         sftp = self.connection.sftp()
@@ -171,6 +172,25 @@ class SSHRunner(FileOps):
             sftp.remove(remote)  # our own leftover; another user's stays (sticky /tmp) and is refused below
         except OSError:
             pass
+        self._copy(sftp, local, remote)
+
+    def upload(self, local: Path) -> str:
+        """Into a new folder of a random name, mode 0700 (SFTP mkdir fails on an existing path),
+        in the same round trip as the copy."""
+        self._open()
+        self.sent()
+        sftp = self.connection.sftp()
+        folder = f"/tmp/.dsprov-up.{secrets.token_hex(8)}"
+        try:
+            sftp.mkdir(folder, 0o700)
+        except OSError as exc:
+            raise ProvisionError(f"{self.host}: cannot make a private folder {folder} ({exc})") from exc
+        self._copy(sftp, local, f"{folder}/{local.name}")
+        return f"{folder}/{local.name}"
+
+    def _copy(self, sftp: paramiko.SFTPClient, local: Path, remote: str) -> None:
+        """Write `remote` with pipelined SFTP writes (their errors surface at close; a short
+        file, as a full disk leaves, is caught by the size and SHA-256 check that uses it)."""
         try:
             with open(local, "rb") as source, sftp.open(remote, "wxb") as target:
                 target.set_pipelined(True)

@@ -17,6 +17,7 @@ from provision.facts import HostFacts
 from provision.options import DEFAULT_STALL_TIMEOUT
 from provision.outcomes import Outcome
 from provision.runners import Result, Runner
+from provision.runners.base import refusal
 
 
 LOW_SPEED_LIMIT = 1000  # bytes per second
@@ -92,7 +93,7 @@ class StepContext:
             self.log(line)
         self.ended(result, started)
         if not result.ok:
-            raise StepFailed(f"{self.runner.host}: `{result.command[:120]}` failed ({result.exit_code}): {result.reason()}")
+            raise StepFailed(f"{self.runner.host}: cannot write {path}: {refusal(result)}")
 
 
 class Step:
@@ -112,6 +113,10 @@ class Step:
     def summary(self) -> str:
         """One line for the plan."""
         raise NotImplementedError
+
+    def validate(self, ctx: StepContext) -> None:
+        """Raise StepFailed when an input of the step is unusable (a missing model): asked of every
+        step of the plan before the first one changes anything."""
 
     def check(self, ctx: StepContext) -> str | None:
         """Why nothing needs doing, or None when apply must run."""

@@ -7,6 +7,11 @@ Ansible's forks) each key is built once: the others wait on the key's lock, then
 The commit comes from the repository (`git ls-remote`, asked from the host), except on a rerun
 whose installed build, as the state file records it, is what the plan would build with the
 commit recorded: the rerun then asks nothing (a branch moved since is followed with --force).
+
+Another local user must not be able to change what is built: the build folder and every folder
+above it must be the login user's or root's and writable by no one else (sticky folders such as
+/tmp excepted above it), checked as the folder is made; and the checkout must be the ref's commit
+with a clean tree (checked in the clone's command) before anything is built or cached under the key.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
 from provision.outcomes import Outcome
+from provision.runners.base import refusal
 from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
 
 if TYPE_CHECKING:
@@ -62,6 +68,11 @@ class CachedBuild(Step):
     def built_file(self, ctx: StepContext) -> tuple[str, str]:
         """(the product's path on the host after the build, the name to cache it under)."""
         raise NotImplementedError
+
+    def checkout_commands(self) -> int:
+        """How many of the spec's commands check the source out (the clone; 0: the product is
+        checked by its own SHA-256 instead)."""
+        return 1
 
     def check_product(self, ctx: StepContext, local: Path) -> None:
         """Raise StepFailed when the fetched product must not enter the cache (default: keep it)."""
@@ -109,10 +120,16 @@ class CachedBuild(Step):
             if cached:  # another host of the fleet built it while we waited
                 self.artifact, self.outcome = cached, Outcome.COPIED
                 return
+            made = ctx.sh(own_folder_command(self.spec.build_dir), check=False)
+            if not made.ok:
+                raise StepFailed(f"{ctx.runner.host}: {refusal(made)}")
             for step in self.before_build:
                 step.ensure(ctx)
-            ctx.sh(f"mkdir -p {q(self.spec.build_dir)}")
-            for command in self.spec.commands():
+            commands = self.spec.commands()
+            checked = self.checkout_commands()
+            if checked:  # the last checkout command also proves what it checked out
+                commands[checked - 1] += " && " + checkout_check_command(self.spec.src, self.commit)
+            for command in commands:
                 ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=self.timeout)
             remote, name = self.built_file(ctx)
             with tempfile.TemporaryDirectory() as tmp:
@@ -129,3 +146,53 @@ class CachedBuild(Step):
     @property
     def sha256(self) -> str | None:
         return sha256_file(self.artifact) if self.artifact else None
+
+
+# Makes the build folder $1 (as the login user) and refuses, in one line, unless it and every
+# folder above it (the path as given and as resolved) belong to the login user or root and no one
+# else can write them: group or others may write a folder above it only when it is sticky (/tmp).
+OWN_FOLDER_SCRIPT = r"""
+me=$(id -u) top=$1
+refuse() { echo "dsprov-refused: build folder $top: $*" >&2; exit 3; }
+check() {
+    p=$1
+    set -- $(stat -c '%u %g %a' "$p")
+    if [ -L "$p" ]; then
+        [ "$1" = 0 ] || [ "$1" = "$me" ] || refuse "the link $p is uid $1's (another user could re-point it)"
+        return
+    fi
+    [ "$1" = 0 ] || [ "$1" = "$me" ] || refuse "$p is owned by uid $1, not by you or root (set dsprov_build_dir to a folder of yours)"
+    m=$((0$3))
+    if [ $((m & 022)) != 0 ] && { [ "$p" = "$top" ] || [ $((m & 01000)) = 0 ]; }; then
+        refuse "$p is writable by other users (mode $3; set dsprov_build_dir to a folder of yours)"
+    fi
+}
+walk() {
+    d=$1
+    while :; do
+        [ -e "$d" ] || [ -L "$d" ] && check "$d"
+        [ "$d" = / ] && return
+        d=$(dirname "$d")
+    done
+}
+walk "$top"
+mkdir -p "$top" || refuse "cannot create it"
+walk "$top"
+real=$(readlink -f "$top") && top=$real && walk "$real"
+"""
+
+
+def own_folder_command(folder: str) -> str:
+    """Make the build folder, refusing one that another user controls (OWN_FOLDER_SCRIPT)."""
+    return f"sh -c {q(OWN_FOLDER_SCRIPT)} build-folder {q(folder)}"
+
+
+CHECKOUT_CHECK = r"""
+[ "$(git -C "$1" rev-parse HEAD)" = "$2" ] || { echo "error: $1 is not at $2 after the clone" >&2; exit 1; }
+[ -z "$(git -C "$1" status --porcelain --untracked-files=all)" ] || { echo "error: $1 is not a clean checkout of $2" >&2; exit 1; }
+"""
+
+
+def checkout_check_command(src: str, commit: str | None) -> str:
+    """Fails (one `error:` line) unless the checkout in `src` is `commit` with a clean tree."""
+    return f"sh -c {q(CHECKOUT_CHECK)} checkout {q(src)} {q(str(commit))}"

@@ -18,6 +18,7 @@ from packaging.version import Version
 from provision.artifacts import fetch
 from provision.facts.parsers import parse_cmake_version
 from provision.matrix.rows import CmakeArchive
+from provision.options import DEFAULT_BUILD_DIR
 from provision.steps.base import Step, StepContext, StepFailed, q
 
 LINKED = ("cmake", "ctest", "cpack")
@@ -33,6 +34,7 @@ class EnsureCmake(Step):
     installed: Version | None
     archive: CmakeArchive
     for_builds: list[Any] = field(default_factory=list, kw_only=True)  # the CachedBuilds that need it
+    uploaded: str | None = field(default=None, init=False)  # the archive's path on the host, once pushed
     name = "cmake"
     provides = frozenset({"cmake"})
 
@@ -41,7 +43,11 @@ class EnsureCmake(Step):
 
     @property
     def staging(self) -> str:
-        return f"/tmp/{self.archive.filename}"
+        """The pushed archive: in a private folder the upload made (mktemp -d), never a fixed name."""
+        return self.uploaded or f"/tmp/.dsprov-up.XXXXXXXXXX/{self.archive.filename}"
+
+    def remove_staged(self) -> str:
+        return f"rm -rf {q(str(Path(self.staging).parent))}"
 
     def check_staged(self) -> str:
         """The command that checks the copied archive against its SHA-256."""
@@ -55,7 +61,7 @@ class EnsureCmake(Step):
     def push(self, ctx: StepContext) -> None:
         """Download the archive once on the controller (SHA-256 checked) and copy it to the host."""
         a = self.archive
-        ctx.runner.put(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout, a.size)), self.staging)
+        self.uploaded = ctx.runner.upload(Path(fetch(a.url, a.sha256, a.filename, ctx.stall_timeout, a.size)))
 
     def install_command(self) -> str:
         """Check the copied archive, unpack it into a temp folder renamed into place, link the tools."""
@@ -64,7 +70,7 @@ class EnsureCmake(Step):
             f"{self.check_staged()}"
             f" && rm -rf {q(tmp)} && mkdir -p {q(tmp)} && tar -xzf {q(staging)} -C {q(tmp)} --strip-components=1"
             f" && rm -rf {q(a.folder)} && mv {q(tmp)} {q(a.folder)} && mkdir -p /usr/local/bin && {_links(a.folder)}"
-            f"; rc=$?; rm -f {q(staging)}; exit $rc"
+            f"; rc=$?; {self.remove_staged()}; exit $rc"
         )
 
     def describe(self) -> list[str]:
@@ -115,7 +121,7 @@ class EnsureCmake(Step):
 class EnsureCmakeFromSource(EnsureCmake):
     """The guides' route, only when asked: build the source release on the host."""
 
-    build_dir: str = "/tmp/dsprov"
+    build_dir: str = DEFAULT_BUILD_DIR
     jobs: int = 1
 
     @property
@@ -148,5 +154,5 @@ class EnsureCmakeFromSource(EnsureCmake):
             for command in build:
                 ctx.sh(command, stream=True, timeout=6 * 3600)
         finally:
-            ctx.sh(f"rm -f {q(self.staging)}", check=False)
+            ctx.sh(self.remove_staged(), check=False)
         ctx.sh(install, sudo=True)

@@ -41,6 +41,7 @@ from provision.deepstream.gie_graph import Graph, check_graph
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_file, parse_config, set_property
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
+from provision.runners.base import FILE_FUNCTIONS, refusal
 from provision.steps.base import Step, StepContext, StepFailed, q
 
 # Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of
@@ -239,7 +240,8 @@ class RebuildEngines(Step):
             staged = _staged(e.target.path)
             calib = self.states.get(e.target.config.int8_calib_file or "")
             lines.append(trtexec_command(e.target, staged, bool(calib and calib.exists)))
-            lines.append(f"mv -f {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
+            lines.insert(-1, private_folder_command(posixpath.dirname(e.target.path)))
+            lines.append(f"mv -fT {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
             if e.target.config.model_engine_file != e.target.path:
                 file, group = e.pointer
                 lines.append(f"(controller) set model-engine-file in {file} [{group}] to {e.target.path} (atomic)")
@@ -456,18 +458,21 @@ class RebuildEngines(Step):
         calib = states.get(c.int8_calib_file) if c.int8_calib_file else None
         if t.precision == "int8" and not (calib and calib.exists):
             e.warnings.append("INT8 without a calibration cache: TensorRT uses placeholder scales (accuracy suffers)")
-        staged = _staged(t.path)
-        ctx.sh(f"mkdir -p {q(folder)}", sudo=sudo)
+        made = ctx.sh(private_folder_command(folder), sudo=sudo, check=False)
+        private = made.stdout.strip()
+        if not made.ok or not private.startswith(folder.rstrip("/") + "/.dsprov-new."):
+            raise StepFailed(f"{ctx.runner.host}: cannot build an engine in {folder}: {refusal(made)}")
+        staged = f"{private}/{posixpath.basename(t.path)}"
         result = ctx.sh(trtexec_command(t, staged, bool(calib and calib.exists)), sudo=sudo, check=False,
                         stream=True, timeout=6 * 3600)
-        built = ctx.runner.run(f"[ -s {q(staged)} ]").ok
+        built = ctx.runner.run(f"[ -s {q(staged)} ]", sudo=sudo).ok
         if not result.ok or "&&&& PASSED" not in result.stdout or not built:
-            ctx.sh(f"rm -f {q(staged)}", sudo=sudo, check=False)
+            ctx.sh(f"rm -rf {q(private)}", sudo=sudo, check=False)
             errors = [l for l in (result.stdout + result.stderr).splitlines() if "[E]" in l or "FAILED" in l]
             hint = "" if (states.get(c.onnx_file) and states[c.onnx_file].exists) else f" ({c.onnx_file} is missing)"
             raise StepFailed(f"{ctx.runner.host}: trtexec failed for {c.path}{hint}: "
                              f"{(errors[0] if errors else result.tail(1)).strip()}")
-        ctx.sh(f"mv -f {q(staged)} {q(t.path)}", sudo=sudo)
+        ctx.sh(f"mv -fT {q(staged)} {q(t.path)} && rmdir {q(private)}", sudo=sudo)
         model = states.get(c.onnx_file)
         record = EngineRecord(self.env.tensorrt, self.env.cuda, self.env.gpu_archs, self.env.plugin_sha256,
                               t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
@@ -488,8 +493,16 @@ class RebuildEngines(Step):
 
 
 def _staged(path: str) -> str:
-    """Beside the final file, under a name DeepStream never looks for."""
-    return posixpath.join(posixpath.dirname(path), ".dsprov-new-" + posixpath.basename(path))
+    """Where describe says trtexec writes: a private folder beside the final file (its real name
+    comes from mktemp), under a name DeepStream never looks for."""
+    return posixpath.join(posixpath.dirname(path), ".dsprov-new.XXXXXXXXXX", posixpath.basename(path))
+
+
+def private_folder_command(folder: str) -> str:
+    """Make a fresh folder (mktemp -d, mode 0700) in `folder` for trtexec's output; as root, only
+    where no other user can change the path (FILE_FUNCTIONS' safe_folder). Prints its path."""
+    script = FILE_FUNCTIONS + 'safe_folder "$1"; mkdir -p "$1" && mktemp -d "$1/.dsprov-new.XXXXXXXXXX"'
+    return f"sh -c {q(script)} engine {q(folder)}"
 
 
 def _engine_value(path: str, group: str, engine: str, text: str) -> str:

@@ -16,6 +16,7 @@ from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import Settings
 from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.runners.base import refusal, writable_command
 from provision.steps.engines import folder_writable
 
 
@@ -44,8 +45,13 @@ class WriteModelConfig(Step):
                 differ.append(path)
         return differ
 
-    def check(self, ctx: StepContext) -> str | None:
+    def validate(self, ctx: StepContext) -> None:
         check_onnx(ctx, self.setup.onnx, f"{self.setup.config}: onnx")
+        writable = ctx.runner.run(writable_command(*self.files))
+        if not writable.ok:
+            raise StepFailed(f"{ctx.runner.host}: cannot write {self.setup.config}: {refusal(writable)}")
+
+    def check(self, ctx: StepContext) -> str | None:
         return None if self._differs(ctx) else f"{self.setup.config} and {self.setup.labels} are up to date"
 
     def apply(self, ctx: StepContext) -> None:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from provision.artifacts import ArtifactStore, build_key
 from provision.deepstream.custom_lib import COMMIT, LibrarySource
-from provision.options import Settings
+from provision.options import DEFAULT_BUILD_DIR, Settings
+from provision.runners.base import refusal, writable_command
 from provision.steps.base import StepContext, StepFailed, q
 from provision.steps.cached_build import CachedBuild
 from provision.steps.engines import folder_writable
@@ -102,6 +103,13 @@ class ParserLibrary(CachedBuild):
     def _present(self, ctx: StepContext) -> bool:
         return ctx.runner.run(self._present_command()).ok
 
+    def validate(self, ctx: StepContext) -> None:
+        """Where the library goes must be writable (by root only where no other user controls the
+        path): known before it is built."""
+        writable = ctx.runner.run(writable_command(self.path))
+        if not writable.ok:
+            raise StepFailed(f"{ctx.runner.host}: cannot write {self.path}: {refusal(writable)}")
+
     def check(self, ctx: StepContext) -> str | None:
         return f"{self.path} exports {', '.join(self.functions)}" if self._present(ctx) else None
 
@@ -139,6 +147,6 @@ def parser_library_step(facts, settings: Settings, source: LibrarySource, path: 
         cuda=f"{facts.cuda.major}.{facts.cuda.minor}",
         arch=facts.arch or "",
         deepstream=str(facts.deepstream or ""),
-        build_dir=facts.build_dir or "/tmp/dsprov",
+        build_dir=facts.build_dir or DEFAULT_BUILD_DIR,
     )
     return ParserLibrary(spec, store or ArtifactStore(), path, tuple(functions))

@@ -36,10 +36,6 @@ class PluginPaths:
     def saved(self) -> str:
         return f"{SAVED_DIR}/{self.name}"
 
-    @property
-    def staged(self) -> str:  # not starting with "lib": ldconfig never looks at it
-        return f"{self.lib_dir}/.dsprov-new-{self.name}"
-
 
 def soname(library: Path) -> str | None:
     """The DT_SONAME of a shared library on the controller (None if it has none or is no ELF)."""

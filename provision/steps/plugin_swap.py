@@ -3,10 +3,16 @@
 The file belongs to a Debian package, so the original is saved where package upgrades respect it:
 copied to /var/lib/dsprov/orig (outside every library folder: ldconfig picks a SONAME's target by
 comparing file names, so a saved copy beside the library could win) and registered there with
-`dpkg-divert`. The new file is staged under a name ldconfig ignores (it reads only names starting
-with `lib`) and renamed over the old one, so at every instant the path holds a whole library.
-Each action is one command; killing the run between any two leaves a loadable library and a
-recoverable original, and the next run finishes the job.
+`dpkg-divert`. The state file records the swap before the diversion. The build is uploaded into
+a private folder; one command then checks the upload's size and SHA-256, checks that the library
+is still the one checked before (else bytes written since would be lost), stages a verified copy
+under a name ldconfig ignores (it reads only names starting with `lib`) and renames it over the
+old one, so at every instant the path holds a whole library, never an unverified one. Each action
+is one command; killing the run between any two leaves a loadable library and a recoverable
+original, and the next run finishes the job.
+
+Rollback needs no readable state file: the diversion (`dpkg-divert --list`) names the saved
+original, which is put back when the state file is unreadable, empty or not this tool's.
 
 Before a swap the library at the path must be the saved original or the build this tool
 installed. Anything else (someone else's library, put there by hand) is refused; with --force it
@@ -17,13 +23,15 @@ dpkg reports a new version of the plugin's package, that copy is the new origina
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.outcomes import Outcome
-from provision.state import SAVED_DIR, read_state, write_state
+from provision.runners.base import FILE_FUNCTIONS, file_digest, refusal, sha256_command
+from provision.state import SAVED_DIR, STATE_FILE, parse_state, write_state
 from provision.steps.base import Step, StepContext, StepFailed, q, readlink_command
-from provision.runners.base import sha256_command
 from provision.steps.plugin_files import PluginPaths, installed_build, soname
 from provision.steps.trt_oss import BuildPlugin
 
@@ -74,10 +82,12 @@ def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
 
 
 def save_original_command(p: PluginPaths) -> str:
-    """Copy the original out of the library folder once (never over an existing saved copy)."""
+    """Copy the original out of the library folder once (never over an existing saved copy): a
+    new file of root's, not `cp -p` (which would keep another owner's hand on the copy)."""
     return (
         f"mkdir -p {SAVED_DIR} && if [ ! -e {q(p.saved)} ]; then "
-        f"cp -p {q(p.path)} {q(p.saved + '.partial')} && mv {q(p.saved + '.partial')} {q(p.saved)}; fi"
+        f"cp {q(p.path)} {q(p.saved + '.partial')} && chmod 0644 {q(p.saved + '.partial')}"
+        f" && mv -T {q(p.saved + '.partial')} {q(p.saved)}; fi"
     )
 
 
@@ -89,25 +99,82 @@ def divert_command(p: PluginPaths) -> str:
     )
 
 
-def install_commands(p: PluginPaths, staged_from: str) -> list[str]:
-    """Rename the staged file over the library, point the links at it, refresh the cache."""
-    return [
-        f"cp {q(staged_from)} {q(p.staged)} && chmod 0644 {q(p.staged)}",
-        f"mv -f {q(p.staged)} {q(p.path)}",
-        f"ln -sfn {q(p.name)} {q(p.lib_dir + '/.dsprov-link')} && mv -fT {q(p.lib_dir + '/.dsprov-link')} {q(p.soname_link)}",
-        f"[ -e {q(p.dev_link)} ] || ln -s {q(Path(p.soname_link).name)} {q(p.dev_link)}",
-        "ldconfig",
-    ]
+# Links the library's SONAME link to $1 (a file name in the folder of $2, the link), atomically.
+RELINK = r"""
+relink() {
+    ln -sfn "$1" "$(dirname "$2")/.dsprov-link" && mv -fT "$(dirname "$2")/.dsprov-link" "$2"
+}
+"""
+
+# $1 the upload, $2 its SHA-256, $3 its size, $4 the library, $5 its SONAME link, $6 the dev link,
+# $7 the SHA-256s the library may have now (what the checks saw: the original or dsprov's build).
+SWAP_SCRIPT = FILE_FUNCTIONS + RELINK + r"""
+up=$1 sha=$2 size=$3 lib=$4
+trap 'rm -f "$up"; rmdir "$(dirname "$up")" 2>/dev/null' EXIT
+verified "$up" "$sha" "$size" || refuse "the library arrived incomplete ($(wc -c <"$up" 2>/dev/null || echo 0) of $size bytes, or another SHA-256; a full /tmp?): $lib was not replaced"
+now=$(sha256sum <"$lib" | cut -d' ' -f1)
+case " $7 " in
+    *" $now "*) ;;
+    *) refuse "$lib changed since it was checked (SHA-256 now ${now%"${now#????????????}"}): it was not replaced" ;;
+esac
+place "$up" "$lib" 0644 "$sha" "$size"
+relink "$(basename "$lib")" "$5"
+[ -e "$6" ] || ln -s "$(basename "$5")" "$6"
+ldconfig
+"""
+
+# $1 the saved original, $2 the library, $3 its SONAME link, $4 the original's SHA-256 ("": the
+# saved copy is taken as it is, as dpkg's diversion names it).
+RESTORE_SCRIPT = FILE_FUNCTIONS + RELINK + r"""
+saved=$1 lib=$2
+[ -f "$saved" ] || refuse "the saved original $saved is missing: reinstall the library's package (sudo dpkg-divert --package dsprov --remove $lib; sudo apt-get install --reinstall <its package>)"
+sha=$(sha256sum <"$saved" | cut -d' ' -f1) size=$(wc -c <"$saved")
+[ -z "$4" ] || [ "$sha" = "$4" ] || refuse "the saved copy $saved is not the original (SHA-256 ${sha%"${sha#????????????}"}); nothing was restored"
+place "$saved" "$lib" "" "$sha" "$size"
+relink "$(basename "$lib")" "$3"
+ldconfig
+dpkg-divert --package dsprov --remove "$lib" >/dev/null
+rm -f "$saved"
+"""
 
 
-def restore_commands(p: PluginPaths) -> list[str]:
-    """Put the saved original back (same bytes) and drop the diversion."""
-    return [
-        f"cp -p {q(p.saved)} {q(p.staged)} && mv -f {q(p.staged)} {q(p.path)}",
-        f"ln -sfn {q(p.name)} {q(p.lib_dir + '/.dsprov-link')} && mv -fT {q(p.lib_dir + '/.dsprov-link')} {q(p.soname_link)}",
-        "ldconfig",
-        f"dpkg-divert --package {DIVERT_PACKAGE} --remove {q(p.path)} >/dev/null",
-    ]
+def swap_command(p: PluginPaths, upload: str, sha256: str, size: int, accepted: tuple[str, ...]) -> str:
+    """Check the upload and the library, then rename a verified copy over it (one command)."""
+    return (f"sh -c {q(SWAP_SCRIPT)} swap {q(upload)} {sha256} {int(size)} {q(p.path)} {q(p.soname_link)}"
+            f" {q(p.dev_link)} {q(' '.join(a for a in accepted if a))}")
+
+
+def restore_command(p: PluginPaths, saved: str, original: str | None) -> str:
+    """Put the saved original back (same bytes), point the link at it, drop the diversion."""
+    return f"sh -c {q(RESTORE_SCRIPT)} restore {q(saved)} {q(p.path)} {q(p.soname_link)} {q(original or '')}"
+
+
+def diversions_command() -> str:
+    """The libraries dpkg diverts for this tool (`dpkg-divert --list`: readable without root)."""
+    return f"dpkg-divert --list 2>/dev/null | grep ' by {DIVERT_PACKAGE}$' || true"
+
+
+def rollback_survey(ctx: StepContext) -> tuple[dict, dict[str, str]]:
+    """The state file (as the login user reads it; {} when it is not a JSON object) and dsprov's
+    diversions ({path: saved}), in one round trip."""
+    result = ctx.runner.run(f"base64 2>/dev/null < {STATE_FILE} | tr -d '\\n'; echo; {diversions_command()}")
+    first, _, rest = result.stdout.partition("\n")
+    try:
+        state = parse_state(ctx.runner.host, base64.b64decode(first.strip(), validate=True).decode())
+    except (binascii.Error, UnicodeDecodeError, StepFailed):
+        state = {}
+    return state if isinstance(state, dict) else {}, parse_diversions(rest)
+
+
+def parse_diversions(text: str) -> dict[str, str]:
+    """`diversion of PATH to SAVED by dsprov` lines: {PATH: SAVED} for plugin libraries."""
+    found = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) == 7 and words[:2] == ["diversion", "of"] and words[3] == "to" and \
+                Path(words[2]).name.startswith("libnvinfer_plugin.so."):
+            found[words[2]] = words[4]
+    return found
 
 
 @dataclass
@@ -132,12 +199,14 @@ class SwapPlugin(Step):
         return f"swap {self.paths.path} for {what} (original saved to {self.paths.saved}, dpkg-divert)"
 
     def describe(self) -> list[str]:
-        staging = f"/tmp/.dsprov-{self.paths.name}"
+        p = self.paths
         return [
-            save_original_command(self.paths),
-            divert_command(self.paths),
-            f"(controller) copy the built library to {staging}",
-            *install_commands(self.paths, staging),
+            save_original_command(p),
+            "(controller) record the swap in the state file",
+            divert_command(p),
+            "(controller) copy the built library into a private folder (mktemp -d)",
+            f"check its size and SHA-256 and that {p.path} is still the library checked; stage a verified copy"
+            f" beside it, rename it over {p.path}, link {p.soname_link} to it, ldconfig (one command)",
             *self.verify_commands(),
         ]
 
@@ -186,16 +255,17 @@ class SwapPlugin(Step):
                 raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the original")
             plugin.update(original_sha256=current, saved=p.saved, path=p.path)
         plugin.update(package_version=package_version(ctx, p), installing_sha256=self.build.sha256)
-        ctx.sh(divert_command(p), sudo=True)
         state["plugin"] = plugin
-        write_state(ctx, state)
+        write_state(ctx, state)  # before the diversion: rollback always knows the original
+        ctx.sh(divert_command(p), sudo=True)
 
-        staging = f"/tmp/.dsprov-{p.name}"
-        ctx.runner.put(self.build.artifact, staging)
-        for command in install_commands(p, staging):
-            ctx.sh(command, sudo=True)
-        ctx.sh(f"rm -f {q(staging)}", check=False)
-        plugin.update(installed_sha256=self.build.sha256, **self.record)
+        sha, size = file_digest(self.build.artifact)
+        upload = ctx.runner.upload(self.build.artifact)
+        accepted = (plugin["original_sha256"], plugin.get("installed_sha256"), sha)
+        swapped = ctx.sh(swap_command(p, upload, sha, size, accepted), sudo=True, check=False)
+        if not swapped.ok:
+            raise StepFailed(f"{ctx.runner.host}: {refusal(swapped)}")
+        plugin.update(installed_sha256=sha, **self.record)
         state["plugin"] = plugin
         write_state(ctx, state)
 
@@ -206,11 +276,12 @@ class SwapPlugin(Step):
         old = ctx.runner.sha256(p.saved)
         if old and old != t.sha256:
             kept = f"{PREVIOUS_DIR}/{p.name}.{old[:12]}"
-            ctx.sh(f"mkdir -p {PREVIOUS_DIR} && cp -p {q(p.saved)} {q(kept)}", sudo=True)
+            ctx.sh(f"mkdir -p {PREVIOUS_DIR} && cp {q(p.saved)} {q(kept)} && chmod 0644 {q(kept)}", sudo=True)
             plugin["previous_originals"] = [*plugin.get("previous_originals", []), {"sha256": old, "path": kept}]
             write_state(ctx, {**ctx.state, "plugin": plugin})
         if t.at != p.saved:
-            ctx.sh(f"cp -p {q(t.at)} {q(p.saved + '.partial')} && mv -f {q(p.saved + '.partial')} {q(p.saved)}", sudo=True)
+            partial = q(p.saved + ".partial")
+            ctx.sh(f"cp {q(t.at)} {partial} && chmod 0644 {partial} && mv -fT {partial} {q(p.saved)}", sudo=True)
         if ctx.runner.sha256(p.saved) != t.sha256:
             raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the library taken over")
         plugin.update(original_sha256=t.sha256, package_version=package_version(ctx, p))
@@ -247,33 +318,35 @@ def verify_loads(ctx: StepContext, path: str) -> None:
         raise StepFailed(f"{ctx.runner.host}: {path} does not load: {result.tail(2)}")
 
 
-def restore(ctx: StepContext, p: PluginPaths) -> None:
-    """Put the saved original back and forget the swap; a no-op when nothing was swapped."""
-    state = read_state(ctx)
+def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:
+    """Put the saved original back and forget the swap: checked against the state file's SHA-256
+    when it records one, else the copy dpkg's diversion names (`saved`); a no-op when neither."""
+    state = ctx.state
     plugin = state.get("plugin") or {}
-    if not plugin.get("original_sha256"):
+    original = plugin.get("original_sha256")
+    if not original and not saved:
         return
-    for command in restore_commands(p):
-        ctx.sh(command, sudo=True)
-    if ctx.runner.sha256(p.path) != plugin["original_sha256"]:
-        raise StepFailed(f"{ctx.runner.host}: restored {p.path} does not match the original's SHA-256")
-    ctx.sh(f"rm -f {q(p.saved)}", sudo=True)
-    state.pop("plugin")
+    result = ctx.sh(restore_command(p, plugin.get("saved") or saved or p.saved, original), sudo=True, check=False)
+    if not result.ok:
+        raise StepFailed(f"{ctx.runner.host}: {refusal(result)}")
+    state = {k: v for k, v in state.items() if k != "plugin"}
     if plugin.get("previous_originals"):  # still on the host: keep them on record
         state["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
     write_state(ctx, state)
 
 
-NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap"
+NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap and dpkg diverts no library for dsprov"
 
 
 @dataclass
 class RestorePlugin(Step):
-    """`rollback`: put the original library the state file records back (same SHA-256). A package
-    upgrade's library, found at the saved path, is what comes back; someone else's library at the
-    path is refused (takeover without force)."""
+    """`rollback`: put the original library back: the one the state file records (same SHA-256; a
+    package upgrade's library, found at the saved path, is what comes back; someone else's library
+    at the path is refused: takeover without force), or, when the state file records none (it is
+    unreadable, empty or not this tool's), the saved copy dpkg's diversion names."""
 
     paths: PluginPaths
+    diverted_to: str | None = None  # the saved copy per `dpkg-divert --list`
     outcome: Outcome | None = field(default=None, init=False)
     name = "restore"
     main_product = True
@@ -282,27 +355,39 @@ class RestorePlugin(Step):
         return f"restore the original {self.paths.path}"
 
     def describe(self) -> list[str]:
-        return restore_commands(self.paths)
+        return [f"check {self.paths.saved} against the recorded SHA-256, rename a verified copy over {self.paths.path},"
+                f" link {self.paths.soname_link} to it, ldconfig, dpkg-divert --remove (one command)"]
 
     def check(self, ctx: StepContext) -> str | None:
         plugin = ctx.state.get("plugin") or {}
-        return None if plugin.get("original_sha256") else NOTHING_TO_ROLL_BACK
+        return None if plugin.get("original_sha256") or self.diverted_to else NOTHING_TO_ROLL_BACK
 
     def apply(self, ctx: StepContext) -> None:
-        plugin = ctx.state["plugin"]
+        plugin = ctx.state.get("plugin") or {}
+        if not plugin.get("original_sha256"):
+            note = (f"{self.paths.path}: the state file records no swap; restored the original dpkg's diversion"
+                    f" names ({self.diverted_to})")
+            ctx.log(note)
+            restore(ctx, self.paths, self.diverted_to)
+            self.outcome = Outcome.RESTORED
+            ctx.notes.append(note)
+            return
         taken = takeover(ctx, self.paths, force=False)  # refuses to overwrite someone else's library
         if taken:  # a package upgrade: its library is what rollback puts back
             ctx.log(taken.note)
-            write_state(ctx, {**ctx.state, "plugin": {**plugin, "original_sha256": taken.sha256}})
+            plugin = {**plugin, "original_sha256": taken.sha256}
+            write_state(ctx, {**ctx.state, "plugin": plugin})
         restore(ctx, self.paths)
         self.outcome = Outcome.RESTORED
         ctx.notes.append(f"{self.paths.path} restored (SHA-256 {plugin['original_sha256'][:12]}...)")
 
 
-def rollback_plan_steps(state: dict) -> list[Step]:
-    """The rollback's steps for a host's state file: none when it records no swap."""
+def rollback_plan_steps(state: dict, diversions: dict[str, str]) -> list[Step]:
+    """The rollback's steps for a host's state file and dsprov's diversions ({path: saved}): none
+    when neither records a swap."""
     plugin = state.get("plugin") or {}
-    if not plugin.get("original_sha256"):
-        return []
-    path = Path(plugin["path"])
-    return [RestorePlugin(PluginPaths(str(path.parent), path.name))]
+    if plugin.get("original_sha256"):
+        path = Path(plugin["path"])
+        return [RestorePlugin(PluginPaths(str(path.parent), path.name), diversions.get(plugin["path"]))]
+    return [RestorePlugin(PluginPaths(str(Path(path).parent), Path(path).name), saved)
+            for path, saved in sorted(diversions.items())]

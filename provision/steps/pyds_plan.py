@@ -10,7 +10,7 @@ from provision.artifacts import ArtifactStore
 from provision.detect import Detection
 from provision.errors import ProvisionError
 from provision.matrix import Matrix, Status
-from provision.options import DEFAULT_PYDS_REPO, Flags, Settings
+from provision.options import DEFAULT_BUILD_DIR, DEFAULT_PYDS_REPO, Flags, Settings
 from provision.steps.pyds_build import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.steps.base import Step
@@ -87,7 +87,7 @@ def pyds_steps(detection: Detection, matrix: Matrix, options: PydsOptions, store
         deepstream=str(facts.deepstream),
         compiler=f"gcc {facts.gcc}",
         glibc=str(facts.libc or "unknown"),
-        build_dir=facts.build_dir or "/tmp/dsprov",
+        build_dir=facts.build_dir or DEFAULT_BUILD_DIR,
         jobs=jobs,
     )
     build = BuildPyds(spec, store)

@@ -140,6 +140,9 @@ class BuildPlugin(CachedBuild):
     def installed_key(self, ctx: StepContext) -> str | None:
         return installed_build(ctx, self.installed)
 
+    def checkout_commands(self) -> int:
+        return len(self.spec.clone_commands())
+
     def installed_commit(self, ctx: StepContext) -> str | None:
         plugin = ctx.state.get("plugin") or {}
         return plugin.get("commit") if plugin.get("ref") == self.spec.ref else None

@@ -88,7 +88,7 @@ def test_cmake_source_build_installs_links_and_rolls_back(fleet, tmp_path):
         assert sh(fleet, "readlink /usr/local/bin/cmake /usr/local/bin/cpack").split() == [
             f"/opt/cmake-{VERSION}/bin/cmake", f"/opt/cmake-{VERSION}/bin/cpack"]
         assert "CMake has bootstrapped (parallel=2).  Now run make." in log
-        assert sh(fleet, f"ls /tmp/cmake-{VERSION}.tar.gz 2>&1").startswith("ls: cannot access")
+        assert sh(fleet, f"ls -d /tmp/.dsprov-up.*/cmake-{VERSION}.tar.gz 2>&1").startswith("ls: cannot access")
         assert step.check(ctx) == f"cmake {VERSION} is new enough"  # a rerun changes nothing
 
         step.rollback(ctx)
@@ -110,7 +110,7 @@ def test_cmake_source_with_a_wrong_checksum_installs_nothing(fleet, tmp_path):
     try:
         with pytest.raises(ProvisionError, match="does not match the expected"):
             step.apply(StepContext(runner, None))
-        assert sh(fleet, f"ls /opt/cmake-{VERSION} /tmp/cmake-{VERSION}.tar.gz 2>&1").count("No such file") == 2
+        assert sh(fleet, f"ls -d /opt/cmake-{VERSION} /tmp/.dsprov-up.*/cmake-{VERSION}.tar.gz 2>&1").count("No such file") == 2
     finally:
         runner.close()
         stop()

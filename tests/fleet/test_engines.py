@@ -157,7 +157,7 @@ def test_t4_rebuild_rerun_swap_and_failure(fleet2):
         assert outcomes[YOLO]["outcome"] == outcomes[PEOPLENET]["outcome"] == "rebuilt"
         assert on(fleet2, "t4-01", f"sha256sum '{DINO_ONNX}_b1_gpu0_fp32.engine'*").stdout == before
         assert text(fleet2, "t4-01", DINO) == T4_FILES[DINO].read_text()
-        assert on(fleet2, "t4-01", f"ls -a '{Path(DINO_ONNX).parent}'").stdout.decode().count(".dsprov-new-") == 0
+        assert on(fleet2, "t4-01", f"ls -a '{Path(DINO_ONNX).parent}'").stdout.decode().count(".dsprov-new") == 0
 
 
 def parse_engine(handle, config: str) -> str:

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from onnx_models import yolo_like
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -205,15 +206,120 @@ def test_the_sudo_password_is_in_no_log_output_state_or_process_list(t4, tmp_pat
     assert found == ""
 
 
-def test_a_link_planted_at_a_staging_path_is_refused_not_written_through(t4):
-    staging = "/tmp/.dsprov-libnvinfer_plugin.so.8.0.1"  # plugin_swap's staging name for the T4's library
-    lib = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
-    on_device(t4, f"echo victim > /root/victim && ln -sfn /root/victim {staging}")  # root's link: ubuntu cannot remove it
+LIB = "/usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8.0.1"
+STATE = "/var/lib/dsprov/state.json"
+OTHER = "mallory"  # a second local user on the device (issue 23: root must never act on what they control)
+
+
+def as_other(handle, command: str) -> str:
+    """`command` as the device's second local user (made on first use)."""
+    made = f"id {OTHER} >/dev/null 2>&1 || useradd -m {OTHER}"
+    return on_device(handle, f"{made}; su {OTHER} -s /bin/sh -c {json.dumps(command)} 2>&1")
+
+
+def test_links_planted_at_old_staging_names_are_never_written_through(t4):
+    """The swap and the state file stage in private folders (mktemp -d), so a link another user left
+    at a fixed name (as older versions used) is neither written through nor in the way."""
+    as_other(t4, "true")
+    planted = ["/tmp/.dsprov-libnvinfer_plugin.so.8.0.1", "/tmp/.dsprov-upload-1-state.json"]
+    for name in planted:
+        as_other(t4, f"ln -sfn /etc/hostname {name}")
+    before = on_device(t4, "sha256sum /etc/hostname")
     try:
-        before = on_device(t4, f"sha256sum {lib}")
         result = invoke(t4, "provision", "--host", HOST, "--force", "--skip-pyds", "-i", str(t4.inventory))
-        assert result.returncode == 1, result.stdout + result.stderr
-        assert f"cannot create {staging}" in result.stderr and result.stderr.count("\n") == 1, result.stderr
-        assert on_device(t4, "cat /root/victim") == "victim\n" and on_device(t4, f"sha256sum {lib}") == before
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert on_device(t4, "sha256sum /etc/hostname") == before
+        assert on_device(t4, f"stat -c '%U %a' /var/lib/dsprov/lock {STATE}") == "root 600\nroot 644\n"
+        assert on_device(t4, "ls -d /tmp/.dsprov-up.* 2>/dev/null") == ""  # the private folders are gone
     finally:
-        on_device(t4, f"rm -f {staging} /root/victim")
+        on_device(t4, "rm -f " + " ".join(planted))
+
+
+def test_another_users_shared_lock_no_longer_blocks_a_run(t4):
+    """An older version's lock file was 0644: any user's `flock -s` on it refused every run. A lock
+    file that is not root's 0600 is replaced by a fresh one; the other user cannot open that."""
+    on_device(t4, "chmod 0644 /var/lib/dsprov/lock")
+    holder = subprocess.Popen([*t4.ssh_command(HOST), f"sudo -S -p '' su {OTHER} -s /bin/sh -c 'exec flock -s /var/lib/dsprov/lock sleep 60'"],
+                              stdin=subprocess.PIPE, text=True)
+    holder.stdin.write(t4.become_password + "\n")
+    holder.stdin.flush()
+    try:
+        assert "flock -s" in on_device(t4, "sleep 2; ps -eo args | grep '^flock -s' || true")
+        result = invoke(t4, "rollback", "--host", HOST, "-i", str(t4.inventory))
+        assert result.returncode == 0 and "restored" in result.stdout, result.stdout + result.stderr
+        assert "Permission denied" in as_other(t4, "flock -n -s /var/lib/dsprov/lock true")
+    finally:
+        holder.kill()
+
+
+@pytest.mark.parametrize("spoil", ["chmod 600 /var/lib/dsprov/state.json", ": > /var/lib/dsprov/state.json",
+                                   "echo '[1, 2]' > /var/lib/dsprov/state.json"])
+def test_rollback_restores_from_the_diversion_when_the_state_file_cannot_say(t4, spoil):
+    original = on_device(t4, f"sha256sum {LIB}")
+    result = invoke(t4, "provision", "--host", HOST, "--skip-pyds", "-i", str(t4.inventory))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert on_device(t4, f"sha256sum {LIB}") != original
+    on_device(t4, spoil)
+    result = invoke(t4, "rollback", "--host", HOST, "-i", str(t4.inventory))
+    assert result.returncode == 0 and "restored" in result.stdout, result.stdout + result.stderr
+    assert on_device(t4, f"sha256sum {LIB}") == original
+    assert on_device(t4, f"dpkg-divert --listpackage {LIB}; ls /var/lib/dsprov/orig") == ""
+    assert on_device(t4, f"readlink -f /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8") == LIB + "\n"
+
+
+def test_a_diversion_without_its_saved_copy_is_refused_with_how_to_recover(t4):
+    saved = "/var/lib/dsprov/orig/libnvinfer_plugin.so.8.0.1"
+    on_device(t4, f"dpkg-divert --package dsprov --divert {saved} --add {LIB} >/dev/null")
+    try:
+        result = invoke(t4, "rollback", "--host", HOST, "-i", str(t4.inventory))
+        one_line(result, 1, f"the saved original {saved} is missing", "apt-get install --reinstall")
+    finally:
+        on_device(t4, f"dpkg-divert --package dsprov --remove {LIB} >/dev/null")
+
+
+def test_a_full_tmp_never_installs_a_short_library_or_state(t4):
+    original = on_device(t4, f"sha256sum {LIB}")
+    state = on_device(t4, f"cat {STATE}")
+    # a small /tmp, filled: an upload's writes fail or are cut short (the simulated library is small)
+    on_device(t4, "mount -t tmpfs -o size=64k,mode=1777 tmpfs /tmp && dd if=/dev/zero of=/tmp/fill bs=4k 2>/dev/null; true")
+    assert "/tmp" in on_device(t4, "df -P /tmp | tail -n 1")
+    try:
+        result = invoke(t4, "provision", "--host", HOST, "--skip-pyds", "-i", str(t4.inventory))
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stdout + result.stderr
+        assert any(why in result.stderr for why in ("incomplete", "cannot create", "No space")), result.stderr
+    finally:
+        on_device(t4, "umount /tmp")
+    assert on_device(t4, f"sha256sum {LIB}") == original and on_device(t4, f"cat {STATE}") == state
+    result = invoke(t4, "rollback", "--host", HOST, "-i", str(t4.inventory))  # whatever was recorded comes back
+    assert result.returncode == 0 and on_device(t4, f"sha256sum {LIB}") == original, result.stdout + result.stderr
+
+
+def test_root_never_writes_into_another_users_folder(t4, tmp_path):
+    """`deepstream.config --out` into a folder of another user: the login user cannot write there,
+    and root will not (the other user could swap any part of the path for a link): one line."""
+    as_other(t4, "mkdir -p ~/cfg && ln -sfn /etc/passwd ~/cfg/.dsprov-tmp-config.txt"
+                 " && ln -sfn /etc/passwd ~/cfg/.dsprov-new-config.txt")
+    before = on_device(t4, "sha256sum /etc/passwd /etc/hostname")
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps({"categories": [{"id": 1, "name": "person"}]}))
+    onnx = yolo_like(tmp_path / "m.onnx")
+    subprocess.run([*t4.ssh_command(HOST), "mkdir -p /home/ubuntu/models && cat > /home/ubuntu/models/m.onnx"],
+                   input=onnx.read_bytes(), check=True)
+    result = invoke(t4, "deepstream.config", "--host", HOST, "--kind", "dino", "--onnx", "/home/ubuntu/models/m.onnx",
+                    "--coco", str(coco), "--out", f"/home/{OTHER}/cfg/config.txt", "-i", str(t4.inventory))
+    # (deepstream.config's failure line is still wrapped by the console: the one-line form is issue 23's last part)
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1 and f"/home/{OTHER}/cfg is owned by uid" in said, result.stderr
+    assert on_device(t4, "sha256sum /etc/passwd /etc/hostname") == before
+    assert on_device(t4, f"ls -A /home/{OTHER}/cfg") == ".dsprov-new-config.txt\n.dsprov-tmp-config.txt\n"
+
+
+def test_a_build_folder_another_user_prepared_is_refused(t4, tmp_path):
+    as_other(t4, "mkdir -p /tmp/dsprov-shared && chmod 777 /tmp/dsprov-shared")
+    folder = inventory(t4, tmp_path / "inv", {"dsprov_build_dir": "/tmp/dsprov-shared"})
+    before = on_device(t4, f"sha256sum {LIB}; dpkg-divert --listpackage {LIB}")
+    result = invoke(t4, "provision", "--host", HOST, "--force", "--skip-pyds", "-i",
+                    str(folder), DSPROV_CACHE=str(tmp_path / "cold-cache"))
+    one_line(result, 1, "build folder /tmp/dsprov-shared", "uid")
+    assert on_device(t4, f"sha256sum {LIB}; dpkg-divert --listpackage {LIB}") == before
+    assert on_device(t4, "ls -A /tmp/dsprov-shared") == ""
