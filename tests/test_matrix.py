@@ -77,12 +77,23 @@ def test_default_architectures_of_the_10_and_11_refs(m):
 
     assert default("10.7", "12.6") == ("75", "80", "86")
     assert default("10.9", "12.6") == ("72", "75", "80", "86", "87", "89", "90")
-    assert default("10.13", "12.8") == ("72", "75", "80", "86", "87", "89", "90", "100", "120")
+    # release/10.13.3 (the real tree): no 72; 100 120 only with -DCUDA_VERSION, which it reads before its default
+    assert default("10.13", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
+    assert default("10.13", None) == ("75", "80", "86", "87", "89", "90")
     assert default("10.16", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
     assert default("10.16", None) == ("75", "80", "86", "87", "89", "90", "100", "120", "110")  # assumes CUDA 13
     assert default("11.0", "12.8") == ("80", "86", "89", "90", "100", "120")
     assert default("11.0", "13.0") == ("80", "86", "89", "90", "100", "120", "110")
     assert default("11.1", "13.0") == ("75", "80", "86", "89", "90", "100", "120", "110")
+
+
+def test_build_target_and_library_per_ref(m):
+    """11.x has no nvinfer_plugin target: tensorrt_plugins writes the same libnvinfer_plugin.so.X.Y.Z
+    (the real release/11.1 tree, built in tests/fleet/test_real_trt.py)."""
+    targets = {r.ref: r.build_target for r in m.oss_refs if r.ref}
+    assert targets["release/11.1"] == "tensorrt_plugins"
+    assert targets["release/10.16"] == targets["release/10.13.3"] == targets["release/8.2"] == "nvinfer_plugin"
+    assert {r.library for r in m.oss_refs} == {"libnvinfer_plugin"}
 
 
 def test_how_each_ref_receives_architectures(m):

@@ -168,7 +168,7 @@ def test_jetpack_7_rows(m):
         jp = m.jetpack(Version(version))
         assert (jp.ubuntu, jp.python, jp.cuda.major) == (Version("24.04"), Version("3.12"), 13), version
     assert m.jetpack(Version("7.0")).tensorrt == Version("10.13.3")
-    assert m.oss_ref(m.jetpack(Version("7.0")).tensorrt, "jetson").ref == "release/10.13"
+    assert m.oss_ref(m.jetpack(Version("7.0")).tensorrt, "jetson").ref == "release/10.13.3"  # CUDA 13 support
 
 
 def test_deepstream_2026_rows(m):

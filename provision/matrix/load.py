@@ -204,6 +204,8 @@ def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefR
             arch_note=r.get("arch_note"),
             cmake_minimum=_version(r.get("cmake_minimum")),
             caveat=r.get("caveat"),
+            build_target=r.get("build_target", "nvinfer_plugin"),
+            library=r.get("library", "libnvinfer_plugin"),
         )
         if (problem := _check_ref(row, rule_names)) is not None:
             raise MatrixError(f"{_where(filename, document, ['refs', index])}: {problem}")

@@ -135,7 +135,7 @@ FILES: dict[str, dict[str, Any]] = {
              "reason": _TEXTS, "arch_flag": {"enum": list(ARCH_FLAGS),
                                             "x-message": {"enum": f"arch_flag {{value!r}} is not one of "
                                                                   f"{', '.join(ARCH_FLAGS)}"}},
-             "arch_note": _TEXTS, "cmake_minimum": _VERSION} | _CAVEAT,
+             "arch_note": _TEXTS, "cmake_minimum": _VERSION, "build_target": _TEXTS, "library": _TEXTS} | _CAVEAT,
             # a row without a ref says why
             **{"if": {"not": {"required": ["ref"]}}, "then": {"required": ["reason"]}},
         ),
