@@ -66,7 +66,7 @@ cp "$WORK/inventory/hosts.yml" "$OUT/inventory.yml"
 INV=(-i "$WORK/inventory")
 
 step debs "$PY" -c "import sys; from pathlib import Path; from simfleet.upstreams import trt_debs
-for d in trt_debs.build_debs(Path(sys.argv[1]), Path(sys.argv[2])): print(d.name)" "$BUNDLE" "$WORK/debs" || exit 1
+for d in trt_debs.build_debs(trt_debs.TREE_10_16, Path(sys.argv[1]), Path(sys.argv[2])): print(d.name)" "$BUNDLE" "$WORK/debs" || exit 1
 step dpkg-install sh -c "dpkg -i $WORK/debs/*.deb && dpkg-query -W 'libnvinfer*'" || exit 1
 step detect "$PY" -m invoke detect --host localhost "${INV[@]}" "${ARCHS[@]}"
 step provision "$PY" -m invoke provision --host localhost "${INV[@]}" "${ARCHS[@]}"

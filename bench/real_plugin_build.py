@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from simfleet.upstreams import trt_debs  # noqa: E402
 
 NVCC = "/usr/local/cuda/bin/nvcc"
+TREE = trt_debs.TREE_10_16
 
 
 def derived_archs() -> str:
@@ -51,7 +52,7 @@ def cuda_version() -> str:
 
 def stub_lib_dir(bundle: Path, work: Path) -> Path:
     """The stub libnvinfer (.so link included) unpacked from the packages."""
-    debs = trt_debs.build_debs(bundle, work / "debs")
+    debs = trt_debs.build_debs(TREE, bundle, work / "debs")
     root = work / "trt-root"
     for deb in debs:
         subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
@@ -83,14 +84,14 @@ def build(src: Path, folder: Path, lib_dir: Path, cuda: str, jobs: int, archs: s
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", type=lambda p: Path(p).resolve(), default=trt_debs.bundle_path())
+    parser.add_argument("--bundle", type=lambda p: Path(p).resolve(), default=TREE.bundle_path())
     parser.add_argument("--archs", help="the derived GPU_ARCHS (default: as detect derives them here)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--skip-default", action="store_true", help="time the derived build only")
     args = parser.parse_args()
     if not args.bundle.is_file():
-        print(f"error: no TensorRT bundle at {args.bundle} (--bundle or {trt_debs.BUNDLE_ENV})", file=sys.stderr)
+        print(f"error: no TensorRT bundle at {args.bundle} (--bundle or {TREE.env})", file=sys.stderr)
         return 2
     archs = args.archs or derived_archs()
     cuda = cuda_version()
@@ -98,12 +99,12 @@ def main() -> int:
         work = Path(tmp)
         lib_dir = stub_lib_dir(args.bundle, work)
         src = work / "TensorRT"
-        subprocess.run(["git", "clone", "-q", "--single-branch", "-b", trt_debs.OSS_REF, str(args.bundle), str(src)],
+        subprocess.run(["git", "clone", "-q", "--single-branch", "-b", TREE.ref, str(args.bundle), str(src)],
                        check=True)  # the bundle holds one commit
         rows = [build(src, work / "build-derived", lib_dir, cuda, args.jobs, archs)]
         if not args.skip_default:
             rows.append(build(src, work / "build-default", lib_dir, cuda, args.jobs, None))
-    print(f"nvinfer_plugin, TensorRT OSS {trt_debs.OSS_REF}, CUDA {cuda}, -j{args.jobs}, {os.cpu_count()} CPUs")
+    print(f"nvinfer_plugin, TensorRT OSS {TREE.ref}, CUDA {cuda}, -j{args.jobs}, {os.cpu_count()} CPUs")
     print("| GPU_ARCHS | configure | build | library | build / derived build |")
     print("| --- | --- | --- | --- | --- |")
     for row in rows:

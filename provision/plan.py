@@ -261,6 +261,7 @@ def _plugin_plan(detection: Detection, matrix: Matrix, options: Options, store: 
         ref=ref,
         gpu_archs=ref_row.arch_define(archs.archs) if ref_row else archs.cmake_value,
         arch_flag=ref_row.arch_flag if ref_row else "GPU_ARCHS",
+        **({"target": ref_row.build_target, "library": ref_row.library} if ref_row else {}),
         lib_dir=facts.lib_dir,
         platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
         cuda_version=f"{facts.cuda.major}.{facts.cuda.minor}" if facts.cuda else "",

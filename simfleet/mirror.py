@@ -6,9 +6,10 @@ settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo`
 stand-in prebuilt libraries, pinned by commit and SHA-256) and `dsprov_deepstream_yolo_repo` with
 its pinned commit `dsprov_deepstream_yolo_ref`, written to the fleet inventory's group_vars.
 
-A fleet file with `trt_oss: bundle` gets NVIDIA's real TensorRT tree instead of the shaped
-repository: a bare clone of the bundle (`upstreams/trt_debs.py: bundle_path`) at the same
-URL, `<mirror>/git/NVIDIA/TensorRT.git`, as a company mirror of github.com/NVIDIA/TensorRT.
+A fleet file with `trt_oss: bundle` gets NVIDIA's real TensorRT trees instead of the shaped
+repository: one bare repository holding the branches of every bundle found
+(`upstreams/trt_debs.py: TREES`; release/10.16, release/10.13.3, release/11.1) at the same URL,
+`<mirror>/git/NVIDIA/TensorRT.git`, as a company mirror of github.com/NVIDIA/TensorRT.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def wants_bundle(fleet_file: Path) -> bool:
 
 
 def _bundle_root(ups_root: Path, runtime_dir: Path) -> Path:
-    """A folder served like the upstreams, whose NVIDIA/TensorRT.git is the real bundle's."""
-    bundle = trt_debs.bundle_path()
-    if not bundle.is_file():
-        raise ProvisionError(f"no TensorRT bundle at {bundle} (set {trt_debs.BUNDLE_ENV})")
+    """A folder served like the upstreams, whose NVIDIA/TensorRT.git holds the real bundles' branches."""
+    bundles = sorted({tree.bundle_path() for tree in trt_debs.TREES.values() if tree.bundle_path().is_file()})
+    if not bundles:
+        where = ", ".join(f"{t.bundle_path()} ({t.env})" for t in trt_debs.TREES.values())
+        raise ProvisionError(f"no TensorRT bundle at {where}")
     root = runtime_dir / "mirror"
     (root / "git" / "NVIDIA").mkdir(parents=True)
     for entry in ups_root.iterdir():
@@ -52,7 +54,9 @@ def _bundle_root(ups_root: Path, runtime_dir: Path) -> Path:
         if entry.name != "NVIDIA":
             (root / "git" / entry.name).symlink_to(entry)
     bare = root / "git" / "NVIDIA" / "TensorRT.git"
-    git("clone", "--quiet", "--bare", str(bundle), str(bare))
+    git("init", "--quiet", "--bare", str(bare))
+    for bundle in bundles:
+        git("fetch", "--quiet", str(bundle), "refs/heads/*:refs/heads/*", cwd=bare)
     git("update-server-info", cwd=bare)  # the mirror is a dumb HTTP server
     return root
 
@@ -84,9 +88,10 @@ def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
         "dsprov_prebuilt_plugins": served.prebuilt,
         "dsprov_deepstream_yolo_repo": served.deepstream_yolo_url,
         "dsprov_deepstream_yolo_ref": served.deepstream_yolo_commit,
-        "dsprov_cmake_archives": [
-            {"arch": arch, "version": served.cmake_version, "url": url, "sha256": sha}
-            for arch, (url, sha) in sorted(served.cmake_archives.items())
+        "dsprov_cmake_archives": [  # first in order that is new enough: 3.31 only for the refs that need it
+            *({"arch": arch, "version": served.cmake_version, "url": url, "sha256": sha}
+              for arch, (url, sha) in sorted(served.cmake_archives.items())),
+            dict(zip(("arch", "version", "url", "sha256"), served.newer_cmake)),
         ],
         "ansible_become_password": "{{ lookup('env', 'PROVISION_BECOME_PASSWORD') }}",
     }

@@ -52,7 +52,7 @@ class Profile:
     deepstream: dict | None = None
     standins: dict[str, dict] = field(default_factory=dict)
     binds: dict[str, str] = field(default_factory=dict)  # device path -> folder here, read-only
-    tensorrt_debs: str | None = None  # "10.16.0.72": the stub packages of trt_debs.py
+    tensorrt_debs: str | None = None  # "10.16.0.72", "11.1.0.106": the stub packages of trt_debs.py
 
     @property
     def triplet(self) -> str:
@@ -184,18 +184,19 @@ def _lay_down_tensorrt(profile: Profile, upper: Path, cache_dir: Path) -> None:
 
 def _lay_down_debs(profile: Profile, upper: Path, cache_dir: Path) -> None:
     """The stub TensorRT .deb files (built once per bundle and sources) into ``DEBS_DIR``."""
-    if profile.tensorrt_debs != trt_debs.TRT_VERSION:
+    tree = trt_debs.TREES.get(profile.tensorrt_debs)
+    if tree is None:
         raise ProvisionError(f"profile {profile.name}: no stub packages for TensorRT {profile.tensorrt_debs}")
-    bundle = trt_debs.bundle_path()
+    bundle = tree.bundle_path()
     if not bundle.is_file():
-        raise ProvisionError(f"profile {profile.name} needs the TensorRT bundle: none at {bundle}"
-                             f" (set {trt_debs.BUNDLE_ENV})")
-    built = cache_dir / "trt-debs" / f"{profile.arch}-{trt_debs.recipe_digest(bundle)[:12]}"
+        raise ProvisionError(f"profile {profile.name} needs the TensorRT {tree.ref} bundle: none at {bundle}"
+                             f" (set {tree.env})")
+    built = cache_dir / "trt-debs" / f"{profile.arch}-{trt_debs.recipe_digest(tree, bundle)[:12]}"
     built.parent.mkdir(parents=True, exist_ok=True)
     if not (built / ".complete").exists():
         tmp = Path(tempfile.mkdtemp(dir=built.parent, prefix=".tmp-"))
-        trt_debs.build_debs(bundle, tmp, profile.arch)
-        (tmp / ".complete").write_text(trt_debs.DEB_VERSION + "\n")
+        trt_debs.build_debs(tree, bundle, tmp, profile.arch)
+        (tmp / ".complete").write_text(tree.deb_version + "\n")
         try:
             tmp.rename(built)
         except OSError:  # built concurrently by another device of the same profile

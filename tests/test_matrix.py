@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from importlib.resources import files
 from pathlib import Path
@@ -13,6 +14,7 @@ from provision.errors import ProvisionError
 from provision.matrix import Matrix, MatrixError, Stack, Status, Verdict
 
 MATRIX_DIR = Path(__file__).resolve().parents[1] / "matrix"
+BUILDS = Path(__file__).resolve().parent / "fixtures" / "recorded" / "trt-oss-cmake"
 
 
 @pytest.fixture(scope="module")
@@ -77,12 +79,46 @@ def test_default_architectures_of_the_10_and_11_refs(m):
 
     assert default("10.7", "12.6") == ("75", "80", "86")
     assert default("10.9", "12.6") == ("72", "75", "80", "86", "87", "89", "90")
-    assert default("10.13", "12.8") == ("72", "75", "80", "86", "87", "89", "90", "100", "120")
+    # release/10.13.3 (the real tree): no 72; 100 120 only with -DCUDA_VERSION, which it reads before its default
+    assert default("10.13", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
+    assert default("10.13", None) == ("75", "80", "86", "87", "89", "90")
     assert default("10.16", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
     assert default("10.16", None) == ("75", "80", "86", "87", "89", "90", "100", "120", "110")  # assumes CUDA 13
     assert default("11.0", "12.8") == ("80", "86", "89", "90", "100", "120")
     assert default("11.0", "13.0") == ("80", "86", "89", "90", "100", "120", "110")
     assert default("11.1", "13.0") == ("75", "80", "86", "89", "90", "100", "120", "110")
+
+
+def test_build_target_and_library_per_ref(m):
+    """11.x has no nvinfer_plugin target: tensorrt_plugins writes the same libnvinfer_plugin.so.X.Y.Z
+    (the real release/11.1 tree, built in tests/fleet/test_real_trt.py)."""
+    targets = {r.ref: r.build_target for r in m.oss_refs if r.ref}
+    assert targets["release/11.1"] == "tensorrt_plugins"
+    assert targets["release/10.16"] == targets["release/10.13.3"] == targets["release/8.2"] == "nvinfer_plugin"
+    assert {r.library for r in m.oss_refs} == {"libnvinfer_plugin"}
+
+
+def test_real_builds_decide_the_cmake_minimum_and_the_target(m):
+    """The real trees configured and built with cmake 3.28.4 and 3.31.10 (fixtures/recorded/
+    trt-oss-cmake/): a ref's cmake minimum is at most every version that built it and above every
+    version its CMakeLists refused, whatever its README asks; the target built is the row's."""
+    from simfleet.upstreams import trt_debs
+
+    logs = sorted(BUILDS.glob("trt*-cmake*.log"))
+    assert len(logs) == 6
+    for log in logs:
+        text = log.read_text()
+        ref, cmake, target = re.search(r"^=== \S+: (\S+), cmake (\S+), target (\S+),", text, re.M).groups()
+        row = next(r for r in m.oss_refs if r.ref == ref)
+        built = text.rstrip().endswith(": OK")
+        assert built == (m.cmake_minimum(row) <= V(cmake)), log.name
+        assert built or f"CMake {m.cmake_minimum(row)} or higher is required" in text, log.name
+        assert target == row.build_target, log.name
+        if built:
+            imports = re.search(r"imports from libnvinfer\):\n((?:  \S+\n)+)", text).group(1).split()
+            tree = next((t for t in trt_debs.TREES.values() if t.ref == ref), None)
+            assert imports == (tree.recorded_exports() if tree else ["getLogger", "getPluginRegistry"]), log.name
+            assert re.search(rf"\(SONAME\) +Library soname: \[{row.library}\.so\.{row.tensorrt.major}\]", text), log.name
 
 
 def test_how_each_ref_receives_architectures(m):

@@ -163,6 +163,9 @@ def test_release_11_needs_cmake_3_31_and_its_architecture_list():
     assert cmake.summary() == "install cmake 3.31.6 (have 3.28.3, need >= 3.31)"
     assert cmake.archive.sha256 == "5a1133ff103c71eb5120e2cc3de922733e7d8a26a98ae716397e8676adb367bf"
     assert build.spec.arch_flag == "CMAKE_CUDA_ARCHITECTURES" and "-DGPU_ARCHS" not in "\n".join(build.describe())
+    # 11.x has no nvinfer_plugin target: tensorrt_plugins writes libnvinfer_plugin.so.11.1.0
+    assert "--target tensorrt_plugins -- -j" in "\n".join(build.describe())
+    assert build.summary().startswith("build tensorrt_plugins from TensorRT OSS release/11.1 for CMAKE_CUDA_ARCHITECTURES 90 ")
     # an Orin-like override with two SMs: the semicolon list CMake reads
     assert make_plan(analyse_with(d, "87,90"), MATRIX, Options()).steps[1].spec.gpu_archs == "87;90"
     # the same host under 10.x: 3.28 is new enough, no cmake step

@@ -327,6 +327,24 @@ def test_cmake_archives(ups, tmp_path):
     assert int.from_bytes(head[18:20], "little") == 183
 
 
+def test_newer_cmake_archive_is_the_installed_distributions_binary(ups, tmp_path):
+    """cmake >= 3.31 for TensorRT OSS 11.x: the `cmake` test dependency (pinned in .ci/constraints.txt)
+    repackaged in Kitware's layout, listed in its own SHA-256 file, and it runs."""
+    import importlib.metadata
+
+    arch, version, path, sha = ups.newer_cmake
+    assert version == importlib.metadata.version("cmake") and tuple(int(p) for p in version.split(".")[:2]) >= (3, 31)
+    top = f"cmake-{version}-linux-{arch}"
+    assert Path(path).name == f"{top}.tar.gz" and hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
+    assert f"{sha}  {top}.tar.gz\n" == (ups.root / "cmake" / f"cmake-{version}-SHA-256.txt").read_text()
+    with tarfile.open(path) as tar:
+        assert {f"{top}/bin/cmake", f"{top}/share/cmake-{version.rsplit('.', 1)[0]}/Modules/FindCUDAToolkit.cmake"} <= set(tar.getnames())
+        tar.extractall(tmp_path, filter="tar")
+    out = run([str(tmp_path / top / "bin" / "cmake"), "--version"]).stdout
+    assert out.startswith(f"cmake version {version}\n")
+    assert ups.over_http("http://127.0.0.1:1").newer_cmake == (arch, version, f"http://127.0.0.1:1/cmake/{top}.tar.gz", sha)
+
+
 def test_http_server_serves_archives_and_git(ups, tmp_path):
     url, stop = serve(ups.root)
     try:

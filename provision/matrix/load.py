@@ -236,6 +236,8 @@ def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefR
                                for b in r.get("cmake_builds", ())),
             disputed=_disputed(r),
             **_sourced(r),
+            build_target=r.get("build_target", "nvinfer_plugin"),
+            library=r.get("library", "libnvinfer_plugin"),
         )
         if (problem := _check_ref(row, rule_names)) is not None:
             raise MatrixError(f"{_where(filename, document, ['refs', index])}: {problem}")

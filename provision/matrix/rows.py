@@ -211,6 +211,8 @@ class OssRefRow:
     cmake_builds: tuple[CmakeBuild, ...] = ()
     secondary: str | None = None
     disputed: tuple[Dispute, ...] = ()
+    build_target: str = "nvinfer_plugin"  # the plugin target: tensorrt_plugins in 11.x
+    library: str = "libnvinfer_plugin"  # the target's output: <library>.so.X.Y.Z, SONAME <library>.so.X
 
     def arch_define(self, sms: tuple[str, ...] | list[str]) -> str:
         """The -D argument value that gives these SMs to this ref ("87" or "72;87")."""

@@ -168,10 +168,11 @@ FILES: dict[str, dict[str, Any]] = {
              "reason": _TEXTS, "arch_flag": {"enum": list(ARCH_FLAGS),
                                             "x-message": {"enum": f"arch_flag {{value!r}} is not one of "
                                                                   f"{', '.join(ARCH_FLAGS)}"}},
-             "arch_note": _TEXTS, "cmake_minimum": _VERSION, "unsupported": _FLAG, "exact_tag": _FLAG,
+             "arch_note": _TEXTS, "cmake_minimum": _VERSION, "build_target": _TEXTS, "library": _TEXTS,
+             "unsupported": _FLAG, "exact_tag": _FLAG,
              "cmake_readme": _row({"minimum": _VERSION, "source": _HTTPS}),
              "cmake_builds": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
-                 {"cmake": _VERSION, "ok": _FLAG, "date": _TEXTS, "command": _TEXTS, "source": _HTTPS})},
+                 {"cmake": _VERSION, "ok": _FLAG, "date": _TEXTS, "command": _TEXTS, "source": _TEXTS})},
              } | _CAVEAT,
             # a row without a ref says why
             **{"if": {"not": {"required": ["ref"]}}, "then": {"required": ["reason"]}},

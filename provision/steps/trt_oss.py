@@ -1,11 +1,12 @@
-"""Build TensorRT OSS `nvinfer_plugin` on the host (or take it from the controller's cache).
+"""Build TensorRT OSS's plugin library on the host (or take it from the controller's cache).
 
 Clone the ref that follows the INSTALLED TensorRT into the build folder, configure with the
 derived GPU_ARCHS, the host's library folder, its C compiler, platform and CUDA version, parsers
-and samples off, and build only the `nvinfer_plugin` target (building everything fails on
+and samples off, and build only the ref's plugin target, `nvinfer_plugin` up to 10.x and
+`tensorrt_plugins` in 11.x (matrix/tensorrt_oss.yml: build_target; building everything fails on
 trtexec on TX2/AGX: NVIDIA/TensorRT#1308, #1846). `-j` follows memory, not cores.
 
-The clone takes only what `nvinfer_plugin` needs: one branch or tag, `--depth 1` (a dumb-HTTP
+The clone takes only what the plugin needs: one branch or tag, `--depth 1` (a dumb-HTTP
 mirror cannot serve shallow clones: then the same single-branch clone in full), no tags, and
 no submodule contents: third_party/protobuf and parsers/onnx serve the parsers only. The one
 exception is third_party/cub on a CUDA toolkit older than 11.0, which has no CUB of its own
@@ -70,6 +71,8 @@ class BuildSpec:
     build_dir: str
     jobs: int
     arch_flag: str = "GPU_ARCHS"  # CMAKE_CUDA_ARCHITECTURES for refs that ignore or mangle GPU_ARCHS
+    target: str = "nvinfer_plugin"  # the ref's plugin target: tensorrt_plugins in 11.x
+    library: str = "libnvinfer_plugin"  # what the target writes: <library>.so.X.Y.Z, SONAME <library>.so.X
 
     @property
     def src(self) -> str:
@@ -111,7 +114,7 @@ class BuildSpec:
                 f" -DCMAKE_CUDA_COMPILER=/usr/local/cuda/bin/nvcc -DTRT_PLATFORM_ID={q(self.platform_id)}"
                 f" -DCUDA_VERSION={q(self.cuda_version)} -DBUILD_PARSERS=OFF -DBUILD_SAMPLES=OFF"
             ),
-            f"cmake --build {build} --target nvinfer_plugin -- -j{self.jobs}",
+            f"cmake --build {build} --target {q(self.target)} -- -j{self.jobs}",
         ]
 
 
@@ -131,11 +134,12 @@ class BuildPlugin(CachedBuild):
 
     def summary(self) -> str:
         s = self.spec
-        return f"build nvinfer_plugin from TensorRT OSS {s.ref} for {s.arch_flag} {s.gpu_archs} with -j{s.jobs} (or reuse a cached build)"
+        return (f"build {s.target} from TensorRT OSS {s.ref} for {s.arch_flag} {s.gpu_archs} with -j{s.jobs}"
+                " (or reuse a cached build)")
 
     def describe(self) -> list[str]:
         return [f"git ls-remote -- {q(self.spec.repo)} {q(self.spec.ref)}", *self.spec.commands(),
-                "(controller) fetch build/out/libnvinfer_plugin.so.* into the artifact cache"]
+                f"(controller) fetch build/out/{self.spec.library}.so.* into the artifact cache"]
 
     def installed_key(self, ctx: StepContext) -> str | None:
         return installed_build(ctx, self.installed)
@@ -148,10 +152,11 @@ class BuildPlugin(CachedBuild):
         return plugin.get("commit") if plugin.get("ref") == self.spec.ref else None
 
     def cached(self, key: str) -> Path | None:
-        return self.store.get(key, "libnvinfer_plugin.so")
+        return self.store.get(key, f"{self.spec.library}.so")
 
     def built_file(self, ctx: StepContext) -> tuple[str, str]:
-        out = ctx.sh(list_command(self.spec.src + "/build/out", "libnvinfer_plugin.so.*.*.*")).stdout.splitlines()
+        library = self.spec.library
+        out = ctx.sh(list_command(self.spec.src + "/build/out", f"{library}.so.*.*.*")).stdout.splitlines()
         if not out:
-            raise StepFailed(f"{ctx.runner.host}: the build made no libnvinfer_plugin.so.X.Y.Z")
-        return out[0], "libnvinfer_plugin.so"
+            raise StepFailed(f"{ctx.runner.host}: the build of {self.spec.target} made no {library}.so.X.Y.Z")
+        return out[0], f"{library}.so"

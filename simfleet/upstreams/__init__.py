@@ -8,7 +8,8 @@
   (:func:`make_tao_apps_repo`).
 * A DeepStream-Yolo-shaped git repo whose custom library the device builds
   (:func:`make_deepstream_yolo_repo`).
-* Kitware-layout cmake archives with SHA-256 (:func:`make_cmake_archives`).
+* Kitware-layout cmake archives with SHA-256 (:func:`make_cmake_archives`), and a newer one for
+  this machine's architecture from the installed ``cmake`` distribution (TensorRT OSS 11.x needs >= 3.31).
 * A local HTTP server for all of it (:func:`serve`).
 
 :func:`build_upstreams` makes the repos and archives once per recipe and caches them. The tool
@@ -28,7 +29,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .cmake_archives import CMAKE_VERSION, cache_home, make_cmake_archives, sha256_file
+from .cmake_archives import CMAKE_VERSION, cache_home, installed_cmake, make_cmake_archives, make_installed_cmake_archive, sha256_file
 from .deepstream_yolo_repo import make_deepstream_yolo_repo
 from .pyds_repo import PYDS_TAGS, make_pyds_repo
 from .tao_apps_repo import make_tao_apps_repo
@@ -74,8 +75,9 @@ MANIFEST = "upstreams.json"
 class Upstreams:
     """Where the fixture upstreams are: URLs a user would configure, and archive checksums.
 
-    ``cmake_archives`` maps ``x86_64``/``aarch64`` to ``(path or URL, sha256)``. URLs are
-    ``file://`` until :meth:`over_http` rebases them on a running :func:`serve` of ``root``.
+    ``cmake_archives`` maps ``x86_64``/``aarch64`` to ``(path or URL, sha256)``; ``newer_cmake`` is
+    ``(arch, version, path or URL, sha256)`` of the cmake >= 3.31 archive, listed after them. URLs
+    are ``file://`` until :meth:`over_http` rebases them on a running :func:`serve` of ``root``.
     """
 
     root: Path
@@ -90,6 +92,7 @@ class Upstreams:
     cmake_archives: dict[str, tuple[str, str]]
     cmake_sha256_url: str
     loader_source: Path
+    newer_cmake: tuple[str, str, str, str]
     git_config: dict[str, str] = field(default_factory=lambda: {"protocol.file.allow": "always"})
     oss_refs: dict[str, str] = field(default_factory=dict)  # ref -> NvInferVersion.h version
     pyds_tags: dict[str, str] = field(default_factory=dict)  # tag -> pyds version
@@ -100,6 +103,7 @@ class Upstreams:
         base = base_url.rstrip("/")
         archives = {arch: (f"{base}/cmake/{Path(loc).name}", sha)
                     for arch, (loc, sha) in self.cmake_archives.items()}
+        arch, version, loc, sha = self.newer_cmake
         return replace(
             self,
             git_base_url=f"{base}/git",
@@ -109,13 +113,14 @@ class Upstreams:
             deepstream_yolo_url=f"{base}/git/marcoslucianops/DeepStream-Yolo.git",
             cmake_archives=archives,
             cmake_sha256_url=f"{base}/cmake/cmake-{self.cmake_version}-SHA-256.txt",
+            newer_cmake=(arch, version, f"{base}/cmake/{Path(loc).name}", sha),
             git_config={},
         )
 
 
 def recipe_key() -> str:
     """Hash of everything that decides the upstreams' bytes: this package's sources + versions."""
-    h = hashlib.sha256(CMAKE_VERSION.encode())
+    h = hashlib.sha256(f"{CMAKE_VERSION} {installed_cmake().version}".encode())
     for path in sorted([*_HERE.glob("*.py"), *(_HERE / "csrc").glob("*.c")]):
         h.update(path.name.encode())
         h.update(path.read_bytes())
@@ -129,6 +134,7 @@ def _make(entry: Path, key: str) -> dict:
     tao = make_tao_apps_repo(git_root)
     yolo = make_deepstream_yolo_repo(git_root)
     archives = make_cmake_archives(entry / "cmake")
+    arch, version, newer, sha = make_installed_cmake_archive(entry / "cmake")
     (entry / "src").mkdir(parents=True, exist_ok=True)
     shutil.copyfile(LOADER_SOURCE, entry / "src" / LOADER_SOURCE.name)
     return {
@@ -140,6 +146,7 @@ def _make(entry: Path, key: str) -> dict:
         "deepstream_yolo": {"path": str(yolo.path.relative_to(entry)), "commit": yolo.commit},
         "cmake_version": CMAKE_VERSION,
         "cmake_archives": {a: [str(p.relative_to(entry)), sha] for a, (p, sha) in archives.items()},
+        "newer_cmake": [arch, version, str(newer.relative_to(entry)), sha],
         "oss_refs": {r.name: r.version for r in OSS_REFS},
         "pyds_tags": {t.tag: t.version for t in PYDS_TAGS},
     }
@@ -152,6 +159,9 @@ def _load(entry: Path, manifest: dict, verify: bool) -> Upstreams:
         if verify and sha256_file(path) != sha:
             raise RuntimeError(f"{path}: SHA-256 differs from the recorded one")
         archives[arch] = (str(path), sha)
+    arch, newer_version, rel, sha = manifest["newer_cmake"]
+    if verify and sha256_file(entry / rel) != sha:
+        raise RuntimeError(f"{entry / rel}: SHA-256 differs from the recorded one")
     version = manifest["cmake_version"]
     return Upstreams(
         root=entry,
@@ -166,6 +176,7 @@ def _load(entry: Path, manifest: dict, verify: bool) -> Upstreams:
         cmake_archives=archives,
         cmake_sha256_url=(entry / "cmake" / f"cmake-{version}-SHA-256.txt").as_uri(),
         loader_source=entry / "src" / LOADER_SOURCE.name,
+        newer_cmake=(arch, newer_version, str(entry / rel), sha),
         oss_refs=dict(manifest["oss_refs"]),
         pyds_tags=dict(manifest["pyds_tags"]),
         prebuilt=dict(manifest["prebuilt"]),

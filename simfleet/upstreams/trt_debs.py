@@ -1,22 +1,24 @@
-"""A stub TensorRT 10.16 install built from NVIDIA's real source tree, as real .deb files.
+"""Stub TensorRT installs built from NVIDIA's real source trees, as real .deb files.
 
-NVIDIA's TensorRT OSS ``release/10.16`` tree comes as a git bundle (the project's tests find it
-at ``../shared/upstreams/TensorRT-release-10.16.bundle`` beside the repository, or where
-``DSPROV_TRT_BUNDLE`` says). From it and a C compiler this module makes the packages NVIDIA's
-apt repository installs (names and file layout as in NVIDIA's TensorRT install guide,
-https://docs.nvidia.com/deeplearning/tensorrt/latest/installing-tensorrt/installing.html):
+NVIDIA's TensorRT OSS trees come as git bundles (the project's tests find them beside the
+repository, ``../shared/upstreams/``, or where each tree's environment variable says):
+``release/10.16`` in ``TensorRT-release-10.16.bundle`` (``DSPROV_TRT_BUNDLE``), ``release/11.1`` in
+``TensorRT-release-10.13.3-11.1.bundle`` (``DSPROV_TRT_BUNDLE_11``). From a tree and a C compiler
+this module makes the packages NVIDIA's apt repository installs (names and file layout as in
+NVIDIA's TensorRT install guide,
+https://docs.nvidia.com/deeplearning/tensorrt/latest/installing-tensorrt/installing.html), for
+major version M and version X.Y.Z:
 
-* ``libnvinfer10``: ``libnvinfer.so.10.16.0`` (SONAME ``libnvinfer.so.10``), a stub exporting
-  every symbol the real ``libnvinfer_plugin`` imports from it (``trt10_16_exports.txt``, derived
-  from a real build with ``nm -D --undefined-only``) plus ``getInferLibVersion``
-  (:func:`libnvinfer_source`);
-* ``libnvinfer-plugin10``: the stock ``libnvinfer_plugin.so.10.16.0`` stand-in (trtstub.c),
-  the file a plugin swap replaces;
+* ``libnvinferM``: ``libnvinfer.so.X.Y.Z`` (SONAME ``libnvinfer.so.M``), a stub exporting every
+  symbol the real ``libnvinfer_plugin`` imports from it (``trt<X>_<Y>_exports.txt``, derived from a
+  real build with ``nm -D --undefined-only``) plus ``getInferLibVersion`` (:func:`libnvinfer_source`);
+* ``libnvinfer-pluginM``: the stock ``libnvinfer_plugin.so.X.Y.Z`` stand-in (trtstub.c), the file a
+  plugin swap replaces;
 * ``libnvinfer-headers-dev`` / ``libnvinfer-headers-plugin-dev``: the tree's real ``include/``
   headers in ``/usr/include/<triplet>``;
 * ``libnvinfer-dev`` / ``libnvinfer-plugin-dev``: the ``.so`` development links.
 
-All are version ``10.16.0.72-1+cuda13.0`` and built with ``dpkg-deb --build``.
+All are version ``<X.Y.Z.B>-1+cuda<C>`` and built with ``dpkg-deb --build``.
 """
 
 from __future__ import annotations
@@ -26,30 +28,65 @@ import os
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .trtlibs import STUB_SOURCE, TRIPLETS, build_trt_libs, c_compiler, normalize_arch
 
-BUNDLE_ENV = "DSPROV_TRT_BUNDLE"
+HERE = Path(__file__).resolve().parent
 # beside the checkout this package is installed from (editable: `.ci/setup`)
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[3] / "shared" / "upstreams" / "TensorRT-release-10.16.bundle"
-TRT_VERSION = "10.16.0.72"
-DEB_VERSION = "10.16.0.72-1+cuda13.0"
-OSS_REF = "release/10.16"
-EXPORTS_FILE = Path(__file__).resolve().parent / "trt10_16_exports.txt"
+BUNDLE_DIR = Path(__file__).resolve().parents[3] / "shared" / "upstreams"
 PLUGIN_HEADERS = ("NvInferPlugin.h", "NvInferPluginUtils.h")
 
 
-def bundle_path() -> Path:
-    """Where the real TensorRT release/10.16 bundle is (it may be absent)."""
-    return Path(os.environ.get(BUNDLE_ENV) or DEFAULT_BUNDLE)
+@dataclass(frozen=True)
+class RealTree:
+    """One real TensorRT OSS tree: where its bundle is, and the stub install made from it."""
+
+    version: str  # NvInferVersion.h: 10.16.0.72
+    ref: str  # the bundle's branch: release/10.16
+    bundle_name: str
+    env: str  # the variable that points at the bundle elsewhere
+    cuda: str  # the CUDA of NVIDIA's package version (+cudaC)
+
+    @property
+    def major(self) -> str:
+        return self.version.split(".")[0]
+
+    @property
+    def library_version(self) -> str:  # 10.16.0: the X.Y.Z of libnvinfer.so.X.Y.Z
+        return ".".join(self.version.split(".")[:3])
+
+    @property
+    def deb_version(self) -> str:
+        return f"{self.version}-1+cuda{self.cuda}"
+
+    @property
+    def exports_file(self) -> Path:
+        return HERE / f"trt{self.major}_{self.version.split('.')[1]}_exports.txt"
+
+    def bundle_path(self) -> Path:
+        """Where the bundle holding this tree is (it may be absent)."""
+        return Path(os.environ.get(self.env) or BUNDLE_DIR / self.bundle_name)
+
+    def recorded_exports(self) -> list[str]:
+        """The committed list of what the stub libnvinfer exports (comment lines say how it was made)."""
+        return [line.strip() for line in self.exports_file.read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
 
 
-def recipe_digest(bundle: Path) -> str:
+# Package CUDA: 10.16.0.72 as built for CUDA 13.0 (this machine's toolkit); TensorRT 11.1.0 "Updates
+# the CUDA Toolkit baseline to CUDA 13.3" (TensorRT 11.1.0 release notes, docs.nvidia.com).
+TREE_10_16 = RealTree("10.16.0.72", "release/10.16", "TensorRT-release-10.16.bundle", "DSPROV_TRT_BUNDLE", "13.0")
+TREE_11_1 = RealTree("11.1.0.106", "release/11.1", "TensorRT-release-10.13.3-11.1.bundle", "DSPROV_TRT_BUNDLE_11", "13.3")
+TREES = {tree.version: tree for tree in (TREE_10_16, TREE_11_1)}
+
+
+def recipe_digest(tree: RealTree, bundle: Path) -> str:
     """SHA-256 over what decides the packages' bytes: these sources, the export list and the
-    bundle (by size and mtime: it is 36 MB and read-only)."""
-    h = hashlib.sha256()
-    for src in (Path(__file__), STUB_SOURCE, EXPORTS_FILE):
+    bundle (by size and mtime: it is 37 MB and read-only)."""
+    h = hashlib.sha256(tree.version.encode())
+    for src in (Path(__file__), STUB_SOURCE, tree.exports_file):
         h.update(src.read_bytes())
     stat = bundle.stat()
     h.update(f"{bundle.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode())
@@ -65,22 +102,16 @@ def imports_from_nvinfer(plugin: Path) -> list[str]:
                    if kind == "U" and "@" not in name})
 
 
-def recorded_exports() -> list[str]:
-    """The committed list (comment lines say how it was made)."""
-    return [line.strip() for line in EXPORTS_FILE.read_text().splitlines()
-            if line.strip() and not line.startswith("#")]
-
-
-def libnvinfer_source(names: list[str]) -> str:
+def libnvinfer_source(tree: RealTree, names: list[str]) -> str:
     """C source of the stub libnvinfer: getInferLibVersion, and each imported name (C++ names
     through asm labels) as a function returning one object whose every virtual method accepts
     and returns true. The real plugin's static initializers call
     `getPluginRegistry()->registerCreator(...)` (REGISTER_TENSORRT_PLUGIN, include/NvInferRuntime.h)
     while it is being loaded, so a dlopen needs a registry that answers."""
-    major, minor, patch = (int(p) for p in TRT_VERSION.split(".")[:3])
+    major, minor, patch = (int(p) for p in tree.library_version.split("."))
     lines = [
         "/* Stub libnvinfer (dsprov simulated fleet), generated by upstreams/trt_debs.py from",
-        " * trt10_16_exports.txt: the symbols the real libnvinfer_plugin imports. */",
+        f" * {tree.exports_file.name}: the symbols the real libnvinfer_plugin imports. */",
         f'const char dsprov_stub_id[] = "dsprov stub libnvinfer {major}.{minor}.{patch}";',
         "static long dsprov_accept(void) { return 1; }",
         "static void *dsprov_vtable[128] = {[0 ... 127] = (void *) dsprov_accept};",
@@ -95,27 +126,27 @@ def libnvinfer_source(names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def extract_headers(bundle: Path, dest: Path) -> list[Path]:
-    """The bundle's ``include/*.h`` (its one branch's tree) written into ``dest``."""
+def extract_headers(tree: RealTree, bundle: Path, dest: Path) -> list[Path]:
+    """The ``include/*.h`` of the tree's branch in the bundle, written into ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="trt-bundle-") as tmp:
         subprocess.run(["git", "init", "-q", "--bare", tmp], check=True)
-        subprocess.run(["git", "-C", tmp, "fetch", "-q", str(bundle), f"{OSS_REF}:{OSS_REF}"], check=True)
-        archive = subprocess.run(["git", "-C", tmp, "archive", OSS_REF, "include"],
+        subprocess.run(["git", "-C", tmp, "fetch", "-q", str(bundle), f"{tree.ref}:{tree.ref}"], check=True)
+        archive = subprocess.run(["git", "-C", tmp, "archive", tree.ref, "include"],
                                  capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest), "--strip-components=1", "--wildcards", "include/*.h"],
                        input=archive, check=True)
     return sorted(dest.glob("*.h"))
 
 
-def _control(name: str, arch: str, depends: list[str], description: str) -> str:
+def _control(tree: RealTree, name: str, arch: str, depends: list[str], description: str) -> str:
     deps = "".join(f"Depends: {', '.join(depends)}\n" if depends else "")
-    return (f"Package: {name}\nVersion: {DEB_VERSION}\nArchitecture: {arch}\n"
+    return (f"Package: {name}\nVersion: {tree.deb_version}\nArchitecture: {arch}\n"
             f"Maintainer: dsprov simulated fleet <noreply@localhost>\nSection: libs\nPriority: optional\n"
             f"{deps}Description: {description}\n Stub built by dsprov's tests (not NVIDIA's binary).\n")
 
 
-def _deb(work: Path, out: Path, name: str, arch: str, files: dict[str, Path | str],
+def _deb(tree: RealTree, work: Path, out: Path, name: str, arch: str, files: dict[str, Path | str],
          depends: list[str], description: str) -> Path:
     """Package ``files`` (device path -> file to copy, or str: a symlink target)."""
     root = work / name
@@ -128,47 +159,48 @@ def _deb(work: Path, out: Path, name: str, arch: str, files: dict[str, Path | st
             dest.write_bytes(src.read_bytes())
             dest.chmod(0o644)
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(_control(name, arch, depends, description))
-    deb = out / f"{name}_{DEB_VERSION}_{arch}.deb"
+    (root / "DEBIAN" / "control").write_text(_control(tree, name, arch, depends, description))
+    deb = out / f"{name}_{tree.deb_version}_{arch}.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)],
                    check=True, capture_output=True)
     return deb
 
 
-def build_debs(bundle: Path, out: Path, arch: str = "amd64", exports: list[str] | None = None) -> list[Path]:
-    """Build the stub TensorRT 10.16 packages for ``arch`` (Debian name) into ``out``."""
+def build_debs(tree: RealTree, bundle: Path, out: Path, arch: str = "amd64",
+               exports: list[str] | None = None) -> list[Path]:
+    """Build the stub TensorRT packages of ``tree`` for ``arch`` (Debian name) into ``out``."""
     triplet = TRIPLETS[normalize_arch(arch)]
-    names = exports if exports is not None else recorded_exports()
+    names = exports if exports is not None else tree.recorded_exports()
     out.mkdir(parents=True, exist_ok=True)
-    lib, inc = f"/usr/lib/{triplet}", f"/usr/include/{triplet}"
+    lib, inc, m, xyz, v = f"/usr/lib/{triplet}", f"/usr/include/{triplet}", tree.major, tree.library_version, tree.deb_version
     with tempfile.TemporaryDirectory(prefix="trt-debs-") as tmp:
         work = Path(tmp)
-        build_trt_libs(arch, TRT_VERSION, work / "stock")
+        build_trt_libs(arch, tree.version, work / "stock")
         stock = work / "stock" / "usr" / "lib" / triplet
-        (work / "libnvinfer.c").write_text(libnvinfer_source(names))
-        core = work / "libnvinfer.so.10.16.0"
-        subprocess.run([c_compiler(arch), "-shared", "-fPIC", "-O2", "-Wl,-soname,libnvinfer.so.10",
+        (work / "libnvinfer.c").write_text(libnvinfer_source(tree, names))
+        core = work / f"libnvinfer.so.{xyz}"
+        subprocess.run([c_compiler(arch), "-shared", "-fPIC", "-O2", f"-Wl,-soname,libnvinfer.so.{m}",
                         "-o", str(core), str(work / "libnvinfer.c")], check=True, capture_output=True)
-        headers = extract_headers(bundle, work / "include")
+        headers = extract_headers(tree, bundle, work / "include")
         plugin_h = [h for h in headers if h.name in PLUGIN_HEADERS]
         core_h = [h for h in headers if h.name not in PLUGIN_HEADERS]
         debs = [
-            _deb(work, out, "libnvinfer10", arch,
-                 {f"{lib}/libnvinfer.so.10.16.0": core, f"{lib}/libnvinfer.so.10": "libnvinfer.so.10.16.0"},
+            _deb(tree, work, out, f"libnvinfer{m}", arch,
+                 {f"{lib}/libnvinfer.so.{xyz}": core, f"{lib}/libnvinfer.so.{m}": f"libnvinfer.so.{xyz}"},
                  [], "TensorRT runtime libraries (stub)"),
-            _deb(work, out, "libnvinfer-plugin10", arch,
-                 {f"{lib}/libnvinfer_plugin.so.10.16.0": stock / "libnvinfer_plugin.so.10.16.0",
-                  f"{lib}/libnvinfer_plugin.so.10": "libnvinfer_plugin.so.10.16.0"},
-                 [f"libnvinfer10 (= {DEB_VERSION})"], "TensorRT plugin libraries (stub)"),
-            _deb(work, out, "libnvinfer-headers-dev", arch, {f"{inc}/{h.name}": h for h in core_h},
-                 [], "TensorRT development headers (from the OSS release/10.16 tree)"),
-            _deb(work, out, "libnvinfer-headers-plugin-dev", arch, {f"{inc}/{h.name}": h for h in plugin_h},
-                 [], "TensorRT plugin headers (from the OSS release/10.16 tree)"),
-            _deb(work, out, "libnvinfer-dev", arch, {f"{lib}/libnvinfer.so": "libnvinfer.so.10"},
-                 [f"libnvinfer10 (= {DEB_VERSION})", f"libnvinfer-headers-dev (= {DEB_VERSION})"],
+            _deb(tree, work, out, f"libnvinfer-plugin{m}", arch,
+                 {f"{lib}/libnvinfer_plugin.so.{xyz}": stock / f"libnvinfer_plugin.so.{xyz}",
+                  f"{lib}/libnvinfer_plugin.so.{m}": f"libnvinfer_plugin.so.{xyz}"},
+                 [f"libnvinfer{m} (= {v})"], "TensorRT plugin libraries (stub)"),
+            _deb(tree, work, out, "libnvinfer-headers-dev", arch, {f"{inc}/{h.name}": h for h in core_h},
+                 [], f"TensorRT development headers (from the OSS {tree.ref} tree)"),
+            _deb(tree, work, out, "libnvinfer-headers-plugin-dev", arch, {f"{inc}/{h.name}": h for h in plugin_h},
+                 [], f"TensorRT plugin headers (from the OSS {tree.ref} tree)"),
+            _deb(tree, work, out, "libnvinfer-dev", arch, {f"{lib}/libnvinfer.so": f"libnvinfer.so.{m}"},
+                 [f"libnvinfer{m} (= {v})", f"libnvinfer-headers-dev (= {v})"],
                  "TensorRT development libraries (stub)"),
-            _deb(work, out, "libnvinfer-plugin-dev", arch, {f"{lib}/libnvinfer_plugin.so": "libnvinfer_plugin.so.10"},
-                 [f"libnvinfer-plugin10 (= {DEB_VERSION})", f"libnvinfer-headers-plugin-dev (= {DEB_VERSION})"],
+            _deb(tree, work, out, "libnvinfer-plugin-dev", arch, {f"{lib}/libnvinfer_plugin.so": f"libnvinfer_plugin.so.{m}"},
+                 [f"libnvinfer-plugin{m} (= {v})", f"libnvinfer-headers-plugin-dev (= {v})"],
                  "TensorRT plugin development libraries (stub)"),
         ]
     return debs
