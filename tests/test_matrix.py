@@ -80,8 +80,8 @@ def test_default_architectures_of_the_10_and_11_refs(m):
     assert default("10.7", "12.6") == ("75", "80", "86")
     assert default("10.9", "12.6") == ("72", "75", "80", "86", "87", "89", "90")
     # release/10.13.3 (the real tree): no 72; 100 120 only with -DCUDA_VERSION, which it reads before its default
-    assert default("10.13", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
-    assert default("10.13", None) == ("75", "80", "86", "87", "89", "90")
+    assert default("10.13.3", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
+    assert default("10.13.3", None) == ("75", "80", "86", "87", "89", "90")
     assert default("10.16", "12.8") == ("75", "80", "86", "87", "89", "90", "100", "120")
     assert default("10.16", None) == ("75", "80", "86", "87", "89", "90", "100", "120", "110")  # assumes CUDA 13
     assert default("11.0", "12.8") == ("80", "86", "89", "90", "100", "120")
@@ -556,14 +556,18 @@ def test_cmake_warn_names_both_sources_and_quotes_recorded_builds(m, data):
     assert v.status is Status.WARN
     assert "https://github.com/NVIDIA/TensorRT/blob/release/10.16/README.md" in v.reason
     assert "https://github.com/NVIDIA/TensorRT/blob/release/10.16/CMakeLists.txt" in v.reason
-    assert ">= 3.31" in v.reason and "requires 3.13" in v.reason and "no build recorded yet" in v.reason
+    assert ">= 3.31" in v.reason and "requires 3.13" in v.reason
+    assert ("cmake 3.28.4 built it (2026-12-07, tests/fixtures/recorded/trt-oss-cmake/trt10.16-cmake3.28.log)"
+            in v.reason)
     assert "tensorrt.oss.cmake" not in by_rule(m.check(Stack(platform="x86", tensorrt=V("11.1"))))  # both say 3.31
-    record = ('{cmake: "3.28.3", ok: true, date: "2026-12-07", command: "cmake --build build --target nvinfer_plugin",'
-              ' source: "https://github.com/NVIDIA/TensorRT/blob/release/10.16/README.md"}')
-    marker = 'release/10.16/README.md"},\n     cmake_builds: []'
+    v = by_rule(m.check(Stack(platform="x86", tensorrt=V("10.14.1.48"))))["tensorrt.oss.cmake"]
+    assert "no build recorded yet" in v.reason
+    record = ('{cmake: "3.28.3", ok: false, date: "2026-12-07", command: "cmake --build build --target nvinfer_plugin",'
+              ' log: "ci/build.log"}')
+    marker = 'release/10.14/README.md"},\n     cmake_builds: []'
     edit(data / "tensorrt_oss.yml", marker, marker[:-2] + f"[{record}]")
-    v = by_rule(Matrix.load(data).check(Stack(platform="x86", tensorrt=V("10.16.0.72"))))["tensorrt.oss.cmake"]
-    assert "cmake 3.28.3 built it (2026-12-07" in v.reason
+    v = by_rule(Matrix.load(data).check(Stack(platform="x86", tensorrt=V("10.14.1.48"))))["tensorrt.oss.cmake"]
+    assert "cmake 3.28.3 failed (2026-12-07, ci/build.log)" in v.reason
 
 
 def test_a_row_citing_a_secondary_source_must_say_so(data):

@@ -400,7 +400,7 @@ def _rule_oss_cmake(m: Matrix, c: _Context) -> list[Verdict]:
     minimum = m.cmake_minimum(row)
     if row.cmake_readme.minimum == minimum:
         return []
-    builds = "; ".join(f"cmake {b.cmake} {'built it' if b.ok else 'failed'} ({b.date}, {b.source})"
+    builds = "; ".join(f"cmake {b.cmake} {'built it' if b.ok else 'failed'} ({b.date}, {b.log})"
                        for b in row.cmake_builds) or "no build recorded yet"
     return [
         Verdict(

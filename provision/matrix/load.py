@@ -232,7 +232,7 @@ def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefR
             exact_tag=r.get("exact_tag", False),
             cmake_readme=(CmakeClaim(Version(r["cmake_readme"]["minimum"]), r["cmake_readme"]["source"])
                           if "cmake_readme" in r else None),
-            cmake_builds=tuple(CmakeBuild(Version(b["cmake"]), b["ok"], b["date"], b["command"], b["source"])
+            cmake_builds=tuple(CmakeBuild(Version(b["cmake"]), b["ok"], b["date"], b["command"], b["log"])
                                for b in r.get("cmake_builds", ())),
             disputed=_disputed(r),
             **_sourced(r),

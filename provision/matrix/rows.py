@@ -188,7 +188,7 @@ class CmakeBuild:
     ok: bool
     date: str
     command: str
-    source: str  # where the record is kept (a CI job, a log in the repository)
+    log: str  # where the record is kept (a log in the repository)
 
 
 @dataclass(frozen=True)

@@ -172,7 +172,7 @@ FILES: dict[str, dict[str, Any]] = {
              "unsupported": _FLAG, "exact_tag": _FLAG,
              "cmake_readme": _row({"minimum": _VERSION, "source": _HTTPS}),
              "cmake_builds": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
-                 {"cmake": _VERSION, "ok": _FLAG, "date": _TEXTS, "command": _TEXTS, "source": _TEXTS})},
+                 {"cmake": _VERSION, "ok": _FLAG, "date": _TEXTS, "command": _TEXTS, "log": _TEXTS})},
              } | _CAVEAT,
             # a row without a ref says why
             **{"if": {"not": {"required": ["ref"]}}, "then": {"required": ["reason"]}},
