@@ -12,6 +12,7 @@ def main() -> None:
     silence_library_warnings()  # before the task collection imports ansible-core and paramiko
     from invoke import Program
 
-    from provision.tasks import ns
+    from provision.tasks import OneDocument, ns
 
-    Program(namespace=ns, name="dsprov", binary="dsprov", version=version(DISTRIBUTION)).run()
+    Program(namespace=ns, name="dsprov", binary="dsprov", version=version(DISTRIBUTION),
+            executor_class=OneDocument).run()

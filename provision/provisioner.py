@@ -51,6 +51,7 @@ class HostReport:
     steps: list[StepReport] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
     log: str = ""
+    detection: Detection | None = None  # the probe's, for the summary line and --verbose (None: never probed)
 
     @property
     def changed(self) -> bool:
@@ -191,6 +192,7 @@ def run_job(
             progress("detect")
             detection = analyse(runner.host, capture(runner, settings.build_dir, job.config_search), job.gpu_archs,
                                 job.matrix)
+            report.detection = detection
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
         plan = _planned(job, ctx, detection)
         report.plan = plan.lines()
