@@ -90,7 +90,7 @@ def print_detection(detection: Detection, console: Console) -> None:
 
 # A fleet run's line per host: (header, width) of the fixed columns, then the result and its reason
 # in what is left of the line: 80 columns hold it.
-SUMMARY_COLUMNS = (("HOST", 12), ("MODEL/GPU", 14), ("JP/DRIVER", 10), ("TRT", 7), ("DS", 5), ("ARCHS", 5),
+SUMMARY_COLUMNS = (("HOST", 12), ("MODEL/GPU", 14), ("JP/DRV", 8), ("TRT", 7), ("DS", 5), ("ARCHS", 5),
                    ("TIME", 5))
 ELLIPSIS = "\u2026"
 
@@ -122,28 +122,32 @@ def _seconds(value: float | None) -> str:
     return f"{value:.1f}s" if value < 99.95 else f"{value:.0f}s"
 
 
-def summary_cells(entry: dict[str, Any]) -> list[str]:
-    """A host entry's cells (provision/documents.py's host_report, or one with `device` None)."""
-    device = entry.get("device") or {}
-    jetpack = device.get("jetpack")
-    release = f"JP {jetpack}" if jetpack else device.get("driver") or "-"
+def summary_line(entry: dict[str, Any], width: int = 80) -> str:
+    """A host entry's line (provision/documents.py's host_report, or one with `device` None), at most
+    `width` (80 at least) long: host, model or GPU, JetPack or driver, TensorRT, DeepStream,
+    GPU_ARCHS, time, then the result and its reason, cut. A host never probed has its reason where
+    its device would be."""
+    rest = max(width, 80) - sum(w + 1 for _, w in SUMMARY_COLUMNS)
+    host, time = clip(entry["host"], SUMMARY_COLUMNS[0][1], middle=True), _seconds(entry.get("seconds"))
     message = entry.get("message", "").removeprefix(f"{entry['host']}: ")
+    device = entry.get("device")
+    if device is None:
+        span = sum(w + 1 for _, w in SUMMARY_COLUMNS[1:-1]) - 1
+        cells = [host, clip(message or "-", span), time]
+        widths = [SUMMARY_COLUMNS[0][1], span, SUMMARY_COLUMNS[-1][1]]
+        return " ".join([*(c.ljust(w) for c, w in zip(cells, widths)), clip(entry["result"], rest)]).rstrip()
+    jetpack = device.get("jetpack")
+    cells = [host, _model(device.get("model")), f"JP {jetpack}" if jetpack else _short(device.get("driver"), 2),
+             _short(device.get("tensorrt")), _short(device.get("deepstream")),
+             " ".join(device.get("gpu_archs") or ()) or "-", time]
     result = entry["result"] + (f": {message}" if message and entry["result"] != "ok" else "")
-    return [entry["host"], _model(device.get("model")), release, _short(device.get("tensorrt")),
-            _short(device.get("deepstream")), " ".join(device.get("gpu_archs") or ()) or "-",
-            _seconds(entry.get("seconds")), result]
+    return " ".join([*(clip(c, w).ljust(w) for c, (_, w) in zip(cells, SUMMARY_COLUMNS)), clip(result, rest)]).rstrip()
 
 
 def summary_lines(entries: list[dict[str, Any]], width: int = 80) -> list[str]:
-    """The header and one line per host, none longer than `width` (80 at least): host, model or GPU,
-    JetPack or driver, TensorRT, DeepStream, GPU_ARCHS, time, then the result and its reason, cut."""
-    rest = max(width, 80) - sum(w + 1 for _, w in SUMMARY_COLUMNS)
-    rows = [[h for h, _ in SUMMARY_COLUMNS] + ["RESULT"], *(summary_cells(e) for e in entries)]
-    lines = []
-    for row in rows:
-        cells = [clip(c, w, middle=i == 0).ljust(w) for i, (c, (_, w)) in enumerate(zip(row, SUMMARY_COLUMNS))]
-        lines.append(" ".join([*cells, clip(row[-1], rest)]).rstrip())
-    return lines
+    """The header and a line per host (summary_line)."""
+    header = " ".join([*(h.ljust(w) for h, w in SUMMARY_COLUMNS), "RESULT"])
+    return [header, *(summary_line(e, width) for e in entries)]
 
 
 def print_summary(entries: list[dict[str, Any]], console: Console) -> None:
