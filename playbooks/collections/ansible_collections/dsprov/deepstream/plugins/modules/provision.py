@@ -98,7 +98,7 @@ EXAMPLES = r"""
 RETURN = r"""
 dsprov_report:
   description:
-    - What happened on the host: an entry of the C(hosts) list of C(dsprov provision --json), the shape
+    - What happened on the host, an entry of the C(hosts) list of C(dsprov provision --json), the shape
       C(host_report) of the package's C(provision/schemas/common.schema.json).
   returned: always
   type: dict
