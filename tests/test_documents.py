@@ -17,7 +17,7 @@ from rich.console import Console
 
 from captures import H100, h100
 from provision import documents
-from provision.ansible_plugins import _result
+from provision.ansible_plugins import _details, _result
 from provision.detect import analyse, read_capture
 from provision.outcomes import Outcome, RunResult, StepStatus
 from provision.provisioner import HostReport, StepReport
@@ -146,6 +146,12 @@ def test_the_ansible_report_is_the_host_entry():
         documents.validate(result["dsprov_report"], "host_report")
         assert result["dsprov_report"] == documents.host_report(report)
         assert result["failed"] == (report.result in ("failed", "refused", "unreachable"))
+
+
+def test_the_ansible_verbose_output_is_the_fact_and_verdict_tables_and_steps():
+    text = _details(reports()[0])
+    assert "localhost: host facts" in text and "GPU_ARCHS" in text
+    assert "nano01: [plugin_swap] changed: swapped" in text
 
 
 @pytest.mark.parametrize("drift", [

@@ -124,6 +124,14 @@ def test_dsprov_matrix_check_refuses_deepstream_6_3_on_jetpack_4_6_1(installed):
     assert "DeepStream 6.3 needs JetPack 5.1.2+" in " ".join(result.stdout.split())
 
 
+def test_dsprov_prints_one_json_document_per_invocation(installed):
+    checked = installed("dsprov", "matrix.check", "--jetpack", "4.6.1", "--deepstream", "6.3", "--json")
+    documents.validate(json.loads(checked.stdout))
+    chained = installed("dsprov", "detect", "--capture", str(CAPTURE), "--json", "matrix.check", "--jetpack", "4.6.1")
+    assert chained.returncode == 2 and chained.stdout == ""
+    assert chained.stderr.startswith("error: --json prints one document: run one task per invocation"), chained.stderr
+
+
 def test_dsprov_probes_and_plans_a_host_of_the_inventory_folder_here(installed):
     """The probe script is package data: a live detect and a dry-run provision of this machine,
     inventory/ found in the cwd (this machine may or may not have TensorRT: planned or refused)."""
