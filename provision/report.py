@@ -117,9 +117,10 @@ def _model(name: str | None) -> str:
 
 
 def _seconds(value: float | None) -> str:
+    """At most 5 characters: 41.2s, 512s, 206m."""
     if value is None:
         return "-"
-    return f"{value:.1f}s" if value < 99.95 else f"{value:.0f}s"
+    return f"{value:.1f}s" if value < 99.95 else f"{value:.0f}s" if value < 999.5 else f"{value / 60:.0f}m"
 
 
 def summary_line(entry: dict[str, Any], width: int = 80) -> str:

@@ -21,7 +21,7 @@ from provision.ansible_plugins import _details, _result
 from provision.detect import analyse, read_capture
 from provision.outcomes import Outcome, RunResult, StepStatus
 from provision.provisioner import HostReport, StepReport
-from provision.report import clip, print_summary, summary_lines
+from provision.report import clip, print_summary, summary_line, summary_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "provision" / "schemas"
@@ -188,6 +188,12 @@ def test_the_summary_uses_a_wider_terminal_and_rich_prints_it_unwrapped():
     out = io.StringIO()
     print_summary(entries, Console(file=out, width=80))
     assert out.getvalue().splitlines() == summary_lines(entries, 80)
+
+
+def test_a_long_build_time_stays_in_its_column():
+    entry = documents.host_report(reports()[0])
+    times = [summary_line({**entry, "seconds": s}, 80).split()[-2] for s in (0.04, 41.25, 512.4, 12345.0)]
+    assert times == ["0.0s", "41.2s", "512s", "206m"]
 
 
 def test_clip():
