@@ -107,7 +107,7 @@ def invoke(handle: FleetHandle, cache: Path, *args: str) -> Run:
     argv = [sys.executable, "-m", "invoke", "provision", "--hosts", "all", "--forks", str(len(handle.devices)),
             *args, "--json", "-i", str(handle.inventory)]
     seconds, out, controller, hosts = measured(handle, argv, cache)
-    reports = json.loads(out)
+    reports = json.loads(out)["hosts"]  # the provision document (provision/schemas/provision.schema.json)
     bad = [r for r in reports if r["result"] not in ("ok", "planned")]
     if bad:
         raise SystemExit(f"not ok: {bad[0]['host']}: {bad[0]['message']}")

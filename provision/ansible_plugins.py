@@ -14,21 +14,22 @@ from provision.library_warnings import silence_library_warnings
 
 silence_library_warnings()  # before the imports below bring in paramiko and cryptography
 
-import dataclasses
-import json
+import io
 from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.plugins.callback import CallbackBase
+from rich.console import Console
 
+from provision import documents
 from provision.artifacts import ArtifactStore
 from provision.detect import analyse, capture
 from provision.errors import ProvisionError
 from provision.outcomes import NOT_OK
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_job, rollback_job, run_job
-from provision.report import detection_json, worst
+from provision.report import print_detection
 from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, argument_spec, check_settings
 from provision.runners.ansible import AnsibleRunner
 
@@ -63,13 +64,21 @@ class _HostAction(ActionBase):
 
 
 def _result(report: HostReport) -> dict[str, Any]:
-    return {
-        "changed": report.changed,
-        "failed": report.result in NOT_OK,
-        "msg": report.message,
-        # plain JSON types for Ansible (the enums as their words); the plan goes to --diff
-        REPORT_KEY: {k: v for k, v in json.loads(json.dumps(dataclasses.asdict(report))).items() if k != "plan"},
-    }
+    """The action's result: `dsprov_report` is the report's host entry of `dsprov provision --json`."""
+    return {"changed": report.changed, "failed": report.result in NOT_OK, "msg": report.message,
+            REPORT_KEY: documents.host_report(report)}
+
+
+def _details(report: HostReport) -> str:
+    """`verbose`: the host's fact and verdict tables and its steps, as `dsprov provision --verbose`
+    prints them (80 columns, no colour)."""
+    out = io.StringIO()
+    console = Console(file=out, width=80, no_color=True, highlight=False)
+    if report.detection:
+        print_detection(report.detection, console)
+    for step in report.steps:
+        console.print(f"{report.host}: [{step.name}] {step.status}: {step.detail}", markup=False, soft_wrap=True)
+    return out.getvalue()
 
 
 class DetectAction(_HostAction):
@@ -84,11 +93,11 @@ class DetectAction(_HostAction):
             detection = analyse(host, capture(runner, Settings.read(host_vars).build_dir), flags.gpu_archs, Matrix.load())
         except ProvisionError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
-        facts = detection_json(detection)
+        facts = documents.detection(detection)
         archs = " ".join(detection.gpu_archs.archs) or "unknown"
         return {
             "changed": False,
-            "msg": f"{host}: {detection.facts.platform} TensorRT {detection.facts.tensorrt}, GPU_ARCHS {archs}, matrix {worst(detection.verdicts).value}",
+            "msg": f"{host}: {detection.facts.platform} TensorRT {detection.facts.tensorrt}, GPU_ARCHS {archs}, matrix {facts['matrix']}",
             "ansible_facts": {"dsprov": facts},
         }
 
@@ -111,8 +120,10 @@ class ProvisionAction(_HostAction):
         finally:
             log.close()
         result = _result(report)
+        if flags.verbose:
+            self._display.display(_details(report))
         if detection and not result["failed"]:
-            result["ansible_facts"] = {"dsprov": detection_json(detection)}
+            result["ansible_facts"] = {"dsprov": documents.detection(detection)}
         if self._task.diff and report.plan:
             result["diff"] = {"prepared": "\n".join(report.plan) + "\n"}
         return result
@@ -150,7 +161,7 @@ class RecapCallback(CallbackBase):
         data, host = result._result, result._host.get_name()
         report = data.get(REPORT_KEY)
         if report:
-            changed = "yes" if data.get("changed") else "no"
+            changed = "yes" if report["changed"] else "no"
             self.rows[host] = [host, report["result"], report["outcome"], report["key"], changed,
                                f"{report['seconds']:.1f}s", str(report["commands"]), report["message"]]
         elif unreachable or data.get("failed"):

@@ -172,12 +172,12 @@ class DsprovProgram(Program):
 
 def main() -> None:
     silence_library_warnings()  # before the task collection imports ansible-core and paramiko
-    from provision.tasks import ns
+    from provision.tasks import OneDocument, ns
 
     try:
         try:
             DsprovProgram(namespace=ns, name="dsprov", binary="dsprov", binary_names=["dsprov"],
-                          version=version(DISTRIBUTION)).run()
+                          version=version(DISTRIBUTION), executor_class=OneDocument).run()
         finally:
             sys.stdout.flush()  # here, not at exit: the program exits by SystemExit, output still buffered
     except BrokenPipeError:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from provision.closed_pipe import Console
 from rich.markup import escape
 from rich.text import Text
 
-from provision import cancel, report, settings
+from provision import cancel, documents, report, settings
 from provision.detect import Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
@@ -49,10 +46,10 @@ def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_arch
     """Print a host's facts, GPU_ARCHS and matrix verdicts; 0 unless the matrix says FAIL."""
     d = _detection(host, capture_file, inventory, gpu_archs)
     if as_json:
-        print(json.dumps(report.detection_json(d), indent=2))
+        print(documents.dumps(documents.detection(d)))
     else:
         report.print_detection(d, console)
-    return 1 if report.worst(d.verdicts) is Status.FAIL else 0
+    return 1 if documents.worst(d.verdicts) is Status.FAIL else 0
 
 
 def save_capture(host: str, out: str | None, inventory: str | None) -> int:
@@ -88,6 +85,7 @@ def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, pl
             raise ProvisionError("give --host/--capture or version flags, not both")
         verdicts = _detection(host, capture_file, inventory, None).verdicts
         title = f"{host or capture_file}: compatibility matrix"
+        subject = {"host": host} if host else {"capture": capture_file}
     else:
         if not given:
             raise ProvisionError("nothing to check: give --host, --capture or version flags (e.g. --jetpack 4.6.1)")
@@ -102,23 +100,12 @@ def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, pl
             platform = "jetson"
         verdicts = Matrix.load().check(Stack(platform=platform, **parsed))
         title = "what-if: " + ", ".join(f"{k} {v}" for k, v in given.items())
+        subject = {"what_if": {"platform": platform, **{k: str(v) for k, v in parsed.items()}}}
     if as_json:
-        print(json.dumps(report.verdicts_json(verdicts), indent=2))
+        print(documents.dumps(documents.matrix_check(subject, verdicts)))
     else:
         console.print(report.verdict_table(verdicts, title))
-    return 1 if report.worst(verdicts) is Status.FAIL else 0
-
-
-def _summary(reports, title: str) -> None:
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in ("host", "key", "outcome", "time", "cmds", "result", "message"):  # cmds: round trips to the host
-        table.add_column(column)
-    style = {"ok": "green", "planned": "cyan", "failed": "bold red", "refused": "bold red"}
-    for r in reports:
-        table.add_row(r.host, r.key, r.outcome, f"{r.seconds:.1f}s", str(r.commands), Text(r.result, style.get(r.result, "")), Text(r.message))
-    console.print(table)
+    return 1 if documents.worst(verdicts) is Status.FAIL else 0
 
 
 def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:
@@ -142,28 +129,35 @@ def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=F
 
         with cancel.on_sigint():
             reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
-    return _finish(reports, as_json, dry_run, after=lambda: _summary(reports, "dry run" if dry_run else "provision"))
+    return _finish("provision", reports, as_json, dry_run, flags.verbose)
 
 
-def _finish(reports, as_json: bool, dry_run: bool, each: Callable[[Any], None] = lambda report: None,
-            after: Callable[[], None] = lambda: None) -> int:
-    """A fleet run's output: the cancel, the JSON, or per host its plan (on a dry run) and `each`,
-    then `after`; the exit code."""
+def _finish(command: str, reports, as_json: bool, dry_run: bool, verbose: bool) -> int:
+    """A fleet run's output: the cancel, the JSON, or per host its plan (on a dry run) and, with
+    `verbose`, its facts, verdicts and steps; then one summary line per host; the exit code."""
     if cancel.requested():  # even when every host had finished its last step: the run was interrupted
-        return _cancelled(reports, as_json)
+        return _cancelled(command, reports, as_json, dry_run)
     if as_json:
-        _print_json(reports)
+        print(documents.dumps(documents.fleet(command, reports, dry_run)))
     else:
         for r in reports:
+            if verbose:
+                _details(r)
             if dry_run and r.plan:
                 console.print("\n".join(r.plan), markup=False, highlight=False, soft_wrap=True)
-            each(r)
-        after()
+        report.print_summary([documents.host_report(r) for r in reports], console)
     return _host_errors(reports)
 
 
-def _print_json(reports) -> None:
-    print(json.dumps([dataclasses.asdict(r) for r in reports], indent=2))
+def _details(r) -> None:
+    """--verbose: a host's fact and verdict tables, its steps and how it ended."""
+    if r.detection:
+        report.print_detection(r.detection, console)
+    for step in r.steps:
+        console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
+    if r.message:
+        console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False,
+                      soft_wrap=True)
 
 
 def _checked_hosts(inv: Inventory, pattern: str) -> list[str]:
@@ -184,10 +178,10 @@ def _host_errors(reports) -> int:
     return fleet_exit(r.result for r in reports)
 
 
-def _cancelled(reports, as_json: bool) -> int:
+def _cancelled(command: str, reports, as_json: bool, dry_run: bool) -> int:
     """After a Ctrl-C: a line per host on stderr saying where it stopped (JSON as usual); 130."""
     if as_json:
-        _print_json(reports)
+        print(documents.dumps(documents.fleet(command, reports, dry_run, cancelled=True)))
     for r in reports:
         line = r.message if r.result is RunResult.CANCELLED else f"{r.host}: {r.result} before the cancel: {r.message}"
         print(line if line.startswith(f"{r.host}: ") else f"{r.host}: {line}", file=sys.stderr)
@@ -200,7 +194,7 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
 
     report = rollback_host(host, inventory)
     if as_json:
-        print(json.dumps(dataclasses.asdict(report), indent=2))
+        print(documents.dumps(documents.fleet("rollback", [report], dry_run=False)))
     elif report.result not in NOT_OK:
         console.print(f"{host}: {report.message}", markup=False, highlight=False)
     return _host_errors([report])
@@ -262,8 +256,10 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
     describe = planned[0].describe() if dry_run else []
     if as_json:
-        print(json.dumps({"host": host, "dry_run": dry_run, "plan": describe, "engines": rows,
-                          "graphs": [g.to_json() for g in graphs]}, indent=2))
+        print(documents.dumps(documents.document(
+            "engines", host=host, dry_run=dry_run, result=str(result.result),
+            message=result.message if result.result in NOT_OK else "", log=result.log, plan=describe, engines=rows,
+            graphs=[g.to_json() for g in graphs])))
     else:
         table = Table(title=f"{host}: engines" + (" (dry run)" if dry_run else ""))
         for column in ("config", "status", "outcome", "precision", "message"):
@@ -329,10 +325,12 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     warnings = planned[0].warnings
     failed = result.result is RunResult.FAILED
     if as_json:
-        print(json.dumps({"host": host, "result": result.result, "message": result.message if failed else "",
-                          "warnings": warnings, "config": setup.config, "labels": setup.labels,
-                          "labels_text": config_step.labels.text, "config_text": config_step.config_text,
-                          "plan": result.plan, "steps": [dataclasses.asdict(s) for s in result.steps]}, indent=2))
+        entry = documents.host_report(result)
+        print(documents.dumps(documents.document(
+            "deepstream.config", host=host, dry_run=dry_run, result=entry["result"],
+            message=result.message if failed else "", log=result.log, warnings=list(warnings), config=setup.config,
+            labels=setup.labels, labels_text=config_step.labels.text, config_text=config_step.config_text,
+            plan=entry["plan"], steps=entry["steps"])))
     else:
         for warning in warnings:
             err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False, soft_wrap=True)
@@ -359,10 +357,4 @@ def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False,
     with busy, cancel.on_sigint():
         reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None)
 
-    def steps_and_result(r) -> None:
-        for step in r.steps:
-            console.print(f"{r.host}: [{step.name}] {step.status}: {step.detail}", markup=False, highlight=False, soft_wrap=True)
-        if r.result not in NOT_OK and r.message:
-            console.print(f"{r.host}: {r.result}: {r.message.removeprefix(r.host + ': ')}", markup=False, highlight=False, soft_wrap=True)
-
-    return _finish(reports, as_json, dry_run, each=steps_and_result)
+    return _finish("pyds", reports, as_json, dry_run, flags.verbose)

@@ -117,6 +117,9 @@ class Flags:
         " takes Ansible's own -f/forks, which dsprov_forks can only lower)", checks.FORKS, DEFAULT_FORKS)
     streams: int | None = option(
         "number of streams (cameras): the config's batch-size and the engine's batch (`_b<N>_`)", checks.batch_size)
+    verbose: bool = option(
+        "besides the line per host, print each host's facts, verdicts and steps (Ansible: in the task's output)",
+        checks.boolean, False)
     parser: str | None = option(
         "where the YOLO bbox parser runs: cpu or cuda (default: the model project's own config's)",
         checks.word, None, PARSERS)
@@ -136,8 +139,8 @@ class Flags:
 
 # The flags each entry point offers (FLEET_FLAGS: invoke's own; in a playbook Ansible runs the hosts)
 PROVISION_FLAGS = ("gpu_archs", "trt_oss_ref", "force", "cmake_from_source", "skip_engines", "skip_models",
-                   "skip_pyds", "plugin_source", "max_clocks")
-PYDS_FLAGS = ("pyds_ref", "wheel")
+                   "skip_pyds", "plugin_source", "max_clocks", "verbose")
+PYDS_FLAGS = ("pyds_ref", "wheel", "verbose")
 FLEET_FLAGS = ("forks",)
 DETECT_FLAGS = ("gpu_archs",)
 MODEL_FLAGS = ("streams", "parser")

@@ -56,6 +56,7 @@ class HostReport:
     steps: list[StepReport] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
     log: str = ""
+    detection: Detection | None = None  # the probe's, for the summary line and --verbose (None: never probed)
 
     @property
     def changed(self) -> bool:
@@ -231,6 +232,7 @@ def run_job(
             captured = capture(runner, settings.build_dir, job.config_search)
             log(f"probe done after {time.monotonic() - probed:.2f}s")
             detection = analyse(runner.host, captured, job.gpu_archs, job.matrix)
+            report.detection = detection
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
         plan = _planned(job, ctx, detection)
         report.plan = plan.lines()

@@ -1,4 +1,5 @@
-"""Rich tables for people, plain dicts for --json."""
+"""What people read: rich tables of a host's facts and verdicts, and a fleet run's one line per host
+(the --json documents are provision/documents.py's)."""
 
 from __future__ import annotations
 
@@ -87,20 +88,69 @@ def print_detection(detection: Detection, console: Console) -> None:
         console.print("compatibility matrix: nothing to check (no JetPack, TensorRT or DeepStream found)")
 
 
-def verdicts_json(verdicts: list[Verdict]) -> list[dict[str, Any]]:
-    return [{"rule": verdict.rule, "status": verdict.status.value, "reason": verdict.reason, "fix": verdict.fix} for verdict in verdicts]
+# A fleet run's line per host: (header, width) of the fixed columns, then the result and its reason
+# in what is left of the line: 80 columns hold it.
+SUMMARY_COLUMNS = (("HOST", 12), ("MODEL/GPU", 14), ("JP/DRV", 8), ("TRT", 7), ("DS", 5), ("ARCHS", 5),
+                   ("TIME", 5))
+ELLIPSIS = "\u2026"
 
 
-def detection_json(detection: Detection) -> dict[str, Any]:
-    return {
-        "host": detection.host,
-        "facts": detection.facts.to_json(),
-        "gpu_archs": {"archs": list(detection.gpu_archs.archs), "source": detection.gpu_archs.source, "notes": list(detection.gpu_archs.notes)},
-        "verdicts": verdicts_json(detection.verdicts),
-    }
+def clip(text: str, width: int, middle: bool = False) -> str:
+    """`text` in at most `width` characters: cut at the end (or, `middle`, in the middle, keeping a
+    host name's numbered tail) with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= width:
+        return text
+    if not middle:
+        return text[:width - 1] + ELLIPSIS
+    tail = min(4, (width - 1) // 2)
+    return text[:width - 1 - tail] + ELLIPSIS + text[len(text) - tail:]
 
 
-def worst(verdicts: list[Verdict]) -> Status:
-    """FAIL if any rule failed, else WARN if any warned, else OK."""
-    statuses = {verdict.status for verdict in verdicts}
-    return next((s for s in (Status.FAIL, Status.WARN) if s in statuses), Status.OK)
+def _short(version: str | None, parts: int = 3) -> str:
+    return ".".join(version.split(".")[:parts]) if version else "-"
+
+
+def _model(name: str | None) -> str:
+    """`NVIDIA Jetson AGX Orin Developer Kit` -> `Jetson AGX Orin`, `NVIDIA H100 80GB HBM3` -> `H100 80GB HBM3`."""
+    return (name or "-").removeprefix("NVIDIA ").removesuffix(" Developer Kit")
+
+
+def _seconds(value: float | None) -> str:
+    """At most 5 characters: 41.2s, 512s, 206m."""
+    if value is None:
+        return "-"
+    return f"{value:.1f}s" if value < 99.95 else f"{value:.0f}s" if value < 999.5 else f"{value / 60:.0f}m"
+
+
+def summary_line(entry: dict[str, Any], width: int = 80) -> str:
+    """A host entry's line (provision/documents.py's host_report, or one with `device` None), at most
+    `width` (80 at least) long: host, model or GPU, JetPack or driver, TensorRT, DeepStream,
+    GPU_ARCHS, time, then the result and its reason, cut. A host never probed has its reason where
+    its device would be."""
+    rest = max(width, 80) - sum(w + 1 for _, w in SUMMARY_COLUMNS)
+    host, time = clip(entry["host"], SUMMARY_COLUMNS[0][1], middle=True), _seconds(entry.get("seconds"))
+    message = entry.get("message", "").removeprefix(f"{entry['host']}: ")
+    device = entry.get("device")
+    if device is None:
+        span = sum(w + 1 for _, w in SUMMARY_COLUMNS[1:-1]) - 1
+        cells = [host, clip(message or "-", span), time]
+        widths = [SUMMARY_COLUMNS[0][1], span, SUMMARY_COLUMNS[-1][1]]
+        return " ".join([*(c.ljust(w) for c, w in zip(cells, widths)), clip(entry["result"], rest)]).rstrip()
+    jetpack = device.get("jetpack")
+    cells = [host, _model(device.get("model")), f"JP {jetpack}" if jetpack else _short(device.get("driver"), 2),
+             _short(device.get("tensorrt")), _short(device.get("deepstream")),
+             " ".join(device.get("gpu_archs") or ()) or "-", time]
+    result = entry["result"] + (f": {message}" if message and entry["result"] != "ok" else "")
+    return " ".join([*(clip(c, w).ljust(w) for c, (_, w) in zip(cells, SUMMARY_COLUMNS)), clip(result, rest)]).rstrip()
+
+
+def summary_lines(entries: list[dict[str, Any]], width: int = 80) -> list[str]:
+    """The header and a line per host (summary_line)."""
+    header = " ".join([*(h.ljust(w) for h, w in SUMMARY_COLUMNS), "RESULT"])
+    return [header, *(summary_line(e, width) for e in entries)]
+
+
+def print_summary(entries: list[dict[str, Any]], console: Console) -> None:
+    for line in summary_lines(entries, console.width):
+        console.print(line, markup=False, highlight=False, no_wrap=True, overflow="ignore", crop=False)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 
-from invoke import Collection, Exit
+from invoke import Collection, Executor, Exit
 
 from provision import commands
 from provision.cancel import EXIT_CANCELLED
@@ -31,6 +31,19 @@ def _cli(func):
             raise Exit(code=code)
 
     return wrapper
+
+
+class OneDocument(Executor):
+    """invoke's executor, refusing a chain of tasks (`detect --json provision`) where one of them
+    prints --json: stdout is then one JSON document. `dsprov` (provision/cli.py) and the checkout's
+    `invoke` (invoke.yaml: tasks.executor_class) use it."""
+
+    def execute(self, *tasks):
+        calls = self.normalize(tasks)
+        if len(calls) > 1 and any(call.kwargs.get("json") for call in calls):
+            given = ", ".join(call.called_as or call.task.name for call in calls)
+            raise Exit(f"error: --json prints one document: run one task per invocation (given: {given})", code=2)
+        return super().execute(*tasks)
 
 
 def with_flags(names: tuple[str, ...]):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provision import commands, report
+from provision import documents, report
+from provision.artifacts import cache_root
 from provision.commands import console
 from provision.inventory import Inventory
 from provision.options import Flags
@@ -46,7 +47,8 @@ def fleet_down(name: str) -> int:
 
 
 def demo() -> int:
-    """The main job on the simulated fleet: start it, detect and provision every device.
+    """The main job on the simulated fleet: start it, detect and provision every device, then one
+    summary line per device and where the details are.
 
     A refusal by the matrix is the right outcome for a device that cannot be helped, so only a host
     that failed makes the demo fail (Orin on JetPack 6.0 gets NVIDIA's prebuilt library).
@@ -54,11 +56,13 @@ def demo() -> int:
     handle, _ = _start_fleet(None)
     os.environ["PROVISION_BECOME_PASSWORD"] = handle.become_password
     inventory = str(handle.inventory)
-    for device in handle.devices:
-        report.print_detection(commands._detection(device.name, None, inventory, None), console)
-    with console.status("provisioning every device in parallel (logs: ~/.cache/dsprov/logs/)"):
+    logs = cache_root() / "logs"
+    with console.status(f"detecting and provisioning {len(handle.devices)} devices in parallel (logs: {logs})"):
         inv = Inventory(inventory)
         reports = provision_hosts(inv, inv.resolve("all"), Flags())
-    commands._summary(reports, "provision (simulated fleet)")
-    console.print(f"inventory: {inventory}; stop the fleet with: invoke fleet.down")
+    report.print_summary([documents.host_report(r) for r in reports], console)
+    for line in (f"details: each host's log is {logs}/HOST.log",
+                 f"a host's facts and verdicts: invoke detect --host HOST -i {inventory}",
+                 "stop the fleet with: invoke fleet.down"):
+        console.print(line, markup=False, highlight=False)
     return 1 if any(r.result is RunResult.FAILED for r in reports) else 0

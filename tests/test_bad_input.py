@@ -1,5 +1,6 @@
 """Bad input ends in one line on stderr and exit code 2, before any host is contacted."""
 
+import io
 import json
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 
 from provision.deepstream.labels import coco_labels
 from provision.deepstream.onnx_file import onnx_problem
+from provision.documents import validate
 from provision.errors import ProvisionError
 from provision.exit_codes import fleet_exit
 
@@ -101,7 +103,10 @@ def test_hostile_setting_ends_a_fleet_run_before_any_host_is_contacted(tmp_path)
 def test_unreachable_single_host_is_exit_2_with_its_line(tmp_path):
     (tmp_path / "hosts.ini").write_text(INVENTORY)
     result = invoke("provision", "--host", "t4-01", "-i", str(tmp_path / "hosts.ini"), "--json")
-    assert result.returncode == 2 and json.loads(result.stdout)[0]["result"] == "unreachable"
+    printed = json.loads(result.stdout)
+    validate(printed)
+    assert result.returncode == 2 and [h["result"] for h in printed["hosts"]] == ["unreachable"]
+    assert printed["hosts"][0]["device"] is None
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: t4-01: unreachable: cannot reach ubuntu@127.0.0.1:9")
 
@@ -132,12 +137,17 @@ def test_onnx_head():
     assert "does not start like an ONNX model" in onnx_problem(b"\x7fELF\x02\x01")
 
 
-def test_user_text_is_never_read_as_markup(capsys):
-    from provision.commands import _summary
-    from provision.provisioner import HostReport
+def test_user_text_is_never_read_as_markup():
+    from rich.console import Console
 
-    _summary([HostReport("t4-01", result="failed", message="x.txt: no [property] group: not an nvinfer config")], "t")
-    assert "no [property] group" in capsys.readouterr().out
+    from provision.documents import host_report
+    from provision.provisioner import HostReport
+    from provision.report import print_summary
+
+    out = io.StringIO()
+    failed = HostReport("t4-01", result="failed", message="x.txt: no [property] group: not an nvinfer config")
+    print_summary([host_report(failed)], Console(file=out, width=160))
+    assert "failed: x.txt: no [property] group" in out.getvalue()
 
 
 def test_host_text_in_a_capture_is_never_read_as_markup(tmp_path):

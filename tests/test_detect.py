@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from provision.detect import analyse, capture, read_capture
+from provision.documents import validate
 from provision.facts import probe_script
 from provision.runners import LocalRunner
 
@@ -62,20 +63,30 @@ def run_invoke(*args, cwd=ROOT):
     return subprocess.run([*INVOKE, *args], cwd=cwd, capture_output=True, text=True)
 
 
+def document(result: subprocess.CompletedProcess) -> dict:
+    """A --json run's document, checked against its command's schema."""
+    doc = json.loads(result.stdout)
+    validate(doc)
+    return doc
+
+
 def test_cli_detect_json_from_capture():
     result = run_invoke("detect", "--capture", str(RECORDED / "h100-ubuntu2404" / "probe-capture.txt"), "--json")
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    data = document(result)
     assert data["gpu_archs"]["archs"] == ["90"] and data["facts"]["gpus"][0]["compute_cap"] == "9.0"
 
 
 def test_cli_what_if_fails_with_reason():
     result = run_invoke("matrix.check", "--jetpack", "4.6.1", "--deepstream", "6.3", "--json")
     assert result.returncode == 1
-    failed = [v for v in json.loads(result.stdout) if v["status"] == "FAIL"]
-    assert failed and "5.1.2" in failed[0]["reason"]
+    data = document(result)
+    failed = [v for v in data["verdicts"] if v["status"] == "FAIL"]
+    assert failed and "5.1.2" in failed[0]["reason"] and data["matrix"] == "FAIL"
+    assert data["subject"] == {"what_if": {"platform": "jetson", "jetpack": "4.6.1", "deepstream": "6.3"}}
     ok = run_invoke("matrix.check", "--jetpack", "4.6.1", "--deepstream", "6.0.1", "--json")
     assert ok.returncode == 0, ok.stdout
+    assert document(ok)["matrix"] in ("OK", "WARN")
 
 
 @pytest.mark.parametrize(
@@ -92,7 +103,7 @@ def test_cli_what_if_2026_stack_has_sourced_verdicts(args, expected):
     """Issue 10's done-when: verdicts from sourced rows, none saying 'not in the matrix'."""
     result = run_invoke("matrix.check", *args, "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    verdicts = {v["rule"]: v for v in json.loads(result.stdout)}
+    verdicts = {v["rule"]: v for v in document(result)["verdicts"]}
     assert {rule: verdicts[rule]["status"] for rule in expected} == expected
     assert not any("not in the matrix" in v["reason"] or "unknown" in v["reason"] for v in verdicts.values())
     if "--tensorrt" in args:

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import provision
+from provision import documents
 from provision.detect import analyse, read_capture
-from provision.report import detection_json
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -85,14 +85,17 @@ def installed(tmp_path_factory) -> Installed:
 
 
 def test_the_wheel_holds_the_product_and_its_data_and_no_test_or_fleet_file(installed):
-    names = set(zipfile.ZipFile(installed.wheel).namelist())
+    wheel = zipfile.ZipFile(installed.wheel)
+    names = set(wheel.namelist())
     assert not [n for n in names if n.startswith(("simfleet/", "tests/")) or "/test_" in n or "conftest" in n]
     others = {n.split("/")[0] for n in names} - {"provision"}
     assert len(others) == 1 and others.pop().endswith(".dist-info")
     modules = {str(p.relative_to(ROOT)) for p in (ROOT / "provision").rglob("*.py") if "__pycache__" not in p.parts}
     assert modules <= names
     assert {"provision/facts/probe.sh", "provision/gpu/devicequery.cu"} <= names
-    wheel = zipfile.ZipFile(installed.wheel)
+    schemas = sorted((ROOT / "provision" / "schemas").glob("*.schema.json"))
+    assert len(schemas) == len(documents.COMMANDS) + 1  # and common.schema.json
+    assert all(wheel.read(f"provision/schemas/{p.name}") == p.read_bytes() for p in schemas)
     yml = sorted((ROOT / "matrix").glob("*.yml"))
     assert yml and all(wheel.read(f"provision/matrix/data/{p.name}") == p.read_bytes() for p in yml)
 
@@ -107,8 +110,10 @@ def test_dsprov_command_version_list_and_help(installed):
 def test_dsprov_detect_reads_a_capture_with_the_installed_matrix(installed):
     result = installed("dsprov", "detect", "--capture", str(CAPTURE), "--json")
     assert result.returncode == 0, result.stderr
-    expected = detection_json(analyse(*read_capture(CAPTURE)))
-    assert json.loads(result.stdout) == json.loads(json.dumps(expected))
+    expected = documents.detection(analyse(*read_capture(CAPTURE)))
+    printed = json.loads(result.stdout)
+    documents.validate(printed)
+    assert printed == json.loads(json.dumps(expected))
     table = installed("dsprov", "detect", "--capture", str(CAPTURE)).stdout
     assert "NVIDIA H100 80GB HBM3 (compute 9.0, from deviceQuery)" in table
 
@@ -119,6 +124,14 @@ def test_dsprov_matrix_check_refuses_deepstream_6_3_on_jetpack_4_6_1(installed):
     assert "DeepStream 6.3 needs JetPack 5.1.2+" in " ".join(result.stdout.split())
 
 
+def test_dsprov_prints_one_json_document_per_invocation(installed):
+    checked = installed("dsprov", "matrix.check", "--jetpack", "4.6.1", "--deepstream", "6.3", "--json")
+    documents.validate(json.loads(checked.stdout))
+    chained = installed("dsprov", "detect", "--capture", str(CAPTURE), "--json", "matrix.check", "--jetpack", "4.6.1")
+    assert chained.returncode == 2 and chained.stdout == ""
+    assert chained.stderr.startswith("error: --json prints one document: run one task per invocation"), chained.stderr
+
+
 def test_dsprov_probes_and_plans_a_host_of_the_inventory_folder_here(installed):
     """The probe script is package data: a live detect and a dry-run provision of this machine,
     inventory/ found in the cwd (this machine may or may not have TensorRT: planned or refused)."""
@@ -126,7 +139,9 @@ def test_dsprov_probes_and_plans_a_host_of_the_inventory_folder_here(installed):
     assert result.returncode == 0, result.stderr
     assert "localhost: host facts" in result.stdout
     dry = installed("dsprov", "provision", "--host", "localhost", "--dry-run", "--json")
-    report, = json.loads(dry.stdout)
+    printed = json.loads(dry.stdout)
+    documents.validate(printed)
+    report, = printed["hosts"]
     assert (report["host"], dry.returncode) in (("localhost", 0), ("localhost", 1)), dry.stderr
     assert report["result"] in ("planned", "refused") and report["message"], report
 

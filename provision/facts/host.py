@@ -75,11 +75,19 @@ class HostFacts:
     power: JetsonPower | None = None  # a Jetson's power mode and clocks (nvpmodel, jetson_clocks)
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-ready dict: versions as strings, enums as values."""
-        return _jsonable(dataclasses.asdict(self))
+        """The facts of the detect document (provision/schemas/detect.schema.json): versions as
+        strings, enums as values; without the parsed probe sections the steps read (INTERNAL)."""
+        return _jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in INTERNAL})
+
+
+# Probe sections kept for the steps, not facts for people: deviceQuery's and nvidia-smi's parse (the
+# GPUs list holds what they say), the plugin files' links and hashes, the config search's raw listing.
+INTERNAL = ("device_query", "smi", "plugin_state", "nvinfer_configs")
 
 
 def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return _jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -3,13 +3,28 @@ an invoke task on the controller against the fleet's inventory."""
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
+from provision.documents import validate
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def document(result: subprocess.CompletedProcess) -> dict:
+    """A --json run's one document, checked against its command's schema (provision/schemas/)."""
+    doc = json.loads(result.stdout)
+    validate(doc)
+    return doc
+
+
+def hosts(result: subprocess.CompletedProcess) -> list[dict]:
+    """The host entries of a provision, pyds or rollback run's document."""
+    return document(result)["hosts"]
 
 
 def on_device(handle, device: str, command: str, *, sudo: bool = False, stdin: str | bytes | None = None,

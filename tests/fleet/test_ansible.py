@@ -8,7 +8,6 @@ byte-identical. Real `ansible-playbook` subprocesses throughout; the devices hav
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shlex
@@ -23,6 +22,8 @@ import pytest
 import contextlib
 
 from simfleet.fleet import FleetHandle
+
+from .helpers import hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -214,7 +215,7 @@ def test_invoke_and_ansible_leave_the_hosts_byte_identical(fleets, provisioned, 
     started = time.monotonic()
     result = invoke(by_invoke, cache, "provision", "--hosts", "all", "--force", "--plugin-source", "build", "--json")
     record_property("invoke_provision_seconds", round(time.monotonic() - started, 1))
-    reports = {r["host"]: r for r in json.loads(result.stdout)}
+    reports = {r["host"]: r for r in hosts(result)}
     assert {h: reports[h]["outcome"] for h in PROVISIONED} == dict.fromkeys(PROVISIONED, "copied"), reports
     refused = playbook(ansible, cache, "provision.yml", "--limit", "orin01", *BUILD)
     assert dsprov_recap(refused.stdout)["orin01"]["message"] == reports["orin01"]["message"]
@@ -266,12 +267,12 @@ def test_a_crashed_controller_leaves_the_lock_for_a_lease_only(fleets, tmp_path)
     leases = list(upper_tmp.glob(".dsprov-hold.*/lease"))
     assert leases, "the run ended before it could be killed holding the lock"
     busy = invoke(by_invoke, cache, "provision", "--host", "t4-01", "--json")
-    assert BUSY in json.loads(busy.stdout)[0]["message"]
+    assert BUSY in hosts(busy)[0]["message"]
     deadline = time.monotonic() + 300  # a lease of 5 s: gone within seconds of the last command
     while leases[0].parent.exists() and time.monotonic() < deadline:
         time.sleep(1)
     after = invoke(by_invoke, cache, "provision", "--host", "t4-01", "--json")
-    assert json.loads(after.stdout)[0]["result"] == "ok", after.stdout
+    assert hosts(after)[0]["result"] == "ok", after.stdout
 
 
 @pytest.mark.fleet

@@ -3,13 +3,12 @@ lays it down, simfleet/deepstream_app.py) has all four GIE engines rebuilt where
 makes DeepStream look, its model-engine-file lines rewritten and every other byte kept; a rerun
 changes nothing; a copy with a secondary operating on a missing GIE id is refused, nothing built."""
 
-import json
 
 import pytest
 
 from simfleet.deepstream_app import APP_CONFIG, CLASSIFIERS, CONFIG_DIR, MODEL_DIR, sample_files
 
-from .helpers import fleet_env, on_device
+from .helpers import document, fleet_env, on_device
 from .helpers import invoke as run_invoke
 
 pytestmark = pytest.mark.fleet
@@ -52,7 +51,7 @@ def test_sample_app_config_engines_rebuilt_config_kept_consistent(apps):
 
     dry = invoke(apps, "engines", "--host", "app-t4", "--dry-run", "--json")
     assert dry.returncode == 0, dry.stdout + dry.stderr
-    planned = json.loads(dry.stdout)
+    planned = document(dry)
     (graph,) = planned["graphs"]
     gies = {g["group"]: g for g in graph["gies"]}
     assert graph["app_config"] == APP and graph["problems"] == []
@@ -70,7 +69,7 @@ def test_sample_app_config_engines_rebuilt_config_kept_consistent(apps):
 
     first = invoke(apps, "engines", "--host", "app-t4", "--json")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert {r["group"]: r["outcome"] for r in json.loads(first.stdout)["engines"]} == dict.fromkeys(ENGINES, "rebuilt")
+    assert {r["group"]: r["outcome"] for r in document(first)["engines"]} == dict.fromkeys(ENGINES, "rebuilt")
     for group, engine in ENGINES.items():
         built = text(apps, engine)
         assert "precision=int8" in built and "tensorrt=8.0.1.6" in built, group
@@ -83,7 +82,7 @@ def test_sample_app_config_engines_rebuilt_config_kept_consistent(apps):
 
     before = tree(apps)
     again = invoke(apps, "engines", "--host", "app-t4", "--json")
-    assert again.returncode == 0 and {r["outcome"] for r in json.loads(again.stdout)["engines"]} == {"current"}
+    assert again.returncode == 0 and {r["outcome"] for r in document(again)["engines"]} == {"current"}
     assert tree(apps) == before
 
 
@@ -109,4 +108,4 @@ def test_secondary_on_a_missing_gie_id_is_refused_nothing_built(apps):
         on_device(apps, "app-t4", f"rm -f '{BROKEN}'", sudo=True)
     rebuilt = invoke(apps, "engines", "--host", "app-t4", "--json")
     assert rebuilt.returncode == 0
-    assert {r["group"]: r["outcome"] for r in json.loads(rebuilt.stdout)["engines"]}["primary-gie"] == "rebuilt"
+    assert {r["group"]: r["outcome"] for r in document(rebuilt)["engines"]}["primary-gie"] == "rebuilt"

@@ -10,7 +10,7 @@ import pytest
 
 from simfleet.profiles import PUBLISHED_DIR
 
-from .helpers import fleet_env, on_device
+from .helpers import document, fleet_env, hosts, on_device
 from .helpers import invoke as run_invoke
 
 PUBLISHED = PUBLISHED_DIR / "deepstream_configs"
@@ -76,7 +76,7 @@ def invoke(handle, *args):
 
 def engines_json(result) -> dict[str, dict]:
     assert result.stdout, result.stderr
-    return {e["config"]: e for e in json.loads(result.stdout)["engines"]}
+    return {e["config"]: e for e in document(result)["engines"]}
 
 
 @contextlib.contextmanager
@@ -99,7 +99,7 @@ def test_t4_rebuild_rerun_swap_and_failure(fleet2):
         assert planned[DINO]["status"] == "stale" and "no build record" in planned[DINO]["reason"]
         assert planned[YOLO]["status"] == planned[PEOPLENET]["status"] == "missing"
         assert any("trtexec --onnx=" in line and "--int8" in line and "--calib=" in line
-                   for line in json.loads(dry.stdout)["plan"])
+                   for line in document(dry)["plan"])
         assert "an engine of unknown provenance" in text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine")
 
     with phase('first run: rebuild'):
@@ -130,7 +130,7 @@ def test_t4_rebuild_rerun_swap_and_failure(fleet2):
         put(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx", ONNX_HEAD + b"onnx stand-in: provisioned dino\n")
         swap = invoke(fleet2, "provision", "--host", "t4-01", "--json")
         assert swap.returncode == 0, swap.stdout + swap.stderr
-        steps = [(s["name"], s["status"]) for s in json.loads(swap.stdout)[0]["steps"]]
+        steps = [(s["name"], s["status"]) for s in hosts(swap)[0]["steps"]]
         assert steps[-4:] == [("plugin-swap", "changed"), ("parser-library", "changed"), ("deepstream-config", "changed"),
                               ("engines", "changed")]
         assert "precision=fp16" in text(fleet2, "t4-01", f"{PROVISIONED}/dino.onnx_b1_gpu0_fp16.engine")
@@ -138,7 +138,7 @@ def test_t4_rebuild_rerun_swap_and_failure(fleet2):
 
     with phase('provision rerun: unchanged'):
         rerun = invoke(fleet2, "provision", "--host", "t4-01", "--json")
-        assert {s["status"] for s in json.loads(rerun.stdout)[0]["steps"]} == {"unchanged"}
+        assert {s["status"] for s in hosts(rerun)[0]["steps"]} == {"unchanged"}
         swapped = json.loads(text(fleet2, "t4-01", DINO_ONNX + "_b1_gpu0_fp32.engine.dsprov.json"))
         assert swapped["plugin_sha256"] != record["plugin_sha256"]
         for config in (YOLO, PEOPLENET):
@@ -235,7 +235,7 @@ def test_deepstream_config_dino_builds_parser_writes_config_and_labels(fleet2, t
 
     first = invoke(fleet2, *args)
     assert first.returncode == 0, first.stdout + first.stderr
-    report = json.loads(first.stdout)
+    report = document(first)
     assert report["warnings"] == [f"{MODEL_DIR}/config_infer_dino.txt: duplicate category id 3 is used by 'bag' and 'backpack': kept 'bag'"]
     assert [(s["name"], s["status"]) for s in report["steps"]] == [("parser-library", "changed"),
                                                                    ("deepstream-config", "changed")]
@@ -248,7 +248,7 @@ def test_deepstream_config_dino_builds_parser_writes_config_and_labels(fleet2, t
         assert line in written.splitlines()
     assert on(fleet2, "t4-01", f"grep -c -a cuda-11.4 {LIB}").stdout.strip() == b"1"  # CUDA_VER from the facts
 
-    again = json.loads(invoke(fleet2, *args).stdout)
+    again = document(invoke(fleet2, *args))
     assert [s["status"] for s in again["steps"]] == ["unchanged", "unchanged"]
     built = invoke(fleet2, "engines", "--host", "t4-01", "--config", f"{MODEL_DIR}/config_infer_dino.txt", "--json")
     assert built.returncode == 0 and engines_json(built)[f"{MODEL_DIR}/config_infer_dino.txt"]["outcome"] == "rebuilt"

@@ -20,6 +20,8 @@ import pytest
 
 from simfleet.upstreams import build_upstreams
 
+from .helpers import document, hosts
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
 HOST = "t4-01"
@@ -167,7 +169,7 @@ def test_a_stalled_mirror_ends_the_run_with_one_line_and_the_lock_released(fleet
     original = sha(fleet, LIB)
     result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--force", "--json",
                              "-i", str(inventory)], cwd=ROOT, capture_output=True, text=True, timeout=STALL_BOUND)
-    report = json.loads(result.stdout)[0]
+    report = hosts(result)[0]
     assert (result.returncode, report["result"]) == (1, "failed"), report
     assert mirror.stalled.is_set()
     assert "\n" not in report["message"]
@@ -197,8 +199,8 @@ def invoke(*args: str, inventory) -> tuple[int, dict | None, str]:
     """Run an invoke task with --json on HOST: exit code, the host's report, stderr."""
     result = subprocess.run([sys.executable, "-m", "invoke", *args, "--json", "-i", str(inventory)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
-    out = json.loads(result.stdout) if result.stdout.strip() else None
-    return result.returncode, out[0] if isinstance(out, list) else out, result.stderr
+    out = document(result) if result.stdout.strip() else None
+    return result.returncode, out["hosts"][0] if out and "hosts" in out else out, result.stderr
 
 
 def install_deb(fleet, tmp_path: Path, version: str, library: bytes) -> None:

@@ -1,6 +1,5 @@
 """A fleet run: identical devices share one build; bad settings and secrets fail alone and cleanly."""
 
-import json
 import os
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import pytest
 
 from simfleet.mirror import served_fleet
 
-from .helpers import on_device
+from .helpers import hosts, on_device
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
@@ -44,7 +43,7 @@ def built(nanos) -> dict[str, dict]:
     result = invoke(nanos, "provision", "--hosts", "all", "--force", "--json",
                     env={"DSPROV_CACHE": str(nanos.runtime_dir / "cache")})
     assert result.returncode == 0, result.stdout + result.stderr
-    return {r["host"]: r for r in json.loads(result.stdout)}
+    return {r["host"]: r for r in hosts(result)}
 
 
 def test_three_nanos_and_a_xavier_build_twice(built):
@@ -77,7 +76,7 @@ def test_a_host_that_copies_the_build_runs_no_cmake_and_no_clone(built, nanos):
 def test_a_rerun_with_nothing_to_change_is_one_round_trip_per_host(built, nanos):
     result = invoke(nanos, "provision", "--hosts", "all", "--json", env={"DSPROV_CACHE": str(nanos.runtime_dir / "cache")})
     assert result.returncode == 0, result.stdout + result.stderr
-    reports = json.loads(result.stdout)
+    reports = hosts(result)
     assert {r["host"]: r["commands"] for r in reports} == dict.fromkeys(built, 1)
     assert all(s["status"] == "unchanged" for r in reports for s in r["steps"]), reports
 
@@ -101,7 +100,7 @@ def test_inventory_values_reach_commands_only_quoted(nanos, tmp_path):
     result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", "nano03", "--dry-run", "--json",
                              "-i", str(inventory)], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    plan = "\n".join(json.loads(result.stdout)[0]["plan"])
+    plan = "\n".join(hosts(result)[0]["plan"])
     assert "'/tmp/b; touch /tmp/pwned $(touch /tmp/pwned2)/TensorRT-release-8.2'" in plan
     check = subprocess.run([*nanos.ssh_command("nano03"), "ls /tmp/pwned /tmp/pwned2 2>&1"], capture_output=True, text=True)
     assert "No such file" in check.stdout

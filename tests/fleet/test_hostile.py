@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from onnx_models import yolo_like
 
+from .helpers import document, hosts
+
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -141,7 +143,7 @@ def test_a_build_dir_cannot_forge_probe_sections(t4, tmp_path):
     folder = inventory(t4, tmp_path / "inv", {"dsprov_build_dir": literal})
     result = invoke(t4, "detect", "--host", HOST, "-i", str(folder), "--json")
     assert result.returncode in (0, 1), result.stderr
-    facts = json.loads(result.stdout)["facts"]
+    facts = document(result)["facts"]
     assert facts["build_dir"] == literal and facts["disk_mount"] != "/dev/forged"
     assert facts["disk_free_kib"] != 999999999
 
@@ -195,7 +197,7 @@ def test_the_sudo_password_is_in_no_log_output_state_or_process_list(t4, tmp_pat
     finally:
         done.set()
         watcher.join()
-    assert json.loads(runs[0].stdout)[0]["result"] == "ok", runs[0].stdout + runs[0].stderr
+    assert hosts(runs[0])[0]["result"] == "ok", runs[0].stdout + runs[0].stderr
     assert [r.returncode for r in runs] == [0, 0, 0], [r.stdout[-2000:] + r.stderr for r in runs]
     assert seen == []
     for run in runs:

@@ -12,7 +12,7 @@ import pytest
 from provision.facts.power import PowerModel, parse_clocks_show, parse_nvpmodel_q
 from provision.steps.max_clocks import STORED, UNIT_PATH, WANTS_LINK
 
-from .helpers import fleet_env, invoke, on_device
+from .helpers import fleet_env, hosts, invoke, on_device
 
 pytestmark = pytest.mark.fleet
 PUB = Path(__file__).resolve().parents[2] / "simfleet" / "published"
@@ -54,7 +54,7 @@ def test_max_clocks_applied_rerun_and_rolled_back(fleet, own_cache, device, befo
 
     first = invoke(fleet, "provision", "--host", device, "--max-clocks", "--skip-pyds", "--skip-engines", "--json", env=own_cache)
     assert first.returncode == 0, first.stdout + first.stderr
-    steps = json.loads(first.stdout)[0]["steps"]
+    steps = hosts(first)[0]["steps"]
     assert steps[0]["name"] == "max-clocks" and steps[0]["status"] == "changed"
     assert parse_nvpmodel_q(root(fleet, device, "nvpmodel -q")) == maxn
     assert parse_clocks_show(root(fleet, device, "jetson_clocks --show")).pinned
@@ -64,7 +64,7 @@ def test_max_clocks_applied_rerun_and_rolled_back(fleet, own_cache, device, befo
     assert (record["previous_mode"], record["previous_name"], record["stored"]) == (before.id, before.name, STORED)
 
     again = invoke(fleet, "provision", "--host", device, "--max-clocks", "--skip-pyds", "--skip-engines", "--json", env=own_cache)
-    step = json.loads(again.stdout)[0]["steps"][0]
+    step = hosts(again)[0]["steps"][0]
     assert (step["name"], step["status"]) == ("max-clocks", "unchanged")
     assert step["detail"] == f"power mode {maxn}, clocks pinned, boot unit enabled"
 
@@ -83,7 +83,7 @@ def test_orin_nano_super_plans_its_maxn_super_mode(fleet):
     assert show == (PUB / "orin-nano" / "jetson_clocks_show.txt").read_text() + "NV Power Mode: 25W\n"
     planned = invoke(fleet, "provision", "--host", "orin-nano01", "--max-clocks", "--dry-run", "--json")
     assert planned.returncode == 0, planned.stdout + planned.stderr
-    plan = json.loads(planned.stdout)[0]["plan"]
+    plan = hosts(planned)[0]["plan"]
     assert any(line.startswith("  1. [max-clocks] power mode MAXN_SUPER (2) (nvpmodel)") for line in plan)
     assert "       $ nvpmodel -m 2 </dev/null" in plan
 
@@ -92,8 +92,8 @@ def test_a_jetson_already_at_maxn_gets_its_clocks_pinned_and_keeps_its_mode(flee
     root(fleet, "orin01", "nvpmodel -m 0")  # MAXN by hand; clocks not pinned
     done = invoke(fleet, "provision", "--host", "orin01", "--max-clocks", "--skip-pyds", "--skip-engines", "--json", env=own_cache)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout)[0]["steps"][0]["status"] == "changed"
-    assert "$ sudo nvpmodel -m" not in Path(json.loads(done.stdout)[0]["log"]).read_text()  # already MAXN
+    assert hosts(done)[0]["steps"][0]["status"] == "changed"
+    assert "$ sudo nvpmodel -m" not in Path(hosts(done)[0]["log"]).read_text()  # already MAXN
     assert parse_clocks_show(root(fleet, "orin01", "jetson_clocks --show")).pinned
     assert invoke(fleet, "rollback", "--host", "orin01", env=own_cache).returncode == 0
     assert parse_nvpmodel_q(root(fleet, "orin01", "nvpmodel -q")) == PowerModel(0, "MAXN")

@@ -1,10 +1,9 @@
 """detect and provision over real SSH against the simulated fleet (real builds on the devices)."""
 
-import json
 
 import pytest
 
-from .helpers import invoke, on_device
+from .helpers import document, hosts, invoke, on_device
 pytestmark = pytest.mark.fleet
 
 
@@ -13,9 +12,9 @@ def test_detect_every_device_over_ssh(fleet):
     for host, archs in expected.items():
         result = invoke(fleet, "detect", "--host", host, "--json")
         assert result.returncode == 0, result.stderr
-        data = json.loads(result.stdout)
+        data = document(result)
         assert data["gpu_archs"]["archs"] == archs and data["gpu_archs"]["source"] == "deviceQuery", host
-    nano = json.loads(invoke(fleet, "detect", "--host", "nano01", "--json").stdout)["facts"]
+    nano = document(invoke(fleet, "detect", "--host", "nano01", "--json"))["facts"]
     assert (nano["jetson"]["family"], nano["jetson"]["l4t"], nano["jetson"]["jetpack"]) == ("nano", "32.7.1", "4.6.1")
     assert nano["tensorrt"].startswith("8.2.1") and nano["deepstream"] == "6.0.1" and nano["python"] is None
 
@@ -31,7 +30,7 @@ def test_nano_provision_rerun_rollback_provision(fleet):
 
     first = invoke(fleet, "provision", "--host", "nano01", "--json")
     assert first.returncode == 0, first.stdout + first.stderr
-    report = json.loads(first.stdout)[0]
+    report = hosts(first)[0]
     assert report["result"] == "ok" and report["outcome"] in ("built", "copied")
     steps = {s["name"]: s["status"] for s in report["steps"]}
     built = report["outcome"] == "built"  # else copied from the controller's cache: nothing to build
@@ -48,10 +47,10 @@ def test_nano_provision_rerun_rollback_provision(fleet):
     diversion = on_device(fleet, "nano01", f"dpkg-divert --listpackage {lib}").stdout.strip()
     assert diversion == "dsprov"
 
-    shown = json.loads(invoke(fleet, "detect", "--host", "nano01", "--json").stdout)["facts"]["provisioned"]
+    shown = document(invoke(fleet, "detect", "--host", "nano01", "--json"))["facts"]["provisioned"]
     assert shown["plugin"]["ref"] == "release/8.2" and shown["plugin"]["original_sha256"] == original
 
-    again = json.loads(invoke(fleet, "provision", "--host", "nano01", "--json").stdout)[0]
+    again = hosts(invoke(fleet, "provision", "--host", "nano01", "--json"))[0]
     assert again["result"] == "ok" and not any(s["status"] == "changed" for s in again["steps"])
     assert sha(fleet, lib) == swapped
 
@@ -60,7 +59,7 @@ def test_nano_provision_rerun_rollback_provision(fleet):
     assert sha(fleet, lib) == original
     assert on_device(fleet, "nano01", f"dpkg-divert --listpackage {lib}").stdout.strip() == ""
 
-    third = json.loads(invoke(fleet, "provision", "--host", "nano01", "--json").stdout)[0]
+    third = hosts(invoke(fleet, "provision", "--host", "nano01", "--json"))[0]
     assert third["result"] == "ok" and third["outcome"] == "copied"  # same key: from the cache
     assert sha(fleet, lib) == swapped
     invoke(fleet, "rollback", "--host", "nano01")

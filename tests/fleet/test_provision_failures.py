@@ -4,7 +4,6 @@ Each case makes the condition real on a simulated device (a tiny tmpfs as the bu
 compiler moved away, a port nobody listens on) rather than feeding the plan made-up facts.
 """
 
-import json
 import os
 import shutil
 import socket
@@ -16,6 +15,8 @@ import pytest
 import yaml
 
 from provision.steps.trt_oss import BuildSpec
+
+from .helpers import hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
@@ -52,7 +53,7 @@ def provision(inventory: Path) -> tuple[int, dict]:
     """Exit code and the host's report."""
     result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--json", "-i", str(inventory)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
-    return result.returncode, json.loads(result.stdout)[0]
+    return result.returncode, hosts(result)[0]
 
 
 def test_full_build_disk_is_refused_before_anything_changes(fleet, tmp_path):
@@ -101,7 +102,7 @@ def test_a_build_of_another_tensorrt_major_is_never_swapped_in(fleet, tmp_path):
     result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--json",
                              "--trt-oss-ref", "release/10.3", "-i", str(fleet.inventory)],
                             cwd=ROOT, capture_output=True, text=True, timeout=600)
-    report = json.loads(result.stdout)[0]
+    report = hosts(result)[0]
     assert (result.returncode, report["result"]) == (1, "failed"), report
     assert "build has SONAME libnvinfer_plugin.so.10, but programs here load libnvinfer_plugin.so.8" in report["message"]
     assert on_device(fleet, f"sha256sum {lib}").stdout.split()[0] == original
@@ -134,7 +135,7 @@ def test_disk_full_mid_build_names_the_cause_and_logs_everything(fleet, tmp_path
         result = subprocess.run([sys.executable, "-m", "invoke", "provision", "--host", HOST, "--json", "--log-dir",
                                  str(logs), "-i", str(inventory_with(fleet, tmp_path, "dsprov_build_dir: /tmp/full/build\n"))],
                                 cwd=ROOT, capture_output=True, text=True, timeout=600, env=env)
-        report = json.loads(result.stdout)[0]
+        report = hosts(result)[0]
         assert (result.returncode, report["result"]) == (1, "failed"), report
         assert report["message"].endswith("No space left on device"), report["message"]
         assert "\n" not in report["message"]

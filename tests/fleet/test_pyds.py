@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import hosts
+
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
@@ -49,7 +51,7 @@ def on_device(handle, name, command):
 
 def report(result):
     assert result.returncode == 0, result.stdout + result.stderr
-    (only,) = json.loads(result.stdout)
+    (only,) = hosts(result)
     return only
 
 

@@ -14,7 +14,6 @@ DSPROV_TRT_BUNDLE / DSPROV_TRT_BUNDLE_11) or the toolkit (/usr/local/cuda) is ab
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import subprocess
@@ -26,6 +25,8 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from simfleet.upstreams import LOADER_SOURCE, trt_debs
+
+from .helpers import document, hosts
 
 ROOT = Path(__file__).resolve().parents[2]
 CUDA = Path("/usr/local/cuda")
@@ -148,7 +149,7 @@ def test_the_device_has_the_real_toolkit_and_the_packages(real):
 def test_detect_falls_back_to_nvidia_smi_when_the_real_devicequery_fails(real, real_trt_cache):
     result = invoke(real, real_trt_cache, "detect", "--host", real.case.host, "--json")
     assert result.returncode == 0, result.stderr
-    data = json.loads(result.stdout)
+    data = document(result)
     assert data["gpu_archs"]["archs"] == ["75"] and data["gpu_archs"]["source"] == "nvidia-smi"
     assert any(n.startswith("deviceQuery failed (cudaGetDeviceCount returned 35: ") and "(exit status 1)" in n
                for n in data["gpu_archs"]["notes"]), data["gpu_archs"]["notes"]
@@ -161,7 +162,7 @@ def test_provision_builds_the_real_plugin_swaps_reruns_and_rolls_back(real, real
     original = sha(real)
     first = invoke(real, real_trt_cache, "provision", "--host", host, "--json")
     assert first.returncode == 0, first.stdout + first.stderr
-    report = json.loads(first.stdout)[0]
+    report = hosts(first)[0]
     assert report["result"] == "ok" and report["outcome"] in ("built", "copied"), report
     swapped = sha(real)
     assert swapped != original
@@ -188,7 +189,7 @@ def test_provision_builds_the_real_plugin_swaps_reruns_and_rolls_back(real, real
 
     again = invoke(real, real_trt_cache, "provision", "--host", host, "--json")
     assert again.returncode == 0, again.stdout + again.stderr
-    rerun = json.loads(again.stdout)[0]
+    rerun = hosts(again)[0]
     assert rerun["result"] == "ok" and not any(s["status"] == "changed" for s in rerun["steps"]), rerun
     assert sha(real) == swapped
 

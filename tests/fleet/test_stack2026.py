@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from .helpers import document, hosts
+
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.fleet
 LIB = "/usr/lib/aarch64-linux-gnu"
@@ -30,7 +32,7 @@ def on_device(fleet, name, command):
 def detect(fleet, host):
     result = invoke(fleet, "detect", "--host", host, "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return document(result)
 
 
 def test_agx_orin_jetpack_6_0_installs_the_prebuilt_8_6_2_and_rolls_it_back(fleet):
@@ -42,7 +44,7 @@ def test_agx_orin_jetpack_6_0_installs_the_prebuilt_8_6_2_and_rolls_it_back(flee
 
     first = invoke(fleet, "provision", "--host", "orin01", "--json")
     assert first.returncode == 0, first.stdout + first.stderr
-    report = json.loads(first.stdout)[0]
+    report = hosts(first)[0]
     assert report["result"] == "ok" and report["outcome"] == "fetched", report
     assert [s["name"] for s in report["steps"]][:2] == ["prebuilt-plugin", "plugin-swap"]
     pinned = {p["platform"]: p for p in fleet_prebuilt(fleet)["libraries"]}["jetson"]
@@ -52,7 +54,7 @@ def test_agx_orin_jetpack_6_0_installs_the_prebuilt_8_6_2_and_rolls_it_back(flee
     state = detect(fleet, "orin01")["facts"]["provisioned"]["plugin"]
     assert state["original_sha256"] == original and state["ref"].startswith("deepstream_tao_apps@")
 
-    again = json.loads(invoke(fleet, "provision", "--host", "orin01", "--json").stdout)[0]
+    again = hosts(invoke(fleet, "provision", "--host", "orin01", "--json"))[0]
     assert again["result"] == "ok" and not any(s["status"] == "changed" for s in again["steps"])
 
     back = invoke(fleet, "rollback", "--host", "orin01")
@@ -79,7 +81,7 @@ def test_a_prebuilt_with_another_sha256_is_refused_and_nothing_changes(fleet, tm
         result = invoke(fleet, "provision", "--host", "orin01", "--json")
     finally:
         (host_vars / "orin01.yml").unlink()
-    report = json.loads(result.stdout)[0]
+    report = hosts(result)[0]
     assert result.returncode == 1 and report["result"] == "failed"
     assert "has SHA-256" in report["message"] and "nothing was installed" in report["message"]
     assert on_device(fleet, "orin01", f"sha256sum {lib}") == before
@@ -95,7 +97,7 @@ def test_orin_nano_jetpack_6_2_builds_release_10_3_for_sm87(fleet):
 
     result = invoke(fleet, "provision", "--host", "orin-nano01", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    report = json.loads(result.stdout)[0]
+    report = hosts(result)[0]
     assert report["result"] == "ok" and report["outcome"] in ("built", "copied")
     lib = f"{LIB}/libnvinfer_plugin.so.10.3.0"
     assert on_device(fleet, "orin-nano01", f"grep -c -a GPU_ARCHS=87 {lib}").strip() != "0"
@@ -116,7 +118,7 @@ def test_thor_jetpack_7_builds_release_10_13_3_for_sm110(fleet):
     assert "-b release/10.13.3" in plan.stdout and "-DGPU_ARCHS=110" in plan.stdout and "-DCUDA_VERSION=13.0" in plan.stdout
     result = invoke(fleet, "provision", "--host", "thor01", "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert json.loads(result.stdout)[0]["result"] == "ok"
+    assert hosts(result)[0]["result"] == "ok"
     lib = f"{LIB}/libnvinfer_plugin.so.10.13.3"
     assert on_device(fleet, "thor01", f"grep -c -a GPU_ARCHS=110 {lib}").strip() != "0"
     assert invoke(fleet, "rollback", "--host", "thor01").returncode == 0

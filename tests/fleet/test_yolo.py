@@ -14,7 +14,7 @@ from onnx_models import yolo_like
 
 from simfleet.profiles import PUBLISHED_DIR
 
-from .helpers import fleet_env, on_device
+from .helpers import document, fleet_env, on_device
 from .helpers import invoke as run_invoke
 
 pytestmark = pytest.mark.fleet
@@ -76,7 +76,7 @@ def test_yolov8_for_four_cameras(yolo_fleet, device, tmp_path):
 
     first = invoke(yolo_fleet, *args)
     assert first.returncode == 0, first.stdout + first.stderr
-    report = json.loads(first.stdout)
+    report = document(first)
     assert [(s["name"], s["status"]) for s in report["steps"]] == [("parser-library", "changed"),
                                                                    ("deepstream-config", "changed")]
     plan = "\n".join(report["plan"])
@@ -112,16 +112,16 @@ def test_yolov8_for_four_cameras(yolo_fleet, device, tmp_path):
 
     built = invoke(yolo_fleet, "engines", "--host", device, "--config", config_path, "--json")
     assert built.returncode == 0, built.stdout + built.stderr
-    (row,) = json.loads(built.stdout)["engines"]
+    (row,) = document(built)["engines"]
     assert row["outcome"] == "rebuilt" and row["new_engine"] == engine
     made = text(yolo_fleet, device, engine)
     assert "minShapes=input:1x3x64x64" in made and "maxShapes=input:4x3x64x64" in made
     assert json.loads(text(yolo_fleet, device, engine + ".dsprov.json"))["batch"] == 4
 
-    again = json.loads(invoke(yolo_fleet, *args).stdout)
+    again = document(invoke(yolo_fleet, *args))
     assert [s["status"] for s in again["steps"]] == ["unchanged", "unchanged"]
     rerun = invoke(yolo_fleet, "engines", "--host", device, "--config", config_path, "--json")
-    assert [e["outcome"] for e in json.loads(rerun.stdout)["engines"]] == ["current"]
+    assert [e["outcome"] for e in document(rerun)["engines"]] == ["current"]
     assert text(yolo_fleet, device, config_path) == written
 
 
@@ -134,19 +134,19 @@ def test_two_camera_counts_two_engines_and_darknet(yolo_fleet):
     four = invoke(yolo_fleet, *config_args(yolo_fleet, device, "config_infer_primary_yoloV8.txt", "--streams", "4"))
     two = invoke(yolo_fleet, *config_args(yolo_fleet, device, "two_cameras.txt", "--streams", "2", "--parser", "cuda"))
     assert four.returncode == 0 and two.returncode == 0, two.stdout + two.stderr
-    assert "parse-bbox-func-name=NvDsInferParseYoloCuda" in json.loads(two.stdout)["config_text"]
+    assert "parse-bbox-func-name=NvDsInferParseYoloCuda" in document(two)["config_text"]
     darknet = f"{folder}/darknet/config_infer_primary.txt"
     published = (PUBLISHED_DIR / "deepstream_configs" / "config_infer_primary_darknet_yolov4.txt").read_bytes()
     assert on(yolo_fleet, device, f"mkdir -p {folder}/darknet && cat > {darknet}", published).returncode == 0
 
     result = invoke(yolo_fleet, "engines", "--host", device, "--root", folder, "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = {e["config"]: e for e in json.loads(result.stdout)["engines"]}
+    rows = {e["config"]: e for e in document(result)["engines"]}
     assert rows[f"{folder}/two_cameras.txt"]["new_engine"] == f"{folder}/yolov8s.pt.onnx_b2_gpu0_fp16.engine"
     assert rows[darknet]["outcome"] == "deepstream" and "NvDsInferYoloCudaEngineGet" in rows[darknet]["message"]
     assert text(yolo_fleet, device, darknet).encode() == published
     engines = on(yolo_fleet, device, f"ls {folder}").stdout.decode().split()
     assert {"yolov8s.pt.onnx_b4_gpu0_fp16.engine", "yolov8s.pt.onnx_b2_gpu0_fp16.engine"} <= set(engines)
 
-    dry = json.loads(invoke(yolo_fleet, "engines", "--host", device, "--root", folder, "--dry-run", "--json").stdout)
+    dry = document(invoke(yolo_fleet, "engines", "--host", device, "--root", folder, "--dry-run", "--json"))
     assert any(line.startswith(f"# {darknet}: Darknet model yolov4.cfg") for line in dry["plan"])

@@ -42,7 +42,10 @@ ansible_facts:
   type: dict
   contains:
     dsprov:
-      description: Facts (C(facts)), GPU_ARCHS (C(gpu_archs)) and matrix verdicts (C(verdicts)), as C(dsprov detect --json) prints them.
+      description:
+        - The document C(dsprov detect --json) prints (C(schema_version), C(command), C(host), C(facts),
+          C(gpu_archs), C(verdicts) and the worst verdict C(matrix)); its shape is the package's
+          C(provision/schemas/detect.schema.json).
       type: dict
       returned: success
 msg:

@@ -61,6 +61,12 @@ options:
         clocks before are kept, and M(dsprov.deepstream.rollback) restores them.
     type: bool
     default: false
+  verbose:
+    description:
+      - Also print the host's facts, matrix verdicts and steps in the task's output, as
+        C(dsprov provision --verbose) prints them.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
@@ -91,10 +97,16 @@ EXAMPLES = r"""
 
 RETURN = r"""
 dsprov_report:
-  description: What happened on the host, as C(dsprov provision --json) reports it.
+  description:
+    - What happened on the host, an entry of the C(hosts) list of C(dsprov provision --json), the shape
+      C(host_report) of the package's C(provision/schemas/common.schema.json).
   returned: always
   type: dict
   contains:
+    host:
+      description: The inventory host name.
+      type: str
+      returned: always
     result:
       description: V(ok), V(failed), V(refused), V(unreachable), V(planned) or V(cancelled).
       type: str
@@ -103,9 +115,17 @@ dsprov_report:
       description: V(built), V(fetched), V(copied), V(unchanged) or V(-).
       type: str
       returned: always
+    changed:
+      description: Whether a step changed the host.
+      type: bool
+      returned: always
     key:
       description: The build key (the cache entry the plugin library came from).
       type: str
+      returned: always
+    seconds:
+      description: How long the host took.
+      type: float
       returned: always
     commands:
       description: Round trips to the host (commands run or held, files copied), as dsprov counts them.
@@ -115,8 +135,28 @@ dsprov_report:
       description: One line about the host.
       type: str
       returned: always
+    steps:
+      description: Each step's C(name), C(status) (V(changed) or V(unchanged)) and C(detail).
+      type: list
+      elements: dict
+      returned: always
+    plan:
+      description: The plan's lines, with their exact commands.
+      type: list
+      elements: str
+      returned: always
+    log:
+      description: The host's log file on the controller.
+      type: str
+      returned: always
+    device:
+      description:
+        - The host's C(platform), C(model) (Jetson model or GPU), C(jetpack), C(driver), C(cuda), C(tensorrt),
+          C(deepstream) and C(gpu_archs), from the probe; null when the host was never probed.
+      type: dict
+      returned: always
 ansible_facts:
-  description: The detection, under C(dsprov), as M(dsprov.deepstream.detect) sets it.
+  description: The detection, under C(dsprov), as M(dsprov.deepstream.detect) sets it (the C(dsprov detect --json) document).
   returned: success
   type: dict
 msg:

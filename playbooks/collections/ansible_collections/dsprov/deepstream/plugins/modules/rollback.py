@@ -38,7 +38,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 dsprov_report:
-  description: What happened on the host, as C(dsprov rollback --json) reports it (C(outcome) V(restored) when it changed).
+  description:
+    - What happened on the host, the entry C(dsprov rollback --json) reports in C(hosts) (C(outcome) V(restored)
+      when it changed); its fields are those of M(dsprov.deepstream.provision)'s C(dsprov_report).
   returned: always
   type: dict
 msg:
