@@ -58,16 +58,11 @@ def read_state(ctx: StepContext, *, sudo: bool = False, tolerant: bool = False) 
     else:
         text = ctx.runner.read_text(STATE_FILE)
     try:
-        state = parse_state(ctx.runner.host, text)
+        return parse_state(ctx.runner.host, text)  # a JSON object, or StepFailed (SCHEMA)
     except StepFailed:
         if not tolerant:
             raise
-        state = {}
-    if not isinstance(state, dict):
-        if not tolerant:
-            raise StepFailed(f"{ctx.runner.host}: {STATE_FILE} is not a JSON object; fix or remove it")
-        state = {}
-    return state
+        return {}
 
 
 def parse_state(host: str, text: str | None) -> dict:

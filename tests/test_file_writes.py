@@ -143,7 +143,7 @@ def test_restore_puts_back_only_the_recorded_original(library, tmp_path):
 
 @pytest.mark.parametrize("content, tolerant, expected", [
     (None, False, {}), ("", False, {}), ('{"a": 1}', False, {"a": 1}), ("[1]", True, {}), ("garbage", True, {}),
-    ("[1]", False, "is not a JSON object"), ("garbage", False, "is not valid JSON")])
+    ("[1]", False, "the top level is a list"), ("garbage", False, "is not valid JSON")])
 def test_the_state_file_read_as_root(tmp_path, monkeypatch, content, tolerant, expected):
     """Under the lock the state file is read as root (a `chmod 600` file is still read); rollback
     reads one that is not a JSON object as {} (the diversion stands in)."""

@@ -16,7 +16,7 @@ import pytest
 
 from simfleet.device import kill_all
 
-from .helpers import ROOT, fleet_env, on_device
+from .helpers import ROOT, fleet_env, hosts, on_device
 from .test_engines import DINO, ONNX_HEAD, PEOPLENET, T4_FILES, YOLO, put
 from .test_faults import STALL_BOUND, StallingMirror
 from simfleet.upstreams import build_upstreams
@@ -119,7 +119,7 @@ def test_a_device_killed_mid_build_is_unreachable_not_a_compile_error(t4, tmp_pa
         if run.poll() is None:
             run.kill()
         mirror.close()
-    report = json.loads(out)[0]
+    report = hosts(subprocess.CompletedProcess(run.args, run.returncode, out, err))[0]
     assert run.returncode == 2, out + err
     assert report["result"] == "unreachable", report
     assert "the connection was lost during `" in report["message"], report
