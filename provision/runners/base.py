@@ -15,6 +15,7 @@ from typing import Callable, Protocol
 
 from provision import input_files
 from provision.errors import ProvisionError
+from provision.options import DEFAULT_STALL_TIMEOUT
 
 SUDO_PROMPT = "[dsprov-sudo]"
 
@@ -68,6 +69,7 @@ class Runner(Protocol):
 
     host: str
     round_trips: int  # how many round trips to the host so far
+    stall_timeout: float  # seconds: a copy to the host moving under LOW_SPEED_LIMIT bytes/s that long is abandoned
 
     def run(
         self,
@@ -111,6 +113,7 @@ class FileOps:
 
     host: str
     round_trips: int = 0  # commands run or held, files copied either way (the runner calls sent())
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT  # a copy to the host moving slower is abandoned (provision/stall.py)
 
     def sent(self) -> None:
         """Count one round trip to the host."""

@@ -10,6 +10,7 @@ import select
 import shlex
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Callable
@@ -23,6 +24,7 @@ from provision.inventory import HostSpec
 from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
 from provision.runners.host_keys import HostKeyPolicy, apply_policy, host_key_policy, mismatch
 from provision.runners.ssh_settings import Endpoint, resolve
+from provision.stall import LOW_SPEED_LIMIT, RateWindow
 
 # paramiko logs a refused channel (and other failures) on its own: our one line says it, so its
 # records go nowhere unless the program configures logging (Python's logging HOWTO, "Configuring
@@ -167,26 +169,76 @@ class SSHRunner(FileOps):
         user left at that path is refused, never written through."""
         self._open()
         self.sent()
-        sftp = self.connection.sftp()
-        try:
-            sftp.remove(remote)  # our own leftover; another user's stays (sticky /tmp) and is refused below
-        except OSError:
-            pass
-        self._copy(sftp, local, remote)
+
+        def copy(sftp: paramiko.SFTPClient) -> None:
+            try:
+                sftp.remove(remote)  # our own leftover; another user's stays (sticky /tmp) and is refused below
+            except OSError:
+                pass
+            self._copy(sftp, local, remote)
+
+        self._transfer(local, copy)
 
     def upload(self, local: Path) -> str:
         """Into a new folder of a random name, mode 0700 (SFTP mkdir fails on an existing path),
         in the same round trip as the copy."""
         self._open()
         self.sent()
-        sftp = self.connection.sftp()
         folder = f"/tmp/.dsprov-up.{secrets.token_hex(8)}"
-        try:
-            sftp.mkdir(folder, 0o700)
-        except OSError as exc:
-            raise ProvisionError(f"{self.host}: cannot make a private folder {folder} ({exc})") from exc
-        self._copy(sftp, local, f"{folder}/{local.name}")
+
+        def copy(sftp: paramiko.SFTPClient) -> None:
+            try:
+                sftp.mkdir(folder, 0o700)
+            except OSError as exc:
+                raise ProvisionError(f"{self.host}: cannot make a private folder {folder} ({exc})") from exc
+            self._copy(sftp, local, f"{folder}/{local.name}")
+
+        self._transfer(local, copy)
         return f"{folder}/{local.name}"
+
+    def _transfer(self, local: Path, work: Callable[[paramiko.SFTPClient], None]) -> None:
+        """Run `work` on a fresh SFTP session that is abandoned when the host stalls
+        (provision/stall.py): a thread watches how many bytes the host has taken in (the SSH
+        window it grants back as it reads) and closes the channel when a whole window of
+        `stall_timeout` seconds brought under LOW_SPEED_LIMIT bytes/s, or at a cancel. What was
+        sent lies in a private staging folder and is never used unverified (write_atomic)."""
+        channel = self.connection.client.get_transport().open_session()
+        counted = _CountedChannel(channel)
+        stopped: list[str] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            window, taken = RateWindow(self.stall_timeout), counted.taken()
+            while not done.wait(0.25):
+                now = counted.taken()
+                window.add(now - taken)
+                taken = now
+                if window.stalled() or cancel.requested():
+                    stopped.append("cancel" if cancel.requested() else "stall")
+                    channel.close()
+                    return
+
+        watcher = threading.Thread(target=watch, name=f"dsprov-sftp-{self.host}", daemon=True)
+        watcher.start()
+        try:
+            channel.invoke_subsystem("sftp")
+            with paramiko.SFTPClient(counted) as sftp:
+                work(sftp)
+        except (OSError, EOFError, paramiko.SSHException, ProvisionError) as exc:
+            if not stopped:
+                if isinstance(exc, ProvisionError):
+                    raise
+                raise ProvisionError(f"{self.host}: cannot copy {local.name} to the host: {exc}") from exc
+        finally:
+            done.set()
+            watcher.join()
+            channel.close()
+        if stopped == ["cancel"]:
+            raise cancel.Cancelled(f"{self.host}: cancelled while copying {local.name} (nothing was installed)")
+        if stopped:
+            raise ProvisionError(
+                f"{self.host}: copying {local.name} moved under {LOW_SPEED_LIMIT} bytes/s for {self.stall_timeout:g} s:"
+                " abandoned, nothing was installed (stall limit: dsprov_stall_timeout)")
 
     def _copy(self, sftp: paramiko.SFTPClient, local: Path, remote: str) -> None:
         """Write `remote` with pipelined SFTP writes (their errors surface at close; a short
@@ -321,6 +373,27 @@ def _no_delay(sock: object) -> None:
     A jump host's channel is no socket (the jump host's own connection is one, and is set)."""
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class _CountedChannel:
+    """An SFTP session's channel that counts what it sent: with the send window left, that tells
+    how many bytes the host has taken in (SSH flow control: RFC 4254 section 5.2)."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self.channel = channel
+        self.sent = 0
+
+    def send(self, data: bytes) -> int:
+        count = self.channel.send(data)
+        self.sent += count
+        return count
+
+    def taken(self) -> int:
+        """Sent plus the send window still open: grows only as the host grants window back, as it reads."""
+        return self.sent + self.channel.out_window_size
+
+    def __getattr__(self, name: str):
+        return getattr(self.channel, name)
 
 
 class SSHHold:
