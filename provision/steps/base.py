@@ -22,9 +22,10 @@ from provision.stall import LOW_SPEED_LIMIT
 
 
 # A `git` shell function for the commands steps run (POSIX sh, awk and /proc on the host, no
-# Python there): a clone, fetch, pull or submodule update runs in the background while a watcher
-# adds up the bytes that git and the processes it started (ssh, index-pack, submodule clones)
-# read and wrote (/proc/PID/io rchar + wchar, proc(5)) once a second. Blocked on a dead or
+# Python there): a clone, fetch, pull or submodule update not given an http(s) URL (those end by
+# libcurl's limits) runs in the background while a watcher adds up the bytes that git and the
+# processes it started (ssh, index-pack, submodule clones) read and wrote (/proc/PID/io rchar +
+# wchar, proc(5)) once a second. Blocked on a dead or
 # trickling ssh:// or git:// connection they do no I/O; when the last $dsprov_stall seconds brought
 # under LOW_SPEED_LIMIT bytes/s (provision/stall.py's rule), the watcher stops them all and says so
 # in one line that reads like curl's own ("Operation too slow", as http(s) transfers end).
@@ -61,6 +62,7 @@ dsprov_watch() {
 }
 git() {
     case " $* " in
+        *" http://"* | *" https://"*) command git "$@"; return ;;  # libcurl's own limits (GIT_HTTP_LOW_SPEED_*)
         *" clone "* | *" fetch "* | *" pull "* | *" submodule "*) ;;
         *) command git "$@"; return ;;
     esac
