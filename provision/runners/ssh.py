@@ -32,6 +32,7 @@ from provision.stall import LOW_SPEED_LIMIT, RateWindow
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 PGID_MARK = "[dsprov-pgid]"
+CLOSE_GRACE = 5  # seconds a stalled transfer's channel gets to close before the connection is ended
 # sshd starts each session's shell with setsid(), so the shell's $$ is the command's process group.
 PGID_LINE = re.compile(re.escape(PGID_MARK) + r" (\d+)\n")
 
@@ -200,9 +201,11 @@ class SSHRunner(FileOps):
         """Run `work` on a fresh SFTP session that is abandoned when the host stalls
         (provision/stall.py): a thread watches how many bytes the host has taken in (the SSH
         window it grants back as it reads) and closes the channel when a whole window of
-        `stall_timeout` seconds brought under LOW_SPEED_LIMIT bytes/s, or at a cancel. What was
-        sent lies in a private staging folder and is never used unverified (write_atomic)."""
-        channel = self.connection.client.get_transport().open_session()
+        `stall_timeout` seconds brought under LOW_SPEED_LIMIT bytes/s, or at a cancel; when even
+        the close cannot leave (a link that takes nothing), the whole connection. What was sent
+        lies in a private staging folder and is never used unverified (write_atomic)."""
+        transport = self.connection.client.get_transport()
+        channel = transport.open_session()
         counted = _CountedChannel(channel)
         stopped: list[str] = []
         done = threading.Event()
@@ -215,7 +218,11 @@ class SSHRunner(FileOps):
                 taken = now
                 if window.stalled() or cancel.requested():
                     stopped.append("cancel" if cancel.requested() else "stall")
-                    channel.close()
+                    closing = threading.Thread(target=_quietly, args=(channel.close,), daemon=True)
+                    closing.start()
+                    closing.join(CLOSE_GRACE)
+                    if closing.is_alive():  # the link itself takes nothing (the close cannot leave): end it
+                        transport.close()
                     return
 
         watcher = threading.Thread(target=watch, name=f"dsprov-sftp-{self.host}", daemon=True)
@@ -373,6 +380,14 @@ def _no_delay(sock: object) -> None:
     A jump host's channel is no socket (the jump host's own connection is one, and is set)."""
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _quietly(close: Callable[[], None]) -> None:
+    """Close something whose connection may end under it (its error is the transfer's, told once)."""
+    try:
+        close()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass
 
 
 class _CountedChannel:

@@ -7,9 +7,12 @@ The stall limit here is 3 s; each transfer is given at most BOUND seconds before
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -126,6 +129,28 @@ def test_an_upload_the_host_stops_reading_is_abandoned_and_nothing_is_installed(
     assert on_device(t4, HOST, f"test -e {target}").returncode == 1
     runner.write_atomic(b"whole\n", target)  # the host and the runner's connection are fine afterwards
     assert on_device(t4, HOST, f"cat {target}").stdout == "whole\n"
+
+
+def test_an_upload_over_a_link_that_barely_moves_is_abandoned(t4, tmp_path):
+    """The host reads, but the link between (a ProxyCommand letting one byte through every 2 s)
+    takes nothing more: even the channel's close cannot leave, so the connection is ended."""
+    gate = tmp_path / "slow"
+    spec = Inventory(t4.inventory).host(HOST)
+    proxy = f"{sys.executable} {Path(__file__).with_name('slow_link.py')} %h %p {gate}"
+    common = f"{spec.vars.get('ansible_ssh_common_args', '')} -o \"ProxyCommand {proxy}\""
+    runner = runner_for(dataclasses.replace(spec, vars={**spec.vars, "ansible_ssh_common_args": common}))
+    runner.stall_timeout = STALL
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(8 << 20))
+    try:
+        assert runner.run("true").ok  # connected through the relay while it still moves
+        gate.touch()
+        failure = ended(lambda: runner.upload(big))
+    finally:
+        runner.close()
+    assert isinstance(failure, ProvisionError), failure
+    assert str(failure) == (f"{HOST}: copying big.bin moved under 1000 bytes/s for {STALL} s: abandoned, nothing was"
+                            " installed (stall limit: dsprov_stall_timeout)")
 
 
 @pytest.mark.parametrize("scheme", ["git", "ssh"])
