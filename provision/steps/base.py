@@ -35,10 +35,11 @@ GIT_STALL_WATCH = r"""dsprov_io() {
         END {
             tree[root] = 1; grown = 1
             while (grown) { grown = 0; for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grown = 1 } }
-            for (p in tree) { f = "/proc/" p "/io"
-                while ((getline line < f) > 0) if (line ~ /^[rw]char: /) { split(line, kv, ": "); total += kv[2] }
-                close(f) }
-            printf "%d %s\n", total, (root in parent) ? "" : "gone"
+            for (p in tree) { f = "/proc/" p "/io"; n = 0
+                while ((getline line < f) > 0) if (line ~ /^[rw]char: /) { split(line, kv, ": "); total += kv[2]; n++ }
+                close(f)
+                if (p == root && n == 0) blind = 1 }
+            printf "%d %s\n", total, !(root in parent) ? "gone" : blind ? "blind" : ""
             for (p in tree) printf "%s ", p
         }'
 }
@@ -46,7 +47,7 @@ dsprov_watch() {
     pid=$1 last=0 moved=0 seen=
     while sleep 1; do
         set -- $(dsprov_io "$pid")
-        [ "$2" = gone ] && return 0
+        case $2 in gone | blind) return 0 ;; esac  # git ended, or its /proc/PID/io cannot be read here
         step=$(($1 - last)); last=$1
         [ "$step" -gt 0 ] && moved=$((moved + step))
         seen="$seen $moved"
