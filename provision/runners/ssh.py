@@ -178,7 +178,7 @@ class SSHRunner(FileOps):
                 pass
             self._copy(sftp, local, remote)
 
-        self._transfer(local, copy)
+        self._transfer(f"{local.name} to the host", copy)
 
     def upload(self, local: Path) -> str:
         """Into a new folder of a random name, mode 0700 (SFTP mkdir fails on an existing path),
@@ -194,16 +194,19 @@ class SSHRunner(FileOps):
                 raise ProvisionError(f"{self.host}: cannot make a private folder {folder} ({exc})") from exc
             self._copy(sftp, local, f"{folder}/{local.name}")
 
-        self._transfer(local, copy)
+        self._transfer(f"{local.name} to the host", copy)
         return f"{folder}/{local.name}"
 
-    def _transfer(self, local: Path, work: Callable[[paramiko.SFTPClient], None]) -> None:
-        """Run `work` on a fresh SFTP session that is abandoned when the host stalls
-        (provision/stall.py): a thread watches how many bytes the host has taken in (the SSH
-        window it grants back as it reads) and closes the channel when a whole window of
+    def _transfer(self, what: str, work: Callable[[paramiko.SFTPClient], object],
+                  failure: type[ProvisionError] = ProvisionError) -> None:
+        """Copy `what` by `work` on a fresh SFTP session that is abandoned when it stalls
+        (provision/stall.py): a thread watches how many bytes have moved (what arrived, and what
+        the host has taken in: the SSH window it grants back as it reads) and closes the channel
+        when a whole window of
         `stall_timeout` seconds brought under LOW_SPEED_LIMIT bytes/s, or at a cancel; when even
         the close cannot leave (a link that takes nothing), the whole connection. What was sent
-        lies in a private staging folder and is never used unverified (write_atomic)."""
+        lies in a private staging folder and is never used unverified (write_atomic); what
+        arrived is in the caller's temporary folder. Other failures: `failure`, one line."""
         transport = self.connection.client.get_transport()
         channel = transport.open_session()
         counted = _CountedChannel(channel)
@@ -235,17 +238,19 @@ class SSHRunner(FileOps):
             if not stopped:
                 if isinstance(exc, ProvisionError):
                     raise
-                raise ProvisionError(f"{self.host}: cannot copy {local.name} to the host: {exc}") from exc
+                # a build output that vanished, a lost connection
+                reason = getattr(exc, "strerror", None) or exc or type(exc).__name__
+                raise failure(f"{self.host}: cannot copy {what}: {reason}") from None
         finally:
             done.set()
             watcher.join()
             channel.close()
         if stopped == ["cancel"]:
-            raise cancel.Cancelled(f"{self.host}: cancelled while copying {local.name} (nothing was installed)")
+            raise cancel.Cancelled(f"{self.host}: cancelled while copying {what} (nothing of it is used)")
         if stopped:
             raise ProvisionError(
-                f"{self.host}: copying {local.name} moved under {LOW_SPEED_LIMIT} bytes/s for {self.stall_timeout:g} s:"
-                " abandoned, nothing was installed (stall limit: dsprov_stall_timeout)")
+                f"{self.host}: copying {what} moved under {LOW_SPEED_LIMIT} bytes/s for {self.stall_timeout:g} s:"
+                " abandoned, nothing of it is used (stall limit: dsprov_stall_timeout)")
 
     def _copy(self, sftp: paramiko.SFTPClient, local: Path, remote: str) -> None:
         """Write `remote` with pipelined SFTP writes (their errors surface at close; a short
@@ -260,10 +265,7 @@ class SSHRunner(FileOps):
     def get(self, remote: str, local: Path) -> None:
         self._open()
         self.sent()
-        try:
-            self.connection.get(remote, str(local))
-        except (OSError, paramiko.SSHException) as exc:  # a build output that vanished, a lost connection
-            raise StepFailed(f"{self.host}: cannot copy {remote} from the host: {getattr(exc, 'strerror', None) or exc}") from None
+        self._transfer(f"{remote} from the host", lambda sftp: sftp.get(remote, str(local)), StepFailed)
 
     def close(self) -> None:
         self.connection.close()
@@ -391,21 +393,27 @@ def _quietly(close: Callable[[], None]) -> None:
 
 
 class _CountedChannel:
-    """An SFTP session's channel that counts what it sent: with the send window left, that tells
-    how many bytes the host has taken in (SSH flow control: RFC 4254 section 5.2)."""
+    """An SFTP session's channel that counts what it sent and received: with the send window
+    left, that tells how many bytes the host has taken in (SSH flow control: RFC 4254 section 5.2)."""
 
     def __init__(self, channel: paramiko.Channel) -> None:
         self.channel = channel
-        self.sent = 0
+        self.sent = self.received = 0
 
     def send(self, data: bytes) -> int:
         count = self.channel.send(data)
         self.sent += count
         return count
 
+    def recv(self, size: int) -> bytes:
+        data = self.channel.recv(size)
+        self.received += len(data)
+        return data
+
     def taken(self) -> int:
-        """Sent plus the send window still open: grows only as the host grants window back, as it reads."""
-        return self.sent + self.channel.out_window_size
+        """What arrived, plus what was sent and the send window still open (which grows only as
+        the host grants window back, as it reads)."""
+        return self.received + self.sent + self.channel.out_window_size
 
     def __getattr__(self, name: str):
         return getattr(self.channel, name)

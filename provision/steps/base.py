@@ -34,7 +34,8 @@ GIT_STALL_WATCH = r"""dsprov_io() {
         { split($1, a, "/"); parent[a[3]] = $3 }
         END {
             tree[root] = 1; grown = 1
-            while (grown) { grown = 0; for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grown = 1 } }
+            while (grown) { grown = 0
+                for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grown = 1 } }
             for (p in tree) { f = "/proc/" p "/io"; n = 0
                 while ((getline line < f) > 0) if (line ~ /^[rw]char: /) { split(line, kv, ": "); total += kv[2]; n++ }
                 close(f)
@@ -55,7 +56,8 @@ dsprov_watch() {
         [ "$#" -gt "$dsprov_stall" ] || continue
         shift $(($# - dsprov_stall - 1)); seen="$*"
         if [ $((moved - $1)) -lt $((""" + str(LOW_SPEED_LIMIT) + r""" * dsprov_stall)) ]; then
-            echo "error: Operation too slow: git moved less than """ + str(LOW_SPEED_LIMIT) + r""" bytes/s for $dsprov_stall s: stopped (stall limit: dsprov_stall_timeout)" >&2
+            echo "error: Operation too slow: git moved less than """ + str(LOW_SPEED_LIMIT) + r""" bytes/s for $dsprov_stall s:" \
+                "stopped (stall limit: dsprov_stall_timeout)" >&2
             kill -TERM $(dsprov_io "$pid" | tail -n 1) 2>/dev/null
             return 0
         fi

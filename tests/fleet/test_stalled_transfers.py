@@ -27,7 +27,7 @@ pytestmark = pytest.mark.fleet
 HOST = "t4-01"
 STALL = 3  # seconds: dsprov_stall_timeout in these tests
 BOUND = 120  # seconds a stalled transfer may run before the test calls it a hang
-SFTP = "[@]internal-sftp$"  # sshd's title for an internal-sftp session: "USER@internal-sftp"; [@] spares pkill's own shell
+SFTP = "[@]internal-sftp$"  # sshd's title for an internal-sftp session, USER@internal-sftp ([@]: not pkill's shell)
 
 
 @pytest.fixture(scope="module")
@@ -91,6 +91,28 @@ def trickle():
     server.close()
 
 
+def stalled(what: str) -> str:
+    return (f"{HOST}: copying {what} moved under 1000 bytes/s for {STALL} s: abandoned, nothing of it is used"
+            " (stall limit: dsprov_stall_timeout)")
+
+
+def stopping_sftp(handle) -> subprocess.Popen:
+    """Stop (SIGSTOP) every internal-sftp session of the login user on the host as it starts, for
+    at most BOUND seconds; returns once the loop runs."""
+    loop = (f"end=$(($(date +%s) + {BOUND})); while [ $(date +%s) -lt $end ];"
+            f" do pkill -STOP -f '{SFTP}'; echo stopping; sleep 0.05; done")
+    stopper = subprocess.Popen([*handle.ssh_command(HOST), loop],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert stopper.stdout.readline() == "stopping\n"
+    return stopper
+
+
+def release_sftp(handle, stopper: subprocess.Popen) -> None:
+    stopper.kill()
+    stopper.wait()
+    on_device(handle, HOST, f"pkill -KILL -f '{SFTP}'; true")
+
+
 def ended(work, bound: float = BOUND):
     """Run `work` in a thread; the exception it ended with (the test fails if it never ends)."""
     outcome: list[BaseException | None] = []
@@ -113,22 +135,29 @@ def test_an_upload_the_host_stops_reading_is_abandoned_and_nothing_is_installed(
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(32 << 20))  # more than sshd's channel window (2 MiB) and the pipes behind it
     target = "/home/" + t4.device(HOST).profile.user + "/stalled-target"
-    stopper = subprocess.Popen([*t4.ssh_command(HOST), f"end=$(($(date +%s) + {BOUND})); while [ $(date +%s) -lt $end ];"
-                                f" do pkill -STOP -f '{SFTP}'; echo stopping; sleep 0.05; done"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    stopper = stopping_sftp(t4)
     try:
-        assert stopper.stdout.readline() == "stopping\n"
         failure = ended(lambda: runner.write_atomic(big, target))
     finally:
-        stopper.kill()
-        stopper.wait()
-        on_device(t4, HOST, f"pkill -KILL -f '{SFTP}'; true")
+        release_sftp(t4, stopper)
     assert isinstance(failure, ProvisionError), failure
-    assert str(failure) == (f"{HOST}: copying big.bin moved under 1000 bytes/s for {STALL} s: abandoned, nothing was"
-                            " installed (stall limit: dsprov_stall_timeout)")
+    assert str(failure) == stalled("big.bin to the host")
     assert on_device(t4, HOST, f"test -e {target}").returncode == 1
     runner.write_atomic(b"whole\n", target)  # the host and the runner's connection are fine afterwards
     assert on_device(t4, HOST, f"cat {target}").stdout == "whole\n"
+
+
+def test_a_copy_from_a_host_that_stops_sending_is_abandoned(t4, runner, tmp_path):
+    """The build output's copy back to the controller (cached_build) obeys the same limit."""
+    on_device(t4, HOST, "head -c 33554432 /dev/zero > /tmp/stalled-output")
+    stopper = stopping_sftp(t4)
+    try:
+        failure = ended(lambda: runner.get("/tmp/stalled-output", tmp_path / "output"))
+    finally:
+        release_sftp(t4, stopper)
+        on_device(t4, HOST, "rm -f /tmp/stalled-output")
+    assert isinstance(failure, ProvisionError), failure
+    assert str(failure) == stalled("/tmp/stalled-output from the host")
 
 
 def test_an_upload_over_a_link_that_barely_moves_is_abandoned(t4, tmp_path):
@@ -149,19 +178,19 @@ def test_an_upload_over_a_link_that_barely_moves_is_abandoned(t4, tmp_path):
     finally:
         runner.close()
     assert isinstance(failure, ProvisionError), failure
-    assert str(failure) == (f"{HOST}: copying big.bin moved under 1000 bytes/s for {STALL} s: abandoned, nothing was"
-                            " installed (stall limit: dsprov_stall_timeout)")
+    assert str(failure) == stalled("big.bin to the host")
 
 
 @pytest.mark.parametrize("scheme", ["git", "ssh"])
 def test_a_trickling_clone_is_stopped_with_one_line(t4, runner, trickle, scheme):
     ctx = StepContext(runner, None, stall_timeout=STALL)
     url = f"{scheme}://127.0.0.1:{trickle.port}/NVIDIA/TensorRT.git"
-    failure = ended(lambda: ctx.sh(f"rm -rf /tmp/stalled-clone && git clone --single-branch -- {url} /tmp/stalled-clone"))
+    clone = f"rm -rf /tmp/stalled-clone && git clone --single-branch -- {url} /tmp/stalled-clone"
+    failure = ended(lambda: ctx.sh(clone))
     assert trickle.connected.is_set(), "git never reached the server"
     assert isinstance(failure, StepFailed), failure
-    assert str(failure).endswith(f"failed (143): error: Operation too slow: git moved less than 1000 bytes/s for {STALL} s:"
-                                 " stopped (stall limit: dsprov_stall_timeout)"), failure
+    assert str(failure).endswith(f"failed (143): error: Operation too slow: git moved less than 1000 bytes/s"
+                                 f" for {STALL} s: stopped (stall limit: dsprov_stall_timeout)"), failure
     assert "\n" not in str(failure)
     leftovers = on_device(t4, HOST, "pgrep -af 'git|ssh 127' | grep -v pgrep; test -e /tmp/stalled-clone && echo left")
     assert "stalled-clone" not in leftovers.stdout and "left" not in leftovers.stdout, leftovers.stdout
