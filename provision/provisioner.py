@@ -234,6 +234,7 @@ def run_job(
             detection = analyse(runner.host, captured, job.gpu_archs, job.matrix)
             report.detection = detection
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
+        runner.stall_timeout = settings.stall_timeout
         plan = _planned(job, ctx, detection)
         report.plan = plan.lines()
         for line in report.plan:
