@@ -80,6 +80,11 @@ def _when(iso: str) -> str:
     return iso[:16].replace("T", " ") + " UTC" if iso else "-"
 
 
+def _short_model(name: str) -> str:
+    """`NVIDIA Jetson AGX Orin Developer Kit` -> `Jetson AGX Orin` (the full name is the cell's title)."""
+    return name.removeprefix("NVIDIA ").removesuffix(" Developer Kit")
+
+
 def _text(value: Any) -> str:
     return "-" if value in (None, "") else str(value)
 
@@ -209,6 +214,7 @@ def _template():
     environment = Environment(loader=PackageLoader("provision.fleet_report", "templates"), autoescape=True,
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["when"] = _when
+    environment.filters["short_model"] = _short_model
     return environment.get_template("fleet.html.j2")
 
 
