@@ -1,7 +1,8 @@
 """The fleet page after a fleet run, in a real browser: headless Chromium (Debian's `chromium`,
 .ci/apt-packages.txt) loads the page offline, runs its script, and the DOM it ends with shows each
 host, its versions and the refused host's reason. The screenshot is kept: the test's tmp folder and,
-when DSPROV_ARTIFACTS names a folder, fleet-report.png there."""
+when DSPROV_ARTIFACTS names a folder, fleet-report.png (and the page) there. And an Ansible play
+with `-e dsprov_report_out=FILE` writing the page at its end."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from page_dom import Dom
 
-from .helpers import hosts, invoke
+from .helpers import ROOT, hosts, invoke
 
 pytestmark = pytest.mark.fleet
 CHROMIUM = ("chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -68,3 +70,21 @@ def test_the_fleet_page_after_a_run_in_headless_chromium(fleet, tmp_path, record
         shutil.copy(picture, kept / "fleet-report.png")
         shutil.copy(out, kept / "fleet-report.html")
     record_property("fleet_report_screenshot", str(picture))
+
+
+def test_a_play_with_dsprov_report_out_ends_writing_the_page(fleet, tmp_path):
+    """The collection's recap callback writes the page of the play's hosts: the detect action's
+    records, and the record of a host Ansible could not reach."""
+    ghost = tmp_path / "ghost.ini"
+    ghost.write_text("[nano]\nghost01 ansible_host=127.0.0.1 ansible_port=9 ansible_user=nvidia\n")
+    out = tmp_path / "play.html"
+    play = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(fleet.inventory), "-i", str(ghost),
+                           "playbooks/detect.yml", "--limit", "nano01,t4-01,ghost01", "-e", f"dsprov_report_out={out}"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "ANSIBLE_NOCOLOR": "1"})
+    assert f"fleet report: {out} (3 hosts, 1 failed, refused or unreachable, 0 drifting)" in play.stdout, play.stdout
+    dom = Dom(out.read_text())
+    assert set(dom.rows) == {"nano01", "t4-01", "ghost01"}
+    assert "JetPack 4.6.1 (L4T 32.7.1)" in dom.cells("nano01") and "8.2.1.8" in dom.cells("nano01")
+    assert "driver 470.63.01" in dom.cells("t4-01") and dom.cells("t4-01")[11].startswith("ok detect")
+    ghost_run = dom.cells("ghost01")[11]
+    assert ghost_run.startswith("unreachable detect") and "127.0.0.1" in ghost_run, ghost_run
