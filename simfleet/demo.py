@@ -49,7 +49,7 @@ def fleet_down(name: str) -> int:
 
 def demo() -> int:
     """The main job on the simulated fleet: start it, detect and provision every device, then one
-    summary line per device and where the details are.
+    summary line per device, the fleet page (its path printed) and where the details are.
 
     A refusal by the matrix is the right outcome for a device that cannot be helped, so only a host
     that failed makes the demo fail (Orin on JetPack 6.0 gets NVIDIA's prebuilt library).
