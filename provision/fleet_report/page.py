@@ -19,7 +19,6 @@ NOT_OK = ("failed", "refused", "unreachable")
 # the stack a host shares with the other hosts of its model (drift): (field, label)
 STACK = (("platform", "JetPack/driver"), ("cuda", "CUDA"), ("tensorrt", "TensorRT"), ("deepstream", "DeepStream"),
          ("plugin_key", "plugin build"))
-SEVERITY = {"FAIL": 2, "WARN": 1, "OK": 0}
 
 
 @dataclass

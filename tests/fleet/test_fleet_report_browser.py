@@ -88,3 +88,17 @@ def test_a_play_with_dsprov_report_out_ends_writing_the_page(fleet, tmp_path):
     assert "driver 470.63.01" in dom.cells("t4-01") and dom.cells("t4-01")[11].startswith("ok detect")
     ghost_run = dom.cells("ghost01")[11]
     assert ghost_run.startswith("unreachable detect") and "127.0.0.1" in ghost_run, ghost_run
+
+
+def test_refresh_probes_each_host_once_and_records_it(fleet, tmp_path):
+    folders = {h: Path(os.environ["DSPROV_CACHE"]) / "records" / h for h in ("nano01", "t4-01")}
+    before = {h: set(f.glob("*.json")) if f.is_dir() else set() for h, f in folders.items()}
+    out = tmp_path / "refreshed.html"
+    result = invoke(fleet, "report", "--refresh", "--hosts", "nano01,t4-01", "--out", str(out))
+    assert result.returncode == 0 and result.stdout.startswith(f"fleet report: {out} (2 hosts, 0 failed"), result.stderr
+    dom = Dom(out.read_text())
+    for host, folder in folders.items():
+        (added,) = set(folder.glob("*.json")) - before[host]
+        assert added.name.endswith("-detect.json")
+        assert dom.cells(host)[11].startswith("ok detect")
+    assert "JetPack 4.6.1 (L4T 32.7.1)" in dom.cells("nano01") and "driver 470.63.01" in dom.cells("t4-01")
