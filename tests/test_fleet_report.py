@@ -186,3 +186,11 @@ def test_detect_records_the_host_and_report_writes_its_page(tmp_path):
 def test_report_bad_out_is_one_line(tmp_path):
     result = invoke("report", "--out", str(tmp_path / "nowhere" / "fleet.html"), cache=tmp_path)
     assert result.returncode == 2 and result.stderr == f"error: --out {tmp_path}/nowhere/fleet.html: no folder {tmp_path}/nowhere\n"
+
+
+def test_a_rollback_after_the_swap_shows_the_stock_library(fleet_records):
+    restore = HostReport("h100-a", outcome=Outcome.RESTORED, steps=[StepReport("restore", StepStatus.CHANGED, "restored")])
+    records.write(records.of_report("rollback", restore, time="2026-12-07T11:00:00.000Z"), fleet_records)
+    row = page.host_row("h100-a", records.latest("h100-a", fleet_records))
+    assert (row.plugin, row.plugin_key, row.command, row.result) == ("stock", None, "rollback", "ok")
+    assert row.tensorrt == "10.3.0.26"  # the stack of the newest probe (rollback probes nothing)

@@ -26,6 +26,7 @@ class HostRow:
     """What the page shows of one host ("-" where nothing is known)."""
 
     host: str
+    probed: bool = False  # a record with a probe's detect document was found
     family: str = "-"
     model: str = "-"
     platform: str = "-"  # "JetPack 4.6.1 (L4T 32.7.1)" or "driver 535.104.05"
@@ -134,6 +135,7 @@ def host_row(host: str, latest: Latest) -> HostRow:
         row.log = Path(run.log).as_uri() if run.log.startswith("/") else ""
     if probed is not None and probed.detect:
         detect = probed.detect
+        row.probed = True
         facts = detect["facts"]
         jetson, gpus = facts.get("jetson"), facts.get("gpus") or []
         row.model = _text((jetson or {}).get("model") or (gpus[0]["name"] if gpus else None))
@@ -198,10 +200,11 @@ def fleet(rows: list[HostRow], source: str, made: str | None = None) -> Fleet:
     mark_drift(rows)
     page = Fleet(rows, made or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), source)
     for row in rows:
-        page.families[row.family] += 1
-        page.platforms[row.platform.split(" (")[0]] += 1
-        page.tensorrt[row.tensorrt] += 1
-        page.deepstream[row.deepstream] += 1
+        unknown = "unknown" if row.probed else "never probed"
+        page.families[row.family if row.family != "-" else unknown] += 1
+        page.platforms[row.platform.split(" (")[0] if row.platform != "-" else unknown] += 1
+        page.tensorrt[row.tensorrt if row.tensorrt != "-" else ("none" if row.probed else unknown)] += 1
+        page.deepstream[row.deepstream if row.deepstream != "-" else ("none" if row.probed else unknown)] += 1
         page.results[row.result] += 1
     return page
 
