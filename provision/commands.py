@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from provision import cancel, documents, report, settings
+from provision.fleet_report import records
 from provision.detect import Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
@@ -45,6 +46,8 @@ def _detection(host: str | None, capture_file: str | None, inventory: str | None
 def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_archs=None) -> int:
     """Print a host's facts, GPU_ARCHS and matrix verdicts; 0 unless the matrix says FAIL."""
     d = _detection(host, capture_file, inventory, gpu_archs)
+    if host:
+        records.save_detection(d, inventory=Inventory(inventory))
     if as_json:
         print(documents.dumps(documents.detection(d)))
     else:
@@ -129,6 +132,7 @@ def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=F
 
         with cancel.on_sigint():
             reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
+    records.save_reports("provision", reports, dry_run, inventory=inv)
     return _finish("provision", reports, as_json, dry_run, flags.verbose)
 
 
@@ -193,6 +197,7 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
     from provision.provisioner import rollback_host
 
     report = rollback_host(host, inventory)
+    records.save_reports("rollback", [report], inventory=Inventory(inventory))
     if as_json:
         print(documents.dumps(documents.fleet("rollback", [report], dry_run=False)))
     elif report.result not in NOT_OK:
@@ -251,6 +256,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         print(result.message if result.result is RunResult.CANCELLED else f"{host}: cancelled", file=sys.stderr)
         return cancel.EXIT_CANCELLED
     rows = [e.to_json() for step in planned for e in step.engines]
+    records.save_reports("engines", [result], dry_run, host_vars=spec.vars, engines=rows)
     graphs = [g for step in planned for g in step.graphs]
     if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
@@ -319,6 +325,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
         return Plan(host, steps.steps, steps.warnings)
 
     result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    records.save_reports("deepstream.config", [result], dry_run, host_vars=spec.vars)
     if result.result in (RunResult.REFUSED, RunResult.UNREACHABLE) or (result.result is RunResult.FAILED and not result.plan):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
     (config_step,) = planned[0].configs
@@ -356,5 +363,5 @@ def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False,
     busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(names))
     with busy, cancel.on_sigint():
         reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None)
-
+    records.save_reports("pyds", reports, dry_run, inventory=inv)
     return _finish("pyds", reports, as_json, dry_run, flags.verbose)

@@ -201,6 +201,7 @@ class Settings:
     stall_timeout: int = option("a clone, upload or download moving under 1000 bytes/s over this many seconds is abandoned",
                                 checks.seconds,
                                 DEFAULT_STALL_TIMEOUT)
+    report_keep: int = option("run records kept per host for `dsprov report` (newest first)", checks.records_kept, 20)
     prebuilt_plugins: dict | None = option(
         "a mirror's prebuilt plugin pins {commit, libraries: [{platform, tensorrt, sha256, path}]}", checks.PREBUILT_PINS)
 
