@@ -74,8 +74,9 @@ def test_probe_reads_display_devices_from_sysfs(tmp_path):
 def test_parsers_skip_what_does_not_parse():
     assert parse_pci("garbage\n0000:01:00.0 0x10de zz 0x030200 - - -\n0000:01:00.0 0x10de 0x2330 0x030200 - - nvidia") \
         [0].driver == "nvidia"
-    assert parse_packages("ii \tcuda-keyring\t1.1-1\nrc \tnvidia-open-570\t570.1-1\nun \tx\t\nii \tlibc6:amd64\t2.36\n") \
-        == {"cuda-keyring": "1.1-1", "libc6": "2.36"}
+    assert parse_packages("ii \tcuda-keyring\t1.1-1\nrc \tnvidia-open-570\t570.1-1\nun \tx\t\nii \tlibc6:amd64\t2.36\n"
+                          "hi \tlibnvinfer10\t10.9.0.34-1+cuda12.8\niF \tlibfoo\t1\n") \
+        == {"cuda-keyring": "1.1-1", "libc6": "2.36", "libnvinfer10": "10.9.0.34-1+cuda12.8"}
     facts = nvidia_facts({"apt_holds": "libnvinfer10\nlibnvinfer-dev:amd64\n", "boot_id": "\n"})
     assert facts.held == {"libnvinfer10", "libnvinfer-dev"} and facts.boot_id is None and facts.gpus == ()
 

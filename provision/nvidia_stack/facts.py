@@ -116,12 +116,14 @@ def parse_pci(text: str) -> tuple[PciDevice, ...]:
 
 
 def parse_packages(text: str) -> dict[str, str]:
-    """`dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'`: the installed ones
-    ("ii"; "rc" is removed with its configuration left, "un" never installed)."""
+    """`dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'`: the installed ones.
+    The abbreviation is the wanted state, the status, the error flag (dpkg-query(1)): installed is
+    status `i`, whether wanted `i`nstall or `h`old ("hi" once held); "rc" is removed with its
+    configuration left, "un" never installed, "iF" half-configured."""
     installed = {}
     for line in text.splitlines():
         parts = line.split("\t")
-        if len(parts) == 3 and parts[0].strip() == "ii" and parts[1] and parts[2]:
+        if len(parts) == 3 and parts[0].strip() in ("ii", "hi") and parts[1] and parts[2]:
             installed[parts[1].split(":", 1)[0]] = parts[2]
     return installed
 
