@@ -36,8 +36,30 @@ from pathlib import Path
 
 from provision.matrix import Matrix
 from provision.matrix.nvidia import StackRow
+from simfleet.profiles import _standin
 
 from .trt_debs import build_deb
+
+# The driver's nvidia-smi answers from the boot after its install (the package's postinst records the
+# boot id); before, it fails as nvidia-smi does without a loaded driver (its message, widely quoted).
+NVIDIA_SMI = """#!/bin/sh
+# Stand-in (dsprov simulated fleet): the driver runs from the boot after its install.
+if [ "$(cat /proc/sys/kernel/random/boot_id)" = "$(cat /var/lib/nvidia-standin/installed-boot 2>/dev/null)" ]; then
+    echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."
+    exit 9
+fi
+exec /usr/lib/nvidia-standin/nvidia-smi "$@"
+"""
+POSTINST = """#!/bin/sh
+set -e
+mkdir -p /var/lib/nvidia-standin
+cat /proc/sys/kernel/random/boot_id > /var/lib/nvidia-standin/installed-boot
+"""
+# x86-bare's GPU as x86-real's nvidia-smi stand-in answers for it (simfleet/profiles/x86-real.yml)
+T4_SMI = {"table": {"published": "t4/nvidia_smi_r545.txt"}, "table_source": "simfleet/published/t4/nvidia_smi_r545.txt",
+          "query": {"published": "t4/nvidia_smi_q_partial.txt"},
+          "query_source": "simfleet/published/t4/nvidia_smi_q_partial.txt", "name": "Tesla T4",
+          "memory_total": "15360 MiB", "has_compute_cap": "yes", "compute_cap": "7.5"}
 
 HERE = Path(__file__).resolve()
 REPO_PATH = "cuda/repos/ubuntu2404/x86_64"  # as NVIDIA's URL: .../compute/cuda/repos/ubuntu2404/x86_64/
@@ -77,12 +99,14 @@ def _stack_debs(row: StackRow, work: Path, out: Path) -> list[Path]:
                           {f"/etc/apt/preferences.d/nvidia-driver-pinning-{driver.branch}.pref": pin.encode()}, [],
                           f"pins the NVIDIA driver to {driver.version} (stand-in)"))
     for version in (driver.version, newer_driver(driver.version)):
+        smi = _standin("nvidia-smi", {**T4_SMI, "driver": version}).encode()
         for name in (f"nvidia-open-{driver.branch}", f"cuda-drivers-{driver.branch}"):
             debs.append(build_deb(work, out, name, f"{version}-0ubuntu1", "amd64",
-                                  {f"/usr/share/doc/{name}/driver-version": f"{version}\n".encode()}, [],
-                                  f"NVIDIA driver {version} (stand-in)",
+                                  {"/usr/bin/nvidia-smi": NVIDIA_SMI.encode(), "/usr/lib/nvidia-standin/nvidia-smi": smi},
+                                  [], f"NVIDIA driver {version} (stand-in)",
                                   {"Conflicts": f"cuda-drivers-{driver.branch}" if "open" in name
-                                   else f"nvidia-open-{driver.branch}"}))
+                                   else f"nvidia-open-{driver.branch}"}, {"postinst": POSTINST},
+                                  ("/usr/bin/nvidia-smi", "/usr/lib/nvidia-standin/nvidia-smi")))
     toolkit = f"cuda-toolkit-{row.cuda.release[0]}-{row.cuda.release[1]}"
     version_json = json.dumps({"cuda": {"name": "CUDA SDK", "version": f"{cuda}.0"}}, indent=3) + "\n"
     debs.append(build_deb(work, out, toolkit, f"{cuda}.0-1", "amd64",

@@ -151,9 +151,10 @@ def control(name: str, version: str, arch: str, depends: list[str], description:
 
 def build_deb(work: Path, out: Path, name: str, version: str, arch: str, files: dict[str, Path | str | bytes],
               depends: list[str], description: str, fields: dict[str, str] | None = None,
-              scripts: dict[str, str] | None = None) -> Path:
+              scripts: dict[str, str] | None = None, executables: tuple[str, ...] = ()) -> Path:
     """Package ``files`` (device path -> file to copy, bytes to write, or str: a symlink target) with
-    ``dpkg-deb --build``; ``scripts``: maintainer scripts (postinst ...) by name."""
+    ``dpkg-deb --build``; ``executables``: the device paths of mode 0755; ``scripts``: maintainer
+    scripts (postinst ...) by name."""
     root = work / f"{name}_{version}"
     for dev_path, src in files.items():
         dest = root / dev_path.lstrip("/")
@@ -162,7 +163,7 @@ def build_deb(work: Path, out: Path, name: str, version: str, arch: str, files: 
             dest.symlink_to(src)
         else:
             dest.write_bytes(src if isinstance(src, bytes) else src.read_bytes())
-            dest.chmod(0o755 if dev_path.startswith(("/usr/bin/", "/usr/sbin/")) else 0o644)
+            dest.chmod(0o755 if dev_path in executables else 0o644)
     (root / "DEBIAN").mkdir(parents=True)
     (root / "DEBIAN" / "control").write_text(control(name, version, arch, depends, description, fields))
     for script, text in (scripts or {}).items():

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.version import Version
 
 from provision.matrix import Matrix
@@ -31,27 +32,15 @@ DEVICE = "bare01"
 
 
 @pytest.fixture
-def bare(needs_root, tmp_path_factory):
-    """A fleet of one x86-bare device, and the stand-in repository served over HTTP."""
-    from simfleet.fleet import fleet_down, fleet_up
-    from simfleet.roots import CACHE_DIR
-    from simfleet.upstreams.cuda_repo import build_packages, lay_out
-    from simfleet.upstreams.server import serve
+def bare(serve_fleet):
+    """A fleet of one x86-bare device with its mirror: the stand-in repository's settings as the
+    fleet's group_vars give them to the tool."""
+    from simfleet.upstreams.cuda_repo import CudaMirror
 
-    folder = tmp_path_factory.mktemp("nvidia-stack")
-    (folder / "fleet.yml").write_text(f"name: nvstack\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n")
-    served = folder / "served"
-    served.mkdir()
-    url, stop = serve(served)
-    try:
-        mirror = lay_out(build_packages(CACHE_DIR), served, url)
-        handle = fleet_up(folder / "fleet.yml", folder / "run")
-        try:
-            yield handle, mirror
-        finally:
-            fleet_down(folder / "run")
-    finally:
-        stop()
+    with serve_fleet("nvidia-stack", f"name: nvstack\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n") as handle:
+        settings = yaml.safe_load((handle.runtime_dir / "group_vars" / "all.yml").read_text())
+        yield handle, CudaMirror(settings["dsprov_cuda_repo"], settings["dsprov_cuda_keyring_sha256"],
+                                 settings["dsprov_deepstream_debs"])
 
 
 def root(handle, command: str) -> str:
@@ -100,6 +89,8 @@ def test_bare_host_to_deepstream_8_0_stack_then_a_reboot(bare):
     assert '"version": "12.8.0"' in root(handle, "cat /usr/local/cuda/version.json")
     assert "NV_TENSORRT_MINOR 9 " in root(handle, "cat /usr/include/x86_64-linux-gnu/NvInferVersion.h")
     assert root(handle, "cat /opt/nvidia/deepstream/deepstream/version") == "Version: 8.0\n"
+    smi = on_device(handle, DEVICE, "nvidia-smi --query-gpu=driver_version --format=csv,noheader")
+    assert smi.returncode == 9 and "couldn't communicate with the NVIDIA driver" in smi.stdout  # not loaded yet
     # the hold is apt's: removing (or upgrading) a held package is refused
     held = on_device(handle, DEVICE, "apt-get remove -y libnvinfer10 2>&1", sudo=True)
     assert held.returncode == 100 and "this may be caused by held packages" in held.stdout, held.stdout
@@ -126,4 +117,5 @@ def test_bare_host_to_deepstream_8_0_stack_then_a_reboot(bare):
     rebooted = probe(handle)
     assert rebooted.boot_id == back and rebooted.held == set(row.tensorrt_packages)
     assert not reboot_pending(rebooted, row, installed_in_boot=boot)
+    assert root(handle, "nvidia-smi --query-gpu=driver_version --format=csv,noheader") == "570.133.20\n"
     assert plan(handle, mirror, rebooted).phases == ()
