@@ -18,6 +18,7 @@ DeepStream by its release's route. What is installed at the wanted version alrea
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from packaging.version import Version
@@ -87,7 +88,7 @@ def _install(pins: list[str]) -> str:
     return f"{APT} install -y --no-install-recommends " + " ".join(shlex.quote(p) for p in pins)
 
 
-def _missing(facts: NvidiaFacts, wanted: dict[str, str | None]) -> list[str]:
+def _missing(facts: NvidiaFacts, wanted: Mapping[str, str | None]) -> list[str]:
     """`name=version` (or `name` where any version does) for what is not installed as wanted."""
     return [name if version is None else f"{name}={version}" for name, version in wanted.items()
             if name not in facts.packages or (version is not None and facts.packages[name] != version)]
@@ -135,7 +136,7 @@ def _gpu(facts: NvidiaFacts, nvidia: NvidiaStack, row: StackRow) -> tuple[PciDev
                            f"add it to matrix/nvidia_stack.yml from pci.ids ({nvidia.pci.pci_ids}) and"
                            " https://developer.nvidia.com/cuda-gpus")
     floor = CUDA_FLOOR.get(row.cuda.release[0])
-    for device, gpu in known:
+    for _, gpu in known:
         assert gpu is not None
         if floor is not None and Version(gpu.compute_capability) < floor:
             raise StackRefused(
