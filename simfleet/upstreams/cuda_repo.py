@@ -36,7 +36,7 @@ from pathlib import Path
 
 from provision.matrix import Matrix
 from provision.matrix.nvidia import StackRow
-from simfleet.profiles import _standin
+from simfleet.profiles import PROFILE_DIR, PUBLISHED_DIR, _standin
 
 from .trt_debs import build_deb
 
@@ -139,9 +139,12 @@ def _deepstream_deb(row: StackRow, work: Path, out: Path) -> Path:
 
 
 def recipe_digest(matrix_file: Path) -> str:
-    h = hashlib.sha256(HERE.read_bytes())
-    h.update((HERE.parent / "trt_debs.py").read_bytes())
-    h.update(matrix_file.read_bytes())
+    """SHA-256 over what decides the packages: these sources, the matrix file, the nvidia-smi
+    stand-in and the outputs it prints."""
+    h = hashlib.sha256()
+    for src in (HERE, HERE.parent / "trt_debs.py", matrix_file, PROFILE_DIR / "standins" / "nvidia-smi.sh",
+                *(PUBLISHED_DIR / T4_SMI[k]["published"] for k in ("table", "query"))):
+        h.update(src.read_bytes())
     return h.hexdigest()
 
 
