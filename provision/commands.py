@@ -11,7 +11,8 @@ from rich.markup import escape
 from rich.text import Text
 
 from provision import cancel, documents, report, settings
-from provision.detect import Detection, analyse, capture, read_capture
+from provision.core.detection import Detection
+from provision.detect import analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
 from provision.inventory import Inventory
@@ -225,7 +226,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     from provision.matrix import Matrix
     from provision.plan import Plan
     from provision.provisioner import Job
-    from provision.steps.engines import engine_roots, rebuild_engines_step
+    from provision.capabilities.engines import engine_roots, rebuild_engines_step
 
     for flag, values in (("--config", configs), ("--root", roots)):
         for value in values:
@@ -247,7 +248,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
 
     with cancel.on_sigint():
         result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
-    if cancel.requested():  # after the current engine (provision/steps/engines.py): one line, 130
+    if cancel.requested():  # after the current engine (provision/capabilities/engines.py): one line, 130
         print(result.message if result.result is RunResult.CANCELLED else f"{host}: cancelled", file=sys.stderr)
         return cancel.EXIT_CANCELLED
     rows = [e.to_json() for step in planned for e in step.engines]
@@ -288,7 +289,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
                       precision="fp16", dims=None, int8_calib=None, parser_lib=None, inventory=None,
                       dry_run=False, as_json=False, flags: Flags = Flags()) -> int:
     """Write an nvinfer config and labels for a model on a host; make sure its custom library is there."""
-    from provision.steps.model_config import check_onnx, model_steps, parse_models
+    from provision.capabilities.model_config import check_onnx, model_steps, parse_models
     from provision.matrix import Matrix
     from provision.plan import Plan
     from provision.provisioner import Job

@@ -20,10 +20,10 @@ import urllib3
 
 from provision import cancel
 from provision.errors import ProvisionError
-from provision.steps.base import LOW_SPEED_LIMIT  # bytes/s, as git's GIT_HTTP_LOW_SPEED_LIMIT on the hosts
 
 DEFAULT_CAP = 256 << 20  # bytes: a download whose size is not pinned stops here (cmake archives are ~50 MB)
 CHUNK = 1 << 16
+LOW_SPEED_LIMIT = 1000  # bytes/s, as git's GIT_HTTP_LOW_SPEED_LIMIT on the hosts (StepContext.env)
 
 
 class DownloadFailed(ProvisionError):

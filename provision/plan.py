@@ -8,25 +8,25 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 
 from provision.artifacts import ArtifactStore
-from provision.detect import Detection
+from provision.core.detection import Detection
 from provision.errors import ProvisionError
 from provision.facts import HostFacts
 from provision.gpu.archs import host_compute_caps, runs_on
 from provision.options import DEFAULT_BUILD_DIR, DEFAULT_TRT_OSS_REPO, Flags, Settings
 from provision.settings import byte_size
 from provision.matrix import CmakeArchive, Matrix, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin, Status
-from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
-from provision.steps.base import Step
-from provision.steps.cached_build import CachedBuild
-from provision.steps.cmake import EnsureCmake, EnsureCmakeFromSource
-from provision.steps.plugin_files import PluginPaths
-from provision.steps.plugin_swap import SwapPlugin
-from provision.steps.max_clocks import MaxClocks, reading, target_or_why
-from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
+from provision.capabilities.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
+from provision.core.step import Step
+from provision.core.cached_build import CachedBuild
+from provision.capabilities.cmake import EnsureCmake, EnsureCmakeFromSource
+from provision.capabilities.plugin_files import PluginPaths
+from provision.capabilities.plugin_swap import SwapPlugin
+from provision.capabilities.max_clocks import MaxClocks, reading, target_or_why
+from provision.capabilities.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec, prebuilt_settings
 from provision.deepstream.model_config import ModelSetup
-from provision.steps.model_config import model_steps, parse_models
-from provision.steps.engines import engine_roots, rebuild_engines_step
-from provision.steps.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
+from provision.capabilities.model_config import model_steps, parse_models
+from provision.capabilities.engines import engine_roots, rebuild_engines_step
+from provision.capabilities.trt_oss import BuildPlugin, BuildSpec, build_jobs, preflight
 
 
 

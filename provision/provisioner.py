@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -16,7 +17,8 @@ from typing import Callable
 
 from provision import cancel
 from provision.artifacts import ArtifactStore, cache_root
-from provision.detect import Detection, analyse, capture
+from provision.core.detection import Detection
+from provision.detect import analyse, capture, observed
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import Inventory
 from provision.runners.lock import acquire
@@ -25,11 +27,9 @@ from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for
 from provision.options import Flags, Settings, check_settings
 from provision.outcomes import Outcome, RunResult, StepStatus
-from provision.facts import split_sections
-from provision.state import parse_state, read_state
-from provision.steps.base import StepContext, StepFailed
-from provision.steps import max_clocks
-from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps, rollback_survey
+from provision.rollback import NOTHING_TO_ROLL_BACK, rollback_steps
+from provision.state import read_state
+from provision.core.step import StepContext, StepFailed
 
 LOGS_KEPT = 20
 # `2026-12-07T06:57:35.123Z line`: ISO 8601 UTC, to the millisecond
@@ -240,15 +240,14 @@ def run_job(
             log(line)
         if dry_run or check_only:
             if check_only:
-                _from_probe(ctx, detection, job.tolerant_state)
-                run_plan(plan, ctx, report, progress, check_only=True)
+                run_plan(plan, _seen(ctx, detection, job.tolerant_state), report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
             report.result, report.outcome = (job.checked if check_only else RunResult.PLANNED), Outcome.NONE
             return report, detection
         if plan.steps and _will_change(plan, ctx, detection, report, progress):
             held = acquire(runner)
             try:
-                ctx.state = read_state(ctx, sudo=True, tolerant=job.tolerant_state)
+                ctx.state = read_state(ctx, sudo=True, strict=not job.tolerant_state)
                 run_plan(plan, ctx, report, progress)
             finally:
                 held.release()
@@ -267,31 +266,30 @@ def run_job(
     return report, detection
 
 
-def _from_probe(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> None:
-    """Let the checks read what the probe saw (the state file, the plugin files), not ask again;
-    without a probe, read the state file now."""
+def _seen(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> StepContext:
+    """A context whose checks compare with what the probe saw (its state file, the capabilities'
+    views): no lock, no command more. Without a probe, the state file is read now."""
     if detection is None:
-        ctx.state = read_state(ctx, tolerant=tolerant_state)
-        return
-    ctx.state = parse_state(ctx.runner.host, split_sections(detection.capture)["dsprov_state"])
-    ctx.probed = True
+        return dataclasses.replace(ctx, state=read_state(ctx, strict=not tolerant_state), notes=[])
+    seen = observed(detection)
+    return dataclasses.replace(ctx, state=seen.state, observed=seen, notes=[])
 
 
 def _will_change(plan: Plan, ctx: StepContext, detection: Detection | None, report: HostReport,
                  progress: Callable[[str], None]) -> bool:
-    """Whether a step would change the host, asked of the steps' checks from the probe's facts
-    (no lock, no command more: a rerun with nothing to change is the probe's round trip alone).
-    When one would, the report starts over: under the lock the checks ask the host again."""
+    """Whether a step would change the host, asked of the steps' checks against what the probe saw
+    (a rerun with nothing to change is the probe's round trip alone: their answers are then the
+    report). When one would, the answers were a preview: under the lock the run asks the host."""
     if detection is None:
         return True
-    _from_probe(ctx, detection)
-    run_plan(plan, ctx, report, progress, check_only=True)
-    if not report.changed:
-        return False
-    ctx.probed = False
-    ctx.notes.clear()
-    report.steps, report.key, report.outcome = [], "-", Outcome.UNCHANGED
-    return True
+    seen = _seen(ctx, detection)
+    preview = HostReport(ctx.runner.host)
+    run_plan(plan, seen, preview, progress, check_only=True)
+    if preview.changed:
+        return True
+    report.steps, report.key, report.outcome = preview.steps, preview.key, preview.outcome
+    ctx.notes += seen.notes
+    return False
 
 
 def _planned(job: Job, ctx: StepContext, detection: Detection | None) -> Plan:
@@ -327,8 +325,7 @@ def rollback_job() -> Job:
     restored from the diversion's saved copy even when the state file cannot be read."""
 
     def plan(ctx: StepContext, detection: None) -> Plan:
-        state, diversions = rollback_survey(ctx)
-        steps = rollback_plan_steps(state, diversions) + max_clocks.rollback_steps(state)
+        steps = rollback_steps(ctx)
         return Plan(ctx.runner.host, steps, [] if steps else [NOTHING_TO_ROLL_BACK])
 
     return Job(plan, probe=False, checked=RunResult.OK, tolerant_state=True)

@@ -16,8 +16,8 @@ from provision.facts.power import (Clocks, NvpmodelConf, PowerModel, max_mode, p
                                    parse_jetson_power, parse_nvpmodel_q)
 from provision.matrix import Matrix
 from provision.plan import Options, make_plan
-from provision.steps.base import StepContext
-from provision.steps.max_clocks import UNIT_PATH, WANTS_LINK, MaxClocks
+from provision.core.step import StepContext
+from provision.capabilities.max_clocks import UNIT_PATH, WANTS_LINK, MaxClocks
 
 ROOT = Path(__file__).resolve().parents[1]
 PUB = ROOT / "simfleet" / "published"

@@ -14,8 +14,8 @@ from provision.errors import ProvisionError
 from provision.matrix import Matrix
 from provision.options import DEFAULT_BUILD_DIR, Flags
 from provision.plan import Options, PlanRefused, make_plan
-from provision.steps.base import q
-from provision.steps.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
+from provision.core.step import q
+from provision.capabilities.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
 
 MATRIX = Matrix.load()
 # DeepStream 7.1 on x86 (DeepStream dGPU setup guide, docs.nvidia.com/metropolis/deepstream/dev-guide): TensorRT 10.3.0.26, CUDA 12.6.

@@ -14,6 +14,7 @@ from packaging.version import Version
 
 from provision.facts import parsers as p
 from provision.facts.power import JetsonPower, parse_jetson_power
+from provision.state import State
 
 
 @dataclass(frozen=True)
@@ -182,7 +183,7 @@ def host_facts(sections: p.Sections, jetson_model: Callable[[str], bool] | None 
         lib_dir=f"/usr/lib/{TRIPLETS[arch]}" if arch in TRIPLETS else None,
         packages=packages,
         plugin_files=parsed("nvinfer_plugin", p.parse_ls_libraries, empty=()),
-        provisioned=parsed("dsprov_state", p.parse_state, empty={}),
+        provisioned=parsed("dsprov_state", lambda text: dict(State.parse("", text, strict=False)), empty={}),
         warnings=tuple(warnings),
         plugin_state=p.parse_plugin_files(sections["plugin_files"]),
         nvinfer_configs=sections["nvinfer_configs"],

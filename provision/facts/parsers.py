@@ -462,15 +462,6 @@ def parse_pyds_import(text: str) -> str | None:
     return version.strip() if asked.strip() == "asked" else None
 
 
-def parse_state(text: str) -> dict:
-    """This tool's own state file (JSON) on the host."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 @dataclass
 class Sections:
     """A probe output split into its sections (name -> raw text)."""

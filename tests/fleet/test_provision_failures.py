@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provision.steps.trt_oss import BuildSpec
+from provision.capabilities.trt_oss import BuildSpec
 
 from .helpers import hosts
 

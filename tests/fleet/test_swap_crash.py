@@ -23,7 +23,7 @@ from provision.provisioner import HostReport, provision_host, rollback_host, run
 from provision.runners import runner_for
 from provision.state import SAVED_DIR, read_state
 from provision.runners.base import FileOps
-from provision.steps.base import StepContext
+from provision.core.step import StepContext
 
 pytestmark = pytest.mark.fleet
 HOST = "t4-01"

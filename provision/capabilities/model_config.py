@@ -11,13 +11,13 @@ from provision.deepstream.engine_plan import effective_precision
 from provision.deepstream.labels import Labels, coco_labels
 from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.onnx_file import HEAD_BYTES, onnx_problem
-from provision.steps.parser_lib import parser_library_step
+from provision.capabilities.parser_lib import parser_library_step
 from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import Settings
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.core.step import Step, StepContext, StepFailed, q
 from provision.runners.base import refusal, writable_command
-from provision.steps.engines import folder_writable
+from provision.capabilities.engines import folder_writable
 
 
 @dataclass

@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.artifacts import ArtifactStore
-from provision.detect import Detection
+from provision.core.detection import Detection
 from provision.errors import ProvisionError
 from provision.matrix import Matrix, Status
 from provision.options import DEFAULT_BUILD_DIR, DEFAULT_PYDS_REPO, Flags, Settings
-from provision.steps.pyds_build import PIP_PLATFORMS, PydsBuildSpec
+from provision.capabilities.pyds_build import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
-from provision.steps.base import Step
-from provision.steps.pyds import BuildPyds, InstallPyds
-from provision.steps.trt_oss import build_jobs
+from provision.core.step import Step
+from provision.capabilities.pyds import BuildPyds, InstallPyds
+from provision.capabilities.trt_oss import build_jobs
 
 class PydsNotApplicable(ProvisionError):
     """pyds cannot be built or installed on this host; the message says why."""

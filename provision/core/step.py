@@ -12,15 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from provision.core.capability import Observed
+from provision.downloads import LOW_SPEED_LIMIT
 from provision.errors import StepFailed
 from provision.facts import HostFacts
 from provision.options import DEFAULT_STALL_TIMEOUT
 from provision.outcomes import Outcome
 from provision.runners import Result, Runner
 from provision.runners.base import refusal
+from provision.state import State
 
-
-LOW_SPEED_LIMIT = 1000  # bytes per second
 
 
 @dataclass
@@ -30,33 +31,12 @@ class StepContext:
     runner: Runner
     facts: HostFacts
     log: Callable[[str], None] = lambda line: None
-    state: dict = field(default_factory=dict)  # the host's state file (provision/state.py)
+    state: State = field(default_factory=State)  # the host's state file (provision/state.py)
     stall_timeout: int = DEFAULT_STALL_TIMEOUT  # seconds a download may go without progress
     notes: list[str] = field(default_factory=list)  # what the user must be told (the run's message)
-    # The probe's facts still say how the host is (no lock taken, nothing changed since): checks
-    # read them instead of asking the host again.
-    probed: bool = False
-
-    def sha256(self, path: str) -> str | None:
-        """A file's SHA-256 (None when it is absent): the probe's while its facts stand, else asked."""
-        answered, digest = self.facts.plugin_state.digest(path) if self.probed else (False, None)
-        return digest if answered else self.runner.sha256(path)
-
-    def resolved(self, link: str) -> str | None:
-        """`readlink -f link`: the probe's answer while its facts stand, else asked."""
-        answered, target = self.facts.plugin_state.resolved(link) if self.probed else (False, None)
-        if answered:
-            return target
-        result = self.runner.run(readlink_command(link))
-        return result.stdout.strip() if result.ok else None
-
-    def package_version(self, package: str) -> str | None:
-        """The dpkg version of a package: the probe's (it lists libnvinfer*) while its facts
-        stand, else asked."""
-        if self.probed and package.startswith("libnvinfer"):
-            return self.facts.packages.get(package) or None
-        result = self.runner.run(f"dpkg-query -W -f '${{Version}}' {q(package)} 2>/dev/null")
-        return result.stdout.strip() or None if result.ok else None
+    # What the probe saw, while it still says how the host is (no lock taken, nothing changed
+    # since): checks compare with it instead of asking the host again. None: ask the host.
+    observed: Observed | None = None
 
     @property
     def env(self) -> str:

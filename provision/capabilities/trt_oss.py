@@ -22,9 +22,9 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from provision.steps.base import StepContext, StepFailed, list_command, q
-from provision.steps.cached_build import CachedBuild
-from provision.steps.plugin_files import PluginPaths, installed_build
+from provision.core.step import StepContext, StepFailed, list_command, q
+from provision.core.cached_build import CachedBuild
+from provision.capabilities.plugin_files import PluginPaths, installed_build
 
 GIB = 1024 * 1024  # KiB
 JOB_MEMORY_KIB = 3 * GIB // 2  # one nvcc/g++ job of the plugin build: about 1.5 GiB

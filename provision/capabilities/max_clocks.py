@@ -19,14 +19,16 @@ answer): it stores into a fresh file, stdin closed, so it never waits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 from provision.errors import StepFailed
 from provision.facts.power import Clocks, JetsonPower, PowerModel, blocks, max_mode, parse_clocks_show, parse_nvpmodel_q
 from provision.outcomes import Outcome
 from provision.state import STATE_DIR, read_state, write_state
-from provision.steps.base import Step, StepContext, q
+from provision.core.capability import Capability
+from provision.core.step import Step, StepContext, q
 
 UNIT = "dsprov-jetson-clocks.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
@@ -210,6 +212,9 @@ class RestoreClocks(Step):
             raise StepFailed(f"{ctx.runner.host}: after the rollback, {now.says()}")
 
 
-def rollback_steps(state: dict) -> list[Step]:
+def rollback_steps(state: Mapping[str, Any]) -> list[Step]:
     """The rollback's step for a host whose state file records --max-clocks."""
     return [RestoreClocks(state[KEY])] if state.get(KEY) else []
+
+
+CAPABILITY = Capability("max_clocks", rollback=lambda state, survey: rollback_steps(state))

@@ -23,9 +23,9 @@ from provision.artifacts import build_key, git_blob_id, sha256_file
 from provision.outcomes import Outcome
 from provision.errors import ProvisionError
 from provision.matrix import PLATFORMS, PrebuiltInfo, PrebuiltPlugin
-from provision.steps.base import StepContext, StepFailed, q
-from provision.steps.cached_build import CachedBuild
-from provision.steps.plugin_files import PluginPaths, installed_build
+from provision.core.step import StepContext, StepFailed, q
+from provision.core.cached_build import CachedBuild
+from provision.capabilities.plugin_files import PluginPaths, installed_build
 
 SETTING = "dsprov_prebuilt_plugins"
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"

@@ -22,6 +22,7 @@ import base64
 import binascii
 import json
 import posixpath
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -42,7 +43,8 @@ from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
 from provision.runners.base import FILE_FUNCTIONS, refusal
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.core.capability import Capability
+from provision.core.step import Step, StepContext, StepFailed, q
 
 # Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of
 # many files made every run, a no-op rerun included, walk it: bench/engine_search.py). `~` is a root
@@ -108,6 +110,24 @@ real=$(readlink -f "$plugin" 2>/dev/null) && printf 'plugin\t%s\n' "$(sha256sum 
 """
 
 # For each `e:engine` or `m:model`: STAT_FILE's line (`file<TAB>path<TAB>exists<TAB>sha256 (models)<TAB>base64 record (engines)`).
+# Given items (`f:CONFIG`, `r:ROOT`) after the build folder, the probe runs FIND_SCRIPT for the
+# plugin's SONAME link, headed by the arguments it ran with, so that the step knows which question
+# it answers (RebuildEngines._find).
+PROBE = f"""
+section nvinfer_configs
+if [ $# -gt 1 ]; then
+    shift
+    lib=/usr/lib/$(triplet)
+    link=
+    for f in "$lib"/libnvinfer_plugin.so.*; do
+        case ${{f##*/libnvinfer_plugin.so.}} in *.*) ;; *) link=$f ;; esac
+    done
+    printf 'args\\t%s' "$link"; printf '\\t%s' "$@"; echo
+    sh -c {shlex.quote(FIND_SCRIPT)} survey "$link" "$@"
+fi
+"""
+
+
 STAT_SCRIPT = STAT_FILE + r"""
 for arg in "$@"; do stat_file "${arg%%:*}" "${arg#*:}"; done
 """
@@ -362,7 +382,8 @@ class RebuildEngines(Step):
         return f"sh -s -- {q(self.plugin_link)} " + " ".join(q(i) for i in self.search_items())
 
     def _find(self, ctx: StepContext) -> str:
-        head, _, found = ctx.facts.nvinfer_configs.partition("\n") if ctx.probed else ("", "", "")
+        seen = ctx.observed.view("engines") if ctx.observed else None
+        head, _, found = (seen or "").partition("\n")
         if head == "\t".join(("args", self.plugin_link, *self.search_items())):
             ctx.log(f"(the probe ran) {self._find_command()}")
             return found
@@ -561,3 +582,6 @@ def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots
         plugin_link=f"{f.lib_dir}/libnvinfer_plugin.so.{f.tensorrt.major}",
         progress=progress,
     )
+
+
+CAPABILITY = Capability("engines", probe=PROBE, observe=lambda sections: sections["nvinfer_configs"])

@@ -19,7 +19,7 @@ from provision.artifacts import fetch
 from provision.facts.parsers import parse_cmake_version
 from provision.matrix.rows import CmakeArchive
 from provision.options import DEFAULT_BUILD_DIR
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.core.step import Step, StepContext, StepFailed, q
 
 LINKED = ("cmake", "ctest", "cpack")
 
@@ -83,7 +83,7 @@ class EnsureCmake(Step):
     def check(self, ctx: StepContext) -> str | None:
         """New enough (the probe's version while its facts stand), or not needed: every build that
         needs it copies its key (installed, cached, or built by another host now)."""
-        current = self.installed if ctx.probed else self._current(ctx)
+        current = self.installed if ctx.observed else self._current(ctx)
         if current and current >= self.minimum:
             return f"cmake {current} is new enough"
         if self.for_builds and not any(build.builds_here(ctx) for build in self.for_builds):

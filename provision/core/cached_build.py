@@ -24,10 +24,10 @@ from typing import IO, TYPE_CHECKING, Any
 from provision.artifacts import ArtifactStore, build_key, sha256_file
 from provision.outcomes import Outcome
 from provision.runners.base import refusal
-from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+from provision.core.step import Step, StepContext, StepFailed, q, remote_commit
 
 if TYPE_CHECKING:
-    from provision.steps.cmake import EnsureCmake
+    from provision.capabilities.cmake import EnsureCmake
 
 
 @dataclass
@@ -96,7 +96,7 @@ class CachedBuild(Step):
         key = self.resolve_key(ctx)
         if self.installed_key(ctx) == key or self.cached(key):
             return False
-        if ctx.probed:
+        if ctx.observed:
             return True
         if self._claim is None:
             self._claim = self.store.claim(key)
