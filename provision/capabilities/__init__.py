@@ -8,12 +8,25 @@ rollback), one line below, its options in provision/options.py.
 
 from __future__ import annotations
 
-from provision.capabilities import engines, max_clocks, plugin_swap, pyds
+from provision.capabilities import (
+    cmake,
+    engines,
+    max_clocks,
+    model_config,
+    plugin_swap,
+    prebuilt_plugin,
+    pyds_plan,
+    trt_oss,
+)
 from provision.core.capability import Capability
 
 REGISTRY: tuple[Capability, ...] = (
     max_clocks.CAPABILITY,  # first: the builds and the engines' kernel timing then run at full clocks
-    plugin_swap.CAPABILITY,
-    pyds.CAPABILITY,
-    engines.CAPABILITY,
+    cmake.CAPABILITY,  # no steps of its own: provides "cmake" to the builds that require it
+    prebuilt_plugin.CAPABILITY,  # NVIDIA's prebuilt plugin library, where it is the source
+    trt_oss.CAPABILITY,  # else the TensorRT OSS build (or the guides' "nothing to do")
+    plugin_swap.CAPABILITY,  # swaps in whichever library the plan has
+    pyds_plan.CAPABILITY,  # the DeepStream Python bindings
+    model_config.CAPABILITY,  # dsprov_models: parser libraries and nvinfer configs
+    engines.CAPABILITY,  # every stale engine, after the swap and the new configs
 )

@@ -43,8 +43,10 @@ from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
 from provision.runners.base import FILE_FUNCTIONS, refusal
+from provision.capabilities.model_config import WriteModelConfig
 from provision.core.capability import Capability
-from provision.core.step import Step, StepContext, StepFailed, q
+from provision.core.plan import Planning
+from provision.core.step import Step, StepContext, StepFailed, folder_writable, q
 
 # Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of
 # many files made every run, a no-op rerun included, walk it: bench/engine_search.py). `~` is a root
@@ -554,12 +556,6 @@ def _refuse_conflicts(gies: list[Engine]) -> None:
                              + "): set model-engine-file in each app config's group")
 
 
-def folder_writable(ctx: StepContext, path: str) -> bool:
-    """Whether the login user can create files beside `path` (creating its folder if need be)."""
-    folder = q(posixpath.dirname(path))
-    return ctx.runner.run(f"mkdir -p {folder} 2>/dev/null; [ -w {folder} ]").ok
-
-
 def engine_roots(settings: Settings) -> tuple[str, ...]:
     """`dsprov_engine_roots`, else the defaults."""
     return tuple(str(v) for v in settings.engine_roots) if settings.engine_roots else DEFAULT_ROOTS
@@ -584,4 +580,21 @@ def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots
     )
 
 
-CAPABILITY = Capability("engines", probe=PROBE, observe=lambda sections: sections["nvinfer_configs"])
+WHY = "an engine is built against one plugin library: a swap or a new model config makes it stale or missing"
+
+
+def plan(p: Planning) -> None:
+    """Rebuild every stale engine of the configs the plan writes and of the searched roots (after
+    the swap, which makes all of them stale); a host without a GPU gets a note."""
+    if not p.detection.facts.gpus:
+        p.plan.notes.append("engines and models: no GPU found, skipped")
+        return
+    if p.options.skip_engines:
+        p.plan.notes.append("engines: skipped (--skip-engines)")
+        return
+    configs = tuple(s.setup.config for s in p.plan.steps if isinstance(s, WriteModelConfig))
+    if configs or p.options.engine_roots:
+        p.plan.add(WHY, rebuild_engines_step(p.detection, p.matrix, configs, p.options.engine_roots))
+
+
+CAPABILITY = Capability("engines", plan=plan, probe=PROBE, observe=lambda sections: sections["nvinfer_configs"])

@@ -28,6 +28,7 @@ from provision.facts.power import Clocks, JetsonPower, PowerModel, blocks, max_m
 from provision.outcomes import Outcome
 from provision.state import STATE_DIR, read_state, write_state
 from provision.core.capability import Capability
+from provision.core.plan import Planning
 from provision.core.step import Step, StepContext, q
 
 UNIT = "dsprov-jetson-clocks.service"
@@ -217,4 +218,17 @@ def rollback_steps(state: Mapping[str, Any]) -> list[Step]:
     return [RestoreClocks(state[KEY])] if state.get(KEY) else []
 
 
-CAPABILITY = Capability("max_clocks", rollback=lambda state, survey: rollback_steps(state))
+def plan(p: Planning) -> None:
+    """--max-clocks: the Jetson's maximum power mode and pinned clocks, first (the builds and the
+    engine builds' timing of kernels then run at full clocks); elsewhere a note says why not."""
+    if not p.options.max_clocks:
+        return
+    target = target_or_why(p.detection.facts.power, p.detection.facts.platform)
+    if isinstance(target, str):
+        p.plan.notes.append(f"max clocks: skipped: {target}")
+        return
+    p.plan.add("--max-clocks: builds and engine timing then run at the module's full clocks",
+               MaxClocks(target, reading(p.detection.facts.power)))
+
+
+CAPABILITY = Capability("max_clocks", plan=plan, rollback=lambda state, survey: rollback_steps(state))

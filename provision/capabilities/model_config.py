@@ -15,9 +15,10 @@ from provision.capabilities.parser_lib import parser_library_step
 from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import Settings
-from provision.core.step import Step, StepContext, StepFailed, q
+from provision.core.capability import Capability
+from provision.core.plan import Planning
+from provision.core.step import folder_writable, Step, StepContext, StepFailed, q
 from provision.runners.base import refusal, writable_command
-from provision.capabilities.engines import folder_writable
 
 
 @dataclass
@@ -149,3 +150,20 @@ def model_steps(detection, matrix, settings: Settings, models: list[tuple[ModelS
         configs.append(config)
         warnings += [f"{setup.config}: {n}" for n in notes]
     return ModelSteps(list(libraries.values()), configs, warnings)
+
+
+def plan(p: Planning) -> None:
+    """dsprov_models: each model's parser library and nvinfer config (the engines follow); a host
+    without a GPU is noted by the engines."""
+    options = p.options
+    if not p.detection.facts.gpus:
+        return
+    if options.skip_models and options.settings.models:
+        p.plan.notes.append("models: skipped (--skip-models)")
+    elif options.models:
+        models = model_steps(p.detection, p.matrix, options.settings, list(options.models), p.store)
+        p.plan.add("dsprov_models asks for it", *models.steps)
+        p.plan.notes += models.warnings
+
+
+CAPABILITY = Capability("model_config", plan=plan)

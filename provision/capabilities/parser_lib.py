@@ -19,9 +19,8 @@ from provision.artifacts import ArtifactStore, build_key
 from provision.deepstream.custom_lib import COMMIT, LibrarySource
 from provision.options import DEFAULT_BUILD_DIR, Settings
 from provision.runners.base import refusal, writable_command
-from provision.core.step import StepContext, StepFailed, q
+from provision.core.step import folder_writable, StepContext, StepFailed, q
 from provision.core.cached_build import CachedBuild
-from provision.capabilities.engines import folder_writable
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from provision.outcomes import Outcome
 from provision.runners.base import FILE_FUNCTIONS, file_digest, refusal, sha256_command
 from provision.state import SAVED_DIR, State, write_state
 from provision.core.capability import Capability
+from provision.core.plan import Planning
 from provision.core.step import Step, StepContext, StepFailed, q, readlink_command
 from provision.capabilities import plugin_files
 from provision.capabilities.plugin_files import PluginPaths, file_sha256, installed_build, resolved, soname
@@ -381,8 +382,21 @@ def rollback_plan_steps(state: State, diversions: dict[str, str]) -> list[Step]:
             for path, saved in sorted(diversions.items())]
 
 
+WHY = "programs load {link}: the new library takes the original's place (kept for rollback)"
+
+
+def plan(p: Planning) -> None:
+    """Swap in the new library of the plan's plugin capability (a build or NVIDIA's prebuilt one)."""
+    source = p.plan.provider("plugin-library")
+    if source is None:
+        return
+    installed = source.installed  # type: ignore[attr-defined]
+    force = p.options.force and isinstance(source, BuildPlugin)  # a prebuilt library never takes over
+    p.plan.add(WHY.format(link=installed.soname_link), SwapPlugin(installed, source, p.options.required_plugins, force))
+
+
 CAPABILITY = Capability(
-    "plugin_swap", probe=plugin_files.PROBE, observe=plugin_files.observe,
+    "plugin_swap", plan=plan, probe=plugin_files.PROBE, observe=plugin_files.observe,
     rollback_survey=diversions_command(),
     rollback=lambda state, survey: rollback_plan_steps(state, parse_diversions(survey)),
 )

@@ -19,7 +19,6 @@ from provision.capabilities.pyds_build import PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.core.cached_build import CachedBuild
 from provision.state import STATE_DIR, write_state
-from provision.core.capability import Capability
 from provision.core.step import Step, StepContext, StepFailed, list_command, q
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
@@ -188,6 +187,3 @@ class InstallPyds(Step):
             write_state(ctx, {k: v for k, v in ctx.state.items() if k != "pyds"})
         else:
             ctx.log(f"pyds {self.before} was installed before, not by this tool: it cannot be restored")
-
-
-CAPABILITY = Capability("pyds", probe=PROBE)

@@ -13,9 +13,13 @@ from provision.matrix import Matrix, Status
 from provision.options import DEFAULT_BUILD_DIR, DEFAULT_PYDS_REPO, Flags, Settings
 from provision.capabilities.pyds_build import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
+from provision.capabilities.cmake import CmakeNeed
+from provision.core.cached_build import CachedBuild
+from provision.core.capability import Capability
+from provision.core.plan import PlanRefused, Planning
 from provision.core.step import Step
-from provision.capabilities.pyds import BuildPyds, InstallPyds
-from provision.capabilities.trt_oss import build_jobs
+from provision.capabilities.pyds import PROBE, BuildPyds, InstallPyds
+from provision.core.cached_build import build_jobs
 
 class PydsNotApplicable(ProvisionError):
     """pyds cannot be built or installed on this host; the message says why."""
@@ -92,3 +96,30 @@ def pyds_steps(detection: Detection, matrix: Matrix, options: PydsOptions, store
     )
     build = BuildPyds(spec, store)
     return PydsSteps([build, InstallPyds(interpreter, build=build)], notes, builds=True)
+
+
+def plan(p: Planning) -> None:
+    """The pyds steps, and cmake (required) where they build; a host they do not apply to gets a
+    note, or, for `invoke pyds` (only pyds), is refused with the reason."""
+    options = p.options.pyds
+    if options.skip and not options.only:
+        p.plan.notes.append("pyds: skipped (--skip-pyds)")
+        return
+    try:
+        pyds = pyds_steps(p.detection, p.matrix, options, p.store)
+        if pyds.builds:
+            try:
+                p.require("cmake", [s for s in pyds.steps if isinstance(s, CachedBuild)], CmakeNeed())
+            except PlanRefused as exc:
+                raise PydsNotApplicable(str(exc).removeprefix(f"{p.host}: ")) from None
+    except PydsNotApplicable as exc:
+        if options.only:
+            raise PlanRefused(f"{p.host}: pyds: {exc}") from None
+        p.plan.notes.append(f"pyds: skipped: {exc}")
+        return
+    p.plan.add(f"the DeepStream Python bindings for python3 {p.detection.facts.python} (--skip-pyds leaves them out)",
+               *pyds.steps)
+    p.plan.notes += pyds.notes
+
+
+CAPABILITY = Capability("pyds", probe=PROBE, plan=plan)

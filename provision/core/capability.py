@@ -18,7 +18,7 @@ from provision.state import State
 
 if TYPE_CHECKING:
     from provision.core.step import Step
-    from provision.plan import Planning
+    from provision.core.plan import Planning
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,11 @@ class Capability:
     observe: Callable[[Sections], Any] | None = None
     # adds its steps, notes and why-lines to the plan (or raises PlanRefused)
     plan: Callable[[Planning], None] | None = None
+    # what it provides to other capabilities' steps (e.g. "cmake", which a build requires): whether
+    # the host meets a need already, else a step that meets it with its why-line (Planning.require)
+    provides: str = ""
+    met: Callable[[Planning, Any], bool] | None = None
+    provide: Callable[[Planning, Any], tuple[str, Step]] | None = None
     # what `rollback` asks the host besides the state file (one command, its output this section)
     rollback_survey: str = ""
     # the state record and its survey section -> the steps that undo what it changed

@@ -6,6 +6,7 @@ does it; `verify` proves it; `rollback` undoes what `apply` changed when `verify
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -111,6 +112,11 @@ class Step:
     def rollback(self, ctx: StepContext) -> None:
         """Undo apply (steps that change the system)."""
 
+    def serve(self, dependent: Step) -> None:
+        """A step that provides something (`provides`) learns of a step that requires it (the plan's
+        Planning.require)."""
+        raise NotImplementedError(f"{self.name} provides nothing")
+
 
 def q(value: object) -> str:
     """shlex.quote for any value that goes into a command."""
@@ -122,6 +128,12 @@ def list_command(folder: str, pattern: str) -> str:
     name stays one path, where `ls ... | split()` made two); nothing when none matches (or the
     folder vanished), for the caller to say so."""
     return f"for f in {q(folder)}/{pattern}; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; true"
+
+
+def folder_writable(ctx: StepContext, path: str) -> bool:
+    """Whether the login user can create files beside `path` (creating its folder if need be)."""
+    folder = q(posixpath.dirname(path))
+    return ctx.runner.run(f"mkdir -p {folder} 2>/dev/null; [ -w {folder} ]").ok
 
 
 def readlink_command(link: str) -> str:
