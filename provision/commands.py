@@ -10,7 +10,7 @@ from provision.closed_pipe import Console
 from rich.markup import escape
 from rich.text import Text
 
-from provision import cancel, documents, report, settings
+from provision import cancel, documents, report, validators
 from provision.core.detection import Detection
 from provision.detect import analyse, capture, read_capture
 from provision.errors import ProvisionError
@@ -20,7 +20,7 @@ from provision.matrix import Matrix, Stack, Status
 from provision.exit_codes import fleet_exit
 from provision.outcomes import NOT_OK, EngineOutcome, RunResult
 from provision.runners import runner_for
-from provision.options import Flags, Settings, check_settings
+from provision.options import Flags, Settings
 
 console = Console()
 
@@ -166,7 +166,7 @@ def _checked_hosts(inv: Inventory, pattern: str) -> list[str]:
     (exit 2) before any host is touched."""
     names = inv.resolve(pattern)
     for name in names:
-        check_settings(inv.host(name).vars, name)
+        inv.host(name).settings  # noqa: B018 (resolved once: the run reuses them)
     return names
 
 
@@ -210,7 +210,7 @@ def _run_one(spec, job, dry_run: bool, err: Console):
     log = HostLog(spec.name)
     try:
         with err.status(f"{spec.name}: probing") as status:
-            report, _ = run_job(runner, spec.vars, job, log, dry_run,
+            report, _ = run_job(runner, spec.settings, job, log, dry_run,
                                 progress=lambda what: status.update(f"{spec.name}: {what}"))
     finally:
         runner.close()
@@ -230,12 +230,11 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
 
     for flag, values in (("--config", configs), ("--root", roots)):
         for value in values:
-            settings.path(flag, value)
+            validators.path(flag, value)
     spec = Inventory(inventory).host(host)
-    check_settings(spec.vars, host)
     err = Console(stderr=True, quiet=as_json)
     matrix = Matrix.load()
-    searched = tuple(roots) or (() if configs else engine_roots(Settings.read(spec.vars)))
+    searched = tuple(roots) or (() if configs else engine_roots(spec.settings))
     planned = []
 
     def plan(ctx, detection) -> Plan:
@@ -299,7 +298,7 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
              "--dims": ("infer_dims", dims), "--calib": ("int8_calib_file", int8_calib), "--parser-lib": ("custom_lib_path", parser_lib)}
     model = {}
     for flag, (key, value) in given.items():
-        model[key] = settings.MODEL[key](flag, value) if value is not None else None
+        model[key] = validators.MODEL[key](flag, value) if value is not None else None
     if flags.streams and model["batch_size"] not in (None, flags.streams):
         raise ProvisionError(f"--streams {flags.streams} and --batch-size {model['batch_size']} differ: give one")
     model["batch_size"] = flags.streams or model["batch_size"] or 1
@@ -307,13 +306,13 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     models = parse_models([model], origin="")
     setup = models[0][0]
     spec = Inventory(inventory).host(host)
-    check_settings(spec.vars, host)
+    settings = spec.settings
     err = Console(stderr=True, quiet=as_json)
     matrix = Matrix.load()
     planned = []
 
     def plan(ctx, detection) -> Plan:
-        steps = model_steps(detection, matrix, Settings.read(spec.vars), models)
+        steps = model_steps(detection, matrix, settings, models)
         if not dry_run:
             check_onnx(ctx, setup.onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
         planned.append(steps)

@@ -9,7 +9,7 @@ import shlex
 from importlib.resources import files
 from pathlib import Path
 
-from provision import __version__, input_files, settings
+from provision import __version__, input_files, validators
 from provision.options import DEFAULT_BUILD_DIR
 from provision.errors import ProvisionError
 from provision.capabilities import REGISTRY
@@ -53,7 +53,7 @@ def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[s
     `capture` section that says where and when it was taken. `config_search`: the engines step's
     items (`f:CONFIG`, `r:ROOT`), searched by the probe too so that a rerun asks nothing more."""
     if build_dir:
-        settings.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
+        validators.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
     args = [build_dir or DEFAULT_BUILD_DIR, *config_search]
     result = runner.run_script(probe_script(), *args, timeout=600)
     if "==> uname_m <==" not in result.stdout:

@@ -4,7 +4,7 @@ type, help, default and check.
 `Flags` are what one run asks for: invoke's `--flags` (provision/tasks.py), the Ansible actions'
 arguments (`argument_spec`, provision/ansible_plugins.py) and, through the playbooks,
 `-e dsprov_<flag>`. `Settings` are a host's inventory vars `dsprov_<name>`. Both are frozen
-dataclasses whose fields carry their help and check (provision/settings.py); `Flags.parse` and
+dataclasses whose fields carry their help and check (provision/validators.py); `Flags.parse` and
 `check_settings` run the checks, so a bad value ends the run before any host is touched.
 """
 
@@ -18,8 +18,8 @@ from typing import Any, Callable, Mapping
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from provision import settings as checks
-from provision.settings import BadSetting
+from provision import validators as checks
+from provision.validators import BadSetting
 
 Check = Callable[[str, Any], Any]
 PLUGIN_SOURCES = ("auto", "prebuilt", "build")
@@ -219,6 +219,12 @@ class Settings:
                 value = field.metadata["check"](f"dsprov_{field.name}", value)
             values[field.name] = value
         return cls(**values)
+
+    @classmethod
+    def resolve(cls, host_vars: Mapping[str, Any], host: str | None = None) -> Settings:
+        """A host's settings at the edge (once per host): checked (check_settings), then read."""
+        check_settings(host_vars, host)
+        return cls.read(host_vars)
 
 
 def check_settings(host_vars: Mapping[str, Any], host: str | None = None) -> None:

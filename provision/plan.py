@@ -20,7 +20,7 @@ from provision.deepstream.model_config import ModelSetup
 from provision.errors import ProvisionError
 from provision.matrix import CmakeArchive, Matrix, PrebuiltInfo, Status
 from provision.options import DEFAULT_TRT_OSS_REPO, Flags, Settings
-from provision.settings import byte_size
+from provision.validators import byte_size
 
 __all__ = ["Options", "Plan", "PlanRefused", "make_plan"]
 
@@ -53,8 +53,12 @@ class Options:
 
     @classmethod
     def from_settings(cls, host_vars: dict[str, Any], flags: Flags = Flags()) -> Options:
-        """The options of a run's flags over a host's `dsprov_*` vars."""
-        settings = Settings.read(host_vars)
+        """The options of a run's flags over a host's `dsprov_*` vars (read, not checked)."""
+        return cls.of(Settings.read(host_vars), flags)
+
+    @classmethod
+    def of(cls, settings: Settings, flags: Flags = Flags()) -> Options:
+        """The options of a run's flags over a host's settings (resolved at the edge)."""
         return cls(
             gpu_archs=flags.gpu_archs,
             trt_oss_ref=flags.trt_oss_ref,

@@ -25,7 +25,7 @@ from provision.runners.lock import acquire
 from provision.matrix import Matrix
 from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for
-from provision.options import Flags, Settings, check_settings
+from provision.options import Flags, Settings
 from provision.outcomes import Outcome, RunResult, StepStatus
 from provision.rollback import NOTHING_TO_ROLL_BACK, rollback_steps
 from provision.state import read_state
@@ -203,7 +203,7 @@ class Job:
 
 def run_job(
     runner: Runner,
-    host_vars: dict,
+    settings: Settings,
     job: Job,
     log: HostLog,
     dry_run: bool = False,
@@ -212,7 +212,7 @@ def run_job(
 ) -> tuple[HostReport, Detection | None]:
     """The one executor of every command (invoke and Ansible alike): detect, plan, lock, run, report.
 
-    `host_vars` are the host's inventory vars. dry_run stops after the plan; check_only also asks
+    `settings` are the host's, resolved at the edge (Settings.resolve). dry_run stops after the plan; check_only also asks
     each step whether it would change anything, still changing nothing (no lock either); a plan
     without steps takes no lock. Never raises a ProvisionError: the report says; the detection is
     None when the probe failed (or the job needs none).
@@ -221,8 +221,6 @@ def run_job(
     started = time.monotonic()
     detection = None
     try:
-        check_settings(host_vars, runner.host)
-        settings = Settings.read(host_vars)
         if job.probe:
             roots = [item[2:] for item in job.config_search if item.startswith("r:")]
             search = f", engine search in {', '.join(roots)}" if roots else ""
@@ -310,9 +308,9 @@ def _result_of(exc: ProvisionError) -> RunResult:
     return RunResult.UNREACHABLE if isinstance(exc, (HostUnreachable, WrongSudoPassword)) else RunResult.FAILED
 
 
-def provision_job(host_vars: dict, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:
+def provision_job(settings: Settings, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:
     """`provision` and `pyds` (flags.pyds_only): the plan of plan.py for the host's facts."""
-    options = Options.from_settings(host_vars, flags)
+    options = Options.of(settings, flags)
     search = () if flags.skip_engines or flags.pyds_only else (
         *(f"f:{setup.config}" for setup, _ in options.models), *(f"r:{root}" for root in options.engine_roots))
     return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix,
@@ -334,18 +332,20 @@ def rollback_job() -> Job:
 def run_on_host(
     host: str,
     inventory: Inventory,
-    job_for: Callable[[dict], Job],
+    job_for: Callable[[Settings], Job],
     dry_run: bool = False,
     log_dir: Path | None = None,
     progress: Callable[[str], None] = lambda s: None,
 ) -> HostReport:
-    """Run the job `job_for(host_vars)` on one inventory host. Never raises: the report says."""
+    """Run the job `job_for(settings)` on one inventory host (its settings resolved here, once).
+    Never raises: the report says."""
     log = HostLog(host, log_dir)
     runner = None
     try:
         spec = inventory.host(host)
         runner = runner_for(spec)
-        report, _ = run_job(runner, spec.vars, job_for(spec.vars), log, dry_run, progress=progress)
+        settings = spec.settings
+        report, _ = run_job(runner, settings, job_for(settings), log, dry_run, progress=progress)
     except ProvisionError as exc:
         report = HostReport(host, result=_result_of(exc), message=str(exc), log=str(log.path))
         log(f"error: {exc}")
@@ -367,7 +367,7 @@ def provision_host(
     progress: Callable[[str], None] = lambda s: None,
 ) -> HostReport:
     """Detect, plan and (unless dry_run) apply on one inventory host. Never raises: the report says."""
-    return run_on_host(host, inventory, lambda host_vars: provision_job(host_vars, flags, matrix, store),
+    return run_on_host(host, inventory, lambda settings: provision_job(settings, flags, matrix, store),
                        dry_run, log_dir, progress)
 
 
@@ -398,4 +398,4 @@ def rollback_host(host: str, inventory_source: str | None) -> HostReport:
     file; a host with nothing to restore is left as it is (no lock is taken, no folder made)."""
     inventory = Inventory(inventory_source)
     inventory.host(host)  # an unknown host is an error, not a report
-    return run_on_host(host, inventory, lambda host_vars: rollback_job())
+    return run_on_host(host, inventory, lambda settings: rollback_job())

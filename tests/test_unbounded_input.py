@@ -65,7 +65,7 @@ def test_unicode_forks_is_one_line():
     """The Ansible actions' `forks` and `-e dsprov_forks` come as strings to Flags.parse (invoke's own
     `--forks` is an int flag: invoke refuses what int() refuses before any task runs)."""
     from provision.options import Flags
-    from provision.settings import BadSetting
+    from provision.validators import BadSetting
 
     for value in ("²", "٣", "1e3", "-1", "99999"):
         with pytest.raises(BadSetting, match=f"^--forks: '{value}' is not a whole number from 1 to 1000$"):
