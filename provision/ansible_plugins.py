@@ -187,4 +187,4 @@ class RecapCallback(CallbackBase):
         widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
         self._display.banner("DSPROV RECAP")
         for row in rows:
-            self._display.display("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+            self._display.display("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])

@@ -99,7 +99,7 @@ def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, pl
             raise ProvisionError(f"--platform: {platform!r} is not jetson or x86")
         if platform is None and ("jetpack" in parsed or "l4t" in parsed):
             platform = "jetson"
-        verdicts = Matrix.load().check(Stack(platform=platform, **parsed))
+        verdicts = Matrix.load().check(Stack(platform=platform, **parsed))  # type: ignore[arg-type]
         title = "what-if: " + ", ".join(f"{k} {v}" for k, v in given.items())
         subject = {"what_if": {"platform": platform, **{k: str(v) for k, v in parsed.items()}}}
     if as_json:
@@ -111,7 +111,7 @@ def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, pl
 
 def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:
     """Provision hosts (names or groups, comma-separated) in parallel; 1 if any host failed."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     from provision.provisioner import provision_hosts
 
@@ -121,7 +121,7 @@ def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=F
         SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True, disable=as_json or not sys.stderr.isatty(),
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(host: str, what: str) -> None:
             if host not in tasks:

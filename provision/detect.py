@@ -58,7 +58,7 @@ def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[s
     result = runner.run_script(probe_script(), *args, timeout=600)
     if "==> uname_m <==" not in result.stdout:
         raise ProvisionError(f"{runner.host}: the probe did not run: {result.tail(3) or 'no output'}")
-    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     header = f"==> capture <==\nhost: {runner.host}\ndate: {stamp}\ntool: dsprov {__version__}\n"
     return header + result.stdout
 

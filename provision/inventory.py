@@ -14,7 +14,8 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from provision import input_files
 from provision.errors import ProvisionError, UnknownHost
@@ -229,7 +230,7 @@ class _ParseFailures:
 
     PREFERRED = {".yml": ("yaml", "auto"), ".yaml": ("yaml", "auto"), ".json": ("yaml", "auto")}
 
-    def __enter__(self) -> "_ParseFailures":
+    def __enter__(self) -> _ParseFailures:
         import ansible.inventory.manager as manager
 
         self.module, self.display = manager, manager.display

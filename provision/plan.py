@@ -50,6 +50,8 @@ class Options:
     # the DeepStream Python bindings
     pyds: PydsOptions = PydsOptions()
     max_clocks: bool = False  # a Jetson's maximum power mode and pinned clocks
+    # the run's flags as given: a capability reads its own flags here (and its settings in `settings`)
+    flags: Flags = Flags()
 
     @classmethod
     def from_settings(cls, host_vars: dict[str, Any], flags: Flags = Flags()) -> Options:
@@ -78,6 +80,7 @@ class Options:
             settings=settings,
             pyds=PydsOptions.from_settings(settings, flags),
             max_clocks=flags.max_clocks,
+            flags=flags,
         )
 
 

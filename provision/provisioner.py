@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import datetime as dt
 import logging
 import os
@@ -13,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from provision import cancel
 from provision.artifacts import ArtifactStore, cache_root
@@ -95,7 +96,7 @@ class HostLog:
         host = host.replace("/", "_").lstrip(".") or "_"  # an inventory name is a file name here, inside `folder`
         runs = folder / host
         runs.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
         self.path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident()}.log"
         self.path.touch(exist_ok=False)
         self.handler, self.on_line = logging.FileHandler(self.path, encoding="utf-8"), on_line
@@ -322,7 +323,7 @@ def rollback_job() -> Job:
     clocks before --max-clocks (no probe needed); a plugin library dpkg diverts for dsprov is
     restored from the diversion's saved copy even when the state file cannot be read."""
 
-    def plan(ctx: StepContext, detection: None) -> Plan:
+    def plan(ctx: StepContext, detection: Detection | None) -> Plan:
         steps = rollback_steps(ctx)
         return Plan(ctx.runner.host, steps, [] if steps else [NOTHING_TO_ROLL_BACK])
 
@@ -386,7 +387,7 @@ def provision_hosts(
     with ThreadPoolExecutor(max_workers=max(1, min(flags.forks, len(hosts)))) as pool:
         futures = [
             pool.submit(
-                provision_host, h, inventory, flags, matrix, store, dry_run, log_dir, lambda s, h=h: progress(h, s)
+                provision_host, h, inventory, flags, matrix, store, dry_run, log_dir, functools.partial(progress, h)
             )
             for h in hosts
         ]

@@ -25,7 +25,7 @@ import posixpath
 import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from provision import cancel
 from provision.deepstream.engine_plan import (
@@ -491,7 +491,7 @@ class RebuildEngines(Step):
         built = ctx.runner.run(f"[ -s {q(staged)} ]", sudo=sudo).ok
         if not result.ok or "&&&& PASSED" not in result.stdout or not built:
             ctx.sh(f"rm -rf {q(private)}", sudo=sudo, check=False)
-            errors = [l for l in (result.stdout + result.stderr).splitlines() if "[E]" in l or "FAILED" in l]
+            errors = [line for line in (result.stdout + result.stderr).splitlines() if "[E]" in line or "FAILED" in line]
             hint = "" if (states.get(c.onnx_file) and states[c.onnx_file].exists) else f" ({c.onnx_file} is missing)"
             raise StepFailed(f"{ctx.runner.host}: trtexec failed for {c.path}{hint}: "
                              f"{(errors[0] if errors else result.tail(1)).strip()}")

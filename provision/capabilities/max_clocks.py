@@ -176,8 +176,7 @@ def restore(ctx: StepContext) -> None:
         ctx.sh(set_mode_command(previous), sudo=True)
     ctx.sh(DISABLE, sudo=True)
     ctx.sh(f"jetson_clocks --restore {q(record['stored'])} </dev/null && rm -f {q(record['stored'])}", sudo=True)
-    state.pop(KEY)
-    write_state(ctx, state)
+    write_state(ctx, {k: v for k, v in state.items() if k != KEY})
 
 
 @dataclass

@@ -11,7 +11,7 @@ from provision.deepstream.engine_plan import effective_precision
 from provision.deepstream.labels import Labels, coco_labels
 from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.onnx_file import HEAD_BYTES, onnx_problem
-from provision.capabilities.parser_lib import parser_library_step
+from provision.capabilities.parser_lib import ParserLibrary, parser_library_step
 from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import Settings
@@ -66,7 +66,7 @@ class WriteModelConfig(Step):
 
 
 def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, coco: dict,
-                      store=None) -> tuple[list[Step], list[str]]:
+                      store=None) -> tuple[tuple[ParserLibrary, WriteModelConfig], list[str]]:
     """The custom library and config steps for one model on a detected host, and the warnings
     to show (duplicate category ids, a precision the GPU cannot run)."""
     f = detection.facts
@@ -81,7 +81,7 @@ def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, 
     kind = setup.model_kind
     parser = parser_library_step(f, settings, kind.library, setup.library_path, kind.functions, store)
     config = WriteModelConfig(setup, labels, render_config(setup, len(labels.names), precision))
-    return [parser, config], warnings
+    return (parser, config), warnings
 
 
 def check_onnx(ctx: StepContext, path: str, what: str = "--onnx") -> None:
@@ -141,7 +141,7 @@ class ModelSteps:
 def model_steps(detection, matrix, settings: Settings, models: list[tuple[ModelSetup, dict]],
                 store=None) -> ModelSteps:
     """Steps for parsed models: one parser library per path, then one config per model."""
-    libraries: dict[str, Step] = {}
+    libraries: dict[str, ParserLibrary] = {}
     configs: list[WriteModelConfig] = []
     warnings: list[str] = []
     for setup, coco in models:

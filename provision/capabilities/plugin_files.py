@@ -44,7 +44,7 @@ def soname(library: Path) -> str | None:
         with library.open("rb") as handle:
             for section in ELFFile(handle).iter_sections():
                 if isinstance(section, DynamicSection):
-                    return next((t.soname for t in section.iter_tags("DT_SONAME")), None)
+                    return next((t.soname for t in section.iter_tags("DT_SONAME")), None)  # type: ignore[attr-defined]
     except (ELFError, OSError):
         return None
     return None

@@ -34,7 +34,9 @@ from provision.core.plan import Planning
 from provision.core.step import Step, StepContext, StepFailed, q, readlink_command
 from provision.capabilities import plugin_files
 from provision.capabilities.plugin_files import PluginPaths, file_sha256, installed_build, resolved, soname
+from provision.capabilities.prebuilt_plugin import FetchPrebuiltPlugin
 from provision.capabilities.trt_oss import BuildPlugin
+from provision.core.cached_build import CachedBuild
 
 DIVERT_PACKAGE = "dsprov"
 PREVIOUS_DIR = f"{SAVED_DIR}/previous"  # originals replaced by a forced swap, kept by SHA-256
@@ -171,7 +173,7 @@ class SwapPlugin(Step):
     """Install a built plugin library (a controller file) in place of the system one."""
 
     paths: PluginPaths
-    build: BuildPlugin  # gives the library (a controller file in the artifact cache) at run time
+    build: CachedBuild  # gives the library (a controller file in the artifact cache) at run time
     required_plugins: tuple[str, ...]
     force: bool = False  # replace a library that is neither the original nor this tool's build
     taken: Takeover | None = field(default=None, init=False)
@@ -283,7 +285,7 @@ class SwapPlugin(Step):
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
         if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
-        for plugin, command in zip(self.required_plugins, self.verify_commands()[2:]):
+        for plugin, command in zip(self.required_plugins, self.verify_commands()[2:], strict=False):
             if not ctx.runner.run(command).ok:
                 raise StepFailed(f"{ctx.runner.host}: the installed library lacks {plugin}")
         verify_loads(ctx, p.path)
@@ -318,10 +320,10 @@ def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:
     result = ctx.sh(restore_command(p, plugin.get("saved") or saved or p.saved, original), sudo=True, check=False)
     if not result.ok:
         raise StepFailed(f"{ctx.runner.host}: {refusal(result)}")
-    state = {k: v for k, v in state.items() if k != "plugin"}
+    kept = {k: v for k, v in state.items() if k != "plugin"}
     if plugin.get("previous_originals"):  # still on the host: keep them on record
-        state["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
-    write_state(ctx, state)
+        kept["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
+    write_state(ctx, kept)
 
 
 NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap and dpkg diverts no library for dsprov"
@@ -388,9 +390,9 @@ WHY = "programs load {link}: the new library takes the original's place (kept fo
 def plan(p: Planning) -> None:
     """Swap in the new library of the plan's plugin capability (a build or NVIDIA's prebuilt one)."""
     source = p.plan.provider("plugin-library")
-    if source is None:
+    if not isinstance(source, (BuildPlugin, FetchPrebuiltPlugin)):
         return
-    installed = source.installed  # type: ignore[attr-defined]
+    installed = source.installed
     force = p.options.force and isinstance(source, BuildPlugin)  # a prebuilt library never takes over
     p.plan.add(WHY.format(link=installed.soname_link), SwapPlugin(installed, source, p.options.required_plugins, force))
 

@@ -11,7 +11,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from provision.core.capability import Observed
 from provision.downloads import LOW_SPEED_LIMIT

@@ -176,7 +176,7 @@ def parse_nvidia_smi_query(text: str) -> NvidiaSmi | None:
         if header is None or len(cells) != len(header):
             errors.append(", ".join(cells))
             continue
-        values = dict(zip(header, cells))
+        values = dict(zip(header, cells, strict=False))
         gpus.append(
             SmiGpu(
                 name=values["name"],
