@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import Any
 from pathlib import Path
 
 from provision.closed_pipe import Console
@@ -223,38 +224,25 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     --config cannot be rebuilt."""
     from rich.table import Table
 
-    from provision.matrix import Matrix
-    from provision.plan import Plan
-    from provision.provisioner import Job
-    from provision.capabilities.engines import engine_roots, rebuild_engines_step
+    from provision.provisioner import engines_job
 
     for flag, values in (("--config", configs), ("--root", roots)):
         for value in values:
             validators.path(flag, value)
     spec = Inventory(inventory).host(host)
     err = Console(stderr=True, quiet=as_json)
-    matrix = Matrix.load()
-    searched = tuple(roots) or (() if configs else engine_roots(spec.settings))
-    planned = []
-
-    def plan(ctx, detection) -> Plan:
-        step = rebuild_engines_step(detection, matrix, tuple(configs), searched,
-                                    progress=lambda line: err.print(f"{host}: {line}", markup=False))
-        if dry_run:
-            step.survey(ctx)  # classify (reads only): the plan lists each rebuild's commands
-        planned.append(step)
-        return Plan(host, [step])
-
+    job = engines_job(spec.settings, Matrix.load(), tuple(configs), tuple(roots), dry_run,
+                      progress=lambda line: err.print(f"{host}: {line}", markup=False))
     with cancel.on_sigint():
-        result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+        result = _run_one(spec, job, dry_run, err)
     if cancel.requested():  # after the current engine (provision/capabilities/engines.py): one line, 130
         print(result.message if result.result is RunResult.CANCELLED else f"{host}: cancelled", file=sys.stderr)
         return cancel.EXIT_CANCELLED
-    rows = [e.to_json() for step in planned for e in step.engines]
-    graphs = [g for step in planned for g in step.graphs]
+    rows = result.results.get("engines", [])
+    graphs = result.results.get("graphs", [])
     if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
-    describe = planned[0].describe() if dry_run else []
+    describe = result.results.get("commands", []) if dry_run else []
     if as_json:
         print(documents.dumps(documents.document(
             "engines", host=host, dry_run=dry_run, result=str(result.result),
@@ -284,20 +272,22 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
                     for r in rows) else 0
 
 
-def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=None,
-                      precision="fp16", dims=None, int8_calib=None, parser_lib=None, inventory=None,
-                      dry_run=False, as_json=False, flags: Flags = Flags()) -> int:
-    """Write an nvinfer config and labels for a model on a host; make sure its custom library is there."""
-    from provision.capabilities.model_config import check_onnx, model_steps, parse_models
-    from provision.matrix import Matrix
-    from provision.plan import Plan
-    from provision.provisioner import Job
+# deepstream.config's flags -> the keys of a dsprov_models record (validators.MODEL checks each)
+MODEL_FLAGS = {"--kind": "kind", "--onnx": "onnx", "--coco": "coco", "--out": "config", "--labels": "labels",
+               "--batch-size": "batch_size", "--precision": "precision", "--dims": "infer_dims",
+               "--calib": "int8_calib_file", "--parser-lib": "custom_lib_path"}
 
-    given = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
-             "--labels": ("labels", labels), "--batch-size": ("batch_size", batch_size), "--precision": ("precision", precision),
-             "--dims": ("infer_dims", dims), "--calib": ("int8_calib_file", int8_calib), "--parser-lib": ("custom_lib_path", parser_lib)}
-    model = {}
-    for flag, (key, value) in given.items():
+
+def deepstream_config(host: str, given: dict[str, Any], inventory=None, dry_run=False, as_json=False,
+                      flags: Flags = Flags()) -> int:
+    """Write an nvinfer config and labels for a model on a host (`given`: the task's MODEL_FLAGS);
+    make sure its custom library is there."""
+    from provision.capabilities.model_config import parse_models
+    from provision.provisioner import model_config_job
+
+    model: dict[str, Any] = {}
+    for flag, key in MODEL_FLAGS.items():
+        value = given.get(flag)
         model[key] = validators.MODEL[key](flag, value) if value is not None else None
     if flags.streams and model["batch_size"] not in (None, flags.streams):
         raise ProvisionError(f"--streams {flags.streams} and --batch-size {model['batch_size']} differ: give one")
@@ -306,37 +296,25 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     models = parse_models([model], origin="")
     setup = models[0][0]
     spec = Inventory(inventory).host(host)
-    settings = spec.settings
     err = Console(stderr=True, quiet=as_json)
-    matrix = Matrix.load()
-    planned = []
-
-    def plan(ctx, detection) -> Plan:
-        steps = model_steps(detection, matrix, settings, models)
-        if not dry_run:
-            check_onnx(ctx, setup.onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
-        planned.append(steps)
-        return Plan(host, steps.steps, steps.warnings)
-
-    result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    result = _run_one(spec, model_config_job(spec.settings, Matrix.load(), models, dry_run), dry_run, err)
     if result.result in (RunResult.REFUSED, RunResult.UNREACHABLE) or (result.result is RunResult.FAILED and not result.plan):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
-    (config_step,) = planned[0].configs
-    warnings = planned[0].warnings
+    written, warnings = result.results, result.notes
     failed = result.result is RunResult.FAILED
     if as_json:
         entry = documents.host_report(result)
         print(documents.dumps(documents.document(
             "deepstream.config", host=host, dry_run=dry_run, result=entry["result"],
             message=result.message if failed else "", log=result.log, warnings=list(warnings), config=setup.config,
-            labels=setup.labels, labels_text=config_step.labels.text, config_text=config_step.config_text,
+            labels=setup.labels, labels_text=written["labels_text"], config_text=written["config_text"],
             plan=entry["plan"], steps=entry["steps"])))
     else:
         for warning in warnings:
             err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(result.plan), markup=False, highlight=False)
-            console.print(config_step.config_text, markup=False, highlight=False)
+            console.print(written["config_text"], markup=False, highlight=False)
         for s in result.steps:
             console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
     if failed:  # one line, never wrapped (rich would fold it to the terminal's width)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
+from typing import Any
 
 from provision import cancel
 from provision.artifacts import ArtifactStore, cache_root
@@ -28,6 +29,9 @@ from provision.plan import Options, Plan, PlanRefused, make_plan
 from provision.runners import Runner, WrongSudoPassword, runner_for
 from provision.options import Flags, Settings
 from provision.outcomes import Outcome, RunResult, StepStatus
+from provision.capabilities.engines import engine_roots, rebuild_engines_step
+from provision.capabilities.model_config import check_onnx, model_steps
+from provision.deepstream.model_config import ModelSetup
 from provision.rollback import NOTHING_TO_ROLL_BACK, rollback_steps
 from provision.state import read_state
 from provision.core.step import StepContext, StepFailed
@@ -56,6 +60,8 @@ class HostReport:
     message: str = ""
     steps: list[StepReport] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # the plan's
+    results: dict[str, Any] = field(default_factory=dict)  # what the steps report (Step.results): engines, configs
     log: str = ""
     detection: Detection | None = None  # the probe's, for the summary line and --verbose (None: never probed)
 
@@ -220,7 +226,7 @@ def run_job(
     """
     report = HostReport(runner.host, log=str(log.path))
     started = time.monotonic()
-    detection = None
+    detection, plan = None, None
     try:
         if job.probe:
             roots = [item[2:] for item in job.config_search if item.startswith("r:")]
@@ -234,7 +240,7 @@ def run_job(
             report.detection = detection
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
         plan = _planned(job, ctx, detection)
-        report.plan = plan.lines()
+        report.plan, report.notes = plan.lines(), list(plan.notes)
         for line in report.plan:
             log(line)
         if dry_run or check_only:
@@ -262,6 +268,8 @@ def run_job(
     finally:
         report.seconds = time.monotonic() - started
         report.commands = runner.round_trips
+        for step in plan.steps if plan else ():
+            report.results.update(step.results())
     return report, detection
 
 
@@ -316,6 +324,37 @@ def provision_job(settings: Settings, flags: Flags, matrix: Matrix, store: Artif
         *(f"f:{setup.config}" for setup, _ in options.models), *(f"r:{root}" for root in options.engine_roots))
     return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix,
                config_search=search)
+
+
+def engines_job(settings: Settings, matrix: Matrix, configs: tuple[str, ...], roots: tuple[str, ...],
+                dry_run: bool = False, progress: Callable[[str], None] | None = None) -> Job:
+    """`engines`: the engines capability's step alone, for the given configs and roots (else the
+    host's dsprov_engine_roots); a dry run classifies them (reads only), so that the plan lists
+    each rebuild's commands. The report's results carry the engines and graphs."""
+    searched = roots or (() if configs else engine_roots(settings))
+
+    def plan(ctx: StepContext, detection: Detection | None) -> Plan:
+        step = rebuild_engines_step(detection, matrix, configs, searched, progress=progress)
+        if dry_run:
+            step.survey(ctx)
+        return Plan(ctx.runner.host, [step])
+
+    return Job(plan, matrix=matrix)
+
+
+def model_config_job(settings: Settings, matrix: Matrix, models: list[tuple[ModelSetup, dict]],
+                     dry_run: bool = False) -> Job:
+    """`deepstream.config`: the model capability's steps for one model (its parser library, its
+    config); a wrong ONNX file is refused before the lock (unless a dry run). The report's results
+    carry the config and labels, its notes the warnings."""
+
+    def plan(ctx: StepContext, detection: Detection | None) -> Plan:
+        steps = model_steps(detection, matrix, settings, models)
+        if not dry_run:
+            check_onnx(ctx, models[0][0].onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
+        return Plan(ctx.runner.host, steps.steps, steps.warnings)
+
+    return Job(plan, matrix=matrix)
 
 
 def rollback_job() -> Job:

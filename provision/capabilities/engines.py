@@ -26,6 +26,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
+from typing import Any
 
 from provision import cancel
 from provision.deepstream.engine_plan import (
@@ -250,6 +251,12 @@ class RebuildEngines(Step):
     states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
     progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
     name = "engines"
+
+    def results(self) -> dict[str, Any]:
+        """The engines classified (and what became of each), the app configs' GIE graphs, and the
+        commands (a dry run's survey lists each rebuild)."""
+        return {"engines": [e.to_json() for e in self.engines], "graphs": list(self.graphs),
+                "commands": self.describe()}
 
     def summary(self) -> str:
         where = ", ".join([*self.configs, *(f"configs under {r}" for r in self.roots)])

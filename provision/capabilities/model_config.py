@@ -4,6 +4,7 @@ library, then its config), and the step that writes them (idempotent: same bytes
 from __future__ import annotations
 
 import posixpath
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,11 @@ class WriteModelConfig(Step):
 
     def describe(self) -> list[str]:
         return [f"(controller) write {path} atomically ({len(text.splitlines())} lines)" for path, text in self.files.items()]
+
+    def results(self) -> dict[str, Any]:
+        """The config and labels written (or, on a dry run, to be written)."""
+        return {"config": self.setup.config, "labels": self.setup.labels, "labels_text": self.labels.text,
+                "config_text": self.config_text}
 
     def _differs(self, ctx: StepContext) -> list[str]:
         differ = []

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from collections.abc import Callable
+from typing import Any
 
 from provision.core.capability import Observed
 from provision.downloads import LOW_SPEED_LIMIT
@@ -111,6 +112,11 @@ class Step:
 
     def rollback(self, ctx: StepContext) -> None:
         """Undo apply (steps that change the system)."""
+
+    def results(self) -> dict[str, Any]:
+        """What the step reports besides its status, for the host report's `results` (the engines it
+        classified, the config it wrote): read after the run, also a dry or failed one."""
+        return {}
 
     def serve(self, dependent: Step) -> None:
         """A step that provides something (`provides`) learns of a step that requires it (the plan's
