@@ -13,7 +13,7 @@ from provision import __version__, input_files, validators
 from provision.options import DEFAULT_BUILD_DIR
 from provision.errors import ProvisionError
 from provision.capabilities import REGISTRY
-from provision.core.capability import Observed
+from provision.core.observed import Observed
 from provision.core.detection import Detection
 from provision.facts import Gpu, HostFacts, host_facts, split_sections
 from provision.facts.parsers import to_version

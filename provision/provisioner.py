@@ -25,7 +25,7 @@ from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import Inventory
 from provision.runners.lock import acquire
 from provision.matrix import Matrix
-from provision.plan import Options, Plan, PlanRefused, make_plan
+from provision.plan import Plan, PlanRefused, make_plan, plan_options
 from provision.runners import Runner, WrongSudoPassword, runner_for
 from provision.options import Flags, Settings
 from provision.outcomes import Outcome, RunResult, StepStatus
@@ -60,10 +60,10 @@ class HostReport:
     message: str = ""
     steps: list[StepReport] = field(default_factory=list)
     plan: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # the plan's
-    results: dict[str, Any] = field(default_factory=dict)  # what the steps report (Step.results): engines, configs
     log: str = ""
     detection: Detection | None = None  # the probe's, for the summary line and --verbose (None: never probed)
+    notes: list[str] = field(default_factory=list)  # the plan's
+    results: dict[str, Any] = field(default_factory=dict)  # what the steps report (Step.results): engines, configs
 
     @property
     def changed(self) -> bool:
@@ -319,7 +319,7 @@ def _result_of(exc: ProvisionError) -> RunResult:
 
 def provision_job(settings: Settings, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:
     """`provision` and `pyds` (flags.pyds_only): the plan of plan.py for the host's facts."""
-    options = Options.of(settings, flags)
+    options = plan_options(settings, flags)
     search = () if flags.skip_engines or flags.pyds_only else (
         *(f"f:{setup.config}" for setup, _ in options.models), *(f"r:{root}" for root in options.engine_roots))
     return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix,

@@ -18,7 +18,7 @@ from provision import input_files
 from provision.errors import StepFailed
 
 if TYPE_CHECKING:
-    from provision.runners import Runner
+    from provision.runners.base import Runner
 
 STATE_DIR = "/var/lib/dsprov"
 STATE_FILE = f"{STATE_DIR}/state.json"

@@ -15,7 +15,8 @@ from provision.detect import analyse, read_capture
 from provision.facts.power import (Clocks, NvpmodelConf, PowerModel, max_mode, parse_clocks_show, parse_conf,
                                    parse_jetson_power, parse_nvpmodel_q)
 from provision.matrix import Matrix
-from provision.plan import Options, make_plan
+from provision.options import Options
+from provision.plan import make_plan
 from provision.core.step import StepContext
 from provision.capabilities.max_clocks import UNIT_PATH, WANTS_LINK, MaxClocks
 

@@ -17,8 +17,8 @@ from packaging.version import Version
 
 from provision.artifacts import fetch
 from provision.core.cached_build import build_jobs
-from provision.core.capability import Capability
-from provision.core.plan import PlanRefused, Planning
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
 from provision.core.step import Step, StepContext, StepFailed, q
 from provision.facts.parsers import parse_cmake_version
 from provision.matrix.rows import CmakeArchive

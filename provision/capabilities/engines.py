@@ -45,8 +45,7 @@ from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
 from provision.runners.base import FILE_FUNCTIONS, refusal
 from provision.capabilities.model_config import WriteModelConfig
-from provision.core.capability import Capability
-from provision.core.plan import Planning
+from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, StepFailed, folder_writable, q
 
 # Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of

@@ -27,8 +27,7 @@ from provision.errors import StepFailed
 from provision.facts.power import Clocks, JetsonPower, PowerModel, blocks, max_mode, parse_clocks_show, parse_nvpmodel_q
 from provision.outcomes import Outcome
 from provision.state import STATE_DIR, read_state, write_state
-from provision.core.capability import Capability
-from provision.core.plan import Planning
+from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, q
 
 UNIT = "dsprov-jetson-clocks.service"

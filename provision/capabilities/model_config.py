@@ -16,8 +16,7 @@ from provision.capabilities.parser_lib import ParserLibrary, parser_library_step
 from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import Settings
-from provision.core.capability import Capability
-from provision.core.plan import Planning
+from provision.core.capability import Capability, Planning
 from provision.core.step import folder_writable, Step, StepContext, StepFailed, q
 from provision.runners.base import refusal, writable_command
 

@@ -29,8 +29,7 @@ from pathlib import Path
 from provision.outcomes import Outcome
 from provision.runners.base import FILE_FUNCTIONS, file_digest, refusal, sha256_command
 from provision.state import SAVED_DIR, State, write_state
-from provision.core.capability import Capability
-from provision.core.plan import Planning
+from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, StepFailed, q, readlink_command
 from provision.capabilities import plugin_files
 from provision.capabilities.plugin_files import PluginPaths, file_sha256, installed_build, resolved, soname

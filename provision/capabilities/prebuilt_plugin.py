@@ -22,8 +22,8 @@ from packaging.version import InvalidVersion, Version
 from provision.artifacts import build_key, git_blob_id, sha256_file
 from provision.outcomes import Outcome
 from provision.errors import ProvisionError
-from provision.core.capability import Capability
-from provision.core.plan import PlanRefused, Planning
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
 from provision.matrix import PLATFORMS, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin
 from provision.matrix.rows import TrtOssGuide
 from provision.options import DEFAULT_BUILD_DIR

@@ -10,35 +10,19 @@ from provision.artifacts import ArtifactStore
 from provision.core.detection import Detection
 from provision.errors import ProvisionError
 from provision.matrix import Matrix, Status
-from provision.options import DEFAULT_BUILD_DIR, DEFAULT_PYDS_REPO, Flags, Settings
+from provision.options import DEFAULT_BUILD_DIR, PydsOptions
 from provision.capabilities.pyds_build import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
 from provision.capabilities.cmake import CmakeNeed
 from provision.core.cached_build import CachedBuild
-from provision.core.capability import Capability
-from provision.core.plan import PlanRefused, Planning
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
 from provision.core.step import Step
 from provision.capabilities.pyds import PROBE, BuildPyds, InstallPyds
 from provision.core.cached_build import build_jobs
 
 class PydsNotApplicable(ProvisionError):
     """pyds cannot be built or installed on this host; the message says why."""
-
-
-@dataclass(frozen=True)
-class PydsOptions:
-    """pyds settings (`dsprov_pyds_repo`) and flags (--pyds-ref, --wheel, --skip-pyds)."""
-
-    repo: str = DEFAULT_PYDS_REPO
-    ref: str | None = None  # a deepstream_python_apps tag over the matrix's
-    wheel: str | None = None  # install this wheel file (controller path) instead of building
-    skip: bool = False  # provision without pyds
-    only: bool = False  # `invoke pyds`: nothing but the pyds steps
-
-    @classmethod
-    def from_settings(cls, settings: Settings, flags: Flags) -> PydsOptions:
-        return cls(repo=settings.pyds_repo, ref=flags.pyds_ref, wheel=flags.wheel, skip=flags.skip_pyds,
-                   only=flags.pyds_only)
 
 
 @dataclass

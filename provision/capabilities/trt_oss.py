@@ -24,8 +24,8 @@ from packaging.version import Version
 
 from provision.capabilities.cmake import CmakeNeed
 from provision.capabilities.prebuilt_plugin import installed_plugin, plugin_source
-from provision.core.capability import Capability
-from provision.core.plan import PlanRefused, Planning
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
 from provision.core.step import StepContext, StepFailed, list_command, q
 from provision.gpu.archs import host_compute_caps, runs_on
 from provision.matrix import Matrix, OssGuide, OssRefRow

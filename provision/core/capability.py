@@ -9,16 +9,22 @@ undo. Nothing here names a capability.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from provision.facts import HostFacts, Sections
+from provision.artifacts import ArtifactStore
+from provision.core.detection import Detection
+from provision.core.plan import Plan
+from provision.core.step import Step
+from provision.facts import Sections
+from provision.matrix import Matrix
 from provision.state import State
 
 if TYPE_CHECKING:
-    from provision.core.step import Step
-    from provision.core.plan import Planning
+    from provision.options import Options
+
+__all__ = ["Capability", "Planning"]
 
 
 @dataclass(frozen=True)
@@ -45,15 +51,34 @@ class Capability:
     rollback: Callable[[State, str], list[Step]] | None = None
 
 
-@dataclass(frozen=True)
-class Observed:
-    """What the probe saw, for the checks before the lock (no command more): the state file and each
-    capability's parsed view. A live check (under the lock) has none and asks the host."""
+@dataclass
+class Planning:
+    """What a capability's plan factory reads (the detection, the matrix, the options, the artifact
+    store) and adds to (the plan); `require` resolves a declared dependency through the capability
+    that provides it."""
 
-    facts: HostFacts
-    state: State
-    views: Mapping[str, Any] = field(default_factory=dict)
+    detection: Detection
+    matrix: Matrix
+    options: Options
+    store: ArtifactStore
+    plan: Plan
+    providers: Mapping[str, Capability] = field(default_factory=dict)  # what -> the capability providing it
 
-    def view(self, capability: str) -> Any:
-        """The capability's parsed view of the probe (None when it has no probe part)."""
-        return self.views.get(capability)
+    @property
+    def host(self) -> str:
+        return self.detection.host
+
+    def require(self, what: str, dependents: Sequence[Step], need: Any = None) -> None:
+        """`dependents` (about to be added) need `what` (`need`: e.g. cmake's minimum version): nothing
+        when the host meets it; else the plan's step that provides it, or a new one from the
+        providing capability appended now (so before the dependents), serves them."""
+        capability = self.providers[what]
+        assert capability.met is not None and capability.provide is not None
+        if capability.met(self, need):
+            return
+        step = self.plan.provider(what)
+        if step is None:
+            why, step = capability.provide(self, need)
+            self.plan.add(why, step)
+        for dependent in dependents:
+            step.serve(dependent)

@@ -1,21 +1,12 @@
-"""The plan's types: the ordered steps of one host with their why-lines and notes, and what a
-capability's plan factory reads and adds to (provision/plan.py makes them)."""
+"""The plan: the ordered steps of one host with their why-lines and notes (provision/plan.py makes it
+from the capabilities' factories)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
-from provision.artifacts import ArtifactStore
-from provision.core.detection import Detection
 from provision.core.step import Step
 from provision.errors import ProvisionError
-from provision.matrix import Matrix
-
-if TYPE_CHECKING:
-    from provision.core.capability import Capability
-    from provision.plan import Options
 
 
 class PlanRefused(ProvisionError):
@@ -53,36 +44,3 @@ class Plan:
                 out.append(f"       why: {why}")
             out += [f"       $ {command}" for command in step.describe()]
         return out
-
-
-@dataclass
-class Planning:
-    """What a capability's plan factory reads (the detection, the matrix, the options, the artifact
-    store) and adds to (the plan); `require` resolves a declared dependency through the capability
-    that provides it."""
-
-    detection: Detection
-    matrix: Matrix
-    options: Options
-    store: ArtifactStore
-    plan: Plan
-    providers: Mapping[str, Capability] = field(default_factory=dict)  # what -> the capability providing it
-
-    @property
-    def host(self) -> str:
-        return self.detection.host
-
-    def require(self, what: str, dependents: Sequence[Step], need: Any = None) -> None:
-        """`dependents` (about to be added) need `what` (`need`: e.g. cmake's minimum version): nothing
-        when the host meets it; else the plan's step that provides it, or a new one from the
-        providing capability appended now (so before the dependents), serves them."""
-        capability = self.providers[what]
-        assert capability.met is not None and capability.provide is not None
-        if capability.met(self, need):
-            return
-        step = self.plan.provider(what)
-        if step is None:
-            why, step = capability.provide(self, need)
-            self.plan.add(why, step)
-        for dependent in dependents:
-            step.serve(dependent)

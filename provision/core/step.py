@@ -14,7 +14,7 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
-from provision.core.capability import Observed
+from provision.core.observed import Observed
 from provision.downloads import LOW_SPEED_LIMIT
 from provision.errors import StepFailed
 from provision.facts import HostFacts
