@@ -10,9 +10,9 @@ import shlex
 from provision.capabilities import REGISTRY
 from provision.core.step import Step, StepContext
 from provision.facts import split_sections
-from provision.state import STATE_FILE, State
+from provision.state import NOTHING_TO_ROLL_BACK, STATE_FILE, State
 
-NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no change and dpkg diverts no library for dsprov"
+__all__ = ["NOTHING_TO_ROLL_BACK", "rollback_steps"]
 
 
 def survey_command() -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 STATE_DIR = "/var/lib/dsprov"
 STATE_FILE = f"{STATE_DIR}/state.json"
 SAVED_DIR = f"{STATE_DIR}/orig"  # saved originals: outside every library folder
+NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap and dpkg diverts no library for dsprov"
 
 
 _TEXT = {"type": ["string", "null"]}

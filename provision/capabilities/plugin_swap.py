@@ -28,7 +28,7 @@ from pathlib import Path
 
 from provision.outcomes import Outcome
 from provision.runners.base import FILE_FUNCTIONS, file_digest, refusal, sha256_command
-from provision.state import SAVED_DIR, State, write_state
+from provision.state import NOTHING_TO_ROLL_BACK, SAVED_DIR, State, write_state
 from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, StepFailed, q, readlink_command
 from provision.capabilities import plugin_files
@@ -325,7 +325,6 @@ def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:
     write_state(ctx, kept)
 
 
-NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap and dpkg diverts no library for dsprov"
 
 
 @dataclass
