@@ -26,6 +26,7 @@ from provision import documents
 from provision.artifacts import ArtifactStore
 from provision.detect import analyse, capture
 from provision.errors import ProvisionError
+from provision.fleet_report import records
 from provision.outcomes import NOT_OK
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_job, rollback_job, run_job
@@ -94,6 +95,7 @@ class DetectAction(_HostAction):
             detection = analyse(host, capture(runner, settings.build_dir), flags.gpu_archs, Matrix.load())
         except ProvisionError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
+        records.save_detection(detection, keep=settings.report_keep)
         facts = documents.detection(detection)
         archs = " ".join(detection.gpu_archs.archs) or "unknown"
         return {
@@ -120,6 +122,7 @@ class ProvisionAction(_HostAction):
                                         check_only=self._task.check_mode)
         finally:
             log.close()
+        records.save_reports("provision", [report], self._task.check_mode, keep=settings.report_keep)
         result = _result(report)
         if flags.verbose:
             self._display.display(_details(report))
@@ -143,11 +146,13 @@ class RollbackAction(_HostAction):
                                 check_only=self._task.check_mode)
         finally:
             log.close()
+        records.save_reports("rollback", [report], self._task.check_mode, keep=settings.report_keep)
         return _result(report)
 
 
 class RecapCallback(CallbackBase):
-    """After the play: one line per host with what dsprov did (unreachable hosts included)."""
+    """After the play: one line per host with what dsprov did (unreachable hosts included); with
+    `-e dsprov_report_out=FILE`, the fleet page of the play's hosts (provision/fleet_report/)."""
 
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = "aggregate"
@@ -157,6 +162,7 @@ class RecapCallback(CallbackBase):
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[str, list[str]] = {}
+        self.page: str | None = None  # dsprov_report_out
 
     def _record(self, result: Any, unreachable: bool = False) -> None:
         data, host = result._result, result._host.get_name()
@@ -178,8 +184,21 @@ class RecapCallback(CallbackBase):
 
     def v2_runner_on_unreachable(self, result: Any) -> None:
         self._record(result, unreachable=True)
+        if str(result._task.action).startswith("dsprov.deepstream."):  # the action never ran: its record
+            command, host = str(result._task.action).rsplit(".", 1)[-1], result._host.get_name()
+            records.save([(records.unreached(host, command, "unreachable", self.rows[host][-1]), records.KEEP)])
+
+    def v2_playbook_on_play_start(self, play: Any) -> None:
+        self.page = play.get_variable_manager().extra_vars.get("dsprov_report_out") or self.page
 
     def v2_playbook_on_stats(self, stats: Any) -> None:
+        if self.page:
+            from provision.fleet_report.command import write_report
+
+            try:
+                self._display.display(write_report(str(self.page), sorted(stats.processed)))
+            except ProvisionError as exc:
+                self._display.warning(f"dsprov_report_out: {exc}")
         if not self.rows:
             return
         header = ["host", "result", "outcome", "key", "changed", "time", "commands", "message"]

@@ -14,6 +14,7 @@ from rich.text import Text
 from provision import cancel, documents, report, validators
 from provision.core.detection import Detection
 from provision.detect import analyse, capture, read_capture
+from provision.fleet_report import records
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
 from provision.inventory import Inventory
@@ -47,6 +48,8 @@ def _detection(host: str | None, capture_file: str | None, inventory: str | None
 def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_archs=None) -> int:
     """Print a host's facts, GPU_ARCHS and matrix verdicts; 0 unless the matrix says FAIL."""
     d = _detection(host, capture_file, inventory, gpu_archs)
+    if host:
+        records.save_detection(d, inventory=Inventory(inventory))
     if as_json:
         print(documents.dumps(documents.detection(d)))
     else:
@@ -131,6 +134,7 @@ def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=F
 
         with cancel.on_sigint():
             reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None, progress)
+    records.save_reports("provision", reports, dry_run, inventory=inv)
     return _finish("provision", reports, as_json, dry_run, flags.verbose)
 
 
@@ -195,6 +199,7 @@ def rollback(host: str, inventory=None, as_json=False) -> int:
     from provision.provisioner import rollback_host
 
     report = rollback_host(host, inventory)
+    records.save_reports("rollback", [report], inventory=Inventory(inventory))
     if as_json:
         print(documents.dumps(documents.fleet("rollback", [report], dry_run=False)))
     elif report.result not in NOT_OK:
@@ -240,6 +245,7 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
         return cancel.EXIT_CANCELLED
     rows = result.results.get("engines", [])
     graphs = result.results.get("graphs", [])
+    records.save_reports("engines", [result], dry_run, host_vars=spec.vars, engines=rows)
     if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
     describe = result.results.get("commands", []) if dry_run else []
@@ -298,6 +304,7 @@ def deepstream_config(host: str, given: dict[str, Any], inventory=None, dry_run=
     spec = Inventory(inventory).host(host)
     err = Console(stderr=True, quiet=as_json)
     result = _run_one(spec, model_config_job(spec.settings, Matrix.load(), models, dry_run), dry_run, err)
+    records.save_reports("deepstream.config", [result], dry_run, host_vars=spec.vars)
     if result.result in (RunResult.REFUSED, RunResult.UNREACHABLE) or (result.result is RunResult.FAILED and not result.plan):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
     written, warnings = result.results, result.notes
@@ -334,5 +341,5 @@ def pyds(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False,
     busy = contextlib.nullcontext() if as_json else console.status("pyds on " + ", ".join(names))
     with busy, cancel.on_sigint():
         reports = provision_hosts(inv, names, flags, dry_run, Path(log_dir) if log_dir else None)
-
+    records.save_reports("pyds", reports, dry_run, inventory=inv)
     return _finish("pyds", reports, as_json, dry_run, flags.verbose)

@@ -1,8 +1,7 @@
 """Controller downloads that can neither hang nor grow without bound.
 
-A download is abandoned when it moves fewer than LOW_SPEED_LIMIT bytes/s over any window of
-`stall_timeout` seconds (no answer, or a trickle: git's http.lowSpeedLimit/lowSpeedTime, curl's
---speed-limit/--speed-time do the same), the moment it exceeds its expected size, and at a cancel
+A download is abandoned when it stalls (provision/stall.py: under LOW_SPEED_LIMIT bytes/s over a
+window of `stall_timeout` seconds), the moment it exceeds its expected size, and at a cancel
 (Ctrl-C). urllib3's `read1` returns whatever has arrived, so a trickling server cannot keep a
 read waiting for a full buffer (a plain `iter_content(65536)` waits for 64 KiB: at one byte every
 2 s, forever, while each byte resets the socket timeout).
@@ -10,9 +9,6 @@ read waiting for a full buffer (a plain `iter_content(65536)` waits for 64 KiB: 
 
 from __future__ import annotations
 
-import collections
-import time
-from dataclasses import dataclass, field
 from typing import IO
 
 import requests
@@ -20,35 +16,14 @@ import urllib3
 
 from provision import cancel
 from provision.errors import ProvisionError
+from provision.stall import LOW_SPEED_LIMIT, RateWindow
 
 DEFAULT_CAP = 256 << 20  # bytes: a download whose size is not pinned stops here (cmake archives are ~50 MB)
 CHUNK = 1 << 16
-LOW_SPEED_LIMIT = 1000  # bytes/s, as git's GIT_HTTP_LOW_SPEED_LIMIT on the hosts (StepContext.env)
 
 
 class DownloadFailed(ProvisionError):
     """A download was refused or abandoned; nothing of it is kept."""
-
-
-@dataclass
-class RateWindow:
-    """Bytes seen over the last `seconds`: stalled when a whole window moved under `limit` bytes/s."""
-
-    seconds: float
-    limit: int = LOW_SPEED_LIMIT
-    started: float = field(default_factory=time.monotonic)
-    seen: collections.deque = field(default_factory=collections.deque)  # (time, bytes)
-
-    def add(self, count: int, now: float | None = None) -> None:
-        self.seen.append((time.monotonic() if now is None else now, count))
-
-    def stalled(self, now: float | None = None) -> bool:
-        now = time.monotonic() if now is None else now
-        while self.seen and self.seen[0][0] <= now - self.seconds:
-            self.seen.popleft()
-        if now - self.started < self.seconds:
-            return False
-        return sum(count for _, count in self.seen) < self.limit * self.seconds
 
 
 def download(url: str, out: IO[bytes], stall_timeout: float, size: int | None = None, cap: int = DEFAULT_CAP) -> int:

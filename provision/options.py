@@ -32,7 +32,7 @@ DEFAULT_PYDS_REPO = "https://github.com/NVIDIA-AI-IOT/deepstream_python_apps.git
 # Where a host builds unless dsprov_build_dir says: in the login user's home there (the probe
 # expands `~`), never a shared folder such as /tmp that another local user could prepare.
 DEFAULT_BUILD_DIR = "~/.cache/dsprov"
-DEFAULT_STALL_TIMEOUT = 300  # seconds a clone or download may stay under 1000 bytes/s
+DEFAULT_STALL_TIMEOUT = 300  # seconds a clone, upload or download may stay under 1000 bytes/s
 # Hosts worked on at once. Ansible's `forks` defaults to 5 processes ("very conservative",
 # https://docs.ansible.com/ansible/latest/reference_appendices/config.html#default-forks); a dsprov
 # host is a thread that mostly waits on its SSH connection, so the default is higher.
@@ -201,9 +201,10 @@ class Settings:
         ())
     lock_lease: int = option("seconds the host lock outlives a controller that died (Ansible)", checks.seconds,
                              DEFAULT_LOCK_LEASE)
-    stall_timeout: int = option("a clone or download moving under 1000 bytes/s over this many seconds is abandoned",
+    stall_timeout: int = option("a clone, upload or download moving under 1000 bytes/s over this many seconds is abandoned",
                                 checks.seconds,
                                 DEFAULT_STALL_TIMEOUT)
+    report_keep: int = option("run records kept per host for `dsprov report` (newest first)", checks.records_kept, 20)
     prebuilt_plugins: dict | None = option(
         "a mirror's prebuilt plugin pins {commit, libraries: [{platform, tensorrt, sha256, path}]}", checks.PREBUILT_PINS)
 

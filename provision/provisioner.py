@@ -239,6 +239,7 @@ def run_job(
             detection = analyse(runner.host, captured, job.gpu_archs, job.matrix)
             report.detection = detection
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
+        runner.stall_timeout = settings.stall_timeout
         plan = _planned(job, ctx, detection)
         report.plan, report.notes = plan.lines(), list(plan.notes)
         for line in report.plan:

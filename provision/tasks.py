@@ -238,3 +238,24 @@ def pyds(c, host=None, hosts=None, inventory=None, dry_run=False, json=False, lo
 
 
 ns.add_task(pyds)
+
+
+@task(
+    name="report",
+    help={
+        "out": "the HTML file to write (one self-contained page)",
+        "hosts": "hosts or inventory groups, comma-separated (default: every inventory host with -i, else every"
+                 " host with a run record)",
+        "inventory": INVENTORY,
+        "refresh": "probe the hosts first (one round trip each) and record what they say",
+    },
+)
+@_cli
+def fleet_report(c, out, hosts=None, inventory=None, refresh=False):
+    """Write one offline HTML page of the fleet from the newest run records: stack, plugin, engines, matrix, drift."""
+    from provision.fleet_report.command import report
+
+    return report(out, hosts, inventory, refresh)
+
+
+ns.add_task(fleet_report)

@@ -9,6 +9,7 @@ from pathlib import Path
 from provision import documents, report
 from provision.artifacts import cache_root
 from provision.commands import console
+from provision.fleet_report import command as fleet_report, records
 from provision.inventory import Inventory
 from provision.options import Flags
 from provision.outcomes import RunResult
@@ -48,7 +49,7 @@ def fleet_down(name: str) -> int:
 
 def demo() -> int:
     """The main job on the simulated fleet: start it, detect and provision every device, then one
-    summary line per device and where the details are.
+    summary line per device, the fleet page (its path printed) and where the details are.
 
     A refusal by the matrix is the right outcome for a device that cannot be helped, so only a host
     that failed makes the demo fail (Orin on JetPack 6.0 gets NVIDIA's prebuilt library).
@@ -60,8 +61,10 @@ def demo() -> int:
     with console.status(f"detecting and provisioning {len(handle.devices)} devices in parallel (logs: {logs})"):
         inv = Inventory(inventory)
         reports = provision_hosts(inv, inv.resolve("all"), Flags())
+    records.save_reports("provision", reports, inventory=inv)
     report.print_summary([documents.host_report(r) for r in reports], console)
-    for line in (f"details: each host's log is {logs}/HOST.log",
+    page = fleet_report.write_report(str(cache_root() / "fleet.html"), [r.host for r in reports])
+    for line in (f"details: each host's log is {logs}/HOST.log", page,
                  f"a host's facts and verdicts: invoke detect --host HOST -i {inventory}",
                  "stop the fleet with: invoke fleet.down"):
         console.print(line, markup=False, highlight=False)

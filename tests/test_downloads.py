@@ -11,7 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from provision.artifacts import fetch
-from provision.downloads import DownloadFailed, RateWindow, download
+from provision.downloads import DownloadFailed, download
+from provision.stall import RateWindow
 from provision.errors import ProvisionError
 
 BODY = b"x" * 300_000

@@ -61,6 +61,25 @@ def test_root_refuses_a_folder_another_user_controls(tmp_path, owner, mode, says
 
 
 @root_only
+def test_root_refuses_a_path_through_another_users_link(tmp_path):
+    """A link another user owns in a sticky folder (theirs to point anywhere, /etc included, unless
+    fs.protected_symlinks is on) leads to a root-owned folder: root does not write through it."""
+    sticky, system = tmp_path / "sticky", tmp_path / "system"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    system.mkdir()
+    (sticky / "out").symlink_to(system)
+    os.lchown(sticky / "out", 65534, 65534)
+    result = write(sticky / "out" / "f", b"x")
+    assert result.exit_code == 3, result.stderr
+    assert refusal(result) == (f"{sticky}/out is a link owned by uid 65534: dsprov writes as root only where root or"
+                               " the login user owns every part of the path")
+    assert os.listdir(system) == []
+    os.lchown(sticky / "out", 0, 0)  # the same link, root's: written through
+    assert write(sticky / "out" / "f", b"x").ok and (system / "f").read_bytes() == b"x"
+
+
+@root_only
 def test_root_writes_under_a_sticky_folder(tmp_path):
     sticky = tmp_path / "sticky"
     sticky.mkdir()

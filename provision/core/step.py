@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from provision.core.observed import Observed
-from provision.downloads import LOW_SPEED_LIMIT
 from provision.errors import StepFailed
 from provision.facts import HostFacts
 from provision.options import DEFAULT_STALL_TIMEOUT
@@ -23,7 +22,65 @@ from provision.outcomes import Outcome
 from provision.runners import Result, Runner
 from provision.runners.base import refusal
 from provision.state import State
+from provision.stall import LOW_SPEED_LIMIT
 
+
+# A `git` shell function for the commands steps run (POSIX sh, awk and /proc on the host, no
+# Python there): a clone, fetch, pull or submodule update not given an http(s) URL (those end by
+# libcurl's limits) runs in the background while a watcher adds up the bytes that git and the
+# processes it started (ssh, index-pack, submodule clones) read and wrote (/proc/PID/io rchar +
+# wchar, proc(5)) once a second. Blocked on a dead or
+# trickling ssh:// or git:// connection they do no I/O; when the last $dsprov_stall seconds brought
+# under LOW_SPEED_LIMIT bytes/s (provision/stall.py's rule), the watcher stops them all and says so
+# in one line that reads like curl's own ("Operation too slow", as http(s) transfers end).
+GIT_STALL_WATCH = r"""dsprov_io() {
+    for s in /proc/[0-9]*/stat; do read -r l <"$s" && echo "${s%/stat} ${l##*) }"; done 2>/dev/null | awk -v root="$1" '
+        { split($1, a, "/"); parent[a[3]] = $3 }
+        END {
+            tree[root] = 1; grown = 1
+            while (grown) { grown = 0
+                for (p in parent) if (!(p in tree) && (parent[p] in tree)) { tree[p] = 1; grown = 1 } }
+            for (p in tree) { f = "/proc/" p "/io"; n = 0
+                while ((getline line < f) > 0) if (line ~ /^[rw]char: /) { split(line, kv, ": "); total += kv[2]; n++ }
+                close(f)
+                if (p == root && n == 0) blind = 1 }
+            printf "%d %s\n", total, !(root in parent) ? "gone" : blind ? "blind" : ""
+            for (p in tree) printf "%s ", p
+        }'
+}
+dsprov_watch() {
+    pid=$1 last=0 moved=0 seen=
+    while sleep 1; do
+        set -- $(dsprov_io "$pid")
+        case $2 in gone | blind) return 0 ;; esac  # git ended, or its /proc/PID/io cannot be read here
+        step=$(($1 - last)); last=$1
+        [ "$step" -gt 0 ] && moved=$((moved + step))
+        seen="$seen $moved"
+        set -- $seen
+        [ "$#" -gt "$dsprov_stall" ] || continue
+        shift $(($# - dsprov_stall - 1)); seen="$*"
+        if [ $((moved - $1)) -lt $((""" + str(LOW_SPEED_LIMIT) + r""" * dsprov_stall)) ]; then
+            echo "error: Operation too slow: git moved less than """ + str(LOW_SPEED_LIMIT) + r""" bytes/s for $dsprov_stall s:" \
+                "stopped (stall limit: dsprov_stall_timeout)" >&2
+            kill -TERM $(dsprov_io "$pid" | tail -n 1) 2>/dev/null
+            return 0
+        fi
+    done
+}
+git() {
+    case " $* " in
+        *" http://"* | *" https://"*) command git "$@"; return ;;  # libcurl's own limits (GIT_HTTP_LOW_SPEED_*)
+        *" clone "* | *" fetch "* | *" pull "* | *" submodule "*) ;;
+        *) command git "$@"; return ;;
+    esac
+    command git "$@" </dev/null &
+    dsprov_git=$!
+    dsprov_watch "$dsprov_git" &
+    dsprov_watcher=$!
+    wait "$dsprov_git"; dsprov_rc=$?
+    kill "$dsprov_watcher" 2>/dev/null; wait "$dsprov_watcher" 2>/dev/null
+    return "$dsprov_rc"
+}"""
 
 
 @dataclass
@@ -42,10 +99,12 @@ class StepContext:
 
     @property
     def env(self) -> str:
-        """Set before every command: git (through libcurl) gives up on a transfer that stays under
-        1000 bytes/s for stall_timeout seconds (git-config http.lowSpeedLimit/lowSpeedTime)."""
+        """Set before every command: git (through libcurl) gives up on an http(s) transfer that stays
+        under 1000 bytes/s for stall_timeout seconds (git-config http.lowSpeedLimit/lowSpeedTime);
+        ssh:// and git:// have no such setting, so `git` is the shell function GIT_STALL_WATCH."""
         return (f"GIT_HTTP_LOW_SPEED_LIMIT={LOW_SPEED_LIMIT} GIT_HTTP_LOW_SPEED_TIME={self.stall_timeout};"
-                " export GIT_HTTP_LOW_SPEED_LIMIT GIT_HTTP_LOW_SPEED_TIME; ")
+                f" export GIT_HTTP_LOW_SPEED_LIMIT GIT_HTTP_LOW_SPEED_TIME; dsprov_stall={int(self.stall_timeout)};"
+                f" {GIT_STALL_WATCH}\n")
 
     def sh(self, command: str, *, sudo: bool = False, check: bool = True, stream: bool = False,
            timeout: float | None = None) -> Result:

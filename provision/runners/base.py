@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from provision import input_files
 from provision.errors import ProvisionError
+from provision.options import DEFAULT_STALL_TIMEOUT
 
 SUDO_PROMPT = "[dsprov-sudo]"
 
@@ -69,6 +70,7 @@ class Runner(Protocol):
 
     host: str
     round_trips: int  # how many round trips to the host so far
+    stall_timeout: float  # seconds: a copy to the host moving under LOW_SPEED_LIMIT bytes/s that long is abandoned
 
     def run(
         self,
@@ -115,6 +117,7 @@ class FileOps:
 
     host: str
     round_trips: int = 0  # commands run or held, files copied either way (the runner calls sent())
+    stall_timeout: float = DEFAULT_STALL_TIMEOUT  # a copy to the host moving slower is abandoned (provision/stall.py)
 
     def sent(self) -> None:
         """Count one round trip to the host."""
@@ -197,8 +200,9 @@ REFUSED = "dsprov-refused: "  # INSTALL_SCRIPT's one line saying why it changed 
 # commands under sudo get no stdin). `verified F SHA SIZE` fails unless F has that size and
 # SHA-256 (an upload cut short by a full disk is refused, never used). `safe_folder D` fails when
 # root is writing and D, or a folder above it, is owned by a user other than root and the login
-# user (sudo's SUDO_UID), or writable by group or others without the sticky bit: such a user could
-# swap a part of the path for a link. `place F T MODE SHA SIZE` copies F into a fresh file beside T (mktemp:
+# user (sudo's SUDO_UID), or writable by group or others without the sticky bit, or the path as
+# given passes through a link such a user owns (theirs to point elsewhere, e.g. in sticky /tmp,
+# where fs.protected_symlinks may be off): such a user could swap a part of the path for a link. `place F T MODE SHA SIZE` copies F into a fresh file beside T (mktemp:
 # a new name, created exclusively), sets owner and mode explicitly (an existing regular file's, else
 # root's or the login user's, with MODE if given) and renames it over T with mv -T (a link or
 # anything else at T is replaced, never followed) once the copy is verified against SHA and SIZE.
@@ -214,6 +218,15 @@ safe_folder() {
 trusted_folder() {
     d=$1 me=$2
     while [ ! -d "$d" ]; do d=$(dirname "$d"); done
+    l=$d
+    while :; do
+        if [ -L "$l" ]; then
+            u=$(stat -c %u "$l")
+            [ "$u" = 0 ] || [ "$u" = "$me" ] || refuse "$l is a link owned by uid $u: dsprov writes as root only where root or the login user owns every part of the path"
+        fi
+        { [ "$l" = / ] || [ "$l" = . ]; } && break
+        l=$(dirname "$l")
+    done
     d=$(readlink -f "$d")
     while :; do
         set -- $(stat -c '%u %g %a' "$d")

@@ -10,6 +10,7 @@ import select
 import shlex
 import shutil
 import socket
+import threading
 import time
 from pathlib import Path
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from provision.inventory import HostSpec
 from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
 from provision.runners.host_keys import HostKeyPolicy, apply_policy, host_key_policy, mismatch
 from provision.runners.ssh_settings import Endpoint, resolve
+from provision.stall import LOW_SPEED_LIMIT, RateWindow
 
 # paramiko logs a refused channel (and other failures) on its own: our one line says it, so its
 # records go nowhere unless the program configures logging (Python's logging HOWTO, "Configuring
@@ -30,6 +32,7 @@ from provision.runners.ssh_settings import Endpoint, resolve
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 PGID_MARK = "[dsprov-pgid]"
+CLOSE_GRACE = 5  # seconds a stalled transfer's channel gets to close before the connection is ended
 # sshd starts each session's shell with setsid(), so the shell's $$ is the command's process group.
 PGID_LINE = re.compile(re.escape(PGID_MARK) + r" (\d+)\n")
 
@@ -167,26 +170,87 @@ class SSHRunner(FileOps):
         user left at that path is refused, never written through."""
         self._open()
         self.sent()
-        sftp = self.connection.sftp()
-        try:
-            sftp.remove(remote)  # our own leftover; another user's stays (sticky /tmp) and is refused below
-        except OSError:
-            pass
-        self._copy(sftp, local, remote)
+
+        def copy(sftp: paramiko.SFTPClient) -> None:
+            try:
+                sftp.remove(remote)  # our own leftover; another user's stays (sticky /tmp) and is refused below
+            except OSError:
+                pass
+            self._copy(sftp, local, remote)
+
+        self._transfer(f"{local.name} to the host", copy)
 
     def upload(self, local: Path) -> str:
         """Into a new folder of a random name, mode 0700 (SFTP mkdir fails on an existing path),
         in the same round trip as the copy."""
         self._open()
         self.sent()
-        sftp = self.connection.sftp()
         folder = f"/tmp/.dsprov-up.{secrets.token_hex(8)}"
-        try:
-            sftp.mkdir(folder, 0o700)
-        except OSError as exc:
-            raise ProvisionError(f"{self.host}: cannot make a private folder {folder} ({exc})") from exc
-        self._copy(sftp, local, f"{folder}/{local.name}")
+
+        def copy(sftp: paramiko.SFTPClient) -> None:
+            try:
+                sftp.mkdir(folder, 0o700)
+            except OSError as exc:
+                raise ProvisionError(f"{self.host}: cannot make a private folder {folder} ({exc})") from exc
+            self._copy(sftp, local, f"{folder}/{local.name}")
+
+        self._transfer(f"{local.name} to the host", copy)
         return f"{folder}/{local.name}"
+
+    def _transfer(self, what: str, work: Callable[[paramiko.SFTPClient], object],
+                  failure: type[ProvisionError] = ProvisionError) -> None:
+        """Copy `what` by `work` on a fresh SFTP session that is abandoned when it stalls
+        (provision/stall.py): a thread watches how many bytes have moved (what arrived, and what
+        the host has taken in: the SSH window it grants back as it reads) and closes the channel
+        when a whole window of
+        `stall_timeout` seconds brought under LOW_SPEED_LIMIT bytes/s, or at a cancel; when even
+        the close cannot leave (a link that takes nothing), the whole connection. What was sent
+        lies in a private staging folder and is never used unverified (write_atomic); what
+        arrived is in the caller's temporary folder. Other failures: `failure`, one line."""
+        transport = self.connection.client.get_transport()
+        channel = transport.open_session()
+        counted = _CountedChannel(channel)
+        stopped: list[str] = []
+        done = threading.Event()
+
+        def watch() -> None:
+            window, taken = RateWindow(self.stall_timeout), counted.taken()
+            while not done.wait(0.25):
+                now = counted.taken()
+                window.add(now - taken)
+                taken = now
+                if window.stalled() or cancel.requested():
+                    stopped.append("cancel" if cancel.requested() else "stall")
+                    closing = threading.Thread(target=_quietly, args=(channel.close,), daemon=True)
+                    closing.start()
+                    closing.join(CLOSE_GRACE)
+                    if closing.is_alive():  # the link itself takes nothing (the close cannot leave): end it
+                        transport.close()
+                    return
+
+        watcher = threading.Thread(target=watch, name=f"dsprov-sftp-{self.host}", daemon=True)
+        watcher.start()
+        try:
+            channel.invoke_subsystem("sftp")
+            with paramiko.SFTPClient(counted) as sftp:
+                work(sftp)
+        except (OSError, EOFError, paramiko.SSHException, ProvisionError) as exc:
+            if not stopped:
+                if isinstance(exc, ProvisionError):
+                    raise
+                # a build output that vanished, a lost connection
+                reason = getattr(exc, "strerror", None) or exc or type(exc).__name__
+                raise failure(f"{self.host}: cannot copy {what}: {reason}") from None
+        finally:
+            done.set()
+            watcher.join()
+            channel.close()
+        if stopped == ["cancel"]:
+            raise cancel.Cancelled(f"{self.host}: cancelled while copying {what} (nothing of it is used)")
+        if stopped:
+            raise ProvisionError(
+                f"{self.host}: copying {what} moved under {LOW_SPEED_LIMIT} bytes/s for {self.stall_timeout:g} s:"
+                " abandoned, nothing of it is used (stall limit: dsprov_stall_timeout)")
 
     def _copy(self, sftp: paramiko.SFTPClient, local: Path, remote: str) -> None:
         """Write `remote` with pipelined SFTP writes (their errors surface at close; a short
@@ -201,10 +265,7 @@ class SSHRunner(FileOps):
     def get(self, remote: str, local: Path) -> None:
         self._open()
         self.sent()
-        try:
-            self.connection.get(remote, str(local))
-        except (OSError, paramiko.SSHException) as exc:  # a build output that vanished, a lost connection
-            raise StepFailed(f"{self.host}: cannot copy {remote} from the host: {getattr(exc, 'strerror', None) or exc}") from None
+        self._transfer(f"{remote} from the host", lambda sftp: sftp.get(remote, str(local)), StepFailed)
 
     def close(self) -> None:
         self.connection.close()
@@ -321,6 +382,41 @@ def _no_delay(sock: object) -> None:
     A jump host's channel is no socket (the jump host's own connection is one, and is set)."""
     if isinstance(sock, socket.socket) and sock.family in (socket.AF_INET, socket.AF_INET6):
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _quietly(close: Callable[[], None]) -> None:
+    """Close something whose connection may end under it (its error is the transfer's, told once)."""
+    try:
+        close()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass
+
+
+class _CountedChannel:
+    """An SFTP session's channel that counts what it sent and received: with the send window
+    left, that tells how many bytes the host has taken in (SSH flow control: RFC 4254 section 5.2)."""
+
+    def __init__(self, channel: paramiko.Channel) -> None:
+        self.channel = channel
+        self.sent = self.received = 0
+
+    def send(self, data: bytes) -> int:
+        count = self.channel.send(data)
+        self.sent += count
+        return count
+
+    def recv(self, size: int) -> bytes:
+        data = self.channel.recv(size)
+        self.received += len(data)
+        return data
+
+    def taken(self) -> int:
+        """What arrived, plus what was sent and the send window still open (which grows only as
+        the host grants window back, as it reads)."""
+        return self.received + self.sent + self.channel.out_window_size
+
+    def __getattr__(self, name: str):
+        return getattr(self.channel, name)
 
 
 class SSHHold:

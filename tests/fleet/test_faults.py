@@ -92,8 +92,10 @@ def sha(fleet, path: str) -> str:
 
 
 def lock_is_free(fleet) -> bool:
-    """Nobody holds the host's provision lock (flock -n gets it at once)."""
-    return on_device(fleet, "flock -n /var/lib/dsprov/lock true", sudo=True).returncode == 0
+    """Nobody holds the host's provision lock: there is none yet (a run that stopped before taking
+    it), or flock -n gets it at once."""
+    lock = "/var/lib/dsprov/lock"
+    return on_device(fleet, f"[ ! -e {lock} ] || flock -n {lock} true", sudo=True).returncode == 0
 
 
 def host_processes(fleet, word: str) -> list[str]:

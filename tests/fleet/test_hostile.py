@@ -308,6 +308,28 @@ def test_root_never_writes_into_another_users_folder(t4, tmp_path):
     assert on_device(t4, f"ls -A /home/{OTHER}/cfg") == ".dsprov-new-config.txt\n.dsprov-tmp-config.txt\n"
 
 
+def test_root_never_writes_through_another_users_link(t4, tmp_path):
+    """`deepstream.config --out` through a link another user owns in sticky /tmp, pointing at a
+    root-owned folder (the login user cannot write there, so root would): that user can point the
+    link anywhere, so root refuses with one line and writes nothing."""
+    on_device(t4, "mkdir -p /srv/dsprov-victim && chmod 755 /srv/dsprov-victim")
+    as_other(t4, "ln -sfn /srv/dsprov-victim /tmp/their-out")
+    coco = tmp_path / "instances.json"
+    coco.write_text(json.dumps({"categories": [{"id": 1, "name": "person"}]}))
+    onnx = yolo_like(tmp_path / "m.onnx")
+    subprocess.run([*t4.ssh_command(HOST), "mkdir -p /home/ubuntu/models && cat > /home/ubuntu/models/m.onnx"],
+                   input=onnx.read_bytes(), check=True)
+    try:
+        result = invoke(t4, "deepstream.config", "--host", HOST, "--kind", "dino", "--onnx",
+                        "/home/ubuntu/models/m.onnx", "--coco", str(coco), "--out", "/tmp/their-out/config.txt",
+                        "-i", str(t4.inventory))
+        said = " ".join(result.stderr.split())
+        assert result.returncode == 1 and "/tmp/their-out is a link owned by uid" in said, result.stderr
+        assert on_device(t4, "ls -A /srv/dsprov-victim") == ""
+    finally:
+        on_device(t4, "rm -rf /tmp/their-out /srv/dsprov-victim")
+
+
 def test_a_build_folder_another_user_prepared_is_refused(t4, tmp_path):
     as_other(t4, "mkdir -p /tmp/dsprov-shared && chmod 777 /tmp/dsprov-shared")
     folder = inventory(t4, tmp_path / "inv", {"dsprov_build_dir": "/tmp/dsprov-shared"})

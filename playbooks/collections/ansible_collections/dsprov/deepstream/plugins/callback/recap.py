@@ -14,6 +14,8 @@ description:
     result, outcome, build key, whether the host changed, the time, the round trips to the host
     (commands run or held, files copied) and the message of
     M(dsprov.deepstream.provision) and M(dsprov.deepstream.rollback).
+  - With the extra var C(dsprov_report_out=FILE) (C(-e)), it then writes the fleet page of the play's
+    hosts to FILE (one offline HTML file, as C(dsprov report) writes it from the run records).
 version_added: 0.1.0
 author:
   - dsprov maintainers
