@@ -18,7 +18,7 @@ __all__ = ["NOTHING_TO_ROLL_BACK", "rollback_steps"]
 def survey_command() -> str:
     """The state file (base64, as the login user reads it) on the first line, then a section per
     capability that asks something more (dpkg's diversions for the plugin swap)."""
-    asked = "".join(f"; printf '\\n==> %s <==\\n'; {c.rollback_survey}"
+    asked = "".join(f"; printf '\\n==> {c.name} <==\\n'; {c.rollback_survey}"
                     for c in REGISTRY if c.rollback_survey)
     return f"base64 2>/dev/null < {shlex.quote(STATE_FILE)} | tr -d '\\n'; echo{asked}"
 
