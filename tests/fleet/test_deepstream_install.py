@@ -1,4 +1,4 @@
-"""`provision --deepstream 8.0` on a bare x86 host (profile x86-bare, the fleet mirror's stand-in of
+"""`provision --deepstream 8.0` (and 9.1 on a second host) on a bare x86 host (profile x86-bare, the fleet mirror's stand-in of
 NVIDIA's CUDA network repository): the dry run prints the apt commands and changes nothing; the
 first run installs the driver and stops, asking for a reboot; without one the next run is refused;
 with --reboot the tool reboots the host, waits for its new boot id and installs CUDA, TensorRT (held)
@@ -14,11 +14,13 @@ from .helpers import document, fleet_env, hosts, invoke, on_device
 
 pytestmark = pytest.mark.fleet
 DEVICE = "bare01"
+SECOND = "bare02"
 
 
 @pytest.fixture(scope="module")
 def bare(serve_fleet, tmp_path_factory):
-    with serve_fleet("deepstream-install", f"name: dsinstall\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n") as handle:
+    with serve_fleet("deepstream-install", f"name: dsinstall\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n"
+                     f"  - {{name: {SECOND}, profile: x86-bare}}\n") as handle:
         yield handle, fleet_env(handle, tmp_path_factory.mktemp("ds-install-cache"))
 
 
@@ -27,9 +29,9 @@ def provision(bare, *flags: str):
     return invoke(handle, "provision", "--host", DEVICE, "--deepstream", "8.0", *flags, env=env)
 
 
-def packages(handle) -> str:
-    return on_device(handle, DEVICE, "dpkg-query -W -f '${Package}=${Version}\\n' 'deepstream*' 'libnvinfer*' 'cuda-*'"
-                     " 'nvidia-*' 2>/dev/null; apt-mark showhold").stdout
+def packages(handle, device: str = DEVICE) -> str:
+    return on_device(handle, device, "dpkg-query -W -f '${Package}=${Version}\\n' 'deepstream*' 'libnvinfer*'"
+                     " 'cuda-*' 'libcudnn*' 'python3-libnvinfer*' 'nvidia-*' 2>/dev/null; apt-mark showhold").stdout
 
 
 def test_bare_host_to_deepstream_8_0(bare):
@@ -77,3 +79,23 @@ def test_bare_host_to_deepstream_8_0(bare):
     assert "deepstream-8.0" not in left and "libnvinfer10" not in left and "cuda-toolkit-12-8" not in left
     assert "nvidia-open-570=570.133.20-0ubuntu1" in left  # kept, and said so
     assert "the driver and the CUDA repository's keyring are kept" in back.stdout
+
+
+def test_a_second_bare_host_to_deepstream_9_1_in_one_run(bare):
+    """--reboot from the start: driver 595 (open modules), reboot, CUDA 13.2, cuDNN 9.20, TensorRT
+    10.16.1.11 held, DeepStream 9.1 from its GitHub release asset's path on the mirror."""
+    handle, env = bare
+    run = invoke(handle, "provision", "--host", SECOND, "--deepstream", "9.1", "--reboot", "--json", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    steps = hosts(run)[0]["steps"]
+    assert [(s["name"], s["status"]) for s in steps] == [
+        ("nvidia-driver", "changed"), ("reboot", "changed"), ("nvidia-stack", "changed")]
+    installed = packages(handle, SECOND)
+    for wanted in ("nvidia-open-595=595.58.03-0ubuntu1", "cuda-toolkit-13-2=13.2.0-1",
+                   "libcudnn9-cuda-13=9.20.0.48-1", "libnvinfer10=10.16.1.11-1+cuda13.2",
+                   "python3-libnvinfer=10.16.1.11-1+cuda13.2", "deepstream-9.1=9.1.0-1"):
+        assert wanted in installed, installed
+    assert "\nlibnvinfer-win-builder-resource10\n" in installed  # held
+    facts = document(invoke(handle, "detect", "--host", SECOND, "--json", env=env))["facts"]
+    assert (facts["deepstream"], facts["tensorrt"], facts["cuda"], facts["driver"]) == (
+        "9.1", "10.16.1.11", "13.2.0", "595.58.03"), facts
