@@ -55,3 +55,15 @@ def test_rollback_removes_what_was_installed_and_keeps_the_driver():
                                "DEBIAN_FRONTEND=noninteractive apt-get remove -y cuda-toolkit-12-8 libnvinfer10"
                                " deepstream-8.0"]
     assert "the driver and the CUDA repository's keyring are kept" in step.summary()
+
+
+def test_a_release_without_a_package_set_is_bad_input():
+    from provision.options import Flags, check_settings
+    from provision.validators import BadSetting
+
+    assert Flags.parse({"deepstream": "8.0", "reboot": True}).deepstream == "8.0"
+    with pytest.raises(BadSetting, match=r"--deepstream: DeepStream '7.1' has no package set in the matrix"
+                                         r" \(known: 8.0, 9.1\)"):
+        Flags.parse({"deepstream": "7.1"})
+    with pytest.raises(BadSetting, match=r"h: dsprov_cuda_repo: 'ftp://mirror/cuda' is not an http\(s\) URL"):
+        check_settings({"dsprov_cuda_repo": "ftp://mirror/cuda"}, "h")
