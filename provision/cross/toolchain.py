@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 TRIPLET = "aarch64-linux-gnu"
@@ -98,6 +98,10 @@ class ToolchainCheck:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    @property
+    def cc(self) -> str:  # aarch64-linux-gnu-gcc beside the g++
+        return self.cxx.removesuffix("g++") + "gcc"
 
     @property
     def cuda_version(self) -> str | None:  # 13.0
@@ -165,7 +169,7 @@ class Toolchain:
 
     @property
     def cc(self) -> str:
-        return self.check.cxx.removesuffix("g++") + "gcc"
+        return self.check.cc
 
 
 def fetch_runtime(version: str, dest: Path) -> Path:
@@ -203,8 +207,6 @@ def _assemble(wheel: Path, cuda_root: Path, tree: Path) -> None:
 def toolchain_file_text(check: ToolchainCheck, tree: Path, rt_lib: str) -> str:
     """A CMake toolchain file for TensorRT OSS: the variables NVIDIA's
     ``cmake_aarch64_cross.toolchain`` sets, pointed at the private tree and the real librt."""
-    cxx = check.cxx
-    cc = cxx.removesuffix("g++") + "gcc"
     flags = f"-I{tree}/include -isystem {tree}/include/cccl -L{tree}/lib"
     return "\n".join([
         "# Written by dsprov (provision/cross/toolchain.py) for a cross build on this controller.",
@@ -212,8 +214,8 @@ def toolchain_file_text(check: ToolchainCheck, tree: Path, rt_lib: str) -> str:
         "set(CMAKE_SYSTEM_PROCESSOR aarch64)",
         'set(TRT_PLATFORM_ID "aarch64")',
         'set(CUDA_PLATFORM_ID "sbsa-linux")',
-        f"set(CMAKE_C_COMPILER {cc})",
-        f"set(CMAKE_CXX_COMPILER {cxx})",
+        f"set(CMAKE_C_COMPILER {check.cc})",
+        f"set(CMAKE_CXX_COMPILER {check.cxx})",
         f"set(CMAKE_C_COMPILER_TARGET {TRIPLET})",
         f"set(CMAKE_CXX_COMPILER_TARGET {TRIPLET})",
         f"set(CMAKE_CUDA_COMPILER {check.nvcc})",
@@ -225,7 +227,10 @@ def toolchain_file_text(check: ToolchainCheck, tree: Path, rt_lib: str) -> str:
         f"set(CUDA_INCLUDE_DIRS {tree}/include)",
         f"set(RT_LIB {rt_lib})",
         "set(BUILD_LIBRARY_ONLY 1)",
-        f"link_directories({tree}/lib)",
+        # the C++ driver links (CUDA objects too): CMake adds -lcudadevrt -lcudart_static for a
+        # static CUDA runtime, found here
+        f'set(CMAKE_SHARED_LINKER_FLAGS_INIT "-L{tree}/lib")',
+        f'set(CMAKE_EXE_LINKER_FLAGS_INIT "-L{tree}/lib")',
         "",
     ])
 
@@ -243,7 +248,7 @@ def prepare(check: ToolchainCheck, cache: Path, cuda_root: Path = Path("/usr/loc
         (tmp / ".complete").write_text(wheel.name + "\n")
         shutil.rmtree(tree, ignore_errors=True)
         tmp.rename(tree)
-        check = ToolchainCheck(**{**check.__dict__, "runtime_cached": True})
+        check = replace(check, runtime_cached=True)
     file = cache_dir(cache) / f"aarch64-cuda-{check.runtime}.toolchain.cmake"
     text = toolchain_file_text(check, tree, check.rt_lib)
     if not file.exists() or file.read_text() != text:
