@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from cross_plugin import SMS, TREE, cross_built
+from cross_plugin import TREE, cross_built
 from fleet.test_real_trt import fatbin_archs  # the .nv_fatbin reader of the real-tree tests
 from provision.cross import build, toolchain
 from simfleet.upstreams import trt_debs
