@@ -4,7 +4,7 @@ and the device test (tests/fleet/test_cross_build.py) share it.
 
 The result lives in the fleet cache (``$DSPROV_FLEET_CACHE``, default ``~/.cache/dsprov-fleet``)
 under ``cross-plugin/<key>``: the library, CMake's log and the exact commands. The key hashes what
-decides the bytes: the bundle (path, size, mtime), provision/cross/*.py, the stub's export list,
+decides the bytes: the bundle (path, size, mtime), provision/cross/{toolchain,build}.py, the stub's export list,
 the SMs and the toolchain check. The compile takes about 5 minutes on 2 cores.
 """
 
@@ -40,7 +40,7 @@ def _key(check: toolchain.ToolchainCheck, bundle: Path) -> str:
     h = hashlib.sha256()
     stat = bundle.stat()
     h.update(f"{bundle.resolve()}:{stat.st_size}:{stat.st_mtime_ns}:{SMS}".encode())
-    for source in sorted(CROSS.glob("*.py")) + [TREE.exports_file]:
+    for source in (CROSS / "toolchain.py", CROSS / "build.py", TREE.exports_file):
         h.update(source.read_bytes())
     h.update(f"{check.nvcc_version}:{check.cxx} {check.cxx_version}:{check.runtime}:{check.rt_lib}".encode())
     return h.hexdigest()[:16]

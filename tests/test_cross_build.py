@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from packaging.version import Version
 
 from cross_plugin import TREE, cross_built
 from fleet.test_real_trt import fatbin_archs  # the .nv_fatbin reader of the real-tree tests
-from provision.cross import build, toolchain
+from provision.cross import build, choice, toolchain
 from simfleet.upstreams import trt_debs
 
 CUDA = Path("/usr/local/cuda")
@@ -104,3 +105,38 @@ def test_the_real_tree_cross_builds_for_sm_110_only():
     assert all(name.encode() in data for name in CREATORS)
     assert not any(name.encode() in data for name in BERT_CREATORS)  # SM 110 alone leaves BERT out
     assert trt_debs.imports_from_nvinfer(built.library) == TREE.recorded_exports()
+
+
+GOOD = toolchain.ToolchainCheck("/usr/local/cuda/bin/nvcc", "13.0.88", (75, 87, 110), "/usr/bin/aarch64-linux-gnu-g++",
+                                "12.2.0", "13.0.96", True, "/usr/aarch64-linux-gnu/lib/librt.so.1")
+BROKEN = toolchain.ToolchainCheck("/usr/local/cuda/bin/nvcc", None, (), "aarch64-linux-gnu-g++", None, None, False, None,
+                                  ["no nvcc at /usr/local/cuda/bin/nvcc"])
+
+
+@pytest.mark.parametrize("build_on, platform, jetpack, sms, check, where, why", [
+    ("auto", "jetson", "7.2", [110], GOOD, "controller", "cross-built on the controller (nvcc 13.0.88, "),
+    ("auto", "jetson", "7.2", [87], GOOD, "controller", "cross-built on the controller"),  # Orin on JetPack 7.2
+    ("auto", "jetson", "6.2", [87], GOOD, "host", "built on the host: JetPack 6.2 predates the SBSA-style CUDA 13"),
+    ("auto", "jetson", "4.6.1", [53], GOOD, "host", "built on the host: JetPack 4.6.1 predates"),
+    ("auto", "x86", None, [75], GOOD, "host", "built on the host: the host is not a Jetson"),
+    ("auto", "jetson", "7.2", [110], BROKEN, "host", "built on the host: the controller's cross toolchain is unusable: no nvcc"),
+    ("auto", "jetson", "7.2", [72], GOOD, "host", "built on the host: nvcc 13.0.88 on the controller cannot build SM 72"),
+    ("host", "jetson", "7.2", [110], GOOD, "host", "--build-on host"),
+])
+def test_where_a_build_happens(build_on, platform, jetpack, sms, check, where, why):
+    place = choice.choose(build_on, platform, jetpack and Version(jetpack), sms, check)
+    assert place.where == where and place.why.startswith(why), place
+
+
+def test_build_on_controller_refuses_what_it_cannot_build():
+    with pytest.raises(ValueError, match=r"^--build-on controller: JetPack 6.2 predates"):
+        choice.choose("controller", "jetson", Version("6.2"), [87], GOOD)
+    with pytest.raises(ValueError, match="is not one of auto, controller, host"):
+        choice.choose("elsewhere", "jetson", Version("7.2"), [110], GOOD)
+
+
+def test_the_build_key_says_where_and_how():
+    assert choice.key_parts(choice.BuildPlace("host", ""), GOOD) == {"built_on": "host"}
+    assert choice.key_parts(choice.choose("auto", "jetson", Version("7.2"), [110], GOOD), GOOD) == {
+        "built_on": "controller",
+        "toolchain": "nvcc 13.0.88; aarch64-linux-gnu-g++ 12.2.0; nvidia-cuda-runtime 13.0.96"}
