@@ -13,7 +13,7 @@ from packaging.version import Version
 
 from cross_plugin import TREE, cross_built
 from fleet.test_real_trt import fatbin_archs  # the .nv_fatbin reader of the real-tree tests
-from provision.cross import build, choice, toolchain
+from provision.cross import build, choice, exports, toolchain
 from simfleet.upstreams import trt_debs
 
 CUDA = Path("/usr/local/cuda")
@@ -140,3 +140,13 @@ def test_the_build_key_says_where_and_how():
     assert choice.key_parts(choice.choose("auto", "jetson", Version("7.2"), [110], GOOD), GOOD) == {
         "built_on": "controller",
         "toolchain": "nvcc 13.0.88; aarch64-linux-gnu-g++ 12.2.0; nvidia-cuda-runtime 13.0.96"}
+
+
+@needs_toolchain
+def test_a_device_librarys_exports_make_its_link_stub(tmp_path):
+    """nm's view of a library (here the stub itself, as a device would print it) gives back its names."""
+    stub = toolchain.stub_library(["getLogger", "getPluginRegistry", "_ZN8nvinfer18TensorRT"], "libnvinfer.so.10",
+                                  tmp_path / "libnvinfer.so.10.16.1")
+    nm = subprocess.run([*exports.NM_COMMAND.split(), str(stub)], capture_output=True, text=True, check=True).stdout
+    assert exports.defined_symbols(nm) == ["_ZN8nvinfer18TensorRT", "getLogger", "getPluginRegistry"]
+    assert exports.defined_symbols("getLogger U\nx@@GLIBC_2.17 T 10 4\nweird.name T 0 0\n") == ["x"]
