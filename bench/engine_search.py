@@ -18,7 +18,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -48,16 +47,6 @@ for d in $(seq 1 100); do
 done
 find "$HOME/files" -type f | wc -l
 """
-
-
-def inventory(handle: FleetHandle, folder: Path, host_vars: str) -> Path:
-    """The fleet's inventory (with its mirror settings) plus host vars for HOST."""
-    folder.mkdir()
-    shutil.copy(handle.inventory, folder / "hosts.ini")
-    shutil.copytree(handle.inventory.parent / "group_vars", folder / "group_vars")
-    (folder / "host_vars").mkdir()
-    (folder / "host_vars" / f"{HOST}.yml").write_text(host_vars)
-    return folder
 
 
 def provision(handle: FleetHandle, inventory_path: Path, cache: Path, *args: str) -> tuple[float, dict]:
@@ -90,7 +79,7 @@ def main() -> None:
                 raise SystemExit(f"filling the home failed: {fill.stderr}")
             print(f"{HOST}: {fill.stdout.strip()} files in its home", file=sys.stderr, flush=True)
             cache = folder / "cache"
-            inventories = {name: inventory(handle, folder / f"inventory{i}", host_vars)
+            inventories = {name: handle.inventory_with(folder / f"inventory{i}", HOST, host_vars)
                            for i, (name, host_vars) in enumerate(SETTINGS.items())}
             provision(handle, inventories["after (default)"], cache)  # the first provision: a build
             for name, path in inventories.items():

@@ -27,7 +27,7 @@ from provision.detect import analyse, read_capture  # noqa: E402
 from provision.fleet_report import command, page, records  # noqa: E402
 from provision.outcomes import EngineOutcome, EngineStatus, RunResult  # noqa: E402
 from provision.provisioner import HostReport  # noqa: E402
-from provision.steps.engines import Engine  # noqa: E402
+from provision.capabilities.engines import Engine  # noqa: E402
 
 CAPTURE = ROOT / "tests" / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
 

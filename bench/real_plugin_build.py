@@ -5,7 +5,7 @@ TensorRT's default architecture list, side by side in one run, and print the rat
 
 The source is the TensorRT OSS release/10.16 bundle (default ../shared/upstreams/..., or
 DSPROV_TRT_BUNDLE), cloned once; both builds configure it as the tool does
-(provision/steps/trt_oss.py: parsers and samples off, CUDA_VERSION from the toolkit) against
+(provision/capabilities/trt_oss.py: parsers and samples off, CUDA_VERSION from the toolkit) against
 the stub libnvinfer of upstreams/trt_debs.py, one with `-DGPU_ARCHS=<derived>`, one without
 (TensorRT's own default list), each in a fresh build folder, one after the other. `--archs`
 defaults to what `detect` derives on this machine (deviceQuery, nvidia-smi, model table).

@@ -31,7 +31,7 @@ from provision.outcomes import NOT_OK
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_job, rollback_job, run_job
 from provision.report import print_detection
-from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, argument_spec, check_settings
+from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, argument_spec
 from provision.runners.ansible import AnsibleRunner
 
 REPORT_KEY = "dsprov_report"
@@ -45,23 +45,24 @@ class _HostAction(ActionBase):
 
     ARGUMENT_SPEC: dict[str, Any] = {}  # the action's arguments: flags of the options table (argument_spec)
 
-    def _setup(self, task_vars: dict[str, Any]) -> tuple[str, Flags, dict[str, Any]]:
-        """(host, the checked flags from the task's arguments, the host's dsprov_* vars templated)."""
+    def _setup(self, task_vars: dict[str, Any]) -> tuple[str, Flags, Settings]:
+        """(host, the checked flags from the task's arguments, the host's settings: its dsprov_* vars
+        templated, checked and read once)."""
         super().run(task_vars=task_vars)
         _, args = self.validate_argument_spec(self.ARGUMENT_SPEC)
         host = task_vars["inventory_hostname"]
         host_vars = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
         try:
-            check_settings(host_vars, host)
+            settings = Settings.resolve(host_vars, host)
             flags = Flags.parse(args)
         except ProvisionError as exc:
             raise AnsibleActionFail(str(exc)) from exc
-        return host, flags, host_vars
+        return host, flags, settings
 
-    def _runner(self, host: str, host_vars: dict[str, Any]) -> AnsibleRunner:
+    def _runner(self, host: str, settings: Settings) -> AnsibleRunner:
         """A runner over this task's connection; `dsprov_lock_lease` (seconds) bounds how long the
         host lock outlives a controller that died."""
-        return AnsibleRunner(self, host, Settings.read(host_vars).lock_lease)
+        return AnsibleRunner(self, host, settings.lock_lease)
 
 
 def _result(report: HostReport) -> dict[str, Any]:
@@ -88,13 +89,13 @@ class DetectAction(_HostAction):
     ARGUMENT_SPEC = argument_spec(DETECT_FLAGS)
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, flags, host_vars = self._setup(task_vars or {})
-        runner = self._runner(host, host_vars)
+        host, flags, settings = self._setup(task_vars or {})
+        runner = self._runner(host, settings)
         try:
-            detection = analyse(host, capture(runner, Settings.read(host_vars).build_dir), flags.gpu_archs, Matrix.load())
+            detection = analyse(host, capture(runner, settings.build_dir), flags.gpu_archs, Matrix.load())
         except ProvisionError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
-        records.save_detection(detection, host_vars=host_vars)
+        records.save_detection(detection, keep=settings.report_keep)
         facts = documents.detection(detection)
         archs = " ".join(detection.gpu_archs.archs) or "unknown"
         return {
@@ -110,18 +111,18 @@ class ProvisionAction(_HostAction):
     ARGUMENT_SPEC = argument_spec(PROVISION_FLAGS)
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, flags, host_vars = self._setup(task_vars or {})
+        host, flags, settings = self._setup(task_vars or {})
         try:
-            job = provision_job(host_vars, flags, Matrix.load(), ArtifactStore())
+            job = provision_job(settings, flags, Matrix.load(), ArtifactStore())
         except ProvisionError as exc:  # a dsprov_models entry or its COCO file
             return {"failed": True, "changed": False, "msg": str(exc)}
         log = HostLog(host)
         try:
-            report, detection = run_job(self._runner(host, host_vars), host_vars, job, log,
+            report, detection = run_job(self._runner(host, settings), settings, job, log,
                                         check_only=self._task.check_mode)
         finally:
             log.close()
-        records.save_reports("provision", [report], self._task.check_mode, host_vars=host_vars)
+        records.save_reports("provision", [report], self._task.check_mode, keep=settings.report_keep)
         result = _result(report)
         if flags.verbose:
             self._display.display(_details(report))
@@ -138,14 +139,14 @@ class RollbackAction(_HostAction):
     ARGUMENT_SPEC = argument_spec(())
 
     def run(self, tmp: str | None = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
-        host, _, host_vars = self._setup(task_vars or {})
+        host, _, settings = self._setup(task_vars or {})
         log = HostLog(host)
         try:
-            report, _ = run_job(self._runner(host, host_vars), host_vars, rollback_job(), log,
+            report, _ = run_job(self._runner(host, settings), settings, rollback_job(), log,
                                 check_only=self._task.check_mode)
         finally:
             log.close()
-        records.save_reports("rollback", [report], self._task.check_mode, host_vars=host_vars)
+        records.save_reports("rollback", [report], self._task.check_mode, keep=settings.report_keep)
         return _result(report)
 
 
@@ -205,4 +206,4 @@ class RecapCallback(CallbackBase):
         widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
         self._display.banner("DSPROV RECAP")
         for row in rows:
-            self._display.display("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
+            self._display.display("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])

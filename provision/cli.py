@@ -136,7 +136,7 @@ class DsprovProgram(Program):
             super().parse_tasks()
 
     def parse_cleanup(self) -> None:
-        asked = next((t.name for t in self.tasks if t.wants_help), None)
+        asked = next((t.name for t in self.tasks if getattr(t, "wants_help", False)), None)
         if asked:
             self.print_task_help(asked)
             raise Exit

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from typing import Any
 from pathlib import Path
 
 from provision.closed_pipe import Console
 from rich.markup import escape
 from rich.text import Text
 
-from provision import cancel, documents, report, settings
+from provision import cancel, documents, report, validators
+from provision.core.detection import Detection
+from provision.detect import analyse, capture, read_capture
 from provision.fleet_report import records
-from provision.detect import Detection, analyse, capture, read_capture
 from provision.errors import ProvisionError
 from provision.facts.parsers import to_version
 from provision.inventory import Inventory
@@ -20,7 +22,7 @@ from provision.matrix import Matrix, Stack, Status
 from provision.exit_codes import fleet_exit
 from provision.outcomes import NOT_OK, EngineOutcome, RunResult
 from provision.runners import runner_for
-from provision.options import Flags, Settings, check_settings
+from provision.options import Flags, Settings
 
 console = Console()
 
@@ -101,7 +103,7 @@ def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, pl
             raise ProvisionError(f"--platform: {platform!r} is not jetson or x86")
         if platform is None and ("jetpack" in parsed or "l4t" in parsed):
             platform = "jetson"
-        verdicts = Matrix.load().check(Stack(platform=platform, **parsed))
+        verdicts = Matrix.load().check(Stack(platform=platform, **parsed))  # type: ignore[arg-type]
         title = "what-if: " + ", ".join(f"{k} {v}" for k, v in given.items())
         subject = {"what_if": {"platform": platform, **{k: str(v) for k, v in parsed.items()}}}
     if as_json:
@@ -113,7 +115,7 @@ def matrix_check(host=None, capture_file=None, inventory=None, as_json=False, pl
 
 def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=False, log_dir=None) -> int:
     """Provision hosts (names or groups, comma-separated) in parallel; 1 if any host failed."""
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
     from provision.provisioner import provision_hosts
 
@@ -123,7 +125,7 @@ def provision(hosts: str, flags: Flags, inventory=None, dry_run=False, as_json=F
         SpinnerColumn(), TextColumn("{task.fields[host]}"), TextColumn("{task.description}"), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True, disable=as_json or not sys.stderr.isatty(),
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(host: str, what: str) -> None:
             if host not in tasks:
@@ -169,7 +171,7 @@ def _checked_hosts(inv: Inventory, pattern: str) -> list[str]:
     (exit 2) before any host is touched."""
     names = inv.resolve(pattern)
     for name in names:
-        check_settings(inv.host(name).vars, name)
+        inv.host(name).settings  # noqa: B018 (resolved once: the run reuses them)
     return names
 
 
@@ -214,7 +216,7 @@ def _run_one(spec, job, dry_run: bool, err: Console):
     log = HostLog(spec.name)
     try:
         with err.status(f"{spec.name}: probing") as status:
-            report, _ = run_job(runner, spec.vars, job, log, dry_run,
+            report, _ = run_job(runner, spec.settings, job, log, dry_run,
                                 progress=lambda what: status.update(f"{spec.name}: {what}"))
     finally:
         runner.close()
@@ -227,40 +229,26 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
     --config cannot be rebuilt."""
     from rich.table import Table
 
-    from provision.matrix import Matrix
-    from provision.plan import Plan
-    from provision.provisioner import Job
-    from provision.steps.engines import engine_roots, rebuild_engines_step
+    from provision.provisioner import engines_job
 
     for flag, values in (("--config", configs), ("--root", roots)):
         for value in values:
-            settings.path(flag, value)
+            validators.path(flag, value)
     spec = Inventory(inventory).host(host)
-    check_settings(spec.vars, host)
     err = Console(stderr=True, quiet=as_json)
-    matrix = Matrix.load()
-    searched = tuple(roots) or (() if configs else engine_roots(Settings.read(spec.vars)))
-    planned = []
-
-    def plan(ctx, detection) -> Plan:
-        step = rebuild_engines_step(detection, matrix, tuple(configs), searched,
-                                    progress=lambda line: err.print(f"{host}: {line}", markup=False))
-        if dry_run:
-            step.survey(ctx)  # classify (reads only): the plan lists each rebuild's commands
-        planned.append(step)
-        return Plan(host, [step])
-
+    job = engines_job(spec.settings, Matrix.load(), tuple(configs), tuple(roots), dry_run,
+                      progress=lambda line: err.print(f"{host}: {line}", markup=False))
     with cancel.on_sigint():
-        result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
-    if cancel.requested():  # after the current engine (provision/steps/engines.py): one line, 130
+        result = _run_one(spec, job, dry_run, err)
+    if cancel.requested():  # after the current engine (provision/capabilities/engines.py): one line, 130
         print(result.message if result.result is RunResult.CANCELLED else f"{host}: cancelled", file=sys.stderr)
         return cancel.EXIT_CANCELLED
-    rows = [e.to_json() for step in planned for e in step.engines]
+    rows = result.results.get("engines", [])
+    graphs = result.results.get("graphs", [])
     records.save_reports("engines", [result], dry_run, host_vars=spec.vars, engines=rows)
-    graphs = [g for step in planned for g in step.graphs]
     if result.result in NOT_OK and not any(r["outcome"] == EngineOutcome.FAILED for r in rows):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
-    describe = planned[0].describe() if dry_run else []
+    describe = result.results.get("commands", []) if dry_run else []
     if as_json:
         print(documents.dumps(documents.document(
             "engines", host=host, dry_run=dry_run, result=str(result.result),
@@ -290,21 +278,23 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
                     for r in rows) else 0
 
 
-def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str, labels=None, batch_size=None,
-                      precision="fp16", dims=None, int8_calib=None, parser_lib=None, inventory=None,
-                      dry_run=False, as_json=False, flags: Flags = Flags()) -> int:
-    """Write an nvinfer config and labels for a model on a host; make sure its custom library is there."""
-    from provision.steps.model_config import check_onnx, model_steps, parse_models
-    from provision.matrix import Matrix
-    from provision.plan import Plan
-    from provision.provisioner import Job
+# deepstream.config's flags -> the keys of a dsprov_models record (validators.MODEL checks each)
+MODEL_FLAGS = {"--kind": "kind", "--onnx": "onnx", "--coco": "coco", "--out": "config", "--labels": "labels",
+               "--batch-size": "batch_size", "--precision": "precision", "--dims": "infer_dims",
+               "--calib": "int8_calib_file", "--parser-lib": "custom_lib_path"}
 
-    given = {"--kind": ("kind", kind), "--onnx": ("onnx", onnx), "--coco": ("coco", coco_file), "--out": ("config", out),
-             "--labels": ("labels", labels), "--batch-size": ("batch_size", batch_size), "--precision": ("precision", precision),
-             "--dims": ("infer_dims", dims), "--calib": ("int8_calib_file", int8_calib), "--parser-lib": ("custom_lib_path", parser_lib)}
-    model = {}
-    for flag, (key, value) in given.items():
-        model[key] = settings.MODEL[key](flag, value) if value is not None else None
+
+def deepstream_config(host: str, given: dict[str, Any], inventory=None, dry_run=False, as_json=False,
+                      flags: Flags = Flags()) -> int:
+    """Write an nvinfer config and labels for a model on a host (`given`: the task's MODEL_FLAGS);
+    make sure its custom library is there."""
+    from provision.capabilities.model_config import parse_models
+    from provision.provisioner import model_config_job
+
+    model: dict[str, Any] = {}
+    for flag, key in MODEL_FLAGS.items():
+        value = given.get(flag)
+        model[key] = validators.MODEL[key](flag, value) if value is not None else None
     if flags.streams and model["batch_size"] not in (None, flags.streams):
         raise ProvisionError(f"--streams {flags.streams} and --batch-size {model['batch_size']} differ: give one")
     model["batch_size"] = flags.streams or model["batch_size"] or 1
@@ -312,38 +302,26 @@ def deepstream_config(host: str, kind: str, onnx: str, coco_file: str, out: str,
     models = parse_models([model], origin="")
     setup = models[0][0]
     spec = Inventory(inventory).host(host)
-    check_settings(spec.vars, host)
     err = Console(stderr=True, quiet=as_json)
-    matrix = Matrix.load()
-    planned = []
-
-    def plan(ctx, detection) -> Plan:
-        steps = model_steps(detection, matrix, Settings.read(spec.vars), models)
-        if not dry_run:
-            check_onnx(ctx, setup.onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
-        planned.append(steps)
-        return Plan(host, steps.steps, steps.warnings)
-
-    result = _run_one(spec, Job(plan, matrix=matrix), dry_run, err)
+    result = _run_one(spec, model_config_job(spec.settings, Matrix.load(), models, dry_run), dry_run, err)
     records.save_reports("deepstream.config", [result], dry_run, host_vars=spec.vars)
     if result.result in (RunResult.REFUSED, RunResult.UNREACHABLE) or (result.result is RunResult.FAILED and not result.plan):
         raise ProvisionError(result.message)  # nothing was tried: one line, exit 2
-    (config_step,) = planned[0].configs
-    warnings = planned[0].warnings
+    written, warnings = result.results, result.notes
     failed = result.result is RunResult.FAILED
     if as_json:
         entry = documents.host_report(result)
         print(documents.dumps(documents.document(
             "deepstream.config", host=host, dry_run=dry_run, result=entry["result"],
             message=result.message if failed else "", log=result.log, warnings=list(warnings), config=setup.config,
-            labels=setup.labels, labels_text=config_step.labels.text, config_text=config_step.config_text,
+            labels=setup.labels, labels_text=written["labels_text"], config_text=written["config_text"],
             plan=entry["plan"], steps=entry["steps"])))
     else:
         for warning in warnings:
             err.print(f"[yellow]warning[/]: {escape(warning)}", highlight=False, soft_wrap=True)
         if dry_run:
             console.print("\n".join(result.plan), markup=False, highlight=False)
-            console.print(config_step.config_text, markup=False, highlight=False)
+            console.print(written["config_text"], markup=False, highlight=False)
         for s in result.steps:
             console.print(f"{host}: [{s.name}] {s.status}: {s.detail}", markup=False, highlight=False)
     if failed:  # one line, never wrapped (rich would fold it to the terminal's width)

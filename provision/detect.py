@@ -5,25 +5,47 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass
+import shlex
+from importlib.resources import files
 from pathlib import Path
 
-from provision import __version__, input_files, settings
+from provision import __version__, input_files, validators
 from provision.options import DEFAULT_BUILD_DIR
 from provision.errors import ProvisionError
-from provision.facts import Gpu, HostFacts, host_facts, probe_script, split_sections
+from provision.capabilities import REGISTRY
+from provision.core.observed import Observed
+from provision.core.detection import Detection
+from provision.facts import Gpu, HostFacts, host_facts, split_sections
 from provision.facts.parsers import to_version
-from provision.gpu.archs import GpuArchs, derive_gpu_archs
-from provision.matrix import Matrix, Stack, Verdict
+from provision.gpu.archs import derive_gpu_archs
+from provision.matrix import Matrix, Stack
 from provision.runners import Runner
+from provision.state import SAVED_DIR, STATE_FILE, State
 
-@dataclass(frozen=True)
-class Detection:
-    host: str
-    capture: str
-    facts: HostFacts
-    gpu_archs: GpuArchs
-    verdicts: list[Verdict]
+DEVICE_QUERY = """\
+section device_query
+dq=$(mktemp -d 2>/dev/null || echo "/tmp/dsprov-dq.$$")
+mkdir -p "$dq" && cat >"$dq/devicequery.cu" <<'DSPROV_DEVICEQUERY_EOF'
+{source}DSPROV_DEVICEQUERY_EOF
+if has nvcc; then
+    if nvcc -o "$dq/devicequery" "$dq/devicequery.cu" >"$dq/nvcc.log" 2>&1; then
+        "$dq/devicequery" 2>&1 || echo "deviceQuery exit status: $?"
+    else
+        echo "nvcc failed to build deviceQuery:"; cat "$dq/nvcc.log"
+    fi
+fi
+rm -rf "$dq"
+"""
+
+
+def probe_script() -> str:
+    """The one probe (one round trip): the paths it reads (provision/state.py), probe.sh's host
+    facts, the project's deviceQuery source compiled and run, then each registered capability's
+    fragment (provision/capabilities/__init__.py)."""
+    head = f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\n"
+    probe = files("provision.facts").joinpath("probe.sh").read_text()
+    source = files("provision.gpu").joinpath("devicequery.cu").read_text()
+    return head + probe + DEVICE_QUERY.format(source=source) + "".join(c.probe for c in REGISTRY)
 
 
 def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[str, ...] = ()) -> str:
@@ -31,12 +53,12 @@ def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[s
     `capture` section that says where and when it was taken. `config_search`: the engines step's
     items (`f:CONFIG`, `r:ROOT`), searched by the probe too so that a rerun asks nothing more."""
     if build_dir:
-        settings.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
+        validators.absolute_path("dsprov_build_dir", build_dir)  # nothing may forge a section of the probe's output
     args = [build_dir or DEFAULT_BUILD_DIR, *config_search]
     result = runner.run_script(probe_script(), *args, timeout=600)
     if "==> uname_m <==" not in result.stdout:
         raise ProvisionError(f"{runner.host}: the probe did not run: {result.tail(3) or 'no output'}")
-    stamp = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     header = f"==> capture <==\nhost: {runner.host}\ndate: {stamp}\ntool: dsprov {__version__}\n"
     return header + result.stdout
 
@@ -48,6 +70,14 @@ def analyse(host: str, text: str, gpu_archs: str | None = None, matrix: Matrix |
     facts = with_matrix(host_facts(sections, lambda model: matrix.device_for(model, ()) is not None), matrix)
     archs = derive_gpu_archs(facts, gpu_archs, matrix.known_sms())
     return Detection(host, text, facts, archs, matrix.check(stack(facts)))
+
+
+def observed(detection: Detection) -> Observed:
+    """What the probe saw, for the checks before the lock: the state file (strictly parsed: a file
+    the steps cannot act on is refused here) and each capability's view of its sections."""
+    sections = split_sections(detection.capture)
+    return Observed(detection.facts, State.parse(detection.host, sections["dsprov_state"]),
+                    {c.name: c.observe(sections) for c in REGISTRY if c.observe})
 
 
 def with_matrix(facts: HostFacts, matrix: Matrix) -> HostFacts:

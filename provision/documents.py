@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from provision.matrix import Status, Verdict
 
 if TYPE_CHECKING:
-    from provision.detect import Detection
+    from provision.core.detection import Detection
     from provision.provisioner import HostReport
 
 SCHEMA_VERSION = "1.0"

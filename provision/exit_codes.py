@@ -7,7 +7,7 @@ host could be reached or logged into. 130: cancelled (Ctrl-C).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from provision.outcomes import NOT_OK, RunResult
 

@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from provision import input_files
 from provision.errors import ProvisionError, UnknownHost
-from provision.settings import whole_number
+from provision.options import Settings
+from provision.validators import whole_number
 
 PORT_VARS = ("ansible_port", "ansible_ssh_port")  # the ssh connection plugin's names for its port
 DEFAULT_INVENTORY = "inventory"  # in the current folder, as `ansible-playbook -i inventory/` reads it
@@ -39,6 +42,11 @@ class HostSpec:
     password: str | None = field(default=None, repr=False)
     become_password: str | None = field(default=None, repr=False)
     vars: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @cached_property
+    def settings(self) -> Settings:
+        """The host's `dsprov_*` settings, checked and read once (a bad one is a one-line BadSetting)."""
+        return Settings.resolve(self.vars, self.name)
 
 
 class Inventory:
@@ -72,6 +80,7 @@ class Inventory:
         failures.raise_first(self.source)
         self.variables = VariableManager(loader=self.loader, inventory=self.manager)
         self._lock = threading.Lock()  # Ansible's templating is not thread-safe
+        self._hosts: dict[str, HostSpec] = {}  # templated once per run
 
     def resolve(self, pattern: str) -> list[str]:
         """Host names for a host, a group, or a comma-separated list of either."""
@@ -94,7 +103,9 @@ class Inventory:
 
         with self._lock:
             try:
-                return self._host(name)
+                if name not in self._hosts:
+                    self._hosts[name] = self._host(name)
+                return self._hosts[name]
             except AnsibleError as exc:  # a malformed group_vars / host_vars file, a bad template
                 raise ProvisionError(f"inventory {self.source}: {name}: {_one_line(exc)}") from None
 
@@ -219,7 +230,7 @@ class _ParseFailures:
 
     PREFERRED = {".yml": ("yaml", "auto"), ".yaml": ("yaml", "auto"), ".json": ("yaml", "auto")}
 
-    def __enter__(self) -> "_ParseFailures":
+    def __enter__(self) -> _ParseFailures:
         import ansible.inventory.manager as manager
 
         self.module, self.display = manager, manager.display

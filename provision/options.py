@@ -4,7 +4,7 @@ type, help, default and check.
 `Flags` are what one run asks for: invoke's `--flags` (provision/tasks.py), the Ansible actions'
 arguments (`argument_spec`, provision/ansible_plugins.py) and, through the playbooks,
 `-e dsprov_<flag>`. `Settings` are a host's inventory vars `dsprov_<name>`. Both are frozen
-dataclasses whose fields carry their help and check (provision/settings.py); `Flags.parse` and
+dataclasses whose fields carry their help and check (provision/validators.py); `Flags.parse` and
 `check_settings` run the checks, so a bad value ends the run before any host is touched.
 """
 
@@ -13,13 +13,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
-from provision import settings as checks
-from provision.settings import BadSetting
+from provision import validators as checks
+from provision.deepstream.model_config import ModelSetup
+from provision.matrix import CmakeArchive, PrebuiltInfo
+from provision.validators import BadSetting
 
 Check = Callable[[str, Any], Any]
 PLUGIN_SOURCES = ("auto", "prebuilt", "build")
@@ -221,6 +224,12 @@ class Settings:
             values[field.name] = value
         return cls(**values)
 
+    @classmethod
+    def resolve(cls, host_vars: Mapping[str, Any], host: str | None = None) -> Settings:
+        """A host's settings at the edge (once per host): checked (check_settings), then read."""
+        check_settings(host_vars, host)
+        return cls.read(host_vars)
+
 
 def check_settings(host_vars: Mapping[str, Any], host: str | None = None) -> None:
     """Check a host's `dsprov_*` vars: the settings and the playbooks' `-e dsprov_<flag>` by their
@@ -236,3 +245,43 @@ def check_settings(host_vars: Mapping[str, Any], host: str | None = None) -> Non
                 checks.walk(key, value)
     except BadSetting as exc:
         raise BadSetting(f"{host}: {exc}" if host else str(exc)) from None
+
+
+@dataclass(frozen=True)
+class PydsOptions:
+    """pyds settings (`dsprov_pyds_repo`) and flags (--pyds-ref, --wheel, --skip-pyds)."""
+
+    repo: str = DEFAULT_PYDS_REPO
+    ref: str | None = None  # a deepstream_python_apps tag over the matrix's
+    wheel: str | None = None  # install this wheel file (controller path) instead of building
+    skip: bool = False  # provision without pyds
+    only: bool = False  # `invoke pyds`: nothing but the pyds steps
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the user asked for: CLI flags over inventory settings (`dsprov_*` vars)."""
+
+    gpu_archs: str | None = None
+    trt_oss_ref: str | None = None
+    trt_oss_repo: str = DEFAULT_TRT_OSS_REPO
+    required_plugins: tuple[str, ...] = ()
+    cmake_archives: tuple[CmakeArchive, ...] = ()
+    cmake_source: CmakeArchive | None = None
+    cmake_from_source: bool = False
+    force: bool = False
+    # auto: the prebuilt library where the guide is binary-only or no OSS ref exists, else a build
+    plugin_source: str = "auto"
+    prebuilt: PrebuiltInfo | None = None  # dsprov_prebuilt_plugins: replaces the matrix's pin
+    tao_apps_repo: str | None = None  # dsprov_tao_apps_repo
+    # engines and DeepStream models
+    skip_engines: bool = False
+    engine_roots: tuple[str, ...] = ()  # from_settings: dsprov_engine_roots or the defaults; () searches none
+    models: tuple[tuple[ModelSetup, dict], ...] = ()  # dsprov_models, checked and their COCO files read
+    skip_models: bool = False
+    settings: Settings = Settings()  # the host's dsprov_* vars (the parser library's repository)
+    # the DeepStream Python bindings
+    pyds: PydsOptions = PydsOptions()
+    max_clocks: bool = False  # a Jetson's maximum power mode and pinned clocks
+    # the run's flags as given: a capability reads its own flags here (and its settings in `settings`)
+    flags: Flags = Flags()

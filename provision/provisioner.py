@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import datetime as dt
 import logging
 import os
@@ -12,24 +14,27 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from provision import cancel
 from provision.artifacts import ArtifactStore, cache_root
-from provision.detect import Detection, analyse, capture
+from provision.core.detection import Detection
+from provision.detect import analyse, capture, observed
 from provision.errors import HostUnreachable, ProvisionError
 from provision.inventory import Inventory
 from provision.runners.lock import acquire
 from provision.matrix import Matrix
-from provision.plan import Options, Plan, PlanRefused, make_plan
+from provision.plan import Plan, PlanRefused, make_plan, plan_options
 from provision.runners import Runner, WrongSudoPassword, runner_for
-from provision.options import Flags, Settings, check_settings
+from provision.options import Flags, Settings
 from provision.outcomes import Outcome, RunResult, StepStatus
-from provision.facts import split_sections
-from provision.state import parse_state, read_state
-from provision.steps.base import StepContext, StepFailed
-from provision.steps import max_clocks
-from provision.steps.plugin_swap import NOTHING_TO_ROLL_BACK, rollback_plan_steps, rollback_survey
+from provision.capabilities.engines import engine_roots, rebuild_engines_step
+from provision.capabilities.model_config import check_onnx, model_steps
+from provision.deepstream.model_config import ModelSetup
+from provision.rollback import NOTHING_TO_ROLL_BACK, rollback_steps
+from provision.state import read_state
+from provision.core.step import StepContext, StepFailed
 
 LOGS_KEPT = 20
 # `2026-12-07T06:57:35.123Z line`: ISO 8601 UTC, to the millisecond
@@ -57,6 +62,8 @@ class HostReport:
     plan: list[str] = field(default_factory=list)
     log: str = ""
     detection: Detection | None = None  # the probe's, for the summary line and --verbose (None: never probed)
+    notes: list[str] = field(default_factory=list)  # the plan's
+    results: dict[str, Any] = field(default_factory=dict)  # what the steps report (Step.results): engines, configs
 
     @property
     def changed(self) -> bool:
@@ -95,7 +102,7 @@ class HostLog:
         host = host.replace("/", "_").lstrip(".") or "_"  # an inventory name is a file name here, inside `folder`
         runs = folder / host
         runs.mkdir(parents=True, exist_ok=True)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%f")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
         self.path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident()}.log"
         self.path.touch(exist_ok=False)
         self.handler, self.on_line = logging.FileHandler(self.path, encoding="utf-8"), on_line
@@ -203,7 +210,7 @@ class Job:
 
 def run_job(
     runner: Runner,
-    host_vars: dict,
+    settings: Settings,
     job: Job,
     log: HostLog,
     dry_run: bool = False,
@@ -212,17 +219,15 @@ def run_job(
 ) -> tuple[HostReport, Detection | None]:
     """The one executor of every command (invoke and Ansible alike): detect, plan, lock, run, report.
 
-    `host_vars` are the host's inventory vars. dry_run stops after the plan; check_only also asks
+    `settings` are the host's, resolved at the edge (Settings.resolve). dry_run stops after the plan; check_only also asks
     each step whether it would change anything, still changing nothing (no lock either); a plan
     without steps takes no lock. Never raises a ProvisionError: the report says; the detection is
     None when the probe failed (or the job needs none).
     """
     report = HostReport(runner.host, log=str(log.path))
     started = time.monotonic()
-    detection = None
+    detection, plan = None, None
     try:
-        check_settings(host_vars, runner.host)
-        settings = Settings.read(host_vars)
         if job.probe:
             roots = [item[2:] for item in job.config_search if item.startswith("r:")]
             search = f", engine search in {', '.join(roots)}" if roots else ""
@@ -236,20 +241,19 @@ def run_job(
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
         runner.stall_timeout = settings.stall_timeout
         plan = _planned(job, ctx, detection)
-        report.plan = plan.lines()
+        report.plan, report.notes = plan.lines(), list(plan.notes)
         for line in report.plan:
             log(line)
         if dry_run or check_only:
             if check_only:
-                _from_probe(ctx, detection, job.tolerant_state)
-                run_plan(plan, ctx, report, progress, check_only=True)
+                run_plan(plan, _seen(ctx, detection, job.tolerant_state), report, progress, check_only=True)
                 report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
             report.result, report.outcome = (job.checked if check_only else RunResult.PLANNED), Outcome.NONE
             return report, detection
         if plan.steps and _will_change(plan, ctx, detection, report, progress):
             held = acquire(runner)
             try:
-                ctx.state = read_state(ctx, sudo=True, tolerant=job.tolerant_state)
+                ctx.state = read_state(ctx, sudo=True, strict=not job.tolerant_state)
                 run_plan(plan, ctx, report, progress)
             finally:
                 held.release()
@@ -265,34 +269,35 @@ def run_job(
     finally:
         report.seconds = time.monotonic() - started
         report.commands = runner.round_trips
+        for step in plan.steps if plan else ():
+            report.results.update(step.results())
     return report, detection
 
 
-def _from_probe(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> None:
-    """Let the checks read what the probe saw (the state file, the plugin files), not ask again;
-    without a probe, read the state file now."""
+def _seen(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> StepContext:
+    """A context whose checks compare with what the probe saw (its state file, the capabilities'
+    views): no lock, no command more. Without a probe, the state file is read now."""
     if detection is None:
-        ctx.state = read_state(ctx, tolerant=tolerant_state)
-        return
-    ctx.state = parse_state(ctx.runner.host, split_sections(detection.capture)["dsprov_state"])
-    ctx.probed = True
+        return dataclasses.replace(ctx, state=read_state(ctx, strict=not tolerant_state), notes=[])
+    seen = observed(detection)
+    return dataclasses.replace(ctx, state=seen.state, observed=seen, notes=[])
 
 
 def _will_change(plan: Plan, ctx: StepContext, detection: Detection | None, report: HostReport,
                  progress: Callable[[str], None]) -> bool:
-    """Whether a step would change the host, asked of the steps' checks from the probe's facts
-    (no lock, no command more: a rerun with nothing to change is the probe's round trip alone).
-    When one would, the report starts over: under the lock the checks ask the host again."""
+    """Whether a step would change the host, asked of the steps' checks against what the probe saw
+    (a rerun with nothing to change is the probe's round trip alone: their answers are then the
+    report). When one would, the answers were a preview: under the lock the run asks the host."""
     if detection is None:
         return True
-    _from_probe(ctx, detection)
-    run_plan(plan, ctx, report, progress, check_only=True)
-    if not report.changed:
-        return False
-    ctx.probed = False
-    ctx.notes.clear()
-    report.steps, report.key, report.outcome = [], "-", Outcome.UNCHANGED
-    return True
+    seen = _seen(ctx, detection)
+    preview = HostReport(ctx.runner.host)
+    run_plan(plan, seen, preview, progress, check_only=True)
+    if preview.changed:
+        return True
+    report.steps, report.key, report.outcome = preview.steps, preview.key, preview.outcome
+    ctx.notes += seen.notes
+    return False
 
 
 def _planned(job: Job, ctx: StepContext, detection: Detection | None) -> Plan:
@@ -313,13 +318,44 @@ def _result_of(exc: ProvisionError) -> RunResult:
     return RunResult.UNREACHABLE if isinstance(exc, (HostUnreachable, WrongSudoPassword)) else RunResult.FAILED
 
 
-def provision_job(host_vars: dict, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:
+def provision_job(settings: Settings, flags: Flags, matrix: Matrix, store: ArtifactStore) -> Job:
     """`provision` and `pyds` (flags.pyds_only): the plan of plan.py for the host's facts."""
-    options = Options.from_settings(host_vars, flags)
+    options = plan_options(settings, flags)
     search = () if flags.skip_engines or flags.pyds_only else (
         *(f"f:{setup.config}" for setup, _ in options.models), *(f"r:{root}" for root in options.engine_roots))
     return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix,
                config_search=search)
+
+
+def engines_job(settings: Settings, matrix: Matrix, configs: tuple[str, ...], roots: tuple[str, ...],
+                dry_run: bool = False, progress: Callable[[str], None] | None = None) -> Job:
+    """`engines`: the engines capability's step alone, for the given configs and roots (else the
+    host's dsprov_engine_roots); a dry run classifies them (reads only), so that the plan lists
+    each rebuild's commands. The report's results carry the engines and graphs."""
+    searched = roots or (() if configs else engine_roots(settings))
+
+    def plan(ctx: StepContext, detection: Detection | None) -> Plan:
+        step = rebuild_engines_step(detection, matrix, configs, searched, progress=progress)
+        if dry_run:
+            step.survey(ctx)
+        return Plan(ctx.runner.host, [step])
+
+    return Job(plan, matrix=matrix)
+
+
+def model_config_job(settings: Settings, matrix: Matrix, models: list[tuple[ModelSetup, dict]],
+                     dry_run: bool = False) -> Job:
+    """`deepstream.config`: the model capability's steps for one model (its parser library, its
+    config); a wrong ONNX file is refused before the lock (unless a dry run). The report's results
+    carry the config and labels, its notes the warnings."""
+
+    def plan(ctx: StepContext, detection: Detection | None) -> Plan:
+        steps = model_steps(detection, matrix, settings, models)
+        if not dry_run:
+            check_onnx(ctx, models[0][0].onnx)  # before the lock and the parser library: a wrong --onnx changes nothing
+        return Plan(ctx.runner.host, steps.steps, steps.warnings)
+
+    return Job(plan, matrix=matrix)
 
 
 def rollback_job() -> Job:
@@ -327,9 +363,8 @@ def rollback_job() -> Job:
     clocks before --max-clocks (no probe needed); a plugin library dpkg diverts for dsprov is
     restored from the diversion's saved copy even when the state file cannot be read."""
 
-    def plan(ctx: StepContext, detection: None) -> Plan:
-        state, diversions = rollback_survey(ctx)
-        steps = rollback_plan_steps(state, diversions) + max_clocks.rollback_steps(state)
+    def plan(ctx: StepContext, detection: Detection | None) -> Plan:
+        steps = rollback_steps(ctx)
         return Plan(ctx.runner.host, steps, [] if steps else [NOTHING_TO_ROLL_BACK])
 
     return Job(plan, probe=False, checked=RunResult.OK, tolerant_state=True)
@@ -338,18 +373,20 @@ def rollback_job() -> Job:
 def run_on_host(
     host: str,
     inventory: Inventory,
-    job_for: Callable[[dict], Job],
+    job_for: Callable[[Settings], Job],
     dry_run: bool = False,
     log_dir: Path | None = None,
     progress: Callable[[str], None] = lambda s: None,
 ) -> HostReport:
-    """Run the job `job_for(host_vars)` on one inventory host. Never raises: the report says."""
+    """Run the job `job_for(settings)` on one inventory host (its settings resolved here, once).
+    Never raises: the report says."""
     log = HostLog(host, log_dir)
     runner = None
     try:
         spec = inventory.host(host)
         runner = runner_for(spec)
-        report, _ = run_job(runner, spec.vars, job_for(spec.vars), log, dry_run, progress=progress)
+        settings = spec.settings
+        report, _ = run_job(runner, settings, job_for(settings), log, dry_run, progress=progress)
     except ProvisionError as exc:
         report = HostReport(host, result=_result_of(exc), message=str(exc), log=str(log.path))
         log(f"error: {exc}")
@@ -371,7 +408,7 @@ def provision_host(
     progress: Callable[[str], None] = lambda s: None,
 ) -> HostReport:
     """Detect, plan and (unless dry_run) apply on one inventory host. Never raises: the report says."""
-    return run_on_host(host, inventory, lambda host_vars: provision_job(host_vars, flags, matrix, store),
+    return run_on_host(host, inventory, lambda settings: provision_job(settings, flags, matrix, store),
                        dry_run, log_dir, progress)
 
 
@@ -390,7 +427,7 @@ def provision_hosts(
     with ThreadPoolExecutor(max_workers=max(1, min(flags.forks, len(hosts)))) as pool:
         futures = [
             pool.submit(
-                provision_host, h, inventory, flags, matrix, store, dry_run, log_dir, lambda s, h=h: progress(h, s)
+                provision_host, h, inventory, flags, matrix, store, dry_run, log_dir, functools.partial(progress, h)
             )
             for h in hosts
         ]
@@ -402,4 +439,4 @@ def rollback_host(host: str, inventory_source: str | None) -> HostReport:
     file; a host with nothing to restore is left as it is (no lock is taken, no folder made)."""
     inventory = Inventory(inventory_source)
     inventory.host(host)  # an unknown host is an error, not a report
-    return run_on_host(host, inventory, lambda host_vars: rollback_job())
+    return run_on_host(host, inventory, lambda settings: rollback_job())

@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from provision.detect import Detection
+from provision.core.detection import Detection
 from provision.matrix import Status, Verdict
 
 STYLE = {Status.OK: "green", Status.WARN: "yellow", Status.FAIL: "bold red"}
@@ -29,7 +29,7 @@ def facts_table(detection: Detection) -> Table:
     table = Table(title=f"{detection.host}: host facts", show_header=False)
     table.add_column("fact", style="bold")
     table.add_column("value")
-    rows = [("architecture", facts.arch), ("platform", facts.platform), ("OS", f"{_or_dash(facts.os_id)} {_or_dash(facts.os_version)}")]
+    rows: list[tuple[str, object]] = [("architecture", facts.arch), ("platform", facts.platform), ("OS", f"{_or_dash(facts.os_id)} {_or_dash(facts.os_version)}")]
     if facts.jetson:
         jetson = facts.jetson
         rows += [
@@ -136,13 +136,13 @@ def summary_line(entry: dict[str, Any], width: int = 80) -> str:
         span = sum(w + 1 for _, w in SUMMARY_COLUMNS[1:-1]) - 1
         cells = [host, clip(message or "-", span), time]
         widths = [SUMMARY_COLUMNS[0][1], span, SUMMARY_COLUMNS[-1][1]]
-        return " ".join([*(c.ljust(w) for c, w in zip(cells, widths)), clip(entry["result"], rest)]).rstrip()
+        return " ".join([*(c.ljust(w) for c, w in zip(cells, widths, strict=False)), clip(entry["result"], rest)]).rstrip()
     jetpack = device.get("jetpack")
     cells = [host, _model(device.get("model")), f"JP {jetpack}" if jetpack else _short(device.get("driver"), 2),
              _short(device.get("tensorrt")), _short(device.get("deepstream")),
              " ".join(device.get("gpu_archs") or ()) or "-", time]
     result = entry["result"] + (f": {message}" if message and entry["result"] != "ok" else "")
-    return " ".join([*(clip(c, w).ljust(w) for c, (_, w) in zip(cells, SUMMARY_COLUMNS)), clip(result, rest)]).rstrip()
+    return " ".join([*(clip(c, w).ljust(w) for c, (_, w) in zip(cells, SUMMARY_COLUMNS, strict=False)), clip(result, rest)]).rstrip()
 
 
 def summary_lines(entries: list[dict[str, Any]], width: int = 80) -> list[str]:

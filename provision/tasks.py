@@ -207,8 +207,9 @@ ns.add_task(engines)
 def deepstream_config(c, host, kind, onnx, coco, out, labels=None, batch_size=None, precision="fp16", dims=None,
                       calib=None, parser_lib=None, inventory=None, dry_run=False, json=False, flags=None):
     """Write an nvinfer config + labels for a DINO/YOLOv4/YOLO model; build its custom library if missing."""
-    return commands.deepstream_config(host, kind, onnx, coco, out, labels, batch_size, precision, dims, calib,
-                                      parser_lib, inventory, dry_run, json, flags)
+    given = {"--kind": kind, "--onnx": onnx, "--coco": coco, "--out": out, "--labels": labels, "--batch-size": batch_size,
+             "--precision": precision, "--dims": dims, "--calib": calib, "--parser-lib": parser_lib}
+    return commands.deepstream_config(host, given, inventory, dry_run, json, flags)
 
 
 deepstream = Collection("deepstream")

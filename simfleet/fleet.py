@@ -71,6 +71,16 @@ class FleetHandle:
         """The sudo password of every device's user (pass it on as PROVISION_BECOME_PASSWORD)."""
         return (self.runtime_dir / "become_password").read_text().strip()
 
+    def inventory_with(self, folder: Path, host: str, host_vars: str) -> Path:
+        """A copy of the fleet's inventory (with its mirror settings) in `folder`, plus host vars
+        (YAML or JSON text) for `host`."""
+        folder.mkdir()
+        shutil.copy(self.inventory, folder / "hosts.ini")
+        shutil.copytree(self.inventory.parent / "group_vars", folder / "group_vars")
+        (folder / "host_vars").mkdir()
+        (folder / "host_vars" / f"{host}.yml").write_text(host_vars)
+        return folder
+
     def device(self, name: str) -> Device:
         return next(d for d in self.devices if d.name == name)
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from provision.detect import Detection, analyse, read_capture
+from provision.core.detection import Detection
+from provision.detect import analyse, read_capture
 
 H100 = Path(__file__).parent / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
 

@@ -10,7 +10,7 @@ from provision import cancel
 from provision.plan import Plan
 from provision.provisioner import HostReport, run_plan
 from provision.runners.local import LocalRunner
-from provision.steps.base import Step, StepContext
+from provision.core.step import Step, StepContext
 
 
 @dataclass

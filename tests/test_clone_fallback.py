@@ -9,7 +9,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from provision.deepstream.custom_lib import TAO_APPS
 from provision.runners.local import LocalRunner
-from provision.steps.parser_lib import ParserSpec
+from provision.capabilities.parser_lib import ParserSpec
 
 
 def git(*args: str, cwd=None) -> str:

@@ -8,8 +8,8 @@ from captures import h100
 
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
-from provision.options import Flags
-from provision.plan import Options, make_plan
+from provision.options import Flags, Settings
+from provision.plan import make_plan, plan_options
 
 MATRIX = Matrix.load()
 DS71 = {  # DeepStream 7.1 on x86 (DeepStream dGPU setup guide, docs.nvidia.com/metropolis/deepstream/dev-guide): TensorRT 10.3.0.26, CUDA 12.6
@@ -39,7 +39,7 @@ def model(coco, **extra):
 
 def test_settings_give_models_then_engines_last(h100_ds71, coco):
     second = model(coco, onnx="/m/b.onnx", config="/m/b.txt")
-    options = Options.from_settings({"dsprov_models": [model(coco), second], "dsprov_engine_roots": "/srv/ds, ~"})
+    options = plan_options(Settings.read({"dsprov_models": [model(coco), second], "dsprov_engine_roots": "/srv/ds, ~"}))
     plan = make_plan(h100_ds71, MATRIX, options)
     assert [s.name for s in plan.steps] == ["trt-oss-build", "plugin-swap", "pyds-build", "pyds-install", "parser-library",
                                             "deepstream-config", "deepstream-config", "engines"]  # after the swap: it makes engines stale
@@ -51,16 +51,16 @@ def test_settings_give_models_then_engines_last(h100_ds71, coco):
 
 
 def test_default_roots_and_skip_flags(h100_ds71, coco):
-    plain = make_plan(h100_ds71, MATRIX, Options.from_settings({}))
+    plain = make_plan(h100_ds71, MATRIX, plan_options(Settings.read({})))
     assert [s.name for s in plain.steps] == ["trt-oss-build", "plugin-swap", "pyds-build", "pyds-install", "engines"]
     assert plain.steps[-1].roots == ("/opt/nvidia/deepstream/deepstream/samples",)  # the home folder only when configured
-    skipped = make_plan(h100_ds71, MATRIX, Options.from_settings({"dsprov_models": [model(coco)]},
+    skipped = make_plan(h100_ds71, MATRIX, plan_options(Settings.read({"dsprov_models": [model(coco)]}),
                                                                  Flags(skip_models=True, skip_engines=True, skip_pyds=True)))
     assert [s.name for s in skipped.steps] == ["trt-oss-build", "plugin-swap"] and {"models: skipped (--skip-models)", "engines: skipped (--skip-engines)"} <= set(skipped.notes)
 
 
 def test_bad_model_entries_are_one_line(h100_ds71, coco):
     with pytest.raises(ProvisionError, match=r"^dsprov_models\[0\]: unknown key\(s\) colour$"):
-        make_plan(h100_ds71, MATRIX, Options.from_settings({"dsprov_models": [model(coco, colour="red")]}))
+        make_plan(h100_ds71, MATRIX, plan_options(Settings.read({"dsprov_models": [model(coco, colour="red")]})))
     with pytest.raises(ProvisionError, match=r"^dsprov_models\[0\]: give kind, onnx, coco and config"):
-        make_plan(h100_ds71, MATRIX, Options.from_settings({"dsprov_models": [{"kind": "dino"}]}))
+        make_plan(h100_ds71, MATRIX, plan_options(Settings.read({"dsprov_models": [{"kind": "dino"}]})))

@@ -2,7 +2,7 @@
 
 from provision.deepstream.engine_plan import target_for
 from provision.deepstream.nvinfer_config import parse_config
-from provision.steps.engines import rebuild_refusal, trtexec_command
+from provision.capabilities.engines import rebuild_refusal, trtexec_command
 from simfleet.profiles import PUBLISHED_DIR
 
 PUBLISHED = PUBLISHED_DIR / "deepstream_configs"

@@ -11,8 +11,8 @@ from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.nvinfer_config import parse_config
 from provision.errors import ProvisionError
 from provision.options import Flags
-from provision.steps.engines import rebuild_refusal, trtexec_command
-from provision.steps.parser_lib import ParserSpec
+from provision.capabilities.engines import rebuild_refusal, trtexec_command
+from provision.capabilities.parser_lib import ParserSpec
 from simfleet.profiles import PUBLISHED_DIR
 
 PUBLISHED = PUBLISHED_DIR / "deepstream_configs"

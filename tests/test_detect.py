@@ -10,7 +10,7 @@ import pytest
 
 from provision.detect import analyse, capture, read_capture
 from provision.documents import validate
-from provision.facts import probe_script
+from provision.detect import probe_script
 from provision.runners import LocalRunner
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from provision.detect import analyse
-from provision.facts import probe_script
+from provision.detect import probe_script
 from provision.facts.parsers import parse_device_query
 from simfleet.profiles import PUBLISHED_DIR
 

@@ -15,9 +15,9 @@ from provision import state
 from provision.errors import StepFailed
 from provision.runners import LocalRunner
 from provision.runners.base import file_digest, install_command, refusal
-from provision.steps.base import StepContext
-from provision.steps.plugin_files import PluginPaths
-from provision.steps.plugin_swap import restore_command, swap_command
+from provision.core.step import StepContext
+from provision.capabilities.plugin_files import PluginPaths
+from provision.capabilities.plugin_swap import restore_command, swap_command
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="the root-only folder checks need root")
 
@@ -172,7 +172,7 @@ def test_the_state_file_read_as_root(tmp_path, monkeypatch, content, tolerant, e
     monkeypatch.setattr(state, "STATE_FILE", str(path))
     ctx = StepContext(LocalRunner(), None)
     if isinstance(expected, dict):
-        assert state.read_state(ctx, sudo=True, tolerant=tolerant) == expected
+        assert state.read_state(ctx, sudo=True, strict=not tolerant) == expected
     else:
         with pytest.raises(StepFailed, match=expected):
-            state.read_state(ctx, sudo=True, tolerant=tolerant)
+            state.read_state(ctx, sudo=True, strict=not tolerant)

@@ -21,8 +21,8 @@ from provision.fleet_report import command, page, records
 from provision.options import check_settings
 from provision.outcomes import EngineOutcome, EngineStatus, Outcome, RunResult, StepStatus
 from provision.provisioner import HostReport, StepReport
-from provision.settings import BadSetting
-from provision.steps.engines import Engine
+from provision.validators import BadSetting
+from provision.capabilities.engines import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 # DeepStream 7.1 on x86 (DeepStream dGPU setup guide, docs.nvidia.com/metropolis/deepstream/dev-guide):

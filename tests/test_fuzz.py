@@ -30,7 +30,7 @@ from provision.input_files import parse_json
 from provision.matrix import Matrix
 from provision.options import Flags, Settings, check_settings
 from provision.runners.host_keys import KnownHosts
-from provision.state import parse_state
+from provision.state import State
 from simfleet.profiles import PUBLISHED_DIR
 
 settings.register_profile("ci", max_examples=60, deadline=None, database=None, derandomize=True,
@@ -249,8 +249,8 @@ def test_known_hosts_lines_are_read_or_skipped(tmp_path, lines):
 
 @given(JSON.map(json.dumps) | st.text(max_size=200) | st.sampled_from(["", "  ", "[" * 100_000, "null", '{"plugin": []}']))
 def test_a_state_file_is_a_record_or_one_line(text):
-    state = answers(parse_state, "h", text)
-    assert state is None or isinstance(state, dict)
+    state = answers(State.parse, "h", text)
+    assert state is None or isinstance(state, State)
 
 
 def test_the_profile_is_bounded():

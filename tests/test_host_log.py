@@ -8,7 +8,7 @@ import threading
 
 from provision.provisioner import LOGS_KEPT, HostLog
 from provision.runners.local import LocalRunner
-from provision.steps.base import StepContext
+from provision.core.step import StepContext
 
 STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
 

@@ -15,9 +15,10 @@ from provision.detect import analyse, read_capture
 from provision.facts.power import (Clocks, NvpmodelConf, PowerModel, max_mode, parse_clocks_show, parse_conf,
                                    parse_jetson_power, parse_nvpmodel_q)
 from provision.matrix import Matrix
-from provision.plan import Options, make_plan
-from provision.steps.base import StepContext
-from provision.steps.max_clocks import UNIT_PATH, WANTS_LINK, MaxClocks
+from provision.options import Options
+from provision.plan import make_plan
+from provision.core.step import StepContext
+from provision.capabilities.max_clocks import UNIT_PATH, WANTS_LINK, MaxClocks
 
 ROOT = Path(__file__).resolve().parents[1]
 PUB = ROOT / "simfleet" / "published"

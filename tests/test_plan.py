@@ -12,10 +12,10 @@ from packaging.version import Version
 
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
-from provision.options import DEFAULT_BUILD_DIR, Flags
-from provision.plan import Options, PlanRefused, make_plan
-from provision.steps.base import q
-from provision.steps.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
+from provision.options import DEFAULT_BUILD_DIR, Flags, Options, Settings
+from provision.plan import PlanRefused, make_plan, plan_options
+from provision.core.step import q
+from provision.capabilities.trt_oss import JOB_MEMORY_KIB, MIN_DISK_KIB, build_jobs, preflight
 
 MATRIX = Matrix.load()
 # DeepStream 7.1 on x86 (DeepStream dGPU setup guide, docs.nvidia.com/metropolis/deepstream/dev-guide): TensorRT 10.3.0.26, CUDA 12.6.
@@ -115,7 +115,7 @@ def test_cmake_source_build_only_when_asked():
 
 def test_bad_cmake_archive_setting_is_one_line():
     with pytest.raises(ProvisionError, match="dsprov_cmake_archives: needs arch, version, url and sha256"):
-        Options.from_settings({"dsprov_cmake_archives": [{"arch": "x86_64"}]})
+        plan_options(Settings.read({"dsprov_cmake_archives": [{"arch": "x86_64"}]}))
 
 
 # TensorRT 10.3 without DeepStream: no guide says the build is unneeded, so it builds unforced.
@@ -183,7 +183,7 @@ def test_a_mirror_without_a_new_enough_cmake_is_refused_with_the_reason():
     settings = {"dsprov_cmake_archives": [{"arch": "x86_64", "version": "3.27.6", "url": "http://m/cmake-3.27.6-linux-x86_64.tar.gz",
                                            "sha256": "0" * 64}]}
     with pytest.raises(PlanRefused) as refused:
-        make_plan(d, MATRIX, Options.from_settings(settings))
+        make_plan(d, MATRIX, plan_options(Settings.read(settings)))
     assert str(refused.value) == (
         "localhost: cmake 3.28.3 is older than 3.31 (release/11.0 needs it) and no cmake release archive >= 3.31 is"
         " known for x86_64 (have: 3.27.6; set dsprov_cmake_archives, or --cmake-from-source)")
@@ -226,11 +226,11 @@ def test_prebuilt_refused_without_a_pin_or_a_file():
 def test_inventory_pin_replaces_the_matrix_pin_and_bad_values_are_one_line():
     pin = {"commit": "a" * 40, "libraries": [{"platform": "x86", "tensorrt": "8.2.5.1", "sha256": "b" * 64,
                                               "path": "TRT-OSS/x86/TRT8.2/libnvinfer_plugin.so.8.2.5.1"}]}
-    options = Options.from_settings({"dsprov_prebuilt_plugins": pin, "dsprov_tao_apps_repo": "http://m/tao.git"},
+    options = plan_options(Settings.read({"dsprov_prebuilt_plugins": pin, "dsprov_tao_apps_repo": "http://m/tao.git"}),
                                     Flags(plugin_source="prebuilt"))
     fetch = make_plan(h100(**_trt("8.2.5.1", "8"), **CUDA126), MATRIX, options).steps[0]
     assert (fetch.spec.repo, fetch.spec.commit, fetch.spec.sha256) == ("http://m/tao.git", "a" * 40, "b" * 64)
     with pytest.raises(ProvisionError, match=r"^--plugin-source: 'binary' is not one of auto, prebuilt, build$"):
-        Options.from_settings({}, Flags.parse({"plugin_source": "binary"}))
+        plan_options(Settings.read({}), Flags.parse({"plugin_source": "binary"}))
     with pytest.raises(ProvisionError, match="dsprov_prebuilt_plugins: commit 'main' is not 40 hex digits"):
-        Options.from_settings({"dsprov_prebuilt_plugins": {**pin, "commit": "main"}})
+        plan_options(Settings.read({"dsprov_prebuilt_plugins": {**pin, "commit": "main"}}))

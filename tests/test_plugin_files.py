@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from provision.steps.plugin_files import PluginPaths, soname
+from provision.capabilities.plugin_files import PluginPaths, soname
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc")

@@ -13,9 +13,9 @@ import pytest
 
 from provision.artifacts import ArtifactStore, git_blob_id
 from provision.runners.local import LocalRunner
-from provision.steps.base import StepContext, StepFailed
-from provision.steps.plugin_files import PluginPaths
-from provision.steps.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec
+from provision.core.step import StepContext, StepFailed
+from provision.capabilities.plugin_files import PluginPaths
+from provision.capabilities.prebuilt_plugin import FetchPrebuiltPlugin, PrebuiltSpec
 
 PATH = "TRT-OSS/Jetson/TRT8.6/libnvinfer_plugin.so.8.6.2"
 # The pointer Git LFS writes in place of NVIDIA's file (its oid is matrix/prebuilt_plugins.yml's).

@@ -8,18 +8,18 @@ import pytest
 from captures import h100 as recorded_h100
 from packaging.version import Version as V
 
-from provision.steps.base import q
+from provision.core.step import q
 from provision.artifacts import ArtifactStore
 from provision.errors import ProvisionError
 from provision.matrix import Matrix
-from provision.options import Flags
-from provision.plan import Options, PlanRefused, make_plan
-from provision.steps.pyds_build import PydsBuildSpec, build_style
-from provision.steps.pyds_plan import PydsNotApplicable, PydsOptions, pyds_steps
+from provision.options import Flags, Options, PydsOptions
+from provision.plan import PlanRefused, make_plan
+from provision.capabilities.pyds_build import PydsBuildSpec, build_style
+from provision.capabilities.pyds_plan import PydsNotApplicable, pyds_steps
 from provision.pyds.wheel_tags import Interpreter
 from provision.runners import LocalRunner
-from provision.steps.base import StepContext
-from provision.steps.pyds import BuildPyds, InstallPyds, WheelRefused
+from provision.core.step import StepContext
+from provision.capabilities.pyds import BuildPyds, InstallPyds, WheelRefused
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -3,7 +3,7 @@
 import pytest
 
 from provision.options import Flags, check_settings
-from provision.settings import BadSetting
+from provision.validators import BadSetting
 
 GOOD = {
     "dsprov_trt_oss_repo": "http://127.0.0.1:8080/TensorRT.git",

@@ -16,9 +16,9 @@ from provision.artifacts import ArtifactStore
 from provision.deepstream.labels import coco_labels
 from provision.errors import ProvisionError, StepFailed
 from provision.runners.local import LocalRunner
-from provision.state import parse_state
-from provision.steps.base import list_command
-from provision.steps.model_config import parse_models
+from provision.state import State
+from provision.core.step import list_command
+from provision.capabilities.model_config import parse_models
 
 ROOT = Path(__file__).resolve().parents[1]
 INVENTORY = "[x86]\nt4-01 ansible_host=127.0.0.1 ansible_port=9 ansible_user=ubuntu\n"
@@ -65,7 +65,7 @@ def test_unicode_forks_is_one_line():
     """The Ansible actions' `forks` and `-e dsprov_forks` come as strings to Flags.parse (invoke's own
     `--forks` is an int flag: invoke refuses what int() refuses before any task runs)."""
     from provision.options import Flags
-    from provision.settings import BadSetting
+    from provision.validators import BadSetting
 
     for value in ("²", "٣", "1e3", "-1", "99999"):
         with pytest.raises(BadSetting, match=f"^--forks: '{value}' is not a whole number from 1 to 1000$"):
@@ -138,7 +138,7 @@ def test_deep_and_duplicated_coco(tmp_path):
 ])
 def test_state_of_the_wrong_type_is_one_line(text, says):
     with pytest.raises(StepFailed) as caught:
-        parse_state("nano01", text)
+        State.parse("nano01", text)
     assert says in str(caught.value) and "\n" not in str(caught.value)
 
 

@@ -31,7 +31,7 @@ from simfleet.upstreams import (
     serve,
 )
 from simfleet.upstreams.trtlibs import TRIPLETS
-from provision.steps.trt_oss import BuildSpec
+from provision.capabilities.trt_oss import BuildSpec
 
 needs_cmake = pytest.mark.skipif(shutil.which("cmake") is None, reason="cmake not installed")
 needs_cross = pytest.mark.skipif(

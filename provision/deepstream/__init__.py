@@ -1,2 +1,2 @@
 """DeepStream model files: nvinfer configs, labels, engine records (pure). The steps that write
-them are in provision/steps/ (model_config.py, parser_lib.py, engines.py)."""
+them are in provision/capabilities/ (model_config.py, parser_lib.py, engines.py)."""

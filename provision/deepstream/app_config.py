@@ -102,11 +102,11 @@ def parse_app_config(path: str, text: str) -> AppConfig:
             continue
         section, where = parser[name], f"[{name}]"
 
-        def file(key: str) -> str | None:
+        def file(key: str, section: configparser.SectionProxy = section) -> str | None:
             value = section.get(key, "").strip()
             return resolve(folder, value) if value else None
 
-        def number(key: str) -> int | None:
+        def number(key: str, section: configparser.SectionProxy = section, where: str = where) -> int | None:
             return int_value(f"{path}: {where}", section, key, None)
 
         classes = section.get("operate-on-class-ids", "").strip()

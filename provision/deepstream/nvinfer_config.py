@@ -92,7 +92,7 @@ def int_value(path: str, props: configparser.SectionProxy, key: str, default: in
         raise ConfigError(f"{path}: {key}={value!r} is not a whole number") from None
 
 
-MAX_BATCH = 1024  # as dsprov's own --streams / batch_size allow (provision/settings.py)
+MAX_BATCH = 1024  # as dsprov's own --streams / batch_size allow (provision/validators.py)
 
 
 def check_batch(where: str, batch: int) -> None:

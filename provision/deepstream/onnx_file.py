@@ -1,4 +1,4 @@
-"""Is a file an ONNX model? Its first bytes say (provision/steps/model_config.py reads them on the host with `od`).
+"""Is a file an ONNX model? Its first bytes say (provision/capabilities/model_config.py reads them on the host with `od`).
 
 An ONNX file is a serialized `ModelProto` (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto):
 its required `int64 ir_version = 1` comes first, as protobuf writes fields in number order, so the

@@ -14,6 +14,7 @@ from packaging.version import Version
 
 from provision.facts import parsers as p
 from provision.facts.power import JetsonPower, parse_jetson_power
+from provision.state import State
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,6 @@ class HostFacts:
     plugin_files: tuple[p.LibraryFile, ...]
     provisioned: dict  # this tool's state file on the host (what it changed), {} if none
     warnings: tuple[str, ...] = field(default=())
-    plugin_state: p.PluginFiles = field(default_factory=p.PluginFiles)  # link targets, SHA-256s
-    nvinfer_configs: str = ""  # the engines step's config search, run by the probe when asked
     pyds_import: str | None = None  # `import pyds` version, asked once the state file records pyds
     power: JetsonPower | None = None  # a Jetson's power mode and clocks (nvpmodel, jetson_clocks)
 
@@ -80,9 +79,9 @@ class HostFacts:
         return _jsonable({f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in INTERNAL})
 
 
-# Probe sections kept for the steps, not facts for people: deviceQuery's and nvidia-smi's parse (the
-# GPUs list holds what they say), the plugin files' links and hashes, the config search's raw listing.
-INTERNAL = ("device_query", "smi", "plugin_state", "nvinfer_configs")
+# Parsed probe sections, not facts for people: deviceQuery's and nvidia-smi's (the GPUs list holds
+# what they say). The capabilities' own sections are their views (provision/core/capability.py).
+INTERNAL = ("device_query", "smi")
 
 
 def _jsonable(value: Any) -> Any:
@@ -182,10 +181,8 @@ def host_facts(sections: p.Sections, jetson_model: Callable[[str], bool] | None 
         lib_dir=f"/usr/lib/{TRIPLETS[arch]}" if arch in TRIPLETS else None,
         packages=packages,
         plugin_files=parsed("nvinfer_plugin", p.parse_ls_libraries, empty=()),
-        provisioned=parsed("dsprov_state", p.parse_state, empty={}),
+        provisioned=parsed("dsprov_state", lambda text: dict(State.parse("", text, strict=False)), empty={}),
         warnings=tuple(warnings),
-        plugin_state=p.parse_plugin_files(sections["plugin_files"]),
-        nvinfer_configs=sections["nvinfer_configs"],
         pyds_import=p.parse_pyds_import(sections["pyds_import"]),
         power=parse_jetson_power(sections["jetson_power"]),
     )

@@ -176,7 +176,7 @@ def parse_nvidia_smi_query(text: str) -> NvidiaSmi | None:
         if header is None or len(cells) != len(header):
             errors.append(", ".join(cells))
             continue
-        values = dict(zip(header, cells))
+        values = dict(zip(header, cells, strict=False))
         gpus.append(
             SmiGpu(
                 name=values["name"],
@@ -460,15 +460,6 @@ def parse_pyds_import(text: str) -> str | None:
     """The `pyds_import` section: None when not asked, else the imported version ("" when none)."""
     asked, _, version = text.partition("\n")
     return version.strip() if asked.strip() == "asked" else None
-
-
-def parse_state(text: str) -> dict:
-    """This tool's own state file (JSON) on the host."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 @dataclass

@@ -1,7 +1,9 @@
 # Host probe: everything `detect` needs, gathered in one round trip.
 # POSIX sh only (runs under dash and busybox sh); no Python on the target.
-# Usage: sh -s -- BUILD_DIR [ITEM...] < probe.sh   (the controller appends the deviceQuery step
-# and the nvinfer config survey of the engines step, which runs when items are given)
+# Usage: sh -s -- BUILD_DIR [ITEM...] < script, where provision/detect.py's probe_script() heads this
+# file with STATE_FILE and SAVED_DIR (provision/state.py) and appends the deviceQuery step and the
+# registered capabilities' fragments (provision/capabilities/: their own sections; the engines
+# capability's config search runs when items are given)
 # Output: sections `==> NAME <==`, each followed by the raw text of its source; a section whose
 # source is absent is printed empty. The controller's parsers make sense of the text.
 
@@ -108,27 +110,9 @@ if [ -r /sys/devices/system/cpu/online ]; then cat /sys/devices/system/cpu/onlin
 section nvinfer_plugin
 ls -l /usr/lib/$(triplet)/libnvinfer_plugin.so* 2>/dev/null
 
-section plugin_files
-# What a rerun's checks compare with the state file, so that they need not ask again: the final
-# target of each libnvinfer_plugin link and, once dsprov recorded a swap, the SHA-256 of each
-# library and saved original. `dir`/`hashed` lines name the folders these lines cover.
-lib=/usr/lib/$(triplet)
-printf 'dir\t%s\n' "$lib"
-for f in "$lib"/libnvinfer_plugin.so*; do
-    [ -L "$f" ] && printf 'link\t%s\t%s\n' "$f" "$(readlink -f "$f")"
-done
-if [ -e /var/lib/dsprov/state.json ]; then
-    for d in "$lib" /var/lib/dsprov/orig; do
-        printf 'hashed\t%s\n' "$d"
-        for f in "$d"/libnvinfer_plugin.so*; do
-            [ -f "$f" ] && [ ! -L "$f" ] && printf 'sha256\t%s\t%s\n' "$f" "$(sha256sum "$f" | cut -d' ' -f1)"
-        done
-    done
-fi
-
 section jetson_power
 # The power mode (nvpmodel -q), the modes of /etc/nvpmodel.conf, the clocks (jetson_clocks --show
-# runs as root only: otherwise the step asks with sudo) and dsprov's boot unit (provision/steps/max_clocks.py).
+# runs as root only: otherwise the step asks with sudo) and dsprov's boot unit (provision/capabilities/max_clocks.py).
 if has nvpmodel; then
     echo '-- nvpmodel -q'
     nvpmodel -q 2>&1
@@ -144,6 +128,4 @@ if has nvpmodel; then
 fi
 
 section dsprov_state
-show /var/lib/dsprov/state.json
-
-section device_query
+show "$STATE_FILE"

@@ -65,17 +65,16 @@ def probe(inventory, names: list[str]) -> None:
 
 def _probe_one(inventory, name: str, matrix) -> tuple[records.Record, int]:
     from provision.detect import analyse, capture
-    from provision.options import Settings, check_settings
     from provision.runners import runner_for
 
     keep = records.KEEP
     try:
         spec = inventory.host(name)
         keep = records.keep_of(spec.vars)
-        check_settings(spec.vars, name)
+        settings = spec.settings  # checked and read once
         runner = runner_for(spec)
         try:
-            detection = analyse(name, capture(runner, Settings.read(spec.vars).build_dir), None, matrix)
+            detection = analyse(name, capture(runner, settings.build_dir), None, matrix)
         finally:
             runner.close()
     except ProvisionError as exc:

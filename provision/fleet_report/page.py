@@ -198,7 +198,7 @@ def fleet(rows: list[HostRow], source: str, made: str | None = None) -> Fleet:
     """The page's model: rows by host name, drift marked, the summary counted."""
     rows = sorted(rows, key=lambda r: r.host)
     mark_drift(rows)
-    page = Fleet(rows, made or dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), source)
+    page = Fleet(rows, made or dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), source)
     for row in rows:
         unknown = "unknown" if row.probed else "never probed"
         page.families[row.family if row.family != "-" else unknown] += 1

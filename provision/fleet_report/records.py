@@ -19,15 +19,16 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping
 
 from provision import documents, input_files
 from provision.artifacts import cache_root
 from provision.errors import ProvisionError
-from provision.settings import BadSetting, records_kept
+from provision.validators import BadSetting, records_kept
 
 if TYPE_CHECKING:
-    from provision.detect import Detection
+    from provision.core.detection import Detection
     from provision.inventory import Inventory
 
 KEEP = 20  # records kept per host unless dsprov_report_keep says
@@ -78,7 +79,7 @@ class Record:
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def keep_of(host_vars: Mapping[str, Any] | None) -> int:
@@ -114,15 +115,16 @@ def unreached(host: str, command: str, result: str, message: str, log: str = "")
 
 
 def save_reports(command: str, reports: Iterable[Any], dry_run: bool = False, *, inventory: Inventory | None = None,
-                 host_vars: Mapping[str, Any] | None = None, engines: list | None = None) -> None:
-    """Record a run's HostReports, each host keeping its dsprov_report_keep (from `inventory` or
-    `host_vars`) newest records."""
-    save([(of_report(command, r, dry_run, engines), _keep(r.host, inventory, host_vars)) for r in reports])
+                 host_vars: Mapping[str, Any] | None = None, engines: list | None = None,
+                 keep: int | None = None) -> None:
+    """Record a run's HostReports, each host keeping its dsprov_report_keep (`keep`, resolved with the
+    host's settings, else from `inventory` or `host_vars`) newest records."""
+    save([(of_report(command, r, dry_run, engines), keep or _keep(r.host, inventory, host_vars)) for r in reports])
 
 
 def save_detection(detection: Detection, *, inventory: Inventory | None = None,
-                   host_vars: Mapping[str, Any] | None = None) -> None:
-    save([(of_detection(detection), _keep(detection.host, inventory, host_vars))])
+                   host_vars: Mapping[str, Any] | None = None, keep: int | None = None) -> None:
+    save([(of_detection(detection), keep or _keep(detection.host, inventory, host_vars))])
 
 
 def _keep(host: str, inventory: Inventory | None, host_vars: Mapping[str, Any] | None) -> int:

@@ -138,7 +138,8 @@ def _load_l4t(root: Traversable) -> tuple[L4tRow, ...]:
 def _load_jetpack(root: Traversable) -> tuple[JetPackRow, ...]:
     rows = [
         JetPackRow(
-            **{name: Version(r[name]) for name in ("version", "cuda", "cudnn", "tensorrt", "ubuntu", "python")},
+            version=Version(r["version"]), cuda=Version(r["cuda"]), cudnn=Version(r["cudnn"]),
+            tensorrt=Version(r["tensorrt"]), ubuntu=Version(r["ubuntu"]), python=Version(r["python"]),
             l4t=_version(r.get("l4t")),
             preview=r.get("preview", False),
             caveat=r.get("caveat"),

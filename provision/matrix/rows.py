@@ -32,6 +32,15 @@ class Status(enum.Enum):
     FAIL = "FAIL"
 
 
+@dataclass(frozen=True, kw_only=True)
+class Sourced:
+    """Where a row's facts come from: the public source, and a second one where one was found
+    (given by keyword, after the row's own fields)."""
+
+    source: str
+    secondary: str | None = None
+
+
 @dataclass(frozen=True)
 class Verdict:
     rule: str
@@ -111,12 +120,10 @@ class X86Requirements:
 
 
 @dataclass(frozen=True)
-class PydsRow:
+class PydsRow(Sourced):
     deepstream: Version
     tag: str  # deepstream_python_apps tag, e.g. "v1.1.1"
     python: Version
-    source: str
-    secondary: str | None = None
 
     @property
     def version(self) -> Version:
@@ -129,11 +136,9 @@ class PydsRow:
 
 
 @dataclass(frozen=True)
-class TrtOssGuide:
+class TrtOssGuide(Sourced):
     platform: str
     guide: OssGuide
-    source: str
-    secondary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -262,41 +267,33 @@ class PrebuiltInfo:
 
 
 @dataclass(frozen=True)
-class PluginRow:
+class PluginRow(Sourced):
     name: str  # plugin creator name
     since: Version  # first TensorRT major.minor whose ref carries it
     removed_in: Version | None
-    source: str
-    secondary: str | None = None
 
 
 @dataclass(frozen=True)
-class DeviceRow:
+class DeviceRow(Sourced):
     family: str
     name: str
     soc: tuple[str, ...]
     model_substrings: tuple[str, ...]
     compute_capability: str
-    source: str
-    secondary: str | None = None
 
 
 @dataclass(frozen=True)
-class GpuRow:
+class GpuRow(Sourced):
     token: str
     compute_capability: str
-    source: str
-    secondary: str | None = None
 
 
 @dataclass(frozen=True)
-class PrecisionRow:
+class PrecisionRow(Sourced):
     name: str
     always: bool
     capabilities: frozenset[str]
     minimum: Version | None
-    source: str
-    secondary: str | None = None
 
     def applies_to(self, capability: Version) -> bool:
         return (

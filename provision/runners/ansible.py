@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from shlex import quote as q
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from ansible.errors import AnsibleConnectionFailure, AnsibleError
 

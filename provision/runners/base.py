@@ -11,7 +11,8 @@ import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
+from collections.abc import Callable
 
 from provision import input_files
 from provision.errors import ProvisionError
@@ -81,7 +82,7 @@ class Runner(Protocol):
         on_line: Callable[[str], None] | None = None,
     ) -> Result: ...
 
-    def hold(self, command: str, *, ready: str, sudo: bool = False) -> "Held | None":
+    def hold(self, command: str, *, ready: str, sudo: bool = False) -> Held | None:
         """Start a long-lived command; return once it printed `ready` (None if it exited)."""
 
     def put(self, local: Path, remote: str) -> None: ...
@@ -110,6 +111,9 @@ class FileOps:
     """read_text, sha256, upload and write_atomic for a runner, from its `run` and `put` (POSIX sh on the
     host, no Python there): the one place files are read back or replaced on a host; and the
     count of the runner's round trips to the host."""
+
+    run: Callable[..., Result]  # the runner's own (Runner.run, Runner.put)
+    put: Callable[[Path, str], None]
 
     host: str
     round_trips: int = 0  # commands run or held, files copied either way (the runner calls sent())

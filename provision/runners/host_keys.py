@@ -21,7 +21,8 @@ import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import paramiko
 from paramiko.hostkeys import HostKeyEntry, HostKeys, InvalidHostKey
@@ -143,7 +144,7 @@ class KnownHosts:
     entries: list[HostKeyEntry] = field(default_factory=list)
     revoked: list[Revoked] = field(default_factory=list)
 
-    def read(self, path: Path) -> "KnownHosts":
+    def read(self, path: Path) -> KnownHosts:
         text = input_files.read_bytes(path, "known_hosts file", input_files.KNOWN_HOSTS).decode(errors="replace")
         for number, line in enumerate(text.splitlines(), 1):
             line = line.strip()

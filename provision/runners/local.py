@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from provision import cancel
 from provision.errors import ProvisionError, StepFailed
@@ -70,7 +70,7 @@ class LocalRunner(FileOps):
         result = Result(command, proc.returncode, *(part.result() for part in (out, err)))
         return check_sudo(result) if sudo else result
 
-    def hold(self, command: str, *, ready: str, sudo: bool = False) -> "LocalHold | None":
+    def hold(self, command: str, *, ready: str, sudo: bool = False) -> LocalHold | None:
         """Start a command that prints `ready` and then waits on stdin; None if it never did."""
         self.sent()
         password_line = None

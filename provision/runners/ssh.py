@@ -13,7 +13,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import paramiko
 from fabric import Config, Connection
@@ -138,7 +138,7 @@ class SSHRunner(FileOps):
         finally:
             channel.close()
 
-    def hold(self, command: str, *, ready: str, sudo: bool = False, timeout: float = 120) -> "SSHHold | None":
+    def hold(self, command: str, *, ready: str, sudo: bool = False, timeout: float = 120) -> SSHHold | None:
         """Start a command that prints `ready` and then waits on stdin; None if it never did."""
         self._open()
         self.sent()
@@ -333,7 +333,7 @@ def _open(connection: _Connection) -> None:
     except HostUnreachable:  # a refused host key, or a hop that failed (its line names it)
         connection.close()
         raise
-    except (OSError, socket.timeout, paramiko.SSHException) as exc:
+    except (TimeoutError, OSError, paramiko.SSHException) as exc:
         connection.close()
         what = "jump host " if connection.jump else ""
         proxy = f" through ProxyCommand `{connection.gateway}`" if isinstance(connection.gateway, str) else ""

@@ -103,7 +103,7 @@ class Endpoint:
     port: int
     user: str
     options: dict[str, Any]  # its ssh_config lookup (command-line options first for the target)
-    via: "Endpoint | str | None" = None  # the hop before it, or a ProxyCommand, or nothing (direct)
+    via: Endpoint | str | None = None  # the hop before it, or a ProxyCommand, or nothing (direct)
 
     def __str__(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -414,7 +414,7 @@ def _unstored_commit(name: str) -> str:
 def make_trt_oss_repo(dest: Path) -> Path:
     """Create bare ``dest/NVIDIA/TensorRT.git`` (+ ``dest/NVlabs/cub.git``); return its path.
 
-    Clone it as the tool does (``BuildSpec.clone_commands`` in provision/steps/trt_oss.py).
+    Clone it as the tool does (``BuildSpec.clone_commands`` in provision/capabilities/trt_oss.py).
     """
     dest = Path(dest)
     _, cub_commit = make_cub_repo(dest)

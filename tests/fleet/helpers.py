@@ -50,3 +50,12 @@ def invoke(handle, *args: str, inventory: Path | None = None, env: dict[str, str
     """`python -m invoke ARGS -i INVENTORY` from the repository (the fleet's inventory unless given)."""
     return subprocess.run([sys.executable, "-m", "invoke", *args, "-i", str(inventory or handle.inventory)],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def one_line(result: subprocess.CompletedProcess, code: int, *parts: str) -> str:
+    """The one line a failed command prints on stderr (exit `code`, no traceback), holding `parts`."""
+    assert result.returncode == code, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    for part in parts:
+        assert part in result.stderr, result.stderr
+    return result.stderr

@@ -20,9 +20,9 @@ from provision.errors import ProvisionError
 from provision.inventory import Inventory
 from provision.runners import runner_for
 from simfleet.upstreams.server import serve
-from provision.steps.base import StepContext
+from provision.core.step import StepContext
 from provision.matrix import CmakeArchive
-from provision.steps.cmake import EnsureCmakeFromSource
+from provision.capabilities.cmake import EnsureCmakeFromSource
 
 pytestmark = pytest.mark.fleet
 HOST = "t4-01"

@@ -8,7 +8,6 @@ the host really waits on a dead transfer.
 import functools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -84,13 +83,8 @@ def on_device(fleet, command: str, sudo: bool = False) -> subprocess.CompletedPr
 
 
 def inventory_with(fleet, tmp_path: Path, host_vars: str) -> Path:
-    folder = tmp_path / "inventory"
-    folder.mkdir()
-    shutil.copy(fleet.inventory, folder / "hosts.ini")
-    shutil.copytree(fleet.inventory.parent / "group_vars", folder / "group_vars")
-    (folder / "host_vars").mkdir()
-    (folder / "host_vars" / f"{HOST}.yml").write_text(host_vars)
-    return folder
+    """The fleet's inventory (with its mirror settings) plus host vars for HOST."""
+    return fleet.inventory_with(tmp_path / "inventory", HOST, host_vars)
 
 
 def sha(fleet, path: str) -> str:

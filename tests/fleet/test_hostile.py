@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from onnx_models import yolo_like
 
-from .helpers import document, hosts
+from .helpers import document, hosts, one_line
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,14 +60,6 @@ def on_device(handle, command: str) -> str:
     wrapped = f"sudo -S -p '' sh -c {json.dumps(command)}"
     return subprocess.run([*handle.ssh_command(HOST), wrapped], input=handle.become_password + "\n",
                           capture_output=True, text=True, timeout=120).stdout
-
-
-def one_line(result: subprocess.CompletedProcess, code: int, *parts: str) -> str:
-    assert result.returncode == code, result.stdout + result.stderr
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
-    for part in parts:
-        assert part in result.stderr, result.stderr
-    return result.stderr
 
 
 def test_rollback_of_a_never_provisioned_host_leaves_nothing(t4):

@@ -6,7 +6,6 @@ Each test gets a fleet of one T4 of its own: the engines test holds the host's t
 waits on a file the test removes), the last one kills its device."""
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -82,12 +81,7 @@ def test_ctrl_c_during_engines_stops_after_the_current_engine(t4):
 
 def test_a_deepstream_config_failure_is_one_error_line(t4, tmp_path):
     put(t4, HOST, "/home/ubuntu/m/dino.onnx", ONNX_HEAD + b"onnx stand-in\n")
-    inventory = tmp_path / "inventory"
-    inventory.mkdir()
-    shutil.copy(t4.inventory, inventory / "hosts.ini")
-    shutil.copytree(t4.inventory.parent / "group_vars", inventory / "group_vars")
-    (inventory / "host_vars").mkdir()
-    (inventory / "host_vars" / f"{HOST}.yml").write_text(json.dumps({"dsprov_tao_apps_repo": "http://127.0.0.1:9/none.git"}))
+    inventory = t4.inventory_with(tmp_path / "inventory", HOST, json.dumps({"dsprov_tao_apps_repo": "http://127.0.0.1:9/none.git"}))
     coco = tmp_path / "coco.json"
     coco.write_text('{"categories": [{"id": 1, "name": "person"}]}')
     result = subprocess.run(
@@ -103,13 +97,8 @@ def test_a_deepstream_config_failure_is_one_error_line(t4, tmp_path):
 
 def test_a_device_killed_mid_build_is_unreachable_not_a_compile_error(t4, tmp_path):
     mirror = StallingMirror(build_upstreams().root, "/objects/")  # the clone (the build's first part) hangs
-    inventory = tmp_path / "inventory"
-    inventory.mkdir()
-    shutil.copy(t4.inventory, inventory / "hosts.ini")
-    shutil.copytree(t4.inventory.parent / "group_vars", inventory / "group_vars")
-    (inventory / "host_vars").mkdir()
-    (inventory / "host_vars" / f"{HOST}.yml").write_text(
-        f"dsprov_trt_oss_repo: {mirror.url}/git/NVIDIA/TensorRT.git\ndsprov_stall_timeout: 900\n")
+    inventory = t4.inventory_with(tmp_path / "inventory", HOST,
+                                  f"dsprov_trt_oss_repo: {mirror.url}/git/NVIDIA/TensorRT.git\ndsprov_stall_timeout: 900\n")
     run = start(t4, "provision", "--host", HOST, "--force", "--json", inventory=inventory)
     try:
         assert mirror.stalled.wait(STALL_BOUND), "the build never reached the clone"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from provision.facts.power import PowerModel, parse_clocks_show, parse_nvpmodel_q
-from provision.steps.max_clocks import STORED, UNIT_PATH, WANTS_LINK
+from provision.capabilities.max_clocks import STORED, UNIT_PATH, WANTS_LINK
 
 from .helpers import fleet_env, hosts, invoke, on_device
 

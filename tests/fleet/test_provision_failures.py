@@ -5,7 +5,6 @@ compiler moved away, a port nobody listens on) rather than feeding the plan made
 """
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from provision.steps.trt_oss import BuildSpec
+from provision.capabilities.trt_oss import BuildSpec
 
 from .helpers import hosts
 
@@ -40,13 +39,7 @@ def tree(fleet) -> str:
 
 def inventory_with(fleet, tmp_path: Path, host_vars: str) -> Path:
     """The fleet's inventory (with its mirror settings) plus host vars for HOST."""
-    folder = tmp_path / "inventory"
-    folder.mkdir()
-    shutil.copy(fleet.inventory, folder / "hosts.ini")
-    shutil.copytree(fleet.inventory.parent / "group_vars", folder / "group_vars")
-    (folder / "host_vars").mkdir()
-    (folder / "host_vars" / f"{HOST}.yml").write_text(host_vars)
-    return folder
+    return fleet.inventory_with(tmp_path / "inventory", HOST, host_vars)
 
 
 def provision(inventory: Path) -> tuple[int, dict]:

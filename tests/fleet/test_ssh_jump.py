@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from simfleet.fleet import SSH_CONFIG, _free_port
-from tests.fleet.helpers import fleet_env, invoke, on_device
+from tests.fleet.helpers import fleet_env, invoke, on_device, one_line
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST, JUMP = "t4-01", "bastion01"
@@ -73,14 +73,6 @@ def jump_line(handle, ssh_config: Path, jump_port: int | None = None, extra: str
     dev, bastion = handle.device(HOST), handle.device(JUMP)
     return (f"{HOST} ansible_host={dev.address} ansible_port={dev.port} ansible_user=ubuntu {extra}"
             f"ansible_ssh_common_args='-F {ssh_config} -J jump@127.0.0.1:{jump_port or bastion.port}'")
-
-
-def one_line(result: subprocess.CompletedProcess, code: int, *parts: str) -> str:
-    assert result.returncode == code, result.stdout + result.stderr
-    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
-    for part in parts:
-        assert part in result.stderr, result.stderr
-    return result.stderr
 
 
 def test_the_device_is_reached_only_through_the_bastion(jumped, home):

@@ -19,7 +19,7 @@ import pytest
 from provision.errors import ProvisionError, StepFailed
 from provision.inventory import Inventory
 from provision.runners import runner_for
-from provision.steps.base import StepContext
+from provision.core.step import StepContext
 
 from .helpers import on_device
 

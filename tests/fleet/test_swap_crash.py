@@ -18,12 +18,12 @@ from provision.detect import analyse, capture
 from provision.inventory import Inventory
 from provision.matrix import Matrix
 from provision.options import Flags, Settings
-from provision.plan import Options, make_plan
+from provision.plan import make_plan, plan_options
 from provision.provisioner import HostReport, provision_host, rollback_host, run_plan
 from provision.runners import runner_for
 from provision.state import SAVED_DIR, read_state
 from provision.runners.base import FileOps
-from provision.steps.base import StepContext
+from provision.core.step import StepContext
 
 pytestmark = pytest.mark.fleet
 HOST = "t4-01"
@@ -78,7 +78,7 @@ def swap_once(inventory: Inventory, at: int | None) -> int:
     try:
         matrix = Matrix.load()
         detection = analyse(HOST, capture(inner, Settings.read(spec.vars).build_dir), None, matrix)
-        plan = make_plan(detection, matrix, Options.from_settings(spec.vars), ArtifactStore())
+        plan = make_plan(detection, matrix, plan_options(Settings.read(spec.vars)), ArtifactStore())
         runner = CrashingRunner(inner, at)
         ctx = StepContext(runner, detection.facts)
         ctx.state = read_state(ctx)

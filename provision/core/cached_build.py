@@ -19,15 +19,33 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any, Protocol
 
 from provision.artifacts import ArtifactStore, build_key, sha256_file
 from provision.outcomes import Outcome
 from provision.runners.base import refusal
-from provision.steps.base import Step, StepContext, StepFailed, q, remote_commit
+from provision.core.step import Step, StepContext, StepFailed, q, remote_commit
 
-if TYPE_CHECKING:
-    from provision.steps.cmake import EnsureCmake
+
+class Prerequisite(Protocol):
+    """What a build must have on the host before it builds there (cmake): ensured only then."""
+
+    def ensure(self, ctx: StepContext) -> None: ...
+
+
+GIB = 1024 * 1024  # KiB
+JOB_MEMORY_KIB = 3 * GIB // 2  # one nvcc/g++ job of the plugin build: about 1.5 GiB
+
+
+def build_jobs(mem_available_kib: int | None, swap_free_kib: int | None, nproc: int | None) -> tuple[int, str | None]:
+    """`-j` from memory and swap (a 4 GB Nano is OOM-killed at -j4), and a hint when swap would help."""
+    cores = nproc or 1
+    memory = (mem_available_kib or 0) + (swap_free_kib or 0)
+    jobs = max(1, min(cores, memory // JOB_MEMORY_KIB))
+    hint = None
+    if jobs < cores and not swap_free_kib:
+        hint = f"memory allows -j{jobs} of {cores} cores; adding swap (e.g. a 4 GB swap file) would allow more"
+    return jobs, hint
 
 
 @dataclass
@@ -43,7 +61,7 @@ class CachedBuild(Step):
     outcome: Outcome | None = field(default=None, kw_only=True)
     follow_ref: bool = field(default=False, kw_only=True)  # ask for the ref's commit even on a rerun (--force)
     # What a build needs first (cmake), done only where the key is built, not where it is copied
-    before_build: list[EnsureCmake] = field(default_factory=list, kw_only=True)
+    before_build: list[Prerequisite] = field(default_factory=list, kw_only=True)
     _claim: IO | None = field(default=None, init=False, repr=False)  # the key's build lock, taken by builds_here
     what = "build"  # what the file is, in messages
     timeout = 6 * 3600  # seconds for each build command
@@ -96,7 +114,7 @@ class CachedBuild(Step):
         key = self.resolve_key(ctx)
         if self.installed_key(ctx) == key or self.cached(key):
             return False
-        if ctx.probed:
+        if ctx.observed:
             return True
         if self._claim is None:
             self._claim = self.store.claim(key)

@@ -16,10 +16,13 @@ from typing import Any
 from packaging.version import Version
 
 from provision.artifacts import fetch
+from provision.core.cached_build import build_jobs
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
+from provision.core.step import Step, StepContext, StepFailed, q
 from provision.facts.parsers import parse_cmake_version
 from provision.matrix.rows import CmakeArchive
 from provision.options import DEFAULT_BUILD_DIR
-from provision.steps.base import Step, StepContext, StepFailed, q
 
 LINKED = ("cmake", "ctest", "cpack")
 
@@ -37,6 +40,11 @@ class EnsureCmake(Step):
     uploaded: str | None = field(default=None, init=False)  # the archive's path on the host, once pushed
     name = "cmake"
     provides = frozenset({"cmake"})
+
+    def serve(self, dependent: Step) -> None:
+        """A build that needs this cmake where it builds (the step is skipped where every such build copies)."""
+        self.for_builds.append(dependent)
+        dependent.before_build.append(self)  # type: ignore[attr-defined]
 
     def summary(self) -> str:
         return f"install cmake {self.archive.version} (have {self.installed or 'none'}, need >= {self.minimum})"
@@ -83,7 +91,7 @@ class EnsureCmake(Step):
     def check(self, ctx: StepContext) -> str | None:
         """New enough (the probe's version while its facts stand), or not needed: every build that
         needs it copies its key (installed, cached, or built by another host now)."""
-        current = self.installed if ctx.probed else self._current(ctx)
+        current = self.installed if ctx.observed else self._current(ctx)
         if current and current >= self.minimum:
             return f"cmake {current} is new enough"
         if self.for_builds and not any(build.builds_here(ctx) for build in self.for_builds):
@@ -156,3 +164,61 @@ class EnsureCmakeFromSource(EnsureCmake):
         finally:
             ctx.sh(self.remove_staged(), check=False)
         ctx.sh(install, sudo=True)
+
+
+@dataclass(frozen=True)
+class CmakeNeed:
+    """What a build asks of cmake: a minimum (None: the matrix's) and why, when it is higher."""
+
+    minimum: Version | None = None
+    because: str = ""  # e.g. " (release/11.0 needs it)"
+
+
+WHY = ("cmake {have} is older than the {minimum} the build needs; only where the host builds: a host that"
+       " copies a cached build needs no cmake")
+
+
+def _minimum(p: Planning, need: CmakeNeed | None) -> Version:
+    return (need.minimum if need else None) or p.matrix.cmake.minimum
+
+
+def met(p: Planning, need: CmakeNeed | None) -> bool:
+    """The host's cmake is new enough."""
+    have = p.detection.facts.cmake
+    return bool(have and have >= _minimum(p, need))
+
+
+def _new_enough(archives: list[CmakeArchive], minimum: Version) -> CmakeArchive | None:
+    """The first archive (in configured order) whose version is at least `minimum`."""
+    return next((a for a in archives if a.version >= minimum), None)
+
+
+def provide(p: Planning, need: CmakeNeed | None) -> tuple[str, EnsureCmake]:
+    """Install a release archive >= the minimum for the host's architecture, or build the source
+    when asked; the inventory's archives (a mirror) replace the matrix's. PlanRefused when none is
+    known."""
+    facts, options, host = p.detection.facts, p.options, p.host
+    minimum, because = _minimum(p, need), need.because if need else ""
+    why = WHY.format(have=facts.cmake or "none", minimum=minimum)
+    if options.cmake_from_source:
+        source = _new_enough([options.cmake_source] if options.cmake_source else list(p.matrix.cmake.source_archives),
+                             minimum)
+        if source is None:
+            raise PlanRefused(f"{host}: no cmake source release >= {minimum}{because} is configured"
+                              " (set dsprov_cmake_source)")
+        jobs, _ = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
+        return why, EnsureCmakeFromSource(minimum, facts.cmake, source, facts.build_dir or DEFAULT_BUILD_DIR, jobs)
+    configured = [a for a in options.cmake_archives if a.arch == facts.arch]
+    known = configured or [a for a in p.matrix.cmake.archives if a.arch == facts.arch]
+    archive = _new_enough(known, minimum)
+    if archive is None:
+        have = ", ".join(str(a.version) for a in known) or "none"
+        raise PlanRefused(
+            f"{host}: cmake {facts.cmake or 'missing'} is older than {minimum}{because} and no cmake release"
+            f" archive >= {minimum} is known for {facts.arch} (have: {have}; set dsprov_cmake_archives, or"
+            " --cmake-from-source)"
+        )
+    return why, EnsureCmake(minimum, facts.cmake, archive)
+
+
+CAPABILITY = Capability("cmake", provides="cmake", met=met, provide=provide)

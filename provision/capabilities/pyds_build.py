@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from provision.steps.base import q
+from provision.core.step import q
 
 PIP_PLATFORMS = {"aarch64": "linux_aarch64", "x86_64": "linux_x86_64"}
 DS_PATH = "/opt/nvidia/deepstream/deepstream"

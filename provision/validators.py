@@ -9,7 +9,8 @@ commands (git's `ext::`). Each check raises BadSetting, one line naming the sett
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
 from provision.errors import ProvisionError
@@ -178,7 +179,7 @@ def words(name: str, value: Any, each: Callable[[str, Any], Any]) -> list:
     return [each(f"{name}[{i}]", v) for i, v in enumerate(value)]
 
 
-def _record(fields: dict[str, Callable[[str, Any], Any]], required: tuple[str, ...] = ()):
+def _record(fields: Mapping[str, Callable[[str, Any], Any]], required: tuple[str, ...] = ()):
     def check(name: str, value: Any) -> dict:
         if not isinstance(value, dict):
             raise BadSetting(f"{name}: give a mapping with {', '.join(fields)}")

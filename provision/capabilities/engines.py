@@ -22,9 +22,11 @@ import base64
 import binascii
 import json
 import posixpath
+import shlex
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from provision import cancel
 from provision.deepstream.engine_plan import (
@@ -42,7 +44,9 @@ from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
 from provision.runners.base import FILE_FUNCTIONS, refusal
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.capabilities.model_config import WriteModelConfig
+from provision.core.capability import Capability, Planning
+from provision.core.step import Step, StepContext, StepFailed, folder_writable, q
 
 # Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of
 # many files made every run, a no-op rerun included, walk it: bench/engine_search.py). `~` is a root
@@ -108,6 +112,24 @@ real=$(readlink -f "$plugin" 2>/dev/null) && printf 'plugin\t%s\n' "$(sha256sum 
 """
 
 # For each `e:engine` or `m:model`: STAT_FILE's line (`file<TAB>path<TAB>exists<TAB>sha256 (models)<TAB>base64 record (engines)`).
+# Given items (`f:CONFIG`, `r:ROOT`) after the build folder, the probe runs FIND_SCRIPT for the
+# plugin's SONAME link, headed by the arguments it ran with, so that the step knows which question
+# it answers (RebuildEngines._find).
+PROBE = f"""
+section nvinfer_configs
+if [ $# -gt 1 ]; then
+    shift
+    lib=/usr/lib/$(triplet)
+    link=
+    for f in "$lib"/libnvinfer_plugin.so.*; do
+        case ${{f##*/libnvinfer_plugin.so.}} in *.*) ;; *) link=$f ;; esac
+    done
+    printf 'args\\t%s' "$link"; printf '\\t%s' "$@"; echo
+    sh -c {shlex.quote(FIND_SCRIPT)} survey "$link" "$@"
+fi
+"""
+
+
 STAT_SCRIPT = STAT_FILE + r"""
 for arg in "$@"; do stat_file "${arg%%:*}" "${arg#*:}"; done
 """
@@ -228,6 +250,12 @@ class RebuildEngines(Step):
     states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
     progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
     name = "engines"
+
+    def results(self) -> dict[str, Any]:
+        """The engines classified (and what became of each), the app configs' GIE graphs, and the
+        commands (a dry run's survey lists each rebuild)."""
+        return {"engines": [e.to_json() for e in self.engines], "graphs": list(self.graphs),
+                "commands": self.describe()}
 
     def summary(self) -> str:
         where = ", ".join([*self.configs, *(f"configs under {r}" for r in self.roots)])
@@ -362,7 +390,8 @@ class RebuildEngines(Step):
         return f"sh -s -- {q(self.plugin_link)} " + " ".join(q(i) for i in self.search_items())
 
     def _find(self, ctx: StepContext) -> str:
-        head, _, found = ctx.facts.nvinfer_configs.partition("\n") if ctx.probed else ("", "", "")
+        seen = ctx.observed.view("engines") if ctx.observed else None
+        head, _, found = (seen or "").partition("\n")
         if head == "\t".join(("args", self.plugin_link, *self.search_items())):
             ctx.log(f"(the probe ran) {self._find_command()}")
             return found
@@ -468,7 +497,7 @@ class RebuildEngines(Step):
         built = ctx.runner.run(f"[ -s {q(staged)} ]", sudo=sudo).ok
         if not result.ok or "&&&& PASSED" not in result.stdout or not built:
             ctx.sh(f"rm -rf {q(private)}", sudo=sudo, check=False)
-            errors = [l for l in (result.stdout + result.stderr).splitlines() if "[E]" in l or "FAILED" in l]
+            errors = [line for line in (result.stdout + result.stderr).splitlines() if "[E]" in line or "FAILED" in line]
             hint = "" if (states.get(c.onnx_file) and states[c.onnx_file].exists) else f" ({c.onnx_file} is missing)"
             raise StepFailed(f"{ctx.runner.host}: trtexec failed for {c.path}{hint}: "
                              f"{(errors[0] if errors else result.tail(1)).strip()}")
@@ -533,12 +562,6 @@ def _refuse_conflicts(gies: list[Engine]) -> None:
                              + "): set model-engine-file in each app config's group")
 
 
-def folder_writable(ctx: StepContext, path: str) -> bool:
-    """Whether the login user can create files beside `path` (creating its folder if need be)."""
-    folder = q(posixpath.dirname(path))
-    return ctx.runner.run(f"mkdir -p {folder} 2>/dev/null; [ -w {folder} ]").ok
-
-
 def engine_roots(settings: Settings) -> tuple[str, ...]:
     """`dsprov_engine_roots`, else the defaults."""
     return tuple(str(v) for v in settings.engine_roots) if settings.engine_roots else DEFAULT_ROOTS
@@ -561,3 +584,23 @@ def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots
         plugin_link=f"{f.lib_dir}/libnvinfer_plugin.so.{f.tensorrt.major}",
         progress=progress,
     )
+
+
+WHY = "an engine is built against one plugin library: a swap or a new model config makes it stale or missing"
+
+
+def plan(p: Planning) -> None:
+    """Rebuild every stale engine of the configs the plan writes and of the searched roots (after
+    the swap, which makes all of them stale); a host without a GPU gets a note."""
+    if not p.detection.facts.gpus:
+        p.plan.notes.append("engines and models: no GPU found, skipped")
+        return
+    if p.options.skip_engines:
+        p.plan.notes.append("engines: skipped (--skip-engines)")
+        return
+    configs = tuple(s.setup.config for s in p.plan.steps if isinstance(s, WriteModelConfig))
+    if configs or p.options.engine_roots:
+        p.plan.add(WHY, rebuild_engines_step(p.detection, p.matrix, configs, p.options.engine_roots))
+
+
+CAPABILITY = Capability("engines", plan=plan, probe=PROBE, observe=lambda sections: sections["nvinfer_configs"])

@@ -7,34 +7,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.artifacts import ArtifactStore
-from provision.detect import Detection
+from provision.core.detection import Detection
 from provision.errors import ProvisionError
 from provision.matrix import Matrix, Status
-from provision.options import DEFAULT_BUILD_DIR, DEFAULT_PYDS_REPO, Flags, Settings
-from provision.steps.pyds_build import PIP_PLATFORMS, PydsBuildSpec
+from provision.options import DEFAULT_BUILD_DIR, PydsOptions
+from provision.capabilities.pyds_build import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
-from provision.steps.base import Step
-from provision.steps.pyds import BuildPyds, InstallPyds
-from provision.steps.trt_oss import build_jobs
+from provision.capabilities.cmake import CmakeNeed
+from provision.core.cached_build import CachedBuild
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
+from provision.core.step import Step
+from provision.capabilities.pyds import PROBE, BuildPyds, InstallPyds
+from provision.core.cached_build import build_jobs
 
 class PydsNotApplicable(ProvisionError):
     """pyds cannot be built or installed on this host; the message says why."""
-
-
-@dataclass(frozen=True)
-class PydsOptions:
-    """pyds settings (`dsprov_pyds_repo`) and flags (--pyds-ref, --wheel, --skip-pyds)."""
-
-    repo: str = DEFAULT_PYDS_REPO
-    ref: str | None = None  # a deepstream_python_apps tag over the matrix's
-    wheel: str | None = None  # install this wheel file (controller path) instead of building
-    skip: bool = False  # provision without pyds
-    only: bool = False  # `invoke pyds`: nothing but the pyds steps
-
-    @classmethod
-    def from_settings(cls, settings: Settings, flags: Flags) -> PydsOptions:
-        return cls(repo=settings.pyds_repo, ref=flags.pyds_ref, wheel=flags.wheel, skip=flags.skip_pyds,
-                   only=flags.pyds_only)
 
 
 @dataclass
@@ -92,3 +80,30 @@ def pyds_steps(detection: Detection, matrix: Matrix, options: PydsOptions, store
     )
     build = BuildPyds(spec, store)
     return PydsSteps([build, InstallPyds(interpreter, build=build)], notes, builds=True)
+
+
+def plan(p: Planning) -> None:
+    """The pyds steps, and cmake (required) where they build; a host they do not apply to gets a
+    note, or, for `invoke pyds` (only pyds), is refused with the reason."""
+    options = p.options.pyds
+    if options.skip and not options.only:
+        p.plan.notes.append("pyds: skipped (--skip-pyds)")
+        return
+    try:
+        pyds = pyds_steps(p.detection, p.matrix, options, p.store)
+        if pyds.builds:
+            try:
+                p.require("cmake", [s for s in pyds.steps if isinstance(s, CachedBuild)], CmakeNeed())
+            except PlanRefused as exc:
+                raise PydsNotApplicable(str(exc).removeprefix(f"{p.host}: ")) from None
+    except PydsNotApplicable as exc:
+        if options.only:
+            raise PlanRefused(f"{p.host}: pyds: {exc}") from None
+        p.plan.notes.append(f"pyds: skipped: {exc}")
+        return
+    p.plan.add(f"the DeepStream Python bindings for python3 {p.detection.facts.python} (--skip-pyds leaves them out)",
+               *pyds.steps)
+    p.plan.notes += pyds.notes
+
+
+CAPABILITY = Capability("pyds", probe=PROBE, plan=plan)

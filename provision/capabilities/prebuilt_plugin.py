@@ -22,10 +22,14 @@ from packaging.version import InvalidVersion, Version
 from provision.artifacts import build_key, git_blob_id, sha256_file
 from provision.outcomes import Outcome
 from provision.errors import ProvisionError
-from provision.matrix import PLATFORMS, PrebuiltInfo, PrebuiltPlugin
-from provision.steps.base import StepContext, StepFailed, q
-from provision.steps.cached_build import CachedBuild
-from provision.steps.plugin_files import PluginPaths, installed_build
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
+from provision.matrix import PLATFORMS, OssGuide, OssRefRow, PrebuiltInfo, PrebuiltPlugin
+from provision.matrix.rows import TrtOssGuide
+from provision.options import DEFAULT_BUILD_DIR
+from provision.core.step import StepContext, StepFailed, q
+from provision.core.cached_build import CachedBuild
+from provision.capabilities.plugin_files import PluginPaths, installed_build
 
 SETTING = "dsprov_prebuilt_plugins"
 LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
@@ -78,6 +82,7 @@ class FetchPrebuiltPlugin(CachedBuild):
     spec: PrebuiltSpec
     installed: PluginPaths
     name = "prebuilt-plugin"
+    provides = frozenset({"plugin-library"})
     main_product = True
     what = "prebuilt plugin library"
 
@@ -161,3 +166,80 @@ def _library(item: Any) -> PrebuiltPlugin:
     except InvalidVersion:
         raise ProvisionError(f"{SETTING}: {path}: tensorrt {item['tensorrt']!r} is not a version") from None
     return PrebuiltPlugin(platform, tensorrt, path, sha256, None, None, SETTING)
+
+
+@dataclass(frozen=True)
+class PluginSource:
+    """Where the host's new plugin library comes from: NVIDIA's prebuilt one or a TensorRT OSS build
+    (the choice both plugin capabilities read; the swap takes whichever is in the plan)."""
+
+    prebuilt: bool
+    oss: OssRefRow | None
+    guide: TrtOssGuide | None
+
+
+def plugin_source(p: Planning) -> PluginSource:
+    """--plugin-source: `prebuilt`, `build`, or `auto`: the prebuilt library where the guide is
+    binary-only or no OSS ref exists (and a pinned one fits), else a build. PlanRefused without
+    TensorRT."""
+    facts, options, matrix = p.detection.facts, p.options, p.matrix
+    if facts.tensorrt is None or facts.platform is None:
+        raise PlanRefused(f"{p.host}: no TensorRT found (dpkg-query, NvInferVersion.h): nothing to build against")
+    oss = matrix.oss_ref(facts.tensorrt, facts.platform)
+    guide = None
+    if facts.deepstream and matrix.deepstream(facts.deepstream):
+        guide = matrix.deepstream(facts.deepstream).trt_oss_guide(facts.platform)
+    binary_only = guide is not None and guide.guide is OssGuide.BINARY_ONLY
+    no_ref = oss is None or oss.ref is None
+    prebuilt = options.plugin_source == "prebuilt" or (
+        options.plugin_source == "auto" and not options.trt_oss_ref and (binary_only or no_ref)
+        and prebuilt_row(p, pinned=True) is not None)
+    return PluginSource(prebuilt, oss, guide)
+
+
+def installed_plugin(p: Planning) -> PluginPaths:
+    """The system's libnvinfer_plugin.so.X.Y.Z that the new library replaces."""
+    facts = p.detection.facts
+    real = [f.name for f in facts.plugin_files if f.link_target is None and f.name.count(".") >= 4]
+    if not facts.lib_dir or not real:
+        raise PlanRefused(f"{p.host}: no libnvinfer_plugin.so.X.Y.Z in {facts.lib_dir}: is TensorRT installed?")
+    return PluginPaths(facts.lib_dir, sorted(real)[-1])
+
+
+def prebuilt_row(p: Planning, pinned: bool = False) -> PrebuiltPlugin | None:
+    """The prebuilt library for the host's exact TensorRT (the inventory's pin, else the matrix's);
+    with `pinned`, only one whose SHA-256 or git blob id is recorded."""
+    facts, options = p.detection.facts, p.options
+    if options.prebuilt is not None:
+        fits = [r for r in options.prebuilt.libraries if r.platform == facts.platform and r.fits(facts.tensorrt)]
+        row = max(fits, key=lambda r: len(r.tensorrt.release), default=None)
+    else:
+        row = p.matrix.prebuilt_for(facts.platform, facts.tensorrt)
+    return row if row is not None and (row.pinned or not pinned) else None
+
+
+def plan(p: Planning) -> None:
+    """Fetch NVIDIA's prebuilt library for the host's TensorRT (the swap follows), when it is the source."""
+    if not plugin_source(p).prebuilt:
+        return
+    facts, options, matrix = p.detection.facts, p.options, p.matrix
+    row = prebuilt_row(p)
+    if row is None or not row.pinned:
+        known = ", ".join(str(r.tensorrt) for r in matrix.prebuilt.libraries if r.platform == facts.platform and r.pinned)
+        why = f"{row.filename}: {row.reason}" if row else f"none for TensorRT {facts.tensorrt} on {facts.platform}"
+        raise PlanRefused(f"{p.host}: no prebuilt libnvinfer_plugin to install ({why}; pinned: {known});"
+                          " --plugin-source build builds one")
+    commit = options.prebuilt.commit if options.prebuilt else matrix.prebuilt.commit
+    repo = options.tao_apps_repo or matrix.prebuilt.repo
+    if options.required_plugins:
+        p.plan.notes.append(f"the prebuilt library is checked for {', '.join(options.required_plugins)} after the swap")
+    installed = installed_plugin(p)
+    spec = PrebuiltSpec(repo=repo, commit=commit, path=row.path, sha256=row.sha256, tensorrt=str(facts.tensorrt),
+                        platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
+                        build_dir=facts.build_dir or DEFAULT_BUILD_DIR, git_blob=row.git_blob)
+    p.plan.notes.append(f"plugin source: prebuilt {row.filename} ({row.source})")
+    p.plan.add(f"NVIDIA's prebuilt library for TensorRT {facts.tensorrt} ({row.source}); copied where the"
+               " controller's cache has it", FetchPrebuiltPlugin(spec, p.store, installed))
+
+
+CAPABILITY = Capability("prebuilt_plugin", plan=plan)

@@ -23,17 +23,19 @@ dpkg reports a new version of the plugin's package, that copy is the new origina
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.outcomes import Outcome
 from provision.runners.base import FILE_FUNCTIONS, file_digest, refusal, sha256_command
-from provision.state import SAVED_DIR, STATE_FILE, parse_state, write_state
-from provision.steps.base import Step, StepContext, StepFailed, q, readlink_command
-from provision.steps.plugin_files import PluginPaths, installed_build, soname
-from provision.steps.trt_oss import BuildPlugin
+from provision.state import NOTHING_TO_ROLL_BACK, SAVED_DIR, State, write_state
+from provision.core.capability import Capability, Planning
+from provision.core.step import Step, StepContext, StepFailed, q, readlink_command
+from provision.capabilities import plugin_files
+from provision.capabilities.plugin_files import PluginPaths, file_sha256, installed_build, resolved, soname
+from provision.capabilities.prebuilt_plugin import FetchPrebuiltPlugin
+from provision.capabilities.trt_oss import BuildPlugin
+from provision.core.cached_build import CachedBuild
 
 DIVERT_PACKAGE = "dsprov"
 PREVIOUS_DIR = f"{SAVED_DIR}/previous"  # originals replaced by a forced swap, kept by SHA-256
@@ -51,7 +53,7 @@ class Takeover:
 def package_version(ctx: StepContext, p: PluginPaths) -> str | None:
     """The dpkg version of the plugin library's package (libnvinfer-plugin<major>) on the host."""
     major = Path(p.soname_link).name.rsplit(".", 1)[-1]
-    return ctx.package_version(f"libnvinfer-plugin{major}")
+    return plugin_files.package_version(ctx, f"libnvinfer-plugin{major}")
 
 
 def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
@@ -61,7 +63,7 @@ def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
     original, installed = plugin.get("original_sha256"), plugin.get("installed_sha256")
     if not original or plugin.get("path") != p.path:
         return None
-    saved, current = ctx.sha256(p.saved), ctx.sha256(p.path)
+    saved, current = file_sha256(ctx, p.saved), file_sha256(ctx, p.path)
     if current and current == plugin.get("installing_sha256"):  # a swap stopped halfway: ours too
         installed = current
     was, now = plugin.get("package_version"), package_version(ctx, p)
@@ -154,18 +156,6 @@ def diversions_command() -> str:
     return f"dpkg-divert --list 2>/dev/null | grep ' by {DIVERT_PACKAGE}$' || true"
 
 
-def rollback_survey(ctx: StepContext) -> tuple[dict, dict[str, str]]:
-    """The state file (as the login user reads it; {} when it is not a JSON object) and dsprov's
-    diversions ({path: saved}), in one round trip."""
-    result = ctx.runner.run(f"base64 2>/dev/null < {STATE_FILE} | tr -d '\\n'; echo; {diversions_command()}")
-    first, _, rest = result.stdout.partition("\n")
-    try:
-        state = parse_state(ctx.runner.host, base64.b64decode(first.strip(), validate=True).decode())
-    except (binascii.Error, UnicodeDecodeError, StepFailed):
-        state = {}
-    return state if isinstance(state, dict) else {}, parse_diversions(rest)
-
-
 def parse_diversions(text: str) -> dict[str, str]:
     """`diversion of PATH to SAVED by dsprov` lines: {PATH: SAVED} for plugin libraries."""
     found = {}
@@ -182,7 +172,7 @@ class SwapPlugin(Step):
     """Install a built plugin library (a controller file) in place of the system one."""
 
     paths: PluginPaths
-    build: BuildPlugin  # gives the library (a controller file in the artifact cache) at run time
+    build: CachedBuild  # gives the library (a controller file in the artifact cache) at run time
     required_plugins: tuple[str, ...]
     force: bool = False  # replace a library that is neither the original nor this tool's build
     taken: Takeover | None = field(default=None, init=False)
@@ -289,12 +279,12 @@ class SwapPlugin(Step):
 
     def verify(self, ctx: StepContext) -> None:
         p = self.paths
-        target = ctx.resolved(p.soname_link)
+        target = resolved(ctx, p.soname_link)
         if target != p.path:
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
         if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
-        for plugin, command in zip(self.required_plugins, self.verify_commands()[2:]):
+        for plugin, command in zip(self.required_plugins, self.verify_commands()[2:], strict=False):
             if not ctx.runner.run(command).ok:
                 raise StepFailed(f"{ctx.runner.host}: the installed library lacks {plugin}")
         verify_loads(ctx, p.path)
@@ -329,13 +319,12 @@ def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:
     result = ctx.sh(restore_command(p, plugin.get("saved") or saved or p.saved, original), sudo=True, check=False)
     if not result.ok:
         raise StepFailed(f"{ctx.runner.host}: {refusal(result)}")
-    state = {k: v for k, v in state.items() if k != "plugin"}
+    kept = {k: v for k, v in state.items() if k != "plugin"}
     if plugin.get("previous_originals"):  # still on the host: keep them on record
-        state["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
-    write_state(ctx, state)
+        kept["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
+    write_state(ctx, kept)
 
 
-NOTHING_TO_ROLL_BACK = "nothing to roll back: the state file records no swap and dpkg diverts no library for dsprov"
 
 
 @dataclass
@@ -382,7 +371,7 @@ class RestorePlugin(Step):
         ctx.notes.append(f"{self.paths.path} restored (SHA-256 {plugin['original_sha256'][:12]}...)")
 
 
-def rollback_plan_steps(state: dict, diversions: dict[str, str]) -> list[Step]:
+def rollback_plan_steps(state: State, diversions: dict[str, str]) -> list[Step]:
     """The rollback's steps for a host's state file and dsprov's diversions ({path: saved}): none
     when neither records a swap."""
     plugin = state.get("plugin") or {}
@@ -391,3 +380,23 @@ def rollback_plan_steps(state: dict, diversions: dict[str, str]) -> list[Step]:
         return [RestorePlugin(PluginPaths(str(path.parent), path.name), diversions.get(plugin["path"]))]
     return [RestorePlugin(PluginPaths(str(Path(path).parent), Path(path).name), saved)
             for path, saved in sorted(diversions.items())]
+
+
+WHY = "programs load {link}: the new library takes the original's place (kept for rollback)"
+
+
+def plan(p: Planning) -> None:
+    """Swap in the new library of the plan's plugin capability (a build or NVIDIA's prebuilt one)."""
+    source = p.plan.provider("plugin-library")
+    if not isinstance(source, (BuildPlugin, FetchPrebuiltPlugin)):
+        return
+    installed = source.installed
+    force = p.options.force and isinstance(source, BuildPlugin)  # a prebuilt library never takes over
+    p.plan.add(WHY.format(link=installed.soname_link), SwapPlugin(installed, source, p.options.required_plugins, force))
+
+
+CAPABILITY = Capability(
+    "plugin_swap", plan=plan, probe=plugin_files.PROBE, observe=plugin_files.observe,
+    rollback_survey=diversions_command(),
+    rollback=lambda state, survey: rollback_plan_steps(state, parse_diversions(survey)),
+)

@@ -4,6 +4,7 @@ library, then its config), and the step that writes them (idempotent: same bytes
 from __future__ import annotations
 
 import posixpath
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,13 +12,13 @@ from provision.deepstream.engine_plan import effective_precision
 from provision.deepstream.labels import Labels, coco_labels
 from provision.deepstream.model_config import ModelSetup, render_config
 from provision.deepstream.onnx_file import HEAD_BYTES, onnx_problem
-from provision.steps.parser_lib import parser_library_step
+from provision.capabilities.parser_lib import ParserLibrary, parser_library_step
 from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import Settings
-from provision.steps.base import Step, StepContext, StepFailed, q
+from provision.core.capability import Capability, Planning
+from provision.core.step import folder_writable, Step, StepContext, StepFailed, q
 from provision.runners.base import refusal, writable_command
-from provision.steps.engines import folder_writable
 
 
 @dataclass
@@ -37,6 +38,11 @@ class WriteModelConfig(Step):
 
     def describe(self) -> list[str]:
         return [f"(controller) write {path} atomically ({len(text.splitlines())} lines)" for path, text in self.files.items()]
+
+    def results(self) -> dict[str, Any]:
+        """The config and labels written (or, on a dry run, to be written)."""
+        return {"config": self.setup.config, "labels": self.setup.labels, "labels_text": self.labels.text,
+                "config_text": self.config_text}
 
     def _differs(self, ctx: StepContext) -> list[str]:
         differ = []
@@ -65,7 +71,7 @@ class WriteModelConfig(Step):
 
 
 def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, coco: dict,
-                      store=None) -> tuple[list[Step], list[str]]:
+                      store=None) -> tuple[tuple[ParserLibrary, WriteModelConfig], list[str]]:
     """The custom library and config steps for one model on a detected host, and the warnings
     to show (duplicate category ids, a precision the GPU cannot run)."""
     f = detection.facts
@@ -80,7 +86,7 @@ def model_setup_steps(detection, matrix, settings: Settings, setup: ModelSetup, 
     kind = setup.model_kind
     parser = parser_library_step(f, settings, kind.library, setup.library_path, kind.functions, store)
     config = WriteModelConfig(setup, labels, render_config(setup, len(labels.names), precision))
-    return [parser, config], warnings
+    return (parser, config), warnings
 
 
 def check_onnx(ctx: StepContext, path: str, what: str = "--onnx") -> None:
@@ -140,7 +146,7 @@ class ModelSteps:
 def model_steps(detection, matrix, settings: Settings, models: list[tuple[ModelSetup, dict]],
                 store=None) -> ModelSteps:
     """Steps for parsed models: one parser library per path, then one config per model."""
-    libraries: dict[str, Step] = {}
+    libraries: dict[str, ParserLibrary] = {}
     configs: list[WriteModelConfig] = []
     warnings: list[str] = []
     for setup, coco in models:
@@ -149,3 +155,20 @@ def model_steps(detection, matrix, settings: Settings, models: list[tuple[ModelS
         configs.append(config)
         warnings += [f"{setup.config}: {n}" for n in notes]
     return ModelSteps(list(libraries.values()), configs, warnings)
+
+
+def plan(p: Planning) -> None:
+    """dsprov_models: each model's parser library and nvinfer config (the engines follow); a host
+    without a GPU is noted by the engines."""
+    options = p.options
+    if not p.detection.facts.gpus:
+        return
+    if options.skip_models and options.settings.models:
+        p.plan.notes.append("models: skipped (--skip-models)")
+    elif options.models:
+        models = model_steps(p.detection, p.matrix, options.settings, list(options.models), p.store)
+        p.plan.add("dsprov_models asks for it", *models.steps)
+        p.plan.notes += models.warnings
+
+
+CAPABILITY = Capability("model_config", plan=plan)

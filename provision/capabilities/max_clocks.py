@@ -19,14 +19,16 @@ answer): it stores into a fresh file, stdin closed, so it never waits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 from dataclasses import dataclass, field
 
 from provision.errors import StepFailed
 from provision.facts.power import Clocks, JetsonPower, PowerModel, blocks, max_mode, parse_clocks_show, parse_nvpmodel_q
 from provision.outcomes import Outcome
 from provision.state import STATE_DIR, read_state, write_state
-from provision.steps.base import Step, StepContext, q
+from provision.core.capability import Capability, Planning
+from provision.core.step import Step, StepContext, q
 
 UNIT = "dsprov-jetson-clocks.service"
 UNIT_PATH = f"/etc/systemd/system/{UNIT}"
@@ -173,8 +175,7 @@ def restore(ctx: StepContext) -> None:
         ctx.sh(set_mode_command(previous), sudo=True)
     ctx.sh(DISABLE, sudo=True)
     ctx.sh(f"jetson_clocks --restore {q(record['stored'])} </dev/null && rm -f {q(record['stored'])}", sudo=True)
-    state.pop(KEY)
-    write_state(ctx, state)
+    write_state(ctx, {k: v for k, v in state.items() if k != KEY})
 
 
 @dataclass
@@ -210,6 +211,22 @@ class RestoreClocks(Step):
             raise StepFailed(f"{ctx.runner.host}: after the rollback, {now.says()}")
 
 
-def rollback_steps(state: dict) -> list[Step]:
+def rollback_steps(state: Mapping[str, Any]) -> list[Step]:
     """The rollback's step for a host whose state file records --max-clocks."""
     return [RestoreClocks(state[KEY])] if state.get(KEY) else []
+
+
+def plan(p: Planning) -> None:
+    """--max-clocks: the Jetson's maximum power mode and pinned clocks, first (the builds and the
+    engine builds' timing of kernels then run at full clocks); elsewhere a note says why not."""
+    if not p.options.max_clocks:
+        return
+    target = target_or_why(p.detection.facts.power, p.detection.facts.platform)
+    if isinstance(target, str):
+        p.plan.notes.append(f"max clocks: skipped: {target}")
+        return
+    p.plan.add("--max-clocks: builds and engine timing then run at the module's full clocks",
+               MaxClocks(target, reading(p.detection.facts.power)))
+
+
+CAPABILITY = Capability("max_clocks", plan=plan, rollback=lambda state, survey: rollback_steps(state))

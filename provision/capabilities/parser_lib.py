@@ -3,7 +3,7 @@ it is there and exports the functions, else build it on the host from its projec
 (provision/deepstream/custom_lib.py: deepstream_tao_apps' post_processor, DeepStream-Yolo's or
 yolo_deepstream's nvdsinfer_custom_impl_Yolo).
 
-As the plugin is built (provision/steps/trt_oss.py): clone the source ref on the host (a branch or
+As the plugin is built (provision/capabilities/trt_oss.py): clone the source ref on the host (a branch or
 tag, or a pinned commit), build with the host's compilers (`make -C <folder> CUDA_VER=<major.minor>`,
 the Makefiles' own variable, from the facts), keep the result in the controller's artifact cache
 under a key of what decides its bytes (architecture, DeepStream, CUDA, repository commit), so
@@ -19,9 +19,8 @@ from provision.artifacts import ArtifactStore, build_key
 from provision.deepstream.custom_lib import COMMIT, LibrarySource
 from provision.options import DEFAULT_BUILD_DIR, Settings
 from provision.runners.base import refusal, writable_command
-from provision.steps.base import StepContext, StepFailed, q
-from provision.steps.cached_build import CachedBuild
-from provision.steps.engines import folder_writable
+from provision.core.step import folder_writable, StepContext, StepFailed, q
+from provision.core.cached_build import CachedBuild
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Build the DeepStream Python bindings (pyds) for the host's python3, then install and import them.
 
 `BuildPyds` yields the wheel for a build key (from the controller's artifact cache, or built on
-the host: see provision/steps/pyds_build.py). `InstallPyds` checks the wheel's tags against the host's
+the host: see provision/capabilities/pyds_build.py). `InstallPyds` checks the wheel's tags against the host's
 interpreter before anything changes (a wheel for another platform or Python is refused with the
 reason), installs it with the host's own pip, offline (`--no-index --no-deps`, the wheel file),
 and proves it with an import. The state file records what is installed, so a rerun changes nothing.
@@ -15,14 +15,22 @@ from pathlib import Path
 from packaging.utils import parse_wheel_filename
 
 from provision.artifacts import ArtifactStore, sha256_file
-from provision.steps.pyds_build import PydsBuildSpec
+from provision.capabilities.pyds_build import PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
-from provision.steps.cached_build import CachedBuild
+from provision.core.cached_build import CachedBuild
 from provision.state import STATE_DIR, write_state
-from provision.steps.base import Step, StepContext, StepFailed, list_command, q
+from provision.core.step import Step, StepContext, StepFailed, list_command, q
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
 IMPORT = "cd / && python3 -c 'import pyds; print(pyds.__version__)'"
+# Once the state file records pyds: the version the host's python3 imports (imported_version).
+PROBE = f"""
+section pyds_import
+if grep -qs '"pyds"' "$STATE_FILE"; then
+    echo asked
+    {IMPORT} 2>/dev/null
+fi
+"""
 EXTERNALLY_MANAGED = (
     "python3 -c 'import os, sysconfig;"
     " print(os.path.exists(os.path.join(sysconfig.get_path(\"stdlib\"), \"EXTERNALLY-MANAGED\")))'"
@@ -36,8 +44,8 @@ class WheelRefused(StepFailed):
 def imported_version(ctx: StepContext) -> str | None:
     """pyds.__version__ as the host's python3 imports it, or None: the probe's answer while its
     facts stand."""
-    if ctx.probed and ctx.facts.pyds_import is not None:
-        return ctx.facts.pyds_import or None
+    if ctx.observed and ctx.observed.facts.pyds_import is not None:
+        return ctx.observed.facts.pyds_import or None
     result = ctx.runner.run(IMPORT)
     return (result.stdout.strip() or None) if result.ok else None
 

@@ -6,18 +6,22 @@ does it; `verify` proves it; `rollback` undoes what `apply` changed when `verify
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
+from provision.core.observed import Observed
 from provision.errors import StepFailed
 from provision.facts import HostFacts
 from provision.options import DEFAULT_STALL_TIMEOUT
 from provision.outcomes import Outcome
 from provision.runners import Result, Runner
 from provision.runners.base import refusal
+from provision.state import State
 from provision.stall import LOW_SPEED_LIMIT
 
 
@@ -86,33 +90,12 @@ class StepContext:
     runner: Runner
     facts: HostFacts
     log: Callable[[str], None] = lambda line: None
-    state: dict = field(default_factory=dict)  # the host's state file (provision/state.py)
+    state: State = field(default_factory=State)  # the host's state file (provision/state.py)
     stall_timeout: int = DEFAULT_STALL_TIMEOUT  # seconds a download may go without progress
     notes: list[str] = field(default_factory=list)  # what the user must be told (the run's message)
-    # The probe's facts still say how the host is (no lock taken, nothing changed since): checks
-    # read them instead of asking the host again.
-    probed: bool = False
-
-    def sha256(self, path: str) -> str | None:
-        """A file's SHA-256 (None when it is absent): the probe's while its facts stand, else asked."""
-        answered, digest = self.facts.plugin_state.digest(path) if self.probed else (False, None)
-        return digest if answered else self.runner.sha256(path)
-
-    def resolved(self, link: str) -> str | None:
-        """`readlink -f link`: the probe's answer while its facts stand, else asked."""
-        answered, target = self.facts.plugin_state.resolved(link) if self.probed else (False, None)
-        if answered:
-            return target
-        result = self.runner.run(readlink_command(link))
-        return result.stdout.strip() if result.ok else None
-
-    def package_version(self, package: str) -> str | None:
-        """The dpkg version of a package: the probe's (it lists libnvinfer*) while its facts
-        stand, else asked."""
-        if self.probed and package.startswith("libnvinfer"):
-            return self.facts.packages.get(package) or None
-        result = self.runner.run(f"dpkg-query -W -f '${{Version}}' {q(package)} 2>/dev/null")
-        return result.stdout.strip() or None if result.ok else None
+    # What the probe saw, while it still says how the host is (no lock taken, nothing changed
+    # since): checks compare with it instead of asking the host again. None: ask the host.
+    observed: Observed | None = None
 
     @property
     def env(self) -> str:
@@ -189,6 +172,16 @@ class Step:
     def rollback(self, ctx: StepContext) -> None:
         """Undo apply (steps that change the system)."""
 
+    def results(self) -> dict[str, Any]:
+        """What the step reports besides its status, for the host report's `results` (the engines it
+        classified, the config it wrote): read after the run, also a dry or failed one."""
+        return {}
+
+    def serve(self, dependent: Step) -> None:
+        """A step that provides something (`provides`) learns of a step that requires it (the plan's
+        Planning.require)."""
+        raise NotImplementedError(f"{self.name} provides nothing")
+
 
 def q(value: object) -> str:
     """shlex.quote for any value that goes into a command."""
@@ -200,6 +193,12 @@ def list_command(folder: str, pattern: str) -> str:
     name stays one path, where `ls ... | split()` made two); nothing when none matches (or the
     folder vanished), for the caller to say so."""
     return f"for f in {q(folder)}/{pattern}; do [ -e \"$f\" ] && printf '%s\\n' \"$f\"; done; true"
+
+
+def folder_writable(ctx: StepContext, path: str) -> bool:
+    """Whether the login user can create files beside `path` (creating its folder if need be)."""
+    folder = q(posixpath.dirname(path))
+    return ctx.runner.run(f"mkdir -p {folder} 2>/dev/null; [ -w {folder} ]").ok
 
 
 def readlink_command(link: str) -> str:

@@ -22,24 +22,18 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from provision.steps.base import StepContext, StepFailed, list_command, q
-from provision.steps.cached_build import CachedBuild
-from provision.steps.plugin_files import PluginPaths, installed_build
+from provision.capabilities.cmake import CmakeNeed
+from provision.capabilities.prebuilt_plugin import installed_plugin, plugin_source
+from provision.core.capability import Capability, Planning
+from provision.core.plan import PlanRefused
+from provision.core.step import StepContext, StepFailed, list_command, q
+from provision.gpu.archs import host_compute_caps, runs_on
+from provision.matrix import Matrix, OssGuide, OssRefRow
+from provision.options import DEFAULT_BUILD_DIR
+from provision.core.cached_build import GIB, JOB_MEMORY_KIB, CachedBuild, build_jobs
+from provision.capabilities.plugin_files import PluginPaths, installed_build
 
-GIB = 1024 * 1024  # KiB
-JOB_MEMORY_KIB = 3 * GIB // 2  # one nvcc/g++ job of the plugin build: about 1.5 GiB
 MIN_DISK_KIB = 2 * GIB  # checkout + build tree
-
-
-def build_jobs(mem_available_kib: int | None, swap_free_kib: int | None, nproc: int | None) -> tuple[int, str | None]:
-    """`-j` from memory and swap (a 4 GB Nano is OOM-killed at -j4), and a hint when swap would help."""
-    cores = nproc or 1
-    memory = (mem_available_kib or 0) + (swap_free_kib or 0)
-    jobs = max(1, min(cores, memory // JOB_MEMORY_KIB))
-    hint = None
-    if jobs < cores and not swap_free_kib:
-        hint = f"memory allows -j{jobs} of {cores} cores; adding swap (e.g. a 4 GB swap file) would allow more"
-    return jobs, hint
 
 
 def preflight(mem_available_kib: int | None, swap_total_kib: int | None, disk_free_kib: int | None,
@@ -125,6 +119,7 @@ class BuildPlugin(CachedBuild):
     spec: BuildSpec
     installed: PluginPaths  # the system library this build is for
     name = "trt-oss-build"
+    provides = frozenset({"plugin-library"})
     main_product = True
     what = "plugin library"
 
@@ -160,3 +155,89 @@ class BuildPlugin(CachedBuild):
         if not out:
             raise StepFailed(f"{ctx.runner.host}: the build of {self.spec.target} made no {library}.so.X.Y.Z")
         return out[0], f"{library}.so"
+
+
+def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
+    """The matrix row of a ref given with --trt-oss-ref, if the matrix knows it."""
+    return next((r for r in matrix.oss_refs if r.ref == ref and platform in r.platforms), None)
+
+
+def plan(p: Planning) -> None:
+    """Build the OSS plugin library for the host's TensorRT (the swap follows), when it is the source
+    and the guides or the options ask for it; PlanRefused when no ref can help or the host cannot build."""
+    source = plugin_source(p)
+    if source.prebuilt:
+        return
+    facts, options, matrix, host = p.detection.facts, p.options, p.matrix, p.host
+    oss, guide = source.oss, source.guide
+    ref = options.trt_oss_ref or (oss.ref if oss else None)
+    if ref is None:
+        why = oss.reason if oss and oss.reason else "the matrix has no TensorRT OSS ref for it"
+        raise PlanRefused(f"{host}: TensorRT {facts.tensorrt} on {facts.platform}: {why} (override: --trt-oss-ref)")
+    if oss and not options.trt_oss_ref:
+        carried = matrix.plugins_in(oss)
+        for plugin in options.required_plugins:
+            if plugin not in carried:
+                where = ", ".join(r.ref for r in matrix.refs_with_plugin(plugin) if r.ref) or "no ref"
+                raise PlanRefused(
+                    f"{host}: {plugin} is not in {ref}, the OSS ref for the installed TensorRT {facts.tensorrt};"
+                    f" it is in {where}: upgrade TensorRT (JetPack) first, a build cannot help"
+                )
+    if guide and guide.guide is not OssGuide.BUILD and not options.required_plugins and not options.force:
+        p.plan.notes.append(
+            f"DeepStream {facts.deepstream}: the guides say the TensorRT OSS build is {guide.guide.value}"
+            f" ({guide.source}); nothing to do (--force builds anyway)"
+        )
+        return
+    if facts.gcc is None:
+        raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
+    build_dir = facts.build_dir or DEFAULT_BUILD_DIR
+    short = preflight(facts.mem_available_kib, facts.swap_total_kib, facts.disk_free_kib, build_dir)
+    if short:
+        raise PlanRefused(f"{host}: {short}")
+    archs = p.detection.gpu_archs
+    if not archs.archs:
+        raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
+    cannot = [c for c in host_compute_caps(facts) if not any(runs_on(a, c) for a in archs.archs)]
+    if archs.source == "--gpu-archs" and cannot and not options.force:
+        raise PlanRefused(
+            f"{host}: --gpu-archs {archs.cmake_value} has no code this host's GPU (compute capability"
+            f" {', '.join(cannot)}) runs: a build for X.y runs on X.z with z >= y only (NVIDIA CUDA binary"
+            " compatibility); --force builds it anyway"
+        )
+    p.plan.notes += list(archs.notes)
+    jobs, hint = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
+    if hint:
+        p.plan.notes.append(hint)
+    ref_row = oss if oss and oss.ref == ref else _row_of_ref(matrix, ref, facts.platform)
+    minimum = matrix.cmake_minimum(ref_row)
+    if ref_row is not None and ref_row.arch_flag != "GPU_ARCHS":
+        reason = ref_row.arch_note or f"{ref} ignores GPU_ARCHS"
+        p.plan.notes.append(f"{reason}: architectures go in -D{ref_row.arch_flag}")
+    installed = installed_plugin(p)
+    spec = BuildSpec(
+        repo=options.trt_oss_repo,
+        ref=ref,
+        gpu_archs=ref_row.arch_define(archs.archs) if ref_row else archs.cmake_value,
+        arch_flag=ref_row.arch_flag if ref_row else "GPU_ARCHS",
+        **({"target": ref_row.build_target, "library": ref_row.library} if ref_row else {}),
+        lib_dir=facts.lib_dir,
+        platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
+        cuda_version=f"{facts.cuda.major}.{facts.cuda.minor}" if facts.cuda else "",
+        compiler=f"gcc {facts.gcc}",
+        tensorrt=str(facts.tensorrt),
+        build_dir=build_dir,
+        jobs=jobs,
+    )
+    build = BuildPlugin(spec, p.store, installed, follow_ref=options.force)
+    because = f" ({ref} needs it)" if minimum > matrix.cmake.minimum else ""
+    p.require("cmake", [build], CmakeNeed(minimum, because))
+    asked = ("--force" if options.force and guide and guide.guide is not OssGuide.BUILD
+             else "the required plugins " + ", ".join(options.required_plugins) if options.required_plugins
+             else f"the DeepStream {facts.deepstream} guide builds it ({guide.source})" if guide
+             else f"TensorRT {facts.tensorrt} has the OSS ref {ref}")
+    p.plan.add(f"the plugin library of TensorRT OSS {ref} for this host ({asked}); copied where the controller's"
+               " cache has its build key, built here otherwise", build)
+
+
+CAPABILITY = Capability("trt_oss", plan=plan)

@@ -1,0 +1,117 @@
+"""The plugin library's files on a host, and what the state file says is installed there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.dynamic import DynamicSection
+from elftools.elf.elffile import ELFFile
+
+from provision.core.step import StepContext, q, readlink_command
+from provision.facts.parsers import PluginFiles, Sections, parse_plugin_files
+from provision.state import SAVED_DIR
+
+
+@dataclass(frozen=True)
+class PluginPaths:
+    """Where the plugin library lives on the host."""
+
+    lib_dir: str
+    name: str  # the real file: libnvinfer_plugin.so.8.2.1
+
+    @property
+    def path(self) -> str:
+        return f"{self.lib_dir}/{self.name}"
+
+    @property
+    def soname_link(self) -> str:  # libnvinfer_plugin.so.8
+        return f"{self.lib_dir}/libnvinfer_plugin.so.{self.name.split('.so.')[1].split('.')[0]}"
+
+    @property
+    def dev_link(self) -> str:
+        return f"{self.lib_dir}/libnvinfer_plugin.so"
+
+    @property
+    def saved(self) -> str:
+        return f"{SAVED_DIR}/{self.name}"
+
+
+def soname(library: Path) -> str | None:
+    """The DT_SONAME of a shared library on the controller (None if it has none or is no ELF)."""
+    try:
+        with library.open("rb") as handle:
+            for section in ELFFile(handle).iter_sections():
+                if isinstance(section, DynamicSection):
+                    return next((t.soname for t in section.iter_tags("DT_SONAME")), None)  # type: ignore[attr-defined]
+    except (ELFError, OSError):
+        return None
+    return None
+
+
+# The probe's `plugin_files` section: what a rerun's checks compare with the state file, so that they
+# need not ask again: the final target of each libnvinfer_plugin link and, once dsprov recorded a
+# swap, the SHA-256 of each library and saved original. `dir`/`hashed` lines name the folders these
+# lines cover.
+PROBE = r"""
+section plugin_files
+lib=/usr/lib/$(triplet)
+printf 'dir\t%s\n' "$lib"
+for f in "$lib"/libnvinfer_plugin.so*; do
+    [ -L "$f" ] && printf 'link\t%s\t%s\n' "$f" "$(readlink -f "$f")"
+done
+if [ -e "$STATE_FILE" ]; then
+    for d in "$lib" "$SAVED_DIR"; do
+        printf 'hashed\t%s\n' "$d"
+        for f in "$d"/libnvinfer_plugin.so*; do
+            [ -f "$f" ] && [ ! -L "$f" ] && printf 'sha256\t%s\t%s\n' "$f" "$(sha256sum "$f" | cut -d' ' -f1)"
+        done
+    done
+fi
+"""
+VIEW = "plugin_swap"  # the capability whose observed view PluginFiles is
+
+
+def observe(sections: Sections) -> PluginFiles:
+    return parse_plugin_files(sections["plugin_files"])
+
+
+def _seen(ctx: StepContext) -> PluginFiles | None:
+    return ctx.observed.view(VIEW) if ctx.observed else None
+
+
+def file_sha256(ctx: StepContext, path: str) -> str | None:
+    """A plugin file's SHA-256 (None when it is absent): the probe's when observed, else asked."""
+    seen = _seen(ctx)
+    answered, digest = seen.digest(path) if seen else (False, None)
+    return digest if answered else ctx.runner.sha256(path)
+
+
+def resolved(ctx: StepContext, link: str) -> str | None:
+    """`readlink -f link`: the probe's answer when observed, else asked."""
+    seen = _seen(ctx)
+    answered, target = seen.resolved(link) if seen else (False, None)
+    if answered:
+        return target
+    result = ctx.runner.run(readlink_command(link))
+    return result.stdout.strip() if result.ok else None
+
+
+def package_version(ctx: StepContext, package: str) -> str | None:
+    """The dpkg version of a libnvinfer* package: the probe's (it lists libnvinfer*) when
+    observed, else asked."""
+    if ctx.observed and package.startswith("libnvinfer"):
+        return ctx.observed.facts.packages.get(package) or None
+    result = ctx.runner.run(f"dpkg-query -W -f '${{Version}}' {q(package)} 2>/dev/null")
+    return result.stdout.strip() or None if result.ok else None
+
+
+def installed_build(ctx: StepContext, p: PluginPaths) -> str | None:
+    """The build key installed at `p` per the state file, if the file and link still say so."""
+    plugin = ctx.state.get("plugin") or {}
+    if not plugin.get("installed_sha256") or file_sha256(ctx, p.path) != plugin["installed_sha256"]:
+        return None
+    if resolved(ctx, p.soname_link) != p.path:
+        return None
+    return plugin.get("key")
