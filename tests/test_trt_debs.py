@@ -38,7 +38,7 @@ def test_packages_are_named_and_versioned_like_nvidias(unpacked):
         "libnvinfer-dev", "libnvinfer-headers-dev", "libnvinfer-headers-plugin-dev", "libnvinfer-plugin-dev",
         f"libnvinfer-plugin{m}", f"libnvinfer{m}"]
     assert {field(d, "Version") for d in debs} == {tree.deb_version}
-    assert tree.deb_version in ("10.16.0.72-1+cuda13.0", "11.1.0.106-1+cuda13.3")
+    assert tree.deb_version in ("10.16.0.72-1+cuda13.0", "11.1.0.106-1+cuda13.3", "10.16.1.7-1+cuda13.2")
     assert {field(d, "Architecture") for d in debs} == {"amd64"}
     assert all(d.name == f"{field(d, 'Package')}_{tree.deb_version}_amd64.deb" for d in debs)
 
@@ -60,7 +60,7 @@ def test_libraries_have_real_sonames_and_the_derived_exports(unpacked):
 
 def test_headers_are_the_bundles(unpacked):
     tree, _, root = unpacked
-    major, minor, _, build = tree.version.split(".")
+    major, minor, _, build = (tree.source_version or tree.version).split(".")
     version = (root / "usr/include/x86_64-linux-gnu/NvInferVersion.h").read_text()
     assert f"#define TRT_MAJOR_ENTERPRISE {major}" in version and f"#define TRT_MINOR_ENTERPRISE {minor}" in version
     assert f"#define TRT_BUILD_ENTERPRISE {build}" in version

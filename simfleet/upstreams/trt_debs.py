@@ -48,6 +48,7 @@ class RealTree:
     bundle_name: str
     env: str  # the variable that points at the bundle elsewhere
     cuda: str  # the CUDA of NVIDIA's package version (+cudaC)
+    source_version: str | None = None  # the tree's NvInferVersion.h, where the packages are a later patch
 
     @property
     def major(self) -> str:
@@ -79,7 +80,12 @@ class RealTree:
 # the CUDA Toolkit baseline to CUDA 13.3" (TensorRT 11.1.0 release notes, docs.nvidia.com).
 TREE_10_16 = RealTree("10.16.0.72", "release/10.16", "TensorRT-release-10.16.bundle", "DSPROV_TRT_BUNDLE", "13.0")
 TREE_11_1 = RealTree("11.1.0.106", "release/11.1", "TensorRT-release-10.13.3-11.1.bundle", "DSPROV_TRT_BUNDLE_11", "13.3")
-TREES = {tree.version: tree for tree in (TREE_10_16, TREE_11_1)}
+# JetPack 7.2's TensorRT (the thor-jp72 profile): "TensorRT 10.16.1.7 for Jetson" (DeepStream 9.2
+# migration guide, docs.nvidia.com) on JetPack 7.2's CUDA 13.2 (NVIDIA/DeepStream README at v9.1.0);
+# the bundle's release/10.16 tree (NvInferVersion.h: 10.16.0.72) gives headers and exports.
+TREE_10_16_JP72 = RealTree("10.16.1.7", "release/10.16", "TensorRT-release-10.16.bundle", "DSPROV_TRT_BUNDLE", "13.2",
+                           source_version="10.16.0.72")
+TREES = {tree.version: tree for tree in (TREE_10_16, TREE_11_1, TREE_10_16_JP72)}
 
 
 def recipe_digest(tree: RealTree, bundle: Path) -> str:
