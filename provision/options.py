@@ -74,6 +74,34 @@ def _pyds_ref(name: str, value: Any) -> str:
     return value
 
 
+def _deepstream(name: str, value: Any) -> str:
+    """A DeepStream release the matrix has a package set for (matrix/nvidia_stack.yml)."""
+    from provision.matrix import Matrix
+
+    value = checks.text(name, value)
+    known = sorted({str(s.deepstream) for s in Matrix.load().nvidia.stacks})
+    if value not in known:
+        raise BadSetting(f"{name}: DeepStream {value!r} has no package set in the matrix (known: {', '.join(known)})")
+    return value
+
+
+def _apt_repository(name: str, value: Any) -> str:
+    """An apt repository's http(s) URL (a folder)."""
+    from urllib.parse import urlsplit
+
+    value = checks.no_option(name, value)
+    if urlsplit(value).scheme.lower() not in ("http", "https") or any(c.isspace() for c in value):
+        raise BadSetting(f"{name}: {value!r} is not an http(s) URL")
+    return value
+
+
+def _deepstream_debs(name: str, value: Any) -> dict:
+    """{DeepStream release: URL of its .deb} (a mirror's)."""
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise BadSetting(f"{name}: must map a DeepStream release to its .deb's URL")
+    return {k: checks.url(f"{name}.{k}", v) for k, v in value.items()}
+
+
 def _wheel(name: str, value: Any) -> str:
     """A pyds wheel file on the controller, as an absolute path (its tags are checked per host)."""
     value = checks.no_option(name, value)
@@ -111,6 +139,14 @@ class Flags:
     max_clocks: bool = option(
         "Jetson: set the maximum power mode (nvpmodel, MAXN from /etc/nvpmodel.conf) and pin the clocks"
         " (jetson_clocks), also at every boot; rollback restores both", checks.boolean, False)
+    deepstream: str | None = option(
+        "install this DeepStream release's NVIDIA stack first (x86: driver, CUDA, cuDNN, TensorRT pinned and held,"
+        " DeepStream; matrix/nvidia_stack.yml)", _deepstream)
+    reboot: bool = option("--deepstream: reboot the host after a new driver and wait for it, then go on",
+                          checks.boolean, False)
+    replace_stack: bool = option(
+        "--deepstream: remove another DeepStream or TensorRT found on the host (the plan lists them)",
+        checks.boolean, False)
     pyds_ref: str | None = option("deepstream_python_apps tag over the matrix's (e.g. v1.1.1)", _pyds_ref)
     wheel: str | None = option(
         "install this pyds wheel file (checked against the host's tags) instead of building", _wheel)
@@ -142,7 +178,7 @@ class Flags:
 
 # The flags each entry point offers (FLEET_FLAGS: invoke's own; in a playbook Ansible runs the hosts)
 PROVISION_FLAGS = ("gpu_archs", "trt_oss_ref", "force", "cmake_from_source", "skip_engines", "skip_models",
-                   "skip_pyds", "plugin_source", "max_clocks", "verbose")
+                   "skip_pyds", "plugin_source", "max_clocks", "deepstream", "reboot", "replace_stack", "verbose")
 PYDS_FLAGS = ("pyds_ref", "wheel", "verbose")
 FLEET_FLAGS = ("forks",)
 DETECT_FLAGS = ("gpu_archs",)
@@ -205,6 +241,12 @@ class Settings:
                                 checks.seconds,
                                 DEFAULT_STALL_TIMEOUT)
     report_keep: int = option("run records kept per host for `dsprov report` (newest first)", checks.records_kept, 20)
+    deepstream: str | None = option("the DeepStream release whose NVIDIA stack a bare host gets (like --deepstream)",
+                                    _deepstream)
+    cuda_repo: str | None = option("a mirror of NVIDIA's CUDA network repository (its URL, with its own cuda-keyring)",
+                                   _apt_repository)
+    cuda_keyring_sha256: str | None = option("the SHA-256 of that mirror's cuda-keyring package", checks.sha256)
+    deepstream_debs: dict | None = option("a mirror's DeepStream .deb files {release: URL}", _deepstream_debs)
     prebuilt_plugins: dict | None = option(
         "a mirror's prebuilt plugin pins {commit, libraries: [{platform, tensorrt, sha256, path}]}", checks.PREBUILT_PINS)
 

@@ -39,6 +39,9 @@ SCHEMA = {
         "pyds": {"type": ["object", "null"], "properties": {"version": _TEXT, "tag": _TEXT, "commit": _TEXT}},
         "max_clocks": {"type": ["object", "null"], "properties": {
             "previous_mode": {"type": "integer"}, "previous_name": {"type": "string"}, "stored": {"type": "string"}}},
+        "nvidia_stack": {"type": ["object", "null"], "properties": {
+            "deepstream": _TEXT, "installed": {"type": "array", "items": {"type": "string"}},
+            "held": {"type": "array", "items": {"type": "string"}}, "driver": _TEXT, "driver_boot": _TEXT}},
         "previous_originals": _ORIGINALS,
     },
 }

@@ -81,9 +81,30 @@ if [ ! -e "$DEV_DIR/user-ready" ]; then
     chroot "$M" /bin/chown -R "$DEV_USER:$DEV_USER" "/home/$DEV_USER/.ssh"
     : > "$DEV_DIR/user-ready"
 fi
+if [ -z "$DEV_REBOOT" ]; then
+    echo ready
+    exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$M" /usr/sbin/sshd -D -e \
+        -f /etc/ssh/sshd_config_fleet
+fi
+# A device that reboots (profile `reboot: true`): this shell stays PID 1 of the device. Its boot id,
+# what the kernel's /proc/sys/kernel/random/boot_id says, is a file of its own bound over that one.
+# The reboot stand-in (profiles/standins/reboot.sh) marks /run/dsprov-reboot and stops sshd: then
+# every process of the device ends, /run is emptied, the boot id changes and sshd starts again.
+cat /proc/sys/kernel/random/uuid > "$DEV_DIR/boot_id"
+mount --bind "$DEV_DIR/boot_id" "$M/proc/sys/kernel/random/boot_id"
 echo ready
-exec env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$M" /usr/sbin/sshd -D -e \
-    -f /etc/ssh/sshd_config_fleet
+while :; do
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin chroot "$M" /usr/sbin/sshd -D -e -f /etc/ssh/sshd_config_fleet &
+    echo $! > "$M/run/dsprov-sshd.pid"
+    wait $! || true
+    [ -e "$M/run/dsprov-reboot" ] || exit 0
+    kill -KILL -1 2>/dev/null || true
+    sleep 1
+    find "$M/run" -mindepth 1 -delete
+    mkdir -m 755 "$M/run/sshd"; mkdir -m 1777 "$M/run/lock"
+    cat /proc/sys/kernel/random/uuid > "$DEV_DIR/boot_id"  # the same file: the bind mount shows it
+    echo "rebooted: $(cat "$DEV_DIR/boot_id")"
+done
 """
 
 
@@ -145,7 +166,7 @@ class Device:
                "DEV_NAME": self.name,
                "DEV_BINDS": " ".join(f"{dev}={here}" for dev, here in self.profile.binds.items()),
                "DEV_DEBS": DEBS_DIR if self.profile.tensorrt_debs else "",
-               "DEV_USER": self.profile.user}
+               "DEV_USER": self.profile.user, "DEV_REBOOT": "1" if self.profile.reboot else ""}
         log = open(self.dir / "sshd.log", "ab")
         proc = subprocess.Popen(
             ["unshare", "--mount", "--uts", "--pid", "--fork", "--kill-child",

@@ -4,7 +4,9 @@ Devices reach it at 127.0.0.1 (they share the host's network), and the tool only
 settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo`,
 `dsprov_cmake_archives`, `dsprov_tao_apps_repo`, `dsprov_prebuilt_plugins` (the mirror's
 stand-in prebuilt libraries, pinned by commit and SHA-256) and `dsprov_deepstream_yolo_repo` with
-its pinned commit `dsprov_deepstream_yolo_ref`, written to the fleet inventory's group_vars.
+its pinned commit `dsprov_deepstream_yolo_ref`, and the stand-in of NVIDIA's CUDA network repository
+with DeepStream's .deb files (`dsprov_cuda_repo`, `dsprov_cuda_keyring_sha256`,
+`dsprov_deepstream_debs`; upstreams/cuda_repo.py), written to the fleet inventory's group_vars.
 
 A fleet file with `trt_oss: bundle` gets NVIDIA's real TensorRT trees instead of the shaped
 repository: one bare repository holding the branches of every bundle found
@@ -28,7 +30,8 @@ import yaml
 
 from provision.errors import ProvisionError
 from simfleet.fleet import FleetHandle, _free_port, fleet_down, fleet_up
-from simfleet.upstreams import build_upstreams, trt_debs
+from simfleet.roots import CACHE_DIR
+from simfleet.upstreams import build_upstreams, cuda_repo, trt_debs
 from simfleet.upstreams.trt_oss import git
 
 PID_FILE = "mirror.pid"
@@ -61,12 +64,23 @@ def _bundle_root(ups_root: Path, runtime_dir: Path) -> Path:
     return root
 
 
+def _with_cuda_repo(root: Path, runtime_dir: Path, base: str) -> tuple[Path, cuda_repo.CudaMirror]:
+    """A folder served like `root` that also holds the stand-in CUDA repository and DeepStream's
+    .deb files (simfleet/upstreams/cuda_repo.py), whose keyring names `base`."""
+    served = runtime_dir / "served"
+    served.mkdir()
+    for entry in root.iterdir():
+        (served / entry.name).symlink_to(entry)
+    return served, cuda_repo.lay_out(cuda_repo.build_packages(CACHE_DIR), served, base)
+
+
 def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
     """Serve the upstreams from a detached HTTP server (it outlives `invoke fleet.up`); its URL.
     `real_trt_oss` serves the real TensorRT bundle as NVIDIA/TensorRT.git."""
     ups = build_upstreams()
-    served_root = _bundle_root(ups.root, handle.runtime_dir) if real_trt_oss else ups.root
     port = _free_port()
+    served_root, cuda = _with_cuda_repo(_bundle_root(ups.root, handle.runtime_dir) if real_trt_oss else ups.root,
+                                        handle.runtime_dir, f"http://127.0.0.1:{port}")
     log = (handle.runtime_dir / "mirror.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(served_root)],
@@ -93,6 +107,9 @@ def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
               for arch, (url, sha) in sorted(served.cmake_archives.items())),
             dict(zip(("arch", "version", "url", "sha256"), served.newer_cmake)),
         ],
+        "dsprov_cuda_repo": cuda.repository,
+        "dsprov_cuda_keyring_sha256": cuda.keyring_sha256,
+        "dsprov_deepstream_debs": cuda.deepstream,
         "ansible_become_password": "{{ lookup('env', 'PROVISION_BECOME_PASSWORD') }}",
     }
     group_vars = handle.runtime_dir / "group_vars"

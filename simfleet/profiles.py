@@ -9,6 +9,7 @@ nvidia-smi, trtexec, nvpmodel, jetson_clocks); they print recorded outputs.
 ``binds`` mounts folders of this machine read-only into the device (``x86-real``: the real CUDA
 toolkit at /usr/local/cuda); ``tensorrt_debs`` puts the stub TensorRT .deb files of
 ``upstreams/trt_debs.py`` into the device, which installs them with ``dpkg -i`` at first boot.
+``reboot: true`` makes a device that reboots when its reboot stand-in runs (device.py).
 ``deepstream: {sample_app: true}`` adds NVIDIA's four-model deepstream-app sample
 (``deepstream_app.py``) to the DeepStream install.
 """
@@ -53,6 +54,7 @@ class Profile:
     standins: dict[str, dict] = field(default_factory=dict)
     binds: dict[str, str] = field(default_factory=dict)  # device path -> folder here, read-only
     tensorrt_debs: str | None = None  # "10.16.0.72", "11.1.0.106": the stub packages of trt_debs.py
+    reboot: bool = False  # the device reboots (simfleet/device.py: sshd restarts, a new boot id)
 
     @property
     def triplet(self) -> str:

@@ -18,6 +18,7 @@ class Plan:
     host: str
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stop: str | None = None  # set by a capability whose steps must run before the rest is planned (why)
     _why: dict[int, str] = field(default_factory=dict, repr=False)  # id(step) -> why it is in the plan
 
     def add(self, why: str, *steps: Step) -> None:

@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from provision.matrix import check as _check
 from provision.matrix import load as _load
+from provision.matrix.nvidia import NvidiaStack
 from provision.matrix.rows import (
     CAPABILITY,
     PLATFORMS,
@@ -93,6 +94,7 @@ class Matrix:
     precision_rows: tuple[PrecisionRow, ...]
     cmake: CmakeInfo
     prebuilt: PrebuiltInfo
+    nvidia: NvidiaStack  # matrix/nvidia_stack.yml: what `provision --deepstream` installs
 
     @classmethod
     def load(cls, root: Path | None = None) -> Matrix:

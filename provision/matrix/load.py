@@ -11,6 +11,7 @@ import yaml
 from jsonschema import Draft202012Validator, FormatChecker, ValidationError
 from packaging.version import InvalidVersion, Version
 
+from provision.matrix import nvidia
 from provision.matrix.rows import (
     ArchExtra,
     CmakeArchive,
@@ -314,4 +315,5 @@ def read(root: Traversable) -> dict[str, Any]:
         "precision_rows": _load_precisions(root),
         "cmake": _load_cmake(root),
         "prebuilt": _load_prebuilt(root),
+        "nvidia": nvidia.build(_document(root, nvidia.FILENAME), _disputed),
     }

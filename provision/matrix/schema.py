@@ -231,3 +231,65 @@ FILES: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+# matrix/nvidia_stack.yml (provision/matrix/nvidia.py)
+_PACKAGES = {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9.+-]+$"},
+             "x-message": {k: "{name} must be a non-empty list of Debian package names" for k in ("type", "minItems")}}
+
+
+def _deb_version(pattern: str, like: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": pattern,
+            "x-message": {k: f"{{name}} {{value!r}} is not a Debian version like {like!r}" for k in ("type", "pattern")}}
+
+
+FILES["nvidia_stack.yml"] = {
+    "type": "object",
+    "required": ["repository", "stacks", "pci"],
+    "additionalProperties": False,
+    "properties": {
+        "repository": _row({"url": {"type": "string", "pattern": r"^https://.*\{distro\}.*\{arch\}",
+                                    "x-message": {k: "url must be an https:// URL with {{distro}} and {{arch}}"
+                                                  for k in ("type", "pattern")}},
+                            "keyring": _TEXTS,
+                            "keyring_sha256": {"type": "object", "minProperties": 1,
+                                               "additionalProperties": _ref("sha256"),
+                                               "x-message": {k: "keyring_sha256 maps arch -> SHA-256"
+                                                             for k in ("type", "minProperties")}},
+                            "source": _HTTPS}),
+        "stacks": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
+            {"deepstream": _VERSION, "platform": _ref("platform"), "ubuntu": _VERSION,
+             "driver": _row({"branch": {"type": "string", "pattern": r"^\d{3}$",
+                                        "x-message": {k: "branch {value!r} is not a quoted driver branch like '570'"
+                                                      for k in ("type", "pattern")}},
+                             "version": _VERSION}),
+             "cuda": _VERSION,
+             "tensorrt": _deb_version(r"^\d+\.\d+\.\d+\.\d+-\d+\+cuda\d+\.\d+$", "10.9.0.34-1+cuda12.8"),
+             "tensorrt_packages": _PACKAGES,
+             "install": _row({"route": {"enum": ["deb"], "x-message": {"enum": "route must be deb"}},
+                              "file": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._+-]*\.deb$",
+                                       "x-message": {k: "file {value!r} is not a .deb file name"
+                                                     for k in ("type", "pattern")}},
+                              "url": _HTTPS, "package": _TEXTS, "version": _TEXTS}),
+             "system_packages": _PACKAGES,
+             "source": _HTTPS},
+            {"cudnn": _deb_version(r"^\d+\.\d+\.\d+\.\d+-\d+$", "9.20.0.48-1")} | _CAVEAT,
+        )},
+        "pci": {
+            "type": "object", "required": ["vendor", "classes", "pci_ids", "open_modules", "gpus"],
+            "additionalProperties": False,
+            "properties": {
+                "vendor": {"const": "10de", "x-message": {"const": "vendor must be '10de' (NVIDIA)"}},
+                "classes": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^03[0-9a-f]{2}$"},
+                            "x-message": {k: "classes must list display classes like '0302'"
+                                          for k in ("type", "minItems")}},
+                "pci_ids": _HTTPS,
+                "open_modules": _row({"minimum_capability": _ref("capability"), "source": _HTTPS}),
+                "gpus": {"type": "array", "minItems": 1, "x-message": _LIST_TYPE, "items": _row(
+                    {"device": {"type": "string", "pattern": "^[0-9a-f]{4}$",
+                                "x-message": {k: "device {value!r} is not four lower-case hex digits"
+                                              for k in ("type", "pattern")}},
+                     "name": _TEXTS, "compute_capability": _ref("capability"), "source": _HTTPS})},
+            },
+        },
+    },
+}

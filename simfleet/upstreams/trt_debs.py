@@ -145,31 +145,45 @@ def extract_headers(tree: RealTree, bundle: Path, dest: Path) -> list[Path]:
     return sorted(dest.glob("*.h"))
 
 
-def _control(tree: RealTree, name: str, arch: str, depends: list[str], description: str) -> str:
-    deps = "".join(f"Depends: {', '.join(depends)}\n" if depends else "")
-    return (f"Package: {name}\nVersion: {tree.deb_version}\nArchitecture: {arch}\n"
+def control(name: str, version: str, arch: str, depends: list[str], description: str,
+            fields: dict[str, str] | None = None) -> str:
+    """A binary package's DEBIAN/control (``fields``: more, e.g. Conflicts)."""
+    more = "".join(f"{key}: {value}\n" for key, value in (fields or {}).items())
+    deps = f"Depends: {', '.join(depends)}\n" if depends else ""
+    return (f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\n"
             f"Maintainer: dsprov simulated fleet <noreply@localhost>\nSection: libs\nPriority: optional\n"
-            f"{deps}Description: {description}\n Stub built by dsprov's tests (not NVIDIA's binary).\n")
+            f"{deps}{more}Description: {description}\n Stub built by dsprov's tests (not NVIDIA's binary).\n")
 
 
-def _deb(tree: RealTree, work: Path, out: Path, name: str, arch: str, files: dict[str, Path | str],
-         depends: list[str], description: str) -> Path:
-    """Package ``files`` (device path -> file to copy, or str: a symlink target)."""
-    root = work / name
+def build_deb(work: Path, out: Path, name: str, version: str, arch: str, files: dict[str, Path | str | bytes],
+              depends: list[str], description: str, fields: dict[str, str] | None = None,
+              scripts: dict[str, str] | None = None, executables: tuple[str, ...] = ()) -> Path:
+    """Package ``files`` (device path -> file to copy, bytes to write, or str: a symlink target) with
+    ``dpkg-deb --build``; ``executables``: the device paths of mode 0755; ``scripts``: maintainer
+    scripts (postinst ...) by name."""
+    root = work / f"{name}_{version}"
     for dev_path, src in files.items():
         dest = root / dev_path.lstrip("/")
         dest.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(src, str):
             dest.symlink_to(src)
         else:
-            dest.write_bytes(src.read_bytes())
-            dest.chmod(0o644)
+            dest.write_bytes(src if isinstance(src, bytes) else src.read_bytes())
+            dest.chmod(0o755 if dev_path in executables else 0o644)
     (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(_control(tree, name, arch, depends, description))
-    deb = out / f"{name}_{tree.deb_version}_{arch}.deb"
+    (root / "DEBIAN" / "control").write_text(control(name, version, arch, depends, description, fields))
+    for script, text in (scripts or {}).items():
+        (root / "DEBIAN" / script).write_text(text)
+        (root / "DEBIAN" / script).chmod(0o755)
+    deb = out / f"{name}_{version.split(':', 1)[-1]}_{arch}.deb"
     subprocess.run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(deb)],
                    check=True, capture_output=True)
     return deb
+
+
+def _deb(tree: RealTree, work: Path, out: Path, name: str, arch: str, files: dict[str, Path | str],
+         depends: list[str], description: str) -> Path:
+    return build_deb(work, out, name, tree.deb_version, arch, dict(files), depends, description)
 
 
 def build_debs(tree: RealTree, bundle: Path, out: Path, arch: str = "amd64",

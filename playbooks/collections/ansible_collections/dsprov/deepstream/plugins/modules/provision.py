@@ -61,6 +61,25 @@ options:
         clocks before are kept, and M(dsprov.deepstream.rollback) restores them.
     type: bool
     default: false
+  deepstream:
+    description:
+      - Install this DeepStream release's NVIDIA stack first (x86, Ubuntu; C(matrix/nvidia_stack.yml)) -
+        NVIDIA's CUDA repository keyring, the driver with its pinning package (open kernel modules where
+        the GPU supports them), the CUDA toolkit, cuDNN, every TensorRT package pinned and held, and
+        DeepStream. The plugin, pyds and engines follow on the next run.
+    type: str
+  reboot:
+    description:
+      - With O(deepstream), reboot the host after a new driver and wait for it, then go on; without it
+        the run stops after the driver.
+    type: bool
+    default: false
+  replace_stack:
+    description:
+      - With O(deepstream), remove another DeepStream or TensorRT found on the host (the plan lists
+        exactly what) instead of refusing.
+    type: bool
+    default: false
   verbose:
     description:
       - Also print the host's facts, matrix verdicts and steps in the task's output, as

@@ -1,0 +1,146 @@
+"""What the probe reads for the NVIDIA stack, and its pure parser.
+
+A GPU without a driver is still on the PCI bus: the kernel lists it under /sys/bus/pci/devices/
+(files `vendor`, `device`, `class`, `subsystem_vendor`, `subsystem_device`, each one hex number,
+and a `driver` link once a driver binds; Documentation/ABI/testing/sysfs-bus-pci in the Linux
+tree). The installed packages (all: the distribution's prerequisites too) and the holds come from dpkg-query and `apt-mark showhold` (apt-mark(8));
+the boot id from /proc/sys/kernel/random/boot_id (a new random UUID at each boot, random(4)), so
+a reboot is seen as a changed boot id; the loaded kernel module's version from
+/sys/module/nvidia/version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# POSIX sh for the probe (its helpers `section`, `show` and `has`); display-class devices only
+PROBE = r"""
+section nvidia_pci
+for d in /sys/bus/pci/devices/*; do
+    [ -r "$d/class" ] || continue
+    case $(cat "$d/class") in
+        0x03*)
+            drv=-
+            [ -L "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")")
+            printf '%s %s %s %s %s %s %s\n' "${d##*/}" "$(cat "$d/vendor")" "$(cat "$d/device")" \
+                "$(cat "$d/class")" "$(cat "$d/subsystem_vendor" 2>/dev/null || echo -)" \
+                "$(cat "$d/subsystem_device" 2>/dev/null || echo -)" "$drv" ;;
+    esac
+done
+
+section nvidia_packages
+has dpkg-query && dpkg-query -W -f '${db:Status-Abbrev}\t${Package}\t${Version}\n' 2>/dev/null
+
+section apt_holds
+has apt-mark && apt-mark showhold 2>/dev/null
+
+section boot_id
+show /proc/sys/kernel/random/boot_id
+
+section nvidia_module
+show /sys/module/nvidia/version || :
+"""
+
+NVIDIA = "10de"
+DISPLAY_CLASSES = ("0300", "0302")  # VGA compatible controller, 3D controller (pci.ids class list)
+
+
+@dataclass(frozen=True)
+class PciDevice:
+    """One display-class PCI function."""
+
+    slot: str  # 0000:00:1e.0
+    vendor: str  # 10de (lower-case hex, no 0x)
+    device: str  # 1eb8
+    pci_class: str  # 0302 (class and subclass)
+    subsystem: str | None  # 10de:12a2
+    driver: str | None  # the bound kernel driver: nvidia, nouveau, vfio-pci; None when none
+
+    @property
+    def nvidia_gpu(self) -> bool:
+        return self.vendor == NVIDIA and self.pci_class in DISPLAY_CLASSES
+
+
+@dataclass(frozen=True)
+class NvidiaFacts:
+    """NVIDIA GPUs on the bus, the installed packages and the holds, the boot."""
+
+    gpus: tuple[PciDevice, ...] = ()
+    packages: Mapping[str, str] = field(default_factory=dict)  # every installed (dpkg "ii") name -> version
+    held: frozenset[str] = frozenset()
+    boot_id: str | None = None
+    loaded_driver: str | None = None  # /sys/module/nvidia/version
+
+    def installed(self, prefix: str) -> dict[str, str]:
+        return {name: v for name, v in self.packages.items() if name.startswith(prefix)}
+
+    @property
+    def deepstream(self) -> dict[str, str]:
+        """deepstream-8.0 -> 8.0.0-1 (every DeepStream package installed)."""
+        return self.installed("deepstream")
+
+    @property
+    def tensorrt(self) -> dict[str, str]:
+        """Every TensorRT package installed -> its version."""
+        return {name: v for name, v in self.packages.items() if is_tensorrt_package(name)}
+
+
+def is_tensorrt_package(name: str) -> bool:
+    return name.startswith(("libnvinfer", "libnvonnxparsers", "python3-libnvinfer", "tensorrt"))
+
+
+def _hex(text: str) -> str | None:
+    text = text.strip().lower()
+    text = text[2:] if text.startswith("0x") else text
+    return text if text and all(c in "0123456789abcdef" for c in text) else None
+
+
+def parse_pci(text: str) -> tuple[PciDevice, ...]:
+    """The `nvidia_pci` section: `slot vendor device class subvendor subdevice driver` per line
+    (sysfs values like 0x10de, 0x030200); lines that do not parse are skipped."""
+    found = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) != 7:
+            continue
+        slot, vendor, device, klass, sub_vendor, sub_device, driver = parts
+        vendor_hex, device_hex, class_hex = _hex(vendor), _hex(device), _hex(klass)
+        if vendor_hex is None or device_hex is None or class_hex is None or len(class_hex) < 4:
+            continue
+        sv, sd = _hex(sub_vendor), _hex(sub_device)
+        found.append(PciDevice(slot, vendor_hex.zfill(4), device_hex.zfill(4), class_hex.zfill(6)[:4],
+                               f"{sv.zfill(4)}:{sd.zfill(4)}" if sv and sd else None,
+                               None if driver == "-" else driver))
+    return tuple(found)
+
+
+def parse_packages(text: str) -> dict[str, str]:
+    """`dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'`: the installed ones.
+    The abbreviation is the wanted state, the status, the error flag (dpkg-query(1)): installed is
+    status `i`, whether wanted `i`nstall or `h`old ("hi" once held); "rc" is removed with its
+    configuration left, "un" never installed, "iF" half-configured."""
+    installed = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[0].strip() in ("ii", "hi") and parts[1] and parts[2]:
+            installed[parts[1].split(":", 1)[0]] = parts[2]
+    return installed
+
+
+def parse_holds(text: str) -> frozenset[str]:
+    """`apt-mark showhold`: one package per line (multi-arch ones as name:arch)."""
+    return frozenset(line.strip().split(":", 1)[0] for line in text.splitlines() if line.strip())
+
+
+def nvidia_facts(sections: Mapping[str, str]) -> NvidiaFacts:
+    """The facts of the probe's sections (absent sections read as empty); never raises."""
+    boot = sections.get("boot_id", "").strip()
+    module = sections.get("nvidia_module", "").strip()
+    return NvidiaFacts(
+        gpus=tuple(d for d in parse_pci(sections.get("nvidia_pci", "")) if d.nvidia_gpu),
+        packages=parse_packages(sections.get("nvidia_packages", "")),
+        held=parse_holds(sections.get("apt_holds", "")),
+        boot_id=boot or None,
+        loaded_driver=module or None,
+    )

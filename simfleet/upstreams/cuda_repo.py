@@ -1,0 +1,248 @@
+"""A stand-in of NVIDIA's CUDA network repository, and DeepStream's .deb files, for `x86-bare`.
+
+NVIDIA's repository (https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/)
+is a flat apt repository: `deb [signed-by=/usr/share/keyrings/cuda-archive-keyring.gpg] URL /`,
+with `Packages`, `Release` and its signatures `InRelease` / `Release.gpg`, and the `cuda-keyring`
+package that enrolls the key and the source. This one has that shape and is signed with a test key
+(gpg, made once and cached); its packages are stand-ins (`dpkg-deb`, through trt_debs.build_deb)
+under NVIDIA's real names and versions, taken from matrix/nvidia_stack.yml's x86 rows: the driver
+pinning package, nvidia-open-<branch> and cuda-drivers-<branch>, cuda-toolkit-X-Y, cuDNN and every
+TensorRT package of the row. Their Depends name only each other, so a Debian root satisfies them
+(Ubuntu's archive is out of reach of the simulated fleet). The driver branch also carries a newer
+version than the row's, so an install that the pinning package does not pin gets the wrong one.
+
+The pinning package's content is not NVIDIA's (not read here): it holds an apt_preferences(5) file
+pinning the branch's packages to the row's version at priority 1000, what NVIDIA's version-locking
+page says such a package is for. The files the stand-ins carry are those `detect` reads:
+/usr/local/cuda-X.Y/version.json, NvInferVersion.h, /opt/nvidia/deepstream/deepstream-X.Y/version.
+
+The packages and the key are built once per recipe (this file and the matrix file) under the fleet
+cache; the keyring package and the signed metadata are made when the mirror is served, because the
+keyring's source line names the mirror's URL (a company mirror of NVIDIA's repository ships its own
+keyring the same way).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+from provision.matrix import Matrix
+from provision.matrix.nvidia import StackRow
+from simfleet.profiles import PROFILE_DIR, PUBLISHED_DIR, _standin
+
+from .trt_debs import build_deb
+
+# The driver's nvidia-smi answers from the boot after its install (the package's postinst records the
+# boot id); before, it fails as nvidia-smi does without a loaded driver (its message, widely quoted).
+NVIDIA_SMI = """#!/bin/sh
+# Stand-in (dsprov simulated fleet): the driver runs from the boot after its install.
+if [ "$(cat /proc/sys/kernel/random/boot_id)" = "$(cat /var/lib/nvidia-standin/installed-boot 2>/dev/null)" ]; then
+    echo "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. Make sure that the latest NVIDIA driver is installed and running."
+    exit 9
+fi
+exec /usr/lib/nvidia-standin/nvidia-smi "$@"
+"""
+POSTINST = """#!/bin/sh
+set -e
+mkdir -p /var/lib/nvidia-standin
+cat /proc/sys/kernel/random/boot_id > /var/lib/nvidia-standin/installed-boot
+"""
+# x86-bare's GPU as x86-real's nvidia-smi stand-in answers for it (simfleet/profiles/x86-real.yml)
+T4_SMI = {"table": {"published": "t4/nvidia_smi_r545.txt"}, "table_source": "simfleet/published/t4/nvidia_smi_r545.txt",
+          "query": {"published": "t4/nvidia_smi_q_partial.txt"},
+          "query_source": "simfleet/published/t4/nvidia_smi_q_partial.txt", "name": "Tesla T4",
+          "memory_total": "15360 MiB", "has_compute_cap": "yes", "compute_cap": "7.5"}
+
+HERE = Path(__file__).resolve()
+REPO_PATH = "cuda/repos/ubuntu2404/x86_64"  # as NVIDIA's URL: .../compute/cuda/repos/ubuntu2404/x86_64/
+KEYRING = "/usr/share/keyrings/cuda-archive-keyring.gpg"
+SOURCES = "/etc/apt/sources.list.d/cuda-ubuntu2404-x86_64.list"
+
+
+@dataclass(frozen=True)
+class CudaMirror:
+    """A served stand-in: the repository's URL, its keyring package's SHA-256, DeepStream's .deb URLs."""
+
+    repository: str
+    keyring_sha256: str
+    deepstream: dict[str, str]  # DeepStream version -> URL of its .deb
+
+
+def newer_driver(version: str) -> str:
+    """A later version of the same branch (570.133.20 -> 570.133.99)."""
+    major, minor, _ = version.split(".")
+    return f"{major}.{minor}.99"
+
+
+def _nvinfer_version_h(row: StackRow) -> bytes:
+    major, minor, patch, build = row.tensorrt_version.release
+    return "".join(f"#define NV_TENSORRT_{k} {v} //!< stand-in of NVIDIA's header\n" for k, v in
+                   (("MAJOR", major), ("MINOR", minor), ("PATCH", patch), ("BUILD", build))).encode()
+
+
+def _stack_debs(row: StackRow, work: Path, out: Path) -> list[Path]:
+    """The stand-ins of one x86 row."""
+    debs, driver = [], row.driver
+    cuda = f"{row.cuda.release[0]}.{row.cuda.release[1]}"
+    # apt_preferences(5) reads a preferences.d file only with no extension or ".pref"
+    pin = (f"Package: /^nvidia-/ /^libnvidia-/ /^cuda-drivers/\nPin: version {driver.version}-*\n"
+           "Pin-Priority: 1000\n")
+    debs.append(build_deb(work, out, f"nvidia-driver-pinning-{driver.version}", f"{driver.version}-1", "all",
+                          {f"/etc/apt/preferences.d/nvidia-driver-pinning-{driver.branch}.pref": pin.encode()}, [],
+                          f"pins the NVIDIA driver to {driver.version} (stand-in)"))
+    for version in (driver.version, newer_driver(driver.version)):
+        smi = _standin("nvidia-smi", {**T4_SMI, "driver": version}).encode()
+        for name in (f"nvidia-open-{driver.branch}", f"cuda-drivers-{driver.branch}"):
+            debs.append(build_deb(work, out, name, f"{version}-0ubuntu1", "amd64",
+                                  {"/usr/bin/nvidia-smi": NVIDIA_SMI.encode(), "/usr/lib/nvidia-standin/nvidia-smi": smi},
+                                  [], f"NVIDIA driver {version} (stand-in)",
+                                  {"Conflicts": f"cuda-drivers-{driver.branch}" if "open" in name
+                                   else f"nvidia-open-{driver.branch}"}, {"postinst": POSTINST},
+                                  ("/usr/bin/nvidia-smi", "/usr/lib/nvidia-standin/nvidia-smi")))
+    toolkit = f"cuda-toolkit-{row.cuda.release[0]}-{row.cuda.release[1]}"
+    version_json = json.dumps({"cuda": {"name": "CUDA SDK", "version": f"{cuda}.0"}}, indent=3) + "\n"
+    debs.append(build_deb(work, out, toolkit, f"{cuda}.0-1", "amd64",
+                          {f"/usr/local/cuda-{cuda}/version.json": version_json.encode(),
+                           "/usr/local/cuda": f"cuda-{cuda}"}, [], f"CUDA Toolkit {cuda} (stand-in)"))
+    if row.cudnn:
+        major = row.cuda.release[0]
+        lib = f"libcudnn9-cuda-{major}"
+        debs.append(build_deb(work, out, lib, row.cudnn, "amd64", {f"/usr/share/doc/{lib}/stand-in": b"\n"}, [],
+                              "cuDNN runtime (stand-in)"))
+        for name in (f"libcudnn9-dev-cuda-{major}", f"libcudnn9-headers-cuda-{major}"):
+            debs.append(build_deb(work, out, name, row.cudnn, "amd64", {f"/usr/share/doc/{name}/stand-in": b"\n"},
+                                  [f"{lib} (= {row.cudnn})"], "cuDNN development files (stand-in)"))
+    for name in row.tensorrt_packages:
+        files: dict[str, Path | str | bytes] = {f"/usr/share/doc/{name}/stand-in": b"\n"}
+        if name == "libnvinfer-headers-dev":
+            files["/usr/include/x86_64-linux-gnu/NvInferVersion.h"] = _nvinfer_version_h(row)
+        depends = [] if name == "libnvinfer10" else [f"libnvinfer10 (= {row.tensorrt})"]
+        debs.append(build_deb(work, out, name, row.tensorrt, "amd64", files, depends, "TensorRT (stand-in)"))
+    return debs
+
+
+def _deepstream_deb(row: StackRow, work: Path, out: Path) -> Path:
+    ds = row.deepstream_package
+    folder = f"/opt/nvidia/deepstream/deepstream-{row.deepstream}"
+    return build_deb(work, out, ds.package, ds.version, "amd64",
+                     {f"{folder}/version": f"Version: {row.deepstream}\n".encode(),
+                      "/opt/nvidia/deepstream/deepstream": f"deepstream-{row.deepstream}"},
+                     [f"libnvinfer10 (= {row.tensorrt})"], f"DeepStream {row.deepstream} SDK (stand-in)")
+
+
+def recipe_digest(matrix_file: Path) -> str:
+    """SHA-256 over what decides the packages: these sources, the matrix file, the nvidia-smi
+    stand-in and the outputs it prints."""
+    h = hashlib.sha256()
+    for src in (HERE, HERE.parent / "trt_debs.py", matrix_file, PROFILE_DIR / "standins" / "nvidia-smi.sh",
+                *(PUBLISHED_DIR / T4_SMI[k]["published"] for k in ("table", "query"))):
+        h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def _gpg(home: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(["gpg", "--homedir", str(home), "--batch", "--no-tty", *args], check=True,
+                          capture_output=True, **kwargs)
+
+
+class _GnuPG:
+    """A gpg home of its own for a `with`, its agent stopped and the folder removed after."""
+
+    def __enter__(self) -> Path:
+        self.home = Path(tempfile.mkdtemp(prefix="cuda-repo-gnupg-"))
+        return self.home
+
+    def __exit__(self, *exc: object) -> None:
+        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], check=False,
+                       capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def build_packages(cache_dir: Path) -> Path:
+    """The stand-in packages (pool/), DeepStream's .deb files (deepstream/) and the test key
+    (key.asc, secret), built once per recipe under ``cache_dir``; the folder."""
+    from importlib.resources import files
+    matrix_file = Path(str(files("provision.matrix.data") / "nvidia_stack.yml"))
+    built = cache_dir / "cuda-repo" / recipe_digest(matrix_file)[:12]
+    if (built / ".complete").exists():
+        return built
+    built.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=built.parent, prefix=".tmp-"))
+    work = tmp / "work"
+    for sub in ("pool", "deepstream"):
+        (tmp / sub).mkdir()
+    for row in Matrix.load().nvidia.stacks:
+        if row.platform == "x86":
+            _stack_debs(row, work, tmp / "pool")
+            _deepstream_deb(row, work, tmp / "deepstream")
+    with _GnuPG() as home:
+        _gpg(home, "--passphrase", "", "--quick-gen-key", "dsprov simulated CUDA repository <noreply@localhost>",
+             "ed25519", "sign", "never")
+        (tmp / "key.asc").write_bytes(_gpg(home, "--armor", "--export-secret-keys").stdout)
+    shutil.rmtree(work)
+    (tmp / ".complete").write_text("\n")
+    try:
+        tmp.rename(built)
+    except OSError:  # built concurrently
+        shutil.rmtree(tmp)
+    return built
+
+
+def _release(folder: Path) -> str:
+    """A flat repository's Release (the fields and hash lists of Debian's repository format,
+    https://wiki.debian.org/DebianRepository/Format#A.22Release.22_files)."""
+    names = ("Packages", "Packages.gz")
+    text = ("Origin: NVIDIA (dsprov stand-in)\nLabel: NVIDIA CUDA\nArchitecture: x86_64\n"
+            f"Date: {formatdate(usegmt=True)}\n")
+    for field, algo in (("MD5Sum", "md5"), ("SHA256", "sha256")):
+        text += f"{field}:\n" + "".join(
+            f" {hashlib.new(algo, (folder / n).read_bytes()).hexdigest()} {(folder / n).stat().st_size:>8} {n}\n"
+            for n in names)
+    return text
+
+
+def lay_out(built: Path, served: Path, base_url: str) -> CudaMirror:
+    """Into ``served`` (the HTTP root, its URL ``base_url``): the repository with a keyring package
+    naming it, signed metadata, and DeepStream's .deb files on NVIDIA's paths."""
+    repo = served / REPO_PATH
+    repo.mkdir(parents=True, exist_ok=True)
+    for deb in (built / "pool").glob("*.deb"):
+        (repo / deb.name).unlink(missing_ok=True)
+        (repo / deb.name).symlink_to(deb)
+    with _GnuPG() as home:
+        _gpg(home, "--import", str(built / "key.asc"))
+        key = _gpg(home, "--export").stdout
+        url = f"{base_url}/{REPO_PATH}"
+        with tempfile.TemporaryDirectory(prefix="cuda-keyring-") as work:
+            keyring = build_deb(Path(work), repo, "cuda-keyring", "1.1-1", "all",
+                                {KEYRING: key, SOURCES: f"deb [signed-by={KEYRING}] {url}/ /\n".encode()}, [],
+                                "GPG keyring for the CUDA repository (stand-in, test key)")
+        packages = subprocess.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo, check=True,
+                                  capture_output=True).stdout
+        (repo / "Packages").write_bytes(packages)
+        (repo / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
+        (repo / "Release").write_text(_release(repo))
+        for name in ("InRelease", "Release.gpg"):
+            (repo / name).unlink(missing_ok=True)
+        _gpg(home, "--clearsign", "-o", str(repo / "InRelease"), str(repo / "Release"))
+        _gpg(home, "--detach-sign", "--armor", "-o", str(repo / "Release.gpg"), str(repo / "Release"))
+    deepstream = {}
+    for row in Matrix.load().nvidia.stacks:
+        if row.platform != "x86":
+            continue
+        ds = row.deepstream_package
+        path = (f"NVIDIA/DeepStream/releases/download/v{row.deepstream}.0/{ds.file}" if "github.com" in ds.url
+                else f"deepstream/{row.deepstream}/{ds.file}")
+        (served / path).parent.mkdir(parents=True, exist_ok=True)
+        (served / path).unlink(missing_ok=True)
+        (served / path).symlink_to(built / "deepstream" / ds.file)
+        deepstream[str(row.deepstream)] = f"{base_url}/{path}"
+    return CudaMirror(f"{url}/", hashlib.sha256(keyring.read_bytes()).hexdigest(), deepstream)

@@ -1,0 +1,101 @@
+"""`provision --deepstream 8.0` (and 9.1 on a second host) on a bare x86 host (profile x86-bare, the fleet mirror's stand-in of
+NVIDIA's CUDA network repository): the dry run prints the apt commands and changes nothing; the
+first run installs the driver and stops, asking for a reboot; without one the next run is refused;
+with --reboot the tool reboots the host, waits for its new boot id and installs CUDA, TensorRT (held)
+and DeepStream; detect then shows DeepStream 8.0, TensorRT 10.9, CUDA 12.8 and the matrix's driver;
+the stack is not planned again; another release is refused; rollback removes what was installed and
+keeps the driver, saying why."""
+
+from __future__ import annotations
+
+import pytest
+
+from .helpers import document, fleet_env, hosts, invoke, on_device
+
+pytestmark = pytest.mark.fleet
+DEVICE = "bare01"
+SECOND = "bare02"
+
+
+@pytest.fixture(scope="module")
+def bare(serve_fleet, tmp_path_factory):
+    with serve_fleet("deepstream-install", f"name: dsinstall\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n"
+                     f"  - {{name: {SECOND}, profile: x86-bare}}\n") as handle:
+        yield handle, fleet_env(handle, tmp_path_factory.mktemp("ds-install-cache"))
+
+
+def provision(bare, *flags: str):
+    handle, env = bare
+    return invoke(handle, "provision", "--host", DEVICE, "--deepstream", "8.0", *flags, env=env)
+
+
+def packages(handle, device: str = DEVICE) -> str:
+    return on_device(handle, device, "dpkg-query -W -f '${Package}=${Version}\\n' 'deepstream*' 'libnvinfer*'"
+                     " 'cuda-*' 'libcudnn*' 'python3-libnvinfer*' 'nvidia-*' 2>/dev/null; apt-mark showhold").stdout
+
+
+def test_bare_host_to_deepstream_8_0(bare):
+    handle, env = bare
+    dry = provision(bare, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "apt-get install -y --no-install-recommends nvidia-driver-pinning-570.133.20" in dry.stdout
+    assert "apt-mark hold libnvinfer10 " in dry.stdout or "nvidia-driver" in dry.stdout
+    assert packages(handle).strip() == ""
+
+    first = provision(bare, "--json")
+    assert first.returncode == 0, first.stdout + first.stderr
+    steps = hosts(first)[0]["steps"]
+    assert [(s["name"], s["status"]) for s in steps] == [("nvidia-driver", "changed")]
+    assert "nvidia-open-570=570.133.20-0ubuntu1" in packages(handle)
+    assert "libnvinfer10" not in packages(handle)
+
+    refused = provision(bare)
+    assert refused.returncode != 0 and "installed but not running: reboot the host (or pass --reboot)" in (
+        refused.stdout + refused.stderr)
+
+    second = provision(bare, "--reboot", "--json")
+    assert second.returncode == 0, second.stdout + second.stderr
+    steps = hosts(second)[0]["steps"]
+    assert [(s["name"], s["status"]) for s in steps] == [("reboot", "changed"), ("nvidia-stack", "changed")]
+    installed = packages(handle)
+    assert "deepstream-8.0=8.0.0-1" in installed and "libnvinfer10=10.9.0.34-1+cuda12.8" in installed
+    assert "cuda-toolkit-12-8=12.8.0-1" in installed
+    assert "\nlibnvinfer10\n" in installed and "\ntensorrt-dev\n" in installed  # held (apt-mark showhold)
+
+    detect = invoke(handle, "detect", "--host", DEVICE, "--json", env=env)
+    facts = document(detect)["facts"]
+    assert (facts["deepstream"], facts["tensorrt"], facts["cuda"], facts["driver"]) == (
+        "8.0", "10.9.0.34", "12.8.0", "570.133.20"), facts
+
+    again = provision(bare, "--dry-run")
+    assert "nvidia-stack" not in again.stdout and "nvidia-driver" not in again.stdout, again.stdout
+
+    other = invoke(handle, "provision", "--host", DEVICE, "--deepstream", "9.1", env=env)
+    assert other.returncode != 0 and "another DeepStream or TensorRT: deepstream-8.0=8.0.0-1" in other.stdout + other.stderr
+
+    back = invoke(handle, "rollback", "--host", DEVICE, "--json", env=env)
+    assert back.returncode == 0, back.stdout + back.stderr
+    left = packages(handle)
+    assert "deepstream-8.0" not in left and "libnvinfer10" not in left and "cuda-toolkit-12-8" not in left
+    assert "nvidia-open-570=570.133.20-0ubuntu1" in left  # kept, and said so
+    assert "the driver and the CUDA repository's keyring are kept" in back.stdout
+
+
+def test_a_second_bare_host_to_deepstream_9_1_in_one_run(bare):
+    """--reboot from the start: driver 595 (open modules), reboot, CUDA 13.2, cuDNN 9.20, TensorRT
+    10.16.1.11 held, DeepStream 9.1 from its GitHub release asset's path on the mirror."""
+    handle, env = bare
+    run = invoke(handle, "provision", "--host", SECOND, "--deepstream", "9.1", "--reboot", "--json", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    steps = hosts(run)[0]["steps"]
+    assert [(s["name"], s["status"]) for s in steps] == [
+        ("nvidia-driver", "changed"), ("reboot", "changed"), ("nvidia-stack", "changed")]
+    installed = packages(handle, SECOND)
+    for wanted in ("nvidia-open-595=595.58.03-0ubuntu1", "cuda-toolkit-13-2=13.2.0-1",
+                   "libcudnn9-cuda-13=9.20.0.48-1", "libnvinfer10=10.16.1.11-1+cuda13.2",
+                   "python3-libnvinfer=10.16.1.11-1+cuda13.2", "deepstream-9.1=9.1.0-1"):
+        assert wanted in installed, installed
+    assert "\nlibnvinfer-win-builder-resource10\n" in installed  # held
+    facts = document(invoke(handle, "detect", "--host", SECOND, "--json", env=env))["facts"]
+    assert (facts["deepstream"], facts["tensorrt"], facts["cuda"], facts["driver"]) == (
+        "9.1", "10.16.1.11", "13.2.0", "595.58.03"), facts
