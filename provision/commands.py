@@ -13,6 +13,8 @@ from rich.text import Text
 
 from provision import cancel, documents, report, validators
 from provision.core.detection import Detection
+from provision.artifacts import cache_root
+from provision.capabilities.trt_oss import detect_lines
 from provision.detect import analyse, capture, read_capture
 from provision.fleet_report import records
 from provision.errors import ProvisionError
@@ -54,6 +56,8 @@ def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_arch
         print(documents.dumps(documents.detection(d)))
     else:
         report.print_detection(d, console)
+        for line in detect_lines(d, cache_root()):
+            console.print(escape(line))
     return 1 if documents.worst(d.verdicts) is Status.FAIL else 0
 
 

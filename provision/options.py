@@ -20,6 +20,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
 from provision import validators as checks
+from provision.cross.choice import BUILD_ON
 from provision.deepstream.model_config import ModelSetup
 from provision.matrix import CmakeArchive, PrebuiltInfo
 from provision.validators import BadSetting
@@ -136,6 +137,9 @@ class Flags:
     plugin_source: str = option(
         "auto (default: NVIDIA's prebuilt library where the guide is binary-only), prebuilt or build",
         checks.word, "auto", PLUGIN_SOURCES)
+    build_on: str = option(
+        "where the plugin is built: auto (the controller for JetPack >= 7 when its cross toolchain works,"
+        " else the host), controller or host", checks.build_on, "auto", BUILD_ON)
     max_clocks: bool = option(
         "Jetson: set the maximum power mode (nvpmodel, MAXN from /etc/nvpmodel.conf) and pin the clocks"
         " (jetson_clocks), also at every boot; rollback restores both", checks.boolean, False)
@@ -178,7 +182,8 @@ class Flags:
 
 # The flags each entry point offers (FLEET_FLAGS: invoke's own; in a playbook Ansible runs the hosts)
 PROVISION_FLAGS = ("gpu_archs", "trt_oss_ref", "force", "cmake_from_source", "skip_engines", "skip_models",
-                   "skip_pyds", "plugin_source", "max_clocks", "deepstream", "reboot", "replace_stack", "verbose")
+                   "skip_pyds", "plugin_source", "build_on", "max_clocks", "deepstream", "reboot", "replace_stack",
+                   "verbose")
 PYDS_FLAGS = ("pyds_ref", "wheel", "verbose")
 FLEET_FLAGS = ("forks",)
 DETECT_FLAGS = ("gpu_archs",)

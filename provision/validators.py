@@ -13,6 +13,7 @@ from typing import Any
 from collections.abc import Callable, Mapping
 from urllib.parse import unquote, urlsplit
 
+from provision.cross.choice import BUILD_ON
 from provision.errors import ProvisionError
 
 # C0 and C1 controls and the Unicode line separators str.splitlines() also breaks at
@@ -138,6 +139,14 @@ def version(name: str, value: Any) -> str:
         Version(value)
     except InvalidVersion:
         raise BadSetting(f"{name}: {value!r} is not a version") from None
+    return value
+
+
+def build_on(name: str, value: Any) -> str:
+    """Where a plugin build happens: auto, controller or host (provision/cross/choice.py)."""
+    value = word(name, value)
+    if value not in BUILD_ON:
+        raise BadSetting(f"{name}: {value!r} is not one of {', '.join(BUILD_ON)}")
     return value
 
 

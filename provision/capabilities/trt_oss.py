@@ -13,20 +13,36 @@ exception is third_party/cub on a CUDA toolkit older than 11.0, which has no CUB
 (the top-level CMakeLists.txt uses third_party/cub only when `CUDA_VERSION VERSION_LESS 11.0`,
 https://github.com/NVIDIA/TensorRT/blob/release/10.16/CMakeLists.txt); it is fetched alone,
 shallow where the server allows.
+
+Where the build happens (`--build-on`, provision/cross/choice.py): for a JetPack >= 7 host whose
+SMs the controller's CUDA 13 cross toolchain can build, `auto` (and `controller`) cross-build on
+the controller instead (`CrossBuildPlugin`): the repository is cloned there, the link stub for
+libnvinfer is made from the device's own exports (`nm -D` on the host), and the result enters the
+same cache under a key that adds where and with which toolchain it was built; the swap installs
+and verifies it exactly as a host build.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import shlex
+import subprocess
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.version import Version
 
 from provision.capabilities.cmake import CmakeNeed
 from provision.capabilities.prebuilt_plugin import installed_plugin, plugin_source
 from provision.core.capability import Capability, Planning
+from provision.core.detection import Detection
 from provision.core.plan import PlanRefused
 from provision.core.step import StepContext, StepFailed, list_command, q
+from provision.cross import build as cross, choice, exports, toolchain
+from provision.cross.toolchain import ToolchainCheck
+from provision.outcomes import Outcome
 from provision.gpu.archs import host_compute_caps, runs_on
 from provision.matrix import Matrix, OssGuide, OssRefRow
 from provision.options import DEFAULT_BUILD_DIR
@@ -67,6 +83,7 @@ class BuildSpec:
     arch_flag: str = "GPU_ARCHS"  # CMAKE_CUDA_ARCHITECTURES for refs that ignore or mangle GPU_ARCHS
     target: str = "nvinfer_plugin"  # the ref's plugin target: tensorrt_plugins in 11.x
     library: str = "libnvinfer_plugin"  # what the target writes: <library>.so.X.Y.Z, SONAME <library>.so.X
+    built_on: tuple[tuple[str, str], ...] = ()  # a cross build's key parts (choice.key_parts); none on the host
 
     @property
     def src(self) -> str:
@@ -81,6 +98,7 @@ class BuildSpec:
             "gpu_archs": self.gpu_archs,
             "compiler": self.compiler,
             "cuda": self.cuda_version,
+            **dict(self.built_on),
         }
 
     @property
@@ -157,6 +175,129 @@ class BuildPlugin(CachedBuild):
         return out[0], f"{library}.so"
 
 
+# Where the check is not consulted (an x86 host, an older JetPack, --build-on host)
+UNCHECKED = ToolchainCheck("", None, (), "", None, None, False, None, ["not checked"])
+
+
+@dataclass
+class CrossBuildPlugin(BuildPlugin):
+    """Produce the plugin library for a build key: from the cache, or cross-built on the controller
+    (provision.cross) against a stub of the host's own libnvinfer."""
+
+    toolchain_check: ToolchainCheck = field(default=UNCHECKED, kw_only=True)  # the controller's toolchain
+    cache: Path = field(default=Path(), kw_only=True)  # the controller's cache root (toolchain, runtime)
+    sms: tuple[int, ...] = field(default=(), kw_only=True)
+
+    def summary(self) -> str:
+        s = self.spec
+        return (f"cross-build {s.target} from TensorRT OSS {s.ref} on the controller for SM"
+                f" {' '.join(map(str, self.sms))} with -j{s.jobs} (or reuse a cached build)")
+
+    @property
+    def nvinfer(self) -> str:
+        """The host's libnvinfer.so.<major>, whose exports make the link stub."""
+        return f"{self.spec.lib_dir}/libnvinfer.so.{self.spec.tensorrt.split('.')[0]}"
+
+    def describe(self) -> list[str]:
+        work = Path("<work>")
+        tc = toolchain.Toolchain(self.toolchain_check, toolchain.target_tree(self.cache, str(self.toolchain_check.runtime)),
+                                 toolchain.cache_dir(self.cache) / f"aarch64-cuda-{self.toolchain_check.runtime}.toolchain.cmake")
+        spec = cross.cross_build(work / "src", work / "src" / "build", list(self.sms), tc, work / "stubs",
+                                 self.spec.jobs, self.spec.target)
+        return [f"git ls-remote -- {q(self.spec.repo)} {q(self.spec.ref)}",
+                *(f"(controller) {line}" for line in self.toolchain_check.lines()),
+                f"(controller) {shlex.join(self.clone_argv(work / 'src'))}",
+                f"{exports.NM_COMMAND} {q(self.nvinfer)}",
+                f"(controller) {self.toolchain_check.cc} -shared: the link stub {work}/stubs/libnvinfer.so from those exports",
+                *(f"(controller) {line}" for line in spec.script().splitlines()),
+                f"(controller) keep build/out/{self.spec.library}.so in the artifact cache"]
+
+    def clone_argv(self, src: Path) -> list[str]:
+        return ["git", "clone", "--quiet", "--single-branch", "--no-tags", "-b", self.spec.ref, "--",
+                self.spec.repo, str(src)]
+
+    def _controller(self, ctx: StepContext, argv: list[str]) -> str:
+        ctx.log(f"$ (controller) {shlex.join(argv)}")
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=self.timeout)
+        if done.returncode != 0:
+            raise StepFailed(f"{ctx.runner.host}: (controller) {shlex.join(argv[:3])} ... exited {done.returncode}:"
+                             f" {(done.stderr or done.stdout).strip()[-300:]}")
+        return done.stdout
+
+    def apply(self, ctx: StepContext) -> None:
+        key = self.resolve_key(ctx)
+        claimed, self._claim = self._claim, None
+        with self.store.lock(key, claimed):
+            cached = self.cached(key)
+            if cached:  # another host of the fleet built it while we waited
+                self.artifact, self.outcome = cached, Outcome.COPIED
+                return
+            names = exports.defined_symbols(ctx.sh(f"{exports.NM_COMMAND} {q(self.nvinfer)}").stdout)
+            if not names:
+                raise StepFailed(f"{ctx.runner.host}: {self.nvinfer} exports nothing (nm -D)")
+            try:
+                prepared = toolchain.prepare(self.toolchain_check, self.cache)
+            except RuntimeError as exc:
+                raise StepFailed(f"{ctx.runner.host}: (controller) {exc}") from None
+            root = toolchain.cache_dir(self.cache)
+            root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="build-", dir=root) as tmp:
+                work = Path(tmp)
+                src = work / "src"
+                self._controller(ctx, self.clone_argv(src))
+                head = self._controller(ctx, ["git", "-C", str(src), "rev-parse", "HEAD"]).strip()
+                if head != self.commit:
+                    raise StepFailed(f"{ctx.runner.host}: (controller) {src} is at {head}, not {self.commit}")
+                major = self.spec.tensorrt.split(".")[0]
+                stubs = work / "stubs"
+                toolchain.stub_library(names, f"libnvinfer.so.{major}", stubs / f"libnvinfer.so.{major}", prepared.cc)
+                (stubs / "libnvinfer.so").symlink_to(f"libnvinfer.so.{major}")
+                spec = cross.cross_build(src, src / "build", list(self.sms), prepared, stubs, self.spec.jobs,
+                                         self.spec.target)
+                log = work / "build.log"
+                for line in spec.script().splitlines():
+                    ctx.log(f"$ (controller) {line}")
+                try:
+                    built = cross.run(spec, log)
+                except RuntimeError as exc:
+                    raise StepFailed(f"{ctx.runner.host}: (controller) {exc}") from None
+                finally:
+                    for line in log.read_text(errors="replace").splitlines() if log.exists() else ():
+                        ctx.log(line)
+                name = f"{self.spec.library}.so"
+                self.artifact = self.store.put(key, name, built.resolve(), self.spec.key_parts(self.commit))
+            self.outcome = Outcome.BUILT
+
+
+def build_place(p: Planning, archs: tuple[str, ...]) -> tuple[choice.BuildPlace, ToolchainCheck]:
+    """Where the build happens (`--build-on`), and the controller's toolchain check where it was
+    consulted (a JetPack >= 7 host); PlanRefused for `--build-on controller` where it cannot."""
+    facts = p.detection.facts
+    jetpack = facts.jetson.jetpack if facts.jetson else None
+    build_on = p.options.flags.build_on
+    consulted = (build_on != "host" and facts.platform == "jetson" and jetpack is not None
+                 and jetpack >= choice.FIRST_CROSS_JETPACK)
+    check = toolchain.check(p.store.root.parent) if consulted else UNCHECKED
+    try:
+        place = choice.choose(build_on, facts.platform, jetpack, [int(a) for a in archs if a.isdigit()], check)
+    except ValueError as exc:
+        raise PlanRefused(f"{p.host}: {exc}") from None
+    return place, check
+
+
+def detect_lines(detection: Detection, cache: Path) -> list[str]:
+    """What `detect` shows of a JetPack >= 7 host's build with `--build-on auto`: the controller's
+    toolchain check and where the build would run (nothing for other hosts: they build on themselves)."""
+    facts = detection.facts
+    jetpack = facts.jetson.jetpack if facts.jetson else None
+    if facts.platform != "jetson" or jetpack is None or jetpack < choice.FIRST_CROSS_JETPACK:
+        return []
+    check = toolchain.check(cache)
+    sms = [int(a) for a in detection.gpu_archs.archs if a.isdigit()]
+    place = choice.choose("auto", facts.platform, jetpack, sms, check)
+    return [*check.lines(), f"build on (--build-on auto): {place.where}: {place.why}"]
+
+
 def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:
     """The matrix row of a ref given with --trt-oss-ref, if the matrix knows it."""
     return next((r for r in matrix.oss_refs if r.ref == ref and platform in r.platforms), None)
@@ -189,13 +330,15 @@ def plan(p: Planning) -> None:
             f" ({guide.source}); nothing to do (--force builds anyway)"
         )
         return
-    if facts.gcc is None:
+    archs = p.detection.gpu_archs
+    place, check = build_place(p, archs.archs)
+    on_host = place.where == "host"
+    if on_host and facts.gcc is None:
         raise PlanRefused(f"{host}: no C compiler (gcc) on the host: install build-essential first")
     build_dir = facts.build_dir or DEFAULT_BUILD_DIR
-    short = preflight(facts.mem_available_kib, facts.swap_total_kib, facts.disk_free_kib, build_dir)
+    short = preflight(facts.mem_available_kib, facts.swap_total_kib, facts.disk_free_kib, build_dir) if on_host else None
     if short:
         raise PlanRefused(f"{host}: {short}")
-    archs = p.detection.gpu_archs
     if not archs.archs:
         raise PlanRefused(f"{host}: no GPU found to derive GPU_ARCHS from; pass --gpu-archs")
     cannot = [c for c in host_compute_caps(facts) if not any(runs_on(a, c) for a in archs.archs)]
@@ -206,21 +349,27 @@ def plan(p: Planning) -> None:
             " compatibility); --force builds it anyway"
         )
     p.plan.notes += list(archs.notes)
-    jobs, hint = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
-    if hint:
-        p.plan.notes.append(hint)
+    if check is not UNCHECKED:  # a JetPack >= 7 host: say where and why
+        p.plan.notes.append(place.why)
+    if on_host:
+        jobs, hint = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
+        if hint:
+            p.plan.notes.append(hint)
+    else:
+        jobs = os.cpu_count() or 1
     ref_row = oss if oss and oss.ref == ref else _row_of_ref(matrix, ref, facts.platform)
     minimum = matrix.cmake_minimum(ref_row)
     if ref_row is not None and ref_row.arch_flag != "GPU_ARCHS":
         reason = ref_row.arch_note or f"{ref} ignores GPU_ARCHS"
         p.plan.notes.append(f"{reason}: architectures go in -D{ref_row.arch_flag}")
     installed = installed_plugin(p)
+    row_parts: dict[str, Any] = {"target": ref_row.build_target, "library": ref_row.library} if ref_row else {}
     spec = BuildSpec(
         repo=options.trt_oss_repo,
         ref=ref,
         gpu_archs=ref_row.arch_define(archs.archs) if ref_row else archs.cmake_value,
         arch_flag=ref_row.arch_flag if ref_row else "GPU_ARCHS",
-        **({"target": ref_row.build_target, "library": ref_row.library} if ref_row else {}),
+        **row_parts,
         lib_dir=facts.lib_dir,
         platform_id="aarch64" if facts.platform == "jetson" else "x86_64",
         cuda_version=f"{facts.cuda.major}.{facts.cuda.minor}" if facts.cuda else "",
@@ -229,15 +378,23 @@ def plan(p: Planning) -> None:
         build_dir=build_dir,
         jobs=jobs,
     )
-    build = BuildPlugin(spec, p.store, installed, follow_ref=options.force)
-    because = f" ({ref} needs it)" if minimum > matrix.cmake.minimum else ""
-    p.require("cmake", [build], CmakeNeed(minimum, because))
+    if on_host:
+        build = BuildPlugin(spec, p.store, installed, follow_ref=options.force)
+        because = f" ({ref} needs it)" if minimum > matrix.cmake.minimum else ""
+        p.require("cmake", [build], CmakeNeed(minimum, because))
+    else:
+        spec = replace(spec, compiler=f"{Path(check.cxx).name} {check.cxx_version}", cuda_version=str(check.cuda_version),
+                       build_dir=str(toolchain.cache_dir(p.store.root.parent)),
+                       built_on=tuple(choice.key_parts(place, check).items()))
+        build = CrossBuildPlugin(spec, p.store, installed, follow_ref=options.force, toolchain_check=check,
+                                 cache=p.store.root.parent, sms=tuple(int(a) for a in archs.archs if a.isdigit()))
     asked = ("--force" if options.force and guide and guide.guide is not OssGuide.BUILD
              else "the required plugins " + ", ".join(options.required_plugins) if options.required_plugins
              else f"the DeepStream {facts.deepstream} guide builds it ({guide.source})" if guide
              else f"TensorRT {facts.tensorrt} has the OSS ref {ref}")
+    where = "built here" if on_host else "cross-built on the controller"
     p.plan.add(f"the plugin library of TensorRT OSS {ref} for this host ({asked}); copied where the controller's"
-               " cache has its build key, built here otherwise", build)
+               f" cache has its build key, {where} otherwise", build)
 
 
 CAPABILITY = Capability("trt_oss", plan=plan)

@@ -54,6 +54,13 @@ options:
     type: str
     default: auto
     choices: [auto, prebuilt, build]
+  build_on:
+    description:
+      - Where the plugin is built. V(auto) cross-builds on the controller for JetPack >= 7 when its
+        cross toolchain works, and builds on the host otherwise; V(controller) refuses a host it cannot build for.
+    type: str
+    default: auto
+    choices: [auto, controller, host]
   max_clocks:
     description:
       - Jetson only. Set the maximum power mode with C(nvpmodel) (MAXN, read from C(/etc/nvpmodel.conf))
