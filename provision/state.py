@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
 import jsonschema
 
@@ -44,32 +45,103 @@ SCHEMA = {
 }
 
 
-class State(Mapping[str, Any]):
-    """The host's state file, parsed once: read-only records keyed by what wrote them ("plugin",
-    "pyds", "max_clocks", ...), validated against SCHEMA. A change is a new State written whole
-    (write_state); the file's format is the JSON object itself."""
+class StateRecord:
+    """What one capability records in the state file, under its KEY: parsed from the file's JSON
+    value (already checked against SCHEMA) and written back as the same JSON."""
 
-    def __init__(self, records: Mapping[str, Any] | None = None) -> None:
-        self._records = dict(records or {})
+    KEY: ClassVar[str]
 
-    def __getitem__(self, key: str) -> Any:
-        return self._records[key]
+    @classmethod
+    def from_json(cls, value: Any) -> Self:
+        raise NotImplementedError
 
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._records)
+    def to_json(self) -> Any:
+        raise NotImplementedError
 
-    def __len__(self) -> int:
-        return len(self._records)
+
+@dataclass(frozen=True)
+class ObjectRecord(StateRecord):
+    """A record whose JSON is an object. The file stays byte-compatible: a key is written when the
+    file had it or a change set it (null included), never because the record has a field for it,
+    and keys this version does not know are kept as they are."""
+
+    written: frozenset[str] = field(default=frozenset(), kw_only=True)
+    extra: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
+
+    @classmethod
+    def _names(cls) -> set[str]:
+        return {f.name for f in fields(cls)} - {"written", "extra"}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Self:
+        names = cls._names()
+        known = {k: v for k, v in value.items() if k in names}
+        return cls(**known, written=frozenset(known), extra={k: v for k, v in value.items() if k not in names})
+
+    @classmethod
+    def new(cls, **values: Any) -> Self:
+        """A record with `values` written."""
+        return cls().updated(**values)
+
+    def updated(self, **changes: Any) -> Self:
+        """This record with `changes` set (and written)."""
+        return replace(self, **changes, written=self.written | changes.keys())
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.extra, **{name: getattr(self, name) for name in self.written}}
+
+
+R = TypeVar("R", bound=StateRecord)
+
+
+def record_types() -> dict[str, type[StateRecord]]:
+    """KEY -> record type, as the registered capabilities declare them (provision/capabilities)."""
+    from provision.capabilities import REGISTRY  # the capabilities import this module
+
+    return {kind.KEY: kind for capability in REGISTRY for kind in capability.records}
+
+
+class State:
+    """The host's state file, parsed once: the capabilities' typed records (each its KEY) and any
+    other top-level value kept as it is. A change is a new State written whole (write_state); the
+    file's format is the JSON object itself."""
+
+    def __init__(self, records: Iterable[StateRecord] = (), other: Mapping[str, Any] | None = None) -> None:
+        self._records = {type(r).KEY: r for r in records}
+        self._other = dict(other or {})
+
+    def get(self, kind: type[R]) -> R | None:
+        """The record of type `kind`, or None when the file has none."""
+        record = self._records.get(kind.KEY)
+        return record if isinstance(record, kind) else None
+
+    def with_record(self, record: StateRecord) -> State:
+        return State([*(r for k, r in self._records.items() if k != type(record).KEY), record], self._other)
+
+    def without(self, kind: type[StateRecord]) -> State:
+        """This state with no `kind` record (nor a null in its place)."""
+        return State((r for k, r in self._records.items() if k != kind.KEY),
+                     {k: v for k, v in self._other.items() if k != kind.KEY})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, State) and self.json_object() == other.json_object()
 
     def __repr__(self) -> str:
-        return f"State({self._records!r})"
+        return f"State({self.json_object()!r})"
 
-    def record(self, key: str) -> dict:
-        """A capability's record, or {} when the file has none."""
-        return dict(self._records.get(key) or {})
+    def json_object(self) -> dict[str, Any]:
+        """The file's JSON object."""
+        return {**self._other, **{key: record.to_json() for key, record in self._records.items()}}
 
     def to_json(self) -> str:
-        return json.dumps(self._records, indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.json_object(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json_object(cls, state: Mapping[str, Any]) -> State:
+        """Records for the keys a capability declares (a null value is no record), the rest as it is."""
+        kinds = record_types()
+        records = [kinds[k].from_json(v) for k, v in state.items() if k in kinds and v is not None]
+        return cls(records, {k: v for k, v in state.items() if k not in kinds or v is None})
 
     @classmethod
     def parse(cls, host: str, text: str | None, *, strict: bool = True) -> State:
@@ -78,7 +150,7 @@ class State(Mapping[str, Any]):
         (the facts people read, a rollback that falls back on dpkg's diversions): what cannot be read
         is an empty State."""
         try:
-            return cls(_parsed(host, text, strict))
+            return cls.from_json_object(_parsed(host, text, strict))
         except StepFailed:
             if strict:
                 raise
@@ -134,8 +206,7 @@ def read_state(ctx: Host, *, sudo: bool = False, strict: bool = True) -> State:
     return State.parse(ctx.runner.host, text, strict=strict)
 
 
-def write_state(ctx: Host, state: Mapping[str, Any]) -> None:
+def write_state(ctx: Host, state: State) -> None:
     """Replace the host's state file with `state`."""
-    written = State(state)
-    ctx.write(STATE_FILE, written.to_json().encode(), mode="0644", sudo=True)
-    ctx.state = written
+    ctx.write(STATE_FILE, state.to_json().encode(), mode="0644", sudo=True)
+    ctx.state = state

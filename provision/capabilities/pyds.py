@@ -29,7 +29,7 @@ from provision.matrix import Matrix, Status
 from provision.options import DEFAULT_BUILD_DIR, PydsOptions
 from provision.pyds.build_spec import PIP_PLATFORMS, PydsBuildSpec
 from provision.pyds.wheel_tags import Interpreter, check_wheel
-from provision.state import STATE_DIR, write_state
+from provision.state import STATE_DIR, ObjectRecord, write_state
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
 IMPORT = "cd / && python3 -c 'import pyds; print(pyds.__version__)'"
@@ -47,6 +47,19 @@ EXTERNALLY_MANAGED = (
 )
 
 
+@dataclass(frozen=True)
+class PydsRecord(ObjectRecord):
+    """The state file's "pyds": the wheel installed (kept for a reinstall) and what it was built from."""
+
+    KEY = "pyds"
+    key: str | None = None  # the build key (a given wheel: its SHA-256's first 16 digits)
+    version: str | None = None  # pyds.__version__ it imports as
+    wheel: str | None = None  # the wheel on the host
+    sha256: str | None = None
+    tag: str | None = None  # the deepstream_python_apps tag it was built from (a build only)
+    commit: str | None = None
+
+
 class WheelRefused(StepFailed):
     """The wheel's tags do not fit the host's interpreter: it is never installed."""
 
@@ -62,9 +75,9 @@ def imported_version(ctx: StepContext) -> str | None:
 
 def installed_key(ctx: StepContext) -> str | None:
     """The build key of the pyds the state file records, if it still imports at that version."""
-    record = ctx.state.get("pyds") or {}
-    if record.get("key") and imported_version(ctx) == record.get("version"):
-        return record["key"]
+    record = ctx.state.get(PydsRecord)
+    if record and record.key and imported_version(ctx) == record.version:
+        return record.key
     return None
 
 
@@ -103,8 +116,8 @@ class BuildPyds(CachedBuild):
         return installed_key(ctx)
 
     def installed_commit(self, ctx: StepContext) -> str | None:
-        record = ctx.state.get("pyds") or {}
-        return record.get("commit") if record.get("tag") == self.spec.tag else None
+        record = ctx.state.get(PydsRecord) or PydsRecord()
+        return record.commit if record.tag == self.spec.tag else None
 
     def cached(self, key: str) -> Path | None:
         return cached_wheel(self.store, key)
@@ -124,7 +137,7 @@ class InstallPyds(Step):
     build: BuildPyds | None = None
     wheel: Path | None = None  # a given wheel file on the controller, instead of a build
     before: str | None = None  # the pyds version that imported before pip ran (rollback)
-    previous: dict | None = None  # the state record this install replaced (rollback)
+    previous: PydsRecord | None = None  # the state record this install replaced (rollback)
     touched: bool = False  # pip ran
     name = "pyds-install"
 
@@ -149,7 +162,7 @@ class InstallPyds(Step):
     def check(self, ctx: StepContext) -> str | None:
         key = self._key(ctx)
         if installed_key(ctx) == key:
-            return f"pyds {ctx.state['pyds']['version']} ({key}) is installed and imports"
+            return f"pyds {(ctx.state.get(PydsRecord) or PydsRecord()).version} ({key}) is installed and imports"
         wheel = self._wheel()
         if wheel is None:
             raise StepFailed(f"{ctx.runner.host}: no pyds wheel to install")
@@ -170,16 +183,16 @@ class InstallPyds(Step):
         wheel = self._wheel()
         remote = f"{WHEEL_DIR}/{wheel.name}"
         ctx.write(remote, wheel, mode="0644", sudo=True)
-        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.get("pyds"), True
+        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.get(PydsRecord), True
         self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(remote)}")
         _, version, _, _ = parse_wheel_filename(wheel.name)
-        record = {"key": self._key(ctx), "version": str(version), "wheel": remote, "sha256": sha256_file(wheel)}
+        record = PydsRecord.new(key=self._key(ctx), version=str(version), wheel=remote, sha256=sha256_file(wheel))
         if self.build:
-            record.update(tag=self.build.spec.tag, commit=self.build.commit)
-        write_state(ctx, {**ctx.state, "pyds": record})
+            record = record.updated(tag=self.build.spec.tag, commit=self.build.commit)
+        write_state(ctx, ctx.state.with_record(record))
 
     def verify(self, ctx: StepContext) -> None:
-        expected = ctx.state["pyds"]["version"]
+        expected = (ctx.state.get(PydsRecord) or PydsRecord()).version
         got = imported_version(ctx)
         if got != expected:
             raise StepFailed(f"{ctx.runner.host}: `import pyds` gives {got or 'an error'}, not pyds {expected}")
@@ -189,12 +202,12 @@ class InstallPyds(Step):
         none imported before; a pyds this tool did not install cannot be restored: say so."""
         if not self.touched:
             return
-        if self.previous and self.previous.get("wheel"):
-            self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(self.previous['wheel'])}")
-            write_state(ctx, {**ctx.state, "pyds": self.previous})
+        if self.previous and self.previous.wheel:
+            self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(self.previous.wheel)}")
+            write_state(ctx, ctx.state.with_record(self.previous))
         elif self.before is None:
             self._pip(ctx, "uninstall -y pyds", check=False)
-            write_state(ctx, {k: v for k, v in ctx.state.items() if k != "pyds"})
+            write_state(ctx, ctx.state.without(PydsRecord))
         else:
             ctx.log(f"pyds {self.before} was installed before, not by this tool: it cannot be restored")
 
@@ -284,4 +297,4 @@ def plan(p: Planning) -> None:
     p.plan.notes += pyds.notes
 
 
-CAPABILITY = Capability("pyds", probe=PROBE, plan=plan)
+CAPABILITY = Capability("pyds", probe=PROBE, plan=plan, records=(PydsRecord,))
