@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
@@ -63,20 +63,20 @@ class StateRecord:
 class ObjectRecord(StateRecord):
     """A record whose JSON is an object. The file stays byte-compatible: a key is written when the
     file had it or a change set it (null included), never because the record has a field for it,
-    and keys this version does not know are kept as they are."""
+    in the file's order (a new key last); keys this version does not know are kept as they are."""
 
-    written: frozenset[str] = field(default=frozenset(), kw_only=True)
-    extra: Mapping[str, Any] = field(default_factory=dict, kw_only=True)
+    keys: tuple[str, ...] = field(default=(), kw_only=True)  # the keys written, in order
+    extra: Mapping[str, Any] = field(default_factory=dict, kw_only=True)  # the unknown keys' values
 
     @classmethod
     def _names(cls) -> set[str]:
-        return {f.name for f in fields(cls)} - {"written", "extra"}
+        return {f.name for f in fields(cls)} - {"keys", "extra"}
 
     @classmethod
     def from_json(cls, value: Any) -> Self:
         names = cls._names()
-        known = {k: v for k, v in value.items() if k in names}
-        return cls(**known, written=frozenset(known), extra={k: v for k, v in value.items() if k not in names})
+        return cls(**{k: v for k, v in value.items() if k in names}, keys=tuple(value),
+                   extra={k: v for k, v in value.items() if k not in names})
 
     @classmethod
     def new(cls, **values: Any) -> Self:
@@ -85,10 +85,10 @@ class ObjectRecord(StateRecord):
 
     def updated(self, **changes: Any) -> Self:
         """This record with `changes` set (and written)."""
-        return replace(self, **changes, written=self.written | changes.keys())
+        return replace(self, **changes, keys=self.keys + tuple(k for k in changes if k not in self.keys))
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.extra, **{name: getattr(self, name) for name in self.written}}
+        return {k: self.extra[k] if k in self.extra else getattr(self, k) for k in self.keys}
 
 
 R = TypeVar("R", bound=StateRecord)
@@ -102,26 +102,24 @@ def record_types() -> dict[str, type[StateRecord]]:
 
 
 class State:
-    """The host's state file, parsed once: the capabilities' typed records (each its KEY) and any
-    other top-level value kept as it is. A change is a new State written whole (write_state); the
-    file's format is the JSON object itself."""
+    """The host's state file, parsed once: each capability's typed record under its KEY, any other
+    top-level value as it is, in the file's order. A change is a new State written whole
+    (write_state); the file's format is the JSON object itself."""
 
-    def __init__(self, records: Iterable[StateRecord] = (), other: Mapping[str, Any] | None = None) -> None:
-        self._records = {type(r).KEY: r for r in records}
-        self._other = dict(other or {})
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        self._values = dict(values or {})  # key -> its record, or the JSON value of a key no capability declares
 
     def get(self, kind: type[R]) -> R | None:
         """The record of type `kind`, or None when the file has none."""
-        record = self._records.get(kind.KEY)
-        return record if isinstance(record, kind) else None
+        value = self._values.get(kind.KEY)
+        return value if isinstance(value, kind) else None
 
     def with_record(self, record: StateRecord) -> State:
-        return State([*(r for k, r in self._records.items() if k != type(record).KEY), record], self._other)
+        return State({**self._values, type(record).KEY: record})
 
     def without(self, kind: type[StateRecord]) -> State:
         """This state with no `kind` record (nor a null in its place)."""
-        return State((r for k, r in self._records.items() if k != kind.KEY),
-                     {k: v for k, v in self._other.items() if k != kind.KEY})
+        return State({k: v for k, v in self._values.items() if k != kind.KEY})
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, State) and self.json_object() == other.json_object()
@@ -131,17 +129,16 @@ class State:
 
     def json_object(self) -> dict[str, Any]:
         """The file's JSON object."""
-        return {**self._other, **{key: record.to_json() for key, record in self._records.items()}}
+        return {k: v.to_json() if isinstance(v, StateRecord) else v for k, v in self._values.items()}
 
     def to_json(self) -> str:
         return json.dumps(self.json_object(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json_object(cls, state: Mapping[str, Any]) -> State:
-        """Records for the keys a capability declares (a null value is no record), the rest as it is."""
+        """Records for the keys a capability declares (a null is no record, kept as it is), the rest as it is."""
         kinds = record_types()
-        records = [kinds[k].from_json(v) for k, v in state.items() if k in kinds and v is not None]
-        return cls(records, {k: v for k, v in state.items() if k not in kinds or v is None})
+        return cls({k: kinds[k].from_json(v) if k in kinds and v is not None else v for k, v in state.items()})
 
     @classmethod
     def parse(cls, host: str, text: str | None, *, strict: bool = True) -> State:

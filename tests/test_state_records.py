@@ -46,6 +46,8 @@ def test_a_key_is_written_when_set_even_to_null_and_only_then():
     assert record.to_json() == {"key": "k", "version": "1.1.1"} and record.tag is None
     assert record.updated(tag="v1.1.1", commit=None).to_json() == {"key": "k", "version": "1.1.1", "tag": "v1.1.1",
                                                                     "commit": None}
+    assert list(PydsRecord.from_json({"version": "1", "x": 0, "key": "k"}).updated(tag="t", key="j").to_json()) == [
+        "version", "x", "key", "tag"]  # a dict's update: keys keep their place, a new one comes last
 
 
 def test_a_file_of_the_previous_release_is_read_into_records_and_written_byte_for_byte():
@@ -56,6 +58,8 @@ def test_a_file_of_the_previous_release_is_read_into_records_and_written_byte_fo
     assert clocks and str(clocks.previous) == str(MaxClocksRecord.from_json(MAX_CLOCKS).previous) and clocks.mode == 0
     assert state.get(KeptOriginals) == KeptOriginals(({"sha256": SHA["d"], "path": "/var/lib/dsprov/previous/x.so"},))
     assert state.to_json() == PREVIOUS_RELEASE
+    as_read = json.loads(PREVIOUS_RELEASE)  # what `detect` shows (facts.provisioned): the file's order kept
+    assert json.dumps(state.json_object()) == json.dumps(as_read)
     changed = state.without(PydsRecord).with_record(pyds.updated(version="1.1.2"))
     assert json.loads(changed.to_json()) == {**json.loads(PREVIOUS_RELEASE), "pyds": {**PYDS, "version": "1.1.2"}}
     assert json.loads(state.without(PydsRecord).to_json()).keys() == {"plugin", "max_clocks", "previous_originals", "later"}

@@ -239,7 +239,7 @@ class SwapPlugin(Step):
             if installed_build(ctx, p) == self.build.key:
                 return  # only the original changed (a package upgrade): the build stays
         plugin = ctx.state.get(PluginRecord) or PluginRecord()
-        if "original_sha256" not in plugin.written:
+        if "original_sha256" not in plugin.keys:
             current = ctx.runner.sha256(p.path)
             saved = ctx.runner.sha256(p.saved)
             if saved and saved != current:
