@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
@@ -101,15 +101,15 @@ def record_types() -> dict[str, type[StateRecord]]:
     return {kind.KEY: kind for capability in REGISTRY for kind in capability.records}
 
 
-class State:
-    """The host's state file, parsed once: each capability's typed record under its KEY, any other
-    top-level value as it is, in the file's order. A change is a new State written whole
-    (write_state); the file's format is the JSON object itself."""
+class State(Mapping[str, Any]):
+    """The host's state file, parsed once: each capability's typed record under its KEY (`record`),
+    any other top-level value as it is, in the file's order; as a Mapping, the file's JSON object.
+    A change is a new State written whole (write_state); the file's format is the JSON object itself."""
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self._values = dict(values or {})  # key -> its record, or the JSON value of a key no capability declares
 
-    def get(self, kind: type[R]) -> R | None:
+    def record(self, kind: type[R]) -> R | None:
         """The record of type `kind`, or None when the file has none."""
         value = self._values.get(kind.KEY)
         return value if isinstance(value, kind) else None
@@ -121,18 +121,21 @@ class State:
         """This state with no `kind` record (nor a null in its place)."""
         return State({k: v for k, v in self._values.items() if k != kind.KEY})
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, State) and self.json_object() == other.json_object()
+    def __getitem__(self, key: str) -> Any:
+        value = self._values[key]
+        return value.to_json() if isinstance(value, StateRecord) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
 
     def __repr__(self) -> str:
-        return f"State({self.json_object()!r})"
-
-    def json_object(self) -> dict[str, Any]:
-        """The file's JSON object."""
-        return {k: v.to_json() if isinstance(v, StateRecord) else v for k, v in self._values.items()}
+        return f"State({dict(self)!r})"
 
     def to_json(self) -> str:
-        return json.dumps(self.json_object(), indent=2, sort_keys=True) + "\n"
+        return json.dumps(dict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json_object(cls, state: Mapping[str, Any]) -> State:
@@ -203,7 +206,8 @@ def read_state(ctx: Host, *, sudo: bool = False, strict: bool = True) -> State:
     return State.parse(ctx.runner.host, text, strict=strict)
 
 
-def write_state(ctx: Host, state: State) -> None:
-    """Replace the host's state file with `state`."""
-    ctx.write(STATE_FILE, state.to_json().encode(), mode="0644", sudo=True)
-    ctx.state = state
+def write_state(ctx: Host, state: Mapping[str, Any]) -> None:
+    """Replace the host's state file with `state` (a State, or the JSON object of one)."""
+    written = state if isinstance(state, State) else State.from_json_object(state)
+    ctx.write(STATE_FILE, written.to_json().encode(), mode="0644", sudo=True)
+    ctx.state = written

@@ -172,7 +172,7 @@ def test_the_state_file_read_as_root(tmp_path, monkeypatch, content, tolerant, e
     monkeypatch.setattr(state, "STATE_FILE", str(path))
     ctx = StepContext(LocalRunner(), None)
     if isinstance(expected, dict):
-        assert state.read_state(ctx, sudo=True, strict=not tolerant).json_object() == expected
+        assert state.read_state(ctx, sudo=True, strict=not tolerant) == expected
     else:
         with pytest.raises(StepFailed, match=expected):
             state.read_state(ctx, sudo=True, strict=not tolerant)

@@ -52,14 +52,14 @@ def test_a_key_is_written_when_set_even_to_null_and_only_then():
 
 def test_a_file_of_the_previous_release_is_read_into_records_and_written_byte_for_byte():
     state = State.parse("nano01", PREVIOUS_RELEASE)
-    plugin, pyds, clocks = state.get(PluginRecord), state.get(PydsRecord), state.get(MaxClocksRecord)
+    plugin, pyds, clocks = state.record(PluginRecord), state.record(PydsRecord), state.record(MaxClocksRecord)
     assert plugin and plugin.installed_sha256 == SHA["b"] and plugin.commit is None and plugin.gpu_archs == ["53", "62", "72"]
     assert pyds and (pyds.version, pyds.tag) == ("1.1.1", "v1.1.1")
     assert clocks and str(clocks.previous) == str(MaxClocksRecord.from_json(MAX_CLOCKS).previous) and clocks.mode == 0
-    assert state.get(KeptOriginals) == KeptOriginals(({"sha256": SHA["d"], "path": "/var/lib/dsprov/previous/x.so"},))
+    assert state.record(KeptOriginals) == KeptOriginals(({"sha256": SHA["d"], "path": "/var/lib/dsprov/previous/x.so"},))
     assert state.to_json() == PREVIOUS_RELEASE
     as_read = json.loads(PREVIOUS_RELEASE)  # what `detect` shows (facts.provisioned): the file's order kept
-    assert json.dumps(state.json_object()) == json.dumps(as_read)
+    assert json.dumps(dict(state)) == json.dumps(as_read)
     changed = state.without(PydsRecord).with_record(pyds.updated(version="1.1.2"))
     assert json.loads(changed.to_json()) == {**json.loads(PREVIOUS_RELEASE), "pyds": {**PYDS, "version": "1.1.2"}}
     assert json.loads(state.without(PydsRecord).to_json()).keys() == {"plugin", "max_clocks", "previous_originals", "later"}
@@ -67,7 +67,7 @@ def test_a_file_of_the_previous_release_is_read_into_records_and_written_byte_fo
 
 def test_a_null_record_is_no_record_and_stays_as_it_was():
     state = State.parse("nano01", '{"pyds": null}')
-    assert state.get(PydsRecord) is None and json.loads(state.to_json()) == {"pyds": None}
+    assert state.record(PydsRecord) is None and json.loads(state.to_json()) == {"pyds": None}
     assert json.loads(state.without(PydsRecord).to_json()) == {}
 
 

@@ -181,7 +181,7 @@ def host_facts(sections: p.Sections, jetson_model: Callable[[str], bool] | None 
         lib_dir=f"/usr/lib/{TRIPLETS[arch]}" if arch in TRIPLETS else None,
         packages=packages,
         plugin_files=parsed("nvinfer_plugin", p.parse_ls_libraries, empty=()),
-        provisioned=parsed("dsprov_state", lambda text: State.parse("", text, strict=False).json_object(), empty={}),
+        provisioned=parsed("dsprov_state", lambda text: dict(State.parse("", text, strict=False)), empty={}),
         warnings=tuple(warnings),
         pyds_import=p.parse_pyds_import(sections["pyds_import"]),
         power=parse_jetson_power(sections["jetson_power"]),
