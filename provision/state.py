@@ -102,14 +102,22 @@ def record_types() -> dict[str, type[StateRecord]]:
 
 
 class State(Mapping[str, Any]):
-    """The host's state file, parsed once: each capability's typed record under its KEY (`record`),
+    """The host's state file, parsed once: each capability's typed record under its KEY (`record_of`),
     any other top-level value as it is, in the file's order; as a Mapping, the file's JSON object.
     A change is a new State written whole (write_state); the file's format is the JSON object itself."""
 
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
-        self._values = dict(values or {})  # key -> its record, or the JSON value of a key no capability declares
+        """`values`: the file's JSON object, or records in place of its values. A key a capability
+        declares holds its record (a null is no record, kept as it is), any other its JSON value."""
+        kinds = record_types()
+        self._values = {k: kinds[k].from_json(v) if k in kinds and v is not None and not isinstance(v, StateRecord)
+                        else v for k, v in (values or {}).items()}
 
-    def record(self, kind: type[R]) -> R | None:
+    def record(self, key: str) -> dict:
+        """A capability's record, or {} when the file has none."""
+        return dict(self.get(key) or {})
+
+    def record_of(self, kind: type[R]) -> R | None:
         """The record of type `kind`, or None when the file has none."""
         value = self._values.get(kind.KEY)
         return value if isinstance(value, kind) else None
@@ -138,19 +146,13 @@ class State(Mapping[str, Any]):
         return json.dumps(dict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json_object(cls, state: Mapping[str, Any]) -> State:
-        """Records for the keys a capability declares (a null is no record, kept as it is), the rest as it is."""
-        kinds = record_types()
-        return cls({k: kinds[k].from_json(v) if k in kinds and v is not None else v for k, v in state.items()})
-
-    @classmethod
     def parse(cls, host: str, text: str | None, *, strict: bool = True) -> State:
         """A state file's text (read now, or by the probe): empty when there is none. Strict (what the
         steps act on): StepFailed when it is not JSON or not what dsprov writes (SCHEMA). Not strict
         (the facts people read, a rollback that falls back on dpkg's diversions): what cannot be read
         is an empty State."""
         try:
-            return cls.from_json_object(_parsed(host, text, strict))
+            return cls(_parsed(host, text, strict))
         except StepFailed:
             if strict:
                 raise
@@ -208,6 +210,6 @@ def read_state(ctx: Host, *, sudo: bool = False, strict: bool = True) -> State:
 
 def write_state(ctx: Host, state: Mapping[str, Any]) -> None:
     """Replace the host's state file with `state` (a State, or the JSON object of one)."""
-    written = state if isinstance(state, State) else State.from_json_object(state)
+    written = state if isinstance(state, State) else State(state)
     ctx.write(STATE_FILE, written.to_json().encode(), mode="0644", sudo=True)
     ctx.state = written

@@ -149,7 +149,7 @@ class MaxClocks(Step):
         return now.says() if self._done(now) else None
 
     def apply(self, ctx: StepContext) -> None:
-        if ctx.state.record(MaxClocksRecord) is None:  # the first change: what rollback puts back (kept over later runs)
+        if ctx.state.record_of(MaxClocksRecord) is None:  # the first change: what rollback puts back (kept over later runs)
             before = read_now(ctx).mode
             if before is None:
                 raise StepFailed(f"{ctx.runner.host}: `nvpmodel -q` names no power mode; nothing was changed")
@@ -182,7 +182,7 @@ def restore(ctx: StepContext) -> None:
     """Set the recorded mode again, restore the stored clocks, remove the boot unit; a no-op
     when nothing is recorded."""
     state = read_state(ctx)
-    record = state.record(MaxClocksRecord)
+    record = state.record_of(MaxClocksRecord)
     if not record:
         return
     previous = record.previous
@@ -213,7 +213,7 @@ class RestoreClocks(Step):
         return [set_mode_command(self.previous), DISABLE, f"jetson_clocks --restore {q(str(self.record.stored))}"]
 
     def check(self, ctx: StepContext) -> str | None:
-        return None if ctx.state.record(MaxClocksRecord) else "nothing to roll back: the state file records no --max-clocks"
+        return None if ctx.state.record_of(MaxClocksRecord) else "nothing to roll back: the state file records no --max-clocks"
 
     def apply(self, ctx: StepContext) -> None:
         restore(ctx)
@@ -228,7 +228,7 @@ class RestoreClocks(Step):
 
 def rollback_steps(state: State) -> list[Step]:
     """The rollback's step for a host whose state file records --max-clocks."""
-    record = state.record(MaxClocksRecord)
+    record = state.record_of(MaxClocksRecord)
     return [RestoreClocks(record)] if record else []
 
 

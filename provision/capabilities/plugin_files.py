@@ -145,7 +145,7 @@ def package_version(ctx: StepContext, package: str) -> str | None:
 
 def installed_build(ctx: StepContext, p: PluginPaths) -> str | None:
     """The build key installed at `p` per the state file, if the file and link still say so."""
-    plugin = ctx.state.record(PluginRecord) or PluginRecord()
+    plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
     if not plugin.installed_sha256 or file_sha256(ctx, p.path) != plugin.installed_sha256:
         return None
     if resolved(ctx, p.soname_link) != p.path:

@@ -67,7 +67,7 @@ def package_version(ctx: StepContext, p: PluginPaths) -> str | None:
 def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
     """None when the host's library is the saved original or this tool's build (or nothing was
     swapped yet); else what to take over, or StepFailed without `force` (before any change)."""
-    plugin = ctx.state.record(PluginRecord) or PluginRecord()
+    plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
     original, installed = plugin.original_sha256, plugin.installed_sha256
     if not original or plugin.path != p.path:
         return None
@@ -238,7 +238,7 @@ class SwapPlugin(Step):
             self._take_over(ctx)
             if installed_build(ctx, p) == self.build.key:
                 return  # only the original changed (a package upgrade): the build stays
-        plugin = ctx.state.record(PluginRecord) or PluginRecord()
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
         if "original_sha256" not in plugin.keys:
             current = ctx.runner.sha256(p.path)
             saved = ctx.runner.sha256(p.saved)
@@ -267,7 +267,7 @@ class SwapPlugin(Step):
         """Keep the current original under PREVIOUS_DIR, then make the taken-over library the saved
         original (each a single command; the state file is written after each)."""
         p, t = self.paths, self.taken
-        plugin = ctx.state.record(PluginRecord) or PluginRecord()
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
         old = ctx.runner.sha256(p.saved)
         if old and old != t.sha256:
             kept = f"{PREVIOUS_DIR}/{p.name}.{old[:12]}"
@@ -287,7 +287,7 @@ class SwapPlugin(Step):
         target = resolved(ctx, p.soname_link)
         if target != p.path:
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
-        if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.record(PluginRecord) or PluginRecord()).installed_sha256):
+        if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.record_of(PluginRecord) or PluginRecord()).installed_sha256):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
         for plugin, command in zip(self.required_plugins, self.verify_commands()[2:], strict=False):
             if not ctx.runner.run(command).ok:
@@ -317,7 +317,7 @@ def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:
     """Put the saved original back and forget the swap: checked against the state file's SHA-256
     when it records one, else the copy dpkg's diversion names (`saved`); a no-op when neither."""
     state = ctx.state
-    plugin = state.record(PluginRecord) or PluginRecord()
+    plugin = state.record_of(PluginRecord) or PluginRecord()
     original = plugin.original_sha256
     if not original and not saved:
         return
@@ -326,7 +326,7 @@ def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:
         raise StepFailed(f"{ctx.runner.host}: {refusal(result)}")
     kept = state.without(PluginRecord)
     if plugin.previous_originals:  # still on the host: keep them on record
-        before = state.record(KeptOriginals) or KeptOriginals()
+        before = state.record_of(KeptOriginals) or KeptOriginals()
         kept = kept.with_record(KeptOriginals((*before.originals, *plugin.previous_originals)))
     write_state(ctx, kept)
 
@@ -354,11 +354,11 @@ class RestorePlugin(Step):
                 f" link {self.paths.soname_link} to it, ldconfig, dpkg-divert --remove (one command)"]
 
     def check(self, ctx: StepContext) -> str | None:
-        plugin = ctx.state.record(PluginRecord) or PluginRecord()
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
         return None if plugin.original_sha256 or self.diverted_to else NOTHING_TO_ROLL_BACK
 
     def apply(self, ctx: StepContext) -> None:
-        plugin = ctx.state.record(PluginRecord) or PluginRecord()
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
         if not plugin.original_sha256:
             note = (f"{self.paths.path}: the state file records no swap; restored the original dpkg's diversion"
                     f" names ({self.diverted_to})")
@@ -380,7 +380,7 @@ class RestorePlugin(Step):
 def rollback_plan_steps(state: State, diversions: dict[str, str]) -> list[Step]:
     """The rollback's steps for a host's state file and dsprov's diversions ({path: saved}): none
     when neither records a swap."""
-    plugin = state.record(PluginRecord) or PluginRecord()
+    plugin = state.record_of(PluginRecord) or PluginRecord()
     if plugin.original_sha256:
         path = Path(str(plugin.path))
         return [RestorePlugin(PluginPaths(str(path.parent), path.name), diversions.get(str(plugin.path)))]

@@ -75,7 +75,7 @@ def imported_version(ctx: StepContext) -> str | None:
 
 def installed_key(ctx: StepContext) -> str | None:
     """The build key of the pyds the state file records, if it still imports at that version."""
-    record = ctx.state.record(PydsRecord)
+    record = ctx.state.record_of(PydsRecord)
     if record and record.key and imported_version(ctx) == record.version:
         return record.key
     return None
@@ -116,7 +116,7 @@ class BuildPyds(CachedBuild):
         return installed_key(ctx)
 
     def installed_commit(self, ctx: StepContext) -> str | None:
-        record = ctx.state.record(PydsRecord) or PydsRecord()
+        record = ctx.state.record_of(PydsRecord) or PydsRecord()
         return record.commit if record.tag == self.spec.tag else None
 
     def cached(self, key: str) -> Path | None:
@@ -162,7 +162,7 @@ class InstallPyds(Step):
     def check(self, ctx: StepContext) -> str | None:
         key = self._key(ctx)
         if installed_key(ctx) == key:
-            return f"pyds {(ctx.state.record(PydsRecord) or PydsRecord()).version} ({key}) is installed and imports"
+            return f"pyds {(ctx.state.record_of(PydsRecord) or PydsRecord()).version} ({key}) is installed and imports"
         wheel = self._wheel()
         if wheel is None:
             raise StepFailed(f"{ctx.runner.host}: no pyds wheel to install")
@@ -183,7 +183,7 @@ class InstallPyds(Step):
         wheel = self._wheel()
         remote = f"{WHEEL_DIR}/{wheel.name}"
         ctx.write(remote, wheel, mode="0644", sudo=True)
-        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.record(PydsRecord), True
+        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.record_of(PydsRecord), True
         self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(remote)}")
         _, version, _, _ = parse_wheel_filename(wheel.name)
         record = PydsRecord.new(key=self._key(ctx), version=str(version), wheel=remote, sha256=sha256_file(wheel))
@@ -192,7 +192,7 @@ class InstallPyds(Step):
         write_state(ctx, ctx.state.with_record(record))
 
     def verify(self, ctx: StepContext) -> None:
-        expected = (ctx.state.record(PydsRecord) or PydsRecord()).version
+        expected = (ctx.state.record_of(PydsRecord) or PydsRecord()).version
         got = imported_version(ctx)
         if got != expected:
             raise StepFailed(f"{ctx.runner.host}: `import pyds` gives {got or 'an error'}, not pyds {expected}")

@@ -143,7 +143,7 @@ class BuildPlugin(CachedBuild):
         return len(self.spec.clone_commands())
 
     def installed_commit(self, ctx: StepContext) -> str | None:
-        plugin = ctx.state.record(PluginRecord) or PluginRecord()
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
         return plugin.commit if plugin.ref == self.spec.ref else None
 
     def cached(self, key: str) -> Path | None:
