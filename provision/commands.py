@@ -282,21 +282,24 @@ def engines(host: str, configs=(), roots=(), inventory=None, dry_run=False, as_j
                     for r in rows) else 0
 
 
-# deepstream.config's flags -> the keys of a dsprov_models record (validators.MODEL checks each)
-MODEL_FLAGS = {"--kind": "kind", "--onnx": "onnx", "--coco": "coco", "--out": "config", "--labels": "labels",
-               "--batch-size": "batch_size", "--precision": "precision", "--dims": "infer_dims",
-               "--calib": "int8_calib_file", "--parser-lib": "custom_lib_path"}
+# deepstream.config's flags -> the keys of a dsprov_models record (validators.MODEL checks each).
+# Not fields of Flags: they describe one model record (Options.models holds such records), and
+# --kind, --onnx, --coco and --out are the task's required arguments, which a Flags field (always
+# defaulted) cannot express without changing the task's help and arguments.
+MODEL_RECORD_FLAGS = {"--kind": "kind", "--onnx": "onnx", "--coco": "coco", "--out": "config", "--labels": "labels",
+                      "--batch-size": "batch_size", "--precision": "precision", "--dims": "infer_dims",
+                      "--calib": "int8_calib_file", "--parser-lib": "custom_lib_path"}
 
 
 def deepstream_config(host: str, given: dict[str, Any], inventory=None, dry_run=False, as_json=False,
                       flags: Flags = Flags()) -> int:
-    """Write an nvinfer config and labels for a model on a host (`given`: the task's MODEL_FLAGS);
+    """Write an nvinfer config and labels for a model on a host (`given`: MODEL_RECORD_FLAGS);
     make sure its custom library is there."""
     from provision.capabilities.model_config import parse_models
     from provision.provisioner import model_config_job
 
     model: dict[str, Any] = {}
-    for flag, key in MODEL_FLAGS.items():
+    for flag, key in MODEL_RECORD_FLAGS.items():
         value = given.get(flag)
         model[key] = validators.MODEL[key](flag, value) if value is not None else None
     if flags.streams and model["batch_size"] not in (None, flags.streams):

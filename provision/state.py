@@ -10,7 +10,8 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from dataclasses import dataclass, field, fields, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 
 import jsonschema
 
@@ -47,32 +48,105 @@ SCHEMA = {
 }
 
 
+class StateRecord:
+    """What one capability records in the state file, under its KEY: parsed from the file's JSON
+    value (already checked against SCHEMA) and written back as the same JSON."""
+
+    KEY: ClassVar[str]
+
+    @classmethod
+    def from_json(cls, value: Any) -> Self:
+        raise NotImplementedError
+
+    def to_json(self) -> Any:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class ObjectRecord(StateRecord):
+    """A record whose JSON is an object. The file stays byte-compatible: a key is written when the
+    file had it or a change set it (null included), never because the record has a field for it,
+    in the file's order (a new key last); keys this version does not know are kept as they are."""
+
+    keys: tuple[str, ...] = field(default=(), kw_only=True)  # the keys written, in order
+    extra: Mapping[str, Any] = field(default_factory=dict, kw_only=True)  # the unknown keys' values
+
+    @classmethod
+    def _names(cls) -> set[str]:
+        return {f.name for f in fields(cls)} - {"keys", "extra"}
+
+    @classmethod
+    def from_json(cls, value: Any) -> Self:
+        names = cls._names()
+        return cls(**{k: v for k, v in value.items() if k in names}, keys=tuple(value),
+                   extra={k: v for k, v in value.items() if k not in names})
+
+    @classmethod
+    def new(cls, **values: Any) -> Self:
+        """A record with `values` written."""
+        return cls().updated(**values)
+
+    def updated(self, **changes: Any) -> Self:
+        """This record with `changes` set (and written)."""
+        return replace(self, **changes, keys=self.keys + tuple(k for k in changes if k not in self.keys))
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: self.extra[k] if k in self.extra else getattr(self, k) for k in self.keys}
+
+
+R = TypeVar("R", bound=StateRecord)
+
+
+def record_types() -> dict[str, type[StateRecord]]:
+    """KEY -> record type, as the registered capabilities declare them (provision/capabilities)."""
+    from provision.capabilities import REGISTRY  # the capabilities import this module
+
+    return {kind.KEY: kind for capability in REGISTRY for kind in capability.records}
+
+
 class State(Mapping[str, Any]):
-    """The host's state file, parsed once: read-only records keyed by what wrote them ("plugin",
-    "pyds", "max_clocks", ...), validated against SCHEMA. A change is a new State written whole
-    (write_state); the file's format is the JSON object itself."""
+    """The host's state file, parsed once: each capability's typed record under its KEY (`record_of`),
+    any other top-level value as it is, in the file's order; as a Mapping, the file's JSON object.
+    A change is a new State written whole (write_state); the file's format is the JSON object itself."""
 
-    def __init__(self, records: Mapping[str, Any] | None = None) -> None:
-        self._records = dict(records or {})
-
-    def __getitem__(self, key: str) -> Any:
-        return self._records[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._records)
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def __repr__(self) -> str:
-        return f"State({self._records!r})"
+    def __init__(self, values: Mapping[str, Any] | None = None) -> None:
+        """`values`: the file's JSON object, or records in place of its values. A key a capability
+        declares holds its record (a null is no record, kept as it is), any other its JSON value."""
+        kinds = record_types()
+        self._values = {k: kinds[k].from_json(v) if k in kinds and v is not None and not isinstance(v, StateRecord)
+                        else v for k, v in (values or {}).items()}
 
     def record(self, key: str) -> dict:
         """A capability's record, or {} when the file has none."""
-        return dict(self._records.get(key) or {})
+        return dict(self.get(key) or {})
+
+    def record_of(self, kind: type[R]) -> R | None:
+        """The record of type `kind`, or None when the file has none."""
+        value = self._values.get(kind.KEY)
+        return value if isinstance(value, kind) else None
+
+    def with_record(self, record: StateRecord) -> State:
+        return State({**self._values, type(record).KEY: record})
+
+    def without(self, kind: type[StateRecord]) -> State:
+        """This state with no `kind` record (nor a null in its place)."""
+        return State({k: v for k, v in self._values.items() if k != kind.KEY})
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._values[key]
+        return value.to_json() if isinstance(value, StateRecord) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"State({dict(self)!r})"
 
     def to_json(self) -> str:
-        return json.dumps(self._records, indent=2, sort_keys=True) + "\n"
+        return json.dumps(dict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def parse(cls, host: str, text: str | None, *, strict: bool = True) -> State:
@@ -138,7 +212,7 @@ def read_state(ctx: Host, *, sudo: bool = False, strict: bool = True) -> State:
 
 
 def write_state(ctx: Host, state: Mapping[str, Any]) -> None:
-    """Replace the host's state file with `state`."""
-    written = State(state)
+    """Replace the host's state file with `state` (a State, or the JSON object of one)."""
+    written = state if isinstance(state, State) else State(state)
     ctx.write(STATE_FILE, written.to_json().encode(), mode="0644", sudo=True)
     ctx.state = written

@@ -14,8 +14,8 @@ from provision.errors import ProvisionError
 from provision.matrix import Matrix
 from provision.options import Flags, Options, PydsOptions
 from provision.plan import PlanRefused, make_plan
-from provision.capabilities.pyds_build import PydsBuildSpec, build_style
-from provision.capabilities.pyds_plan import PydsNotApplicable, pyds_steps
+from provision.pyds.build_spec import PydsBuildSpec, build_style
+from provision.capabilities.pyds import PydsNotApplicable, pyds_steps
 from provision.pyds.wheel_tags import Interpreter
 from provision.runners import LocalRunner
 from provision.core.step import StepContext

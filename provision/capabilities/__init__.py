@@ -16,7 +16,7 @@ from provision.capabilities import (
     model_config,
     plugin_swap,
     prebuilt_plugin,
-    pyds_plan,
+    pyds,
     trt_oss,
 )
 from provision.core.capability import Capability
@@ -28,7 +28,7 @@ REGISTRY: tuple[Capability, ...] = (
     prebuilt_plugin.CAPABILITY,  # NVIDIA's prebuilt plugin library, where it is the source
     trt_oss.CAPABILITY,  # else the TensorRT OSS build (or the guides' "nothing to do")
     plugin_swap.CAPABILITY,  # swaps in whichever library the plan has
-    pyds_plan.CAPABILITY,  # the DeepStream Python bindings
+    pyds.CAPABILITY,  # the DeepStream Python bindings
     model_config.CAPABILITY,  # dsprov_models: parser libraries and nvinfer configs
     engines.CAPABILITY,  # every stale engine, after the swap and the new configs
 )

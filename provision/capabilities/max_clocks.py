@@ -19,14 +19,13 @@ answer): it stores into a fresh file, stdin closed, so it never waits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from provision.errors import StepFailed
 from provision.facts.power import Clocks, JetsonPower, PowerModel, blocks, max_mode, parse_clocks_show, parse_nvpmodel_q
 from provision.outcomes import Outcome
-from provision.state import STATE_DIR, read_state, write_state
+from provision.state import STATE_DIR, ObjectRecord, State, read_state, write_state
 from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, q
 
@@ -54,7 +53,24 @@ STORE = (f"mkdir -p {STATE_DIR} && rm -f {q(STORED + '.partial')} && jetson_cloc
          f" </dev/null && mv -f {q(STORED + '.partial')} {q(STORED)}")
 READ = ("echo '-- nvpmodel -q'; nvpmodel -q 2>&1; echo '-- jetson_clocks --show'; jetson_clocks --show 2>&1;"
         f" echo '-- boot unit'; for f in {UNIT_PATH} {WANTS_LINK}; do [ -e $f ] && echo $f; done; true")
-KEY = "max_clocks"  # its record in the state file
+
+
+@dataclass(frozen=True)
+class MaxClocksRecord(ObjectRecord):
+    """The state file's "max_clocks": the power mode and stored clocks from before --max-clocks
+    (what rollback puts back) and what it set."""
+
+    KEY = "max_clocks"
+    previous_mode: int | None = None
+    previous_name: str | None = None
+    stored: str | None = None  # jetson_clocks --store's file
+    mode: int | None = None
+    mode_name: str | None = None
+    unit: str | None = None
+
+    @property
+    def previous(self) -> PowerModel:
+        return PowerModel(int(str(self.previous_mode)), str(self.previous_name))
 
 
 def set_mode_command(mode: PowerModel) -> str:
@@ -133,15 +149,14 @@ class MaxClocks(Step):
         return now.says() if self._done(now) else None
 
     def apply(self, ctx: StepContext) -> None:
-        state = dict(ctx.state)
-        if KEY not in state:  # the first change: what rollback puts back (kept over later runs)
+        if ctx.state.record_of(MaxClocksRecord) is None:  # the first change: what rollback puts back (kept over later runs)
             before = read_now(ctx).mode
             if before is None:
                 raise StepFailed(f"{ctx.runner.host}: `nvpmodel -q` names no power mode; nothing was changed")
             ctx.sh(STORE, sudo=True)
-            state[KEY] = {"previous_mode": before.id, "previous_name": before.name, "stored": STORED,
-                          "mode": self.target.id, "mode_name": self.target.name, "unit": UNIT_PATH}
-            write_state(ctx, state)
+            write_state(ctx, ctx.state.with_record(MaxClocksRecord.new(
+                previous_mode=before.id, previous_name=before.name, stored=STORED,
+                mode=self.target.id, mode_name=self.target.name, unit=UNIT_PATH)))
         if read_now(ctx).mode != self.target:
             ctx.sh(set_mode_command(self.target), sudo=True)
         ctx.sh("jetson_clocks", sudo=True)
@@ -167,38 +182,38 @@ def restore(ctx: StepContext) -> None:
     """Set the recorded mode again, restore the stored clocks, remove the boot unit; a no-op
     when nothing is recorded."""
     state = read_state(ctx)
-    record = state.get(KEY)
+    record = state.record_of(MaxClocksRecord)
     if not record:
         return
-    previous = PowerModel(int(record["previous_mode"]), str(record["previous_name"]))
+    previous = record.previous
     if read_now(ctx).mode != previous:
         ctx.sh(set_mode_command(previous), sudo=True)
     ctx.sh(DISABLE, sudo=True)
-    ctx.sh(f"jetson_clocks --restore {q(record['stored'])} </dev/null && rm -f {q(record['stored'])}", sudo=True)
-    write_state(ctx, {k: v for k, v in state.items() if k != KEY})
+    ctx.sh(f"jetson_clocks --restore {q(str(record.stored))} </dev/null && rm -f {q(str(record.stored))}", sudo=True)
+    write_state(ctx, state.without(MaxClocksRecord))
 
 
 @dataclass
 class RestoreClocks(Step):
     """`rollback`: the power mode and clocks from before --max-clocks, without its boot unit."""
 
-    record: dict
+    record: MaxClocksRecord
     outcome: Outcome | None = field(default=None, init=False)
     name = "restore-clocks"
     main_product = True
 
     @property
     def previous(self) -> PowerModel:
-        return PowerModel(int(self.record["previous_mode"]), str(self.record["previous_name"]))
+        return self.record.previous
 
     def summary(self) -> str:
-        return f"power mode {self.previous} again, the clocks stored in {self.record['stored']}, no {UNIT}"
+        return f"power mode {self.previous} again, the clocks stored in {self.record.stored}, no {UNIT}"
 
     def describe(self) -> list[str]:
-        return [set_mode_command(self.previous), DISABLE, f"jetson_clocks --restore {q(self.record['stored'])}"]
+        return [set_mode_command(self.previous), DISABLE, f"jetson_clocks --restore {q(str(self.record.stored))}"]
 
     def check(self, ctx: StepContext) -> str | None:
-        return None if ctx.state.get(KEY) else "nothing to roll back: the state file records no --max-clocks"
+        return None if ctx.state.record_of(MaxClocksRecord) else "nothing to roll back: the state file records no --max-clocks"
 
     def apply(self, ctx: StepContext) -> None:
         restore(ctx)
@@ -211,9 +226,10 @@ class RestoreClocks(Step):
             raise StepFailed(f"{ctx.runner.host}: after the rollback, {now.says()}")
 
 
-def rollback_steps(state: Mapping[str, Any]) -> list[Step]:
+def rollback_steps(state: State) -> list[Step]:
     """The rollback's step for a host whose state file records --max-clocks."""
-    return [RestoreClocks(state[KEY])] if state.get(KEY) else []
+    record = state.record_of(MaxClocksRecord)
+    return [RestoreClocks(record)] if record else []
 
 
 def plan(p: Planning) -> None:
@@ -229,4 +245,5 @@ def plan(p: Planning) -> None:
                MaxClocks(target, reading(p.detection.facts.power)))
 
 
-CAPABILITY = Capability("max_clocks", plan=plan, rollback=lambda state, survey: rollback_steps(state))
+CAPABILITY = Capability("max_clocks", plan=plan, records=(MaxClocksRecord,),
+                        rollback=lambda state, survey: rollback_steps(state))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Self
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -11,7 +12,42 @@ from elftools.elf.elffile import ELFFile
 
 from provision.core.step import StepContext, q, readlink_command
 from provision.facts.parsers import PluginFiles, Sections, parse_plugin_files
-from provision.state import SAVED_DIR
+from provision.state import SAVED_DIR, ObjectRecord, StateRecord
+
+
+@dataclass(frozen=True)
+class PluginRecord(ObjectRecord):
+    """The state file's "plugin": the swapped library's original (saved for rollback) and the build
+    installed in its place (written by provision/capabilities/plugin_swap.py)."""
+
+    KEY = "plugin"
+    path: str | None = None  # the library swapped
+    saved: str | None = None  # where its original is kept
+    original_sha256: str | None = None
+    package_version: str | None = None  # the dpkg version of the original's package
+    installing_sha256: str | None = None  # the library being swapped in (a swap that stopped halfway)
+    installed_sha256: str | None = None  # the library swapped in
+    key: str | None = None  # its build key
+    ref: str | None = None
+    commit: str | None = None
+    gpu_archs: Any = None
+    previous_originals: list[dict[str, Any]] | None = None  # originals replaced by a takeover, kept on the host
+
+
+@dataclass(frozen=True)
+class KeptOriginals(StateRecord):
+    """The state file's top-level "previous_originals": the originals a takeover replaced, still on
+    the host after the swap they belonged to was rolled back."""
+
+    KEY = "previous_originals"
+    originals: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_json(cls, value: Any) -> Self:
+        return cls(tuple(value))
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return list(self.originals)
 
 
 @dataclass(frozen=True)
@@ -109,9 +145,9 @@ def package_version(ctx: StepContext, package: str) -> str | None:
 
 def installed_build(ctx: StepContext, p: PluginPaths) -> str | None:
     """The build key installed at `p` per the state file, if the file and link still say so."""
-    plugin = ctx.state.get("plugin") or {}
-    if not plugin.get("installed_sha256") or file_sha256(ctx, p.path) != plugin["installed_sha256"]:
+    plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
+    if not plugin.installed_sha256 or file_sha256(ctx, p.path) != plugin.installed_sha256:
         return None
     if resolved(ctx, p.soname_link) != p.path:
         return None
-    return plugin.get("key")
+    return plugin.key

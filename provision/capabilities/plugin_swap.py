@@ -32,7 +32,15 @@ from provision.state import NOTHING_TO_ROLL_BACK, SAVED_DIR, State, write_state
 from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, StepFailed, q, readlink_command
 from provision.capabilities import plugin_files
-from provision.capabilities.plugin_files import PluginPaths, file_sha256, installed_build, resolved, soname
+from provision.capabilities.plugin_files import (
+    KeptOriginals,
+    PluginPaths,
+    PluginRecord,
+    file_sha256,
+    installed_build,
+    resolved,
+    soname,
+)
 from provision.capabilities.prebuilt_plugin import FetchPrebuiltPlugin
 from provision.capabilities.trt_oss import BuildPlugin
 from provision.core.cached_build import CachedBuild
@@ -59,14 +67,14 @@ def package_version(ctx: StepContext, p: PluginPaths) -> str | None:
 def takeover(ctx: StepContext, p: PluginPaths, force: bool) -> Takeover | None:
     """None when the host's library is the saved original or this tool's build (or nothing was
     swapped yet); else what to take over, or StepFailed without `force` (before any change)."""
-    plugin = ctx.state.get("plugin") or {}
-    original, installed = plugin.get("original_sha256"), plugin.get("installed_sha256")
-    if not original or plugin.get("path") != p.path:
+    plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
+    original, installed = plugin.original_sha256, plugin.installed_sha256
+    if not original or plugin.path != p.path:
         return None
     saved, current = file_sha256(ctx, p.saved), file_sha256(ctx, p.path)
-    if current and current == plugin.get("installing_sha256"):  # a swap stopped halfway: ours too
+    if current and current == plugin.installing_sha256:  # a swap stopped halfway: ours too
         installed = current
-    was, now = plugin.get("package_version"), package_version(ctx, p)
+    was, now = plugin.package_version, package_version(ctx, p)
     if saved and saved != original and was and now and was != now:
         return Takeover(saved, p.saved, f"{p.name}: its package was upgraded ({was} -> {now}); dpkg wrote the"
                                         f" new library to {p.saved} (diverted): it is the new original")
@@ -226,13 +234,12 @@ class SwapPlugin(Step):
 
     def apply(self, ctx: StepContext) -> None:
         p = self.paths
-        state = dict(ctx.state)
-        plugin = dict(state.get("plugin") or {})
         if self.taken:
-            self._take_over(ctx, plugin)
+            self._take_over(ctx)
             if installed_build(ctx, p) == self.build.key:
                 return  # only the original changed (a package upgrade): the build stays
-        if "original_sha256" not in plugin:
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
+        if "original_sha256" not in plugin.keys:
             current = ctx.runner.sha256(p.path)
             saved = ctx.runner.sha256(p.saved)
             if saved and saved != current:
@@ -243,46 +250,44 @@ class SwapPlugin(Step):
             ctx.sh(save_original_command(p), sudo=True)
             if ctx.runner.sha256(p.saved) != current:
                 raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the original")
-            plugin.update(original_sha256=current, saved=p.saved, path=p.path)
-        plugin.update(package_version=package_version(ctx, p), installing_sha256=self.build.sha256)
-        state["plugin"] = plugin
-        write_state(ctx, state)  # before the diversion: rollback always knows the original
+            plugin = plugin.updated(original_sha256=current, saved=p.saved, path=p.path)
+        plugin = plugin.updated(package_version=package_version(ctx, p), installing_sha256=self.build.sha256)
+        write_state(ctx, ctx.state.with_record(plugin))  # before the diversion: rollback always knows the original
         ctx.sh(divert_command(p), sudo=True)
 
         sha, size = file_digest(self.build.artifact)
         upload = ctx.runner.upload(self.build.artifact)
-        accepted = (plugin["original_sha256"], plugin.get("installed_sha256"), sha)
+        accepted = (plugin.original_sha256, plugin.installed_sha256, sha)
         swapped = ctx.sh(swap_command(p, upload, sha, size, accepted), sudo=True, check=False)
         if not swapped.ok:
             raise StepFailed(f"{ctx.runner.host}: {refusal(swapped)}")
-        plugin.update(installed_sha256=sha, **self.record)
-        state["plugin"] = plugin
-        write_state(ctx, state)
+        write_state(ctx, ctx.state.with_record(plugin.updated(installed_sha256=sha, **self.record)))
 
-    def _take_over(self, ctx: StepContext, plugin: dict) -> None:
+    def _take_over(self, ctx: StepContext) -> None:
         """Keep the current original under PREVIOUS_DIR, then make the taken-over library the saved
         original (each a single command; the state file is written after each)."""
         p, t = self.paths, self.taken
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
         old = ctx.runner.sha256(p.saved)
         if old and old != t.sha256:
             kept = f"{PREVIOUS_DIR}/{p.name}.{old[:12]}"
             ctx.sh(f"mkdir -p {PREVIOUS_DIR} && cp {q(p.saved)} {q(kept)} && chmod 0644 {q(kept)}", sudo=True)
-            plugin["previous_originals"] = [*plugin.get("previous_originals", []), {"sha256": old, "path": kept}]
-            write_state(ctx, {**ctx.state, "plugin": plugin})
+            plugin = plugin.updated(previous_originals=[*(plugin.previous_originals or []), {"sha256": old, "path": kept}])
+            write_state(ctx, ctx.state.with_record(plugin))
         if t.at != p.saved:
             partial = q(p.saved + ".partial")
             ctx.sh(f"cp {q(t.at)} {partial} && chmod 0644 {partial} && mv -fT {partial} {q(p.saved)}", sudo=True)
         if ctx.runner.sha256(p.saved) != t.sha256:
             raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the library taken over")
-        plugin.update(original_sha256=t.sha256, package_version=package_version(ctx, p))
-        write_state(ctx, {**ctx.state, "plugin": plugin})
+        write_state(ctx, ctx.state.with_record(
+            plugin.updated(original_sha256=t.sha256, package_version=package_version(ctx, p))))
 
     def verify(self, ctx: StepContext) -> None:
         p = self.paths
         target = resolved(ctx, p.soname_link)
         if target != p.path:
             raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
-        if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.get("plugin") or {}).get("installed_sha256")):
+        if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.record_of(PluginRecord) or PluginRecord()).installed_sha256):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
         for plugin, command in zip(self.required_plugins, self.verify_commands()[2:], strict=False):
             if not ctx.runner.run(command).ok:
@@ -312,16 +317,17 @@ def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:
     """Put the saved original back and forget the swap: checked against the state file's SHA-256
     when it records one, else the copy dpkg's diversion names (`saved`); a no-op when neither."""
     state = ctx.state
-    plugin = state.get("plugin") or {}
-    original = plugin.get("original_sha256")
+    plugin = state.record_of(PluginRecord) or PluginRecord()
+    original = plugin.original_sha256
     if not original and not saved:
         return
-    result = ctx.sh(restore_command(p, plugin.get("saved") or saved or p.saved, original), sudo=True, check=False)
+    result = ctx.sh(restore_command(p, plugin.saved or saved or p.saved, original), sudo=True, check=False)
     if not result.ok:
         raise StepFailed(f"{ctx.runner.host}: {refusal(result)}")
-    kept = {k: v for k, v in state.items() if k != "plugin"}
-    if plugin.get("previous_originals"):  # still on the host: keep them on record
-        kept["previous_originals"] = [*state.get("previous_originals", []), *plugin["previous_originals"]]
+    kept = state.without(PluginRecord)
+    if plugin.previous_originals:  # still on the host: keep them on record
+        before = state.record_of(KeptOriginals) or KeptOriginals()
+        kept = kept.with_record(KeptOriginals((*before.originals, *plugin.previous_originals)))
     write_state(ctx, kept)
 
 
@@ -348,12 +354,12 @@ class RestorePlugin(Step):
                 f" link {self.paths.soname_link} to it, ldconfig, dpkg-divert --remove (one command)"]
 
     def check(self, ctx: StepContext) -> str | None:
-        plugin = ctx.state.get("plugin") or {}
-        return None if plugin.get("original_sha256") or self.diverted_to else NOTHING_TO_ROLL_BACK
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
+        return None if plugin.original_sha256 or self.diverted_to else NOTHING_TO_ROLL_BACK
 
     def apply(self, ctx: StepContext) -> None:
-        plugin = ctx.state.get("plugin") or {}
-        if not plugin.get("original_sha256"):
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
+        if not plugin.original_sha256:
             note = (f"{self.paths.path}: the state file records no swap; restored the original dpkg's diversion"
                     f" names ({self.diverted_to})")
             ctx.log(note)
@@ -364,20 +370,20 @@ class RestorePlugin(Step):
         taken = takeover(ctx, self.paths, force=False)  # refuses to overwrite someone else's library
         if taken:  # a package upgrade: its library is what rollback puts back
             ctx.log(taken.note)
-            plugin = {**plugin, "original_sha256": taken.sha256}
-            write_state(ctx, {**ctx.state, "plugin": plugin})
+            plugin = plugin.updated(original_sha256=taken.sha256)
+            write_state(ctx, ctx.state.with_record(plugin))
         restore(ctx, self.paths)
         self.outcome = Outcome.RESTORED
-        ctx.notes.append(f"{self.paths.path} restored (SHA-256 {plugin['original_sha256'][:12]}...)")
+        ctx.notes.append(f"{self.paths.path} restored (SHA-256 {str(plugin.original_sha256)[:12]}...)")
 
 
 def rollback_plan_steps(state: State, diversions: dict[str, str]) -> list[Step]:
     """The rollback's steps for a host's state file and dsprov's diversions ({path: saved}): none
     when neither records a swap."""
-    plugin = state.get("plugin") or {}
-    if plugin.get("original_sha256"):
-        path = Path(plugin["path"])
-        return [RestorePlugin(PluginPaths(str(path.parent), path.name), diversions.get(plugin["path"]))]
+    plugin = state.record_of(PluginRecord) or PluginRecord()
+    if plugin.original_sha256:
+        path = Path(str(plugin.path))
+        return [RestorePlugin(PluginPaths(str(path.parent), path.name), diversions.get(str(plugin.path)))]
     return [RestorePlugin(PluginPaths(str(Path(path).parent), Path(path).name), saved)
             for path, saved in sorted(diversions.items())]
 
@@ -397,6 +403,6 @@ def plan(p: Planning) -> None:
 
 CAPABILITY = Capability(
     "plugin_swap", plan=plan, probe=plugin_files.PROBE, observe=plugin_files.observe,
-    rollback_survey=diversions_command(),
+    rollback_survey=diversions_command(), records=(PluginRecord, KeptOriginals),
     rollback=lambda state, survey: rollback_plan_steps(state, parse_diversions(survey)),
 )

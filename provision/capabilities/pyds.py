@@ -1,7 +1,10 @@
-"""Build the DeepStream Python bindings (pyds) for the host's python3, then install and import them.
+"""The pyds capability: build the DeepStream Python bindings for the host's python3, then install
+and import them.
 
-`BuildPyds` yields the wheel for a build key (from the controller's artifact cache, or built on
-the host: see provision/capabilities/pyds_build.py). `InstallPyds` checks the wheel's tags against the host's
+Which steps a host gets is decided by `pyds_steps` (pure): the deepstream_python_apps tag from the
+matrix, the host's python3, or why pyds does not apply to it. `BuildPyds` yields the wheel for a
+build key (from the controller's artifact cache, or built on the host: the recipe is
+provision/pyds/build_spec.py). `InstallPyds` checks the wheel's tags against the host's
 interpreter before anything changes (a wheel for another platform or Python is refused with the
 reason), installs it with the host's own pip, offline (`--no-index --no-deps`, the wheel file),
 and proves it with an import. The state file records what is installed, so a rerun changes nothing.
@@ -9,17 +12,24 @@ and proves it with an import. The state file records what is installed, so a rer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import parse_wheel_filename
 
 from provision.artifacts import ArtifactStore, sha256_file
-from provision.capabilities.pyds_build import PydsBuildSpec
-from provision.pyds.wheel_tags import Interpreter, check_wheel
-from provision.core.cached_build import CachedBuild
-from provision.state import STATE_DIR, write_state
+from provision.capabilities.cmake import CmakeNeed
+from provision.core.cached_build import CachedBuild, build_jobs
+from provision.core.capability import Capability, Planning
+from provision.core.detection import Detection
+from provision.core.plan import PlanRefused
 from provision.core.step import Step, StepContext, StepFailed, list_command, q
+from provision.errors import ProvisionError
+from provision.matrix import Matrix, Status
+from provision.options import DEFAULT_BUILD_DIR, PydsOptions
+from provision.pyds.build_spec import PIP_PLATFORMS, PydsBuildSpec
+from provision.pyds.wheel_tags import Interpreter, check_wheel
+from provision.state import STATE_DIR, ObjectRecord, write_state
 
 WHEEL_DIR = f"{STATE_DIR}/wheels"  # installed wheels, kept for an offline reinstall
 IMPORT = "cd / && python3 -c 'import pyds; print(pyds.__version__)'"
@@ -37,6 +47,19 @@ EXTERNALLY_MANAGED = (
 )
 
 
+@dataclass(frozen=True)
+class PydsRecord(ObjectRecord):
+    """The state file's "pyds": the wheel installed (kept for a reinstall) and what it was built from."""
+
+    KEY = "pyds"
+    key: str | None = None  # the build key (a given wheel: its SHA-256's first 16 digits)
+    version: str | None = None  # pyds.__version__ it imports as
+    wheel: str | None = None  # the wheel on the host
+    sha256: str | None = None
+    tag: str | None = None  # the deepstream_python_apps tag it was built from (a build only)
+    commit: str | None = None
+
+
 class WheelRefused(StepFailed):
     """The wheel's tags do not fit the host's interpreter: it is never installed."""
 
@@ -52,9 +75,9 @@ def imported_version(ctx: StepContext) -> str | None:
 
 def installed_key(ctx: StepContext) -> str | None:
     """The build key of the pyds the state file records, if it still imports at that version."""
-    record = ctx.state.get("pyds") or {}
-    if record.get("key") and imported_version(ctx) == record.get("version"):
-        return record["key"]
+    record = ctx.state.record_of(PydsRecord)
+    if record and record.key and imported_version(ctx) == record.version:
+        return record.key
     return None
 
 
@@ -93,8 +116,8 @@ class BuildPyds(CachedBuild):
         return installed_key(ctx)
 
     def installed_commit(self, ctx: StepContext) -> str | None:
-        record = ctx.state.get("pyds") or {}
-        return record.get("commit") if record.get("tag") == self.spec.tag else None
+        record = ctx.state.record_of(PydsRecord) or PydsRecord()
+        return record.commit if record.tag == self.spec.tag else None
 
     def cached(self, key: str) -> Path | None:
         return cached_wheel(self.store, key)
@@ -114,7 +137,7 @@ class InstallPyds(Step):
     build: BuildPyds | None = None
     wheel: Path | None = None  # a given wheel file on the controller, instead of a build
     before: str | None = None  # the pyds version that imported before pip ran (rollback)
-    previous: dict | None = None  # the state record this install replaced (rollback)
+    previous: PydsRecord | None = None  # the state record this install replaced (rollback)
     touched: bool = False  # pip ran
     name = "pyds-install"
 
@@ -139,7 +162,7 @@ class InstallPyds(Step):
     def check(self, ctx: StepContext) -> str | None:
         key = self._key(ctx)
         if installed_key(ctx) == key:
-            return f"pyds {ctx.state['pyds']['version']} ({key}) is installed and imports"
+            return f"pyds {(ctx.state.record_of(PydsRecord) or PydsRecord()).version} ({key}) is installed and imports"
         wheel = self._wheel()
         if wheel is None:
             raise StepFailed(f"{ctx.runner.host}: no pyds wheel to install")
@@ -160,16 +183,16 @@ class InstallPyds(Step):
         wheel = self._wheel()
         remote = f"{WHEEL_DIR}/{wheel.name}"
         ctx.write(remote, wheel, mode="0644", sudo=True)
-        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.get("pyds"), True
+        self.before, self.previous, self.touched = imported_version(ctx), ctx.state.record_of(PydsRecord), True
         self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(remote)}")
         _, version, _, _ = parse_wheel_filename(wheel.name)
-        record = {"key": self._key(ctx), "version": str(version), "wheel": remote, "sha256": sha256_file(wheel)}
+        record = PydsRecord.new(key=self._key(ctx), version=str(version), wheel=remote, sha256=sha256_file(wheel))
         if self.build:
-            record.update(tag=self.build.spec.tag, commit=self.build.commit)
-        write_state(ctx, {**ctx.state, "pyds": record})
+            record = record.updated(tag=self.build.spec.tag, commit=self.build.commit)
+        write_state(ctx, ctx.state.with_record(record))
 
     def verify(self, ctx: StepContext) -> None:
-        expected = ctx.state["pyds"]["version"]
+        expected = (ctx.state.record_of(PydsRecord) or PydsRecord()).version
         got = imported_version(ctx)
         if got != expected:
             raise StepFailed(f"{ctx.runner.host}: `import pyds` gives {got or 'an error'}, not pyds {expected}")
@@ -179,11 +202,99 @@ class InstallPyds(Step):
         none imported before; a pyds this tool did not install cannot be restored: say so."""
         if not self.touched:
             return
-        if self.previous and self.previous.get("wheel"):
-            self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(self.previous['wheel'])}")
-            write_state(ctx, {**ctx.state, "pyds": self.previous})
+        if self.previous and self.previous.wheel:
+            self._pip(ctx, f"install --no-index --no-deps --force-reinstall {q(self.previous.wheel)}")
+            write_state(ctx, ctx.state.with_record(self.previous))
         elif self.before is None:
             self._pip(ctx, "uninstall -y pyds", check=False)
-            write_state(ctx, {k: v for k, v in ctx.state.items() if k != "pyds"})
+            write_state(ctx, ctx.state.without(PydsRecord))
         else:
             ctx.log(f"pyds {self.before} was installed before, not by this tool: it cannot be restored")
+
+
+class PydsNotApplicable(ProvisionError):
+    """pyds cannot be built or installed on this host; the message says why."""
+
+
+@dataclass
+class PydsSteps:
+    steps: list[Step]
+    notes: list[str] = field(default_factory=list)
+    builds: bool = False  # the steps build on the host (cmake needed)
+
+
+def _given_wheel(path: str, interpreter: Interpreter) -> Path:
+    """The --wheel file (checked when the flags were parsed), if its tags fit the host's python3."""
+    wheel = Path(path)
+    verdict = check_wheel(wheel.name, interpreter)
+    if not verdict.ok:
+        raise PydsNotApplicable(f"not installed: {verdict.reason}")
+    return wheel
+
+
+def pyds_steps(detection: Detection, matrix: Matrix, options: PydsOptions, store: ArtifactStore) -> PydsSteps:
+    """The steps that put pyds for the host's DeepStream and python3 on it, or PydsNotApplicable."""
+    facts = detection.facts
+    interpreter = Interpreter.from_facts(facts)
+    if interpreter is None:
+        raise PydsNotApplicable("no python3 on the host (the bindings are a Python module)")
+    if options.wheel:
+        return PydsSteps([InstallPyds(interpreter, wheel=_given_wheel(options.wheel, interpreter))])
+    if facts.deepstream is None:
+        raise PydsNotApplicable("no DeepStream on the host (/opt/nvidia/deepstream/deepstream/version)")
+    row = matrix.pyds(facts.deepstream)
+    tag = options.ref or (row.tag if row else None)
+    if tag is None:
+        raise PydsNotApplicable(f"the matrix has no deepstream_python_apps tag for DeepStream {facts.deepstream} (override: --pyds-ref)")
+    if facts.gcc is None:
+        raise PydsNotApplicable("no C compiler (gcc) on the host to build the bindings: install build-essential")
+    if options.ref:
+        matrix_tag = row.tag if row else "none"
+        notes = [f"pyds: --pyds-ref {options.ref} over the matrix's {matrix_tag} for DeepStream {facts.deepstream}"]
+    else:
+        notes = [
+            f"pyds: {v.status.value}: {v.reason}" + (f"; {v.fix}" if v.fix else "")
+            for v in detection.verdicts
+            if v.rule == "pyds" and v.status is not Status.OK
+        ]
+    jobs, _ = build_jobs(facts.mem_available_kib, facts.swap_total_kib, facts.nproc)
+    spec = PydsBuildSpec(
+        repo=options.repo,
+        tag=tag,
+        python=facts.python,
+        pip_platform=PIP_PLATFORMS[interpreter.arch],
+        deepstream=str(facts.deepstream),
+        compiler=f"gcc {facts.gcc}",
+        glibc=str(facts.libc or "unknown"),
+        build_dir=facts.build_dir or DEFAULT_BUILD_DIR,
+        jobs=jobs,
+    )
+    build = BuildPyds(spec, store)
+    return PydsSteps([build, InstallPyds(interpreter, build=build)], notes, builds=True)
+
+
+def plan(p: Planning) -> None:
+    """The pyds steps, and cmake (required) where they build; a host they do not apply to gets a
+    note, or, for `invoke pyds` (only pyds), is refused with the reason."""
+    options = p.options.pyds
+    if options.skip and not options.only:
+        p.plan.notes.append("pyds: skipped (--skip-pyds)")
+        return
+    try:
+        pyds = pyds_steps(p.detection, p.matrix, options, p.store)
+        if pyds.builds:
+            try:
+                p.require("cmake", [s for s in pyds.steps if isinstance(s, CachedBuild)], CmakeNeed())
+            except PlanRefused as exc:
+                raise PydsNotApplicable(str(exc).removeprefix(f"{p.host}: ")) from None
+    except PydsNotApplicable as exc:
+        if options.only:
+            raise PlanRefused(f"{p.host}: pyds: {exc}") from None
+        p.plan.notes.append(f"pyds: skipped: {exc}")
+        return
+    p.plan.add(f"the DeepStream Python bindings for python3 {p.detection.facts.python} (--skip-pyds leaves them out)",
+               *pyds.steps)
+    p.plan.notes += pyds.notes
+
+
+CAPABILITY = Capability("pyds", probe=PROBE, plan=plan, records=(PydsRecord,))

@@ -47,7 +47,7 @@ from provision.gpu.archs import host_compute_caps, runs_on
 from provision.matrix import Matrix, OssGuide, OssRefRow
 from provision.options import DEFAULT_BUILD_DIR
 from provision.core.cached_build import GIB, JOB_MEMORY_KIB, CachedBuild, build_jobs
-from provision.capabilities.plugin_files import PluginPaths, installed_build
+from provision.capabilities.plugin_files import PluginPaths, PluginRecord, installed_build
 
 MIN_DISK_KIB = 2 * GIB  # checkout + build tree
 
@@ -161,8 +161,8 @@ class BuildPlugin(CachedBuild):
         return len(self.spec.clone_commands())
 
     def installed_commit(self, ctx: StepContext) -> str | None:
-        plugin = ctx.state.get("plugin") or {}
-        return plugin.get("commit") if plugin.get("ref") == self.spec.ref else None
+        plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
+        return plugin.commit if plugin.ref == self.spec.ref else None
 
     def cached(self, key: str) -> Path | None:
         return self.store.get(key, f"{self.spec.library}.so")

@@ -19,7 +19,7 @@ from provision.core.plan import Plan
 from provision.core.step import Step
 from provision.facts import Sections
 from provision.matrix import Matrix
-from provision.state import State
+from provision.state import State, StateRecord
 
 if TYPE_CHECKING:
     from provision.options import Options
@@ -47,7 +47,9 @@ class Capability:
     provide: Callable[[Planning, Any], tuple[str, Step]] | None = None
     # what `rollback` asks the host besides the state file (one command, its output this section)
     rollback_survey: str = ""
-    # the state record and its survey section -> the steps that undo what it changed
+    # what it records in the host's state file: its record types (provision/state.py), each under its KEY
+    records: tuple[type[StateRecord], ...] = ()
+    # the state file and its survey section -> the steps that undo what it changed
     rollback: Callable[[State, str], list[Step]] | None = None
 
 

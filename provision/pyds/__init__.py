@@ -1,2 +1,3 @@
-"""DeepStream Python bindings (pyds): which wheel a host's python3 accepts (pure). Its build, plan
-and steps are in provision/capabilities/ (pyds_build.py, pyds_plan.py, pyds.py)."""
+"""DeepStream Python bindings (pyds), the pure parts: which wheel a host's python3 accepts
+(wheel_tags.py) and how the wheel is built (build_spec.py). The capability (plan, steps, state
+record) is provision/capabilities/pyds.py."""
