@@ -55,3 +55,15 @@ def serve_fleet(tmp_path_factory: pytest.TempPathFactory):
             yield handle
 
     return serve
+
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Each test starts, before its fixtures, with blocking stdin/stdout/stderr. The fleet tests'
+    OpenSSH clients inherit the runner's streams and set them non-blocking while they run; one
+    killed mid-session (a timeout, a simulated reboot) cannot set them back, and every later
+    ansible-* command then refuses to start ("Ansible requires blocking IO on stdin/stdout/stderr")."""
+    for fd in (0, 1, 2):
+        with contextlib.suppress(OSError):
+            os.set_blocking(fd, True)
