@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
+from provision.facts.parsers import split_sections
 from provision.matrix import Matrix, MatrixError
 from provision.nvidia_stack.apt_plan import StackOptions, StackRefused, plan_stack, reboot_pending
 from provision.nvidia_stack.facts import PROBE, NvidiaFacts, nvidia_facts, parse_packages, parse_pci
@@ -44,14 +45,7 @@ def sysfs(tmp: Path, devices: dict[str, dict[str, str]], drivers: dict[str, str]
 def run_probe(bus: Path) -> dict[str, str]:
     script = HELPERS + PROBE.replace("/sys/bus/pci/devices", str(bus))
     out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True).stdout
-    sections, name = {}, None
-    for line in out.splitlines():
-        if line.startswith("==> ") and line.endswith(" <=="):
-            name = line[4:-4]
-            sections[name] = ""
-        elif name:
-            sections[name] += line + "\n"
-    return sections
+    return split_sections(out).texts
 
 
 @pytest.fixture(scope="module")

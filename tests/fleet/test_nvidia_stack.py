@@ -17,6 +17,7 @@ import pytest
 import yaml
 from packaging.version import Version
 
+from provision.facts.parsers import split_sections
 from provision.matrix import Matrix
 from provision.nvidia_stack.apt_plan import StackOptions, StackRefused, plan_stack, reboot_pending
 from provision.nvidia_stack.facts import PROBE, NvidiaFacts, nvidia_facts
@@ -51,14 +52,7 @@ def root(handle, command: str) -> str:
 
 def probe(handle) -> NvidiaFacts:
     out = on_device(handle, DEVICE, "sh -s", stdin=HELPERS + PROBE).stdout
-    sections, name = {}, None
-    for line in out.splitlines():
-        if line.startswith("==> ") and line.endswith(" <=="):
-            name = line[4:-4]
-            sections[name] = ""
-        elif name:
-            sections[name] += line + "\n"
-    return nvidia_facts(sections)
+    return nvidia_facts(split_sections(out).texts)
 
 
 def plan(handle, mirror, facts, deepstream="8.0", **more):
