@@ -42,7 +42,6 @@ from provision.core.plan import PlanRefused
 from provision.core.step import StepContext, StepFailed, list_command, q
 from provision.cross import build as cross, choice, exports, toolchain
 from provision.cross.toolchain import ToolchainCheck
-from provision.outcomes import Outcome
 from provision.gpu.archs import host_compute_caps, runs_on
 from provision.matrix import Matrix, OssGuide, OssRefRow
 from provision.options import DEFAULT_BUILD_DIR
@@ -224,49 +223,42 @@ class CrossBuildPlugin(BuildPlugin):
                              f" {(done.stderr or done.stdout).strip()[-300:]}")
         return done.stdout
 
-    def apply(self, ctx: StepContext) -> None:
-        key = self.resolve_key(ctx)
-        claimed, self._claim = self._claim, None
-        with self.store.lock(key, claimed):
-            cached = self.cached(key)
-            if cached:  # another host of the fleet built it while we waited
-                self.artifact, self.outcome = cached, Outcome.COPIED
-                return
-            names = exports.defined_symbols(ctx.sh(f"{exports.NM_COMMAND} {q(self.nvinfer)}").stdout)
-            if not names:
-                raise StepFailed(f"{ctx.runner.host}: {self.nvinfer} exports nothing (nm -D)")
+    def build(self, ctx: StepContext, key: str) -> Path:
+        """Build on the controller against a link stub of the host's libnvinfer; put it in the store."""
+        names = exports.defined_symbols(ctx.sh(f"{exports.NM_COMMAND} {q(self.nvinfer)}").stdout)
+        if not names:
+            raise StepFailed(f"{ctx.runner.host}: {self.nvinfer} exports nothing (nm -D)")
+        try:
+            prepared = toolchain.prepare(self.toolchain_check, self.cache)
+        except RuntimeError as exc:
+            raise StepFailed(f"{ctx.runner.host}: (controller) {exc}") from None
+        root = toolchain.cache_dir(self.cache)
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="build-", dir=root) as tmp:
+            work = Path(tmp)
+            src = work / "src"
+            self._controller(ctx, self.clone_argv(src))
+            head = self._controller(ctx, ["git", "-C", str(src), "rev-parse", "HEAD"]).strip()
+            if head != self.commit:
+                raise StepFailed(f"{ctx.runner.host}: (controller) {src} is at {head}, not {self.commit}")
+            major = self.spec.tensorrt.split(".")[0]
+            stubs = work / "stubs"
+            toolchain.stub_library(names, f"libnvinfer.so.{major}", stubs / f"libnvinfer.so.{major}", prepared.cc)
+            (stubs / "libnvinfer.so").symlink_to(f"libnvinfer.so.{major}")
+            spec = cross.cross_build(src, src / "build", list(self.sms), prepared, stubs, self.spec.jobs,
+                                     self.spec.target)
+            log = work / "build.log"
+            for line in spec.script().splitlines():
+                ctx.log(f"$ (controller) {line}")
             try:
-                prepared = toolchain.prepare(self.toolchain_check, self.cache)
+                built = cross.run(spec, log)
             except RuntimeError as exc:
                 raise StepFailed(f"{ctx.runner.host}: (controller) {exc}") from None
-            root = toolchain.cache_dir(self.cache)
-            root.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(prefix="build-", dir=root) as tmp:
-                work = Path(tmp)
-                src = work / "src"
-                self._controller(ctx, self.clone_argv(src))
-                head = self._controller(ctx, ["git", "-C", str(src), "rev-parse", "HEAD"]).strip()
-                if head != self.commit:
-                    raise StepFailed(f"{ctx.runner.host}: (controller) {src} is at {head}, not {self.commit}")
-                major = self.spec.tensorrt.split(".")[0]
-                stubs = work / "stubs"
-                toolchain.stub_library(names, f"libnvinfer.so.{major}", stubs / f"libnvinfer.so.{major}", prepared.cc)
-                (stubs / "libnvinfer.so").symlink_to(f"libnvinfer.so.{major}")
-                spec = cross.cross_build(src, src / "build", list(self.sms), prepared, stubs, self.spec.jobs,
-                                         self.spec.target)
-                log = work / "build.log"
-                for line in spec.script().splitlines():
-                    ctx.log(f"$ (controller) {line}")
-                try:
-                    built = cross.run(spec, log)
-                except RuntimeError as exc:
-                    raise StepFailed(f"{ctx.runner.host}: (controller) {exc}") from None
-                finally:
-                    for line in log.read_text(errors="replace").splitlines() if log.exists() else ():
-                        ctx.log(line)
-                name = f"{self.spec.library}.so"
-                self.artifact = self.store.put(key, name, built.resolve(), self.spec.key_parts(self.commit))
-            self.outcome = Outcome.BUILT
+            finally:
+                for line in log.read_text(errors="replace").splitlines() if log.exists() else ():
+                    ctx.log(line)
+            name = f"{self.spec.library}.so"
+            return self.store.put(key, name, built.resolve(), self.spec.key_parts(self.commit))
 
 
 def build_place(p: Planning, archs: tuple[str, ...]) -> tuple[choice.BuildPlace, ToolchainCheck]:

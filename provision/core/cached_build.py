@@ -138,24 +138,28 @@ class CachedBuild(Step):
             if cached:  # another host of the fleet built it while we waited
                 self.artifact, self.outcome = cached, Outcome.COPIED
                 return
-            made = ctx.sh(own_folder_command(self.spec.build_dir), check=False)
-            if not made.ok:
-                raise StepFailed(f"{ctx.runner.host}: {refusal(made)}")
-            for step in self.before_build:
-                step.ensure(ctx)
-            commands = self.spec.commands()
-            checked = self.checkout_commands()
-            if checked:  # the last checkout command also proves what it checked out
-                commands[checked - 1] += " && " + checkout_check_command(self.spec.src, self.commit)
-            for command in commands:
-                ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=self.timeout)
-            remote, name = self.built_file(ctx)
-            with tempfile.TemporaryDirectory() as tmp:
-                local = Path(tmp) / name
-                ctx.runner.get(remote, local)
-                self.check_product(ctx, local)
-                self.artifact = self.store.put(key, name, local, self.spec.key_parts(self.commit))
+            self.artifact = self.build(ctx, key)
             self.outcome = Outcome.BUILT
+
+    def build(self, ctx: StepContext, key: str) -> Path:
+        """Build on the host, check the product and put it in the store under `key`."""
+        made = ctx.sh(own_folder_command(self.spec.build_dir), check=False)
+        if not made.ok:
+            raise StepFailed(f"{ctx.runner.host}: {refusal(made)}")
+        for step in self.before_build:
+            step.ensure(ctx)
+        commands = self.spec.commands()
+        checked = self.checkout_commands()
+        if checked:  # the last checkout command also proves what it checked out
+            commands[checked - 1] += " && " + checkout_check_command(self.spec.src, self.commit)
+        for command in commands:
+            ctx.sh(f"PATH=/usr/local/bin:$PATH; {command}", stream=True, timeout=self.timeout)
+        remote, name = self.built_file(ctx)
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(tmp) / name
+            ctx.runner.get(remote, local)
+            self.check_product(ctx, local)
+            return self.store.put(key, name, local, self.spec.key_parts(self.commit))
 
     def verify(self, ctx: StepContext) -> None:
         if self.artifact is None or not self.artifact.exists():
