@@ -252,6 +252,9 @@ class Settings:
                                    _apt_repository)
     cuda_keyring_sha256: str | None = option("the SHA-256 of that mirror's cuda-keyring package", checks.sha256)
     deepstream_debs: dict | None = option("a mirror's DeepStream .deb files {release: URL}", _deepstream_debs)
+    l4t_repo: str | None = option("a mirror of NVIDIA's L4T apt repository (its URL, like https://repo.download.nvidia.com/jetson/)",
+                                  _apt_repository)
+    l4t_key_sha256: str | None = option("the SHA-256 of that mirror's jetson-ota-public.asc", checks.sha256)
     prebuilt_plugins: dict | None = option(
         "a mirror's prebuilt plugin pins {commit, libraries: [{platform, tensorrt, sha256, path}]}", checks.PREBUILT_PINS)
 

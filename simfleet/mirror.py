@@ -6,7 +6,8 @@ settings a real user has for a mirror: `dsprov_trt_oss_repo`, `dsprov_pyds_repo`
 stand-in prebuilt libraries, pinned by commit and SHA-256) and `dsprov_deepstream_yolo_repo` with
 its pinned commit `dsprov_deepstream_yolo_ref`, and the stand-in of NVIDIA's CUDA network repository
 with DeepStream's .deb files (`dsprov_cuda_repo`, `dsprov_cuda_keyring_sha256`,
-`dsprov_deepstream_debs`; upstreams/cuda_repo.py), written to the fleet inventory's group_vars.
+`dsprov_deepstream_debs`; upstreams/cuda_repo.py) and of NVIDIA's L4T apt repository
+(`dsprov_l4t_repo`, `dsprov_l4t_key_sha256`; upstreams/l4t_repo.py), written to the fleet inventory's group_vars.
 
 A fleet file with `trt_oss: bundle` gets NVIDIA's real TensorRT trees instead of the shaped
 repository: one bare repository holding the branches of every bundle found
@@ -31,7 +32,7 @@ import yaml
 from provision.errors import ProvisionError
 from simfleet.fleet import FleetHandle, _free_port, fleet_down, fleet_up
 from simfleet.roots import CACHE_DIR
-from simfleet.upstreams import build_upstreams, cuda_repo, trt_debs
+from simfleet.upstreams import build_upstreams, cuda_repo, l4t_repo, trt_debs
 from simfleet.upstreams.trt_oss import git
 
 PID_FILE = "mirror.pid"
@@ -64,14 +65,17 @@ def _bundle_root(ups_root: Path, runtime_dir: Path) -> Path:
     return root
 
 
-def _with_cuda_repo(root: Path, runtime_dir: Path, base: str) -> tuple[Path, cuda_repo.CudaMirror]:
-    """A folder served like `root` that also holds the stand-in CUDA repository and DeepStream's
-    .deb files (simfleet/upstreams/cuda_repo.py), whose keyring names `base`."""
+def _with_cuda_repo(root: Path, runtime_dir: Path,
+                    base: str) -> tuple[Path, cuda_repo.CudaMirror, l4t_repo.L4tMirror]:
+    """A folder served like `root` that also holds the stand-ins of the CUDA repository and the L4T
+    apt repository, and DeepStream's .deb files (simfleet/upstreams/cuda_repo.py, l4t_repo.py);
+    the CUDA keyring names `base`."""
     served = runtime_dir / "served"
     served.mkdir()
     for entry in root.iterdir():
         (served / entry.name).symlink_to(entry)
-    return served, cuda_repo.lay_out(cuda_repo.build_packages(CACHE_DIR), served, base)
+    cuda = cuda_repo.lay_out(cuda_repo.build_packages(CACHE_DIR), served, base)
+    return served, cuda, l4t_repo.lay_out(l4t_repo.build_packages(CACHE_DIR), served, base)
 
 
 def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
@@ -79,7 +83,7 @@ def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
     `real_trt_oss` serves the real TensorRT bundle as NVIDIA/TensorRT.git."""
     ups = build_upstreams()
     port = _free_port()
-    served_root, cuda = _with_cuda_repo(_bundle_root(ups.root, handle.runtime_dir) if real_trt_oss else ups.root,
+    served_root, cuda, l4t = _with_cuda_repo(_bundle_root(ups.root, handle.runtime_dir) if real_trt_oss else ups.root,
                                         handle.runtime_dir, f"http://127.0.0.1:{port}")
     log = (handle.runtime_dir / "mirror.log").open("w")
     proc = subprocess.Popen(
@@ -109,7 +113,9 @@ def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
         ],
         "dsprov_cuda_repo": cuda.repository,
         "dsprov_cuda_keyring_sha256": cuda.keyring_sha256,
-        "dsprov_deepstream_debs": cuda.deepstream,
+        "dsprov_deepstream_debs": {**cuda.deepstream, **l4t.deepstream},
+        "dsprov_l4t_repo": l4t.repository,
+        "dsprov_l4t_key_sha256": l4t.key_sha256,
         "ansible_become_password": "{{ lookup('env', 'PROVISION_BECOME_PASSWORD') }}",
     }
     group_vars = handle.runtime_dir / "group_vars"

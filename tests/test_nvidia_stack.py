@@ -3,6 +3,7 @@ parser, the matrix's package sets and PCI table, and the planner's commands and 
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from packaging.version import Version
 
 from provision.facts.parsers import split_sections
 from provision.matrix import Matrix, MatrixError
-from provision.nvidia_stack.apt_plan import StackOptions, StackRefused, plan_stack, reboot_pending
+from provision.nvidia_stack.apt_plan import StackOptions, StackRefused, plan_jetson, plan_stack, reboot_pending
 from provision.nvidia_stack.facts import PROBE, NvidiaFacts, nvidia_facts, parse_packages, parse_pci
 
 HELPERS = ("section() { printf '\\n==> %s <==\\n' \"$1\"; }\nshow() { [ -r \"$1\" ] && cat \"$1\" 2>/dev/null; }\n"
@@ -219,3 +220,55 @@ def test_a_mirror_replaces_the_repository_and_its_keyring_checksum(m):
     assert p.commands[0].endswith(" http://127.0.0.1:8000/cuda/ubuntu2404/x86_64/cuda-keyring_1.1-1_all.deb")
     assert p.commands[1].startswith("echo '" + "ab" * 32)
     assert "http://127.0.0.1:8000/ds/deepstream-8.0_8.0.0-1_amd64.deb" in p.commands[-3]
+
+
+def jetson_plan(m: Matrix, facts: NvidiaFacts, l4t: str = "36.4.0", deepstream: str = "7.1", ubuntu: str = "22.04",
+                **options):
+    return plan_jetson(facts, m.nvidia, StackOptions(Version(deepstream), **options), l4t=Version(l4t),
+                       soc="tegra234", ubuntu=ubuntu)
+
+
+def test_jetson_without_jetpack_gets_its_components_from_the_l4t_repository(m):
+    plan = jetson_plan(m, NvidiaFacts(packages={"nvidia-l4t-core": "36.4.0-20240912212859"}))
+    assert [p.name for p in plan.phases] == ["l4t-repository", "jetpack", "tensorrt", "system", "hold", "deepstream"]
+    assert plan.commands[:2] == [
+        "curl -fsSL -o /etc/apt/trusted.gpg.d/jetson-ota-public.asc"
+        " https://repo.download.nvidia.com/jetson/jetson-ota-public.asc",
+        "printf %s 'deb https://repo.download.nvidia.com/jetson/common r36.4 main\n"
+        "deb https://repo.download.nvidia.com/jetson/t234 r36.4 main\n'"
+        " > /etc/apt/sources.list.d/nvidia-l4t-apt-source.list"]
+    jetpack = plan.phases[1]
+    assert jetpack.installs[:2] == ("nvidia-cuda=6.1+b123", "nvidia-cuda-dev=6.1+b123")
+    assert "libnvinfer10=10.3.0.30-1+cuda12.5" in plan.phases[2].installs
+    assert plan.phases[4].commands[0].startswith("apt-mark hold tensorrt-libs libnvinfer10 ")
+    assert not plan.reboot_needed and plan.gpu is None and plan.target == "JetPack 6.1 (L4T 36.4)"
+    assert "deepstream-7.1_7.1.0-1_arm64.deb" in plan.phases[-1].commands[0]
+
+
+def test_jetson_with_the_stack_in_place_plans_nothing(m):
+    row = m.nvidia.jetson_stack(Version("7.1"))
+    packages = {**dict.fromkeys(row.components, row.components_version),
+                **dict.fromkeys(row.tensorrt_packages, row.tensorrt), **dict.fromkeys(row.system_packages, "1"),
+                row.deepstream_package.package: row.deepstream_package.version}
+    lines = m.nvidia.l4t_repository.lines("https://repo.download.nvidia.com/jetson/", "36.4", "t234")
+    facts = NvidiaFacts(packages=packages, held=frozenset(row.tensorrt_packages), l4t_sources=lines)
+    assert jetson_plan(m, facts).phases == ()
+
+
+@pytest.mark.parametrize(("l4t", "deepstream", "ubuntu", "says"), [
+    ("36.3.0", "7.1", "22.04", "needs JetPack 6.1 (L4T 36.4); the host runs L4T 36.3.0"),
+    ("36.4.0", "8.0", "22.04", "no Jetson package set for DeepStream 8.0 (it has: 7.1)"),
+    ("36.4.0", "7.1", "20.04", "JetPack 6.1 is Ubuntu 22.04; the host is Ubuntu 20.04"),
+])
+def test_jetson_refusals(m, l4t, deepstream, ubuntu, says):
+    with pytest.raises(StackRefused, match=re.escape(says)):
+        jetson_plan(m, NvidiaFacts(), l4t=l4t, deepstream=deepstream, ubuntu=ubuntu)
+
+
+def test_jetson_with_another_tensorrt_is_refused_unless_replaced(m):
+    facts = NvidiaFacts(packages={"libnvinfer8": "8.6.2.3-1+cuda12.2"}, held=frozenset({"libnvinfer8"}))
+    with pytest.raises(StackRefused, match="another DeepStream or TensorRT: libnvinfer8=8.6.2.3-1"):
+        jetson_plan(m, facts)
+    plan = jetson_plan(m, facts, replace=True)
+    assert plan.phases[0].commands == ("apt-mark unhold libnvinfer8",
+                                       "DEBIAN_FRONTEND=noninteractive apt-get remove -y libnvinfer8")

@@ -18,6 +18,7 @@ toolkit) and keeps the driver and the repository's keyring, saying why.
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,7 +32,9 @@ from provision.core.step import Step, StepContext
 from provision.errors import StepFailed
 from provision.facts import Sections, split_sections
 from provision.matrix import Stack, Status
-from provision.nvidia_stack.apt_plan import APT, Phase, StackOptions, StackPlan, StackRefused, plan_stack
+from provision.matrix.nvidia import JetsonStackRow
+from provision.nvidia_stack.apt_plan import (APT, Phase, StackOptions, StackPlan, StackRefused, plan_jetson,
+                                             plan_stack)
 from provision.nvidia_stack.facts import PROBE, NvidiaFacts, nvidia_facts, parse_holds, parse_packages
 from provision.outcomes import Outcome
 from provision.state import State, read_state, write_state
@@ -39,10 +42,13 @@ from provision.state import State, read_state, write_state
 KEY = "nvidia_stack"  # its record in the state file
 READ = ("dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' 2>/dev/null; echo '-- holds';"
         " apt-mark showhold 2>/dev/null; echo '-- boot'; cat /proc/sys/kernel/random/boot_id; echo '-- module';"
-        " cat /sys/module/nvidia/version 2>/dev/null; true")
+        " cat /sys/module/nvidia/version 2>/dev/null; echo '-- l4t'; cat /etc/apt/sources.list.d/nvidia-l4t-apt-source.list"
+        " 2>/dev/null; true")
 REBOOT_WAIT = 900  # seconds a rebooted host may take to answer again (ansible.builtin.reboot's default 600)
 KEPT = ("the driver and the CUDA repository's keyring are kept: a running host's GPU needs its driver, and removing"
         " it takes effect only at the next boot (remove them with apt-get if wanted)")
+KEPT_JETSON = ("the L4T apt repository's sources list and key are kept: a flashed Jetson has them from L4T itself"
+               " (its nvidia-l4t-apt-source package), and L4T's own updates come from that repository")
 
 
 def observe(sections: Sections) -> NvidiaFacts:
@@ -54,12 +60,15 @@ def read_now(ctx: StepContext, gpus: tuple = ()) -> NvidiaFacts:
     out = ctx.sh(READ).stdout
     packages, _, rest = out.partition("-- holds\n")
     holds, _, rest = rest.partition("-- boot\n")
-    boot, _, module = rest.partition("-- module\n")
+    boot, _, rest = rest.partition("-- module\n")
+    module, _, l4t = rest.partition("-- l4t\n")
     return NvidiaFacts(gpus, parse_packages(packages), parse_holds(holds), boot.strip() or None,
-                       module.strip() or None)
+                       module.strip() or None, l4t if l4t.strip() else None)
 
 
 def _done(facts: NvidiaFacts, phase: Phase) -> bool:
+    if phase.name == "l4t-repository":  # its printf writes the sources list's lines
+        return (facts.l4t_sources or "").strip() == shlex.split(phase.commands[-2])[2].strip()
     if phase.name == "hold":
         return all(name in facts.held for name in phase.commands[0].split()[2:])
     if phase.name == "remove":
@@ -83,7 +92,7 @@ class InstallPhases(Step):
     def summary(self) -> str:
         row = self.stack.row
         parts = ", ".join(f"{p.name} ({len(p.installs)})" if p.installs else p.name for p in self.phases)
-        return f"DeepStream {row.deepstream}'s NVIDIA stack on {self.stack.gpu_row.name}: {parts}"
+        return f"DeepStream {row.deepstream}'s NVIDIA stack on {self.stack.target}: {parts}"
 
     def describe(self) -> list[str]:
         return [c for phase in self.phases for c in phase.commands]
@@ -114,10 +123,17 @@ class InstallPhases(Step):
             if phase.name == "driver":
                 record["driver"] = self.stack.row.driver.version
                 record["driver_boot"] = before.boot_id
+            if isinstance(self.stack.row, JetsonStackRow):
+                record["platform"] = "jetson"
             state[KEY] = record
             write_state(ctx, state)  # before the change: a run killed half-way is rolled back all the same
             for command in phase.commands:
                 ctx.sh(command, sudo=True, stream=True, timeout=3600)
+            if phase.installs and phase.name != "driver":  # and what came with them (a metapackage's dependencies)
+                now = read_now(ctx)
+                installed += [n for n in now.packages if n not in before.packages and n not in installed]
+                record["installed"] = installed
+                write_state(ctx, state)
 
     def verify(self, ctx: StepContext) -> None:
         now = read_now(ctx)
@@ -172,8 +188,13 @@ class RemoveStack(Step):
         keep = ("nvidia-driver-pinning-", "nvidia-open-", "cuda-drivers-", "cuda-keyring")
         return [n for n in self.record.get("installed", []) if not n.startswith(keep)]
 
+    @property
+    def kept(self) -> str:
+        return KEPT_JETSON if self.record.get("platform") == "jetson" else KEPT
+
     def summary(self) -> str:
-        return f"remove what --deepstream {self.record.get('deepstream')} installed ({len(self.removes)} packages); {KEPT}"
+        return (f"remove what --deepstream {self.record.get('deepstream')} installed ({len(self.removes)} packages);"
+                f" {self.kept}")
 
     def describe(self) -> list[str]:
         held = self.record.get("held", [])
@@ -189,7 +210,7 @@ class RemoveStack(Step):
         write_state(ctx, {k: v for k, v in state.items() if k != KEY})
         self.outcome = Outcome.RESTORED
         ctx.notes.append(f"removed {len(self.removes)} packages of DeepStream {self.record.get('deepstream')}'s stack;"
-                         f" {KEPT}")
+                         f" {self.kept}")
 
     def verify(self, ctx: StepContext) -> None:
         left = [n for n in self.removes if n in read_now(ctx).packages]
@@ -206,20 +227,46 @@ def stack_options(p: Planning, version: str) -> StackOptions:
     settings, flags = p.options.settings, p.options.flags
     return StackOptions(Version(version), replace=flags.replace_stack, reboot=flags.reboot,
                         repository=settings.cuda_repo, keyring_sha256=settings.cuda_keyring_sha256,
-                        deepstream_url=(settings.deepstream_debs or {}).get(version))
+                        deepstream_url=(settings.deepstream_debs or {}).get(version),
+                        l4t_repository=settings.l4t_repo, l4t_key_sha256=settings.l4t_key_sha256)
 
 
 def checked(p: Planning, stack: StackPlan) -> None:
     """The checker runs first, as for everything else: the stack to be installed, read against the
     matrix (deepstream.yml's requirements for the release); a FAIL refuses the plan."""
     row = stack.row
-    planned = Stack(platform=row.platform, deepstream=row.deepstream, tensorrt=row.tensorrt_version, cuda=row.cuda,
-                    ubuntu=Version(row.ubuntu), driver=Version(row.driver.version),
-                    compute_caps=(stack.gpu_row.compute_capability,))
+    if isinstance(row, JetsonStackRow):
+        planned = Stack(platform="jetson", jetpack=row.jetpack, deepstream=row.deepstream,
+                        tensorrt=row.tensorrt_version, cuda=row.cuda, ubuntu=Version(row.ubuntu))
+    else:
+        assert stack.gpu_row is not None
+        planned = Stack(platform=row.platform, deepstream=row.deepstream, tensorrt=row.tensorrt_version, cuda=row.cuda,
+                        ubuntu=Version(row.ubuntu), driver=Version(row.driver.version),
+                        compute_caps=(stack.gpu_row.compute_capability,))
     failed = [v for v in p.matrix.check(planned) if v.status is Status.FAIL]
     if failed:
         raise PlanRefused(f"{p.host}: DeepStream {row.deepstream}'s stack: "
                           + "; ".join(v.reason + (f" (fix: {v.fix})" if v.fix else "") for v in failed))
+
+
+def plan_on_jetson(p: Planning, facts: NvidiaFacts, version: str) -> None:
+    """JetPack's components, TensorRT (pinned, held), the prerequisites and DeepStream from the L4T
+    apt repository: no driver (L4T's), so no reboot."""
+    hf = p.detection.facts
+    jetson = hf.jetson
+    try:
+        stack = plan_jetson(facts, p.matrix.nvidia, stack_options(p, version), l4t=jetson.l4t if jetson else None,
+                            soc=jetson.soc if jetson else None,
+                            ubuntu=hf.os_version if hf.os_id == "ubuntu" else None)
+    except StackRefused as refused:
+        raise PlanRefused(f"{p.host}: {refused.reason} (fix: {refused.fix})") from None
+    checked(p, stack)
+    p.plan.notes.extend(stack.notes)
+    if stack.phases:
+        p.plan.add(f"DeepStream {stack.row.deepstream}'s JetPack components, TensorRT (pinned, held) and DeepStream",
+                   InstallPhases(stack, stack.phases))
+        p.plan.notes.append("the plugin, pyds and engines are planned by the next run, on the installed stack")
+        p.plan.stop = "the NVIDIA stack's install"
 
 
 def plan(p: Planning) -> None:
@@ -229,6 +276,9 @@ def plan(p: Planning) -> None:
         return
     sections = split_sections(p.detection.capture)
     facts, hf = observe(sections), p.detection.facts
+    if hf.platform == "jetson":
+        plan_on_jetson(p, facts, version)
+        return
     record = State.parse(p.host, sections["dsprov_state"], strict=False).record(KEY)
     try:
         stack = plan_stack(facts, p.matrix.nvidia, stack_options(p, version), platform=hf.platform,

@@ -1,6 +1,7 @@
 """matrix/nvidia_stack.yml: the NVIDIA stack a DeepStream release installs on a bare host (driver,
 CUDA, cuDNN, TensorRT at exact package versions; DeepStream's install route; the distribution
-packages), NVIDIA's CUDA network repository, and the PCI id -> GPU table."""
+packages), NVIDIA's CUDA network repository, and the PCI id -> GPU table; for Jetson, JetPack's
+components from NVIDIA's L4T apt repository."""
 
 from __future__ import annotations
 
@@ -76,6 +77,48 @@ class StackRow:
 
 
 @dataclass(frozen=True)
+class L4tRepository:
+    """NVIDIA's L4T apt repository: `<url>common` and `<url><soc>`, release r<L4T major.minor>."""
+
+    url: str  # https://repo.download.nvidia.com/jetson/
+    key: str  # jetson-ota-public.asc, at the repository's root
+    sources_list: str  # /etc/apt/sources.list.d/nvidia-l4t-apt-source.list
+    source: str
+
+    def lines(self, base: str, l4t: str, soc: str) -> str:
+        """The sources list's two lines for a repository at ``base`` (NVIDIA's or a mirror's)."""
+        base = base.rstrip("/")
+        return "".join(f"deb {base}/{part} r{l4t} main\n" for part in ("common", soc))
+
+
+@dataclass(frozen=True)
+class JetsonStackRow:
+    """One DeepStream release on Jetson: JetPack's components from the L4T apt repository."""
+
+    deepstream: Version
+    jetpack: Version
+    l4t: str  # "36.4" as written: the repository release r36.4
+    ubuntu: str
+    components_version: str  # nvidia-jetpack's version, which every component metapackage has: 6.1+b123
+    components: tuple[str, ...]  # nvidia-cuda, nvidia-tensorrt, ...
+    cuda: Version
+    cudnn: str
+    tensorrt: str
+    tensorrt_packages: tuple[str, ...]
+    deepstream_package: DeepStreamPackage
+    system_packages: tuple[str, ...]
+    source: str
+    secondary: str | None = None
+    caveat: str | None = None
+    disputed: tuple[Dispute, ...] = ()
+    platform: str = "jetson"
+
+    @property
+    def tensorrt_version(self) -> Version:
+        return Version(self.tensorrt.split("-", 1)[0])
+
+
+@dataclass(frozen=True)
 class PciGpuRow:
     device: str  # lower-case hex, 4 digits
     name: str
@@ -105,9 +148,14 @@ class NvidiaStack:
     repository: CudaRepository
     stacks: tuple[StackRow, ...]
     pci: PciTable
+    l4t_repository: L4tRepository
+    jetson: tuple[JetsonStackRow, ...] = ()
 
     def stack(self, deepstream: Version, platform: str) -> StackRow | None:
         return next((s for s in self.stacks if s.deepstream == deepstream and s.platform == platform), None)
+
+    def jetson_stack(self, deepstream: Version) -> JetsonStackRow | None:
+        return next((s for s in self.jetson if s.deepstream == deepstream), None)
 
 
 def _stack(r: Mapping[str, Any], disputed: tuple[Dispute, ...]) -> StackRow:
@@ -121,6 +169,22 @@ def _stack(r: Mapping[str, Any], disputed: tuple[Dispute, ...]) -> StackRow:
         system_packages=tuple(r["system_packages"]),
         source=r["source"], secondary=r.get("secondary"), caveat=r.get("caveat"), disputed=disputed,
     )
+
+
+def _jetson(index: int, r: Mapping[str, Any], disputed: tuple[Dispute, ...]) -> JetsonStackRow:
+    row = JetsonStackRow(
+        deepstream=Version(r["deepstream"]), jetpack=Version(r["jetpack"]), l4t=r["l4t"], ubuntu=r["ubuntu"],
+        components_version=r["components"]["version"], components=tuple(r["components"]["packages"]),
+        cuda=Version(r["cuda"]), cudnn=r["cudnn"], tensorrt=r["tensorrt"],
+        tensorrt_packages=tuple(r["tensorrt_packages"]), deepstream_package=DeepStreamPackage(**r["install"]),
+        system_packages=tuple(r["system_packages"]),
+        source=r["source"], secondary=r.get("secondary"), caveat=r.get("caveat"), disputed=disputed,
+    )
+    # JetPack's TensorRT may be built for an earlier CUDA minor (10.3.0.30-1+cuda12.5 on CUDA 12.6), not another major
+    if f"+cuda{row.cuda.release[0]}." not in row.tensorrt:
+        raise MatrixError(f"{FILENAME}: jetson row {index + 1} (deepstream: {row.deepstream}):"
+                          f" TensorRT package {row.tensorrt} is not built for CUDA {row.cuda.release[0]}")
+    return row
 
 
 def build(document: Mapping[str, Any], disputed: Any) -> NvidiaStack:
@@ -139,6 +203,9 @@ def build(document: Mapping[str, Any], disputed: Any) -> NvidiaStack:
     keys = [(s.deepstream, s.platform) for s in stacks]
     if len(set(keys)) != len(keys):
         raise MatrixError(f"{FILENAME}: duplicate stack for one DeepStream release and platform")
+    jetson = tuple(_jetson(i, r, disputed(r)) for i, r in enumerate(document["jetson"]))
+    if len({r.deepstream for r in jetson}) != len(jetson):
+        raise MatrixError(f"{FILENAME}: duplicate jetson row for one DeepStream release")
     pci = document["pci"]
     gpus = tuple(PciGpuRow(g["device"], g["name"], g["compute_capability"], g["source"], g.get("secondary"))
                  for g in pci["gpus"])
@@ -149,4 +216,6 @@ def build(document: Mapping[str, Any], disputed: Any) -> NvidiaStack:
         tuple(stacks),
         PciTable(pci["vendor"], tuple(pci["classes"]), pci["pci_ids"],
                  Version(pci["open_modules"]["minimum_capability"]), pci["open_modules"]["source"], gpus),
+        L4tRepository(**document["l4t_repository"]),
+        jetson,
     )

@@ -242,9 +242,14 @@ def _deb_version(pattern: str, like: str) -> dict[str, Any]:
             "x-message": {k: f"{{name}} {{value!r}} is not a Debian version like {like!r}" for k in ("type", "pattern")}}
 
 
+_INSTALL = _row({"route": {"enum": ["deb"], "x-message": {"enum": "route must be deb"}},
+                 "file": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._+-]*\.deb$",
+                          "x-message": {k: "file {value!r} is not a .deb file name" for k in ("type", "pattern")}},
+                 "url": _HTTPS, "package": _TEXTS, "version": _TEXTS})
+
 FILES["nvidia_stack.yml"] = {
     "type": "object",
-    "required": ["repository", "stacks", "pci"],
+    "required": ["repository", "stacks", "l4t_repository", "jetson", "pci"],
     "additionalProperties": False,
     "properties": {
         "repository": _row({"url": {"type": "string", "pattern": r"^https://.*\{distro\}.*\{arch\}",
@@ -265,14 +270,28 @@ FILES["nvidia_stack.yml"] = {
              "cuda": _VERSION,
              "tensorrt": _deb_version(r"^\d+\.\d+\.\d+\.\d+-\d+\+cuda\d+\.\d+$", "10.9.0.34-1+cuda12.8"),
              "tensorrt_packages": _PACKAGES,
-             "install": _row({"route": {"enum": ["deb"], "x-message": {"enum": "route must be deb"}},
-                              "file": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._+-]*\.deb$",
-                                       "x-message": {k: "file {value!r} is not a .deb file name"
-                                                     for k in ("type", "pattern")}},
-                              "url": _HTTPS, "package": _TEXTS, "version": _TEXTS}),
+             "install": _INSTALL,
              "system_packages": _PACKAGES,
              "source": _HTTPS},
             {"cudnn": _deb_version(r"^\d+\.\d+\.\d+\.\d+-\d+$", "9.20.0.48-1")} | _CAVEAT,
+        )},
+        "l4t_repository": _row({"url": _HTTPS, "key": _TEXTS,
+                                "sources_list": {"type": "string", "pattern": r"^/etc/apt/sources\.list\.d/[a-z0-9._-]+\.list$",
+                                                 "x-message": {k: "sources_list {value!r} is not a file in"
+                                                               " /etc/apt/sources.list.d/" for k in ("type", "pattern")}},
+                                "source": _HTTPS}),
+        "jetson": {"type": "array", "x-message": _LIST_TYPE, "items": _row(
+            {"deepstream": _VERSION, "jetpack": _VERSION, "l4t": _VERSION, "ubuntu": _VERSION,
+             "components": _row({"version": _deb_version(r"^\d+\.\d+(\.\d+)?[+-]b\d+$", "6.1+b123"),
+                                 "packages": _PACKAGES}),
+             "cuda": _VERSION,
+             "cudnn": _deb_version(r"^\d+\.\d+\.\d+\.\d+-\d+$", "9.3.0.75-1"),
+             "tensorrt": _deb_version(r"^\d+\.\d+\.\d+\.\d+-\d+\+cuda\d+\.\d+$", "10.3.0.30-1+cuda12.5"),
+             "tensorrt_packages": _PACKAGES,
+             "install": _INSTALL,
+             "system_packages": _PACKAGES,
+             "source": _HTTPS},
+            _CAVEAT,
         )},
         "pci": {
             "type": "object", "required": ["vendor", "classes", "pci_ids", "open_modules", "gpus"],

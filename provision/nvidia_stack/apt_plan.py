@@ -13,6 +13,11 @@ then held with `apt-mark hold` as NVIDIA's Jetson Dockerfile holds them
 (deepstream_dockers/jetson_dockerfiles/Dockerfile_Jetson_Run at v9.1.0), so an unattended upgrade
 cannot move the library the plugin swap diverted; the distribution packages the install guide lists;
 DeepStream by its release's route. What is installed at the wanted version already is left out.
+
+On Jetson the driver is L4T's, flashed with the board: `plan_jetson` installs JetPack's components
+from NVIDIA's L4T apt repository ("NVIDIA offers JetPack components as Debian packages", JetPack 6.1
+install guide) at the release's nvidia-jetpack version, TensorRT pinned and held as on x86, the
+guide's prerequisites and DeepStream's .deb (NVIDIA's DeepStream 7.1 guide, "Install the DeepStream SDK").
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from provision.matrix.nvidia import NvidiaStack, PciGpuRow, StackRow
+from provision.matrix.nvidia import JetsonStackRow, NvidiaStack, PciGpuRow, StackRow
 from provision.nvidia_stack.facts import NvidiaFacts, PciDevice
 
 APT = "DEBIAN_FRONTEND=noninteractive apt-get"
@@ -53,6 +58,8 @@ class StackOptions:
     repository: str | None = None  # a mirror of NVIDIA's CUDA network repository (its URL)
     keyring_sha256: str | None = None  # of the mirror's cuda-keyring package
     deepstream_url: str | None = None  # where the DeepStream .deb is fetched (default: the matrix's)
+    l4t_repository: str | None = None  # a mirror of NVIDIA's L4T apt repository (https://repo.download.nvidia.com/jetson/)
+    l4t_key_sha256: str | None = None  # of the mirror's jetson-ota-public.asc
 
 
 @dataclass(frozen=True)
@@ -66,14 +73,22 @@ class Phase:
 
 @dataclass(frozen=True)
 class StackPlan:
-    row: StackRow
-    gpu: PciDevice
-    gpu_row: PciGpuRow
+    row: StackRow | JetsonStackRow
+    gpu: PciDevice | None  # None on Jetson (its GPU is not on a PCI bus)
+    gpu_row: PciGpuRow | None
     open_modules: bool
     removes: tuple[str, ...]  # what the replace removes (empty without --replace)
     phases: tuple[Phase, ...]  # empty: the stack is in place
     reboot_needed: bool  # a driver is (or was, since the last boot) installed: it loads at the next boot
     notes: tuple[str, ...]
+
+    @property
+    def target(self) -> str:
+        """What the stack is for: the GPU's name, or the Jetson's L4T release."""
+        if isinstance(self.row, JetsonStackRow):
+            return f"JetPack {self.row.jetpack} (L4T {self.row.l4t})"
+        assert self.gpu_row is not None
+        return self.gpu_row.name
 
     @property
     def commands(self) -> list[str]:
@@ -148,7 +163,7 @@ def _gpu(facts: NvidiaFacts, nvidia: NvidiaStack, row: StackRow) -> tuple[PciDev
     return device, gpu
 
 
-def _conflicts(facts: NvidiaFacts, row: StackRow) -> list[str]:
+def _conflicts(facts: NvidiaFacts, row: StackRow | JetsonStackRow) -> list[str]:
     """Installed DeepStream and TensorRT packages of another release than the row's."""
     ds = row.deepstream_package
     others = [f"{n}={v}" for n, v in sorted(facts.deepstream.items()) if (n, v) != (ds.package, ds.version)]
@@ -228,3 +243,73 @@ def plan_stack(facts: NvidiaFacts, nvidia: NvidiaStack, options: StackOptions, *
         notes.append(f"{ds.file}: NVIDIA publishes no checksum for it; it is fetched over HTTPS unverified")
     reboot = any(p.name == "driver" for p in phases) or reboot_pending(after_remove, row, installed_in_boot)
     return StackPlan(row, device, gpu, open_modules, removes, tuple(phases), reboot, tuple(notes))
+
+
+L4T_KEY = "/etc/apt/trusted.gpg.d/jetson-ota-public.asc"
+
+
+def plan_jetson(facts: NvidiaFacts, nvidia: NvidiaStack, options: StackOptions, *, l4t: Version | None,
+                soc: str | None, ubuntu: str | None) -> StackPlan:
+    """The plan for `options.deepstream` on a Jetson (`l4t` from /etc/nv_tegra_release, `soc` its
+    device tree's tegra234, `ubuntu` its VERSION_ID); raises StackRefused."""
+    row = nvidia.jetson_stack(options.deepstream)
+    if row is None:
+        known = ", ".join(str(s.deepstream) for s in nvidia.jetson) or "none"
+        raise StackRefused(f"the matrix has no Jetson package set for DeepStream {options.deepstream}"
+                           f" (it has: {known})", f"use --deepstream with one of: {known}")
+    flash = (f"flash L4T {row.l4t} (JetPack {row.jetpack}) with NVIDIA SDK Manager, or choose the DeepStream"
+             " release of the host's JetPack")
+    if l4t is None or f"{l4t.major}.{l4t.minor}" != row.l4t:
+        raise StackRefused(f"DeepStream {row.deepstream} on Jetson needs JetPack {row.jetpack} (L4T {row.l4t});"
+                           f" the host runs {'L4T ' + str(l4t) if l4t else 'no known L4T release'}, and JetPack's"
+                           " components come from the L4T release's own repository", flash)
+    if ubuntu != row.ubuntu:
+        raise StackRefused(f"JetPack {row.jetpack} is Ubuntu {row.ubuntu}; the host is"
+                           f" {'Ubuntu ' + ubuntu if ubuntu else 'not Ubuntu'}", flash)
+    if not soc or not soc.startswith("tegra"):
+        raise StackRefused("the Jetson's SoC is unknown (no nvidia,tegra* in its device tree's compatible)",
+                           "run on the Jetson itself, not in a container without /proc/device-tree")
+    conflicts = _conflicts(facts, row)
+    if conflicts and not options.replace:
+        raise StackRefused(f"the host has another DeepStream or TensorRT: {', '.join(conflicts)}",
+                           "--replace-stack removes them and installs DeepStream"
+                           f" {row.deepstream}'s JetPack components (--dry-run shows exactly what)")
+    removes = tuple(c.split("=", 1)[0] for c in conflicts)
+    phases, notes = [], [n for n in (row.caveat,) if n]
+    if removes:
+        held = sorted(set(removes) & facts.held)
+        phases.append(Phase("remove", (), tuple(
+            ([f"apt-mark unhold {' '.join(held)}"] if held else []) + [f"{APT} remove -y {' '.join(removes)}"])))
+    repo = nvidia.l4t_repository
+    base = (options.l4t_repository or repo.url).rstrip("/")
+    lines = repo.lines(base, row.l4t, "t" + soc.removeprefix("tegra"))
+    if (facts.l4t_sources or "").strip() != lines.strip():
+        key = f"{base}/{repo.key}"
+        phases.append(Phase("l4t-repository", (), (
+            f"curl -fsSL -o {L4T_KEY} {shlex.quote(key)}",
+            *([f"echo '{options.l4t_key_sha256}  {L4T_KEY}' | sha256sum -c -"] if options.l4t_key_sha256 else []),
+            f"printf %s {shlex.quote(lines)} > {repo.sources_list}",
+            f"{APT} update")))
+        if not options.l4t_key_sha256:
+            notes.append(f"{repo.key}: NVIDIA publishes no checksum for it; it is fetched over HTTPS, as NVIDIA's"
+                         " JetPack guide does")
+    after = NvidiaFacts(facts.gpus, {k: v for k, v in facts.packages.items() if k not in removes},
+                        facts.held - set(removes), facts.boot_id, facts.loaded_driver, lines)
+    for name, wanted in (("jetpack", dict.fromkeys(row.components, row.components_version)),
+                         ("tensorrt", dict.fromkeys(row.tensorrt_packages, row.tensorrt)),
+                         ("system", dict.fromkeys(row.system_packages))):
+        missing = _missing(after, wanted)
+        if missing:
+            phases.append(Phase(name, tuple(missing), (_install(missing),)))
+    unheld = [n for n in row.tensorrt_packages if n not in after.held]
+    if unheld:
+        phases.append(Phase("hold", (), (f"apt-mark hold {' '.join(unheld)}",)))
+    ds = row.deepstream_package
+    if after.packages.get(ds.package) != ds.version:
+        local = f"/tmp/{ds.file}"
+        phases.append(Phase("deepstream", (f"{ds.package}={ds.version}",), (
+            f"curl -fsSL -o {local} {shlex.quote(options.deepstream_url or ds.url)}",
+            f"{APT} install -y --no-install-recommends {local}",
+            f"rm -f {local}")))
+        notes.append(f"{ds.file}: NVIDIA publishes no checksum for it; it is fetched over HTTPS unverified")
+    return StackPlan(row, None, None, False, removes, tuple(phases), False, tuple(notes))

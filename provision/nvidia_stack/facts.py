@@ -6,7 +6,8 @@ and a `driver` link once a driver binds; Documentation/ABI/testing/sysfs-bus-pci
 tree). The installed packages (all: the distribution's prerequisites too) and the holds come from dpkg-query and `apt-mark showhold` (apt-mark(8));
 the boot id from /proc/sys/kernel/random/boot_id (a new random UUID at each boot, random(4)), so
 a reboot is seen as a changed boot id; the loaded kernel module's version from
-/sys/module/nvidia/version.
+/sys/module/nvidia/version; on Jetson the L4T apt repository's sources list
+(/etc/apt/sources.list.d/nvidia-l4t-apt-source.list, JetPack install guide).
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ show /proc/sys/kernel/random/boot_id
 
 section nvidia_module
 show /sys/module/nvidia/version || :
+
+section l4t_sources
+show /etc/apt/sources.list.d/nvidia-l4t-apt-source.list || :
 """
 
 NVIDIA = "10de"
@@ -71,6 +75,7 @@ class NvidiaFacts:
     held: frozenset[str] = frozenset()
     boot_id: str | None = None
     loaded_driver: str | None = None  # /sys/module/nvidia/version
+    l4t_sources: str | None = None  # /etc/apt/sources.list.d/nvidia-l4t-apt-source.list (Jetson)
 
     def installed(self, prefix: str) -> dict[str, str]:
         return {name: v for name, v in self.packages.items() if name.startswith(prefix)}
@@ -137,10 +142,12 @@ def nvidia_facts(sections: Mapping[str, str]) -> NvidiaFacts:
     """The facts of the probe's sections (absent sections read as empty); never raises."""
     boot = sections.get("boot_id", "").strip()
     module = sections.get("nvidia_module", "").strip()
+    l4t = sections.get("l4t_sources", "")
     return NvidiaFacts(
         gpus=tuple(d for d in parse_pci(sections.get("nvidia_pci", "")) if d.nvidia_gpu),
         packages=parse_packages(sections.get("nvidia_packages", "")),
         held=parse_holds(sections.get("apt_holds", "")),
         boot_id=boot or None,
         loaded_driver=module or None,
+        l4t_sources=l4t if l4t.strip() else None,
     )

@@ -4,7 +4,8 @@ first run installs the driver and stops, asking for a reboot; without one the ne
 with --reboot the tool reboots the host, waits for its new boot id and installs CUDA, TensorRT (held)
 and DeepStream; detect then shows DeepStream 8.0, TensorRT 10.9, CUDA 12.8 and the matrix's driver;
 the stack is not planned again; another release is refused; rollback removes what was installed and
-keeps the driver, saying why."""
+keeps the driver, saying why. A Jetson flashed without JetPack's components (profile orin-bare,
+L4T 36.4.0) gets DeepStream 7.1's from the mirror's stand-in of NVIDIA's L4T apt repository."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from .helpers import document, fleet_env, hosts, invoke, on_device
 pytestmark = pytest.mark.fleet
 DEVICE = "bare01"
 SECOND = "bare02"
+ORIN = "orin01"
 
 
 @pytest.fixture(scope="module")
 def bare(serve_fleet, tmp_path_factory):
     with serve_fleet("deepstream-install", f"name: dsinstall\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n"
-                     f"  - {{name: {SECOND}, profile: x86-bare}}\n") as handle:
+                     f"  - {{name: {SECOND}, profile: x86-bare}}\n  - {{name: {ORIN}, profile: orin-bare}}\n") as handle:
         yield handle, fleet_env(handle, tmp_path_factory.mktemp("ds-install-cache"))
 
 
@@ -99,3 +101,44 @@ def test_a_second_bare_host_to_deepstream_9_1_in_one_run(bare):
     facts = document(invoke(handle, "detect", "--host", SECOND, "--json", env=env))["facts"]
     assert (facts["deepstream"], facts["tensorrt"], facts["cuda"], facts["driver"]) == (
         "9.1", "10.16.1.11", "13.2.0", "595.58.03"), facts
+
+
+def test_a_jetson_without_jetpack_to_deepstream_7_1(bare):
+    """L4T 36.4 (JetPack 6.1's) without its components: the L4T repository's sources list and key,
+    nvidia-jetpack's components at 6.1+b123, TensorRT 10.3.0.30 pinned and held, DeepStream 7.1's
+    arm64 .deb; no driver and no reboot (L4T's own); a rerun plans nothing of the stack; rollback
+    removes what came (the components' dependencies too) and keeps the sources list, saying why."""
+    handle, env = bare
+    refused = invoke(handle, "provision", "--host", ORIN, "--deepstream", "8.0", "--dry-run", env=env)
+    assert refused.returncode != 0 and "no Jetson package set for DeepStream 8.0 (it has: 7.1)" in refused.stderr
+    dry = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--dry-run", env=env)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    for line in ("jetson/common r36.4 main", "jetson/t234 r36.4 main",
+                 "install -y --no-install-recommends nvidia-cuda=6.1+b123 nvidia-cuda-dev=6.1+b123",
+                 "libnvinfer10=10.3.0.30-1+cuda12.5", "apt-mark hold tensorrt-libs libnvinfer10"):
+        assert line in dry.stdout, dry.stdout
+    assert "nvidia-open" not in dry.stdout and "reboot" not in dry.stdout
+    assert packages(handle, ORIN).strip() == ""
+
+    run = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--json", env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert [(s["name"], s["status"]) for s in hosts(run)[0]["steps"]] == [("nvidia-stack", "changed")]
+    installed = packages(handle, ORIN)
+    for wanted in ("nvidia-cuda=6.1+b123", "nvidia-tensorrt-dev=6.1+b123", "cuda-toolkit-12-6=12.6.11-1",
+                   "libcudnn9-cuda-12=9.3.0.75-1", "tensorrt-libs=10.3.0.30-1+cuda12.5",
+                   "libnvinfer10=10.3.0.30-1+cuda12.5", "deepstream-7.1=7.1.0-1", "\nlibnvinfer10\n"):
+        assert wanted in installed, installed
+    detect = invoke(handle, "detect", "--host", ORIN, "--json", env=env)
+    facts = document(detect)["facts"]
+    assert (facts["deepstream"], facts["tensorrt"], facts["cuda"]) == ("7.1", "10.3.0.30", "12.6.11"), facts
+
+    again = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--dry-run", env=env)
+    assert again.returncode == 0 and "nvidia-stack" not in again.stdout, again.stdout + again.stderr
+
+    back = invoke(handle, "rollback", "--host", ORIN, "--json", env=env)
+    assert back.returncode == 0, back.stdout + back.stderr
+    left = packages(handle, ORIN)
+    assert "deepstream-7.1" not in left and "libnvinfer10" not in left and "cuda-toolkit-12-6" not in left, left
+    assert "the L4T apt repository's sources list and key are kept" in back.stdout
+    sources = on_device(handle, ORIN, "cat /etc/apt/sources.list.d/nvidia-l4t-apt-source.list").stdout
+    assert "/jetson/t234 r36.4 main" in sources

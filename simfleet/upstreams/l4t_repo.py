@@ -1,0 +1,192 @@
+"""A stand-in of NVIDIA's L4T apt repository, and DeepStream's Jetson .deb, for `orin-bare`.
+
+NVIDIA's repository (https://repo.download.nvidia.com/jetson/) is a Debian repository per part:
+`common` (JetPack's components) and one per SoC (`t234`: Orin), each with a release per L4T
+major.minor (`deb https://repo.download.nvidia.com/jetson/common r36.4 main`), and the key
+`jetson-ota-public.asc` at the root (JetPack install guide; matrix/nvidia_stack.yml cites it).
+This one has that shape: `dists/r<l4t>/{InRelease,Release,Release.gpg}` and
+`dists/r<l4t>/main/binary-arm64/Packages[.gz]` per part, signed with a test key (gpg, made once and
+cached, as cuda_repo.py does), and the key served as the root's jetson-ota-public.asc.
+
+The packages are stand-ins (`dpkg-deb`) under NVIDIA's names and versions from matrix/nvidia_stack.yml's
+jetson rows: nvidia-jetpack with nvidia-jetpack-runtime and -dev (`Depends` as `apt-cache show
+nvidia-jetpack` prints them for 6.1+b123), the component metapackages (nvidia-cuda, nvidia-cudnn,
+nvidia-tensorrt and their -dev), and what they bring: cuda-toolkit-X-Y (its version.json),
+libcudnn9-*-cuda-X, tensorrt-libs and every TensorRT package of the row (NvInferVersion.h). The
+component metapackages' own Depends were not read in a source: these are authored to bring the
+row's packages at its exact versions. The SoC part carries no package (the row's components all
+come from `common`; an `apt-cache policy` output quoted in public notes shows nvidia-jetpack there).
+Depends name only each other, so the Debian bookworm arm64 root satisfies them.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+from provision.matrix import Matrix
+from provision.matrix.nvidia import JetsonStackRow
+
+from .cuda_repo import _gpg, _GnuPG, _nvinfer_version_h
+from .trt_debs import build_deb
+
+HERE = Path(__file__).resolve()
+ROOT = "jetson"  # as NVIDIA's URL: https://repo.download.nvidia.com/jetson/
+SOC = "t234"  # Orin
+
+
+@dataclass(frozen=True)
+class L4tMirror:
+    """A served stand-in: the repository's URL, its key's SHA-256, DeepStream's Jetson .deb URLs."""
+
+    repository: str
+    key_sha256: str
+    deepstream: dict[str, str]  # DeepStream version -> URL of its arm64 .deb
+
+
+def _doc(name: str) -> dict[str, Path | str | bytes]:
+    return {f"/usr/share/doc/{name}/stand-in": b"\n"}
+
+
+def _row_debs(row: JetsonStackRow, work: Path, out: Path) -> None:
+    """The stand-ins of one jetson row (arm64)."""
+    v, trt, cudnn = row.components_version, row.tensorrt, row.cudnn
+    cuda = f"{row.cuda.release[0]}.{row.cuda.release[1]}"
+    cuda_major, toolkit = row.cuda.release[0], f"cuda-toolkit-{row.cuda.release[0]}-{row.cuda.release[1]}"
+
+    def deb(name: str, version: str, depends: list[str], description: str,
+            files: dict[str, Path | str | bytes] | None = None) -> None:
+        build_deb(work, out, name, version, "arm64", files or _doc(name), depends, f"{description} (stand-in)")
+
+    deb("nvidia-jetpack", v, [f"nvidia-jetpack-runtime (= {v})", f"nvidia-jetpack-dev (= {v})"], "NVIDIA JetPack")
+    runtime = [c for c in row.components if not c.endswith("-dev")]
+    deb("nvidia-jetpack-runtime", v, [f"{c} (= {v})" for c in runtime], "NVIDIA JetPack runtime")
+    deb("nvidia-jetpack-dev", v, [f"{c}-dev (= {v})" for c in runtime], "NVIDIA JetPack development")
+    version_json = json.dumps({"cuda": {"name": "CUDA SDK", "version": f"{cuda}.11"}}, indent=3) + "\n"
+    deb(toolkit, f"{cuda}.11-1", [], f"CUDA Toolkit {cuda}",
+        {f"/usr/local/cuda-{cuda}/version.json": version_json.encode(), "/usr/local/cuda": f"cuda-{cuda}"})
+    deb("nvidia-cuda", v, [], "NVIDIA CUDA runtime")
+    deb("nvidia-cuda-dev", v, [f"nvidia-cuda (= {v})", f"{toolkit} (= {cuda}.11-1)"], "NVIDIA CUDA development")
+    lib = f"libcudnn9-cuda-{cuda_major}"
+    deb(lib, cudnn, [], "cuDNN runtime")
+    for name in (f"libcudnn9-dev-cuda-{cuda_major}", f"libcudnn9-headers-cuda-{cuda_major}"):
+        deb(name, cudnn, [f"{lib} (= {cudnn})"], "cuDNN development files")
+    deb("nvidia-cudnn", v, [f"{lib} (= {cudnn})"], "NVIDIA cuDNN")
+    deb("nvidia-cudnn-dev", v, [f"nvidia-cudnn (= {v})", f"libcudnn9-dev-cuda-{cuda_major} (= {cudnn})"],
+        "NVIDIA cuDNN development")
+    runtime_trt = [n for n in row.tensorrt_packages if n[-2:].isdigit()]  # libnvinfer10, libnvonnxparsers10 ...
+    dev_trt = [n for n in row.tensorrt_packages if n not in runtime_trt and n != "tensorrt-libs"]
+    for name in row.tensorrt_packages:
+        files = _doc(name)
+        if name == "libnvinfer-headers-dev":
+            files["/usr/include/aarch64-linux-gnu/NvInferVersion.h"] = _nvinfer_version_h(row)
+        depends = ([f"{n} (= {trt})" for n in runtime_trt] if name == "tensorrt-libs"
+                   else [] if name == "libnvinfer10" else [f"libnvinfer10 (= {trt})"])
+        deb(name, trt, depends, "TensorRT", files)
+    deb("nvidia-tensorrt", v, [f"tensorrt-libs (= {trt})"], "NVIDIA TensorRT")
+    deb("nvidia-tensorrt-dev", v, [f"nvidia-tensorrt (= {v})", *(f"{n} (= {trt})" for n in dev_trt)],
+        "NVIDIA TensorRT development")
+
+
+def _deepstream_deb(row: JetsonStackRow, work: Path, out: Path) -> Path:
+    ds = row.deepstream_package
+    folder = f"/opt/nvidia/deepstream/deepstream-{row.deepstream}"
+    return build_deb(work, out, ds.package, ds.version, "arm64",
+                     {f"{folder}/version": f"Version: {row.deepstream}\n".encode(),
+                      "/opt/nvidia/deepstream/deepstream": f"deepstream-{row.deepstream}"},
+                     [f"libnvinfer10 (= {row.tensorrt})"], f"DeepStream {row.deepstream} SDK (stand-in)")
+
+
+def recipe_digest(matrix_file: Path) -> str:
+    h = hashlib.sha256()
+    for src in (HERE, HERE.parent / "cuda_repo.py", HERE.parent / "trt_debs.py", matrix_file):
+        h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def build_packages(cache_dir: Path) -> Path:
+    """The stand-in packages (pool/), DeepStream's .deb files (deepstream/) and the test key
+    (key.asc, secret), built once per recipe under ``cache_dir``; the folder."""
+    from importlib.resources import files
+    matrix_file = Path(str(files("provision.matrix.data") / "nvidia_stack.yml"))
+    built = cache_dir / "l4t-repo" / recipe_digest(matrix_file)[:12]
+    if (built / ".complete").exists():
+        return built
+    built.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=built.parent, prefix=".tmp-"))
+    for sub in ("pool", "deepstream"):
+        (tmp / sub).mkdir()
+    for row in Matrix.load().nvidia.jetson:
+        _row_debs(row, tmp / "work", tmp / "pool")
+        _deepstream_deb(row, tmp / "work", tmp / "deepstream")
+    with _GnuPG() as home:
+        _gpg(home, "--passphrase", "", "--quick-gen-key", "dsprov simulated L4T repository <noreply@localhost>",
+             "ed25519", "sign", "never")
+        (tmp / "key.asc").write_bytes(_gpg(home, "--armor", "--export-secret-keys").stdout)
+    shutil.rmtree(tmp / "work")
+    (tmp / ".complete").write_text("\n")
+    try:
+        tmp.rename(built)
+    except OSError:  # built concurrently
+        shutil.rmtree(tmp)
+    return built
+
+
+def _release(dist: Path, suite: str) -> str:
+    """A release's Release file (Debian's repository format,
+    https://wiki.debian.org/DebianRepository/Format#A.22Release.22_files)."""
+    names = ("main/binary-arm64/Packages", "main/binary-arm64/Packages.gz")
+    text = (f"Origin: NVIDIA (dsprov stand-in)\nLabel: NVIDIA Jetson\nSuite: {suite}\nCodename: {suite}\n"
+            f"Architectures: arm64\nComponents: main\nDate: {formatdate(usegmt=True)}\n")
+    for field, algo in (("MD5Sum", "md5"), ("SHA256", "sha256")):
+        text += f"{field}:\n" + "".join(
+            f" {hashlib.new(algo, (dist / n).read_bytes()).hexdigest()} {(dist / n).stat().st_size:>8} {n}\n"
+            for n in names)
+    return text
+
+
+def lay_out(built: Path, served: Path, base_url: str) -> L4tMirror:
+    """Into ``served`` (the HTTP root, its URL ``base_url``): jetson/{common,t234} per L4T release
+    of the matrix's rows, signed; the key; DeepStream's Jetson .deb files on NGC's path."""
+    root = served / ROOT
+    with _GnuPG() as home:
+        _gpg(home, "--import", str(built / "key.asc"))
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "jetson-ota-public.asc").write_bytes(_gpg(home, "--armor", "--export").stdout)
+        for part in ("common", SOC):
+            pool = root / part / "pool" / "main"
+            pool.mkdir(parents=True, exist_ok=True)
+            if part == "common":
+                for deb in (built / "pool").glob("*.deb"):
+                    (pool / deb.name).unlink(missing_ok=True)
+                    (pool / deb.name).symlink_to(deb)
+            for suite in sorted({f"r{row.l4t}" for row in Matrix.load().nvidia.jetson}):
+                dist = root / part / "dists" / suite
+                binary = dist / "main" / "binary-arm64"
+                binary.mkdir(parents=True, exist_ok=True)
+                packages = subprocess.run(["dpkg-scanpackages", "--multiversion", "pool"], cwd=root / part,
+                                          check=True, capture_output=True).stdout
+                (binary / "Packages").write_bytes(packages)
+                (binary / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
+                (dist / "Release").write_text(_release(dist, suite))
+                for name in ("InRelease", "Release.gpg"):
+                    (dist / name).unlink(missing_ok=True)
+                _gpg(home, "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release"))
+                _gpg(home, "--detach-sign", "--armor", "-o", str(dist / "Release.gpg"), str(dist / "Release"))
+    deepstream = {}
+    for row in Matrix.load().nvidia.jetson:
+        ds = row.deepstream_package
+        path = f"deepstream/{row.deepstream}/{ds.file}"
+        (served / path).parent.mkdir(parents=True, exist_ok=True)
+        (served / path).unlink(missing_ok=True)
+        (served / path).symlink_to(built / "deepstream" / ds.file)
+        deepstream[str(row.deepstream)] = f"{base_url}/{path}"
+    key = (root / "jetson-ota-public.asc").read_bytes()
+    return L4tMirror(f"{base_url}/{ROOT}/", hashlib.sha256(key).hexdigest(), deepstream)
