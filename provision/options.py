@@ -80,7 +80,8 @@ def _deepstream(name: str, value: Any) -> str:
     from provision.matrix import Matrix
 
     value = checks.text(name, value)
-    known = sorted({str(s.deepstream) for s in Matrix.load().nvidia.stacks})
+    nvidia = Matrix.load().nvidia
+    known = sorted({str(s.deepstream) for s in (*nvidia.stacks, *nvidia.jetson)}, key=Version)
     if value not in known:
         raise BadSetting(f"{name}: DeepStream {value!r} has no package set in the matrix (known: {', '.join(known)})")
     return value

@@ -14,7 +14,10 @@ version than the row's, so an install that the pinning package does not pin gets
 The pinning package's content is not NVIDIA's (not read here): it holds an apt_preferences(5) file
 pinning the branch's packages to the row's version at priority 1000, what NVIDIA's version-locking
 page says such a package is for. The files the stand-ins carry are those `detect` reads:
-/usr/local/cuda-X.Y/version.json, NvInferVersion.h, /opt/nvidia/deepstream/deepstream-X.Y/version.
+/usr/local/cuda-X.Y/version.json, NvInferVersion.h, /opt/nvidia/deepstream/deepstream-X.Y/version,
+and the simulated fleet's stand-in libnvinfer / libnvinfer_plugin (trtlibs.py: real SONAMEs, the
+release's plugin creators) in the packages NVIDIA's carry them in, so the plugin, pyds and engine
+steps plan on the installed stack.
 
 The packages and the key are built once per recipe (this file and the matrix file) under the fleet
 cache; the keyring package and the signed metadata are made when the mirror is served, because the
@@ -39,6 +42,7 @@ from provision.matrix.nvidia import StackRow
 from simfleet.profiles import PROFILE_DIR, PUBLISHED_DIR, _standin
 
 from .trt_debs import build_deb
+from .trtlibs import build_trt_libs, source_digest
 
 # The driver's nvidia-smi answers from the boot after its install (the package's postinst records the
 # boot id); before, it fails as nvidia-smi does without a loaded driver (its message, widely quoted).
@@ -82,10 +86,24 @@ def newer_driver(version: str) -> str:
     return f"{major}.{minor}.99"
 
 
-def _nvinfer_version_h(row: StackRow) -> bytes:
-    major, minor, patch, build = row.tensorrt_version.release
-    return "".join(f"#define NV_TENSORRT_{k} {v} //!< stand-in of NVIDIA's header\n" for k, v in
-                   (("MAJOR", major), ("MINOR", minor), ("PATCH", patch), ("BUILD", build))).encode()
+# The package of NVIDIA's that carries each stand-in file of trtlibs.build_trt_libs (NVIDIA's layout:
+# the runtime library and its SONAME link in libnvinferN / libnvinfer-pluginN, the unversioned
+# development link in the -dev package, NvInferVersion.h in libnvinfer-headers-dev).
+TRT_FILES = {"libnvinfer.so.": "libnvinfer10", "libnvinfer_plugin.so.": "libnvinfer-plugin10",
+             "libnvinfer.so": "libnvinfer-dev", "libnvinfer_plugin.so": "libnvinfer-plugin-dev",
+             "NvInferVersion.h": "libnvinfer-headers-dev"}
+
+
+def trt_files(arch: str, version: str, work: Path) -> dict[str, dict[str, Path | str | bytes]]:
+    """The simulated fleet's stand-in TensorRT libraries (trtlibs.py: real SONAMEs, the release's
+    plugin creators) as {package: {device path: file or link target}}."""
+    files: dict[str, dict[str, Path | str | bytes]] = {}
+    for path in build_trt_libs(arch, version, work):
+        dev = "/" + str(path.relative_to(work))
+        key = path.name if path.name in TRT_FILES else path.name.split(".so.", 1)[0] + ".so."
+        content: Path | str = str(path.readlink()) if path.is_symlink() else path
+        files.setdefault(TRT_FILES[key], {})[dev] = content
+    return files
 
 
 def _stack_debs(row: StackRow, work: Path, out: Path) -> list[Path]:
@@ -120,10 +138,9 @@ def _stack_debs(row: StackRow, work: Path, out: Path) -> list[Path]:
         for name in (f"libcudnn9-dev-cuda-{major}", f"libcudnn9-headers-cuda-{major}"):
             debs.append(build_deb(work, out, name, row.cudnn, "amd64", {f"/usr/share/doc/{name}/stand-in": b"\n"},
                                   [f"{lib} (= {row.cudnn})"], "cuDNN development files (stand-in)"))
+    libs = trt_files("amd64", str(row.tensorrt_version), work / f"trt-{row.tensorrt_version}")
     for name in row.tensorrt_packages:
-        files: dict[str, Path | str | bytes] = {f"/usr/share/doc/{name}/stand-in": b"\n"}
-        if name == "libnvinfer-headers-dev":
-            files["/usr/include/x86_64-linux-gnu/NvInferVersion.h"] = _nvinfer_version_h(row)
+        files: dict[str, Path | str | bytes] = {f"/usr/share/doc/{name}/stand-in": b"\n", **libs.get(name, {})}
         depends = [] if name == "libnvinfer10" else [f"libnvinfer10 (= {row.tensorrt})"]
         debs.append(build_deb(work, out, name, row.tensorrt, "amd64", files, depends, "TensorRT (stand-in)"))
     return debs
@@ -145,6 +162,7 @@ def recipe_digest(matrix_file: Path) -> str:
     for src in (HERE, HERE.parent / "trt_debs.py", matrix_file, PROFILE_DIR / "standins" / "nvidia-smi.sh",
                 *(PUBLISHED_DIR / T4_SMI[k]["published"] for k in ("table", "query"))):
         h.update(src.read_bytes())
+    h.update(source_digest().encode())
     return h.hexdigest()
 
 

@@ -14,7 +14,9 @@ nvidia-jetpack` prints them for 6.1+b123), the component metapackages (nvidia-cu
 nvidia-tensorrt and their -dev), and what they bring: cuda-toolkit-X-Y (its version.json),
 libcudnn9-*-cuda-X, tensorrt-libs and every TensorRT package of the row (NvInferVersion.h). The
 component metapackages' own Depends were not read in a source: these are authored to bring the
-row's packages at its exact versions. The SoC part carries no package (the row's components all
+row's packages at its exact versions. The TensorRT packages carry the simulated fleet's stand-in
+libnvinfer / libnvinfer_plugin (trtlibs.py: real SONAMEs, the release's plugin creators) where
+NVIDIA's packages carry them, so the plugin, pyds and engine steps plan on the installed stack. The SoC part carries no package (the row's components all
 come from `common`; an `apt-cache policy` output quoted in public notes shows nvidia-jetpack there).
 Depends name only each other, so the Debian bookworm arm64 root satisfies them.
 """
@@ -34,8 +36,9 @@ from pathlib import Path
 from provision.matrix import Matrix
 from provision.matrix.nvidia import JetsonStackRow
 
-from .cuda_repo import _gpg, _GnuPG, _nvinfer_version_h
+from .cuda_repo import _gpg, _GnuPG, trt_files
 from .trt_debs import build_deb
+from .trtlibs import source_digest
 
 HERE = Path(__file__).resolve()
 ROOT = "jetson"  # as NVIDIA's URL: https://repo.download.nvidia.com/jetson/
@@ -83,10 +86,9 @@ def _row_debs(row: JetsonStackRow, work: Path, out: Path) -> None:
         "NVIDIA cuDNN development")
     runtime_trt = [n for n in row.tensorrt_packages if n[-2:].isdigit()]  # libnvinfer10, libnvonnxparsers10 ...
     dev_trt = [n for n in row.tensorrt_packages if n not in runtime_trt and n != "tensorrt-libs"]
+    libs = trt_files("arm64", str(row.tensorrt_version), work / "trt")
     for name in row.tensorrt_packages:
-        files = _doc(name)
-        if name == "libnvinfer-headers-dev":
-            files["/usr/include/aarch64-linux-gnu/NvInferVersion.h"] = _nvinfer_version_h(row)
+        files = {**_doc(name), **libs.get(name, {})}
         depends = ([f"{n} (= {trt})" for n in runtime_trt] if name == "tensorrt-libs"
                    else [] if name == "libnvinfer10" else [f"libnvinfer10 (= {trt})"])
         deb(name, trt, depends, "TensorRT", files)
@@ -108,6 +110,7 @@ def recipe_digest(matrix_file: Path) -> str:
     h = hashlib.sha256()
     for src in (HERE, HERE.parent / "cuda_repo.py", HERE.parent / "trt_debs.py", matrix_file):
         h.update(src.read_bytes())
+    h.update(source_digest().encode())
     return h.hexdigest()
 
 

@@ -1,4 +1,4 @@
-"""`provision --deepstream 8.0` (and 9.1 on a second host) on a bare x86 host (profile x86-bare, the fleet mirror's stand-in of
+"""`provision --deepstream 8.0` (and 9.1 on a second host, through the Ansible collection) on a bare x86 host (profile x86-bare, the fleet mirror's stand-in of
 NVIDIA's CUDA network repository): the dry run prints the apt commands and changes nothing; the
 first run installs the driver and stops, asking for a reboot; without one the next run is refused;
 with --reboot the tool reboots the host, waits for its new boot id and installs CUDA, TensorRT (held)
@@ -9,11 +9,17 @@ L4T 36.4.0) gets DeepStream 7.1's from the mirror's stand-in of NVIDIA's L4T apt
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from .helpers import document, fleet_env, hosts, invoke, on_device
 
 pytestmark = pytest.mark.fleet
+ROOT = Path(__file__).resolve().parents[2]
 DEVICE = "bare01"
 SECOND = "bare02"
 ORIN = "orin01"
@@ -33,7 +39,7 @@ def provision(bare, *flags: str):
 
 def packages(handle, device: str = DEVICE) -> str:
     return on_device(handle, device, "dpkg-query -W -f '${Package}=${Version}\\n' 'deepstream*' 'libnvinfer*'"
-                     " 'cuda-*' 'libcudnn*' 'python3-libnvinfer*' 'nvidia-*' 2>/dev/null; apt-mark showhold").stdout
+                     " 'cuda-*' 'libcudnn*' 'python3-libnvinfer*' 'nvidia-*' 'tensorrt*' 2>/dev/null; apt-mark showhold").stdout
 
 
 def test_bare_host_to_deepstream_8_0(bare):
@@ -83,15 +89,22 @@ def test_bare_host_to_deepstream_8_0(bare):
     assert "the driver and the CUDA repository's keyring are kept" in back.stdout
 
 
-def test_a_second_bare_host_to_deepstream_9_1_in_one_run(bare):
-    """--reboot from the start: driver 595 (open modules), reboot, CUDA 13.2, cuDNN 9.20, TensorRT
-    10.16.1.11 held, DeepStream 9.1 from its GitHub release asset's path on the mirror."""
+def test_a_second_bare_host_to_deepstream_9_1_in_one_ansible_play(bare):
+    """The collection's play with dsprov_deepstream=9.1 and dsprov_reboot=true: driver 595 (open
+    modules), the reboot (the action plugin's run sees the host go away and come back with a new boot
+    id, and goes on), CUDA 13.2, cuDNN 9.20, TensorRT 10.16.1.11 held, DeepStream 9.1 from its
+    GitHub release asset's path on the mirror."""
     handle, env = bare
-    run = invoke(handle, "provision", "--host", SECOND, "--deepstream", "9.1", "--reboot", "--json", env=env)
+    boot = on_device(handle, SECOND, "cat /proc/sys/kernel/random/boot_id").stdout.strip()
+    run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(handle.inventory),
+                          "playbooks/provision.yml", "--limit", SECOND, "-e", "dsprov_deepstream=9.1",
+                          "-e", "dsprov_reboot=true", "-e", "dsprov_verbose=true"],
+                         cwd=ROOT, env={**env, "ANSIBLE_NOCOLOR": "1"}, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
-    steps = hosts(run)[0]["steps"]
-    assert [(s["name"], s["status"]) for s in steps] == [
-        ("nvidia-driver", "changed"), ("reboot", "changed"), ("nvidia-stack", "changed")]
+    assert re.search(rf"^{SECOND}\s+:\s+ok=1\s+changed=1\s+unreachable=0\s+failed=0", run.stdout, re.M), run.stdout
+    steps = re.findall(rf"^{SECOND}: \[([\w-]+)\] (\w+):", run.stdout, re.M)
+    assert steps == [("nvidia-driver", "changed"), ("reboot", "changed"), ("nvidia-stack", "changed")], run.stdout
+    assert on_device(handle, SECOND, "cat /proc/sys/kernel/random/boot_id").stdout.strip() != boot
     installed = packages(handle, SECOND)
     for wanted in ("nvidia-open-595=595.58.03-0ubuntu1", "cuda-toolkit-13-2=13.2.0-1",
                    "libcudnn9-cuda-13=9.20.0.48-1", "libnvinfer10=10.16.1.11-1+cuda13.2",
@@ -118,7 +131,7 @@ def test_a_jetson_without_jetpack_to_deepstream_7_1(bare):
                  "libnvinfer10=10.3.0.30-1+cuda12.5", "apt-mark hold tensorrt-libs libnvinfer10"):
         assert line in dry.stdout, dry.stdout
     assert "nvidia-open" not in dry.stdout and "reboot" not in dry.stdout
-    assert packages(handle, ORIN).strip() == ""
+    assert packages(handle, ORIN).strip() == "nvidia-l4t-core=36.4.0-20240912212859"  # L4T's, nothing of JetPack
 
     run = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--json", env=env)
     assert run.returncode == 0, run.stdout + run.stderr
