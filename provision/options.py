@@ -81,7 +81,7 @@ def _deepstream(name: str, value: Any) -> str:
 
     value = checks.text(name, value)
     nvidia = Matrix.load().nvidia
-    known = sorted({str(s.deepstream) for s in (*nvidia.stacks, *nvidia.jetson)}, key=Version)
+    known = sorted({str(s.deepstream) for s in nvidia.stacks} | {str(s.deepstream) for s in nvidia.jetson}, key=Version)
     if value not in known:
         raise BadSetting(f"{name}: DeepStream {value!r} has no package set in the matrix (known: {', '.join(known)})")
     return value

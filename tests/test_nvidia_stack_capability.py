@@ -12,7 +12,7 @@ from packaging.version import Version
 from provision.capabilities.nvidia_stack import RemoveStack, _done, checked
 from provision.core.plan import PlanRefused
 from provision.matrix import Matrix
-from provision.nvidia_stack.apt_plan import StackOptions, plan_stack
+from provision.nvidia_stack.apt_plan import StackOptions, plan_jetson, plan_stack
 from provision.nvidia_stack.facts import NvidiaFacts, parse_pci
 
 
@@ -62,8 +62,33 @@ def test_a_release_without_a_package_set_is_bad_input():
     from provision.validators import BadSetting
 
     assert Flags.parse({"deepstream": "8.0", "reboot": True}).deepstream == "8.0"
-    with pytest.raises(BadSetting, match=r"--deepstream: DeepStream '7.1' has no package set in the matrix"
-                                         r" \(known: 8.0, 9.1\)"):
-        Flags.parse({"deepstream": "7.1"})
+    assert Flags.parse({"deepstream": "7.1"}).deepstream == "7.1"  # Jetson's
+    with pytest.raises(BadSetting, match=r"--deepstream: DeepStream '7.0' has no package set in the matrix"
+                                         r" \(known: 7.1, 8.0, 9.1\)"):
+        Flags.parse({"deepstream": "7.0"})
     with pytest.raises(BadSetting, match=r"h: dsprov_cuda_repo: 'ftp://mirror/cuda' is not an http\(s\) URL"):
         check_settings({"dsprov_cuda_repo": "ftp://mirror/cuda"}, "h")
+
+
+def jetson_stack(m):
+    return plan_jetson(NvidiaFacts(), m.nvidia, StackOptions(Version("7.1")), l4t=Version("36.4.0"), soc="tegra234",
+                       ubuntu="22.04")
+
+
+def test_on_jetson_the_checker_passes_the_row_and_the_repository_phase_is_done_by_its_lines(m):
+    planned = jetson_stack(m)
+    checked(SimpleNamespace(matrix=m, host="h"), planned)  # deepstream.yml: 7.1 on JetPack 6.1
+    repo = planned.phases[0]
+    lines = m.nvidia.l4t_repository.lines("https://repo.download.nvidia.com/jetson/", "36.4", "t234")
+    assert repo.name == "l4t-repository" and not _done(NvidiaFacts(), repo)
+    assert _done(NvidiaFacts(l4t_sources=lines), repo)
+    assert not _done(NvidiaFacts(l4t_sources=lines.replace("t234", "t194")), repo)
+    odd = dataclasses.replace(planned, row=dataclasses.replace(planned.row, jetpack=Version("6.0")))
+    with pytest.raises(PlanRefused, match=r"h: DeepStream 7.1's stack: .*JetPack 6.0"):
+        checked(SimpleNamespace(matrix=m, host="h"), odd)
+
+
+def test_rollback_on_jetson_keeps_the_l4t_sources_and_says_why():
+    step = RemoveStack({"deepstream": "7.1", "platform": "jetson", "installed": ["nvidia-cuda", "cuda-toolkit-12-6"]})
+    assert step.describe() == ["DEBIAN_FRONTEND=noninteractive apt-get remove -y nvidia-cuda cuda-toolkit-12-6"]
+    assert "the L4T apt repository's sources list and key are kept" in step.summary()

@@ -1,4 +1,5 @@
-"""The NVIDIA stack under DeepStream on a bare x86 host (`--deepstream VERSION`, `dsprov_deepstream`).
+"""The NVIDIA stack under DeepStream on a bare x86 host or a Jetson without JetPack's components
+(`--deepstream VERSION`, `dsprov_deepstream`).
 
 What NVIDIA's host-provisioning playbook does (NVIDIA/DeepStream v9.1.0,
 tools/deepstream-host-provisioning: the CUDA repository's keyring, the driver with its pinning
@@ -13,7 +14,11 @@ as a changed boot id or the driver's module loaded) goes on. With `--reboot` the
 reboots the host and waits for it to come back, as Ansible's reboot module does (a new boot id).
 Once the stack steps run, the plugin, pyds and engines are planned by the next run, on the
 installed stack. Rollback removes what the tool installed (DeepStream, TensorRT, cuDNN, the CUDA
-toolkit) and keeps the driver and the repository's keyring, saying why.
+toolkit, with what they brought) and keeps the driver and the repository's keyring, saying why.
+
+On a Jetson the driver is L4T's: one `nvidia-stack` step adds NVIDIA's L4T apt repository and
+installs JetPack's components, TensorRT (pinned, held), the prerequisites and DeepStream
+(apt_plan.plan_jetson); rollback keeps the repository's sources list and key, saying why.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from provision.core.step import Step, StepContext
 from provision.errors import StepFailed
 from provision.facts import Sections, split_sections
 from provision.matrix import Stack, Status
-from provision.matrix.nvidia import JetsonStackRow
+from provision.matrix.nvidia import JetsonStackRow, StackRow
 from provision.nvidia_stack.apt_plan import (APT, Phase, StackOptions, StackPlan, StackRefused, plan_jetson,
                                              plan_stack)
 from provision.nvidia_stack.facts import PROBE, NvidiaFacts, nvidia_facts, parse_holds, parse_packages
@@ -120,7 +125,7 @@ class InstallPhases(Step):
             record.update({"deepstream": str(self.stack.row.deepstream), "installed": installed})
             if phase.name == "hold":
                 record["held"] = sorted(set(record.get("held", [])) | set(phase.commands[0].split()[2:]))
-            if phase.name == "driver":
+            if phase.name == "driver" and isinstance(self.stack.row, StackRow):
                 record["driver"] = self.stack.row.driver.version
                 record["driver_boot"] = before.boot_id
             if isinstance(self.stack.row, JetsonStackRow):
@@ -288,15 +293,17 @@ def plan(p: Planning) -> None:
         raise PlanRefused(f"{p.host}: {refused.reason} (fix: {refused.fix})") from None
     checked(p, stack)
     p.plan.notes.extend(stack.notes)
+    row, gpu = stack.row, stack.gpu_row
+    assert isinstance(row, StackRow) and gpu is not None
     first = tuple(ph for ph in stack.phases if ph.name in ("remove", "repository", "driver"))
     rest = tuple(ph for ph in stack.phases if ph not in first)
     reboot = p.options.flags.reboot
-    why = f"DeepStream {stack.row.deepstream} needs driver {stack.row.driver.version} ({stack.gpu_row.name}," \
+    why = f"DeepStream {row.deepstream} needs driver {row.driver.version} ({gpu.name}," \
           f" {'open' if stack.open_modules else 'proprietary'} kernel modules)"
     if first:
         p.plan.add(why, InstallPhases(stack, first, name="nvidia-driver"))
     elif stack.reboot_needed and not reboot:
-        raise PlanRefused(f"{p.host}: the NVIDIA driver {stack.row.driver.version} is installed but not running:"
+        raise PlanRefused(f"{p.host}: the NVIDIA driver {row.driver.version} is installed but not running:"
                           " reboot the host (or pass --reboot), then run again")
     if stack.reboot_needed:
         if not reboot:
@@ -304,7 +311,7 @@ def plan(p: Planning) -> None:
                                 " for CUDA, cuDNN, TensorRT, DeepStream, the plugin, pyds and engines")
             p.plan.stop = "a reboot"
             return
-        p.plan.add("the new driver runs only after a reboot", Reboot(f"driver {stack.row.driver.version}"))
+        p.plan.add("the new driver runs only after a reboot", Reboot(f"driver {row.driver.version}"))
     if rest:
         p.plan.add(f"DeepStream {stack.row.deepstream}'s CUDA, cuDNN, TensorRT (pinned, held) and DeepStream",
                    InstallPhases(stack, rest))

@@ -77,6 +77,9 @@ def test_bare_host_to_deepstream_8_0(bare):
 
     again = provision(bare, "--dry-run")
     assert "nvidia-stack" not in again.stdout and "nvidia-driver" not in again.stdout, again.stdout
+    # the plugin steps come next, on the installed stack (its stand-in libnvinfer_plugin, real SONAME)
+    assert again.returncode == 0 and "swap /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.10.9.0" in again.stdout, (
+        again.stdout + again.stderr)
 
     other = invoke(handle, "provision", "--host", DEVICE, "--deepstream", "9.1", env=env)
     assert other.returncode != 0 and "another DeepStream or TensorRT: deepstream-8.0=8.0.0-1" in other.stdout + other.stderr
@@ -147,6 +150,7 @@ def test_a_jetson_without_jetpack_to_deepstream_7_1(bare):
 
     again = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--dry-run", env=env)
     assert again.returncode == 0 and "nvidia-stack" not in again.stdout, again.stdout + again.stderr
+    assert "swap /usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so.10.3.0" in again.stdout, again.stdout
 
     back = invoke(handle, "rollback", "--host", ORIN, "--json", env=env)
     assert back.returncode == 0, back.stdout + back.stderr

@@ -73,7 +73,8 @@ options:
       - Install this DeepStream release's NVIDIA stack first (x86, Ubuntu; C(matrix/nvidia_stack.yml)) -
         NVIDIA's CUDA repository keyring, the driver with its pinning package (open kernel modules where
         the GPU supports them), the CUDA toolkit, cuDNN, every TensorRT package pinned and held, and
-        DeepStream. The plugin, pyds and engines follow on the next run.
+        DeepStream. On a Jetson, JetPack's components from NVIDIA's L4T apt repository (the driver is
+        L4T's). The plugin, pyds and engines follow on the next run.
     type: str
   reboot:
     description:
