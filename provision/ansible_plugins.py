@@ -96,8 +96,9 @@ class DetectAction(_HostAction):
             detection = analyse(host, capture(runner, settings.build_dir), flags.gpu_archs, Matrix.load())
         except ProvisionError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
-        records.save_detection(detection, keep=settings.report_keep)
-        facts = documents.detection(detection, build_view(detection, cache_root()).to_json())
+        build = build_view(detection, cache_root()).to_json()
+        records.save_detection(detection, keep=settings.report_keep, build=build)
+        facts = documents.detection(detection, build)
         archs = " ".join(detection.gpu_archs.archs) or "unknown"
         return {
             "changed": False,

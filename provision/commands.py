@@ -50,9 +50,9 @@ def _detection(host: str | None, capture_file: str | None, inventory: str | None
 def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_archs=None) -> int:
     """Print a host's facts, GPU_ARCHS and matrix verdicts; 0 unless the matrix says FAIL."""
     d = _detection(host, capture_file, inventory, gpu_archs)
-    if host:
-        records.save_detection(d, inventory=Inventory(inventory))
     build = build_view(d, cache_root())
+    if host:
+        records.save_detection(d, inventory=Inventory(inventory), build=build.to_json())
     if as_json:
         print(documents.dumps(documents.detection(d, build.to_json())))
     else:
