@@ -5,11 +5,11 @@ device (qemu-user), and the ratio.
 
 Cross: provision.cross builds NVIDIA's TensorRT OSS release/10.16 `nvinfer_plugin` (the bundle:
 ../shared/upstreams/ or DSPROV_TRT_BUNDLE) for the SMs, configure and build timed whole, and then
-compiles its C++ translation units again one at a time (from CMake's compile_commands.json), the
-units the native half finished, for a per-unit time. Native: the same units, one at a time, by the arm64 device root's own g++ (the
-simulated fleet's bookworm-arm64 root, under qemu-user through binfmt), chrooted into an overlay
-of that root with the tree bind-mounted at the same path, until the time box ends; the rate is
-printed, and the whole C++ part extrapolated when it does not finish. The CUDA units are not
+compiles its C++ translation units (from CMake's compile_commands.json) one at a time, side by
+side: each unit by the arm64 device root's own g++ (the simulated fleet's bookworm-arm64 root,
+under qemu-user through binfmt, chrooted into an overlay of that root with the tree bind-mounted at
+the same path), then by the cross compiler, until the time box ends; the rate is printed, and the
+whole C++ part extrapolated when it does not finish. The CUDA units are not
 compiled natively: the device root has no aarch64 nvcc (a Jetson gets its own from JetPack), so
 the ratio is for host C++ code only. Needs root (mounts, chroot).
 """
@@ -70,15 +70,19 @@ def _argv(entry: dict, compiler: str, out: Path) -> list[str]:
     return argv
 
 
-def time_units(units: list[dict], run, box: float) -> list[float]:
-    """Seconds per unit, one at a time, until ``box`` seconds have passed."""
+def time_pairs(units: list[dict], native, cross, box: float) -> list[tuple[float, float]]:
+    """(native, cross) seconds per unit: each unit natively, then by the cross compiler, side by side
+    (a change in the shared machine's load falls on both alike), until ``box`` seconds have passed."""
     took, started = [], time.monotonic()
     for entry in units:
         if time.monotonic() - started >= box:
             break
-        t = time.monotonic()
-        run(entry)
-        took.append(time.monotonic() - t)
+        pair = []
+        for run in (native, cross):
+            t = time.monotonic()
+            run(entry)
+            pair.append(time.monotonic() - t)
+        took.append((pair[0], pair[1]))
     return took
 
 
@@ -116,11 +120,11 @@ def main() -> None:
         spec, cross_seconds = cross_build(work, sms, args.jobs)
         units = cxx_units(spec)
         (work / "cross-out").mkdir()
-        native_each = time_units(units, native_runner(work, spec, Path("/usr/local/cuda")), args.native_seconds)
-        n = len(native_each)
         cxx = toolchain.check(work / "cache").cxx
-        cross_each = time_units(units[:n], lambda e: subprocess.run(
-            _argv(e, cxx, work / "cross-out"), cwd=e["directory"], check=True, capture_output=True), float("inf"))
+        pairs = time_pairs(units, native_runner(work, spec, Path("/usr/local/cuda")), lambda e: subprocess.run(
+            _argv(e, cxx, work / "cross-out"), cwd=e["directory"], check=True, capture_output=True), args.native_seconds)
+        native_each, cross_each = [p[0] for p in pairs], [p[1] for p in pairs]
+        n = len(pairs)
     cross_same = sum(cross_each)
     result = {
         "sms": sms, "jobs": args.jobs, "cross_build_seconds": round(cross_seconds, 1),
@@ -134,7 +138,8 @@ def main() -> None:
     print(f"cross build (configure + build, -j{args.jobs}, SM {args.sms}): {result['cross_build_seconds']} s")
     print(f"native g++ under qemu-user, {args.native_seconds:.0f} s box: {n}/{len(units)} C++ units,"
           f" {result['native_seconds']} s ({result['native_units_per_minute']} per minute);"
-          f" the cross compiler on the same units, one at a time: {result['cross_seconds_same_units']} s")
+          f" the cross compiler on the same units, each right after its native compile: {result['cross_seconds_same_units']} s")
+    print(f"load average at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"native / cross on the same units: {result['native_over_cross_same_units']};"
           f" all {len(units)} C++ units natively, one at a time (extrapolated): {result['native_cxx_seconds_extrapolated']} s")
     if args.json:

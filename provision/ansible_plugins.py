@@ -23,7 +23,8 @@ from ansible.plugins.callback import CallbackBase
 from rich.console import Console
 
 from provision import documents
-from provision.artifacts import ArtifactStore
+from provision.artifacts import ArtifactStore, cache_root
+from provision.capabilities.trt_oss import build_view
 from provision.detect import analyse, capture
 from provision.errors import ProvisionError
 from provision.fleet_report import records
@@ -95,8 +96,9 @@ class DetectAction(_HostAction):
             detection = analyse(host, capture(runner, settings.build_dir), flags.gpu_archs, Matrix.load())
         except ProvisionError as exc:
             return {"failed": True, "changed": False, "msg": str(exc)}
-        records.save_detection(detection, keep=settings.report_keep)
-        facts = documents.detection(detection)
+        build = build_view(detection, cache_root()).to_json()
+        records.save_detection(detection, keep=settings.report_keep, build=build)
+        facts = documents.detection(detection, build)
         archs = " ".join(detection.gpu_archs.archs) or "unknown"
         return {
             "changed": False,

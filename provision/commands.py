@@ -14,7 +14,7 @@ from rich.text import Text
 from provision import cancel, documents, report, validators
 from provision.core.detection import Detection
 from provision.artifacts import cache_root
-from provision.capabilities.trt_oss import detect_lines
+from provision.capabilities.trt_oss import build_view
 from provision.detect import analyse, capture, read_capture
 from provision.fleet_report import records
 from provision.errors import ProvisionError
@@ -50,13 +50,14 @@ def _detection(host: str | None, capture_file: str | None, inventory: str | None
 def detect(host=None, capture_file=None, inventory=None, as_json=False, gpu_archs=None) -> int:
     """Print a host's facts, GPU_ARCHS and matrix verdicts; 0 unless the matrix says FAIL."""
     d = _detection(host, capture_file, inventory, gpu_archs)
+    build = build_view(d, cache_root())
     if host:
-        records.save_detection(d, inventory=Inventory(inventory))
+        records.save_detection(d, inventory=Inventory(inventory), build=build.to_json())
     if as_json:
-        print(documents.dumps(documents.detection(d)))
+        print(documents.dumps(documents.detection(d, build.to_json())))
     else:
         report.print_detection(d, console)
-        for line in detect_lines(d, cache_root()):
+        for line in build.lines():
             console.print(escape(line))
     return 1 if documents.worst(d.verdicts) is Status.FAIL else 0
 

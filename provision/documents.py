@@ -44,12 +44,14 @@ def verdicts(found: list[Verdict]) -> list[dict[str, Any]]:
     return [{"rule": v.rule, "status": v.status.value, "reason": v.reason, "fix": v.fix} for v in found]
 
 
-def detection(d: Detection) -> dict[str, Any]:
-    """The detect document (also `ansible_facts.dsprov`): facts, GPU_ARCHS, verdicts and the worst of them."""
+def detection(d: Detection, build: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The detect document (also `ansible_facts.dsprov`): facts, GPU_ARCHS, verdicts and the worst of
+    them; `build`, where the plugin would be built (trt_oss.BuildView), as `detect` adds it."""
     archs = d.gpu_archs
     return document("detect", host=d.host, facts=d.facts.to_json(),
                     gpu_archs={"archs": list(archs.archs), "source": archs.source, "notes": list(archs.notes)},
-                    verdicts=verdicts(d.verdicts), matrix=worst(d.verdicts).value)
+                    verdicts=verdicts(d.verdicts), matrix=worst(d.verdicts).value,
+                    **({"build": build} if build is not None else {}))
 
 
 def matrix_check(subject: dict[str, Any], found: list[Verdict]) -> dict[str, Any]:

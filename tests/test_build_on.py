@@ -2,9 +2,8 @@
 toolchain), `host` and x86 hosts build on the host with the key they always had, and
 `--build-on controller` where the controller cannot build is a one-line refusal.
 
-The Thor is the recorded H100 capture (tests/captures.py) with the sections a JetPack 7.2 Thor
-prints replaced (L4T R39.2 first line and device-tree model as in simfleet/profiles/thor-jp72.yml,
-TensorRT 10.16.1.7, DeepStream 9.1) and GPU_ARCHS given as 110."""
+The Thor is tests/cross_plugin.py's: the recorded H100 capture (tests/captures.py) with the
+sections a JetPack 7.2 Thor prints replaced, GPU_ARCHS given as 110."""
 
 from __future__ import annotations
 
@@ -12,9 +11,12 @@ from pathlib import Path
 
 import pytest
 from captures import h100
+from cross_plugin import LIB, THOR
 
-from provision.capabilities.trt_oss import BuildPlugin, CrossBuildPlugin
-from provision.cross import toolchain
+from provision import documents
+from provision.capabilities.trt_oss import BuildPlugin, BuildView, CrossBuildPlugin, build_view
+from provision.cross import choice, toolchain
+from provision.documents import validate
 from provision.matrix import Matrix
 from provision.options import Flags, Options, check_settings
 from provision.plan import PlanRefused, make_plan
@@ -23,18 +25,6 @@ from provision.validators import BadSetting
 MATRIX = Matrix.load()
 needs_toolchain = pytest.mark.skipif(not toolchain.check(Path("/nonexistent")).ok,
                                      reason="no cross toolchain here (nvcc 13, aarch64-linux-gnu-g++, arm64 libc)")
-LIB = "/usr/lib/aarch64-linux-gnu"
-THOR = {
-    "uname_m": "aarch64\n",
-    "nv_tegra_release": "# R39 (release), REVISION: 2.0, GCID: 00000000, BOARD: generic, EABI: aarch64,"
-                        " DATE: Thu Jan  1 00:00:00 UTC 2026\n",
-    "dt_model": "NVIDIA Jetson AGX Thor Developer Kit\n",
-    "dpkg_nvinfer": "tensorrt\t10.16.1.7-1+cuda13.2\nlibnvinfer10\t10.16.1.7-1+cuda13.2\n"
-                    "libnvinfer-plugin10\t10.16.1.7-1+cuda13.2\ndeepstream-9.1\t9.1.0-1\n",
-    "deepstream_version": "Version: 9.1\n",
-    "nvinfer_plugin": f"-rw-r--r-- 1 root root 40000 Jan  1 2026 {LIB}/libnvinfer_plugin.so.10.16.1\n"
-                      f"lrwxrwxrwx 1 root root 28 Jan  1 2026 {LIB}/libnvinfer_plugin.so.10 -> libnvinfer_plugin.so.10.16.1\n",
-}
 X86 = {  # DeepStream 7.1 on x86: TensorRT 10.3.0.26 (as tests/test_plan.py)
     "dpkg_nvinfer": "tensorrt\t10.3.0.26-1+cuda12.5\nlibnvinfer10\t10.3.0.26-1+cuda12.5\n"
                     "libnvinfer-plugin10\t10.3.0.26-1+cuda12.5\ndeepstream-7.1\t7.1.0-1\n",
@@ -92,3 +82,35 @@ def test_build_on_is_checked_as_a_flag_and_as_a_setting():
         Flags.parse({"build_on": "elsewhere"})
     with pytest.raises(BadSetting, match=r"^h1: dsprov_build_on: 'cloud' is not one of auto, controller, host$"):
         check_settings({"dsprov_build_on": "cloud"}, "h1")
+
+
+@needs_toolchain
+def test_detect_shows_where_a_thor_builds_and_the_toolchain_check(tmp_path):
+    thor = h100(gpu_archs="110", **THOR)
+    view = build_view(thor, tmp_path)
+    assert view.place.where == "controller" and view.check is not None and view.check.ok
+    assert view.lines()[0] == "cross toolchain: ok"
+    assert view.lines()[-1].startswith("build on (--build-on auto): controller: cross-built on the controller (nvcc 13.")
+    doc = documents.detection(thor, view.to_json())
+    validate(doc)
+    assert doc["build"]["toolchain"]["ok"] and 110 in doc["build"]["toolchain"]["sms"]
+
+
+def test_detect_shows_why_a_host_builds_on_itself(tmp_path):
+    x86 = h100(**X86)
+    view = build_view(x86, tmp_path)
+    assert view.check is None  # not consulted: an x86 host builds on itself whatever the controller has
+    assert view.lines() == ["build on (--build-on auto): host: built on the host: the host is not a Jetson"
+                            " (x86 hosts build on themselves)"]
+    validate(documents.detection(x86, view.to_json()))
+    # a JetPack 7.2 Thor with a controller that cannot build: the check says why, in text and in JSON
+    broken = toolchain.ToolchainCheck("/opt/none/bin/nvcc", None, (), "aarch64-linux-gnu-g++", None, None, False, None,
+                                      ["no nvcc at /opt/none/bin/nvcc"])
+    thor = h100(gpu_archs="110", **THOR)
+    view = BuildView(choice.choose("auto", "jetson", thor.facts.jetson.jetpack, [110], broken), broken)
+    assert "  problem: no nvcc at /opt/none/bin/nvcc" in view.lines()
+    assert view.lines()[-1] == ("build on (--build-on auto): host: built on the host: the controller's cross toolchain"
+                                " is unusable: no nvcc at /opt/none/bin/nvcc")
+    doc = documents.detection(thor, view.to_json())
+    validate(doc)
+    assert doc["build"]["toolchain"]["problems"] == ["no nvcc at /opt/none/bin/nvcc"] and not doc["build"]["toolchain"]["ok"]

@@ -1,6 +1,7 @@
 """provision.cross on this controller: the toolchain check, the private toolchain file, the
 exact commands, the aarch64 link stub, and NVIDIA's real release/10.16 plugin cross-built for
-SM 110 (tests/cross_plugin.py, cached per machine and recipe; about 5 minutes on 2 cores)."""
+SM 110 by the product's controller build (tests/cross_plugin.py: one compile per session, shared
+with tests/fleet/test_build_on.py; about 5 minutes on 2 cores)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from packaging.version import Version
 
-from cross_plugin import TREE, cross_built
+from cross_plugin import TREE, assert_one_compile, cross_built
 from fleet.test_real_trt import fatbin_archs  # the .nv_fatbin reader of the real-tree tests
 from provision.cross import build, choice, exports, toolchain
 from simfleet.upstreams import trt_debs
@@ -92,11 +93,14 @@ def test_the_link_stub_is_aarch64_with_the_soname_and_the_exports(tmp_path):
 
 @needs_toolchain
 @pytest.mark.timeout(3600)
-def test_the_real_tree_cross_builds_for_sm_110_only():
-    built = cross_built()
-    log = built.log.read_text()
-    assert "-- GPU_ARCHS defined as 110. Generating CUDA code for SM 110" in log.splitlines()
-    assert "-DCMAKE_TOOLCHAIN_FILE=" in built.commands and "-DGPU_ARCHS=110 " in built.commands
+def test_the_real_tree_cross_builds_for_sm_110_only(tmp_path_factory):
+    built = cross_built(tmp_path_factory, "tests/test_cross_build.py")
+    assert_one_compile(tmp_path_factory)  # compiled here, or cached by the fleet test: once either way
+    assert built.parts["built_on"] == "controller" and built.parts["gpu_archs"] == "110"
+    log = built.log.read_text().splitlines()
+    assert "-- GPU_ARCHS defined as 110. Generating CUDA code for SM 110" in log
+    cmake = next(line for line in log if line.startswith("$ cmake -S "))
+    assert "-DCMAKE_TOOLCHAIN_FILE=" in cmake and " -DGPU_ARCHS=110 " in cmake
     machine, soname, needed = elf(built.library)
     assert (machine, soname) == ("EM_AARCH64", f"libnvinfer_plugin.so.{TREE.major}")
     assert f"libnvinfer.so.{TREE.major}" in needed and not any(n.startswith("libcudart") for n in needed)  # static

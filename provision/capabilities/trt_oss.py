@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -174,6 +175,8 @@ class BuildPlugin(CachedBuild):
         return out[0], f"{library}.so"
 
 
+BUILD_LOG = "build.log"  # a cross build's commands and CMake's output, kept beside the cached library
+
 # Where the check is not consulted (an x86 host, an older JetPack, --build-on host)
 UNCHECKED = ToolchainCheck("", None, (), "", None, None, False, None, ["not checked"])
 
@@ -257,8 +260,10 @@ class CrossBuildPlugin(BuildPlugin):
             finally:
                 for line in log.read_text(errors="replace").splitlines() if log.exists() else ():
                     ctx.log(line)
-            name = f"{self.spec.library}.so"
-            return self.store.put(key, name, built.resolve(), self.spec.key_parts(self.commit))
+            folder = self.store.root / key  # the log first: the library's meta.json completes the entry
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(log, folder / BUILD_LOG)
+            return self.store.put(key, f"{self.spec.library}.so", built.resolve(), self.spec.key_parts(self.commit))
 
 
 def build_place(p: Planning, archs: tuple[str, ...]) -> tuple[choice.BuildPlace, ToolchainCheck]:
@@ -277,17 +282,33 @@ def build_place(p: Planning, archs: tuple[str, ...]) -> tuple[choice.BuildPlace,
     return place, check
 
 
-def detect_lines(detection: Detection, cache: Path) -> list[str]:
-    """What `detect` shows of a JetPack >= 7 host's build with `--build-on auto`: the controller's
-    toolchain check and where the build would run (nothing for other hosts: they build on themselves)."""
+@dataclass(frozen=True)
+class BuildView:
+    """Where `provision --build-on auto` would build a host's plugin, as `detect` shows it, with the
+    controller's cross toolchain check where it is consulted (a JetPack >= 7 host)."""
+
+    place: choice.BuildPlace
+    check: ToolchainCheck | None
+
+    def lines(self) -> list[str]:
+        return [*(self.check.lines() if self.check else ()),
+                f"build on (--build-on auto): {self.place.where}: {self.place.why}"]
+
+    def to_json(self) -> dict[str, Any]:
+        """detect --json's `build` (provision/schemas/detect.schema.json)."""
+        return {"where": self.place.where, "why": self.place.why,
+                "toolchain": self.check.to_json() if self.check else None}
+
+
+def build_view(detection: Detection, cache: Path) -> BuildView:
+    """Where the plugin of a detected host would be built with `--build-on auto` (the toolchain is
+    checked for a JetPack >= 7 host only: the others build on themselves whatever it holds)."""
     facts = detection.facts
     jetpack = facts.jetson.jetpack if facts.jetson else None
-    if facts.platform != "jetson" or jetpack is None or jetpack < choice.FIRST_CROSS_JETPACK:
-        return []
-    check = toolchain.check(cache)
+    consulted = facts.platform == "jetson" and jetpack is not None and jetpack >= choice.FIRST_CROSS_JETPACK
+    check = toolchain.check(cache) if consulted else None
     sms = [int(a) for a in detection.gpu_archs.archs if a.isdigit()]
-    place = choice.choose("auto", facts.platform, jetpack, sms, check)
-    return [*check.lines(), f"build on (--build-on auto): {place.where}: {place.why}"]
+    return BuildView(choice.choose("auto", facts.platform, jetpack, sms, check or UNCHECKED), check)
 
 
 def _row_of_ref(matrix: Matrix, ref: str, platform: str) -> OssRefRow | None:

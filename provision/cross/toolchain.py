@@ -35,6 +35,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 TRIPLET = "aarch64-linux-gnu"
 SYSROOT_LIB = Path("/usr") / TRIPLET / "lib"  # Debian's libc6-dev-arm64-cross
@@ -109,6 +110,12 @@ class ToolchainCheck:
 
     def supports(self, sms: list[int]) -> bool:
         return self.ok and all(sm in self.sms for sm in sms)
+
+    def to_json(self) -> dict[str, Any]:
+        """The check in ``detect --json`` (``build.toolchain``)."""
+        return {"ok": self.ok, "nvcc": self.nvcc, "nvcc_version": self.nvcc_version, "sms": list(self.sms),
+                "cxx": self.cxx, "cxx_version": self.cxx_version, "runtime": self.runtime,
+                "runtime_cached": self.runtime_cached, "rt_lib": self.rt_lib, "problems": list(self.problems)}
 
     def lines(self) -> list[str]:
         """The check as ``detect``/``--dry-run`` show it."""

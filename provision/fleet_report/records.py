@@ -103,9 +103,10 @@ def of_report(command: str, report: Any, dry_run: bool = False, engines: list | 
                   entry, detect, engines)
 
 
-def of_detection(detection: Detection, time: str | None = None) -> Record:
-    """The record of a detect run (`dsprov detect`, `report --refresh`, the Ansible detect action)."""
-    doc = documents.detection(detection)
+def of_detection(detection: Detection, time: str | None = None, build: dict[str, Any] | None = None) -> Record:
+    """The record of a detect run (`dsprov detect`, `report --refresh`, the Ansible detect action);
+    `build`: the detect document's build view, where the run showed one."""
+    doc = documents.detection(detection, build)
     return Record(detection.host, "detect", time or now(), "ok", f"matrix {doc['matrix']}", "", detect=doc)
 
 
@@ -123,8 +124,9 @@ def save_reports(command: str, reports: Iterable[Any], dry_run: bool = False, *,
 
 
 def save_detection(detection: Detection, *, inventory: Inventory | None = None,
-                   host_vars: Mapping[str, Any] | None = None, keep: int | None = None) -> None:
-    save([(of_detection(detection), keep or _keep(detection.host, inventory, host_vars))])
+                   host_vars: Mapping[str, Any] | None = None, keep: int | None = None,
+                   build: dict[str, Any] | None = None) -> None:
+    save([(of_detection(detection, build=build), keep or _keep(detection.host, inventory, host_vars))])
 
 
 def _keep(host: str, inventory: Inventory | None, host_vars: Mapping[str, Any] | None) -> int:

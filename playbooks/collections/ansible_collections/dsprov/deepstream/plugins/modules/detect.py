@@ -44,7 +44,8 @@ ansible_facts:
     dsprov:
       description:
         - The document C(dsprov detect --json) prints (C(schema_version), C(command), C(host), C(facts),
-          C(gpu_archs), C(verdicts) and the worst verdict C(matrix)); its shape is the package's
+          C(gpu_archs), C(verdicts), the worst verdict C(matrix) and C(build), where C(--build-on auto) would
+          build the plugin library and the controller's cross toolchain check); its shape is the package's
           C(provision/schemas/detect.schema.json).
       type: dict
       returned: success
