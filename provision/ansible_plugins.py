@@ -35,6 +35,10 @@ from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, ar
 from provision.runners.ansible import AnsibleRunner
 
 REPORT_KEY = "dsprov_report"
+# Loaded here, in ansible-playbook's own process: its strategy imports an action's class before it
+# forks the task's worker per host (ansible-core lib/ansible/plugins/strategy/linear.py,
+# `action_loader.get(..., class_only=True)`), so every worker has the matrix parsed already.
+Matrix.load()
 
 
 class _HostAction(ActionBase):
