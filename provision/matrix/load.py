@@ -90,7 +90,7 @@ def _message(error: ValidationError) -> str:
     return f"{name}: {error.message}" if name != "" else error.message
 
 
-def texts(root: Texts) -> dict[str, str]:
+def texts(root: Traversable) -> dict[str, str]:
     """The text of every matrix file under `root`."""
     read = {}
     for filename in FILES:
