@@ -1,68 +1,127 @@
-"""Wall time of `ansible-playbook playbooks/provision.yml` against `invoke provision` for the same
-fleet, measured side by side in one run, as ratios.
+"""The collection's no-op against Ansible's own floor and against invoke, on --hosts (default 50)
+identical hosts, interleaved in one run.
 
-Two identical fresh copies of the demo fleet (or --fleet FILE), one per tool, each with its own
-cold controller cache; per round: first provision (`--force`, so every device that can be built
-is), then a second run with nothing to change. Rounds alternate which tool goes first. Needs
-root (the simulated fleet); takes a few minutes.
+One fresh simulated fleet of x86 `t4` devices (one build key) with a cold controller cache,
+provisioned once (`invoke provision --force`); then --rounds rounds, each running, in an order that
+turns each round:
 
-    .venv/bin/python bench/ansible_vs_invoke.py [--rounds 2] [--fleet FILE]
+- invoke: `invoke provision --hosts all --forks N` (a no-op: the probe, one round trip per host);
+- ansible-playbook: `ansible-playbook -f N playbooks/provision.yml` (the same no-op);
+- ansible raw: `ansible all -f N -m raw -a PROBE`, the same probe as one command line (what Ansible
+  cannot go below for one command per host: no module, no Python on the host), with connection
+  reuse (OpenSSH's ControlPersist, Ansible's default) and without (`ControlMaster=no`).
+
+Ansible's ControlPersist masters are warmed by an untimed `ansible -m raw -a true` before each
+command that reuses them (a second run within ControlPersist's 60 s), and their CPU is counted with
+Ansible's. Each figure is the median of the rounds with its min-max; the load average (1 min) is
+read before each command. Needs root; takes a few minutes.
+
+    .venv/bin/python bench/ansible_vs_invoke.py [--hosts 50] [--rounds 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
+import datetime as dt
 import os
-import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from fleet_scale import (  # bench/fleet_scale.py (this script's folder is first on sys.path)
+    BIN,
+    ansible_playbook,
+    Probe,
+    Run,
+    checked,
+    env,
+    fleet_file,
+    invoke,
+    measured,
+    median_of,
+    probe_of,
+    ratios,
+    served_fleet,
+    spread,
+)
+from simfleet.fleet import FleetHandle
 
-from simfleet.fleet import DEFAULT_FLEET, FleetHandle  # noqa: E402
-from simfleet.mirror import served_fleet  # noqa: E402
 
-BIN = Path(sys.executable).parent
+def masters_cpu(control_dir: Path) -> float:
+    """CPU seconds of the OpenSSH ControlPersist masters under `control_dir` (daemons: no process
+    of this bench waits for them, so RUSAGE_CHILDREN does not count them)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and str(control_dir).encode() in (entry / "cmdline").read_bytes():
+                ticks += sum(int(v) for v in (entry / "stat").read_text().rsplit(")", 1)[1].split()[11:13])
+        except OSError:
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def command(tool: str, handle: FleetHandle) -> list[str]:
-    if tool == "invoke":
-        return [sys.executable, "-m", "invoke", "provision", "--hosts", "all", "--force", "--json",
-                "-i", str(handle.inventory)]
-    return [str(BIN / "ansible-playbook"), "-i", str(handle.inventory), "playbooks/provision.yml",
-            "-e", "dsprov_force=true"]
+def with_masters(control_dir: Path, run: Callable[[], Run]) -> Run:
+    """`run`, its Ansible CPU counted with that of the ControlPersist masters it used."""
+    before = masters_cpu(control_dir)
+    result = run()
+    return Run(result.seconds, result.commands, result.controller_cpu + masters_cpu(control_dir) - before,
+               result.hosts_cpu, result.load)
 
 
-def timed(tool: str, handle: FleetHandle, cache: Path) -> float:
-    """Seconds for one run; a refused host (Orin) is expected, a crash of the tool is not."""
-    env = {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": str(cache),
-           "ANSIBLE_NOCOLOR": "1"}
-    started = time.monotonic()
-    result = subprocess.run(command(tool, handle), cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-    seconds = time.monotonic() - started
-    if result.returncode not in (0, 1, 2):  # 1/2: some host refused (invoke / ansible-playbook)
-        raise SystemExit(f"{tool} failed ({result.returncode}):\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
-    return seconds
+def ansible_raw(handle: FleetHandle, cache: Path, command: str, **extra: str) -> Run:
+    """`ansible all -f N -m raw -a COMMAND`; every host must answer."""
+    argv = [str(BIN / "ansible"), "all", "-i", str(handle.inventory), "-f", str(len(handle.devices)), "-m", "raw",
+            "-a", command]
+    seconds, out, controller, hosts, load = measured(handle, lambda: checked(argv, env(handle, cache, **extra)))
+    answered = out.count("| CHANGED | rc=0 >>")
+    if answered != len(handle.devices):
+        raise SystemExit(f"ansible raw: {answered} of {len(handle.devices)} hosts answered:\n{out[-2000:]}")
+    return Run(seconds, [1] * len(handle.devices), controller, hosts, load)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--fleet", type=Path, default=DEFAULT_FLEET)
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    print(f"{'round':<6} {'run':<8} {'invoke s':>9} {'ansible s':>10} {'ansible/invoke':>15}")
-    for round_no in range(1, args.rounds + 1):
-        order = ("invoke", "ansible") if round_no % 2 else ("ansible", "invoke")
-        with tempfile.TemporaryDirectory(prefix="dsprov-bench-") as tmp, contextlib.ExitStack() as stack:
-            handles = {tool: stack.enter_context(served_fleet(args.fleet, Path(tmp) / tool)) for tool in order}
-            for run in ("first", "again"):
-                seconds = {tool: timed(tool, handles[tool], Path(tmp) / f"cache-{tool}") for tool in order}
-                print(f"{round_no:<6} {run:<8} {seconds['invoke']:>9.1f} {seconds['ansible']:>10.1f}"
-                      f" {seconds['ansible'] / seconds['invoke']:>15.2f}", flush=True)
+    n = args.hosts
+    with tempfile.TemporaryDirectory(prefix="dsprov-ansible-") as tmp:
+        folder = Path(tmp)
+        control = folder / "cp"  # Ansible's ControlPath folder for this bench alone
+        reuse = {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(control)}
+        no_reuse = {**reuse, "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=no"}  # Ansible's default, less the reuse
+        with served_fleet(fleet_file(folder, "ansible-noop", "t4", n), folder / "run") as handle:
+            cache = folder / "cache"
+            invoke(handle, cache, "--force")
+            probe: Probe = probe_of(handle, cache)
+
+            def warm_then(run: Callable[[], Run]) -> Callable[[], Run]:
+                def measured_warm() -> Run:
+                    ansible_raw(handle, cache, "true", **reuse)  # the masters up (untimed)
+                    return with_masters(control, run)
+                return measured_warm
+
+            tools: dict[str, Callable[[], Run]] = {
+                "invoke": lambda: invoke(handle, cache),
+                "ansible-playbook": warm_then(lambda: ansible_playbook(handle, cache, **reuse)),
+                "ansible raw, reuse": warm_then(lambda: ansible_raw(handle, cache, probe.inline, **reuse)),
+                "ansible raw, no reuse": lambda: ansible_raw(handle, cache, probe.inline, **no_reuse),
+            }
+            runs: dict[str, list[Run]] = {name: [] for name in tools}
+            names = list(tools)
+            for round_no in range(args.rounds):
+                for name in names[round_no % len(names):] + names[:round_no % len(names)]:
+                    runs[name].append(tools[name]())
+                print(f"round {round_no + 1} of {args.rounds} done", file=sys.stderr, flush=True)
+    loads = [r.load for rs in runs.values() for r in rs]
+    print(f"{dt.date.today()}, {os.cpu_count()} cores, {n} x86 `t4` hosts, the no-op (one probe per host), medians of"
+          f" {args.rounds} rounds (min-max); load average (1 min) {min(loads):.1f}-{max(loads):.1f} during the run")
+    print("| run | wall | ansible-playbook / it | CPU tool + hosts |")
+    print("| --- | --- | --- | --- |")
+    for name, rs in runs.items():
+        print(f"| {name} | {spread([r.seconds for r in rs])} | {ratios(runs['ansible-playbook'], rs)}"
+              f" | {median_of(rs, 'controller_cpu'):.1f} + {median_of(rs, 'hosts_cpu'):.1f} s |")
 
 
 if __name__ == "__main__":

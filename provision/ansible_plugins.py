@@ -14,6 +14,7 @@ from provision.library_warnings import silence_library_warnings
 
 silence_library_warnings()  # before the imports below bring in paramiko and cryptography
 
+import contextlib
 import io
 from typing import Any
 
@@ -36,6 +37,12 @@ from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, ar
 from provision.runners.ansible import AnsibleRunner
 
 REPORT_KEY = "dsprov_report"
+# Loaded here, in ansible-playbook's own process: its strategy imports an action's class before it
+# forks the task's worker per host (ansible-core lib/ansible/plugins/strategy/linear.py,
+# `action_loader.get(..., class_only=True)`), so every worker has the matrix parsed already. A
+# matrix that does not load fails each task instead, with its one line (the actions load it again).
+with contextlib.suppress(ProvisionError):
+    Matrix.load()
 
 
 class _HostAction(ActionBase):

@@ -17,7 +17,7 @@ from provision.provisioner import provision_hosts
 from simfleet.fleet import DEFAULT_FLEET, FleetHandle, default_runtime_dir
 from simfleet.fleet import fleet_down as stop
 from simfleet.fleet import fleet_up as start
-from simfleet.mirror import start_mirror, stop_mirror, wants_bundle
+from simfleet.mirror import start_mirror, wants_bundle
 
 
 def _start_fleet(fleet_file: str | None) -> tuple[FleetHandle, str]:
@@ -41,7 +41,6 @@ def fleet_up(fleet_file: str | None = None) -> int:
 def fleet_down(name: str) -> int:
     """Stop a simulated fleet and its mirror; nothing is left running or mounted."""
     runtime = Path(name) if Path(name).is_absolute() else default_runtime_dir(name)
-    stop_mirror(runtime)
     stop(runtime)
     console.print(f"fleet {name!r} stopped")
     return 0

@@ -26,6 +26,7 @@ from simfleet.layers import LayerRecipe, build_layer
 from simfleet.profiles import load_profile
 
 DEFAULT_FLEET = Path(__file__).parent / "fleets" / "demo.yml"
+MIRROR_PID_FILE = "mirror.pid"  # the fleet's mirror server (simfleet/mirror.py), stopped with the fleet
 FAMILIES = ("nano", "tx2", "xavier", "orin", "thor", "x86")
 SSH_OPTIONS = "-o StrictHostKeyChecking=yes -o UserKnownHostsFile={known_hosts} -o LogLevel=ERROR"
 # For the devices behind a jump device: ssh(1) gives a -J hop none of its -o options, only -F's file.
@@ -210,13 +211,25 @@ def _mounts_under(path: Path) -> list[str]:
         return [line.split()[1] for line in f if line.split()[1].startswith(prefix)]
 
 
+def _mirror(runtime_dir: Path) -> list[int]:
+    """The PID of the fleet's mirror server, if it still runs: the one its pid file names, when that
+    process serves a folder of this runtime dir (a PID the system reused for another is left alone)."""
+    try:
+        pid = int((runtime_dir / MIRROR_PID_FILE).read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return []
+    return [pid] if any(arg.startswith(f"{runtime_dir}/".encode()) for arg in cmdline) else []
+
+
 def fleet_down(name_or_runtime_dir: str | Path) -> None:
-    """Stop a fleet given its name or runtime dir: kill its processes (which takes its mounts
-    and namespaces with them), unmount anything left on the host, remove the runtime dir."""
+    """Stop a fleet given its name or runtime dir: kill its processes and its mirror server (which
+    takes its mounts and namespaces with them), unmount anything left on the host, remove the
+    runtime dir."""
     target = Path(name_or_runtime_dir)
     runtime_dir = (target if target.is_absolute() or target.exists()
                    else default_runtime_dir(str(name_or_runtime_dir))).resolve()
-    kill_all(processes_of(runtime_dir))
+    kill_all(processes_of(runtime_dir) + _mirror(runtime_dir))
     for point in sorted(_mounts_under(runtime_dir), key=len, reverse=True):
         subprocess.run(["umount", "-l", point], check=False)
     if processes_of(runtime_dir) or _mounts_under(runtime_dir):

@@ -18,8 +18,6 @@ repository: one bare repository holding the branches of every bundle found
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,13 +28,10 @@ from pathlib import Path
 import yaml
 
 from provision.errors import ProvisionError
-from simfleet.fleet import FleetHandle, _free_port, fleet_down, fleet_up
+from simfleet.fleet import MIRROR_PID_FILE, FleetHandle, _free_port, fleet_down, fleet_up
 from simfleet.roots import CACHE_DIR
 from simfleet.upstreams import build_upstreams, cuda_repo, l4t_repo, trt_debs
 from simfleet.upstreams.trt_oss import git
-
-PID_FILE = "mirror.pid"
-
 
 def wants_bundle(fleet_file: Path) -> bool:
     """Whether the fleet file asks for the real TensorRT tree (`trt_oss: bundle`)."""
@@ -79,7 +74,8 @@ def _with_cuda_repo(root: Path, runtime_dir: Path,
 
 
 def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
-    """Serve the upstreams from a detached HTTP server (it outlives `invoke fleet.up`); its URL.
+    """Serve the upstreams from a detached HTTP server (it outlives `invoke fleet.up`; `fleet_down`
+    stops it with the fleet); its URL.
     `real_trt_oss` serves the real TensorRT bundle as NVIDIA/TensorRT.git."""
     ups = build_upstreams()
     port = _free_port()
@@ -90,7 +86,7 @@ def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1", "--directory", str(served_root)],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
-    (handle.runtime_dir / PID_FILE).write_text(str(proc.pid))
+    (handle.runtime_dir / MIRROR_PID_FILE).write_text(str(proc.pid))
     base = f"http://127.0.0.1:{port}"
     for _ in range(100):
         try:
@@ -127,18 +123,6 @@ def start_mirror(handle: FleetHandle, real_trt_oss: bool = False) -> str:
     return base
 
 
-def stop_mirror(runtime_dir: Path) -> None:
-    """Stop the mirror server of a fleet, if one runs."""
-    pid_file = Path(runtime_dir) / PID_FILE
-    if not pid_file.exists():
-        return
-    try:
-        os.kill(int(pid_file.read_text()), signal.SIGTERM)
-    except (ProcessLookupError, ValueError):
-        pass
-    pid_file.unlink()
-
-
 @contextlib.contextmanager
 def served_fleet(fleet_file: Path, runtime_dir: Path) -> Iterator[FleetHandle]:
     """A fleet with its mirror for the length of a `with`: always stopped and cleaned up after,
@@ -148,5 +132,4 @@ def served_fleet(fleet_file: Path, runtime_dir: Path) -> Iterator[FleetHandle]:
         start_mirror(handle, wants_bundle(fleet_file))
         yield handle
     finally:
-        stop_mirror(runtime_dir)
         fleet_down(runtime_dir)

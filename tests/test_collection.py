@@ -69,3 +69,22 @@ def test_the_playbooks_use_the_collection_by_its_full_name():
     in_repo = COLLECTION.parents[3]
     for playbook in sorted(in_repo.glob("*.yml")):
         assert yaml.safe_load(playbook.read_text())[0]["ansible.builtin.import_playbook"] == f"dsprov.deepstream.{playbook.stem}"
+
+
+def test_ansibles_forked_workers_find_the_matrix_parsed():
+    """ansible-playbook imports an action's class before it forks the task's worker per host: the
+    matrix is parsed then, once, and a worker (a fork) parses nothing."""
+    code = """
+import os
+from provision import ansible_plugins  # what the strategy's action_loader.get(class_only=True) imports
+from provision.matrix import Matrix, load
+parsed = []
+load.read = lambda texts, read=load.read: parsed.append(1) or read(texts)
+pid = os.fork()
+if pid == 0:
+    Matrix.load()
+    os._exit(len(parsed))
+print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert result.stdout.strip() == "0", result.stderr

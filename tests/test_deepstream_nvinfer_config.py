@@ -85,3 +85,23 @@ def test_inline_comment_and_bad_values():
 
 def test_engine_name_follows_deepstream():
     assert engine_name("/m/model.onnx", 4, 0, "fp16") == "model.onnx_b4_gpu0_fp16.engine"
+
+
+def test_a_config_text_is_parsed_once(monkeypatch):
+    """The hosts of a fleet share their sample configs and one engine check reads each several
+    times: configparser parses each text once; a text that is no key file names its own path."""
+    import configparser
+
+    from provision.deepstream import key_files
+    from provision.deepstream.nvinfer_config import key_file
+
+    monkeypatch.setattr(key_files, "_PARSED", {})
+    reads = []
+    monkeypatch.setattr(configparser.ConfigParser, "read_string",
+                        lambda self, *a, real=configparser.ConfigParser.read_string, **k: reads.append(1) or real(self, *a, **k))
+    text = "[property]\nonnx-file=once.onnx # a comment\n"
+    assert key_file("/a/config.txt", text)["property"]["onnx-file"] == "once.onnx"
+    assert key_file("/b/config.txt", text) is key_file("/a/config.txt", text) and len(reads) == 1
+    for path in ("/c/bad.txt", "/d/bad.txt"):
+        with pytest.raises(ConfigError, match=f"^{path}: not a key file: "):
+            key_file(path, "no group\n")

@@ -93,3 +93,26 @@ def test_known_hosts_over_its_limit_is_one_line(tmp_path, monkeypatch):
     policy = host_key_policy({"ansible_ssh_common_args": f"-o UserKnownHostsFile={known}"})
     with pytest.raises(ProvisionError, match=r"^known_hosts file .* is larger than 100 bytes: refused$"):
         apply_policy(paramiko.SSHClient(), "nano01", policy)
+
+
+def test_a_run_reads_the_known_hosts_once_and_gives_each_client_its_hosts_keys(tmp_path):
+    """The hosts of a run share one read of the files while they do not change; a client gets the
+    keys of the name paramiko looks up (plain or hashed), not the whole file."""
+    from paramiko.hostkeys import HostKeyEntry, HostKeys
+
+    from provision.runners.host_keys import read_known_hosts
+
+    keys = {name: paramiko.ECDSAKey.generate() for name in ("[a]:2201", "[b]:2202", "c")}
+    known = tmp_path / "known_hosts"
+    known.write_text("".join(HostKeyEntry([name], key).to_line() for name, key in keys.items())
+                     + HostKeyEntry([HostKeys.hash_host("d")], keys["c"]).to_line())
+    policy = host_key_policy({"ansible_ssh_common_args": f"-o UserKnownHostsFile={known} -o GlobalKnownHostsFile=none"})
+    assert read_known_hosts(policy.files) is read_known_hosts(policy.files)
+    for name, wanted in (("[a]:2201", {"[a]:2201"}), ("d", {"d"}), ("e", set())):
+        client = paramiko.SSHClient()
+        apply_policy(client, "h", policy, name)
+        got = {n for n in ("[a]:2201", "[b]:2202", "c", "d", "e") if client.get_host_keys().lookup(n)}
+        assert got == wanted, name
+    first = read_known_hosts(policy.files)
+    known.write_text(known.read_text() + HostKeyEntry(["e"], keys["c"]).to_line())
+    assert read_known_hosts(policy.files) is not first and len(read_known_hosts(policy.files).entries) == 5

@@ -420,6 +420,21 @@ def test_load_from_a_copy(data):
     assert Matrix.load(data).jetpack(V("4.6.1")) is not None
 
 
+def test_the_same_files_are_parsed_once_per_process(data, monkeypatch):
+    """Matrix.load keeps what it parsed by the files' SHA-256: a second load of the same files (any
+    folder) parses nothing, a changed file is parsed again."""
+    from provision.matrix import load
+
+    parsed = []
+    monkeypatch.setattr(load, "read", lambda texts, read=load.read: parsed.append(1) or read(texts))
+    (data / "l4t.yml").write_text((data / "l4t.yml").read_text() + "# a change\n")
+    first = Matrix.load(data)
+    assert Matrix.load(data) is first and len(parsed) == 1
+    edit(data / "l4t.yml", "# a change", "# another change")
+    assert Matrix.load(data) is not first and len(parsed) == 2
+    assert Matrix.load() is Matrix.load()
+
+
 def test_matrix_error_is_a_provision_error():
     assert issubclass(MatrixError, ProvisionError)
 

@@ -6,10 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
-from elftools.common.exceptions import ELFError
-from elftools.elf.dynamic import DynamicSection
-from elftools.elf.elffile import ELFFile
-
 from provision.core.step import StepContext, q, readlink_command
 from provision.facts.parsers import PluginFiles, Sections, parse_plugin_files
 from provision.state import SAVED_DIR, ObjectRecord, StateRecord
@@ -76,6 +72,10 @@ class PluginPaths:
 
 def soname(library: Path) -> str | None:
     """The DT_SONAME of a shared library on the controller (None if it has none or is no ELF)."""
+    from elftools.common.exceptions import ELFError  # here: only a run that copies a library reads one
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+
     try:
         with library.open("rb") as handle:
             for section in ELFFile(handle).iter_sections():

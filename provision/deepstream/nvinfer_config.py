@@ -13,6 +13,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from provision.deepstream import key_files
 from provision.errors import ProvisionError
 
 PRECISIONS = {0: "fp32", 1: "int8", 2: "fp16"}
@@ -65,14 +66,12 @@ def resolve(folder: str, value: str) -> str:
 
 
 def key_file(path: str, text: str) -> configparser.ConfigParser:
-    """A DeepStream config (GLib key file) read with configparser: `=` only, `#` comments."""
-    parser = configparser.ConfigParser(interpolation=None, strict=False, inline_comment_prefixes=("#",),
-                                       delimiters=("=",))
+    """A DeepStream config (GLib key file) read with configparser: `=` only, `#` comments; parsed
+    once per text (provision/deepstream/key_files.py), so read it, do not change it."""
     try:
-        parser.read_string(text, source=path)
+        return key_files.parsed(path, text)
     except configparser.Error as exc:
         raise ConfigError(f"{path}: not a key file: {str(exc).splitlines()[0]}") from exc
-    return parser
 
 
 def _properties(path: str, text: str) -> configparser.SectionProxy:

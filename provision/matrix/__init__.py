@@ -74,6 +74,9 @@ __all__ = [
 ]
 
 
+_LOADED: dict[str, Matrix] = {}  # Matrix.load's, by the files' digest
+
+
 def _prefix(row: Version, installed: Version) -> bool:
     """The row's version is the installed one's prefix ("10.13" and "10.13.3" for 10.13.3.9)."""
     return installed.release[: len(row.release)] == row.release
@@ -99,8 +102,14 @@ class Matrix:
     @classmethod
     def load(cls, root: Path | None = None) -> Matrix:
         """Load and validate every file under `root` (default: the installed package data
-        `provision.matrix.data`, which is the repository's matrix/ folder)."""
-        return cls(**_load.read(Path(root) if root is not None else files(__name__ + ".data")))
+        `provision.matrix.data`, which is the repository's matrix/ folder). Parsed once per process
+        for the same files: a matrix is kept by its files' SHA-256 (the rows are immutable)."""
+        texts = _load.texts(Path(root) if root is not None else files(__name__ + ".data"))
+        key = _load.digest(texts)
+        matrix = _LOADED.get(key)
+        if matrix is None:
+            matrix = _LOADED[key] = cls(**_load.read(texts))
+        return matrix
 
     # -- lookups --------------------------------------------------------------------------
 

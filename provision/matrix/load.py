@@ -3,6 +3,7 @@ then across rows; every error is one line that names the file, the row and the f
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from importlib.resources.abc import Traversable
 from typing import Any
@@ -39,6 +40,8 @@ from provision.matrix.rows import (
 from provision.matrix.schema import DEFS, FILES
 
 _FORMATS = FormatChecker(formats=())
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML was built with it
+Texts = Mapping[str, str]  # each matrix file's name and text
 
 
 @_FORMATS.checks("version", raises=InvalidVersion)
@@ -87,12 +90,30 @@ def _message(error: ValidationError) -> str:
     return f"{name}: {error.message}" if name != "" else error.message
 
 
-def _document(root: Traversable, filename: str) -> dict[str, Any]:
+def texts(root: Traversable) -> dict[str, str]:
+    """The text of every matrix file under `root`."""
+    read = {}
+    for filename in FILES:
+        try:
+            read[filename] = (root / filename).read_text(encoding="utf-8")
+        except OSError as e:
+            raise MatrixError(f"{filename}: cannot read: {e.strerror or e}") from None
+    return read
+
+
+def digest(files: Texts) -> str:
+    """The SHA-256 of the matrix files' names and texts: what a loaded matrix is cached by."""
+    sha = hashlib.sha256()
+    for filename in sorted(files):
+        sha.update(b"%d:%s\0%d:" % (len(filename), filename.encode(), len(files[filename].encode())))
+        sha.update(files[filename].encode())
+    return sha.hexdigest()
+
+
+def _document(root: Texts, filename: str) -> dict[str, Any]:
     """One file, checked against its schema."""
     try:
-        document = _without_nulls(yaml.safe_load((root / filename).read_text(encoding="utf-8")))
-    except OSError as e:
-        raise MatrixError(f"{filename}: cannot read: {e.strerror or e}") from None
+        document = _without_nulls(yaml.load(root[filename], Loader=_LOADER))
     except yaml.YAMLError as e:
         raise MatrixError(f"{filename}: not valid YAML: {e}") from None
     validator = Draft202012Validator({"$defs": DEFS} | FILES[filename], format_checker=_FORMATS)
@@ -128,7 +149,7 @@ def _unique(rows: Sequence[Any], key: Callable[[Any], Any], filename: str, what:
         seen.add(k)
 
 
-def _load_l4t(root: Traversable) -> tuple[L4tRow, ...]:
+def _load_l4t(root: Texts) -> tuple[L4tRow, ...]:
     rows = [L4tRow(Version(r["l4t"]), Version(r["jetpack"]), r.get("preview", False), r["source"], r.get("caveat"),
                    r.get("secondary"), _disputed(r))
             for r in _document(root, "l4t.yml")["l4t"]]
@@ -136,7 +157,7 @@ def _load_l4t(root: Traversable) -> tuple[L4tRow, ...]:
     return tuple(rows)
 
 
-def _load_jetpack(root: Traversable) -> tuple[JetPackRow, ...]:
+def _load_jetpack(root: Texts) -> tuple[JetPackRow, ...]:
     rows = [
         JetPackRow(
             version=Version(r["version"]), cuda=Version(r["cuda"]), cudnn=Version(r["cudnn"]),
@@ -173,7 +194,7 @@ def _deepstream_row(r: Mapping[str, Any]) -> DeepStreamRow:
     )
 
 
-def _load_deepstream(root: Traversable) -> tuple[DeepStreamRow, ...]:
+def _load_deepstream(root: Texts) -> tuple[DeepStreamRow, ...]:
     rows = [_deepstream_row(r) for r in _document(root, "deepstream.yml")["deepstream"]]
     _unique(rows, lambda x: x.version, "deepstream.yml", "DeepStream")
     return tuple(rows)
@@ -199,7 +220,7 @@ def _check_ref(row: OssRefRow, rule_names: set[str]) -> str | None:
     return None
 
 
-def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...], tuple[PluginRow, ...]]:
+def _load_oss(root: Texts) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefRow, ...], tuple[PluginRow, ...]]:
     filename = "tensorrt_oss.yml"
     document = _document(root, filename)
     rules = [
@@ -253,7 +274,7 @@ def _load_oss(root: Traversable) -> tuple[tuple[GpuArchRule, ...], tuple[OssRefR
     return tuple(rules), tuple(refs), tuple(plugins)
 
 
-def _load_prebuilt(root: Traversable) -> PrebuiltInfo:
+def _load_prebuilt(root: Texts) -> PrebuiltInfo:
     filename = "prebuilt_plugins.yml"
     document = _document(root, filename)
     libraries = []
@@ -268,7 +289,7 @@ def _load_prebuilt(root: Traversable) -> PrebuiltInfo:
     return PrebuiltInfo(document["repo"], document["commit"], tuple(libraries), **_sourced(document))
 
 
-def _load_devices(root: Traversable) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]]:
+def _load_devices(root: Texts) -> tuple[tuple[DeviceRow, ...], tuple[GpuRow, ...]]:
     document = _document(root, "devices.yml")
     devices = [DeviceRow(r["family"], r["name"], tuple(r["soc"]), tuple(r["model_substrings"]),
                          r["compute_capability"], **_sourced(r)) for r in document["jetson"]]
@@ -278,7 +299,7 @@ def _load_devices(root: Traversable) -> tuple[tuple[DeviceRow, ...], tuple[GpuRo
     return tuple(devices), tuple(gpus)
 
 
-def _load_precisions(root: Traversable) -> tuple[PrecisionRow, ...]:
+def _load_precisions(root: Texts) -> tuple[PrecisionRow, ...]:
     rows = [PrecisionRow(r["name"], r.get("always", False), frozenset(r.get("capabilities", ())),
                          _version(r.get("from")), **_sourced(r))
             for r in _document(root, "precision.yml")["precisions"]]
@@ -290,7 +311,7 @@ def _archive(r: Mapping[str, Any], arch: str) -> CmakeArchive:
     return CmakeArchive(arch, Version(r["version"]), r["url"], r["sha256"], r.get("size"))
 
 
-def _load_cmake(root: Traversable) -> CmakeInfo:
+def _load_cmake(root: Texts) -> CmakeInfo:
     document = _document(root, "cmake.yml")
     archives = [_archive(r, r["arch"]) for r in document["archives"]]
     sources = [_archive(r, "source") for r in document["source_archives"]]
@@ -299,8 +320,8 @@ def _load_cmake(root: Traversable) -> CmakeInfo:
     return CmakeInfo(Version(oss["minimum"]), tuple(archives), oss["source"], tuple(sources), oss.get("secondary"))
 
 
-def read(root: Traversable) -> dict[str, Any]:
-    """Every table under `root`, as the keyword arguments of Matrix."""
+def read(root: Texts) -> dict[str, Any]:
+    """Every table of the matrix files `root` (texts()), as the keyword arguments of Matrix."""
     rules, refs, plugins = _load_oss(root)
     devices, gpus = _load_devices(root)
     return {

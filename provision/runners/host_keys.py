@@ -19,6 +19,7 @@ import binascii
 import fnmatch
 import os
 import shlex
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,13 +172,16 @@ class KnownHosts:
     def revocation(self, hostname: str, key: paramiko.PKey) -> Revoked | None:
         return next((r for r in self.revoked if r.matches(hostname, key)), None)
 
-    def copy_to(self, client_keys: HostKeys) -> None:
-        """Copy the keys into a client's, leaving out every revoked key (so paramiko asks the policy)."""
+    def copy_to(self, client_keys: HostKeys, only: str | None = None) -> None:
+        """Copy the keys into a client's, leaving out every revoked key (so paramiko asks the policy);
+        `only`: those of the one name paramiko will look up (`host`, or `[host]:port`), as its
+        lookup matches it (the name itself, or a hashed `|1|` name of it)."""
         blobs = {r.key.asbytes() for r in self.revoked}
         for entry in self.entries:
             if entry.key.asbytes() not in blobs:
                 for name in entry.hostnames:
-                    client_keys.add(name, entry.key.get_name(), entry.key)
+                    if only is None or name == only or (name.startswith("|1|") and HostKeys.hash_host(only, name) == name):
+                        client_keys.add(name, entry.key.get_name(), entry.key)
 
 
 def _entry(line: str, number: int) -> HostKeyEntry | None:
@@ -193,21 +197,39 @@ def _entry(line: str, number: int) -> HostKeyEntry | None:
     return entry
 
 
+_READ: dict[tuple, KnownHosts] = {}  # read_known_hosts's, by the files' identity and change times
+_READ_LOCK = threading.Lock()
+
+
 def read_known_hosts(paths: tuple[Path, ...]) -> KnownHosts:
-    known = KnownHosts()
+    """The files' keys, read once while none of them changes (a run's hosts share them)."""
+    stats = []
     for path in paths:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
         if path.is_file():
-            known.read(path)
-    return known
+            stats.append((path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    key = tuple(stats)
+    with _READ_LOCK:
+        if key not in _READ:
+            known = KnownHosts()
+            for path, *_ in stats:
+                known.read(path)
+            _READ.clear()  # only the newest read is kept
+            _READ[key] = known
+        return _READ[key]
 
 
-def apply_policy(client: paramiko.SSHClient, host: str, policy: HostKeyPolicy) -> None:
-    """Load the known keys into a paramiko client and set what happens for an unknown host."""
+def apply_policy(client: paramiko.SSHClient, host: str, policy: HostKeyPolicy, name: str | None = None) -> None:
+    """Load the known keys into a paramiko client (those of `name` alone where given: the name
+    paramiko looks up, `host` or `[host]:port`) and set what happens for an unknown host."""
     if not policy.check:
         client.set_missing_host_key_policy(paramiko.MissingHostKeyPolicy())  # Ansible: checking is off
         return
     known = read_known_hosts(policy.files)
-    known.copy_to(client.get_host_keys())  # (only paramiko's AutoAddPolicy would ever save them)
+    known.copy_to(client.get_host_keys(), name)  # (only paramiko's AutoAddPolicy would ever save them)
     client.set_missing_host_key_policy(KnownHostsPolicy(host, policy, known))
 
 

@@ -318,7 +318,9 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
     )
     connection.name, connection.jump, connection.where = spec.name, server is not target, str(server)
     connection.policy = host_key_policy(spec.vars, server.options)
-    apply_policy(connection.client, connection.label, connection.policy)
+    # the name paramiko looks the server's key up by (SSHClient.connect: `[host]:port` off port 22)
+    lookup = server.host if server.port in (None, 22) else f"[{server.host}]:{server.port}"
+    apply_policy(connection.client, connection.label, connection.policy, lookup)
     return connection
 
 

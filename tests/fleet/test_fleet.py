@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +134,34 @@ def test_fleet_down_cleans_up_after_a_crashed_run(tmp_path, needs_root):
     assert processes_of(runtime)
     fleet_down(runtime)
     assert not processes_of(runtime) and not runtime.exists()
+
+
+def test_fleet_up_again_stops_the_running_fleets_mirror(tmp_path, needs_root):
+    """`invoke fleet.up` on a fleet that runs stops it first, its mirror's HTTP server included
+    (its pid file went with the runtime dir, leaking the server)."""
+    from simfleet.mirror import start_mirror
+
+    fleet_file = tmp_path / "one.yml"
+    fleet_file.write_text("name: again\ndevices:\n  - {name: t4-01, profile: t4}\n")
+    runtime = tmp_path / "run"
+    mirrors = []
+    try:
+        for _ in range(2):
+            start_mirror(fleet_up(fleet_file, runtime))
+            mirrors.append(int((runtime / "mirror.pid").read_text()))
+        assert not _running(mirrors[0]) and _running(mirrors[1])
+        fleet_down(runtime)
+        assert not _running(mirrors[1]) and not runtime.exists()
+    finally:
+        fleet_down(runtime)
+        for pid in mirrors:  # leaked before the fix
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _running(pid: int) -> bool:
+    """Whether the process runs (a zombie does not)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
