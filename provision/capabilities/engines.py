@@ -65,7 +65,12 @@ SHA_CACHE = f"{STATE_DIR}/sha256"
 # the files those configs name (so that a check needs no second round trip): STAT_FILE's line for
 # each model, calibration file and model-engine-file, and for every `*.engine` in their folders,
 # each folder listed in an `engines<TAB>folder` line (an engine there that has no line does not exist).
-FIND_SCRIPT = f"SHA_CACHE={q(SHA_CACHE)}\n" + files("provision.capabilities").joinpath("engine_search.sh").read_text()
+def search_script(sha_cache: str = SHA_CACHE) -> str:
+    """engine_search.sh reading root's SHA-256 cache at `sha_cache`."""
+    return f"SHA_CACHE={q(sha_cache)}\n" + files("provision.capabilities").joinpath("engine_search.sh").read_text()
+
+
+FIND_SCRIPT = search_script()
 
 # `file<TAB>path<TAB>exists (1|0)<TAB>sha256 (models)<TAB>the engine's record on one line (engines)`
 STAT_FILE = r"""
