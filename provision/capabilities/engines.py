@@ -265,6 +265,7 @@ class RebuildEngines(Step):
     env: BuildEnv | None = None
     states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
     progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
+    bound: tuple[str, ...] = ()  # search_bound's item
     name = "engines"
 
     def results(self) -> dict[str, Any]:
@@ -361,7 +362,7 @@ class RebuildEngines(Step):
 
     def search_items(self) -> tuple[str, ...]:
         """FIND_SCRIPT's arguments after the plugin link (the probe runs the same search)."""
-        return (*(f"f:{c}" for c in self.configs), *(f"r:{r}" for r in self.roots))
+        return (*self.bound, *(f"f:{c}" for c in self.configs), *(f"r:{r}" for r in self.roots))
 
     def _gie_engines(self, ctx: StepContext, apps: list[Engine], found: dict[str, Engine]) -> list[Engine]:
         """One engine per enabled GIE of each app config (targets set to the effective nvinfer
@@ -583,13 +584,18 @@ def _refuse_conflicts(gies: list[Engine]) -> None:
                              + "): set model-engine-file in each app config's group")
 
 
+def search_bound(settings: Settings) -> tuple[str, ...]:
+    """The search's `n:MAX` item where dsprov_engine_search_max_files is set (else engine_search.sh's default)."""
+    return (f"n:{settings.engine_search_max_files}",) if settings.engine_search_max_files else ()
+
+
 def engine_roots(settings: Settings) -> tuple[str, ...]:
     """`dsprov_engine_roots`, else the defaults."""
     return tuple(str(v) for v in settings.engine_roots) if settings.engine_roots else DEFAULT_ROOTS
 
 
 def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots: tuple[str, ...] = DEFAULT_ROOTS,
-                         progress: Callable[[str], None] | None = None) -> RebuildEngines:
+                         progress: Callable[[str], None] | None = None, bound: tuple[str, ...] = ()) -> RebuildEngines:
     """The engines step for a detected host (`detection`: provision.detect.Detection)."""
     f = detection.facts
     if f.tensorrt is None or f.lib_dir is None:
@@ -604,6 +610,7 @@ def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots
         supported={i: matrix.precisions(cap) for i, cap in caps.items()},
         plugin_link=f"{f.lib_dir}/libnvinfer_plugin.so.{f.tensorrt.major}",
         progress=progress,
+        bound=bound,
     )
 
 
@@ -621,7 +628,8 @@ def plan(p: Planning) -> None:
         return
     configs = tuple(s.setup.config for s in p.plan.steps if isinstance(s, WriteModelConfig))
     if configs or p.options.engine_roots:
-        p.plan.add(WHY, rebuild_engines_step(p.detection, p.matrix, configs, p.options.engine_roots))
+        p.plan.add(WHY, rebuild_engines_step(p.detection, p.matrix, configs, p.options.engine_roots,
+                                             bound=search_bound(p.options.settings)))
 
 
 CAPABILITY = Capability("engines", plan=plan, probe=PROBE, observe=lambda sections: sections["nvinfer_configs"])
