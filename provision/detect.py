@@ -24,13 +24,13 @@ from provision.runners import Runner
 from provision.state import SAVED_DIR, STATE_FILE, State
 
 # deviceQuery compiled and run once per boot, driver, CUDA toolkit and source: its output is kept in
-# the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/device_query under a key made of the boot id,
+# the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/probe/device_query under a key made of the boot id,
 # the driver's version (/proc/driver/nvidia/version, /sys/module/nvidia/version, L4T's release line,
 # nvidia-smi's answer), `nvcc --version` and the source's SHA-256; a failed compile is not kept.
 DEVICE_QUERY = """\
 section device_query
 if has nvcc; then
-    dq_cache=${{XDG_CACHE_HOME:-${{HOME:-/nonexistent}}/.cache}}/dsprov
+    dq_cache=${{XDG_CACHE_HOME:-${{HOME:-/nonexistent}}/.cache}}/dsprov/probe
     dq_key=$({{ for f in /proc/sys/kernel/random/boot_id /proc/driver/nvidia/version /sys/module/nvidia/version \\
                         /etc/nv_tegra_release; do [ -r "$f" ] && IFS= read -r l < "$f" && printf '%s\\n' "$l"; done
                printf '%s\\n' "$out" "$nvcc_out" {digest}; }} | cksum)

@@ -115,7 +115,7 @@ def test_devicequery_compiled_once_per_boot_and_driver(tmp_path):
     first, compiles = probe()
     assert compiles == 1 and ("Device 0:" in first or "cudaGetDeviceCount returned" in first), first
     assert probe() == (first, 1)  # the same boot and driver: the kept output, nothing compiled
-    assert (home / ".cache/dsprov/device_query").read_text().rstrip("\n") == first.rstrip("\n")
+    assert (home / ".cache/dsprov/probe/device_query").read_text().rstrip("\n") == first.rstrip("\n")
     boot.write_text("5d2f3c1a-7b8e-4f60-a1c2-3e4d5f6a7b8c\n")  # a reboot
     assert probe()[1] == 2
     assert probe()[1] == 2

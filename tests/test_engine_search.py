@@ -109,7 +109,7 @@ def test_configs_found_through_config_file_and_a_rerun_reads_nothing_again(host)
 
     assert host.search(f"r:{d}/root") == first
     assert host.calls() == []  # nothing hashed or encoded again: the caches answered
-    cache = (d / "home/.cache/dsprov")
+    cache = d / "home/.cache/dsprov/probe"
     assert oct(cache.stat().st_mode & 0o777) == "0o700"
     assert f"{d}/root/app/labels.txt\tn" in (cache / "configs").read_text()  # a verdict kept: not a config
 
@@ -157,6 +157,6 @@ def test_root_cache_answers_first_and_keeps_only_world_readable_files(host, tmp_
     assert [c for c in host.calls() if c[0] == "sha256sum"] == []  # root's cache answered
     assert _file_states(out)[0][model].sha256 == shas[model]
     # a user's own cache cannot override root's entry for the same file
-    user = d / "home/.cache/dsprov/sha256"
+    user = d / "home/.cache/dsprov/probe/sha256"
     user.write_text(entries.replace(shas[model], "0" * 64))
     assert _file_states(host.search(f"r:{d}/root", sha_cache=root_cache))[0][model].sha256 == shas[model]

@@ -14,10 +14,10 @@
 # an engine only where a cache has it), and `plugin<TAB>sha256` of the library PLUGIN_LINK names.
 #
 # A rerun reads only what changed. The verdict on each *.txt (and a config's bytes and references)
-# is kept in the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/configs under the file's (inode,
+# is kept in the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/probe/configs under the file's (inode,
 # size, mtime, ctime, path); SHA-256s come, under the same key, from root's $SHA_CACHE (written only
 # by the steps that run with sudo, from hashes root computed: engines.refresh_sha_cache) or the
-# user's own .../dsprov/sha256, and only what neither has is read. A file changed within the last
+# user's own .../dsprov/probe/sha256, and only what neither has is read. A file changed within the last
 # second is not cached (the times are whole seconds). Nothing here needs root; with no writable
 # cache folder, nothing is cached.
 plugin=$1; shift
@@ -27,7 +27,7 @@ umask 077
 w=$(mktemp -d 2>/dev/null) || { echo "warning${tab}the config search found no temporary folder (mktemp -d)"; exit 0; }
 trap 'rm -rf "$w"' EXIT
 now=$(date +%s)
-cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/dsprov
+cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/dsprov/probe
 { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ] || cache=$w
 [ -f "$cache/configs" ] || : > "$cache/configs"
 [ -f "$cache/sha256" ] || : > "$cache/sha256"
