@@ -66,7 +66,7 @@ def provision(handle: FleetHandle, inventory_path: Path, cache: Path, *args: str
     seconds = time.monotonic() - started
     if result.returncode:
         raise SystemExit(f"provision {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    (report,) = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["hosts"]
     return seconds, report
 
 

@@ -45,7 +45,8 @@ if has nvcc; then
         if nvcc -o "$dq/devicequery" "$dq/devicequery.cu" >"$dq/nvcc.log" 2>&1; then
             {{ "$dq/devicequery" 2>&1 || echo "deviceQuery exit status: $?"; }} > "$dq/out"
             cat "$dq/out"
-            if (umask 077; mkdir -p "$dq_cache") 2>/dev/null && mv -f "$dq/out" "$dq_cache/device_query" 2>/dev/null; then
+            if (umask 077; mkdir -p "$dq_cache") 2>/dev/null && cp "$dq/out" "$dq_cache/device_query.$$" 2>/dev/null &&
+                mv -f "$dq_cache/device_query.$$" "$dq_cache/device_query"; then
                 printf '%s\\n' "$dq_key" > "$dq_cache/device_query.key"
             fi
         else

@@ -1,5 +1,6 @@
 """The engines step's config search (engine_search.sh) and root's SHA-256 cache (REFRESH_SCRIPT),
-run for real under dash and busybox sh on files made here: what a rerun reads again, the configs
+run for real on files made here, under dash with GNU find, stat and mawk, and under busybox sh with
+busybox's tools alone (no find -printf there: the stat keys): what a rerun reads again, the configs
 found through config-file=, the bound. Which files were hashed or encoded is counted by logging
 wrappers around the real sha256sum and base64 (first on PATH)."""
 
@@ -21,6 +22,8 @@ from provision.capabilities.engines import REFRESH_SCRIPT, _file_states, search_
 from provision.deepstream.engine_plan import EngineRecord
 
 SHELLS = [["dash"], ["busybox", "sh"]]
+BUSYBOX_TOOLS = ("sh", "awk", "find", "stat", "date", "mktemp", "rm", "cp", "mv", "mkdir", "cat", "cut", "tr",
+                 "base64", "sha256sum", "chmod")
 APP = """[application]
 enable-perf-measurement=1
 [primary-gie]
@@ -41,6 +44,7 @@ class Host:
 
     dir: Path
     shell: list[str]
+    tools: str  # PATH after the logging wrappers
 
     @property
     def log(self) -> Path:
@@ -53,7 +57,7 @@ class Host:
         return sorted((line.split()[0], *sorted(line.split()[1:])) for line in lines)
 
     def search(self, *items: str, sha_cache: Path | None = None) -> str:
-        env = {"PATH": f"{self.dir / 'bin'}:{os.environ['PATH']}", "HOME": str(self.dir / "home"), "LC_ALL": "C"}
+        env = {"PATH": f"{self.dir / 'bin'}:{self.tools}", "HOME": str(self.dir / "home"), "LC_ALL": "C"}
         result = subprocess.run([*self.shell, "-s", "--", str(self.dir / "lib" / "libplugin.so.8"), *items],
                                 input=search_script(str(sha_cache or self.dir / "no-root-cache")),
                                 capture_output=True, text=True, env=env, timeout=60)
@@ -81,12 +85,19 @@ def host(request, tmp_path) -> Host:
     (tmp_path / "other/models/m.onnx_b1_gpu0_fp16.engine.dsprov.json").write_text(json.dumps(RECORD.to_json(), indent=2) + "\n")
     (tmp_path / "lib/libplugin.so.8.0.1").write_text("plugin\n")
     (tmp_path / "lib/libplugin.so.8").symlink_to("libplugin.so.8.0.1")
+    tools = os.environ["PATH"]
+    if request.param[0] == "busybox":  # busybox's own applets only
+        (tmp_path / "busybox").mkdir()
+        for tool in BUSYBOX_TOOLS:
+            (tmp_path / "busybox" / tool).symlink_to(shutil.which("busybox"))
+        tools = str(tmp_path / "busybox")
     for tool in ("sha256sum", "base64"):
         wrapper = tmp_path / "bin" / tool
-        wrapper.write_text(f'#!/bin/sh\necho "{tool} $*" >> {tmp_path / "calls.log"}\nexec {shutil.which(tool)} "$@"\n')
+        wrapper.write_text(f'#!{shutil.which("sh")}\necho "{tool} $*" >> {tmp_path / "calls.log"}\n'
+                           f'PATH={tools} exec {tool} "$@"\n')
         wrapper.chmod(0o755)
     settle()
-    return Host(tmp_path, request.param)
+    return Host(tmp_path, [shutil.which(request.param[0]), *request.param[1:]], tools)
 
 
 def configs(output: str) -> dict[str, str]:

@@ -32,8 +32,12 @@ cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/dsprov/probe
 [ -f "$cache/configs" ] || : > "$cache/configs"
 [ -f "$cache/sha256" ] || : > "$cache/sha256"
 [ -r "$SHA_CACHE" ] || SHA_CACHE=/dev/null
-: > "$w/list"; : > "$w/roots"; : > "$w/named"; : > "$w/seen"; : > "$w/keep"; : > "$w/fresh"; : > "$w/refs"
-i=0
+since=
+[ -r "$cache/last" ] && IFS= read -r since < "$cache/last"
+case $since in ''|*[!0-9]*) since=0 ;; esac
+: > "$w/list"; : > "$w/roots"; : > "$w/named"; : > "$w/seen"; : > "$w/keep"; : > "$w/keepn"; : > "$w/fresh"
+: > "$w/refs"
+i=0; gnu=
 for arg; do
     kind=${arg%%:*}; p=${arg#*:}
     case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
@@ -41,10 +45,23 @@ for arg; do
         n) max=$p ;;
         f) printf '%s\n' "$p" >> "$w/named" ;;
         r) i=$((i + 1)); printf '%s\t%s\n' "$i" "$p" >> "$w/roots"
-           [ -d "$p" ] && find "$p" -xdev -type f -name '*.txt' ! -name '*
-*' -size -256k -exec stat -c "$i %i %s %Y %Z %n" {} + 2>/dev/null >> "$w/list" ;;
+           [ -d "$p" ] || continue
+           [ -n "$gnu" ] || { find "$w" -maxdepth 0 -printf '' 2>/dev/null && gnu=1 || gnu=0; }
+           if [ "$gnu" = 1 ]; then  # GNU find: changed (C) or not (U) since the last search that read something
+               find "$p" -xdev -name '*.txt' ! -name '*
+*' -type f -size -256k \( \( -newermt "@$((since - 1))" -o -newerct "@$((since - 1))" \) \
+                   -printf "$i C C C C %p\n" -o -printf "$i U U U U %p\n" \) 2>/dev/null >> "$w/list"
+           else
+               find "$p" -xdev -name '*.txt' ! -name '*
+*' -type f -size -256k -exec stat -c "$i %i %s %Y %Z %n" {} + 2>/dev/null >> "$w/list"
+           fi ;;
     esac
 done
+
+# keep NAME: $w/NAME becomes $cache/NAME (copied beside it, then renamed: a reader sees one or the other)
+keep() {
+    [ "$cache" = "$w" ] || { cp "$w/$1" "$cache/$1.$$" && mv -f "$cache/$1.$$" "$cache/$1"; } 2>/dev/null
+}
 
 # awk helpers: a path normalised as Python's posixpath.normpath does (the names the controller uses)
 NORM='
@@ -64,24 +81,29 @@ function under(d, v) { return norm(substr(v, 1, 1) == "/" ? v : d "/" v) }
 function load(file,   line) { while ((getline line < file) > 0) seen[line] = 1; close(file) }
 '
 
-# One round: stat the named files, then merge the listing with the cache. A cached verdict whose key
-# still matches is kept ($w/keep: a `t` line with key, path, c|n and a config's base64, then the
-# config's `r` lines, its references); the rest go to $w/read. Every path listed goes to $w/seen,
-# and the enabled GIEs' configs of the app configs kept that nobody listed to $w/follow.
+# One round: stat the files $named lists, then merge the listing with the cache. A cached verdict whose key
+# still matches is kept: a config's in $w/keep (its `t` line with key, path, c and base64, then its
+# `r` lines, the config's references), the others' in $w/keepn; the rest go to $w/read. Each config
+# kept goes to $w/seen, and the enabled GIEs' configs of the app configs kept that are not there to
+# $follow.
 round() {
-    if [ -s "$w/named" ]; then
+    if [ -s "$named" ]; then
         set --
-        while IFS= read -r p; do set -- "$@" "$p"; done < "$w/named"
+        while IFS= read -r p; do set -- "$@" "$p"; done < "$named"
         stat -L -c "0 %i %s %Y %Z %n" "$@" 2>/dev/null >> "$w/list"
     fi
-    : > "$w/read"; : > "$w/follow"
-    awk -v max="$max" -v out="$w" "$NORM"'
-    FILENAME == ARGV[1] { split($0, a, "\t"); if (a[1] == "t") { verdict[a[2] "\t" a[3]] = a[4]; t[a[3]] = $0; cur = a[3] }
-                          else if (a[1] == "r") refs[cur] = refs[cur] $0 "\n"; next }
-    FILENAME == ARGV[2] { split($0, a, "\t"); root[a[1]] = substr($0, length(a[1]) + 2); next }
+    : > "$w/read"; : > "$follow"
+    awk -v max="$max" -v out="$w" -v follow="$follow" "$NORM"'
+    BEGIN { FS = "\t" }
+    FILENAME == ARGV[1] { if ($1 == "t") { verdict[$2 "\t" $3] = $4; vp[$3] = $4; kp[$3] = $2; if ($4 == "c") t[$3] = $0; cur = $3 }
+                          else if ($1 == "r") refs[cur] = refs[cur] $0 "\n"
+                          next }
+    FILENAME == ARGV[2] { root[$1] = substr($0, length($1) + 2); next }
     FILENAME == ARGV[3] { wanted[$0] = 1; next }
-    { split($0, a, " "); count[a[1]]++; m++; r[m] = a[1]; k[m] = a[2] " " a[3] " " a[4] " " a[5]
-      sub(/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /, ""); f[m] = $0 }
+    { m++; j = index($0, " "); r[m] = substr($0, 1, j - 1); count[r[m]]++; s = substr($0, j + 1); c = substr(s, 1, 8)
+      if (c == "U U U U " || c == "C C C C ") { k[m] = substr(c, 1, 7); f[m] = substr(s, 9); next }
+      split(s, a, " "); k[m] = a[1] " " a[2] " " a[3] " " a[4]
+      f[m] = substr(s, length(a[1]) + length(a[2]) + length(a[3]) + length(a[4]) + 5) }
     END {
         load(out "/seen")
         for (j in count) if (j != 0 && count[j] > max)
@@ -89,27 +111,32 @@ round() {
         for (pass = 0; pass < 2; pass++) for (l = 1; l <= m; l++) {
             if ((r[l] == 0) != (pass == 0) || (r[l] != 0 && count[r[l]] > max)) continue
             if (r[l] == 0) delete wanted[f[l]]
-            p = norm(f[l])
-            if (p in seen) continue
-            seen[p] = 1; print p >> (out "/seen")
+            p = f[l]
+            if (index(p, "/.") || index(p, "//") || substr(p, length(p)) == "/") p = norm(p)
+            if (p in listed || p in seen) continue
+            listed[p] = 1
             if (index(p, "\t")) { print "skip\t" p "\tname has a tab"; continue }
-            if ((k[l] "\t" p) in verdict && (r[l] != 0 || verdict[k[l] "\t" p] == "c")) {
-                printf "%s\n%s", t[p], refs[p] >> (out "/keep"); kept[p] = 1
-            } else print k[l] "\t" (r[l] == 0 ? "f" : "r") "\t" p >> (out "/read")
+            if (k[l] == "U U U U" && p in vp) k[l] = kp[p]  # unchanged since the last search
+            v = (k[l] "\t" p) in verdict ? verdict[k[l] "\t" p] : ""
+            if (v == "c") { printf "%s\n%s", t[p], refs[p] >> (out "/keep"); print p >> (out "/seen"); kept[p] = 1 }
+            else if (v == "n" && r[l] != 0) others[++o] = "t\t" k[l] "\t" p "\tn"
+            else { print k[l] "\t" (r[l] == 0 ? "f" : "r") "\t" p >> (out "/read"); reads++ }
         }
         for (n in wanted) print "skip\t" n "\tcannot read"
+        if (reads) for (j = 1; j <= o; j++) print others[j] >> (out "/keepn")  # only a rewritten cache needs them
         for (p in kept) { n = split(refs[p], a, "\n")
-            for (j = 1; j <= n; j++) if (split(a[j], b, "\t") == 4 && b[3] == "c" && !(b[4] in seen)) print b[4] >> (out "/follow") }
-    }' "$cache/configs" "$w/roots" "$w/named" "$w/list"
-    : > "$w/named"; : > "$w/list"
+            for (j = 1; j <= n; j++) if (split(a[j], b, "\t") == 4 && b[3] == "c" && !(b[4] in seen) && !(b[4] in kept))
+                print b[4] >> follow }
+    }' "$cache/configs" "$w/roots" "$named" "$w/list"
+    : > "$w/list"
     [ -s "$w/read" ] || return 0
     # Read each new or changed file once: its verdict (`t`) and a config's references (`r<TAB>path
     # <TAB>e|m|c<TAB>file`: engine, model or calibration file, an enabled nvinfer GIE's config).
-    awk -v out="$w" "$NORM"'
+    awk -v out="$w" -v follow="$follow" "$NORM"'
     function gie_done() {
         if (gie && enabled && (ptype == "" || ptype == 0) && cfg != "") {
             refs = refs "r\t" p "\tc\t" under(d, cfg) "\n"
-            if (!(under(d, cfg) in seen)) print under(d, cfg) >> (out "/follow")
+            if (!(under(d, cfg) in seen)) print under(d, cfg) >> follow
         }
         gie = 0
     }
@@ -140,13 +167,15 @@ round() {
         if (ok < 0) { print "skip\t" p "\tcannot read"; next }
         verdict = (kind == "f" || app || (prop && model)) ? "c" : "n"
         print "t\t" k "\t" p "\t" verdict >> (out "/fresh")
+        print p >> (out "/seen")
         if (verdict == "c") printf "%s", refs >> (out "/fresh")
     }' "$w/read"
 }
 
+named=$w/named follow=$w/follow1
 round
-if [ -s "$w/follow" ]; then
-    cp "$w/follow" "$w/named"
+if [ -s "$w/follow1" ]; then
+    named=$w/follow1 follow=$w/follow2
     round
 fi
 if [ -s "$w/fresh" ]; then  # the bytes of each config read this time (`b<TAB>path<TAB>base64`)
@@ -155,14 +184,18 @@ if [ -s "$w/fresh" ]; then  # the bytes of each config read this time (`b<TAB>pa
     done < "$w/fresh" >> "$w/fresh"
 fi
 
-# The configs found (`config` lines) and the new cache (a verdict read this time is cached unless its
-# file changed within the last second); to $w/refs the references, to $w/named the files the configs name and the records beside
-# their engines, to $w/folders the folders of those files.
+# The configs found (`config` lines) and, where something was read, the new cache (the first verdict
+# on a path: what was read, then what was kept; one read this time is cached unless its file changed
+# within the last second); to $w/refs the references, to $w/named the files the configs name and the
+# records beside their engines, to $w/folders the folders of those files.
+others=/dev/null
+[ -s "$w/fresh" ] && others=$w/keepn
 awk -v out="$w" -v now="$now" '
     BEGIN { FS = "\t" }
     $1 == "b" { b[$2] = $3; next }
-    $1 == "t" { n++; t[n] = $1 "\t" $2 "\t" $3 "\t" $4; p[n] = $3; v[n] = $4; if ($5 != "") b[$3] = $5
-                split($2, a, " "); racy[n] = a[3] >= now - 1 || a[4] >= now - 1; next }
+    $1 == "t" { if ($3 in known) next
+                known[$3] = 1; n++; t[n] = $1 "\t" $2 "\t" $3 "\t" $4; p[n] = $3; v[n] = $4; if ($5 != "") b[$3] = $5
+                split($2, a, " "); racy[n] = a[3] + 0 >= now - 1 || a[4] + 0 >= now - 1; next }
     $1 == "r" { r[$2] = r[$2] $0 "\n"; print > (out "/refs")
                 if ($3 != "c") { if (!($4 in named)) { named[$4] = 1; print $4 > (out "/named"); if ($3 == "e") print $4 ".dsprov.json" > (out "/named") }
                                  d = $4; sub(/\/[^\/]*$/, "", d); if (!(d in folders)) { folders[d] = 1; print (d == "" ? "/" : d) > (out "/folders") } } }
@@ -174,8 +207,11 @@ awk -v out="$w" -v now="$now" '
             print t[i] (v[i] == "c" ? "\t" b[p[i]] : "") > (out "/configs")
             if (v[i] == "c") printf "%s", r[p[i]] > (out "/configs")
         }
-    }' "$w/fresh" "$w/keep"
-[ -s "$w/fresh" ] && [ "$cache" != "$w" ] && mv -f "$w/configs" "$cache/configs"
+    }' "$w/fresh" "$w/keep" "$others"
+if [ -s "$w/fresh" ]; then
+    keep configs
+    [ "$cache" = "$w" ] || printf '%s\n' "$now" > "$cache/last"
+fi
 
 # Stat those files, the *.engine of their folders and the plugin in one call; SHA-256s from the
 # caches (root's first); models and the plugin that neither has are hashed, and the user's cache
@@ -227,5 +263,5 @@ if ! files "" && [ -s "$w/hash" ]; then
     sha256sum "$@" > "$w/sums" 2>/dev/null
     files 1
 fi
-[ -f "$w/sha256.ready" ] && [ "$cache" != "$w" ] && mv -f "$w/sha256" "$cache/sha256"
+[ -f "$w/sha256.ready" ] && keep sha256
 exit 0
