@@ -14,11 +14,14 @@
 # an engine only where a cache has it), and `plugin<TAB>sha256` of the library PLUGIN_LINK names.
 #
 # A rerun reads only what changed. The verdict on each *.txt (and a config's bytes and references)
-# is kept in the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/probe/configs under the file's (inode,
-# size, mtime, ctime, path); SHA-256s come, under the same key, from root's $SHA_CACHE (written only
-# by the steps that run with sudo, from hashes root computed: engines.refresh_sha_cache) or the
-# user's own .../dsprov/probe/sha256, and only what neither has is read. A file changed within the last
-# second is not cached (the times are whole seconds). Nothing here needs root; with no writable
+# is kept in the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/probe/configs under the file's
+# (inode, size, mtime, ctime, path); with GNU find, a root's *.txt whose mtime and ctime are older
+# than a second before the last search that read something (probe/last) keeps its verdict without
+# a stat of its own (find -newermt/-newerct; busybox's find has neither: stat -c gives the keys).
+# SHA-256s come, under the same key, from root's $SHA_CACHE (written only by the steps that run with
+# sudo, from hashes root computed: engines.refresh_sha_cache) or the user's own
+# .../dsprov/probe/sha256, and only what neither has is read. A file changed within the last second
+# is not cached by its key (the times are whole seconds). Nothing here needs root; with no writable
 # cache folder, nothing is cached.
 plugin=$1; shift
 max=20000
