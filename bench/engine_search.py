@@ -118,7 +118,7 @@ def main() -> None:
                     seconds, report = provision(handle, inventories[name], cache)
                     changed = [s["name"] for s in report["steps"] if s["status"] == "changed"]
                     if changed:
-                        raise SystemExit(f"{name}: the rerun changed {changed}: not a no-op")
+                        raise SystemExit(f"{name}: the rerun changed {changed}: not a no-op (log: {report['log']})")
                     noop[name].append(seconds)
                     cpu[name].append(probe_cpu(handle, roots, args.probes))
     load_after = os.getloadavg()

@@ -127,9 +127,15 @@ def test_configs_found_through_config_file_and_a_rerun_reads_nothing_again(host)
     # a changed model is hashed again, the unchanged plugin not; a changed config is read again
     (d / "other/models/m.onnx").write_text("model two\n")
     (d / "other/cfg/pgie.txt").write_text(NVINFER + "batch-size=2\n")
+    (d / "root/app/app.txt").write_text(APP + "# changed\n")
     again = host.search(f"r:{d}/root")
-    assert host.calls() == [("base64",), ("sha256sum", f"{d}/other/models/m.onnx")]
+    assert host.calls() == [("base64",), ("base64",), ("sha256sum", f"{d}/other/models/m.onnx")]
     assert configs(again)[f"{d}/other/cfg/pgie.txt"].endswith("batch-size=2\n")
+    assert configs(again)[f"{d}/root/app/app.txt"].endswith("# changed\n")
+    settle()
+    assert configs(host.search(f"r:{d}/root")) == configs(again)  # read once more: changed within a second of the search
+    assert len(host.calls()) <= 2
+    assert configs(host.search(f"r:{d}/root")) == configs(again) and host.calls() == []  # then kept as read
     assert _file_states(again)[0][f"{d}/other/models/m.onnx"].sha256 != model.sha256
 
 
