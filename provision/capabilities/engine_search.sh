@@ -119,8 +119,8 @@ round() {
             if (p in listed || p in seen) continue
             listed[p] = 1
             if (index(p, "\t")) { print "skip\t" p "\tname has a tab"; continue }
-            if (k[l] == "U U U U" && p in vp) k[l] = kp[p]  # unchanged since the last search
-            v = k[l] != "C C C C" && (k[l] "\t" p) in verdict ? verdict[k[l] "\t" p] : ""  # C: changed, read again
+            if (k[l] == "U U U U" && p in vp) { v = vp[p]; k[l] = kp[p] }  # unchanged since the last search
+            else v = k[l] != "C C C C" && (k[l] "\t" p) in verdict ? verdict[k[l] "\t" p] : ""  # C: changed
             if (v == "c") { printf "%s\n%s", t[p], refs[p] >> (out "/keep"); print p >> (out "/seen"); kept[p] = 1 }
             else if (v == "n" && r[l] != 0) others[++o] = "t\t" k[l] "\t" p "\tn"
             else { print k[l] "\t" (r[l] == 0 ? "f" : "r") "\t" p >> (out "/read"); reads++ }
