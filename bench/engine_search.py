@@ -39,7 +39,7 @@ from simfleet.mirror import served_fleet  # noqa: E402
 
 HOST = "t4-01"
 SAMPLES = "/opt/nvidia/deepstream/deepstream/samples"
-SETTINGS = {"none (the clean twin)": (SAMPLES,), "10,000 *.txt": (SAMPLES, "~/labels"), "100,000 files": (SAMPLES, "~/images")}
+CLEAN = "none (the clean twin)"
 # $1 *.txt label files (a few words each) under ~/labels, $2 other files under ~/images, 100 folders each
 FILL = """set -e
 fill() {  # FOLDER COUNT SUFFIX
@@ -93,6 +93,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--probes", type=int, default=20)
     args = parser.parse_args()
+    SETTINGS = {CLEAN: (SAMPLES,), f"~/labels: {args.txt:,} *.txt": (SAMPLES, "~/labels"),
+                f"~/images: {args.files:,} files": (SAMPLES, "~/images")}
     noop: dict[str, list[float]] = {name: [] for name in SETTINGS}
     cpu: dict[str, list[float]] = {name: [] for name in SETTINGS}
     load_before = os.getloadavg()
@@ -110,7 +112,7 @@ def main() -> None:
             inventories = {name: handle.inventory_with(folder / f"inventory{i}", HOST,
                                                        f"dsprov_engine_roots: {json.dumps(list(roots))}\n")
                            for i, (name, roots) in enumerate(SETTINGS.items())}
-            provision(handle, inventories["none (the clean twin)"], cache)  # the first provision: a build, deviceQuery's first run
+            provision(handle, inventories[CLEAN], cache)  # the first provision: a build, deviceQuery's first run
             for name in SETTINGS:  # each setting's first search: its caches filled
                 provision(handle, inventories[name], cache)
             for _ in range(args.rounds):
@@ -122,7 +124,7 @@ def main() -> None:
                     noop[name].append(seconds)
                     cpu[name].append(probe_cpu(handle, roots, args.probes))
     load_after = os.getloadavg()
-    clean = "none (the clean twin)"
+    clean = CLEAN
     print(f"{dt.date.today()}, {os.cpu_count()} cores, load average {load_before[0]:.1f} before, {load_after[0]:.1f}"
           f" after; one x86 `t4` device; medians (min-max) of {args.rounds} interleaved rounds;"
           f" probe CPU: the mean of {args.probes} probes per round")
