@@ -93,10 +93,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--probes", type=int, default=20)
     args = parser.parse_args()
-    SETTINGS = {CLEAN: (SAMPLES,), f"~/labels: {args.txt:,} *.txt": (SAMPLES, "~/labels"),
+    settings = {CLEAN: (SAMPLES,), f"~/labels: {args.txt:,} *.txt": (SAMPLES, "~/labels"),
                 f"~/images: {args.files:,} files": (SAMPLES, "~/images")}
-    noop: dict[str, list[float]] = {name: [] for name in SETTINGS}
-    cpu: dict[str, list[float]] = {name: [] for name in SETTINGS}
+    noop: dict[str, list[float]] = {name: [] for name in settings}
+    cpu: dict[str, list[float]] = {name: [] for name in settings}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dsprov-engine-search-") as tmp:
         folder = Path(tmp)
@@ -111,12 +111,12 @@ def main() -> None:
             cache = folder / "cache"
             inventories = {name: handle.inventory_with(folder / f"inventory{i}", HOST,
                                                        f"dsprov_engine_roots: {json.dumps(list(roots))}\n")
-                           for i, (name, roots) in enumerate(SETTINGS.items())}
+                           for i, (name, roots) in enumerate(settings.items())}
             provision(handle, inventories[CLEAN], cache)  # the first provision: a build, deviceQuery's first run
-            for name in SETTINGS:  # each setting's first search: its caches filled
+            for name in settings:  # each setting's first search: its caches filled
                 provision(handle, inventories[name], cache)
             for _ in range(args.rounds):
-                for name, roots in SETTINGS.items():
+                for name, roots in settings.items():
                     seconds, report = provision(handle, inventories[name], cache)
                     changed = [s["name"] for s in report["steps"] if s["status"] == "changed"]
                     if changed:
@@ -130,7 +130,7 @@ def main() -> None:
           f" probe CPU: the mean of {args.probes} probes per round")
     print("| root searched besides the samples | no-op rerun | / clean | host CPU per no-op probe | / clean |")
     print("| --- | --- | --- | --- | --- |")
-    for name in SETTINGS:
+    for name in settings:
         print(f"| {name} | {spread(noop[name], 's', 2)} | {statistics.median(noop[name]) / statistics.median(noop[clean]):.2f}"
               f" | {spread(cpu[name], 's', 3)} | {statistics.median(cpu[name]) / statistics.median(cpu[clean]):.2f} |")
 
