@@ -1,15 +1,17 @@
-"""The engine search and a home folder of many files: detect and a no-op rerun of a host whose home
-holds --files files (default 100,000), before (the home searched: `dsprov_engine_roots` lists `~`
-beside DeepStream's samples, as the default did until issue 21) and after (the default: the
-samples folder alone), side by side, as ratios.
+"""The engine search and a home of many files: what a configured root of 10,000 `*.txt` files (YOLO
+label folders) or of 100,000 files costs a no-op rerun, side by side with a clean twin (the default
+root alone), and the host CPU of one no-op probe in each case.
 
 One fresh simulated x86 device (profile `t4`) with its own cold controller cache; its home gets
---files files in 100 folders, one in ten a `*.txt` (the search reads those), and one first
-provision. Then per setting, --rounds times each, the median: detect (`provision --dry-run`: the
-probe, which runs the search, and the plan) and the no-op rerun (`provision`). Needs root; takes a
-few minutes.
+~/labels (--txt `*.txt` files in 100 folders) and ~/images (--files other files in 100 folders), and
+one first provision. Then --rounds rounds, interleaved (clean twin, labels, images, clean twin, ...): the
+no-op rerun (`invoke provision`, wall seconds; each must change nothing) and the host CPU of one
+probe (the probe with the engine search of that setting, run --probes times in one ssh session on
+the device: the children's user + system CPU from the shell's `times`, divided by --probes; the
+first run of deviceQuery and of the search happened in the first provision). Medians with min and
+max, ratios against the clean twin, and the load average before and after. Needs root; a few minutes.
 
-    .venv/bin/python bench/engine_search.py [--files 100000] [--rounds 3]
+    .venv/bin/python bench/engine_search.py [--txt 10000] [--files 100000] [--rounds 5] [--probes 20]
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -28,25 +32,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from provision.detect import probe_script  # noqa: E402
+from provision.options import DEFAULT_BUILD_DIR  # noqa: E402
 from simfleet.fleet import FleetHandle  # noqa: E402
 from simfleet.mirror import served_fleet  # noqa: E402
 
 HOST = "t4-01"
 SAMPLES = "/opt/nvidia/deepstream/deepstream/samples"
-SETTINGS = {"before (home searched)": f"dsprov_engine_roots: [{SAMPLES}, '~']\n", "after (default)": ""}
-# 100 folders of files, one in ten a .txt of a few words (the search greps each *.txt it finds)
+CLEAN = "none (the clean twin)"
+# $1 *.txt label files (a few words each) under ~/labels, $2 other files under ~/images, 100 folders each
 FILL = """set -e
-mkdir -p "$HOME/files" && cd "$HOME/files"
-per=$(( $1 / 100 ))
-for d in $(seq 1 100); do
-    mkdir -p "d$d" && cd "d$d"
-    seq 1 "$per" | while read -r i; do
-        if [ $((i % 10)) -eq 0 ]; then echo "notes $i" > "n$i.txt"; else : > "f$i.jpg"; fi
+fill() {  # FOLDER COUNT SUFFIX
+    per=$(( $2 / 100 ))
+    for d in $(seq 1 100); do
+        mkdir -p "$1/d$d" && cd "$1/d$d"
+        seq 1 "$per" | while read -r i; do echo "0 0.5 0.5 0.1 0.1" > "f$i.$3"; done
     done
-    cd ..
-done
-find "$HOME/files" -type f | wc -l
+}
+fill "$HOME/labels" "$1" txt
+fill "$HOME/images" "$2" jpg
+echo "$(find "$HOME/labels" -name '*.txt' | wc -l) *.txt in ~/labels, $(find "$HOME/images" -type f | wc -l) files in ~/images"
 """
+# the probe, --probes times, then the children's CPU (`times`' second line: user and system)
+PROBES = 'p=$(mktemp) && cat > "$p" && i=0; while [ $i -lt {n} ]; do sh "$p" {args} > /dev/null; i=$((i + 1)); done; rm -f "$p"; times'
 
 
 def provision(handle: FleetHandle, inventory_path: Path, cache: Path, *args: str) -> tuple[float, dict]:
@@ -58,46 +66,73 @@ def provision(handle: FleetHandle, inventory_path: Path, cache: Path, *args: str
     seconds = time.monotonic() - started
     if result.returncode:
         raise SystemExit(f"provision {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    (report,) = json.loads(result.stdout)
+    (report,) = json.loads(result.stdout)["hosts"]
     return seconds, report
+
+
+def probe_cpu(handle: FleetHandle, roots: tuple[str, ...], count: int) -> float:
+    """Host CPU seconds of one probe whose engine search covers `roots` (the mean of `count`)."""
+    args = " ".join(shlex.quote(a) for a in (DEFAULT_BUILD_DIR, *(f"r:{r}" for r in roots)))
+    result = subprocess.run([*handle.ssh_command(HOST), PROBES.format(n=count, args=args)], input=probe_script(),
+                            capture_output=True, text=True, timeout=3600)
+    children = result.stdout.strip().splitlines()[-1] if result.returncode == 0 else ""
+    times = re.findall(r"(\d+)m([\d.]+)s", children)
+    if len(times) != 2:
+        raise SystemExit(f"the probes failed: {result.stdout[-500:]}{result.stderr[-500:]}")
+    return sum(int(m) * 60 + float(s) for m, s in times) / count
+
+
+def spread(values: list[float], unit: str, digits: int) -> str:
+    return f"{statistics.median(values):.{digits}f} {unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--txt", type=int, default=10_000)
     parser.add_argument("--files", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--probes", type=int, default=20)
     args = parser.parse_args()
-    times: dict[str, dict[str, float]] = {}
+    settings = {CLEAN: (SAMPLES,), f"~/labels: {args.txt:,} *.txt": (SAMPLES, "~/labels"),
+                f"~/images: {args.files:,} files": (SAMPLES, "~/images")}
+    noop: dict[str, list[float]] = {name: [] for name in settings}
+    cpu: dict[str, list[float]] = {name: [] for name in settings}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dsprov-engine-search-") as tmp:
         folder = Path(tmp)
         fleet = folder / "fleet.yml"
         fleet.write_text(f"name: bench-search\ndevices:\n  - {{name: {HOST}, profile: t4}}\n")
         with served_fleet(fleet, folder / "run") as handle:
-            fill = subprocess.run([*handle.ssh_command(HOST), f"sh -s -- {args.files}"], input=FILL, text=True,
-                                  capture_output=True, timeout=3600)
+            fill = subprocess.run([*handle.ssh_command(HOST), f"sh -s -- {args.txt} {args.files}"], input=FILL,
+                                  text=True, capture_output=True, timeout=3600)
             if fill.returncode:
                 raise SystemExit(f"filling the home failed: {fill.stderr}")
-            print(f"{HOST}: {fill.stdout.strip()} files in its home", file=sys.stderr, flush=True)
+            print(f"{HOST}: {fill.stdout.strip()}", file=sys.stderr, flush=True)
             cache = folder / "cache"
-            inventories = {name: handle.inventory_with(folder / f"inventory{i}", HOST, host_vars)
-                           for i, (name, host_vars) in enumerate(SETTINGS.items())}
-            provision(handle, inventories["after (default)"], cache)  # the first provision: a build
-            for name, path in inventories.items():
-                detect = [provision(handle, path, cache, "--dry-run")[0] for _ in range(args.rounds)]
-                reruns = [provision(handle, path, cache) for _ in range(args.rounds)]
-                changed = [s["name"] for _, r in reruns for s in r["steps"] if s["status"] == "changed"]
-                if changed:
-                    raise SystemExit(f"{name}: the rerun changed {changed}: not a no-op")
-                times[name] = {"detect": statistics.median(detect),
-                               "no-op rerun": statistics.median(s for s, _ in reruns)}
-    before, after = times
-    print(f"{dt.date.today()}, {os.cpu_count()} cores, one x86 `t4` device whose home holds {args.files:,} files,"
-          f" medians of {args.rounds}")
-    print(f"| run | {before} | {after} | before / after |")
-    print("| --- | --- | --- | --- |")
-    for run in ("detect", "no-op rerun"):
-        print(f"| {run} | {times[before][run]:.1f} s | {times[after][run]:.1f} s"
-              f" | {times[before][run] / times[after][run]:.1f} |")
+            inventories = {name: handle.inventory_with(folder / f"inventory{i}", HOST,
+                                                       f"dsprov_engine_roots: {json.dumps(list(roots))}\n")
+                           for i, (name, roots) in enumerate(settings.items())}
+            provision(handle, inventories[CLEAN], cache)  # the first provision: a build, deviceQuery's first run
+            for name in settings:  # each setting's first search: its caches filled
+                provision(handle, inventories[name], cache)
+            for _ in range(args.rounds):
+                for name, roots in settings.items():
+                    seconds, report = provision(handle, inventories[name], cache)
+                    changed = [s["name"] for s in report["steps"] if s["status"] == "changed"]
+                    if changed:
+                        raise SystemExit(f"{name}: the rerun changed {changed}: not a no-op (log: {report['log']})")
+                    noop[name].append(seconds)
+                    cpu[name].append(probe_cpu(handle, roots, args.probes))
+    load_after = os.getloadavg()
+    clean = CLEAN
+    print(f"{dt.date.today()}, {os.cpu_count()} cores, load average {load_before[0]:.1f} before, {load_after[0]:.1f}"
+          f" after; one x86 `t4` device; medians (min-max) of {args.rounds} interleaved rounds;"
+          f" probe CPU: the mean of {args.probes} probes per round")
+    print("| root searched besides the samples | no-op rerun | / clean | host CPU per no-op probe | / clean |")
+    print("| --- | --- | --- | --- | --- |")
+    for name in settings:
+        print(f"| {name} | {spread(noop[name], 's', 2)} | {statistics.median(noop[name]) / statistics.median(noop[clean]):.2f}"
+              f" | {spread(cpu[name], 's', 3)} | {statistics.median(cpu[name]) / statistics.median(cpu[clean]):.2f} |")
 
 
 if __name__ == "__main__":

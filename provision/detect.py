@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import shlex
 from importlib.resources import files
 from pathlib import Path
@@ -22,30 +23,50 @@ from provision.matrix import Matrix, Stack
 from provision.runners import Runner
 from provision.state import SAVED_DIR, STATE_FILE, State
 
+# deviceQuery compiled and run once per boot, driver, CUDA toolkit and source: its output is kept in
+# the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/probe/device_query under a key made of the boot id,
+# the driver's version (/proc/driver/nvidia/version, /sys/module/nvidia/version, L4T's release line,
+# nvidia-smi's answer), `nvcc --version` and the source's SHA-256; a failed compile is not kept.
 DEVICE_QUERY = """\
 section device_query
-dq=$(mktemp -d 2>/dev/null || echo "/tmp/dsprov-dq.$$")
-mkdir -p "$dq" && cat >"$dq/devicequery.cu" <<'DSPROV_DEVICEQUERY_EOF'
-{source}DSPROV_DEVICEQUERY_EOF
 if has nvcc; then
-    if nvcc -o "$dq/devicequery" "$dq/devicequery.cu" >"$dq/nvcc.log" 2>&1; then
-        "$dq/devicequery" 2>&1 || echo "deviceQuery exit status: $?"
+    dq_cache=${{XDG_CACHE_HOME:-${{HOME:-/nonexistent}}/.cache}}/dsprov/probe
+    dq_key=$({{ for f in /proc/sys/kernel/random/boot_id /proc/driver/nvidia/version /sys/module/nvidia/version \\
+                        /etc/nv_tegra_release; do [ -r "$f" ] && IFS= read -r l < "$f" && printf '%s\\n' "$l"; done
+               printf '%s\\n' "$out" "$nvcc_out" {digest}; }} | cksum)
+    dq_seen=
+    [ -r "$dq_cache/device_query.key" ] && IFS= read -r dq_seen < "$dq_cache/device_query.key"
+    if [ "$dq_seen" = "$dq_key" ] && [ -r "$dq_cache/device_query" ]; then
+        cat "$dq_cache/device_query"
     else
-        echo "nvcc failed to build deviceQuery:"; cat "$dq/nvcc.log"
+        dq=$(mktemp -d 2>/dev/null || echo "/tmp/dsprov-dq.$$")
+        mkdir -p "$dq" && cat >"$dq/devicequery.cu" <<'DSPROV_DEVICEQUERY_EOF'
+{source}DSPROV_DEVICEQUERY_EOF
+        if nvcc -o "$dq/devicequery" "$dq/devicequery.cu" >"$dq/nvcc.log" 2>&1; then
+            {{ "$dq/devicequery" 2>&1 || echo "deviceQuery exit status: $?"; }} > "$dq/out"
+            cat "$dq/out"
+            if (umask 077; mkdir -p "$dq_cache") 2>/dev/null && cp "$dq/out" "$dq_cache/device_query.$$" 2>/dev/null &&
+                mv -f "$dq_cache/device_query.$$" "$dq_cache/device_query"; then
+                printf '%s\\n' "$dq_key" > "$dq_cache/device_query.key"
+            fi
+        else
+            echo "nvcc failed to build deviceQuery:"; cat "$dq/nvcc.log"
+        fi
+        rm -rf "$dq"
     fi
 fi
-rm -rf "$dq"
 """
 
 
 def probe_script() -> str:
     """The one probe (one round trip): the paths it reads (provision/state.py), probe.sh's host
-    facts, the project's deviceQuery source compiled and run, then each registered capability's
+    facts, the project's deviceQuery source compiled and run (once per boot and driver), then each registered capability's
     fragment (provision/capabilities/__init__.py)."""
     head = f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\n"
     probe = files("provision.facts").joinpath("probe.sh").read_text()
     source = files("provision.gpu").joinpath("devicequery.cu").read_text()
-    return head + probe + DEVICE_QUERY.format(source=source) + "".join(c.probe for c in REGISTRY)
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    return head + probe + DEVICE_QUERY.format(source=source, digest=digest) + "".join(c.probe for c in REGISTRY)
 
 
 def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[str, ...] = ()) -> str:

@@ -231,6 +231,9 @@ class Settings:
                                    " the folders above it must be the login user's or root's)", checks.absolute_path)
     engine_roots: tuple[str, ...] | None = option(
         "folders searched for nvinfer configs", lambda n, v: tuple(checks.words(n, v, checks.path)))
+    engine_search_max_files: int | None = option(
+        "the most *.txt files the engine search takes from one root (default 20000): a root with more is not"
+        " searched, and the engines step says so in a warning", checks.SEARCH_MAX_FILES)
     required_plugins: tuple[str, ...] = option(
         "plugin creators the swapped library must carry", lambda n, v: tuple(checks.words(n, v, checks.word)), ())
     cmake_archives: tuple[dict, ...] = option(

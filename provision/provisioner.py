@@ -29,7 +29,7 @@ from provision.plan import Plan, PlanRefused, make_plan, plan_options
 from provision.runners import Runner, WrongSudoPassword, runner_for
 from provision.options import Flags, Settings
 from provision.outcomes import Outcome, RunResult, StepStatus
-from provision.capabilities.engines import engine_roots, rebuild_engines_step
+from provision.capabilities.engines import engine_roots, rebuild_engines_step, search_bound
 from provision.capabilities.model_config import check_onnx, model_steps
 from provision.deepstream.model_config import ModelSetup
 from provision.rollback import NOTHING_TO_ROLL_BACK, rollback_steps
@@ -322,7 +322,8 @@ def provision_job(settings: Settings, flags: Flags, matrix: Matrix, store: Artif
     """`provision` and `pyds` (flags.pyds_only): the plan of plan.py for the host's facts."""
     options = plan_options(settings, flags)
     search = () if flags.skip_engines or flags.pyds_only else (
-        *(f"f:{setup.config}" for setup, _ in options.models), *(f"r:{root}" for root in options.engine_roots))
+        *search_bound(settings), *(f"f:{setup.config}" for setup, _ in options.models),
+        *(f"r:{root}" for root in options.engine_roots))
     return Job(lambda ctx, detection: make_plan(detection, matrix, options, store), flags.gpu_archs, matrix,
                config_search=search)
 
@@ -335,7 +336,7 @@ def engines_job(settings: Settings, matrix: Matrix, configs: tuple[str, ...], ro
     searched = roots or (() if configs else engine_roots(settings))
 
     def plan(ctx: StepContext, detection: Detection | None) -> Plan:
-        step = rebuild_engines_step(detection, matrix, configs, searched, progress=progress)
+        step = rebuild_engines_step(detection, matrix, configs, searched, progress=progress, bound=search_bound(settings))
         if dry_run:
             step.survey(ctx)
         return Plan(ctx.runner.host, [step])

@@ -236,6 +236,7 @@ CMAKE_ARCHIVE = _record(ARCHIVE, ("arch", "version", "url", "sha256"))
 CMAKE_SOURCE = _record({k: ARCHIVE[k] for k in ("version", "url", "sha256", "size")}, ("version", "url", "sha256"))
 MODEL_RECORD = _record(MODEL, ("kind", "onnx", "coco", "config"))
 FORKS = _count(1, 1000)  # hosts worked on at once (provision/options.py's Flags.forks)
+SEARCH_MAX_FILES = _count(1, 10_000_000)  # dsprov_engine_search_max_files
 records_kept = _count(1, 10000)  # run records kept per host (provision/fleet_report/records.py)
 PREBUILT_PINS = _record({
     "commit": word,

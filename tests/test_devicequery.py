@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -81,3 +82,42 @@ def test_detect_falls_back_when_the_real_devicequery_fails(real_probe):
     by_table = analyse("here", with_section(real_probe, "nvidia_smi_query", old_smi))
     assert by_table.gpu_archs.archs == ("75",) and by_table.gpu_archs.source == "GPU table", by_table.gpu_archs
     assert any("deviceQuery failed" in n for n in by_table.gpu_archs.notes)
+
+
+def test_devicequery_compiled_once_per_boot_and_driver(tmp_path):
+    """The real nvcc (behind a wrapper that logs each run) compiles deviceQuery on the first probe,
+    not on the second; a new boot id (bound over /proc's in a user namespace, as simfleet's devices
+    do) or a new driver version (from an nvidia-smi stand-in: this machine has no GPU) compiles it again."""
+    if not shutil.which("unshare"):
+        pytest.fail("unshare is not installed (util-linux)")
+    tools, home, log = tmp_path / "bin", tmp_path / "home", tmp_path / "nvcc.log"
+    tools.mkdir()
+    home.mkdir()
+    boot, driver = tmp_path / "boot_id", tmp_path / "driver"
+    boot.write_text("0e7c7f59-5a0b-4c3a-9d61-8a1d2b7c4e01\n")
+    driver.write_text("470.63.01")
+    (tools / "nvcc").write_text(f'#!/bin/sh\necho "nvcc $*" >> {log}\nexec {NVCC} "$@"\n')
+    (tools / "nvidia-smi").write_text(
+        "#!/bin/sh\necho 'name, compute_cap, driver_version, memory.total [MiB]'\n"
+        f"echo \"Tesla T4, 7.5, $(cat {driver}), 15360 MiB\"\n")
+    for tool in tools.iterdir():
+        tool.chmod(0o755)
+    env = {"PATH": f"{tools}:{os.environ['PATH']}", "HOME": str(home), "LC_ALL": "C"}
+    script = f"mount --bind {boot} /proc/sys/kernel/random/boot_id && exec sh -s -- {tmp_path / 'build'}"
+
+    def probe() -> tuple[str, int]:
+        result = subprocess.run(["unshare", "-rm", "sh", "-c", script], input=probe_script(), capture_output=True,
+                                text=True, env=env, timeout=600)
+        assert result.returncode == 0, result.stderr
+        compiles = sum("-o" in line.split() for line in log.read_text().splitlines()) if log.exists() else 0
+        return result.stdout.split("==> device_query <==\n", 1)[1].split("\n==> ", 1)[0], compiles
+
+    first, compiles = probe()
+    assert compiles == 1 and ("Device 0:" in first or "cudaGetDeviceCount returned" in first), first
+    assert probe() == (first, 1)  # the same boot and driver: the kept output, nothing compiled
+    assert (home / ".cache/dsprov/probe/device_query").read_text().rstrip("\n") == first.rstrip("\n")
+    boot.write_text("5d2f3c1a-7b8e-4f60-a1c2-3e4d5f6a7b8c\n")  # a reboot
+    assert probe()[1] == 2
+    assert probe()[1] == 2
+    driver.write_text("535.104.05")  # a new driver
+    assert probe()[1] == 3

@@ -57,6 +57,7 @@ HOSTILE = [  # (setting, value, what the one-line error says)
     ("dsprov_build_dir", "/tmp/x\u2028==> df_build <==\u2028/dev/forged 9 0 9 0% /", "control character"),
     ("dsprov_build_dir", "/tmp/x\x85==> df_build <==", "control character"),
     ("dsprov_engine_roots", ["/opt", "--delete"], "starts with '-'"),
+    ("dsprov_engine_search_max_files", "0", "whole number from 1 to 10000000"),
     ("dsprov_required_plugins", "A_TRT;rm", "not a plain name"),
     ("dsprov_cmake_archives", [{"arch": "x86_64", "version": "3.27.9", "sha256": "b" * 64,
                                 "url": "https://x/cmake.tar.gz;reboot"}], "plain file name"),

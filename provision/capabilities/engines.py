@@ -24,8 +24,9 @@ import json
 import posixpath
 import shlex
 import time
+from importlib.resources import files
 from dataclasses import dataclass, field
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from provision import cancel
@@ -43,10 +44,11 @@ from provision.deepstream.gie_graph import Graph, check_graph
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_file, parse_config, set_property
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
-from provision.runners.base import FILE_FUNCTIONS, refusal
+from provision.runners.base import FILE_FUNCTIONS, WrongSudoPassword, refusal
 from provision.capabilities.model_config import WriteModelConfig
 from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, StepFailed, folder_writable, q
+from provision.state import STATE_DIR
 
 # Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of
 # many files made every run, a no-op rerun included, walk it: bench/engine_search.py). `~` is a root
@@ -54,67 +56,35 @@ from provision.core.step import Step, StepContext, StepFailed, folder_writable, 
 DEFAULT_ROOTS = ("/opt/nvidia/deepstream/deepstream/samples",)
 TRTEXEC_PATH = "PATH=/usr/src/tensorrt/bin:$PATH"
 
-# Lists candidate configs: each `f:FILE`, and the *.txt under each `r:ROOT` with a deepstream-app
-# GIE group or a [property] group naming a model or an engine; prints `config<TAB>path<TAB>base64
-# of the bytes` per config and `plugin<TAB>sha256` of the library the plugin's SONAME link (first
-# argument) resolves to.
-# The search: `config<TAB>path<TAB>base64 text` per config found (or `skip<TAB>path<TAB>why`), the
-# plugin's SHA-256, and the files those configs name (so that a check needs no second round trip):
-# STAT_FILE's line for each model, calibration file and model-engine-file, and for every `*.engine`
-# in their folders, each folder listed in an `engines<TAB>folder` line (an engine there that has no
-# line does not exist).
+# The SHA-256 cache that the steps running with sudo write (refresh_sha_cache) and the search reads:
+# root's, in root's folder, so that no other user can make root trust a hash it did not compute.
+SHA_CACHE = f"{STATE_DIR}/sha256"
+
+# The search (engine_search.sh: what it prints, what it caches where): `config<TAB>path<TAB>base64
+# text` per config found (or `skip<TAB>path<TAB>why`), `warning<TAB>text`, the plugin's SHA-256, and
+# the files those configs name (so that a check needs no second round trip): STAT_FILE's line for
+# each model, calibration file and model-engine-file, and for every `*.engine` in their folders,
+# each folder listed in an `engines<TAB>folder` line (an engine there that has no line does not exist).
+def search_script(sha_cache: str = SHA_CACHE) -> str:
+    """engine_search.sh reading root's SHA-256 cache at `sha_cache`."""
+    return f"SHA_CACHE={q(sha_cache)}\n" + files("provision.capabilities").joinpath("engine_search.sh").read_text()
+
+
+FIND_SCRIPT = search_script()
+
+# `file<TAB>path<TAB>exists (1|0)<TAB>sha256 (models)<TAB>the engine's record on one line (engines)`
 STAT_FILE = r"""
 stat_file() {
     e=0; [ -e "$2" ] && e=1
     s=; [ "$1" = m ] && [ -f "$2" ] && s=$(sha256sum "$2" 2>/dev/null | cut -d' ' -f1)
-    r=; [ "$1" = e ] && [ -f "$2.dsprov.json" ] && r=$(base64 < "$2.dsprov.json" | tr -d '\n')
+    r=; [ "$1" = e ] && [ -f "$2.dsprov.json" ] && r=$(tr '\n\t' '  ' < "$2.dsprov.json")
     printf 'file\t%s\t%s\t%s\t%s\n' "$2" "$e" "$s" "$r"
 }
 """
 
-FIND_SCRIPT = STAT_FILE + r"""
-plugin=$1; shift
-refs=$(mktemp 2>/dev/null) || refs=/dev/null
-emit() {
-    case $1 in *'	'*) echo "skip	$1	name has a tab"; return;; esac
-    if [ ! -r "$1" ]; then echo "skip	$1	cannot read"; return; fi
-    printf 'config\t%s\t%s\n' "$1" "$(base64 < "$1" | tr -d '\n')"
-    d=$(dirname "$1")
-    tr -d '\r' < "$1" | sed -n -E 's/^[[:space:]]*(model-engine-file|onnx-file|model-file|int8-calib-file|tlt-encoded-model)[[:space:]]*=[[:space:]]*([^#]*[^#[:space:]])[[:space:]]*(#.*)?$/\1=\2/p' |
-        while IFS='=' read -r k v; do
-            case $v in /*) ;; *) v=$d/$v;; esac
-            case $k in model-engine-file) echo "e $v";; *) echo "m $v";; esac
-            echo "d $(dirname "$v")"
-        done >> "$refs"
-}
-for arg in "$@"; do
-    kind=${arg%%:*}; p=${arg#*:}
-    case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
-    if [ "$kind" = f ]; then emit "$p"; continue; fi
-    [ -d "$p" ] || continue
-    find "$p" -xdev -type f -name '*.txt' -size -256k 2>/dev/null | while IFS= read -r f; do
-        if grep -Eqs '^[[:space:]]*\[(primary-gie|secondary-gie[0-9]+)\]' "$f"; then emit "$f"; continue; fi
-        grep -qs '^[[:space:]]*\[property\]' "$f" &&
-            grep -Eqs '^[[:space:]]*(onnx-file|model-engine-file|tlt-encoded-model|custom-network-config)[[:space:]]*=' "$f" && emit "$f"
-    done
-done
-if [ "$refs" != /dev/null ]; then
-    sort -u "$refs" | while IFS= read -r line; do
-        k=${line%% *}; v=${line#* }
-        if [ "$k" = d ]; then
-            printf 'engines\t%s\n' "$v"
-            for g in "$v"/*.engine; do [ -f "$g" ] && stat_file e "$g"; done
-        else stat_file "$k" "$v"; fi
-    done
-    rm -f "$refs"
-fi
-real=$(readlink -f "$plugin" 2>/dev/null) && printf 'plugin\t%s\n' "$(sha256sum "$real" 2>/dev/null | cut -d' ' -f1)"
-"""
-
-# For each `e:engine` or `m:model`: STAT_FILE's line (`file<TAB>path<TAB>exists<TAB>sha256 (models)<TAB>base64 record (engines)`).
-# Given items (`f:CONFIG`, `r:ROOT`) after the build folder, the probe runs FIND_SCRIPT for the
-# plugin's SONAME link, headed by the arguments it ran with, so that the step knows which question
-# it answers (RebuildEngines._find).
+# Given items (`n:MAX`, `f:CONFIG`, `r:ROOT`) after the build folder, the probe runs FIND_SCRIPT for
+# the plugin's SONAME link, headed by the arguments it ran with, so that the step knows which
+# question it answers (RebuildEngines._find).
 PROBE = f"""
 section nvinfer_configs
 if [ $# -gt 1 ]; then
@@ -125,10 +95,38 @@ if [ $# -gt 1 ]; then
         case ${{f##*/libnvinfer_plugin.so.}} in *.*) ;; *) link=$f ;; esac
     done
     printf 'args\\t%s' "$link"; printf '\\t%s' "$@"; echo
-    sh -c {shlex.quote(FIND_SCRIPT)} survey "$link" "$@"
+    sh -c {shlex.quote(FIND_SCRIPT)} survey "$link" "$@" < /dev/null
 fi
 """
 
+# Run as root (refresh_sha_cache: `sh -c REFRESH_SCRIPT refresh CACHE FILE...`): the SHA-256 of each
+# FILE, from CACHE where its (inode, size, mtime, ctime, path) still match, else hashed here; CACHE is
+# rewritten (atomically, mode 0644) with those and the entries whose files did not change. Only files
+# that every user may read are cached (the cache is world-readable), none changed within the last
+# second (the times are whole seconds). Prints `sha<TAB>path<TAB>sha256` per FILE cached.
+REFRESH_SCRIPT = r"""
+c=$1; shift
+now=$(date +%s)
+mkdir -p "${c%/*}" && { [ -f "$c" ] || : > "$c"; } && w=$(mktemp "$c.XXXXXXXXXX") || exit 1
+trap 'rm -f "$w" "$w.want" "$w.todo"' EXIT
+for f; do printf '%s\n' "$f"; done > "$w.want"
+set --
+while IFS= read -r f; do set -- "$@" "$f"; done <<EOF
+$(cut -f3 "$c"; cat "$w.want")
+EOF
+stat -L -c '%i %s %Y %Z %a %n' "$@" 2>/dev/null | awk -v now="$now" -v todo="$w.todo" '
+    FILENAME == ARGV[1] { split($0, a, "\t"); sha[a[1] "\t" a[3]] = a[2]; next }
+    { f = $0; sub(/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /, "", f); k = $1 " " $2 " " $3 " " $4
+      if (f in done) next
+      done[f] = 1
+      if ((k "\t" f) in sha) print k "\t" sha[k "\t" f] "\t" f
+      else if ($5 ~ /[4567]$/ && $3 < now - 1 && $4 < now - 1) print k "\t" f > todo }' "$c" - > "$w"
+[ -f "$w.todo" ] && while IFS='	' read -r k f; do
+    s=$(sha256sum < "$f" | cut -d' ' -f1) && [ ${#s} -eq 64 ] && printf '%s\t%s\t%s\n' "$k" "$s" "$f" >> "$w"
+done < "$w.todo"
+chmod 0644 "$w" && mv -f "$w" "$c"
+awk -F '\t' 'FILENAME == ARGV[1] { want[$0] = 1; next } $3 in want { print "sha\t" $3 "\t" $2 }' "$w.want" "$c"
+"""
 
 STAT_SCRIPT = STAT_FILE + r"""
 for arg in "$@"; do stat_file "${arg%%:*}" "${arg#*:}"; done
@@ -195,13 +193,31 @@ def _file_states(text: str) -> tuple[dict[str, FileState], set[str]]:
         if len(parts) != 5 or parts[0] != "file":
             continue
         record = None
-        if parts[4]:
+        if parts[4].strip():
             try:
-                record = EngineRecord.from_json(json.loads(_decode(parts[4])))
-            except (ValueError, StepFailed):
+                record = EngineRecord.from_json(json.loads(parts[4]))
+            except ValueError:
                 record = None
         states[posixpath.normpath(parts[1])] = FileState(parts[2] == "1", parts[3] or None, record)
     return states, folders
+
+
+def refresh_sha_cache(ctx: StepContext, paths: Iterable[str]) -> dict[str, str]:
+    """Hash `paths` as root into SHA_CACHE, which the probe's search reads instead of hashing them
+    again (it keeps what is unchanged): path -> SHA-256 as root computed or confirmed it. For the
+    steps that run with sudo, after they wrote a model, an engine or the plugin; a failure is logged
+    (the cache only saves work)."""
+    wanted = sorted({p for p in paths if p})
+    if not wanted:
+        return {}
+    try:
+        result = ctx.sh(f"sh -c {q(REFRESH_SCRIPT)} refresh {q(SHA_CACHE)} " + " ".join(q(p) for p in wanted),
+                        sudo=True, check=False)
+    except WrongSudoPassword as exc:
+        ctx.log(f"{SHA_CACHE} not refreshed: {exc}")
+        return {}
+    return {parts[1]: parts[2] for parts in (line.split("\t") for line in result.stdout.splitlines())
+            if len(parts) == 3 and parts[0] == "sha"}
 
 
 def trtexec_command(target: EngineTarget, staged: str, calib_exists: bool) -> str:
@@ -249,6 +265,7 @@ class RebuildEngines(Step):
     env: BuildEnv | None = None
     states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
     progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
+    bound: tuple[str, ...] = ()  # search_bound's item
     name = "engines"
 
     def results(self) -> dict[str, Any]:
@@ -297,6 +314,8 @@ class RebuildEngines(Step):
                                           message=rest[1])
             elif kind == "plugin" and rest:
                 plugin_sha = rest[0]
+            elif kind == "warning" and rest:
+                ctx.log(f"warning: {rest[0]}")
         if not plugin_sha:
             raise StepFailed(f"{ctx.runner.host}: cannot read {self.plugin_link}: is TensorRT installed?")
         self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha)
@@ -343,7 +362,7 @@ class RebuildEngines(Step):
 
     def search_items(self) -> tuple[str, ...]:
         """FIND_SCRIPT's arguments after the plugin link (the probe runs the same search)."""
-        return (*(f"f:{c}" for c in self.configs), *(f"r:{r}" for r in self.roots))
+        return (*self.bound, *(f"f:{c}" for c in self.configs), *(f"r:{r}" for r in self.roots))
 
     def _gie_engines(self, ctx: StepContext, apps: list[Engine], found: dict[str, Engine]) -> list[Engine]:
         """One engine per enabled GIE of each app config (targets set to the effective nvinfer
@@ -471,6 +490,9 @@ class RebuildEngines(Step):
             except StepFailed as exc:
                 e.outcome, e.message = EngineOutcome.FAILED, str(exc)
                 ctx.log(f"failed: {exc}")
+        rebuilt = [e for e in todo if e.outcome is EngineOutcome.REBUILT]
+        if rebuilt:  # the next probe reads these hashes instead of computing them
+            refresh_sha_cache(ctx, [self.plugin_link, *(p for e in rebuilt for p in (e.target.path, e.target.config.model))])
 
     def verify(self, ctx: StepContext) -> None:
         failed = [e for e in self.engines if e.outcome is EngineOutcome.FAILED]
@@ -562,13 +584,18 @@ def _refuse_conflicts(gies: list[Engine]) -> None:
                              + "): set model-engine-file in each app config's group")
 
 
+def search_bound(settings: Settings) -> tuple[str, ...]:
+    """The search's `n:MAX` item where dsprov_engine_search_max_files is set (else engine_search.sh's default)."""
+    return (f"n:{settings.engine_search_max_files}",) if settings.engine_search_max_files else ()
+
+
 def engine_roots(settings: Settings) -> tuple[str, ...]:
     """`dsprov_engine_roots`, else the defaults."""
     return tuple(str(v) for v in settings.engine_roots) if settings.engine_roots else DEFAULT_ROOTS
 
 
 def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots: tuple[str, ...] = DEFAULT_ROOTS,
-                         progress: Callable[[str], None] | None = None) -> RebuildEngines:
+                         progress: Callable[[str], None] | None = None, bound: tuple[str, ...] = ()) -> RebuildEngines:
     """The engines step for a detected host (`detection`: provision.detect.Detection)."""
     f = detection.facts
     if f.tensorrt is None or f.lib_dir is None:
@@ -583,6 +610,7 @@ def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots
         supported={i: matrix.precisions(cap) for i, cap in caps.items()},
         plugin_link=f"{f.lib_dir}/libnvinfer_plugin.so.{f.tensorrt.major}",
         progress=progress,
+        bound=bound,
     )
 
 
@@ -600,7 +628,8 @@ def plan(p: Planning) -> None:
         return
     configs = tuple(s.setup.config for s in p.plan.steps if isinstance(s, WriteModelConfig))
     if configs or p.options.engine_roots:
-        p.plan.add(WHY, rebuild_engines_step(p.detection, p.matrix, configs, p.options.engine_roots))
+        p.plan.add(WHY, rebuild_engines_step(p.detection, p.matrix, configs, p.options.engine_roots,
+                                             bound=search_bound(p.options.settings)))
 
 
 CAPABILITY = Capability("engines", plan=plan, probe=PROBE, observe=lambda sections: sections["nvinfer_configs"])

@@ -52,10 +52,12 @@ show /usr/local/cuda/version.json
 section cuda_version_txt
 show /usr/local/cuda/version.txt
 
-section nvcc_version
-has nvcc && nvcc --version 2>&1
+section nvcc_version  # $nvcc_out and the nvidia-smi section's $out: a part of the deviceQuery cache's key
+nvcc_out=
+if has nvcc; then nvcc_out=$(nvcc --version 2>&1); printf '%s\n' "$nvcc_out"; fi
 
 section nvidia_smi_query
+out=
 if has nvidia-smi; then
     out=$(nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv 2>&1)
     printf '%s\n' "$out"

@@ -114,6 +114,11 @@ def test_t4_rebuild_rerun_swap_and_failure(fleet2):
         assert (record["tensorrt"], record["gpu_archs"], record["precision"]) == ("8.0.1.6", "75", "fp32")
         for config in (DINO, YOLO, PEOPLENET):  # the T4 keeps every precision: same names, configs untouched
             assert text(fleet2, "t4-01", config) == T4_FILES[config].read_text()
+        # root's SHA-256 cache, refreshed under sudo after the rebuilds: root's, world-readable, each entry right
+        cache = on(fleet2, "t4-01", "stat -c '%U %a' /var/lib/dsprov/sha256; cut -f2,3 /var/lib/dsprov/sha256 |"
+                   " while IFS='\t' read -r s f; do [ \"$(sha256sum < \"$f\" | cut -c1-64)\" = \"$s\" ] && echo \"$f\" || echo \"wrong $f\"; done")
+        owner, *right = cache.stdout.decode().splitlines()
+        assert owner == "root 644" and DINO_ONNX in right and not [f for f in right if f.startswith("wrong ")], right
 
     with phase('rerun: all current'):
         again = invoke(fleet2, "engines", "--host", "t4-01", "--json")

@@ -1,0 +1,270 @@
+# The engines step's config search (provision/capabilities/engines.py), run by the probe and by the
+# step. POSIX sh with find, stat -c, awk, base64 and sha256sum (coreutils or busybox); no Python.
+# Usage: sh -s -- PLUGIN_LINK [n:MAX] [f:CONFIG | r:ROOT]...   (SHA_CACHE set by the caller)
+#   r:ROOT    the *.txt (< 256 KiB) under ROOT (one file system) that are deepstream-app configs (a
+#             [primary-gie] or [secondary-gieN] group) or nvinfer configs ([property] naming a model
+#             or an engine); a root with more than MAX *.txt files (default 20000) is not searched,
+#             and a `warning` line says so
+#   f:CONFIG  a config, taken as it is; the config-file of an enabled nvinfer GIE of an app config
+#             found is followed the same way
+# Prints `config<TAB>path<TAB>base64 of the bytes` per config (or `skip<TAB>path<TAB>why`),
+# `warning<TAB>text`, a `file<TAB>path<TAB>exists (1|0)<TAB>sha256<TAB>record` line for each model,
+# calibration file and engine the configs name and each *.engine in their folders (each folder in
+# an `engines<TAB>folder` line; the record: the engine's .dsprov.json on one line; the SHA-256 of
+# an engine only where a cache has it), and `plugin<TAB>sha256` of the library PLUGIN_LINK names.
+#
+# A rerun reads only what changed. The verdict on each *.txt (and a config's bytes and references)
+# is kept in the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/probe/configs under the file's
+# (inode, size, mtime, ctime, path); with GNU find, a root's *.txt whose mtime and ctime are older
+# than a second before the last search that read something (probe/last) keeps its verdict without
+# a stat of its own (find -newermt/-newerct; busybox's find has neither: stat -c gives the keys).
+# SHA-256s come, under the same key, from root's $SHA_CACHE (written only by the steps that run with
+# sudo, from hashes root computed: engines.refresh_sha_cache) or the user's own
+# .../dsprov/probe/sha256, and only what neither has is read. A file changed within the last second
+# is not cached by its key (the times are whole seconds). Nothing here needs root; with no writable
+# cache folder, nothing is cached.
+plugin=$1; shift
+max=20000
+tab=$(printf '\t')
+umask 077
+w=$(mktemp -d 2>/dev/null) || { echo "warning${tab}the config search found no temporary folder (mktemp -d)"; exit 0; }
+trap 'rm -rf "$w"' EXIT
+now=$(date +%s)
+cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/dsprov/probe
+{ [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ] || cache=$w
+[ -f "$cache/configs" ] || : > "$cache/configs"
+[ -f "$cache/sha256" ] || : > "$cache/sha256"
+[ -r "$SHA_CACHE" ] || SHA_CACHE=/dev/null
+since=
+[ -r "$cache/last" ] && IFS= read -r since < "$cache/last"
+case $since in ''|*[!0-9]*) since=0 ;; esac
+: > "$w/list"; : > "$w/roots"; : > "$w/named"; : > "$w/seen"; : > "$w/keep"; : > "$w/keepn"; : > "$w/fresh"
+: > "$w/refs"
+i=0; gnu=
+for arg; do
+    kind=${arg%%:*}; p=${arg#*:}
+    case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
+    case $kind in
+        n) max=$p ;;
+        f) printf '%s\n' "$p" >> "$w/named" ;;
+        r) i=$((i + 1)); printf '%s\t%s\n' "$i" "$p" >> "$w/roots"
+           [ -d "$p" ] || continue
+           [ -n "$gnu" ] || { find "$w" -maxdepth 0 -printf '' 2>/dev/null && gnu=1 || gnu=0; }
+           if [ "$gnu" = 1 ]; then  # GNU find: changed (C) or not (U) since the last search that read something
+               find "$p" -xdev -name '*.txt' ! -name '*
+*' -type f -size -256k \( \( -newermt "@$((since - 1))" -o -newerct "@$((since - 1))" \) \
+                   -printf "$i C C C C %p\n" -o -printf "$i U U U U %p\n" \) 2>/dev/null >> "$w/list"
+           else
+               find "$p" -xdev -name '*.txt' ! -name '*
+*' -type f -size -256k -exec stat -c "$i %i %s %Y %Z %n" {} + 2>/dev/null >> "$w/list"
+           fi ;;
+    esac
+done
+
+# keep NAME: $w/NAME becomes $cache/NAME (copied beside it, then renamed: a reader sees one or the other)
+keep() {
+    [ "$cache" = "$w" ] || { cp "$w/$1" "$cache/$1.$$" && mv -f "$cache/$1.$$" "$cache/$1"; } 2>/dev/null
+}
+
+# awk helpers: a path normalised as Python's posixpath.normpath does (the names the controller uses)
+NORM='
+function norm(p,   n, a, i, o, k, lead) {
+    lead = substr(p, 1, 1) == "/"; n = split(p, a, "/"); k = 0
+    for (i = 1; i <= n; i++) {
+        if (a[i] == "" || a[i] == ".") continue
+        if (a[i] == ".." && k > 0 && o[k] != "..") { k--; continue }
+        if (a[i] == ".." && lead) continue
+        o[++k] = a[i]
+    }
+    p = lead ? "/" : ""
+    for (i = 1; i <= k; i++) p = p (i > 1 ? "/" : "") o[i]
+    return p == "" ? "." : p
+}
+function under(d, v) { return norm(substr(v, 1, 1) == "/" ? v : d "/" v) }
+function load(file,   line) { while ((getline line < file) > 0) seen[line] = 1; close(file) }
+'
+
+# One round: stat the files $named lists, then merge the listing with the cache. A cached verdict whose key
+# still matches is kept: a config's in $w/keep (its `t` line with key, path, c and base64, then its
+# `r` lines, the config's references), the others' in $w/keepn; the rest go to $w/read. Each config
+# kept goes to $w/seen, and the enabled GIEs' configs of the app configs kept that are not there to
+# $follow.
+round() {
+    if [ -s "$named" ]; then
+        set --
+        while IFS= read -r p; do set -- "$@" "$p"; done < "$named"
+        stat -L -c "0 %i %s %Y %Z %n" "$@" 2>/dev/null >> "$w/list"
+    fi
+    : > "$w/read"; : > "$follow"
+    awk -v max="$max" -v out="$w" -v follow="$follow" "$NORM"'
+    BEGIN { FS = "\t" }
+    FILENAME == ARGV[1] { if ($1 == "t") { verdict[$2 "\t" $3] = $4; vp[$3] = $4; kp[$3] = $2; if ($4 == "c") t[$3] = $0; cur = $3 }
+                          else if ($1 == "r") refs[cur] = refs[cur] $0 "\n"
+                          next }
+    FILENAME == ARGV[2] { root[$1] = substr($0, length($1) + 2); next }
+    FILENAME == ARGV[3] { wanted[$0] = 1; next }
+    { m++; j = index($0, " "); r[m] = substr($0, 1, j - 1); count[r[m]]++; s = substr($0, j + 1); c = substr(s, 1, 8)
+      if (c == "U U U U " || c == "C C C C ") { k[m] = substr(c, 1, 7); f[m] = substr(s, 9); next }
+      split(s, a, " "); k[m] = a[1] " " a[2] " " a[3] " " a[4]
+      f[m] = substr(s, length(a[1]) + length(a[2]) + length(a[3]) + length(a[4]) + 5) }
+    END {
+        load(out "/seen")
+        for (j in count) if (j != 0 && count[j] > max)
+            printf "warning\t%s: more than %d *.txt files (dsprov_engine_search_max_files): not searched\n", root[j], max
+        for (pass = 0; pass < 2; pass++) for (l = 1; l <= m; l++) {
+            if ((r[l] == 0) != (pass == 0) || (r[l] != 0 && count[r[l]] > max)) continue
+            if (r[l] == 0) delete wanted[f[l]]
+            p = f[l]
+            if (index(p, "/.") || index(p, "//") || substr(p, length(p)) == "/") p = norm(p)
+            if (p in listed || p in seen) continue
+            listed[p] = 1
+            if (index(p, "\t")) { print "skip\t" p "\tname has a tab"; continue }
+            if (k[l] == "U U U U" && p in vp) { v = vp[p]; k[l] = kp[p] }  # unchanged since the last search
+            else v = k[l] != "C C C C" && (k[l] "\t" p) in verdict ? verdict[k[l] "\t" p] : ""  # C: changed
+            if (v == "c") { printf "%s\n%s", t[p], refs[p] >> (out "/keep"); print p >> (out "/seen"); kept[p] = 1 }
+            else if (v == "n" && r[l] != 0) others[++o] = "t\t" k[l] "\t" p "\tn"
+            else { print k[l] "\t" (r[l] == 0 ? "f" : "r") "\t" p >> (out "/read"); reads++ }
+        }
+        for (n in wanted) print "skip\t" n "\tcannot read"
+        if (reads) for (j = 1; j <= o; j++) print others[j] >> (out "/keepn")  # only a rewritten cache needs them
+        for (p in kept) { n = split(refs[p], a, "\n")
+            for (j = 1; j <= n; j++) if (split(a[j], b, "\t") == 4 && b[3] == "c" && !(b[4] in seen) && !(b[4] in kept))
+                print b[4] >> follow }
+    }' "$cache/configs" "$w/roots" "$named" "$w/list"
+    : > "$w/list"
+    [ -s "$w/read" ] || return 0
+    # Read each new or changed file once: its verdict (`t`) and a config's references (`r<TAB>path
+    # <TAB>e|m|c<TAB>file`: engine, model or calibration file, an enabled nvinfer GIE's config).
+    awk -v out="$w" -v follow="$follow" "$NORM"'
+    function gie_done() {
+        if (gie && enabled && (ptype == "" || ptype == 0) && cfg != "") {
+            refs = refs "r\t" p "\tc\t" under(d, cfg) "\n"
+            if (!(under(d, cfg) in seen)) print under(d, cfg) >> follow
+        }
+        gie = 0
+    }
+    BEGIN { FS = "\t"; load(out "/seen") }
+    {
+        k = $1; kind = $2; p = $3; d = p; sub(/\/[^\/]*$/, "", d); app = 0; prop = 0; model = 0; refs = ""; gie = 0
+        while ((ok = (getline s < p)) > 0) {
+            sub(/\r$/, "", s)
+            if (s ~ /^[ \t]*\[/) {
+                gie_done(); group = s; sub(/^[ \t]*\[/, "", group); sub(/\].*$/, "", group)
+                gie = group ~ /^(primary-gie|secondary-gie[0-9]+)$/
+                if (gie) { app = 1; enabled = 0; ptype = ""; cfg = "" }
+                if (group == "property") prop = 1
+                continue
+            }
+            if (s !~ /^[ \t]*[A-Za-z0-9_-]+[ \t]*=/) continue
+            name = s; sub(/^[ \t]*/, "", name); sub(/[ \t]*=.*$/, "", name)
+            v = s; sub(/^[^=]*=[ \t]*/, "", v); sub(/#.*$/, "", v); sub(/[ \t]+$/, "", v)
+            if (name ~ /^(onnx-file|model-engine-file|tlt-encoded-model|custom-network-config)$/) model = 1
+            if (gie && name == "enable") enabled = tolower(v) == "1" || tolower(v) == "true"
+            if (gie && name == "plugin-type") ptype = v
+            if (gie && name == "config-file") cfg = v
+            if (v != "" && name ~ /^(model-engine-file|onnx-file|model-file|int8-calib-file|tlt-encoded-model)$/)
+                refs = refs "r\t" p "\t" (name == "model-engine-file" ? "e" : "m") "\t" under(d, v) "\n"
+        }
+        gie_done()
+        close(p)
+        if (ok < 0) { print "skip\t" p "\tcannot read"; next }
+        verdict = (kind == "f" || app || (prop && model)) ? "c" : "n"
+        print "t\t" k "\t" p "\t" verdict >> (out "/fresh")
+        print p >> (out "/seen")
+        if (verdict == "c") printf "%s", refs >> (out "/fresh")
+    }' "$w/read"
+}
+
+named=$w/named follow=$w/follow1
+round
+if [ -s "$w/follow1" ]; then
+    named=$w/follow1 follow=$w/follow2
+    round
+fi
+if [ -s "$w/fresh" ]; then  # the bytes of each config read this time (`b<TAB>path<TAB>base64`)
+    while IFS="$tab" read -r t k p v; do
+        [ "$t" = t ] && [ "$v" = c ] && printf 'b\t%s\t%s\n' "$p" "$(base64 < "$p" | tr -d '\n')"
+    done < "$w/fresh" >> "$w/fresh"
+fi
+
+# The configs found (`config` lines) and, where something was read, the new cache (the first verdict
+# on a path: what was read, then what was kept; one read this time is cached unless its file changed
+# within the last second); to $w/refs the references, to $w/named the files the configs name and the
+# records beside their engines, to $w/folders the folders of those files.
+others=/dev/null
+[ -s "$w/fresh" ] && others=$w/keepn
+awk -v out="$w" -v now="$now" '
+    BEGIN { FS = "\t" }
+    $1 == "b" { b[$2] = $3; next }
+    $1 == "t" { if ($3 in known) next
+                known[$3] = 1; n++; t[n] = $1 "\t" $2 "\t" $3 "\t" $4; p[n] = $3; v[n] = $4; if ($5 != "") b[$3] = $5
+                split($2, a, " "); racy[n] = a[3] + 0 >= now - 1 || a[4] + 0 >= now - 1; next }
+    $1 == "r" { r[$2] = r[$2] $0 "\n"; print > (out "/refs")
+                if ($3 != "c") { if (!($4 in named)) { named[$4] = 1; print $4 > (out "/named"); if ($3 == "e") print $4 ".dsprov.json" > (out "/named") }
+                                 d = $4; sub(/\/[^\/]*$/, "", d); if (!(d in folders)) { folders[d] = 1; print (d == "" ? "/" : d) > (out "/folders") } } }
+    END {
+        for (i = 1; i <= n; i++) {
+            if (v[i] == "c" && !(p[i] in b)) continue
+            if (v[i] == "c") print "config\t" p[i] "\t" b[p[i]]
+            if (racy[i]) continue
+            print t[i] (v[i] == "c" ? "\t" b[p[i]] : "") > (out "/configs")
+            if (v[i] == "c") printf "%s", r[p[i]] > (out "/configs")
+        }
+    }' "$w/fresh" "$w/keep" "$others"
+if [ -s "$w/fresh" ]; then
+    keep configs
+    [ "$cache" = "$w" ] || printf '%s\n' "$now" > "$cache/last"
+fi
+
+# Stat those files, the *.engine of their folders and the plugin in one call; SHA-256s from the
+# caches (root's first); models and the plugin that neither has are hashed, and the user's cache
+# gets them. An engine is not hashed here: its SHA-256 comes from the cache the sudo steps write.
+set --
+if [ -f "$w/folders" ]; then
+    while IFS= read -r d; do
+        printf 'engines\t%s\n' "$d"
+        for g in "$d"/*.engine; do [ -f "$g" ] && set -- "$@" "$g" "$g.dsprov.json"; done
+    done < "$w/folders"
+    while IFS= read -r p; do set -- "$@" "$p"; done < "$w/named"
+fi
+stat -L -c '%i %s %Y %Z %n' "$@" "$plugin" 2>/dev/null > "$w/stat"
+: > "$w/sums"
+FILES='
+    FILENAME == ARGV[1] || FILENAME == ARGV[2] { split($0, a, "\t"); if (!((a[1] "\t" a[3]) in sha)) sha[a[1] "\t" a[3]] = a[2]; next }
+    FILENAME == ARGV[3] { split($0, a, "\t"); if (a[3] != "c") kind[a[4]] = a[3]; next }
+    FILENAME == ARGV[4] { s = $0; sub(/^[0-9a-f]* [ *]/, "", s); summed[s] = substr($0, 1, 64); next }
+    { f = $0; sub(/^[^ ]* [^ ]* [^ ]* [^ ]* /, "", f); split($0, a, " ")
+      k[f] = a[1] " " a[2] " " a[3] " " a[4]; racy[f] = a[3] >= now - 1 || a[4] >= now - 1 }
+    function cached(f) { return (f in k) && ((k[f] "\t" f) in sha) ? sha[k[f] "\t" f] : "" }
+    function record(f,   line, r) {
+        if (!((f ".dsprov.json") in k)) return ""
+        while ((getline line < (f ".dsprov.json")) > 0) r = r line " "
+        close(f ".dsprov.json"); gsub(/\t/, " ", r); return r
+    }
+    function sum(f,   s) {
+        s = cached(f)
+        if (s == "" && (f in summed)) { s = summed[f]; if (!racy[f]) { print k[f] "\t" s "\t" f > new; fresh = 1 } }
+        return s
+    }
+    END {
+        if (!hashed) for (f in k) if ((f == plugin || (f in kind) && kind[f] == "m") && cached(f) == "") { print f > (out "/hash"); miss = 1 }
+        if (miss) exit 3
+        for (f in kind) printf "file\t%s\t%d\t%s\t%s\n", f, (f in k), (kind[f] == "m" ? sum(f) : cached(f)), (kind[f] == "e" ? record(f) : "")
+        for (f in k) if (f ~ /\.engine$/ && !(f in kind)) printf "file\t%s\t1\t%s\t%s\n", f, cached(f), record(f)
+        if ((s = sum(plugin)) != "") print "plugin\t" s
+        if (!fresh) exit
+        while ((getline line < user) > 0) { split(line, a, "\t"); if (a[1] == k[a[3]]) print line > new }
+        close(new); print "" > (out "/sha256.ready")
+    }'
+files() {
+    awk -v now="$now" -v plugin="$plugin" -v out="$w" -v user="$cache/sha256" -v new="$w/sha256" -v hashed="$1" \
+        "$FILES" "$SHA_CACHE" "$cache/sha256" "$w/refs" "$w/sums" "$w/stat"
+}
+if ! files "" && [ -s "$w/hash" ]; then
+    set --
+    while IFS= read -r p; do set -- "$@" "$p"; done < "$w/hash"
+    sha256sum "$@" > "$w/sums" 2>/dev/null
+    files 1
+fi
+[ -f "$w/sha256.ready" ] && keep sha256
+exit 0

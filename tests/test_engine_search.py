@@ -1,0 +1,180 @@
+"""The engines step's config search (engine_search.sh) and root's SHA-256 cache (REFRESH_SCRIPT),
+run for real on files made here, under dash with GNU find, stat and mawk, and under busybox sh with
+busybox's tools alone (no find -printf there: the stat keys): what a rerun reads again, the configs
+found through config-file=, the bound. Which files were hashed or encoded is counted by logging
+wrappers around the real sha256sum and base64 (first on PATH)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from provision.capabilities.engines import REFRESH_SCRIPT, _file_states, search_script
+from provision.deepstream.engine_plan import EngineRecord
+
+SHELLS = [["dash"], ["busybox", "sh"]]
+BUSYBOX_TOOLS = ("sh", "awk", "find", "stat", "date", "mktemp", "rm", "cp", "mv", "mkdir", "cat", "cut", "tr",
+                 "base64", "sha256sum", "chmod")
+APP = """[application]
+enable-perf-measurement=1
+[primary-gie]
+enable=1
+config-file=../../other/cfg/pgie.txt
+[secondary-gie0]
+enable=0
+config-file=../../other/cfg/disabled.txt
+"""
+RECORD = EngineRecord("8.0.1.6", "11.4", "75", "ab" * 32, "fp16", 1, "cd" * 32)
+NVINFER = "[property]\nonnx-file=../models/m.onnx\nmodel-engine-file=../models/m.onnx_b1_gpu0_fp16.engine\n"
+
+
+@dataclass
+class Host:
+    """A folder laid out like a host: a searched root, configs and models elsewhere, a plugin link,
+    the login user's home, and wrappers that log each sha256sum and base64 run."""
+
+    dir: Path
+    shell: list[str]
+    tools: str  # PATH after the logging wrappers
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "calls.log"
+
+    def calls(self) -> list[tuple[str, ...]]:
+        """The tools' runs since the last call, each (tool, *sorted arguments) (base64 reads stdin)."""
+        lines = self.log.read_text().splitlines() if self.log.exists() else []
+        self.log.write_text("")
+        return sorted((line.split()[0], *sorted(line.split()[1:])) for line in lines)
+
+    def search(self, *items: str, sha_cache: Path | None = None) -> str:
+        env = {"PATH": f"{self.dir / 'bin'}:{self.tools}", "HOME": str(self.dir / "home"), "LC_ALL": "C"}
+        result = subprocess.run([*self.shell, "-s", "--", str(self.dir / "lib" / "libplugin.so.8"), *items],
+                                input=search_script(str(sha_cache or self.dir / "no-root-cache")),
+                                capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode == 0 and result.stderr == "", result.stderr
+        return result.stdout
+
+
+def settle() -> None:
+    """Let the files made so far leave the last second, which the caches do not keep (whole-second times)."""
+    time.sleep(2.1)
+
+
+@pytest.fixture(params=SHELLS, ids=lambda s: s[0])
+def host(request, tmp_path) -> Host:
+    if not shutil.which(request.param[0]):
+        pytest.fail(f"{request.param[0]} is not installed (.ci/apt-packages.txt installs it)")
+    for folder in ("root/app", "other/cfg", "other/models", "lib", "home", "bin"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / "root/app/app.txt").write_text(APP)
+    (tmp_path / "root/app/labels.txt").write_text("person\ncar\n")
+    (tmp_path / "other/cfg/pgie.txt").write_text(NVINFER)
+    (tmp_path / "other/cfg/disabled.txt").write_text(NVINFER)
+    (tmp_path / "other/models/m.onnx").write_text("model one\n")
+    (tmp_path / "other/models/m.onnx_b1_gpu0_fp16.engine").write_text("engine\n")
+    (tmp_path / "other/models/m.onnx_b1_gpu0_fp16.engine.dsprov.json").write_text(json.dumps(RECORD.to_json(), indent=2) + "\n")
+    (tmp_path / "lib/libplugin.so.8.0.1").write_text("plugin\n")
+    (tmp_path / "lib/libplugin.so.8").symlink_to("libplugin.so.8.0.1")
+    tools = os.environ["PATH"]
+    if request.param[0] == "busybox":  # busybox's own applets only
+        (tmp_path / "busybox").mkdir()
+        for tool in BUSYBOX_TOOLS:
+            (tmp_path / "busybox" / tool).symlink_to(shutil.which("busybox"))
+        tools = str(tmp_path / "busybox")
+    for tool in ("sha256sum", "base64"):
+        wrapper = tmp_path / "bin" / tool
+        wrapper.write_text(f'#!{shutil.which("sh")}\necho "{tool} $*" >> {tmp_path / "calls.log"}\n'
+                           f'PATH={tools} exec {tool} "$@"\n')
+        wrapper.chmod(0o755)
+    settle()
+    return Host(tmp_path, [shutil.which(request.param[0]), *request.param[1:]], tools)
+
+
+def configs(output: str) -> dict[str, str]:
+    return {p[1]: base64.b64decode(p[2]).decode() for p in (line.split("\t") for line in output.splitlines())
+            if p[0] == "config"}
+
+
+def test_configs_found_through_config_file_and_a_rerun_reads_nothing_again(host):
+    d = host.dir
+    first = host.search(f"r:{d}/root")
+    # the app config under the root, the nvinfer config its enabled GIE names (outside the root); not
+    # the disabled GIE's, not the labels file
+    assert configs(first) == {f"{d}/root/app/app.txt": APP, f"{d}/other/cfg/pgie.txt": NVINFER}
+    states, folders = _file_states(first)
+    model, engine = states[f"{d}/other/models/m.onnx"], states[f"{d}/other/models/m.onnx_b1_gpu0_fp16.engine"]
+    assert model.exists and model.sha256 == hashlib.sha256(b"model one\n").hexdigest()
+    assert engine.exists and engine.record == RECORD  # the record beside it, written with json.dumps(indent=2)
+    assert folders == {f"{d}/other/models"}
+    assert host.calls() == [("base64",), ("base64",), ("sha256sum", f"{d}/lib/libplugin.so.8", f"{d}/other/models/m.onnx")]
+
+    assert host.search(f"r:{d}/root") == first
+    assert host.calls() == []  # nothing hashed or encoded again: the caches answered
+    cache = d / "home/.cache/dsprov/probe"
+    assert oct(cache.stat().st_mode & 0o777) == "0o700"
+    assert f"{d}/root/app/labels.txt\tn" in (cache / "configs").read_text()  # a verdict kept: not a config
+
+    # a changed model is hashed again, the unchanged plugin not; a changed config is read again
+    (d / "other/models/m.onnx").write_text("model two\n")
+    (d / "other/cfg/pgie.txt").write_text(NVINFER + "batch-size=2\n")
+    (d / "root/app/app.txt").write_text(APP + "# changed\n")
+    again = host.search(f"r:{d}/root")
+    assert host.calls() == [("base64",), ("base64",), ("sha256sum", f"{d}/other/models/m.onnx")]
+    assert configs(again)[f"{d}/other/cfg/pgie.txt"].endswith("batch-size=2\n")
+    assert configs(again)[f"{d}/root/app/app.txt"].endswith("# changed\n")
+    settle()
+    # what changed within the second before that search is read once more (whole-second times), then kept
+    assert configs(host.search(f"r:{d}/root")) == configs(again)
+    assert host.calls() == [("base64",), ("base64",), ("sha256sum", f"{d}/other/models/m.onnx")]
+    assert configs(host.search(f"r:{d}/root")) == configs(again) and host.calls() == []  # then kept as read
+    assert _file_states(again)[0][f"{d}/other/models/m.onnx"].sha256 != model.sha256
+
+
+def test_the_bound_and_named_configs(host):
+    d = host.dir
+    for i in range(3):
+        (d / "root" / f"notes{i}.txt").write_text("notes\n")
+    out = host.search("n:3", f"f:{d}/other/cfg/disabled.txt", f"r:{d}/root", f"f:{d}/missing.txt")
+    warnings = [line for line in out.splitlines() if line.startswith("warning\t")]
+    assert warnings == [f"warning\t{d}/root: more than 3 *.txt files (dsprov_engine_search_max_files): not searched"]
+    assert set(configs(out)) == {f"{d}/other/cfg/disabled.txt"}  # named: searched whatever the bound
+    assert f"skip\t{d}/missing.txt\tcannot read" in out.splitlines()
+    assert set(configs(host.search("n:5", f"r:{d}/root"))) == {f"{d}/root/app/app.txt", f"{d}/other/cfg/pgie.txt"}
+
+
+def test_root_cache_answers_first_and_keeps_only_world_readable_files(host, tmp_path):
+    d = host.dir
+    root_cache = d / "var/lib/dsprov/sha256"
+    secret = d / "other/models/secret.onnx"
+    secret.write_text("secret\n")
+    secret.chmod(0o600)
+    settle()
+    model, plugin = f"{d}/other/models/m.onnx", f"{d}/lib/libplugin.so.8"
+    refresh = subprocess.run([*host.shell, "-c", REFRESH_SCRIPT, "refresh", str(root_cache), model, plugin, str(secret)],
+                             capture_output=True, text=True, timeout=60)
+    assert refresh.returncode == 0, refresh.stderr
+    shas = dict(line.split("\t")[1:] for line in refresh.stdout.splitlines())
+    assert set(shas) == {model, plugin}  # the secret is not world-readable: not in a world-readable cache
+    assert oct(root_cache.stat().st_mode & 0o777) == "0o644"
+    entries = root_cache.read_text()
+    # rerun: nothing new, the same entries
+    subprocess.run([*host.shell, "-c", REFRESH_SCRIPT, "refresh", str(root_cache), model], check=True, timeout=60)
+    assert root_cache.read_text() == entries
+
+    out = host.search(f"r:{d}/root", sha_cache=root_cache)
+    assert [c for c in host.calls() if c[0] == "sha256sum"] == []  # root's cache answered
+    assert _file_states(out)[0][model].sha256 == shas[model]
+    # a user's own cache cannot override root's entry for the same file
+    user = d / "home/.cache/dsprov/probe/sha256"
+    user.write_text(entries.replace(shas[model], "0" * 64))
+    assert _file_states(host.search(f"r:{d}/root", sha_cache=root_cache))[0][model].sha256 == shas[model]
