@@ -490,9 +490,9 @@ class RebuildEngines(Step):
             except StepFailed as exc:
                 e.outcome, e.message = EngineOutcome.FAILED, str(exc)
                 ctx.log(f"failed: {exc}")
-        rebuilt = [e for e in todo if e.outcome is EngineOutcome.REBUILT]
-        if rebuilt:  # the next probe reads these hashes instead of computing them
-            refresh_sha_cache(ctx, [self.plugin_link, *(p for e in rebuilt for p in (e.target.path, e.target.config.model))])
+        fresh = [e for e in todo if e.outcome is EngineOutcome.REBUILT]
+        if fresh:  # the next probe reads these hashes instead of computing them
+            refresh_sha_cache(ctx, [self.plugin_link, *(p for e in fresh for p in (e.target.path, e.target.config.model))])
 
     def verify(self, ctx: StepContext) -> None:
         failed = [e for e in self.engines if e.outcome is EngineOutcome.FAILED]
