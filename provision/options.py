@@ -230,6 +230,10 @@ class Settings:
                                    " the folders above it must be the login user's or root's)", checks.absolute_path)
     engine_roots: tuple[str, ...] | None = option(
         "folders searched for nvinfer configs", lambda n, v: tuple(checks.words(n, v, checks.path)))
+    engine_cache: str = option(
+        "auto: an engine built once is kept on the controller by what decides its bytes (device, L4T or"
+        " driver, CUDA, TensorRT, plugin, model, flags, batch) and copied to identical hosts, each checking"
+        " it loads; off: every host builds its own", checks.engine_cache, "auto", checks.ENGINE_CACHE)
     required_plugins: tuple[str, ...] = option(
         "plugin creators the swapped library must carry", lambda n, v: tuple(checks.words(n, v, checks.word)), ())
     cmake_archives: tuple[dict, ...] = option(
