@@ -59,13 +59,13 @@ def on_all(handle: FleetHandle, command: str) -> list[str]:
 
 def inventory(handle: FleetHandle, folder: Path, cache: str) -> Path:
     """The fleet's inventory, with `dsprov_engine_cache` set for every host."""
-    copy = folder / f"inventory-{handle.runtime_dir.parent.name}-{cache}"
+    copy = folder / f"inventory-{handle.runtime_dir.name}-{cache}"
     if not copy.exists():
-        shutil.copytree(handle.inventory.parent, copy, ignore=shutil.ignore_patterns("*.pid", "*.log", "*.sock"))
-        (copy / "host_vars").mkdir(exist_ok=True)
+        setting = f"dsprov_engine_cache: '{cache}'\n"
+        handle.inventory_with(copy, handle.devices[0].name, setting)
         for d in handle.devices:
-            (copy / "host_vars" / f"{d.name}.yml").write_text(f"dsprov_engine_cache: '{cache}'\n")
-    return copy / handle.inventory.name
+            (copy / "host_vars" / f"{d.name}.yml").write_text(setting)
+    return copy / "hosts.ini"
 
 
 def cold_round(handle: FleetHandle, folder: Path, cache: str) -> Round:
@@ -108,7 +108,7 @@ def main() -> None:
     ratio = statistics.median(r.seconds for r in manys) / statistics.median(r.seconds for r in ones)
     print(f"cold `provision --hosts all --force`, {args.rounds} rounds interleaved, medians (min-max);"
           f" load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print(f"| fleet | wall | round trips per host | trtexec builds | trtexec loads |")
+    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads |")
     print("| --- | --- | --- | --- | --- |")
     for label, rounds in (("1 host", ones), (f"{args.hosts} hosts (engine cache {args.engine_cache})", manys)):
         trips = sorted({t for r in rounds for t in r.round_trips})
