@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import posixpath
 import re
@@ -49,7 +48,17 @@ from provision.deepstream.gie_graph import Graph, check_graph
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_file, parse_config, set_property
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
-from provision.runners.base import FILE_FUNCTIONS, refusal, script_command
+from provision.runners.base import refusal, script_command
+from provision.capabilities.engine_install import (
+    DEFERRED,
+    INSTALL_ENGINES_SCRIPT,
+    WORK_TEMPLATE,
+    InstallItem,
+    Product,
+    WorkFolder,
+    digest,
+    install_status,
+)
 from provision.capabilities.model_config import WriteModelConfig
 from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, StepFailed, q
@@ -669,7 +678,7 @@ class RebuildEngines(Step):
                                   t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
             small[f"r{i}"] = (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode()
             items[f"e{i}"] = InstallItem(product.file, t.path, product.sha256, product.size)
-            items[f"r{i}"] = InstallItem(f"r{i}", record_path(t.path), *_digest(small[f"r{i}"]), deps=(f"e{i}",))
+            items[f"r{i}"] = InstallItem(f"r{i}", record_path(t.path), *digest(small[f"r{i}"]), deps=(f"e{i}",))
             for e in engines:
                 if e.target.config.model_engine_file == t.path:
                     continue
@@ -682,8 +691,8 @@ class RebuildEngines(Step):
         pointers = {}
         for j, (path, (text, deps)) in enumerate(edits.items()):
             small[f"c{j}"] = text.encode()
-            items[f"c{j}"] = InstallItem(f"c{j}", path, *_digest(small[f"c{j}"]),
-                                         expect=_digest(self.texts[path].encode())[0], deps=tuple(deps))
+            items[f"c{j}"] = InstallItem(f"c{j}", path, *digest(small[f"c{j}"]),
+                                         expect=digest(self.texts[path].encode())[0], deps=tuple(deps))
             pointers[path] = f"c{j}"
         return items, small, pointers
 
@@ -698,7 +707,7 @@ class RebuildEngines(Step):
         started = time.monotonic()
         result = ctx.runner.run(script_command("user", folder, *args), stdin=writes + INSTALL_ENGINES_SCRIPT)
         ctx.ended(result, started)
-        status = _install_status(result.stdout)
+        status = install_status(result.stdout)
         deferred = {tag: item for tag, item in items.items() if status.get(tag) == (False, DEFERRED)}
         if not result.ok and not status:
             return {tag: (False, refusal(result)) for tag in items}
@@ -711,67 +720,16 @@ class RebuildEngines(Step):
                     for a in item.args(tag, [d for d in item.deps if d in deferred])]
             root = ctx.sh(f"sh -c {q(INSTALL_ENGINES_SCRIPT)} install root {q(folder)} " + " ".join(q(a) for a in args),
                           sudo=True, check=False)
-            status.update(_install_status(root.stdout))
-            if not root.ok and not _install_status(root.stdout):
+            status.update(install_status(root.stdout))
+            if not root.ok and not install_status(root.stdout):
                 status.update((tag, (False, refusal(root))) for tag in deferred)
             else:
                 work.path = None  # the script removed it
         return status
 
 
-def _digest(data: bytes) -> tuple[str, int]:
-    return hashlib.sha256(data).hexdigest(), len(data)
-
-
-@dataclass
-class Product:
-    """A new engine in the private folder, ready to install."""
-
-    target: str  # where it goes
-    file: str  # its name in the private folder
-    sha256: str
-    size: int
-    key: str | None = None  # its cache key (copied from, or built into, the cache)
-    copied: bool = False
-    loaded: bool = False  # a copied engine that trtexec loaded here
-
-
-@dataclass(frozen=True)
-class InstallItem:
-    """One file INSTALL_ENGINES_SCRIPT puts in place."""
-
-    file: str  # in the private folder
-    target: str
-    sha256: str
-    size: int
-    expect: str = "-"  # the SHA-256 the target must still have (a config edited from what was read)
-    deps: tuple[str, ...] = ()  # items that must be in place first
-
-    def args(self, tag: str, deps: list[str] | None = None) -> list[str]:
-        return [tag, self.file, self.target, self.sha256, str(self.size), self.expect,
-                ",".join(self.deps if deps is None else deps) or "-"]
-
-
-@dataclass
-class WorkFolder:
-    """The login user's private folder for new engines (mktemp -d: mode 0700, a fresh name), made at first use."""
-
-    path: str | None = None
-
-    def make(self, ctx: StepContext) -> str:
-        if self.path is None:
-            made = ctx.sh(f"mktemp -d {WORK_TEMPLATE}", check=False)
-            folder = made.stdout.strip()
-            if not made.ok or not folder.startswith(WORK_TEMPLATE.rstrip("X")):
-                raise StepFailed(f"{ctx.runner.host}: cannot make a private folder in /tmp: {made.reason()}")
-            self.path = folder
-        return self.path
-
-
-WORK_TEMPLATE = "/tmp/.dsprov-engines.XXXXXXXXXX"
 CACHED_ENGINE = "model.engine"  # the engine's name in the cache (a key names one engine, wherever it goes)
 BUILT = re.compile(r"^dsprov-engine\t([0-9a-f]{64})\t(\d+)$", re.M)
-DEFERRED = "deferred"
 
 
 def _work_name(number: int, path: str) -> str:
@@ -793,63 +751,6 @@ def load_command(engine: str, target: EngineTarget) -> str:
     shapes = (f" --shapes={q(f'{c.input_name}:{c.batch_size}x' + 'x'.join(str(d) for d in c.infer_dims))}"
               if c.batch_size > 1 and c.input_name and c.infer_dims else "")
     return f"{TRTEXEC_PATH}; trtexec --loadEngine={q(engine)}{shapes} --iterations=1 --warmUp=0 --duration=0"
-
-
-# As the login user (`user`) or root (`root`), for the private folder $2 and items of 7 arguments
-# each (tag, file in the folder, target, SHA-256, size, the SHA-256 the target must still have or
-# `-`, the tags that must be in place first, comma-separated, or `-`): `place` each (FILE_FUNCTIONS:
-# verified, beside the target, renamed over it). The login user leaves (`deferred`) what it cannot
-# write, and what waits on that; root writes only where FILE_FUNCTIONS' safe_folder allows. Prints
-# `ok<TAB>tag`, `deferred<TAB>tag` or `failed<TAB>tag<TAB>why` per item; removes the folder unless
-# something was deferred.
-INSTALL_ENGINES_SCRIPT = FILE_FUNCTIONS + r"""
-mode=$1 dir=$2; shift 2
-ok=" " held=" "
-while [ $# -ge 7 ]; do
-    tag=$1 f=$2 t=$3 sha=$4 size=$5 expect=$6 deps=$7; shift 7
-    wait=
-    for d in $(echo "$deps" | tr , ' '); do
-        [ "$d" = - ] && continue
-        case $ok in *" $d "*) ;; *) wait=$d ;; esac
-    done
-    if [ -n "$wait" ]; then
-        case $held in
-            *" $wait "*) printf 'deferred\t%s\n' "$tag"; held="$held$tag " ;;
-            *) printf 'failed\t%s\t%s\n' "$tag" "not written: what it names was not installed" ;;
-        esac
-        continue
-    fi
-    if [ "$mode" = user ]; then
-        d=$(dirname "$t")
-        mkdir -p "$d" 2>/dev/null
-        if [ ! -w "$d" ]; then printf 'deferred\t%s\n' "$tag"; held="$held$tag "; continue; fi
-    fi
-    if [ "$expect" != - ] && [ "$(sha256sum < "$t" 2>/dev/null | cut -d' ' -f1)" != "$expect" ]; then
-        printf 'failed\t%s\t%s\n' "$tag" "$t changed since it was read: not rewritten (run again)"
-        continue
-    fi
-    if err=$( (place "$dir/$f" "$t" "" "$sha" "$size") 2>&1 ); then
-        printf 'ok\t%s\n' "$tag"; ok="$ok$tag "
-    else
-        printf 'failed\t%s\t%s\n' "$tag" "$(printf '%s\n' "$err" | tail -n 1 | sed 's/^dsprov-refused: //')"
-    fi
-done
-[ "$held" != " " ] || rm -rf "$dir"
-"""
-
-
-def _install_status(text: str) -> dict[str, tuple[bool, str]]:
-    """INSTALL_ENGINES_SCRIPT's lines: tag -> (installed, why not)."""
-    status = {}
-    for line in text.splitlines():
-        parts = line.split("\t")
-        if parts[0] == "ok" and len(parts) == 2:
-            status[parts[1]] = (True, "")
-        elif parts[0] == DEFERRED and len(parts) == 2:
-            status[parts[1]] = (False, DEFERRED)
-        elif parts[0] == "failed" and len(parts) == 3:
-            status[parts[1]] = (False, parts[2])
-    return status
 
 
 def _engine_value(path: str, group: str, engine: str, text: str) -> str:
