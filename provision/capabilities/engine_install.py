@@ -16,6 +16,7 @@ DEFERRED = "deferred"
 
 
 def digest(data: bytes) -> tuple[str, int]:
+    """SHA-256 and size, as INSTALL_ENGINES_SCRIPT checks a file."""
     return hashlib.sha256(data).hexdigest(), len(data)
 
 

@@ -3,10 +3,12 @@
 Configs are found and read on the host with POSIX sh (`find`, `grep`, `base64`: the target has no
 Python), parsed on the controller (provision/deepstream/nvinfer_config.py) and classified against
 the build record beside each engine (provision/deepstream/engine_plan.py). A stale or missing
-engine is built by the host's `trtexec` into a staging file beside the old one, checked, renamed
-to its DeepStream-style name, recorded, and only then is the config's `model-engine-file` line
-rewritten (atomically). A failure on the way removes the staging file: the old engine and the
-config stay as they were. Rebuilds run one after the other (a Nano has no memory for two).
+engine is copied from the controller's engine cache and checked to load (provision/deepstream/
+engine_key.py), else built by the host's `trtexec` as the login user, in a private folder; then
+each is installed under its DeepStream-style name, recorded, and only then is the config's
+`model-engine-file` line rewritten (provision/capabilities/engine_install.py). A failed build
+changes nothing: the old engine and the config stay as they were. Builds run one after the other
+(a Nano has no memory for two).
 
 deepstream-app configs found the same way are followed through their enabled GIE groups
 (provision/deepstream/app_config.py): each GIE's engine is the one its nvinfer config names under
