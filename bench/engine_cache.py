@@ -2,9 +2,10 @@
 round trips per host and trtexec builds, side by side (rounds interleaved: 1, 10, 1, 10, ...).
 
 Two simulated fleets of `t4` devices (one build key; each carries NVIDIA's four-model
-deepstream-app sample, so a provision builds four engines). Each round starts cold: a fresh
-controller cache (no plugin build, no engine) and every sample engine made stale on the devices
-(its build record removed), then `provision --hosts all --force`. With `--engine-cache off` the
+deepstream-app sample, so a provision builds four engines). Each round starts cold: every device
+rolled back (its original plugin library), its sample engines made stale (their build records
+removed), a fresh controller cache (no plugin build, no engine); then the timed
+`provision --hosts all --force`. With `--engine-cache off` the
 ten-host rounds set `dsprov_engine_cache: off` (every host builds its own engines) for comparison.
 Needs root (the simulated fleet); takes a few minutes.
 
@@ -69,9 +70,14 @@ def inventory(handle: FleetHandle, folder: Path, cache: str) -> Path:
 
 
 def cold_round(handle: FleetHandle, folder: Path, cache: str) -> Round:
-    on_all(handle, f"rm -f {RECORDS}; : > {TRTEXEC_RUNS}")
     controller = tempfile.mkdtemp(dir=folder, prefix="cache-")
     env = {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": controller}
+    rollbacks = [subprocess.Popen([sys.executable, "-m", "invoke", "rollback", "--host", d.name, "-i", str(handle.inventory)],
+                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for d in handle.devices]
+    if any(p.wait(timeout=600) for p in rollbacks):
+        raise SystemExit(f"a rollback failed on {handle.runtime_dir}")
+    on_all(handle, f"rm -f {RECORDS}; : > {TRTEXEC_RUNS}")
     argv = [sys.executable, "-m", "invoke", "provision", "--hosts", "all", "--force", "--forks", "50", "--json",
             "-i", str(inventory(handle, folder, cache))]
     started = time.monotonic()
