@@ -3,6 +3,7 @@ whose device cannot be told apart gets no key, and the engines step keys each en
 model, calibration cache, flags and batch (or not at all with dsprov_engine_cache off)."""
 
 import dataclasses
+import functools
 
 import pytest
 from packaging.version import Version
@@ -16,6 +17,8 @@ from provision.facts.host import Jetson
 from provision.options import Settings, check_settings
 from provision.validators import BadSetting
 from tests.captures import h100
+
+facts = functools.cache(lambda: h100().facts)  # the recorded H100 (analysed once)
 
 BASE = EngineKey(device="NVIDIA H100 80GB HBM3", compute_cap="9.0", platform="driver 580.159.04", cuda="12.8",
                  tensorrt="10.16.0.72", plugin_sha256="a" * 64, model_sha256="b" * 64, calibration_sha256="",
@@ -38,17 +41,17 @@ def test_same_parts_same_key():
 
 
 def test_an_x86_gpu_is_its_full_name_and_driver():
-    device = device_of(h100().facts, 0)
+    device = device_of(facts(), 0)
     assert (device.name, device.compute_cap, device.platform) == ("NVIDIA H100 80GB HBM3", "9.0", "driver 580.159.04")
-    assert device_of(h100().facts, 1) is None  # no such GPU
-    assert device_of(dataclasses.replace(h100().facts, driver=None), 0) is None
+    assert device_of(facts(), 1) is None  # no such GPU
+    assert device_of(dataclasses.replace(facts(), driver=None), 0) is None
 
 
 def jetson(model: str, compatible: tuple[str, ...], l4t: str | None = "36.4.3"):
-    facts = h100().facts
-    gpu = dataclasses.replace(facts.gpus[0], name="Orin", compute_cap="8.7")
+    h = facts()
+    gpu = dataclasses.replace(h.gpus[0], name="Orin", compute_cap="8.7")
     board = Jetson(model, "orin", "tegra234", None, Version(l4t) if l4t else None, None, "8.7", compatible=compatible)
-    return dataclasses.replace(facts, jetson=board, gpus=(gpu,), smi=None, driver=None)
+    return dataclasses.replace(h, jetson=board, gpus=(gpu,), smi=None, driver=None)
 
 
 def test_a_jetson_is_its_module_not_deviceQuerys_orin():
@@ -68,7 +71,7 @@ def step(cache, mode=2, batch=1, model="b" * 64, calib="c" * 64):
     rebuild = RebuildEngines((), (), "90", {0: frozenset({"fp32", "fp16", "int8"})}, "/usr/lib/libnvinfer_plugin.so.10",
                              cache=cache)
     rebuild.env = BuildEnv("10.16.0.72", "12.8", "90", "a" * 64)
-    rebuild.devices = {0: device_of(h100().facts, 0)}
+    rebuild.devices = {0: device_of(facts(), 0)}
     rebuild.states = {"/m/m.onnx": FileState(True, model, None), "/m/cal.bin": FileState(calib is not None, calib, None)}
     engine = Engine("/m/c.txt", config=config)
     engine.target = target_for(config, rebuild.supported[0])
