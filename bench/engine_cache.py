@@ -5,11 +5,11 @@ Two simulated fleets of `t4` devices (one build key; each carries NVIDIA's four-
 deepstream-app sample, so a provision builds four engines). Each round starts cold: every device
 rolled back (its original plugin library), its sample engines made stale (their build records
 removed), a fresh controller cache (no plugin build, no engine); then the timed
-`provision --hosts all --force`. With `--engine-cache off` the
-ten-host rounds set `dsprov_engine_cache: off` (every host builds its own engines) for comparison.
+`provision --hosts all --force`. The ten-host rounds run with `dsprov_engine_cache: auto`, and with
+`--engine-cache both` also with `off` (every host builds its own engines), interleaved with the rest.
 Needs root (the simulated fleet); takes a few minutes.
 
-    .venv/bin/python bench/engine_cache.py [--hosts 10] [--rounds 3] [--engine-cache auto|off]
+    .venv/bin/python bench/engine_cache.py [--hosts 10] [--rounds 3] [--engine-cache auto|off|both]
 """
 
 from __future__ import annotations
@@ -99,7 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hosts", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--engine-cache", choices=("auto", "off"), default="auto",
+    parser.add_argument("--engine-cache", choices=("auto", "off", "both"), default="auto",
                         help="the setting for the many-host rounds (the one host's is auto)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="dsprov-engine-cache-") as tmp:
@@ -107,20 +107,23 @@ def main() -> None:
         with served_fleet(fleet_file(folder, "ec1", 1), folder / "one") as one, \
                 served_fleet(fleet_file(folder, "ecn", args.hosts), folder / "many") as many:
             cold_round(one, folder, "auto")  # warm-up: the devices' first commands, Python's caches
-            ones, manys = [], []
+            settings = ("auto", "off") if args.engine_cache == "both" else (args.engine_cache,)
+            ones: list[Round] = []
+            manys: dict[str, list[Round]] = {s: [] for s in settings}
             for _ in range(args.rounds):  # interleaved: 1, N, 1, N, ...
-                ones.append(cold_round(one, folder, "auto"))
-                manys.append(cold_round(many, folder, args.engine_cache))
-    ratio = statistics.median(r.seconds for r in manys) / statistics.median(r.seconds for r in ones)
+                for setting in settings:
+                    ones.append(cold_round(one, folder, "auto"))
+                    manys[setting].append(cold_round(many, folder, setting))
     print(f"cold `provision --hosts all --force`, {args.rounds} rounds interleaved, medians (min-max);"
           f" load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads |")
-    print("| --- | --- | --- | --- | --- |")
-    for label, rounds in (("1 host", ones), (f"{args.hosts} hosts (engine cache {args.engine_cache})", manys)):
+    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads | N / 1 |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    base = statistics.median(r.seconds for r in ones)
+    rows = [("1 host", ones), *((f"{args.hosts} hosts, engine cache {s}", manys[s]) for s in settings)]
+    for label, rounds in rows:
         trips = sorted({t for r in rounds for t in r.round_trips})
         print(f"| {label} | {spread([r.seconds for r in rounds])} | {trips[0]}-{trips[-1]} |"
-              f" {rounds[-1].builds} | {rounds[-1].loads} |")
-    print(f"{args.hosts} hosts / 1 host: {ratio:.2f}x")
+              f" {rounds[-1].builds} | {rounds[-1].loads} | {statistics.median(r.seconds for r in rounds) / base:.2f} |")
 
 
 if __name__ == "__main__":
