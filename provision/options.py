@@ -234,6 +234,10 @@ class Settings:
     engine_search_max_files: int | None = option(
         "the most *.txt files the engine search takes from one root (default 20000): a root with more is not"
         " searched, and the engines step says so in a warning", checks.SEARCH_MAX_FILES)
+    engine_cache: str = option(
+        "auto: an engine built once is kept on the controller by what decides its bytes (device, L4T or"
+        " driver, CUDA, TensorRT, plugin, model, flags, batch) and copied to identical hosts, each checking"
+        " it loads; off: every host builds its own", checks.engine_cache, "auto", checks.ENGINE_CACHE)
     required_plugins: tuple[str, ...] = option(
         "plugin creators the swapped library must carry", lambda n, v: tuple(checks.words(n, v, checks.word)), ())
     cmake_archives: tuple[dict, ...] = option(

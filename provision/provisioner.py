@@ -336,7 +336,9 @@ def engines_job(settings: Settings, matrix: Matrix, configs: tuple[str, ...], ro
     searched = roots or (() if configs else engine_roots(settings))
 
     def plan(ctx: StepContext, detection: Detection | None) -> Plan:
-        step = rebuild_engines_step(detection, matrix, configs, searched, progress=progress, bound=search_bound(settings))
+        cache = ArtifactStore() if settings.engine_cache == "auto" else None
+        step = rebuild_engines_step(detection, matrix, configs, searched, progress=progress, bound=search_bound(settings),
+                                    cache=cache)
         if dry_run:
             step.survey(ctx)
         return Plan(ctx.runner.host, [step])

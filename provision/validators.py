@@ -150,6 +150,17 @@ def build_on(name: str, value: Any) -> str:
     return value
 
 
+ENGINE_CACHE = ("auto", "off")
+
+
+def engine_cache(name: str, value: Any) -> str:
+    """Whether engines are cached on the controller and copied to identical hosts: auto or off."""
+    value = word(name, value)
+    if value not in ENGINE_CACHE:
+        raise BadSetting(f"{name}: {value!r} is not one of {', '.join(ENGINE_CACHE)}")
+    return value
+
+
 def boolean(name: str, value: Any) -> bool:
     """A flag: a bool, or Ansible's yes/no/true/false/1/0 spellings."""
     if isinstance(value, bool) or value is None:

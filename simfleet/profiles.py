@@ -32,6 +32,7 @@ from simfleet.upstreams import trt_debs, trtlibs
 PROFILE_DIR = Path(__file__).parent / "profiles"
 PUBLISHED_DIR = Path(__file__).parent / "published"
 DEBS_DIR = "/var/cache/dsprov-debs"  # on the device
+TRTEXEC_RUNS = "/var/log/trtexec-standin.log"  # on the device: the trtexec stand-in's builds and loads
 TRIPLETS = {"arm64": "aarch64-linux-gnu", "amd64": "x86_64-linux-gnu"}
 
 
@@ -165,6 +166,8 @@ def lay_down(profile: Profile, upper: Path, lower: Path, cache_dir: Path) -> Non
     for name, spec in profile.standins.items():
         subs = {k: v for k, v in spec.items() if k != "at"}
         _write(upper, spec["at"], _standin(name, subs), 0o755)
+        if name == "trtexec":  # the runs it records, appended to by whichever user runs it
+            _write(upper, TRTEXEC_RUNS, "", 0o666)
 
 
 def _lay_down_tensorrt(profile: Profile, upper: Path, cache_dir: Path) -> None:

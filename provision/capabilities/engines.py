@@ -3,10 +3,12 @@
 Configs are found and read on the host with POSIX sh (`find`, `grep`, `base64`: the target has no
 Python), parsed on the controller (provision/deepstream/nvinfer_config.py) and classified against
 the build record beside each engine (provision/deepstream/engine_plan.py). A stale or missing
-engine is built by the host's `trtexec` into a staging file beside the old one, checked, renamed
-to its DeepStream-style name, recorded, and only then is the config's `model-engine-file` line
-rewritten (atomically). A failure on the way removes the staging file: the old engine and the
-config stay as they were. Rebuilds run one after the other (a Nano has no memory for two).
+engine is copied from the controller's engine cache and checked to load (provision/deepstream/
+engine_key.py), else built by the host's `trtexec` as the login user, in a private folder; then
+each is installed under its DeepStream-style name, recorded, and only then is the config's
+`model-engine-file` line rewritten (provision/capabilities/engine_install.py). A failed build
+changes nothing: the old engine and the config stay as they were. Builds run one after the other
+(a Nano has no memory for two).
 
 deepstream-app configs found the same way are followed through their enabled GIE groups
 (provision/deepstream/app_config.py): each GIE's engine is the one its nvinfer config names under
@@ -22,14 +24,18 @@ import base64
 import binascii
 import json
 import posixpath
+import re
 import shlex
+import tempfile
 import time
 from importlib.resources import files
 from dataclasses import dataclass, field
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from provision import cancel
+from provision.artifacts import ArtifactStore, sha256_file
 from provision.deepstream.engine_plan import (
     BuildEnv,
     EngineRecord,
@@ -39,15 +45,26 @@ from provision.deepstream.engine_plan import (
     record_path,
     target_for,
 )
+from provision.deepstream.engine_key import Device, EngineKey, device_of
 from provision.deepstream.app_config import is_app_config, parse_app_config, resolve_gies
 from provision.deepstream.gie_graph import Graph, check_graph
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_file, parse_config, set_property
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
-from provision.runners.base import FILE_FUNCTIONS, WrongSudoPassword, refusal
+from provision.runners.base import WrongSudoPassword, refusal, script_command
+from provision.capabilities.engine_install import (
+    DEFERRED,
+    INSTALL_ENGINES_SCRIPT,
+    WORK_TEMPLATE,
+    InstallItem,
+    Product,
+    WorkFolder,
+    digest,
+    install_status,
+)
 from provision.capabilities.model_config import WriteModelConfig
 from provision.core.capability import Capability, Planning
-from provision.core.step import Step, StepContext, StepFailed, folder_writable, q
+from provision.core.step import Step, StepContext, StepFailed, q
 from provision.state import STATE_DIR
 
 # Searched where dsprov_engine_roots is not set: DeepStream's samples, not the home folder (a home of
@@ -157,6 +174,8 @@ class Engine:
     outcome: EngineOutcome = EngineOutcome.PENDING
     message: str = ""
     warnings: list[str] = field(default_factory=list)
+    key: str | None = None  # the engine cache key of the new engine
+    copied: bool = False  # it came from the engine cache (and loaded here), not from a build here
 
     def to_json(self) -> dict:
         t = self.target
@@ -172,6 +191,8 @@ class Engine:
             "outcome": self.outcome,
             "message": self.message,
             "warnings": self.warnings,
+            "key": self.key,
+            "copied": self.copied,
         }
 
 
@@ -220,21 +241,29 @@ def refresh_sha_cache(ctx: StepContext, paths: Iterable[str]) -> dict[str, str]:
             if len(parts) == 3 and parts[0] == "sha"}
 
 
-def trtexec_command(target: EngineTarget, staged: str, calib_exists: bool) -> str:
-    """trtexec for an ONNX model: precision flags, INT8 calibration cache, batch shapes."""
+def build_flags(target: EngineTarget, calib_exists: bool) -> list[tuple[str, str | None]]:
+    """trtexec's flags that shape the engine, as (flag, value): precision, the INT8 calibration cache
+    (its path is the value), batch shapes."""
     c = target.config
-    args = [f"--onnx={q(c.onnx_file)}", f"--saveEngine={q(staged)}"]
+    flags: list[tuple[str, str | None]] = []
     if target.precision == "fp16":
-        args.append("--fp16")
+        flags.append(("--fp16", None))
     elif target.precision == "int8":
-        args.append("--int8")
+        flags.append(("--int8", None))
         if c.int8_calib_file and calib_exists:
-            args.append(f"--calib={q(c.int8_calib_file)}")
+            flags.append(("--calib", c.int8_calib_file))
     if c.batch_size > 1:
         dims = "x".join(str(d) for d in c.infer_dims)
         name = c.input_name
-        args += [f"--minShapes={q(f'{name}:1x{dims}')}", f"--optShapes={q(f'{name}:{c.batch_size}x{dims}')}",
-                 f"--maxShapes={q(f'{name}:{c.batch_size}x{dims}')}"]
+        flags += [("--minShapes", f"{name}:1x{dims}"), ("--optShapes", f"{name}:{c.batch_size}x{dims}"),
+                  ("--maxShapes", f"{name}:{c.batch_size}x{dims}")]
+    return flags
+
+
+def trtexec_command(target: EngineTarget, staged: str, calib_exists: bool) -> str:
+    """trtexec for an ONNX model: precision flags, INT8 calibration cache, batch shapes."""
+    args = [f"--onnx={q(target.config.onnx_file)}", f"--saveEngine={q(staged)}"]
+    args += [flag if value is None else f"{flag}={q(value)}" for flag, value in build_flags(target, calib_exists)]
     return f"{TRTEXEC_PATH}; trtexec " + " ".join(args)
 
 
@@ -266,6 +295,9 @@ class RebuildEngines(Step):
     states: dict[str, FileState] = field(default_factory=dict)  # what the survey saw
     progress: Callable[[str], None] | None = None  # "rebuilding 1/3 ..." lines
     bound: tuple[str, ...] = ()  # search_bound's item
+    cache: ArtifactStore | None = None  # the controller's engine cache (None: dsprov_engine_cache off)
+    texts: dict[str, str] = field(default_factory=dict)  # config path -> its text as the survey read it
+    devices: dict[int, Device | None] = field(default_factory=dict)  # gpu-id -> its part of the cache key
     name = "engines"
 
     def results(self) -> dict[str, Any]:
@@ -281,15 +313,21 @@ class RebuildEngines(Step):
     def describe(self) -> list[str]:
         lines = [self._find_command() + "  # find and read nvinfer configs, plugin SHA-256"]
         lines += [f"# {e.config_path}: {e.message}" for e in self.engines if e.outcome is EngineOutcome.DEEPSTREAM]
-        for e in self._todo():
-            staged = _staged(e.target.path)
-            calib = self.states.get(e.target.config.int8_calib_file or "")
-            lines.append(trtexec_command(e.target, staged, bool(calib and calib.exists)))
-            lines.insert(-1, private_folder_command(posixpath.dirname(e.target.path)))
-            lines.append(f"mv -fT {q(staged)} {q(e.target.path)}  # then write {record_path(e.target.path)}")
-            if e.target.config.model_engine_file != e.target.path:
-                file, group = e.pointer
-                lines.append(f"(controller) set model-engine-file in {file} [{group}] to {e.target.path} (atomic)")
+        todo = self._groups()
+        if todo:
+            lines.append(f"mktemp -d {WORK_TEMPLATE}  # the login user's private folder for the new engines")
+        for number, engines in enumerate(todo.values(), 1):
+            e = engines[0]
+            staged = f"{WORK_TEMPLATE}/{_work_name(number, e.target.path)}"
+            key = self._key(e, self.states)
+            if key:
+                lines.append(f"(controller) engine cache {key.key}: when cached, copy it to {staged} and check it loads: "
+                             + load_command(staged, e.target) + "; else build it and keep it:")
+            lines.append(build_command(e.target, staged, self._calibrated(e, self.states)))
+        if todo:
+            lines.append("install each new engine, then its record, then the model-engine-file lines that name it"
+                         " (a config changed since it was read is left as it is): as the login user where it may"
+                         " write, else with sudo; remove the private folder")
         return lines
 
     # -- survey ---------------------------------------------------------------------------
@@ -319,6 +357,8 @@ class RebuildEngines(Step):
         if not plugin_sha:
             raise StepFailed(f"{ctx.runner.host}: cannot read {self.plugin_link}: is TensorRT installed?")
         self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha)
+        self.devices = {i: device_of(f, i) for i in self.supported}
+        self.texts = {e.config_path: e.config_text for e in engines.values() if e.config_text}
         apps = [e for e in engines.values() if e.status is None and is_app_config(e.config_text)]
         gies = self._gie_engines(ctx, apps, engines)  # StepFailed for a broken graph: nothing is built
         for e in [*apps, *gies]:  # an app config is no engine; a GIE's nvinfer config is built as the GIE needs
@@ -379,6 +419,7 @@ class RebuildEngines(Step):
             for path in {g.config_file for g in app.enabled if g.config_file}:
                 known = found.get(path)
                 texts[path] = known.config_text if known and known.config_text else ctx.runner.read_text(path)
+            self.texts.update((path, text) for path, text in texts.items() if text is not None)
             resolved, unusable = resolve_gies(app, texts)
             graph = check_graph(app, resolved, unusable, self._label_counts(ctx, resolved))
             self.graphs.append(graph)
@@ -462,37 +503,47 @@ class RebuildEngines(Step):
     def _todo(self) -> list[Engine]:
         return [e for e in self.engines if e.status in (EngineStatus.MISSING, EngineStatus.STALE) and e.outcome is EngineOutcome.PENDING]
 
+    def _groups(self) -> dict[str, list[Engine]]:
+        """The engines to make, by target path: configs sharing an engine get it once."""
+        groups: dict[str, list[Engine]] = {}
+        for e in self._todo():
+            groups.setdefault(e.target.path, []).append(e)
+        return groups
+
     def apply(self, ctx: StepContext) -> None:
-        todo = self._todo()
-        states = self._stat(ctx, todo)
-        built: dict[str, EngineOutcome] = {}  # engine path -> outcome: configs sharing an engine build it once
-        for number, e in enumerate(todo, 1):
-            if cancel.requested():  # a build is not stopped halfway: the cancel is seen between two
-                rebuilt = sum(o is EngineOutcome.REBUILT for o in built.values())
-                raise cancel.StoppedBetween(
-                    f"{ctx.runner.host}: cancelled after {number - 1} of {len(todo)} engine rebuild(s)"
-                    f" ({rebuilt} rebuilt); the others keep their old engines")
-            line = f"rebuilding {number}/{len(todo)}: {e.target.path} ({e.status}: {e.reason})"
-            ctx.log(line)
-            if self.progress:
-                self.progress(line)
-            for warning in e.warnings:
-                ctx.log(f"warning: {e.config_path}: {warning}")
-            try:
-                if e.target.path not in built:
-                    built[e.target.path] = EngineOutcome.FAILED
-                    self._build(ctx, e, states)
-                    built[e.target.path] = EngineOutcome.REBUILT
-                elif built[e.target.path] is EngineOutcome.FAILED:
-                    raise StepFailed(f"{ctx.runner.host}: {e.target.path} failed to build for another config")
-                self._point_config(ctx, e)
-                e.outcome, e.message = EngineOutcome.REBUILT, f"{e.target.path} ({e.target.precision})"
-            except StepFailed as exc:
-                e.outcome, e.message = EngineOutcome.FAILED, str(exc)
-                ctx.log(f"failed: {exc}")
-        fresh = [e for e in todo if e.outcome is EngineOutcome.REBUILT]
-        if fresh:  # the next probe reads these hashes instead of computing them
-            refresh_sha_cache(ctx, [self.plugin_link, *(p for e in fresh for p in (e.target.path, e.target.config.model))])
+        """Make each engine in the login user's private folder, one after the other (copied from the
+        controller's cache and checked to load, else built by trtexec), then install them all at once."""
+        groups = self._groups()
+        work = WorkFolder()
+        ready: list[tuple[Product, list[Engine]]] = []
+        try:
+            for number, (path, engines) in enumerate(groups.items(), 1):
+                if cancel.requested():  # a build is not stopped halfway: the cancel is seen between two
+                    installed = self._install(ctx, work, self._check_loads(ctx, work, ready, build=False))
+                    raise cancel.StoppedBetween(
+                        f"{ctx.runner.host}: cancelled after {number - 1} of {len(groups)} engine rebuild(s)"
+                        f" ({installed} rebuilt); the others keep their old engines")
+                e = engines[0]
+                line = f"rebuilding {number}/{len(groups)}: {path} ({e.status}: {e.reason})"
+                ctx.log(line)
+                if self.progress:
+                    self.progress(line)
+                for warning in (w for x in engines for w in x.warnings):
+                    ctx.log(f"warning: {e.config_path}: {warning}")
+                try:
+                    ready.append((self._produce(ctx, work, e, number), engines))
+                except StepFailed as exc:
+                    for x in engines:
+                        x.outcome, x.message = EngineOutcome.FAILED, str(exc)
+                    ctx.log(f"failed: {exc}")
+            self._install(ctx, work, self._check_loads(ctx, work, ready))
+            fresh = [e for e in self.engines if e.outcome is EngineOutcome.REBUILT]
+            if fresh:  # the next probe reads these hashes instead of computing them
+                refresh_sha_cache(ctx, [self.plugin_link,
+                                        *(p for e in fresh for p in (e.target.path, e.target.config.model))])
+        finally:
+            if work.path:
+                ctx.runner.run(f"rm -rf {q(work.path)}")
 
     def verify(self, ctx: StepContext) -> None:
         failed = [e for e in self.engines if e.outcome is EngineOutcome.FAILED]
@@ -500,60 +551,231 @@ class RebuildEngines(Step):
             raise StepFailed(f"{ctx.runner.host}: {len(failed)} engine rebuild(s) failed, old engines kept: "
                              + "; ".join(e.message for e in failed))
 
-    # -- one rebuild ----------------------------------------------------------------------
+    # -- one engine -----------------------------------------------------------------------
 
-    def _build(self, ctx: StepContext, e: Engine, states: dict[str, FileState]) -> None:
+    def _calibrated(self, e: Engine, states: dict[str, FileState]) -> bool:
+        """Whether the engine is built with its INT8 calibration cache (the file exists)."""
+        calib = states.get(e.target.config.int8_calib_file) if e.target.config.int8_calib_file else None
+        return bool(calib and calib.exists)
+
+    def _key(self, e: Engine, states: dict[str, FileState]) -> EngineKey | None:
+        """The engine's cache key, or None: the cache is off, or a part of the key is unknown."""
         t, c = e.target, e.target.config
-        folder = posixpath.dirname(t.path)
-        sudo = not folder_writable(ctx, t.path)
-        calib = states.get(c.int8_calib_file) if c.int8_calib_file else None
-        if t.precision == "int8" and not (calib and calib.exists):
+        device = self.devices.get(c.gpu_id)
+        model = states.get(c.onnx_file) if c.onnx_file else None
+        calibrated = t.precision == "int8" and self._calibrated(e, states)
+        calib = states.get(c.int8_calib_file) if calibrated else None
+        if self.cache is None or device is None or self.env is None or not (model and model.sha256):
+            return None
+        if calibrated and not (calib and calib.sha256):
+            return None
+        flags = " ".join(f if v is None or f == "--calib" else f"{f}={v}" for f, v in build_flags(t, calibrated))
+        return EngineKey(device.name, device.compute_cap, device.platform, self.env.cuda, self.env.tensorrt,
+                         self.env.plugin_sha256, model.sha256, calib.sha256 if calib else "", flags, c.batch_size)
+
+    def _produce(self, ctx: StepContext, work: WorkFolder, e: Engine, number: int) -> Product:
+        """The engine in the private folder: the cached one (its load is checked after the loop,
+        _check_loads), else built here and cached when it has a key. The key's lock makes one host of
+        a fleet build it while the others wait, then copy (ArtifactStore.lock, as CachedBuild does)."""
+        name = _work_name(number, e.target.path)
+        key = self._key(e, self.states)
+        if key is None:
+            return self._build(ctx, work, e, name, None)
+        with self.cache.lock(key.key):
+            cached = self.cache.get(key.key, CACHED_ENGINE)
+            if cached is None:
+                return self._build(ctx, work, e, name, key)
+        staged = f"{work.make(ctx)}/{name}"
+        ctx.log(f"$ (controller) copy the cached engine {key.key} to {staged}")
+        ctx.runner.put(cached, staged)
+        return Product(e.target.path, name, sha256_file(cached), cached.stat().st_size, key.key, copied=True)
+
+    def _build(self, ctx: StepContext, work: WorkFolder, e: Engine, name: str, key: EngineKey | None) -> Product:
+        """trtexec as the login user into the private folder; with a key, the engine goes into the cache."""
+        t, c = e.target, e.target.config
+        calibrated = self._calibrated(e, self.states)
+        if t.precision == "int8" and not calibrated:
             e.warnings.append("INT8 without a calibration cache: TensorRT uses placeholder scales (accuracy suffers)")
-        made = ctx.sh(private_folder_command(folder), sudo=sudo, check=False)
-        private = made.stdout.strip()
-        if not made.ok or not private.startswith(folder.rstrip("/") + "/.dsprov-new."):
-            raise StepFailed(f"{ctx.runner.host}: cannot build an engine in {folder}: {refusal(made)}")
-        staged = f"{private}/{posixpath.basename(t.path)}"
-        result = ctx.sh(trtexec_command(t, staged, bool(calib and calib.exists)), sudo=sudo, check=False,
-                        stream=True, timeout=6 * 3600)
-        built = ctx.runner.run(f"[ -s {q(staged)} ]", sudo=sudo).ok
-        if not result.ok or "&&&& PASSED" not in result.stdout or not built:
-            ctx.sh(f"rm -rf {q(private)}", sudo=sudo, check=False)
+        staged = f"{work.make(ctx)}/{name}"
+        result = ctx.sh(build_command(t, staged, calibrated), check=False, stream=True, timeout=6 * 3600)
+        made = BUILT.search(result.stdout)
+        if not result.ok or "&&&& PASSED" not in result.stdout or not made:
             errors = [line for line in (result.stdout + result.stderr).splitlines() if "[E]" in line or "FAILED" in line]
-            hint = "" if (states.get(c.onnx_file) and states[c.onnx_file].exists) else f" ({c.onnx_file} is missing)"
+            model = self.states.get(c.onnx_file)
+            hint = "" if (model and model.exists) else f" ({c.onnx_file} is missing)"
             raise StepFailed(f"{ctx.runner.host}: trtexec failed for {c.path}{hint}: "
                              f"{(errors[0] if errors else result.tail(1)).strip()}")
-        ctx.sh(f"mv -fT {q(staged)} {q(t.path)} && rmdir {q(private)}", sudo=sudo)
-        model = states.get(c.onnx_file)
-        record = EngineRecord(self.env.tensorrt, self.env.cuda, self.env.gpu_archs, self.env.plugin_sha256,
-                              t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
-        ctx.write(record_path(t.path), (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode(), sudo=sudo)
+        product = Product(t.path, name, made.group(1), int(made.group(2)))
+        if key is not None:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / CACHED_ENGINE
+                ctx.log(f"$ (controller) fetch {staged} into the engine cache ({key.key})")
+                ctx.runner.get(staged, local)
+                if sha256_file(local) != product.sha256:
+                    raise StepFailed(f"{ctx.runner.host}: {staged} changed while it was fetched: not cached")
+                self.cache.put(key.key, CACHED_ENGINE, local, key.parts())
+            product.key = key.key
+        return product
 
-    def _point_config(self, ctx: StepContext, e: Engine) -> None:
-        """Set the model-engine-file DeepStream reads (the app config group's, else the nvinfer
-        config's) to the new engine (re-read first, written atomically)."""
-        t, c = e.target, e.target.config
-        if c.model_engine_file != t.path:
-            path, group = e.pointer
-            text = ctx.runner.read_text(path)
-            if text is None:
-                raise StepFailed(f"{ctx.runner.host}: cannot read {path} again")
-            value = _engine_value(path, group, t.path, text)
-            ctx.write(path, set_property(text, "model-engine-file", value, group).encode(),
-                      sudo=not folder_writable(ctx, path))
+    def _check_loads(self, ctx: StepContext, work: WorkFolder, ready: list[tuple[Product, list[Engine]]],
+                     build: bool = True) -> list[tuple[Product, list[Engine]]]:
+        """The copied engines, each checked to load here (`trtexec --loadEngine`, one command for all).
+        One that does not is built here instead (not cached: the cached engine stays for the hosts
+        it loads on), or fails when `build` is off (a cancel)."""
+        copied = [(i, p) for i, (p, _) in enumerate(ready) if p.copied and not p.loaded]
+        if not copied:
+            return ready
+        engines = {i: ready[i][1] for i, _ in copied}
+        checks = "; ".join(
+            f"if out=$({load_command(f'{work.path}/{p.file}', engines[i][0].target)} 2>&1)"
+            f" && printf '%s\\n' \"$out\" | grep -q '^&&&& PASSED'; then printf 'loaded\\t{i}\\n'; else"
+            f" printf 'unloaded\\t{i}\\t%s\\n' \"$(printf '%s\\n' \"$out\" | grep -m 1 '\\[E\\]' || printf '%s\\n' \"$out\" | tail -n 1)\"; fi"
+            for i, p in copied)
+        result = ctx.sh(checks, check=False)
+        loaded = {int(m.group(1)) for m in re.finditer(r"^loaded\t(\d+)$", result.stdout, re.M)}
+        why = {int(m.group(1)): m.group(2) for m in re.finditer(r"^unloaded\t(\d+)\t(.*)$", result.stdout, re.M)}
+        kept = []
+        for i, (product, group) in enumerate(ready):
+            if i not in engines or i in loaded:
+                product.loaded = product.loaded or i in loaded
+                kept.append((product, group))
+                continue
+            e = group[0]
+            e.warnings.append(f"the cached engine {product.key} does not load here ({why.get(i, result.reason()).strip()})"
+                              + (": built here instead" if build else ""))
+            ctx.log(f"warning: {e.config_path}: {e.warnings[-1]}")
+            try:
+                if not build:
+                    raise StepFailed(f"{ctx.runner.host}: {e.target.path}: {e.warnings[-1]}; cancelled before building it here")
+                kept.append((self._build(ctx, work, e, product.file, None), group))
+            except StepFailed as exc:
+                for x in group:
+                    x.outcome, x.message = EngineOutcome.FAILED, str(exc)
+                ctx.log(f"failed: {exc}")
+        return kept
+
+    # -- installing -----------------------------------------------------------------------
+
+    def _install(self, ctx: StepContext, work: WorkFolder, ready: list[tuple[Product, list[Engine]]]) -> int:
+        """Install the products: each engine, then its record, then the configs whose model-engine-file
+        names it (edited from the text the survey read; a config changed since is not rewritten).
+        One command as the login user writes what it may, one with sudo the rest. Returns how many
+        engines were installed; each engine's outcome says how it went."""
+        if not ready:
+            return 0
+        items, small, pointers = self._items(ready)
+        status = self._run_install(ctx, work, items, small)
+
+        def why(tag: str) -> str | None:
+            done, reason = status.get(tag, (False, "not installed"))
+            return None if done else reason
+
+        installed = 0
+        for i, (product, engines) in enumerate(ready):
+            failed = [w for w in (why(f"e{i}"), why(f"r{i}")) if w]
+            installed += not failed
+            for e in engines:
+                whys = list(failed)
+                if e.target.config.model_engine_file != e.target.path:
+                    tag = pointers.get(e.pointer[0])
+                    reason = why(tag) if tag else f"{e.pointer[0]} could not be read: model-engine-file not set"
+                    whys += [reason] if reason else []
+                e.key, e.copied = product.key, product.copied
+                if whys:
+                    e.outcome, e.message = EngineOutcome.FAILED, f"{ctx.runner.host}: {e.target.path}: {whys[0]}"
+                else:
+                    e.outcome = EngineOutcome.REBUILT
+                    e.message = f"{e.target.path} ({e.target.precision}" + (
+                        f", copied from the engine cache {product.key})" if product.copied else ")")
+        return installed
+
+    def _items(self, ready: list[tuple[Product, list[Engine]]]
+               ) -> tuple[dict[str, InstallItem], dict[str, bytes], dict[str, str]]:
+        """What to install (by tag, in order), the small files (records, configs) to send first, and
+        the tag of each config rewritten (by path)."""
+        items: dict[str, InstallItem] = {}
+        small: dict[str, bytes] = {}
+        edits: dict[str, tuple[str, list[str]]] = {}  # config path -> (its new text, the records it waits on)
+        for i, (product, engines) in enumerate(ready):
+            t, c = engines[0].target, engines[0].target.config
+            model = self.states.get(c.onnx_file)
+            record = EngineRecord(self.env.tensorrt, self.env.cuda, self.env.gpu_archs, self.env.plugin_sha256,
+                                  t.precision, c.batch_size, model.sha256 if model and model.sha256 else "")
+            small[f"r{i}"] = (json.dumps(record.to_json(), indent=2, sort_keys=True) + "\n").encode()
+            items[f"e{i}"] = InstallItem(product.file, t.path, product.sha256, product.size)
+            items[f"r{i}"] = InstallItem(f"r{i}", record_path(t.path), *digest(small[f"r{i}"]), deps=(f"e{i}",))
+            for e in engines:
+                if e.target.config.model_engine_file == t.path:
+                    continue
+                path, group = e.pointer
+                text, deps = edits.get(path, (self.texts.get(path), []))
+                if text is None:
+                    continue  # never read: _install says so
+                edits[path] = (set_property(text, "model-engine-file", _engine_value(path, group, t.path, text), group),
+                               [*deps, f"r{i}"])
+        pointers = {}
+        for j, (path, (text, deps)) in enumerate(edits.items()):
+            small[f"c{j}"] = text.encode()
+            items[f"c{j}"] = InstallItem(f"c{j}", path, *digest(small[f"c{j}"]),
+                                         expect=digest(self.texts[path].encode())[0], deps=tuple(deps))
+            pointers[path] = f"c{j}"
+        return items, small, pointers
+
+    def _run_install(self, ctx: StepContext, work: WorkFolder, items: dict[str, InstallItem],
+                     small: dict[str, bytes]) -> dict[str, tuple[bool, str]]:
+        """INSTALL_ENGINES_SCRIPT as the login user (what it may write), then with sudo (the rest)."""
+        folder = work.make(ctx)
+        writes = 'dir=$2\n' + "".join(f"printf '%s' '{base64.b64encode(data).decode()}' | base64 -d > \"$dir\"/{name} || exit 1\n"
+                         for name, data in small.items())
+        args = [a for tag, item in items.items() for a in item.args(tag)]
+        ctx.log(f"$ sh -s -- user {folder} ...  # write {len(small)} record(s) and config(s), install what the login user may")
+        started = time.monotonic()
+        result = ctx.runner.run(script_command("user", folder, *args), stdin=writes + INSTALL_ENGINES_SCRIPT)
+        ctx.ended(result, started)
+        status = install_status(result.stdout)
+        deferred = {tag: item for tag, item in items.items() if status.get(tag) == (False, DEFERRED)}
+        if not result.ok and not status:
+            return {tag: (False, refusal(result)) for tag in items}
+        if not deferred:
+            work.path = None  # the script removed it
+        else:
+            for tag in deferred:
+                del status[tag]
+            args = [a for tag, item in deferred.items()
+                    for a in item.args(tag, [d for d in item.deps if d in deferred])]
+            root = ctx.sh(f"sh -c {q(INSTALL_ENGINES_SCRIPT)} install root {q(folder)} " + " ".join(q(a) for a in args),
+                          sudo=True, check=False)
+            status.update(install_status(root.stdout))
+            if not root.ok and not install_status(root.stdout):
+                status.update((tag, (False, refusal(root))) for tag in deferred)
+            else:
+                work.path = None  # the script removed it
+        return status
 
 
-def _staged(path: str) -> str:
-    """Where describe says trtexec writes: a private folder beside the final file (its real name
-    comes from mktemp), under a name DeepStream never looks for."""
-    return posixpath.join(posixpath.dirname(path), ".dsprov-new.XXXXXXXXXX", posixpath.basename(path))
+CACHED_ENGINE = "model.engine"  # the engine's name in the cache (a key names one engine, wherever it goes)
+BUILT = re.compile(r"^dsprov-engine\t([0-9a-f]{64})\t(\d+)$", re.M)
 
 
-def private_folder_command(folder: str) -> str:
-    """Make a fresh folder (mktemp -d, mode 0700) in `folder` for trtexec's output; as root, only
-    where no other user can change the path (FILE_FUNCTIONS' safe_folder). Prints its path."""
-    script = FILE_FUNCTIONS + 'safe_folder "$1"; mkdir -p "$1" && mktemp -d "$1/.dsprov-new.XXXXXXXXXX"'
-    return f"sh -c {q(script)} engine {q(folder)}"
+def _work_name(number: int, path: str) -> str:
+    return f"{number}-{posixpath.basename(path)}"
+
+
+def build_command(target: EngineTarget, staged: str, calib_exists: bool) -> str:
+    """trtexec as the login user (the model must be readable to it), then the engine's SHA-256 and size."""
+    model = q(target.config.onnx_file)
+    return (f"{{ [ -r {model} ] || [ ! -e {model} ]; }} || {{ echo \"[E] $(id -un) cannot read {model}\"; exit 1; }}; "
+            f"{trtexec_command(target, staged, calib_exists)} && [ -s {q(staged)} ] && "
+            f"printf 'dsprov-engine\\t%s\\t%s\\n' \"$(sha256sum < {q(staged)} | cut -d' ' -f1)\" \"$(wc -c < {q(staged)})\"")
+
+
+def load_command(engine: str, target: EngineTarget) -> str:
+    """trtexec deserializes the engine and runs one inference (TensorRT's samples/common/sampleOptions.cpp:
+    --iterations, --warmUp in ms, --duration in s), with the batch's shapes."""
+    c = target.config
+    shapes = (f" --shapes={q(f'{c.input_name}:{c.batch_size}x' + 'x'.join(str(d) for d in c.infer_dims))}"
+              if c.batch_size > 1 and c.input_name and c.infer_dims else "")
+    return f"{TRTEXEC_PATH}; trtexec --loadEngine={q(engine)}{shapes} --iterations=1 --warmUp=0 --duration=0"
 
 
 def _engine_value(path: str, group: str, engine: str, text: str) -> str:
@@ -595,8 +817,10 @@ def engine_roots(settings: Settings) -> tuple[str, ...]:
 
 
 def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots: tuple[str, ...] = DEFAULT_ROOTS,
-                         progress: Callable[[str], None] | None = None, bound: tuple[str, ...] = ()) -> RebuildEngines:
-    """The engines step for a detected host (`detection`: provision.detect.Detection)."""
+                         progress: Callable[[str], None] | None = None, bound: tuple[str, ...] = (),
+                         cache: ArtifactStore | None = None) -> RebuildEngines:
+    """The engines step for a detected host (`detection`: provision.detect.Detection); `cache`: the
+    controller's engine cache (None: every engine is built on the host)."""
     f = detection.facts
     if f.tensorrt is None or f.lib_dir is None:
         raise StepFailed(f"{detection.host}: no TensorRT found: no engines can be built")
@@ -611,6 +835,7 @@ def rebuild_engines_step(detection, matrix, configs: tuple[str, ...] = (), roots
         plugin_link=f"{f.lib_dir}/libnvinfer_plugin.so.{f.tensorrt.major}",
         progress=progress,
         bound=bound,
+        cache=cache,
     )
 
 
@@ -628,8 +853,9 @@ def plan(p: Planning) -> None:
         return
     configs = tuple(s.setup.config for s in p.plan.steps if isinstance(s, WriteModelConfig))
     if configs or p.options.engine_roots:
+        cache = p.store if p.options.settings.engine_cache == "auto" else None
         p.plan.add(WHY, rebuild_engines_step(p.detection, p.matrix, configs, p.options.engine_roots,
-                                             bound=search_bound(p.options.settings)))
+                                             bound=search_bound(p.options.settings), cache=cache))
 
 
 CAPABILITY = Capability("engines", plan=plan, probe=PROBE, observe=lambda sections: sections["nvinfer_configs"])

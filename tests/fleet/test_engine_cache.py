@@ -1,0 +1,113 @@
+"""Engines built once per key: three identical T4s provisioned cold build each of the four sample
+engines once in all (the trtexec stand-in records every build and load on its device), the other
+hosts copy them from the controller's cache and load each (`trtexec --loadEngine`) before it is
+used, in at most 30 round trips, with trtexec never under sudo; `dsprov_engine_cache: off` builds
+on every host; a cached engine that does not load on a host is not used: that host builds its own."""
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from provision.artifacts import sha256_file
+from simfleet.profiles import TRTEXEC_RUNS
+
+from .helpers import fleet_env, hosts, invoke, on_device
+
+pytestmark = pytest.mark.fleet
+HOSTS = ("t4-01", "t4-02", "t4-03")
+SAMPLE_MODELS = "/opt/nvidia/deepstream/deepstream/samples/models"
+ENGINES = 4  # the four-model deepstream-app sample (simfleet/deepstream_app.py)
+
+
+@pytest.fixture(scope="module")
+def t4s(serve_fleet):
+    devices = "".join(f"  - {{name: {h}, profile: t4}}\n" for h in HOSTS)
+    with serve_fleet("engine-cache", f"name: engine-cache\ndevices:\n{devices}") as handle:
+        yield handle
+
+
+def runs(handle, host: str) -> Counter:
+    """The stand-in's builds and loads on a host since the last call (the log is emptied)."""
+    lines = on_device(handle, host, f"cat {TRTEXEC_RUNS} && : > {TRTEXEC_RUNS}").stdout.splitlines()
+    return Counter(f"{line.split(chr(9))[0]}" + (f" {line.split(chr(9))[3]}" if line.startswith("load") else "")
+                   for line in lines)
+
+
+def logged(report: dict) -> list[str]:
+    """The commands a host's run logged (`$ ...` lines of its log)."""
+    lines = (line.partition(" ")[2] for line in Path(report["log"]).read_text().splitlines())
+    return [line[2:] for line in lines if line.startswith("$ ")]
+
+
+def make_stale(handle, host: str) -> None:
+    """Remove the sample engines' build records: every engine is stale again."""
+    gone = on_device(handle, host, f"rm -f {SAMPLE_MODELS}/*/*.engine.dsprov.json", sudo=True)
+    assert gone.returncode == 0, gone.stderr
+
+
+@pytest.fixture(scope="module")
+def cold(t4s) -> dict[str, dict]:
+    """Each host provisioned cold with --force, its report and its trtexec runs: two at once (they
+    share the builds key by key), then the third, which finds every key built."""
+    reports = {}
+    for picked in (",".join(HOSTS[:2]), HOSTS[2]):
+        result = invoke(t4s, "provision", "--hosts", picked, "--force", "--json", env=fleet_env(t4s))
+        assert result.returncode == 0, result.stdout + result.stderr
+        reports.update((r["host"], {**r, "runs": runs(t4s, r["host"])}) for r in hosts(result))
+    return reports
+
+
+def test_each_engine_is_built_once_in_the_fleet_and_copied_to_the_others(cold):
+    assert sum(r["runs"]["build"] for r in cold.values()) == ENGINES, {h: r["runs"] for h, r in cold.items()}
+    copiers = [r for r in cold.values() if not r["runs"]["build"]]
+    assert cold[HOSTS[2]] in copiers and cold[HOSTS[2]]["outcome"] == "copied"  # the plugin too
+    for report in cold.values():  # what a host did not build it copied and loaded first
+        assert report["runs"]["build"] + report["runs"]["load ok"] == ENGINES, report["runs"]
+        assert not report["runs"]["load failed"]
+    for report in copiers:
+        assert report["outcome"] != "copied" or report["commands"] <= 30, (report["host"], report["commands"])  # was 71
+        copies = [c for c in logged(report) if c.startswith("(controller) copy the cached engine ")]
+        assert len({c.split()[5] for c in copies}) == len(copies) == ENGINES, copies
+
+
+def test_commands_that_need_no_root_run_without_sudo(cold):
+    for report in cold.values():
+        commands = logged(report)
+        engines = commands[next(i for i, c in enumerate(commands) if c.startswith("mktemp -d /tmp/.dsprov-engines.")):]
+        assert [c for c in commands if "trtexec " in c and c.startswith("sudo")] == []
+        assert [c for c in engines if c.startswith("sudo")] != [] and all(
+            c.startswith("sudo sh -c") for c in engines if c.startswith("sudo")), engines  # only the install under /opt
+
+
+def test_engine_cache_off_builds_on_every_host(t4s, cold, tmp_path):
+    inventory = t4s.inventory_with(tmp_path / "inventory", HOSTS[0], "dsprov_engine_cache: 'off'\n")
+    for host in HOSTS:
+        (inventory / "host_vars" / f"{host}.yml").write_text("dsprov_engine_cache: 'off'\n")
+        make_stale(t4s, host)
+    result = invoke(t4s, "provision", "--hosts", "all", "--json", inventory=inventory / "hosts.ini", env=fleet_env(t4s))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for report in hosts(result):
+        assert runs(t4s, report["host"]) == Counter({"build": ENGINES}), report["host"]
+        assert not [c for c in logged(report) if "engine cache" in c], report["host"]
+
+
+def test_a_cached_engine_that_does_not_load_is_not_used(t4s, cold):
+    cache = Path(fleet_env(t4s)["DSPROV_CACHE"]) / "artifacts"
+    (meta,) = [m for m in cache.glob("*/meta.json") if json.loads(m.read_text())["parts"].get("batch") == "4"]  # the primary
+    engine = meta.parent / "model.engine"
+    engine.write_bytes(b"not an engine this TensorRT can deserialize\n")  # a bad entry, as the store sees it whole
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "sha256": sha256_file(engine)}))
+    make_stale(t4s, "t4-02")
+    result = invoke(t4s, "engines", "--host", "t4-02", "--json", env=fleet_env(t4s))
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = {r["new_engine"].split("/")[-2]: r for r in json.loads(result.stdout)["engines"]}
+    primary = rows.pop("Primary_Detector")
+    assert (primary["outcome"], primary["copied"], primary["key"]) == ("rebuilt", False, None)
+    assert {(r["outcome"], r["copied"], r["key"] == meta.parent.name) for r in rows.values()} == {("rebuilt", True, False)}
+    assert any("does not load here" in w and "built here instead" in w for w in primary["warnings"]), primary
+    assert runs(t4s, "t4-02") == Counter({"load ok": ENGINES - 1, "load failed": 1, "build": 1})
+    installed = on_device(t4s, "t4-02", f"head -n 1 {SAMPLE_MODELS}/Primary_Detector/resnet10.onnx_b4_gpu0_int8.engine")
+    assert installed.stdout.startswith("# simulated TensorRT engine")
+    assert engine.read_bytes() == b"not an engine this TensorRT can deserialize\n"  # the host's own build is not cached
