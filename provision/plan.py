@@ -74,7 +74,7 @@ def make_plan(detection: Detection, matrix: Matrix, options: Options, store: Art
     for capability in REGISTRY:
         if capability.plan and (not options.pyds.only or capability.name in PYDS_ONLY):
             capability.plan(planning)
-        if planning.plan.stop:  # the rest is planned by the next run, once these steps ran
+        if planning.plan.stop:  # the rest is planned once these steps ran (provisioner.run_job)
             break
     return planning.plan
 

@@ -37,6 +37,7 @@ from provision.state import read_state
 from provision.core.step import StepContext, StepFailed
 
 LOGS_KEPT = 20
+REPLANS = 2  # plans made after an earlier plan's steps ran (Plan.stop), at most: a stop that comes back ends the run
 # `2026-12-07T06:57:35.123Z line`: ISO 8601 UTC, to the millisecond
 LOG_FORMAT = logging.Formatter("%(asctime)s.%(msecs)03dZ %(message)s", "%Y-%m-%dT%H:%M:%S")
 LOG_FORMAT.converter = time.gmtime
@@ -219,6 +220,10 @@ def run_job(
 ) -> tuple[HostReport, Detection | None]:
     """The one executor of every command (invoke and Ansible alike): detect, plan, lock, run, report.
 
+    A plan whose `stop` says the rest waits for its steps (Plan.replanned) is followed, once they
+    ran, by another probe and plan under the same lock: the report's steps, plan lines and notes hold
+    every part in order. A dry run or check mode shows the first part and its stop line.
+
     `settings` are the host's, resolved at the edge (Settings.resolve). dry_run stops after the plan; check_only also asks
     each step whether it would change anything, still changing nothing (no lock either); a plan
     without steps takes no lock. Never raises a ProvisionError: the report says; the detection is
@@ -226,28 +231,19 @@ def run_job(
     """
     report = HostReport(runner.host, log=str(log.path))
     started = time.monotonic()
-    detection, plan = None, None
+    detection, plans = None, []
     try:
-        if job.probe:
-            roots = [item[2:] for item in job.config_search if item.startswith("r:")]
-            search = f", engine search in {', '.join(roots)}" if roots else ""
-            progress("detect" + search)
-            log("probe (provision/facts/probe.sh)" + search)
-            probed = time.monotonic()
-            captured = capture(runner, settings.build_dir, job.config_search)
-            log(f"probe done after {time.monotonic() - probed:.2f}s")
-            detection = analyse(runner.host, captured, job.gpu_archs, job.matrix)
-            report.detection = detection
+        detection = _probe(runner, settings, job, log, progress) if job.probe else None
+        report.detection = detection
         ctx = StepContext(runner, detection.facts if detection else None, log, stall_timeout=settings.stall_timeout)
         runner.stall_timeout = settings.stall_timeout
-        plan = _planned(job, ctx, detection)
-        report.plan, report.notes = plan.lines(), list(plan.notes)
-        for line in report.plan:
-            log(line)
+        plans.append(_planned(job, ctx, detection))
+        plan = plans[-1]
+        _add_plan(plan, report, log)
         if dry_run or check_only:
             if check_only:
                 run_plan(plan, _seen(ctx, detection, job.tolerant_state), report, progress, check_only=True)
-                report.message = "; ".join(plan.notes) or ("would change" if report.changed else "nothing to change")
+                report.message = "; ".join(plan.messages) or ("would change" if report.changed else "nothing to change")
             report.result, report.outcome = (job.checked if check_only else RunResult.PLANNED), Outcome.NONE
             return report, detection
         if plan.steps and _will_change(plan, ctx, detection, report, progress):
@@ -255,9 +251,20 @@ def run_job(
             try:
                 ctx.state = read_state(ctx, sudo=True, strict=not job.tolerant_state)
                 run_plan(plan, ctx, report, progress)
+                while plan.replanned and len(plans) <= REPLANS:  # the rest, on what those steps made
+                    report.notes.remove(plan.stop)  # what it said waits is planned now
+                    detection = _probe(runner, settings, job, log, progress) if job.probe else None
+                    report.detection = detection or report.detection
+                    ctx = StepContext(runner, detection.facts if detection else None, log, notes=ctx.notes,
+                                      stall_timeout=settings.stall_timeout)
+                    plans.append(_planned(job, ctx, detection))
+                    plan = plans[-1]
+                    _add_plan(plan, report, log)
+                    ctx.state = read_state(ctx, sudo=True, strict=not job.tolerant_state)
+                    run_plan(plan, ctx, report, progress)
             finally:
                 held.release()
-        report.message = "; ".join([*plan.notes, *ctx.notes]) or ("changed" if report.changed else "nothing to change")
+        report.message = "; ".join([*report.notes, *ctx.notes]) or ("changed" if report.changed else "nothing to change")
     except cancel.Cancelled as exc:
         stopped = str(exc) if report.plan else f"{runner.host}: cancelled during detect (nothing changed)"
         report.result, report.message = RunResult.CANCELLED, stopped + "; lock released"
@@ -269,9 +276,30 @@ def run_job(
     finally:
         report.seconds = time.monotonic() - started
         report.commands = runner.round_trips
-        for step in plan.steps if plan else ():
+        for step in (step for plan in plans for step in plan.steps):
             report.results.update(step.results())
     return report, detection
+
+
+def _probe(runner: Runner, settings: Settings, job: Job, log: HostLog,
+           progress: Callable[[str], None]) -> Detection:
+    """The probe's one round trip (with the engine search the job asks for), analysed."""
+    roots = [item[2:] for item in job.config_search if item.startswith("r:")]
+    search = f", engine search in {', '.join(roots)}" if roots else ""
+    progress("detect" + search)
+    log("probe (provision/facts/probe.sh)" + search)
+    probed = time.monotonic()
+    captured = capture(runner, settings.build_dir, job.config_search)
+    log(f"probe done after {time.monotonic() - probed:.2f}s")
+    return analyse(runner.host, captured, job.gpu_archs, job.matrix)
+
+
+def _add_plan(plan: Plan, report: HostReport, log: HostLog) -> None:
+    """A plan's lines and notes into the report (after an earlier part's) and the log."""
+    report.plan += plan.lines()
+    report.notes += plan.messages
+    for line in plan.lines():
+        log(line)
 
 
 def _seen(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> StepContext:

@@ -234,3 +234,17 @@ def test_inventory_pin_replaces_the_matrix_pin_and_bad_values_are_one_line():
         plan_options(Settings.read({}), Flags.parse({"plugin_source": "binary"}))
     with pytest.raises(ProvisionError, match="dsprov_prebuilt_plugins: commit 'main' is not 40 hex digits"):
         plan_options(Settings.read({"dsprov_prebuilt_plugins": {**pin, "commit": "main"}}))
+
+
+def test_a_stop_is_one_note_and_only_a_continuing_one_is_planned_again():
+    from provision.core.plan import Plan
+    from provision.capabilities.nvidia_stack import Reboot
+
+    plan = Plan("h", notes=["a note"], stop="the rest is planned after these steps")
+    assert not plan.replanned  # no steps: nothing to plan after
+    plan.add("why", Reboot("driver 570"))
+    assert plan.replanned and plan.messages == ["a note", "the rest is planned after these steps"]
+    assert plan.lines()[1:3] == ["  note: a note", "  note: the rest is planned after these steps"]
+    plan.continues = False  # a reboot must come first: the next run goes on
+    assert not plan.replanned
+    assert not Plan("h", [Reboot("x")]).replanned and Plan("h").messages == []

@@ -22,7 +22,7 @@ from provision.capabilities import (
 from provision.core.capability import Capability
 
 REGISTRY: tuple[Capability, ...] = (
-    nvidia_stack.CAPABILITY,  # --deepstream: the NVIDIA stack itself first; the rest on the next run
+    nvidia_stack.CAPABILITY,  # --deepstream: the NVIDIA stack itself first; the rest planned after it
     max_clocks.CAPABILITY,  # first: the builds and the engines' kernel timing then run at full clocks
     cmake.CAPABILITY,  # no steps of its own: provides "cmake" to the builds that require it
     prebuilt_plugin.CAPABILITY,  # NVIDIA's prebuilt plugin library, where it is the source

@@ -12,8 +12,10 @@ A new driver runs only after a reboot: the `nvidia-driver` step installs it and 
 id; without `--reboot` the run stops there with one line, and the next run (after a reboot, seen
 as a changed boot id or the driver's module loaded) goes on. With `--reboot` the `reboot` step
 reboots the host and waits for it to come back, as Ansible's reboot module does (a new boot id).
-Once the stack steps run, the plugin, pyds and engines are planned by the next run, on the
-installed stack. Rollback removes what the tool installed (DeepStream, TensorRT, cuDNN, the CUDA
+Once the stack steps ran, the plugin, pyds and engines are planned on the installed stack in the
+same run: the plan's `stop` says that they wait, and the executor (provision/provisioner.py) probes
+the host again and plans the rest under the same lock; a dry run or check mode shows the stack's
+steps and that line. Rollback removes what the tool installed (DeepStream, TensorRT, cuDNN, the CUDA
 toolkit, with what they brought) and keeps the driver and the repository's keyring, saying why.
 
 On a Jetson the driver is L4T's: one `nvidia-stack` step adds NVIDIA's L4T apt repository and
@@ -50,6 +52,7 @@ READ = ("dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' 2>/
         " cat /sys/module/nvidia/version 2>/dev/null; echo '-- l4t'; cat /etc/apt/sources.list.d/nvidia-l4t-apt-source.list"
         " 2>/dev/null; true")
 REBOOT_WAIT = 900  # seconds a rebooted host may take to answer again (ansible.builtin.reboot's default 600)
+REST = "the plugin, pyds and engines are planned after the stack's install, in the same run, on the installed stack"
 KEPT = ("the driver and the CUDA repository's keyring are kept: a running host's GPU needs its driver, and removing"
         " it takes effect only at the next boot (remove them with apt-get if wanted)")
 KEPT_JETSON = ("the L4T apt repository's sources list and key are kept: a flashed Jetson has them from L4T itself"
@@ -270,12 +273,12 @@ def plan_on_jetson(p: Planning, facts: NvidiaFacts, version: str) -> None:
     if stack.phases:
         p.plan.add(f"DeepStream {stack.row.deepstream}'s JetPack components, TensorRT (pinned, held) and DeepStream",
                    InstallPhases(stack, stack.phases))
-        p.plan.notes.append("the plugin, pyds and engines are planned by the next run, on the installed stack")
-        p.plan.stop = "the NVIDIA stack's install"
+        p.plan.stop = REST
 
 
 def plan(p: Planning) -> None:
-    """--deepstream VERSION: the stack's steps first; the rest of the plan on the next run."""
+    """--deepstream VERSION: the stack's steps first; the rest of the plan after them (the same run,
+    unless a reboot must come first)."""
     version = p.options.flags.deepstream or p.options.settings.deepstream
     if not version:
         return
@@ -307,17 +310,16 @@ def plan(p: Planning) -> None:
                           " reboot the host (or pass --reboot), then run again")
     if stack.reboot_needed:
         if not reboot:
-            p.plan.notes.append("the run stops after the driver: reboot the host (or pass --reboot), then run again"
-                                " for CUDA, cuDNN, TensorRT, DeepStream, the plugin, pyds and engines")
-            p.plan.stop = "a reboot"
+            p.plan.stop = ("the run stops after the driver: reboot the host (or pass --reboot), then run again"
+                           " for CUDA, cuDNN, TensorRT, DeepStream, the plugin, pyds and engines")
+            p.plan.continues = False
             return
         p.plan.add("the new driver runs only after a reboot", Reboot(f"driver {row.driver.version}"))
     if rest:
         p.plan.add(f"DeepStream {stack.row.deepstream}'s CUDA, cuDNN, TensorRT (pinned, held) and DeepStream",
                    InstallPhases(stack, rest))
     if p.plan.steps:
-        p.plan.notes.append("the plugin, pyds and engines are planned by the next run, on the installed stack")
-        p.plan.stop = "the NVIDIA stack's install"
+        p.plan.stop = REST
 
 
 CAPABILITY = Capability("nvidia_stack", probe=PROBE, observe=observe, plan=plan,

@@ -18,7 +18,11 @@ class Plan:
     host: str
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    stop: str | None = None  # set by a capability whose steps must run before the rest is planned (why)
+    # set by a capability whose steps must run before the rest is planned: one line saying what waits
+    stop: str | None = None
+    # the executor plans the rest in the same run once these steps ran (False: a reboot must come
+    # first, the run ends and the next run goes on)
+    continues: bool = True
     _why: dict[int, str] = field(default_factory=dict, repr=False)  # id(step) -> why it is in the plan
 
     def add(self, why: str, *steps: Step) -> None:
@@ -34,10 +38,20 @@ class Plan:
         """The step of the plan that provides `what` (e.g. a new enough cmake), if any."""
         return next((step for step in self.steps if what in step.provides), None)
 
+    @property
+    def messages(self) -> list[str]:
+        """Its notes, then what waits for its steps (`stop`)."""
+        return [*self.notes, *([self.stop] if self.stop else [])]
+
+    @property
+    def replanned(self) -> bool:
+        """Whether the rest is planned after these steps, in the same run."""
+        return bool(self.stop and self.continues and self.steps)
+
     def lines(self) -> list[str]:
         """The plan as text: a line per step, then its exact commands."""
         out = [f"{self.host}: {len(self.steps)} step(s)"]
-        out += [f"  note: {n}" for n in self.notes]
+        out += [f"  note: {n}" for n in self.messages]
         for number, step in enumerate(self.steps, 1):
             out.append(f"  {number}. [{step.name}] {step.summary()}")
             why = self.why(step)

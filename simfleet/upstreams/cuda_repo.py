@@ -14,7 +14,9 @@ version than the row's, so an install that the pinning package does not pin gets
 The pinning package's content is not NVIDIA's (not read here): it holds an apt_preferences(5) file
 pinning the branch's packages to the row's version at priority 1000, what NVIDIA's version-locking
 page says such a package is for. The files the stand-ins carry are those `detect` reads:
-/usr/local/cuda-X.Y/version.json, NvInferVersion.h, /opt/nvidia/deepstream/deepstream-X.Y/version,
+/usr/local/cuda-X.Y/version.json, nvcc (the fleet's nvcc stand-in at NVIDIA's path,
+/usr/local/cuda-X.Y/bin/nvcc, printing the release's recorded `nvcc --version` where one is
+recorded, and the T4's recorded deviceQuery as profile t4's does), NvInferVersion.h, /opt/nvidia/deepstream/deepstream-X.Y/version,
 and the simulated fleet's stand-in libnvinfer / libnvinfer_plugin (trtlibs.py: real SONAMEs, the
 release's plugin creators) in the packages NVIDIA's carry them in, so the plugin, pyds and engine
 steps plan on the installed stack.
@@ -64,6 +66,11 @@ T4_SMI = {"table": {"published": "t4/nvidia_smi_r545.txt"}, "table_source": "sim
           "query": {"published": "t4/nvidia_smi_q_partial.txt"},
           "query_source": "simfleet/published/t4/nvidia_smi_q_partial.txt", "name": "Tesla T4",
           "memory_total": "15360 MiB", "has_compute_cap": "yes", "compute_cap": "7.5"}
+# nvcc of a CUDA release with a recorded `nvcc --version` (none is recorded for 13.2: that toolkit has none)
+NVCC = {"12.8": {"version": {"published": "t4/nvcc_version_12.8.txt"},
+                 "version_source": "simfleet/published/t4/nvcc_version_12.8.txt",
+                 "device_query": {"published": "t4/device_query.txt"},
+                 "device_query_source": "simfleet/published/t4/device_query.txt (Tesla T4, CUDA 11.2)"}}
 
 HERE = Path(__file__).resolve()
 REPO_PATH = "cuda/repos/ubuntu2404/x86_64"  # as NVIDIA's URL: .../compute/cuda/repos/ubuntu2404/x86_64/
@@ -127,9 +134,13 @@ def _stack_debs(row: StackRow, work: Path, out: Path) -> list[Path]:
                                   ("/usr/bin/nvidia-smi", "/usr/lib/nvidia-standin/nvidia-smi")))
     toolkit = f"cuda-toolkit-{row.cuda.release[0]}-{row.cuda.release[1]}"
     version_json = json.dumps({"cuda": {"name": "CUDA SDK", "version": f"{cuda}.0"}}, indent=3) + "\n"
-    debs.append(build_deb(work, out, toolkit, f"{cuda}.0-1", "amd64",
-                          {f"/usr/local/cuda-{cuda}/version.json": version_json.encode(),
-                           "/usr/local/cuda": f"cuda-{cuda}"}, [], f"CUDA Toolkit {cuda} (stand-in)"))
+    files: dict[str, Path | str | bytes] = {f"/usr/local/cuda-{cuda}/version.json": version_json.encode(),
+                                            "/usr/local/cuda": f"cuda-{cuda}"}
+    nvcc = f"/usr/local/cuda-{cuda}/bin/nvcc"
+    if cuda in NVCC:  # the release's recorded `nvcc --version`, and the T4's deviceQuery (as profile t4's nvcc)
+        files[nvcc] = _standin("nvcc", NVCC[cuda]).encode()
+    debs.append(build_deb(work, out, toolkit, f"{cuda}.0-1", "amd64", files, [], f"CUDA Toolkit {cuda} (stand-in)",
+                          executables=(nvcc,)))
     if row.cudnn:
         major = row.cuda.release[0]
         lib = f"libcudnn9-cuda-{major}"
@@ -160,7 +171,8 @@ def recipe_digest(matrix_file: Path) -> str:
     stand-in and the outputs it prints."""
     h = hashlib.sha256()
     for src in (HERE, HERE.parent / "trt_debs.py", matrix_file, PROFILE_DIR / "standins" / "nvidia-smi.sh",
-                *(PUBLISHED_DIR / T4_SMI[k]["published"] for k in ("table", "query"))):
+                PROFILE_DIR / "standins" / "nvcc.sh", *(PUBLISHED_DIR / T4_SMI[k]["published"] for k in ("table", "query")),
+                *(PUBLISHED_DIR / n[k]["published"] for n in NVCC.values() for k in ("version", "device_query"))):
         h.update(src.read_bytes())
     h.update(source_digest().encode())
     return h.hexdigest()

@@ -1,7 +1,7 @@
 """A deepstream_python_apps-shaped git repository (NVIDIA-AI-IOT) for the simulated fleet.
 
 ``make_pyds_repo(dest)`` writes bare ``dest/NVIDIA-AI-IOT/deepstream_python_apps.git`` with the
-release tags of github.com/NVIDIA-AI-IOT/deepstream_python_apps (v1.1.0 ... v1.2.0). ``bindings/`` is a CMake project with the real options
+release tags of github.com/NVIDIA-AI-IOT/deepstream_python_apps (v1.1.0 ... v1.2.2). ``bindings/`` is a CMake project with the real options
 (PYTHON_MAJOR_VERSION, PYTHON_MINOR_VERSION, PIP_PLATFORM, DS_PATH):
 
 * 1.1.x: ``cmake .. -D...; make`` writes ``pyds-<ver>-py3-none-<PIP_PLATFORM>.whl`` into the
@@ -46,6 +46,9 @@ PYDS_TAGS: tuple[PydsTag, ...] = (
     PydsTag("v1.1.10", "1.1.10", "6.4", 10),
     PydsTag("v1.1.11", "1.1.11", "7.0", 10),
     PydsTag("v1.2.0", "1.2.0", "7.1", 10),
+    # DeepStream 8.0's (matrix/deepstream.yml: jetson-containers builds v1.2.2 for 8.0; Ubuntu 24.04's
+    # Python 3.12). Same 1.2 layout as v1.2.0 here: its own bindings were not read.
+    PydsTag("v1.2.2", "1.2.2", "8.0", 12),
 )
 
 BINDINGS_CMAKELISTS = r"""# DeepStream Python bindings (simulated fleet fixture): builds a stand-in pyds wheel.

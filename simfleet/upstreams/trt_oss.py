@@ -63,6 +63,15 @@ OSS_REFS: tuple[OssRef, ...] = (
     OssRef("release/8.5", "branch", "8.5.3.1", "8", "11.8.0"),
     OssRef("release/8.6", "branch", "8.6.1.5", "8", "12.0.1"),
     OssRef("release/10.3", "branch", "10.3.0.26", "10", "12.5.0"),
+    # DeepStream 8.0's x86 TensorRT 10.9 (profile x86-bare after `provision --deepstream 8.0`):
+    # NvInferVersion.h 10.9.0.34, DEFAULT_CUDA_VERSION 12.2.0 (matrix/tensorrt_oss.yml, read at
+    # release/10.9); it reads -DGPU_ARCHS in this fixture's "10" era CMake.
+    OssRef("release/10.9", "branch", "10.9.0.34", "10", "12.2.0"),
+    # DeepStream 9.1's x86 TensorRT 10.16 (profile x86-bare after `provision --deepstream 9.1`):
+    # NvInferVersion.h 10.16.0.72, DEFAULT_CUDA_VERSION 13.2 (matrix/tensorrt_oss.yml, read at
+    # release/10.16). The real tree is simfleet/upstreams/trt_debs.py's, for the real-build tests.
+    # Listed before release/10.13 so that main stays at release/10.13.3 (DEFAULT_BRANCH).
+    OssRef("release/10.16", "branch", "10.16.0.72", "10", "13.2"),
     # JetPack 7.0's TensorRT 10.13 (Thor). The fixture models it with the "10" era's CMake: it
     # reads -DGPU_ARCHS as release/10.13 does (CMakeLists.txt there); its defaults without
     # GPU_ARCHS (72 75 80 86 87 89 90, +100 120) are not modelled: the tool always passes them.

@@ -2,10 +2,12 @@
 NVIDIA's CUDA network repository): the dry run prints the apt commands and changes nothing; the
 first run installs the driver and stops, asking for a reboot; without one the next run is refused;
 with --reboot the tool reboots the host, waits for its new boot id and installs CUDA, TensorRT (held)
-and DeepStream; detect then shows DeepStream 8.0, TensorRT 10.9, CUDA 12.8 and the matrix's driver;
-the stack is not planned again; another release is refused; rollback removes what was installed and
-keeps the driver, saying why. A Jetson flashed without JetPack's components (profile orin-bare,
-L4T 36.4.0) gets DeepStream 7.1's from the mirror's stand-in of NVIDIA's L4T apt repository."""
+and DeepStream, then in the same run (a second probe, the same lock) builds and swaps the plugin,
+builds pyds and checks the engines on the installed stack; detect then shows DeepStream 8.0, TensorRT
+10.9, CUDA 12.8 and the matrix's driver; a rerun changes nothing; another release is refused; rollback
+removes what was installed and keeps the driver, saying why. A Jetson flashed without JetPack's
+components (profile orin-bare, L4T 36.4.0) gets DeepStream 7.1's from the mirror's stand-in of
+NVIDIA's L4T apt repository, then the plugin, in one run."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ ORIN = "orin01"
 
 @pytest.fixture(scope="module")
 def bare(serve_fleet, tmp_path_factory):
-    with serve_fleet("deepstream-install", f"name: dsinstall\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n"
+    with serve_fleet("deepstream-install", f"name: dsinstall\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare, python3: true}}\n"
                      f"  - {{name: {SECOND}, profile: x86-bare}}\n  - {{name: {ORIN}, profile: orin-bare}}\n") as handle:
         yield handle, fleet_env(handle, tmp_path_factory.mktemp("ds-install-cache"))
 
@@ -61,10 +63,24 @@ def test_bare_host_to_deepstream_8_0(bare):
     assert refused.returncode != 0 and "installed but not running: reboot the host (or pass --reboot)" in (
         refused.stdout + refused.stderr)
 
+    dry = provision(bare, "--reboot", "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "note: the plugin, pyds and engines are planned after the stack's install, in the same run" in dry.stdout
+    assert "plugin-swap" not in dry.stdout  # not known before the install
+
     second = provision(bare, "--reboot", "--json")
     assert second.returncode == 0, second.stdout + second.stderr
-    steps = hosts(second)[0]["steps"]
-    assert [(s["name"], s["status"]) for s in steps] == [("reboot", "changed"), ("nvidia-stack", "changed")]
+    report = hosts(second)[0]
+    names = [s["name"] for s in report["steps"]]
+    # the stack, then in the same run (a second probe, the same lock) the plugin, pyds and engines
+    assert names[:2] == ["reboot", "nvidia-stack"] and {"trt-oss-build", "plugin-swap", "pyds-install",
+                                                        "engines"} <= set(names[2:]), (report["steps"], report["message"])
+    assert names.index("trt-oss-build") < names.index("plugin-swap") < names.index("pyds-install"), names
+    assert all(s["status"] == "changed" for s in report["steps"][:2]), report["steps"]
+    assert [line for line in report["plan"] if line.startswith(f"{DEVICE}: ")] == [
+        f"{DEVICE}: 2 step(s)", f"{DEVICE}: {len(names) - 2} step(s)"], report["plan"]
+    assert "planned after the stack's install" not in report["message"], report["message"]
+    assert on_device(handle, DEVICE, "dpkg-divert --list '*libnvinfer_plugin*'").stdout.strip()
     installed = packages(handle)
     assert "deepstream-8.0=8.0.0-1" in installed and "libnvinfer10=10.9.0.34-1+cuda12.8" in installed
     assert "cuda-toolkit-12-8=12.8.0-1" in installed
@@ -75,11 +91,11 @@ def test_bare_host_to_deepstream_8_0(bare):
     assert (facts["deepstream"], facts["tensorrt"], facts["cuda"], facts["driver"]) == (
         "8.0", "10.9.0.34", "12.8.0", "570.133.20"), facts
 
-    again = provision(bare, "--dry-run")
-    assert "nvidia-stack" not in again.stdout and "nvidia-driver" not in again.stdout, again.stdout
-    # the plugin steps come next, on the installed stack (its stand-in libnvinfer_plugin, real SONAME)
-    assert again.returncode == 0 and "swap /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.10.9.0" in again.stdout, (
-        again.stdout + again.stderr)
+    again = provision(bare, "--reboot", "--json")  # a rerun: nothing to change
+    assert again.returncode == 0, again.stdout + again.stderr
+    rerun = hosts(again)[0]
+    assert not [s for s in rerun["steps"] if s["status"] != "unchanged"], rerun["steps"]
+    assert "nvidia-stack" not in " ".join(rerun["plan"]), rerun["plan"]
 
     other = invoke(handle, "provision", "--host", DEVICE, "--deepstream", "9.1", env=env)
     assert other.returncode != 0 and "another DeepStream or TensorRT: deepstream-8.0=8.0.0-1" in other.stdout + other.stderr
@@ -106,7 +122,8 @@ def test_a_second_bare_host_to_deepstream_9_1_in_one_ansible_play(bare):
     assert run.returncode == 0, run.stdout + run.stderr
     assert re.search(rf"^{SECOND}\s+:\s+ok=1\s+changed=1\s+unreachable=0\s+failed=0", run.stdout, re.M), run.stdout
     steps = re.findall(rf"^{SECOND}: \[([\w-]+)\] (\w+):", run.stdout, re.M)
-    assert steps == [("nvidia-driver", "changed"), ("reboot", "changed"), ("nvidia-stack", "changed")], run.stdout
+    assert steps[:3] == [("nvidia-driver", "changed"), ("reboot", "changed"), ("nvidia-stack", "changed")], run.stdout
+    assert ("plugin-swap", "changed") in steps[3:], run.stdout  # then the plugin, the same play
     assert on_device(handle, SECOND, "cat /proc/sys/kernel/random/boot_id").stdout.strip() != boot
     installed = packages(handle, SECOND)
     for wanted in ("nvidia-open-595=595.58.03-0ubuntu1", "cuda-toolkit-13-2=13.2.0-1",
@@ -138,7 +155,8 @@ def test_a_jetson_without_jetpack_to_deepstream_7_1(bare):
 
     run = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--json", env=env)
     assert run.returncode == 0, run.stdout + run.stderr
-    assert [(s["name"], s["status"]) for s in hosts(run)[0]["steps"]] == [("nvidia-stack", "changed")]
+    names = [s["name"] for s in hosts(run)[0]["steps"]]  # the stack, then the plugin on it (the same run)
+    assert names[0] == "nvidia-stack" and "plugin-swap" in names, hosts(run)[0]["steps"]
     installed = packages(handle, ORIN)
     for wanted in ("nvidia-cuda=6.1+b123", "nvidia-tensorrt-dev=6.1+b123", "cuda-toolkit-12-6=12.6.11-1",
                    "libcudnn9-cuda-12=9.3.0.75-1", "tensorrt-libs=10.3.0.30-1+cuda12.5",
@@ -148,9 +166,10 @@ def test_a_jetson_without_jetpack_to_deepstream_7_1(bare):
     facts = document(detect)["facts"]
     assert (facts["deepstream"], facts["tensorrt"], facts["cuda"]) == ("7.1", "10.3.0.30", "12.6.11"), facts
 
-    again = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--dry-run", env=env)
-    assert again.returncode == 0 and "nvidia-stack" not in again.stdout, again.stdout + again.stderr
-    assert "swap /usr/lib/aarch64-linux-gnu/libnvinfer_plugin.so.10.3.0" in again.stdout, again.stdout
+    again = invoke(handle, "provision", "--host", ORIN, "--deepstream", "7.1", "--json", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert {s["status"] for s in hosts(again)[0]["steps"]} == {"unchanged"}, hosts(again)[0]["steps"]
+    assert "nvidia-stack" not in " ".join(hosts(again)[0]["plan"])
 
     back = invoke(handle, "rollback", "--host", ORIN, "--json", env=env)
     assert back.returncode == 0, back.stdout + back.stderr

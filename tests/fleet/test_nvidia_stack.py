@@ -38,7 +38,7 @@ def bare(serve_fleet):
     fleet's group_vars give them to the tool."""
     from simfleet.upstreams.cuda_repo import CudaMirror
 
-    with serve_fleet("nvidia-stack", f"name: nvstack\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare}}\n") as handle:
+    with serve_fleet("nvidia-stack", f"name: nvstack\ndevices:\n  - {{name: {DEVICE}, profile: x86-bare, python3: true}}\n") as handle:
         settings = yaml.safe_load((handle.runtime_dir / "group_vars" / "all.yml").read_text())
         yield handle, CudaMirror(settings["dsprov_cuda_repo"], settings["dsprov_cuda_keyring_sha256"],
                                  settings["dsprov_deepstream_debs"])
