@@ -72,8 +72,9 @@ def test_parsers_skip_what_does_not_parse():
     assert parse_packages("ii \tcuda-keyring\t1.1-1\nrc \tnvidia-open-570\t570.1-1\nun \tx\t\nii \tlibc6:amd64\t2.36\n"
                           "hi \tlibnvinfer10\t10.9.0.34-1+cuda12.8\niF \tlibfoo\t1\n") \
         == {"cuda-keyring": "1.1-1", "libc6": "2.36", "libnvinfer10": "10.9.0.34-1+cuda12.8"}
-    facts = nvidia_facts({"apt_holds": "libnvinfer10\nlibnvinfer-dev:amd64\n", "boot_id": "\n"})
-    assert facts.held == {"libnvinfer10", "libnvinfer-dev"} and facts.boot_id is None and facts.gpus == ()
+    facts = nvidia_facts({"nvidia_packages": "hi \tlibnvinfer10\t10.9.0.34-1+cuda12.8\nhi \tlibnvinfer-dev:amd64\t1\n"
+                                             "hn \tlibfoo\t\nii \tlibc6\t2.36\n", "boot_id": "\n"})
+    assert facts.held == {"libnvinfer10", "libnvinfer-dev", "libfoo"} and facts.boot_id is None and facts.gpus == ()
 
 
 def test_matrix_pci_table_and_package_sets(m):

@@ -47,8 +47,8 @@ from provision.outcomes import Outcome
 from provision.state import State, read_state, write_state
 
 KEY = "nvidia_stack"  # its record in the state file
-READ = ("dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' 2>/dev/null; echo '-- holds';"
-        " apt-mark showhold 2>/dev/null; echo '-- boot'; cat /proc/sys/kernel/random/boot_id; echo '-- module';"
+READ = ("dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n' 2>/dev/null;"
+        " echo '-- boot'; cat /proc/sys/kernel/random/boot_id; echo '-- module';"
         " cat /sys/module/nvidia/version 2>/dev/null; echo '-- l4t'; cat /etc/apt/sources.list.d/nvidia-l4t-apt-source.list"
         " 2>/dev/null; true")
 REBOOT_WAIT = 900  # seconds a rebooted host may take to answer again (ansible.builtin.reboot's default 600)
@@ -66,11 +66,10 @@ def observe(sections: Sections) -> NvidiaFacts:
 def read_now(ctx: StepContext, gpus: tuple = ()) -> NvidiaFacts:
     """The packages, holds, boot id and loaded module, asked of the host now."""
     out = ctx.sh(READ).stdout
-    packages, _, rest = out.partition("-- holds\n")
-    holds, _, rest = rest.partition("-- boot\n")
+    packages, _, rest = out.partition("-- boot\n")
     boot, _, rest = rest.partition("-- module\n")
     module, _, l4t = rest.partition("-- l4t\n")
-    return NvidiaFacts(gpus, parse_packages(packages), parse_holds(holds), boot.strip() or None,
+    return NvidiaFacts(gpus, parse_packages(packages), parse_holds(packages), boot.strip() or None,
                        module.strip() or None, l4t if l4t.strip() else None)
 
 

@@ -3,7 +3,10 @@
 A GPU without a driver is still on the PCI bus: the kernel lists it under /sys/bus/pci/devices/
 (files `vendor`, `device`, `class`, `subsystem_vendor`, `subsystem_device`, each one hex number,
 and a `driver` link once a driver binds; Documentation/ABI/testing/sysfs-bus-pci in the Linux
-tree). The installed packages (all: the distribution's prerequisites too) and the holds come from dpkg-query and `apt-mark showhold` (apt-mark(8));
+tree). The installed packages (all: the distribution's prerequisites too) and the holds come from
+one dpkg-query: a package held with `apt-mark hold` has dpkg's wanted state "hold", the first letter
+of its status abbreviation (apt-mark(8), dpkg-query(1)), which is what `apt-mark showhold` lists
+(it loads apt's whole cache to say so: ~0.5 CPU s on a desktop's package list);
 the boot id from /proc/sys/kernel/random/boot_id (a new random UUID at each boot, random(4)), so
 a reboot is seen as a changed boot id; the loaded kernel module's version from
 /sys/module/nvidia/version; on Jetson the L4T apt repository's sources list
@@ -32,9 +35,6 @@ done
 
 section nvidia_packages
 has dpkg-query && dpkg-query -W -f '${db:Status-Abbrev}\t${Package}\t${Version}\n' 2>/dev/null
-
-section apt_holds
-has apt-mark && apt-mark showhold 2>/dev/null
 
 section boot_id
 show /proc/sys/kernel/random/boot_id
@@ -134,8 +134,9 @@ def parse_packages(text: str) -> dict[str, str]:
 
 
 def parse_holds(text: str) -> frozenset[str]:
-    """`apt-mark showhold`: one package per line (multi-arch ones as name:arch)."""
-    return frozenset(line.strip().split(":", 1)[0] for line in text.splitlines() if line.strip())
+    """The held packages of the same dpkg-query output: wanted state `h` (installed or not)."""
+    return frozenset(parts[1].split(":", 1)[0] for parts in (line.split("\t") for line in text.splitlines())
+                     if len(parts) == 3 and parts[0].startswith("h") and parts[1])
 
 
 def nvidia_facts(sections: Mapping[str, str]) -> NvidiaFacts:
@@ -146,7 +147,7 @@ def nvidia_facts(sections: Mapping[str, str]) -> NvidiaFacts:
     return NvidiaFacts(
         gpus=tuple(d for d in parse_pci(sections.get("nvidia_pci", "")) if d.nvidia_gpu),
         packages=parse_packages(sections.get("nvidia_packages", "")),
-        held=parse_holds(sections.get("apt_holds", "")),
+        held=parse_holds(sections.get("nvidia_packages", "")),
         boot_id=boot or None,
         loaded_driver=module or None,
         l4t_sources=l4t if l4t.strip() else None,

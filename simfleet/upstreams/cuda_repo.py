@@ -72,6 +72,12 @@ NVCC = {"12.8": {"version": {"published": "t4/nvcc_version_12.8.txt"},
                  "device_query": {"published": "t4/device_query.txt"},
                  "device_query_source": "simfleet/published/t4/device_query.txt (Tesla T4, CUDA 11.2)"}}
 
+# Ubuntu's archive is out of reach from the simulated roots, so the system packages NVIDIA's guides
+# list are dpkg status entries on the bare profiles, except this one, served here at Ubuntu noble's
+# version (https://packages.ubuntu.com/noble/arm64/libssl-dev: 3.0.13-0ubuntu3) so that the plan's
+# "system" phase runs a real `apt-get install` and its package can be seen installed.
+UBUNTU_STANDINS = (("libssl-dev", "3.0.13-0ubuntu3"),)
+
 HERE = Path(__file__).resolve()
 REPO_PATH = "cuda/repos/ubuntu2404/x86_64"  # as NVIDIA's URL: .../compute/cuda/repos/ubuntu2404/x86_64/
 KEYRING = "/usr/share/keyrings/cuda-archive-keyring.gpg"
@@ -213,6 +219,10 @@ def build_packages(cache_dir: Path) -> Path:
         if row.platform == "x86":
             _stack_debs(row, work, tmp / "pool")
             _deepstream_deb(row, work, tmp / "deepstream")
+    for name, version in UBUNTU_STANDINS:
+        build_deb(work, tmp / "pool", name, version, "amd64",
+                  {f"/usr/share/doc/{name}/README.dsprov": f"{name} {version}: a stand-in of Ubuntu noble's\n".encode()},
+                  [], f"{name} (stand-in of Ubuntu noble's package)")
     with _GnuPG() as home:
         _gpg(home, "--passphrase", "", "--quick-gen-key", "dsprov simulated CUDA repository <noreply@localhost>",
              "ed25519", "sign", "never")

@@ -67,6 +67,7 @@ def test_bare_host_to_deepstream_8_0(bare):
     assert dry.returncode == 0, dry.stdout + dry.stderr
     assert "note: the plugin, pyds and engines are planned after the stack's install, in the same run" in dry.stdout
     assert "plugin-swap" not in dry.stdout  # not known before the install
+    assert "apt-get install -y --no-install-recommends libssl-dev" in dry.stdout  # the guide's system packages
 
     second = provision(bare, "--reboot", "--json")
     assert second.returncode == 0, second.stdout + second.stderr
@@ -84,6 +85,8 @@ def test_bare_host_to_deepstream_8_0(bare):
     installed = packages(handle)
     assert "deepstream-8.0=8.0.0-1" in installed and "libnvinfer10=10.9.0.34-1+cuda12.8" in installed
     assert "cuda-toolkit-12-8=12.8.0-1" in installed
+    assert on_device(handle, DEVICE, "dpkg-query -W -f '${Version}' libssl-dev").stdout == "3.0.13-0ubuntu3"  # the
+    # system phase's apt-get install ran (the stand-in repository's; the profile lacks it)
     assert "\nlibnvinfer10\n" in installed and "\ntensorrt-dev\n" in installed  # held (apt-mark showhold)
 
     detect = invoke(handle, "detect", "--host", DEVICE, "--json", env=env)

@@ -69,7 +69,8 @@ def test_bare_host_to_deepstream_8_0_stack_then_a_reboot(bare):
     assert [(g.device, g.pci_class, g.driver) for g in before.gpus] == [("1eb8", "0302", None)]
     assert not before.deepstream and not before.tensorrt and "cuda-keyring" not in before.packages
     first = plan(handle, mirror, before)
-    assert [p.name for p in first.phases] == ["repository", "driver", "cuda", "tensorrt", "hold", "deepstream"]
+    assert [p.name for p in first.phases] == ["repository", "driver", "cuda", "tensorrt", "system", "hold",
+                                                "deepstream"]
     assert first.open_modules and first.reboot_needed
     log = [root(handle, command) for command in first.commands]
 
@@ -77,6 +78,7 @@ def test_bare_host_to_deepstream_8_0_stack_then_a_reboot(bare):
     row = first.row
     assert after.packages["nvidia-open-570"] == "570.133.20-0ubuntu1"  # pinned: the branch's 570.133.99 is newer
     assert after.packages["cuda-toolkit-12-8"] == "12.8.0-1"
+    assert after.packages["libssl-dev"] == "3.0.13-0ubuntu3"  # the guide's system package the profile lacks
     assert {after.packages.get(n) for n in row.tensorrt_packages} == {"10.9.0.34-1+cuda12.8"}, "\n".join(log)
     assert after.held == set(row.tensorrt_packages)
     assert after.deepstream == {"deepstream-8.0": "8.0.0-1"}
