@@ -22,7 +22,7 @@ from provision.capabilities.engines import REFRESH_SCRIPT, _file_states, search_
 from provision.deepstream.engine_plan import EngineRecord
 
 SHELLS = [["dash"], ["busybox", "sh"]]
-BUSYBOX_TOOLS = ("sh", "awk", "find", "stat", "date", "mktemp", "rm", "cp", "mv", "mkdir", "cat", "cut", "tr",
+BUSYBOX_TOOLS = ("sh", "awk", "find", "stat", "date", "mktemp", "rm", "cp", "mv", "mkdir", "cat", "cmp", "cut", "tr",
                  "base64", "sha256sum", "chmod")
 APP = """[application]
 enable-perf-measurement=1
@@ -178,3 +178,41 @@ def test_root_cache_answers_first_and_keeps_only_world_readable_files(host, tmp_
     user = d / "home/.cache/dsprov/probe/sha256"
     user.write_text(entries.replace(shas[model], "0" * 64))
     assert _file_states(host.search(f"r:{d}/root", sha_cache=root_cache))[0][model].sha256 == shas[model]
+
+
+def test_a_search_from_the_caches_is_kept_whole_until_a_file_it_came_from_changes(host):
+    d = host.dir
+    fast = d / "home/.cache/dsprov/probe"
+
+    def from_the_kept_output() -> str:
+        """Search until one reads nothing (then its output is kept whole), then once more: that output
+        must be the kept one (a marker line put into it shows)."""
+        for _ in range(3):
+            out = host.search(f"r:{d}/root")
+            if (fast / "fast.key").exists():
+                break
+            settle()
+        assert (fast / "fast.key").exists()
+        with (fast / "fast.out").open("a") as kept:
+            kept.write("warning\tmarker\n")
+        again = host.search(f"r:{d}/root")
+        assert again == out + "warning\tmarker\n"
+        host.calls()
+        return out
+
+    first = from_the_kept_output()
+    (d / "other/models/m.onnx_b1_gpu0_fp16.engine").rename(d / "other/models/m2.engine")  # an engine moved
+    (d / "other/cfg/pgie.txt").write_text(NVINFER + "batch-size=4\n")  # a followed config outside the root
+    changed = host.search(f"r:{d}/root")
+    assert "marker" not in changed and changed != first
+    assert configs(changed)[f"{d}/other/cfg/pgie.txt"].endswith("batch-size=4\n")
+    states, _ = _file_states(changed)
+    assert states[f"{d}/other/models/m2.engine"].exists
+    assert not states[f"{d}/other/models/m.onnx_b1_gpu0_fp16.engine"].exists
+
+    settle()
+    from_the_kept_output()
+    (d / "other/models/m.onnx").write_text("model three\n")  # a model the config names
+    states, _ = _file_states(host.search(f"r:{d}/root"))
+    assert states[f"{d}/other/models/m.onnx"].sha256 == hashlib.sha256(b"model three\n").hexdigest()
+    assert host.calls() == [("sha256sum", f"{d}/other/models/m.onnx")]

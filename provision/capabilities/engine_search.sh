@@ -1,5 +1,5 @@
 # The engines step's config search (provision/capabilities/engines.py), run by the probe and by the
-# step. POSIX sh with find, stat -c, awk, base64 and sha256sum (coreutils or busybox); no Python.
+# step. POSIX sh with find, stat -c, awk, cmp, base64 and sha256sum (coreutils and diffutils, or busybox); no Python.
 # Usage: sh -s -- PLUGIN_LINK [n:MAX] [f:CONFIG | r:ROOT]...   (SHA_CACHE set by the caller)
 #   r:ROOT    the *.txt (< 256 KiB) under ROOT (one file system) that are deepstream-app configs (a
 #             [primary-gie] or [secondary-gieN] group) or nvinfer configs ([property] naming a model
@@ -23,13 +23,18 @@
 # .../dsprov/probe/sha256, and only what neither has is read. A file changed within the last second
 # is not cached by its key (the times are whole seconds). Nothing here needs root; with no writable
 # cache folder, nothing is cached.
+# A search that read and hashed nothing (all from the caches) keeps its whole output (probe/fast.out)
+# under a key: the arguments, the roots' listing and the stat of every other file the output came
+# from (the named and followed configs, the files they name, the engines of their folders, the plugin,
+# both SHA-256 caches). The next search with the same listing and key prints it without the rest.
 plugin=$1; shift
+args="fast 1 $plugin $*"
 max=20000
 tab=$(printf '\t')
 umask 077
 w=$(mktemp -d 2>/dev/null) || { echo "warning${tab}the config search found no temporary folder (mktemp -d)"; exit 0; }
 trap 'rm -rf "$w"' EXIT
-now=$(date +%s)
+exec 3>&1 >"$w/out"
 cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/dsprov/probe
 { [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ] || cache=$w
 [ -f "$cache/configs" ] || : > "$cache/configs"
@@ -39,7 +44,7 @@ since=
 [ -r "$cache/last" ] && IFS= read -r since < "$cache/last"
 case $since in ''|*[!0-9]*) since=0 ;; esac
 : > "$w/list"; : > "$w/roots"; : > "$w/named"; : > "$w/seen"; : > "$w/keep"; : > "$w/keepn"; : > "$w/fresh"
-: > "$w/refs"
+: > "$w/refs"; : > "$w/fastpaths"
 i=0; gnu=
 for arg; do
     kind=${arg%%:*}; p=${arg#*:}
@@ -60,6 +65,31 @@ for arg; do
            fi ;;
     esac
 done
+
+# fast_key PATHS FOLDERS: the arguments, then the stat of the files PATHS lists, the engines (and their
+# records) in the folders FOLDERS lists, the plugin and both SHA-256 caches
+fast_key() {
+    paths=$1 folders=$2
+    set --
+    while IFS= read -r p; do set -- "$@" "$p"; done < "$paths"
+    [ -f "$folders" ] && while IFS= read -r d; do
+        for g in "$d"/*.engine; do [ -f "$g" ] && set -- "$@" "$g" "$g.dsprov.json"; done
+    done < "$folders"
+    [ "$SHA_CACHE" = /dev/null ] || set -- "$@" "$SHA_CACHE"
+    printf '%s\n' "$args"
+    stat -L -c '%i %s %Y %Z %n' "$@" "$plugin" "$cache/sha256" 2>/dev/null
+    return 0  # a file that is missing is part of the key by its absence
+}
+if [ "$cache" != "$w" ] && [ -f "$cache/fast.key" ] && cmp -s "$w/list" "$cache/fast.list" \
+        && fast_key "$cache/fast.paths" "$cache/fast.folders" > "$w/key" && cmp -s "$w/key" "$cache/fast.key"; then
+    cat "$cache/fast.out" >&3
+    exit 0
+fi
+now=$(date +%s)  # before anything is read: a file changed in this second or the last is not cached by its key
+if [ "$cache" != "$w" ]; then  # this search is not the kept one: that key is stale
+    [ -f "$cache/fast.key" ] && rm -f "$cache/fast.key"
+    cp "$w/list" "$w/fast.list"
+fi
 
 # keep NAME: $w/NAME becomes $cache/NAME (copied beside it, then renamed: a reader sees one or the other)
 keep() {
@@ -92,7 +122,7 @@ function load(file,   line) { while ((getline line < file) > 0) seen[line] = 1; 
 round() {
     if [ -s "$named" ]; then
         set --
-        while IFS= read -r p; do set -- "$@" "$p"; done < "$named"
+        while IFS= read -r p; do set -- "$@" "$p"; printf '%s\n' "$p" >> "$w/fastpaths"; done < "$named"
         stat -L -c "0 %i %s %Y %Z %n" "$@" 2>/dev/null >> "$w/list"
     fi
     : > "$w/read"; : > "$follow"
@@ -225,7 +255,7 @@ if [ -f "$w/folders" ]; then
         printf 'engines\t%s\n' "$d"
         for g in "$d"/*.engine; do [ -f "$g" ] && set -- "$@" "$g" "$g.dsprov.json"; done
     done < "$w/folders"
-    while IFS= read -r p; do set -- "$@" "$p"; done < "$w/named"
+    while IFS= read -r p; do set -- "$@" "$p"; printf '%s\n' "$p" >> "$w/fastpaths"; done < "$w/named"
 fi
 stat -L -c '%i %s %Y %Z %n' "$@" "$plugin" 2>/dev/null > "$w/stat"
 : > "$w/sums"
@@ -267,4 +297,12 @@ if ! files "" && [ -s "$w/hash" ]; then
     files 1
 fi
 [ -f "$w/sha256.ready" ] && keep sha256
+cat "$w/out" >&3
+if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # all from the caches: kept whole
+    rm -f "$cache/fast.key"
+    [ -f "$w/folders" ] && cp "$w/folders" "$w/fast.folders" || : > "$w/fast.folders"
+    cp "$w/fastpaths" "$w/fast.paths" && cp "$w/out" "$w/fast.out" \
+        && fast_key "$w/fast.paths" "$w/fast.folders" > "$w/fast.key" \
+        && keep fast.list && keep fast.paths && keep fast.folders && keep fast.out && keep fast.key
+fi
 exit 0
