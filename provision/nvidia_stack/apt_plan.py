@@ -171,6 +171,23 @@ def _conflicts(facts: NvidiaFacts, row: StackRow | JetsonStackRow) -> list[str]:
     return others
 
 
+def _hold_and_deepstream(row: StackRow | JetsonStackRow, facts: NvidiaFacts, options: StackOptions,
+                         phases: list[Phase], notes: list[str]) -> None:
+    """The last phases of either platform: hold every TensorRT package not held yet, then install
+    DeepStream's .deb (NVIDIA's route for these releases) unless that version is installed."""
+    unheld = [n for n in row.tensorrt_packages if n not in facts.held]
+    if unheld:
+        phases.append(Phase("hold", (), (f"apt-mark hold {' '.join(unheld)}",)))
+    ds = row.deepstream_package
+    if facts.packages.get(ds.package) != ds.version:
+        local = f"/tmp/{ds.file}"
+        phases.append(Phase("deepstream", (f"{ds.package}={ds.version}",), (
+            f"curl -fsSL -o {local} {shlex.quote(options.deepstream_url or ds.url)}",
+            f"{APT} install -y --no-install-recommends {local}",
+            f"rm -f {local}")))
+        notes.append(f"{ds.file}: NVIDIA publishes no checksum for it; it is fetched over HTTPS unverified")
+
+
 def plan_stack(facts: NvidiaFacts, nvidia: NvidiaStack, options: StackOptions, *, platform: str | None,
                machine: str | None, ubuntu: str | None, installed_in_boot: str | None = None) -> StackPlan:
     """The plan for `options.deepstream` on a host (`platform` jetson|x86, `machine` uname -m,
@@ -230,17 +247,7 @@ def plan_stack(facts: NvidiaFacts, nvidia: NvidiaStack, options: StackOptions, *
             phases.append(Phase(name, tuple(missing), tuple(_install([m]) for m in missing)))
         else:
             phases.append(Phase(name, tuple(missing), (_install(missing),)))
-    unheld = [n for n in row.tensorrt_packages if n not in after_remove.held]
-    if unheld:
-        phases.append(Phase("hold", (), (f"apt-mark hold {' '.join(unheld)}",)))
-    ds = row.deepstream_package
-    if after_remove.packages.get(ds.package) != ds.version:
-        local = f"/tmp/{ds.file}"
-        phases.append(Phase("deepstream", (f"{ds.package}={ds.version}",), (
-            f"curl -fsSL -o {local} {shlex.quote(options.deepstream_url or ds.url)}",
-            f"{APT} install -y --no-install-recommends {local}",
-            f"rm -f {local}")))
-        notes.append(f"{ds.file}: NVIDIA publishes no checksum for it; it is fetched over HTTPS unverified")
+    _hold_and_deepstream(row, after_remove, options, phases, notes)
     reboot = any(p.name == "driver" for p in phases) or reboot_pending(after_remove, row, installed_in_boot)
     return StackPlan(row, device, gpu, open_modules, removes, tuple(phases), reboot, tuple(notes))
 
@@ -301,15 +308,5 @@ def plan_jetson(facts: NvidiaFacts, nvidia: NvidiaStack, options: StackOptions, 
         missing = _missing(after, wanted)
         if missing:
             phases.append(Phase(name, tuple(missing), (_install(missing),)))
-    unheld = [n for n in row.tensorrt_packages if n not in after.held]
-    if unheld:
-        phases.append(Phase("hold", (), (f"apt-mark hold {' '.join(unheld)}",)))
-    ds = row.deepstream_package
-    if after.packages.get(ds.package) != ds.version:
-        local = f"/tmp/{ds.file}"
-        phases.append(Phase("deepstream", (f"{ds.package}={ds.version}",), (
-            f"curl -fsSL -o {local} {shlex.quote(options.deepstream_url or ds.url)}",
-            f"{APT} install -y --no-install-recommends {local}",
-            f"rm -f {local}")))
-        notes.append(f"{ds.file}: NVIDIA publishes no checksum for it; it is fetched over HTTPS unverified")
+    _hold_and_deepstream(row, after, options, phases, notes)
     return StackPlan(row, None, None, False, removes, tuple(phases), False, tuple(notes))

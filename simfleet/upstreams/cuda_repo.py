@@ -29,22 +29,19 @@ keyring the same way).
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import shutil
-import subprocess
 import tempfile
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 
 from provision.matrix import Matrix
 from provision.matrix.nvidia import StackRow
 from simfleet.profiles import PROFILE_DIR, PUBLISHED_DIR, _standin
 
+from .apt_repo import GnuPG, build_once, deepstream_deb, gpg, sign_index
 from .trt_debs import build_deb
-from .trtlibs import build_trt_libs, source_digest
+from .trtlibs import build_trt_libs
 
 # The driver's nvidia-smi answers from the boot after its install (the package's postinst records the
 # boot id); before, it fails as nvidia-smi does without a loaded driver (its message, widely quoted).
@@ -163,90 +160,24 @@ def _stack_debs(row: StackRow, work: Path, out: Path) -> list[Path]:
     return debs
 
 
-def _deepstream_deb(row: StackRow, work: Path, out: Path) -> Path:
-    ds = row.deepstream_package
-    folder = f"/opt/nvidia/deepstream/deepstream-{row.deepstream}"
-    return build_deb(work, out, ds.package, ds.version, "amd64",
-                     {f"{folder}/version": f"Version: {row.deepstream}\n".encode(),
-                      "/opt/nvidia/deepstream/deepstream": f"deepstream-{row.deepstream}"},
-                     [f"libnvinfer10 (= {row.tensorrt})"], f"DeepStream {row.deepstream} SDK (stand-in)")
-
-
-def recipe_digest(matrix_file: Path) -> str:
-    """SHA-256 over what decides the packages: these sources, the matrix file, the nvidia-smi
-    stand-in and the outputs it prints."""
-    h = hashlib.sha256()
-    for src in (HERE, HERE.parent / "trt_debs.py", matrix_file, PROFILE_DIR / "standins" / "nvidia-smi.sh",
-                PROFILE_DIR / "standins" / "nvcc.sh", *(PUBLISHED_DIR / T4_SMI[k]["published"] for k in ("table", "query")),
-                *(PUBLISHED_DIR / n[k]["published"] for n in NVCC.values() for k in ("version", "device_query"))):
-        h.update(src.read_bytes())
-    h.update(source_digest().encode())
-    return h.hexdigest()
-
-
-def _gpg(home: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(["gpg", "--homedir", str(home), "--batch", "--no-tty", *args], check=True,
-                          capture_output=True, **kwargs)
-
-
-class _GnuPG:
-    """A gpg home of its own for a `with`, its agent stopped and the folder removed after."""
-
-    def __enter__(self) -> Path:
-        self.home = Path(tempfile.mkdtemp(prefix="cuda-repo-gnupg-"))
-        return self.home
-
-    def __exit__(self, *exc: object) -> None:
-        subprocess.run(["gpgconf", "--homedir", str(self.home), "--kill", "gpg-agent"], check=False,
-                       capture_output=True)
-        shutil.rmtree(self.home, ignore_errors=True)
-
-
 def build_packages(cache_dir: Path) -> Path:
     """The stand-in packages (pool/), DeepStream's .deb files (deepstream/) and the test key
     (key.asc, secret), built once per recipe under ``cache_dir``; the folder."""
-    from importlib.resources import files
-    matrix_file = Path(str(files("provision.matrix.data") / "nvidia_stack.yml"))
-    built = cache_dir / "cuda-repo" / recipe_digest(matrix_file)[:12]
-    if (built / ".complete").exists():
-        return built
-    built.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=built.parent, prefix=".tmp-"))
-    work = tmp / "work"
-    for sub in ("pool", "deepstream"):
-        (tmp / sub).mkdir()
-    for row in Matrix.load().nvidia.stacks:
-        if row.platform == "x86":
-            _stack_debs(row, work, tmp / "pool")
-            _deepstream_deb(row, work, tmp / "deepstream")
-    for name, version in UBUNTU_STANDINS:
-        build_deb(work, tmp / "pool", name, version, "amd64",
-                  {f"/usr/share/doc/{name}/README.dsprov": f"{name} {version}: a stand-in of Ubuntu noble's\n".encode()},
-                  [], f"{name} (stand-in of Ubuntu noble's package)")
-    with _GnuPG() as home:
-        _gpg(home, "--passphrase", "", "--quick-gen-key", "dsprov simulated CUDA repository <noreply@localhost>",
-             "ed25519", "sign", "never")
-        (tmp / "key.asc").write_bytes(_gpg(home, "--armor", "--export-secret-keys").stdout)
-    shutil.rmtree(work)
-    (tmp / ".complete").write_text("\n")
-    try:
-        tmp.rename(built)
-    except OSError:  # built concurrently
-        shutil.rmtree(tmp)
-    return built
+    def fill(work: Path, tmp: Path) -> None:
+        for row in Matrix.load().nvidia.stacks:
+            if row.platform == "x86":
+                _stack_debs(row, work, tmp / "pool")
+                deepstream_deb(row, "amd64", work, tmp / "deepstream")
+        for name, version in UBUNTU_STANDINS:
+            build_deb(work, tmp / "pool", name, version, "amd64",
+                      {f"/usr/share/doc/{name}/README.dsprov": f"{name} {version}: a stand-in of Ubuntu noble's\n".encode()},
+                      [], f"{name} (stand-in of Ubuntu noble's package)")
 
-
-def _release(folder: Path) -> str:
-    """A flat repository's Release (the fields and hash lists of Debian's repository format,
-    https://wiki.debian.org/DebianRepository/Format#A.22Release.22_files)."""
-    names = ("Packages", "Packages.gz")
-    text = ("Origin: NVIDIA (dsprov stand-in)\nLabel: NVIDIA CUDA\nArchitecture: x86_64\n"
-            f"Date: {formatdate(usegmt=True)}\n")
-    for field, algo in (("MD5Sum", "md5"), ("SHA256", "sha256")):
-        text += f"{field}:\n" + "".join(
-            f" {hashlib.new(algo, (folder / n).read_bytes()).hexdigest()} {(folder / n).stat().st_size:>8} {n}\n"
-            for n in names)
-    return text
+    # the recipe: this file, the nvidia-smi and nvcc stand-ins and the outputs they print
+    sources = (HERE, PROFILE_DIR / "standins" / "nvidia-smi.sh", PROFILE_DIR / "standins" / "nvcc.sh",
+               *(PUBLISHED_DIR / T4_SMI[k]["published"] for k in ("table", "query")),
+               *(PUBLISHED_DIR / n[k]["published"] for n in NVCC.values() for k in ("version", "device_query")))
+    return build_once(cache_dir / "cuda-repo", sources, "dsprov simulated CUDA repository", fill)
 
 
 def lay_out(built: Path, served: Path, base_url: str) -> CudaMirror:
@@ -257,23 +188,15 @@ def lay_out(built: Path, served: Path, base_url: str) -> CudaMirror:
     for deb in (built / "pool").glob("*.deb"):
         (repo / deb.name).unlink(missing_ok=True)
         (repo / deb.name).symlink_to(deb)
-    with _GnuPG() as home:
-        _gpg(home, "--import", str(built / "key.asc"))
-        key = _gpg(home, "--export").stdout
+    with GnuPG() as home:
+        gpg(home, "--import", str(built / "key.asc"))
+        key = gpg(home, "--export").stdout
         url = f"{base_url}/{REPO_PATH}"
         with tempfile.TemporaryDirectory(prefix="cuda-keyring-") as work:
             keyring = build_deb(Path(work), repo, "cuda-keyring", "1.1-1", "all",
                                 {KEYRING: key, SOURCES: f"deb [signed-by={KEYRING}] {url}/ /\n".encode()}, [],
                                 "GPG keyring for the CUDA repository (stand-in, test key)")
-        packages = subprocess.run(["dpkg-scanpackages", "--multiversion", "."], cwd=repo, check=True,
-                                  capture_output=True).stdout
-        (repo / "Packages").write_bytes(packages)
-        (repo / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
-        (repo / "Release").write_text(_release(repo))
-        for name in ("InRelease", "Release.gpg"):
-            (repo / name).unlink(missing_ok=True)
-        _gpg(home, "--clearsign", "-o", str(repo / "InRelease"), str(repo / "Release"))
-        _gpg(home, "--detach-sign", "--armor", "-o", str(repo / "Release.gpg"), str(repo / "Release"))
+        sign_index(home, repo, repo, ".", ".", "Label: NVIDIA CUDA\nArchitecture: x86_64\n")
     deepstream = {}
     for row in Matrix.load().nvidia.stacks:
         if row.platform != "x86":

@@ -23,22 +23,17 @@ Depends name only each other, so the Debian bookworm arm64 root satisfies them.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 
 from provision.matrix import Matrix
 from provision.matrix.nvidia import JetsonStackRow
 
-from .cuda_repo import _gpg, _GnuPG, trt_files
+from .apt_repo import GnuPG, build_once, deepstream_deb, gpg, sign_index
+from .cuda_repo import trt_files
 from .trt_debs import build_deb
-from .trtlibs import source_digest
 
 HERE = Path(__file__).resolve()
 ROOT = "jetson"  # as NVIDIA's URL: https://repo.download.nvidia.com/jetson/
@@ -97,72 +92,26 @@ def _row_debs(row: JetsonStackRow, work: Path, out: Path) -> None:
         "NVIDIA TensorRT development")
 
 
-def _deepstream_deb(row: JetsonStackRow, work: Path, out: Path) -> Path:
-    ds = row.deepstream_package
-    folder = f"/opt/nvidia/deepstream/deepstream-{row.deepstream}"
-    return build_deb(work, out, ds.package, ds.version, "arm64",
-                     {f"{folder}/version": f"Version: {row.deepstream}\n".encode(),
-                      "/opt/nvidia/deepstream/deepstream": f"deepstream-{row.deepstream}"},
-                     [f"libnvinfer10 (= {row.tensorrt})"], f"DeepStream {row.deepstream} SDK (stand-in)")
-
-
-def recipe_digest(matrix_file: Path) -> str:
-    h = hashlib.sha256()
-    for src in (HERE, HERE.parent / "cuda_repo.py", HERE.parent / "trt_debs.py", matrix_file):
-        h.update(src.read_bytes())
-    h.update(source_digest().encode())
-    return h.hexdigest()
-
-
 def build_packages(cache_dir: Path) -> Path:
     """The stand-in packages (pool/), DeepStream's .deb files (deepstream/) and the test key
     (key.asc, secret), built once per recipe under ``cache_dir``; the folder."""
-    from importlib.resources import files
-    matrix_file = Path(str(files("provision.matrix.data") / "nvidia_stack.yml"))
-    built = cache_dir / "l4t-repo" / recipe_digest(matrix_file)[:12]
-    if (built / ".complete").exists():
-        return built
-    built.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=built.parent, prefix=".tmp-"))
-    for sub in ("pool", "deepstream"):
-        (tmp / sub).mkdir()
-    for row in Matrix.load().nvidia.jetson:
-        _row_debs(row, tmp / "work", tmp / "pool")
-        _deepstream_deb(row, tmp / "work", tmp / "deepstream")
-    with _GnuPG() as home:
-        _gpg(home, "--passphrase", "", "--quick-gen-key", "dsprov simulated L4T repository <noreply@localhost>",
-             "ed25519", "sign", "never")
-        (tmp / "key.asc").write_bytes(_gpg(home, "--armor", "--export-secret-keys").stdout)
-    shutil.rmtree(tmp / "work")
-    (tmp / ".complete").write_text("\n")
-    try:
-        tmp.rename(built)
-    except OSError:  # built concurrently
-        shutil.rmtree(tmp)
-    return built
+    def fill(work: Path, tmp: Path) -> None:
+        for row in Matrix.load().nvidia.jetson:
+            _row_debs(row, work, tmp / "pool")
+            deepstream_deb(row, "arm64", work, tmp / "deepstream")
 
-
-def _release(dist: Path, suite: str) -> str:
-    """A release's Release file (Debian's repository format,
-    https://wiki.debian.org/DebianRepository/Format#A.22Release.22_files)."""
-    names = ("main/binary-arm64/Packages", "main/binary-arm64/Packages.gz")
-    text = (f"Origin: NVIDIA (dsprov stand-in)\nLabel: NVIDIA Jetson\nSuite: {suite}\nCodename: {suite}\n"
-            f"Architectures: arm64\nComponents: main\nDate: {formatdate(usegmt=True)}\n")
-    for field, algo in (("MD5Sum", "md5"), ("SHA256", "sha256")):
-        text += f"{field}:\n" + "".join(
-            f" {hashlib.new(algo, (dist / n).read_bytes()).hexdigest()} {(dist / n).stat().st_size:>8} {n}\n"
-            for n in names)
-    return text
+    return build_once(cache_dir / "l4t-repo", (HERE, HERE.parent / "cuda_repo.py"), "dsprov simulated L4T repository",
+                      fill)
 
 
 def lay_out(built: Path, served: Path, base_url: str) -> L4tMirror:
     """Into ``served`` (the HTTP root, its URL ``base_url``): jetson/{common,t234} per L4T release
     of the matrix's rows, signed; the key; DeepStream's Jetson .deb files on NGC's path."""
     root = served / ROOT
-    with _GnuPG() as home:
-        _gpg(home, "--import", str(built / "key.asc"))
+    with GnuPG() as home:
+        gpg(home, "--import", str(built / "key.asc"))
         root.mkdir(parents=True, exist_ok=True)
-        (root / "jetson-ota-public.asc").write_bytes(_gpg(home, "--armor", "--export").stdout)
+        (root / "jetson-ota-public.asc").write_bytes(gpg(home, "--armor", "--export").stdout)
         for part in ("common", SOC):
             pool = root / part / "pool" / "main"
             pool.mkdir(parents=True, exist_ok=True)
@@ -171,18 +120,9 @@ def lay_out(built: Path, served: Path, base_url: str) -> L4tMirror:
                     (pool / deb.name).unlink(missing_ok=True)
                     (pool / deb.name).symlink_to(deb)
             for suite in sorted({f"r{row.l4t}" for row in Matrix.load().nvidia.jetson}):
-                dist = root / part / "dists" / suite
-                binary = dist / "main" / "binary-arm64"
-                binary.mkdir(parents=True, exist_ok=True)
-                packages = subprocess.run(["dpkg-scanpackages", "--multiversion", "pool"], cwd=root / part,
-                                          check=True, capture_output=True).stdout
-                (binary / "Packages").write_bytes(packages)
-                (binary / "Packages.gz").write_bytes(gzip.compress(packages, mtime=0))
-                (dist / "Release").write_text(_release(dist, suite))
-                for name in ("InRelease", "Release.gpg"):
-                    (dist / name).unlink(missing_ok=True)
-                _gpg(home, "--clearsign", "-o", str(dist / "InRelease"), str(dist / "Release"))
-                _gpg(home, "--detach-sign", "--armor", "-o", str(dist / "Release.gpg"), str(dist / "Release"))
+                sign_index(home, root / part / "dists" / suite, root / part, "pool", "main/binary-arm64",
+                           f"Label: NVIDIA Jetson\nSuite: {suite}\nCodename: {suite}\nArchitectures: arm64\n"
+                           "Components: main\n")
     deepstream = {}
     for row in Matrix.load().nvidia.jetson:
         ds = row.deepstream_package

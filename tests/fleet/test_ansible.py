@@ -110,18 +110,27 @@ def tree(handle: FleetHandle, device: str) -> tuple[list[str], dict[str, str]]:
     upper = handle.device(device).dir / "upper"
     hashes = {str(p.relative_to(upper)): hashlib.sha256(p.read_bytes()).hexdigest()
               for p in upper.rglob("*") if p.is_file() and not p.is_symlink()}
-    return sorted(listing.splitlines()), hashes
+    return sorted(line for line in listing.splitlines() if not probe_cache(line.split(" ")[0])), {
+        path: sha for path, sha in hashes.items() if not probe_cache("/" + path)}
+
+
+def probe_cache(path: str) -> bool:
+    """The login user's ~/.cache (and its dsprov/probe): the one place a probe writes, its own cache
+    (deviceQuery's output per boot and driver, the engine search's verdicts and SHA-256s; README)."""
+    parts = path.split("/")
+    return len(parts) >= 4 and parts[1] == "home" and parts[3] == ".cache" and (len(parts) == 4 or parts[4] == "dsprov")
 
 
 def fingerprint(handle: FleetHandle, device: str, folders: str = "/var/lib/dsprov") -> str:
     """What provisioning leaves on a host: the plugin library and its links, the state file and
-    saved original, dpkg's diversions (and what is in `folders`)."""
+    saved original, dpkg's diversions (and what is in `folders`, but root's SHA-256 cache: a cache,
+    keyed by inode and times, which skips a file changed within the last second)."""
     lib = lib_dir(device)
     return on_device(handle, device, (
         f"cd /; find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -printf '%p %y %m %U:%G %l\\n' | sort"
         f"; find {lib} -maxdepth 1 -name 'libnvinfer_plugin*' -type f -exec sha256sum {{}} + | sort"
-        f"; find {folders} -printf '%p %y %m %U:%G %s %l\\n' 2>&1 | sort"
-        f"; find {folders} -type f -exec sha256sum {{}} + 2>&1 | sort"
+        f"; find {folders} ! -name sha256 -printf '%p %y %m %U:%G %s %l\\n' 2>&1 | sort"
+        f"; find {folders} -type f ! -name sha256 -exec sha256sum {{}} + 2>&1 | sort"
         "; cat /var/lib/dsprov/state.json 2>&1; dpkg-divert --list | sort"
     ), sudo=True)
 
