@@ -19,6 +19,8 @@ import pytest
 
 import provision
 from provision import documents
+from provision.artifacts import cache_root
+from provision.capabilities.trt_oss import build_view
 from provision.detect import analyse, read_capture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +112,8 @@ def test_dsprov_command_version_list_and_help(installed):
 def test_dsprov_detect_reads_a_capture_with_the_installed_matrix(installed):
     result = installed("dsprov", "detect", "--capture", str(CAPTURE), "--json")
     assert result.returncode == 0, result.stderr
-    expected = documents.detection(analyse(*read_capture(CAPTURE)))
+    d = analyse(*read_capture(CAPTURE))
+    expected = documents.detection(d, build_view(d, cache_root()).to_json())  # detect adds where it would build
     printed = json.loads(result.stdout)
     documents.validate(printed)
     assert printed == json.loads(json.dumps(expected))
