@@ -171,6 +171,16 @@ def _conflicts(facts: NvidiaFacts, row: StackRow | JetsonStackRow) -> list[str]:
     return others
 
 
+def _removals(facts: NvidiaFacts, row: StackRow | JetsonStackRow, options: StackOptions, what: str) -> tuple[str, ...]:
+    """The packages of another DeepStream or TensorRT to remove first; refused without --replace-stack."""
+    conflicts = _conflicts(facts, row)
+    if conflicts and not options.replace:
+        raise StackRefused(f"the host has another DeepStream or TensorRT: {', '.join(conflicts)}",
+                           "--replace-stack removes them and installs DeepStream"
+                           f" {row.deepstream}'s {what} (--dry-run shows exactly what)")
+    return tuple(c.split("=", 1)[0] for c in conflicts)
+
+
 def _hold_and_deepstream(row: StackRow | JetsonStackRow, facts: NvidiaFacts, options: StackOptions,
                          phases: list[Phase], notes: list[str]) -> None:
     """The last phases of either platform: hold every TensorRT package not held yet, then install
@@ -207,12 +217,7 @@ def plan_stack(facts: NvidiaFacts, nvidia: NvidiaStack, options: StackOptions, *
                            f"install Ubuntu {row.ubuntu}, or choose the DeepStream release for the host's Ubuntu")
     device, gpu = _gpu(facts, nvidia, row)
     open_modules = nvidia.pci.open_modules(gpu.compute_capability)
-    conflicts = _conflicts(facts, row)
-    if conflicts and not options.replace:
-        raise StackRefused(f"the host has another DeepStream or TensorRT: {', '.join(conflicts)}",
-                           "--replace-stack removes them and installs DeepStream"
-                           f" {row.deepstream}'s stack (--dry-run shows exactly what)")
-    removes = tuple(c.split("=", 1)[0] for c in conflicts)
+    removes = _removals(facts, row, options, "stack")
     notes = []
     if row.cudnn is None:
         notes.append(f"no cuDNN: no source read names DeepStream {row.deepstream}'s cuDNN (matrix/nvidia_stack.yml)")
@@ -276,12 +281,7 @@ def plan_jetson(facts: NvidiaFacts, nvidia: NvidiaStack, options: StackOptions, 
     if not soc or not soc.startswith("tegra"):
         raise StackRefused("the Jetson's SoC is unknown (no nvidia,tegra* in its device tree's compatible)",
                            "run on the Jetson itself, not in a container without /proc/device-tree")
-    conflicts = _conflicts(facts, row)
-    if conflicts and not options.replace:
-        raise StackRefused(f"the host has another DeepStream or TensorRT: {', '.join(conflicts)}",
-                           "--replace-stack removes them and installs DeepStream"
-                           f" {row.deepstream}'s JetPack components (--dry-run shows exactly what)")
-    removes = tuple(c.split("=", 1)[0] for c in conflicts)
+    removes = _removals(facts, row, options, "JetPack components")
     phases, notes = [], [n for n in (row.caveat,) if n]
     if removes:
         held = sorted(set(removes) & facts.held)
