@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 COLLECTION = ROOT / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
 CAPTURE = ROOT / "tests" / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
-WHEEL_SOURCES = ("pyproject.toml", "README.md", "provision", "matrix")  # what building the wheel may read
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "provision", "matrix")  # what building the wheel may read
 LOCALHOST = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
 
@@ -65,7 +65,8 @@ def installed(tmp_path_factory) -> Installed:
             shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(ROOT / name, src / name)
-    checked([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src])
+    built = checked([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src])
+    assert "Warning" not in built.stdout + built.stderr, built.stderr  # e.g. a data folder not in `packages`
     checked([BIN / "ansible-galaxy", "collection", "build", COLLECTION, "--output-path", dist])
     wheel, = dist.glob("*.whl")
     tarball, = dist.glob("*.tar.gz")
@@ -78,7 +79,7 @@ def installed(tmp_path_factory) -> Installed:
     (work / "inventory" / "hosts.yml").write_text(LOCALHOST)
     checked([sys.executable, "-m", "venv", "--without-pip", venv])  # this pip installs into it: quicker
     pip = [sys.executable, "-m", "pip", "--python", venv / "bin" / "python", "install", "-q"]
-    checked([*pip, "ansible-core>=2.17"], env=env)
+    checked([*pip, "ansible-core>=2.17,<2.20"], env=env)
     checked([venv / "bin" / "ansible-galaxy", "collection", "install", tarball, "-p", collections], cwd=work, env=env)
     before = run([venv / "bin" / "ansible-playbook", "-i", "inventory/", "dsprov.deepstream.detect",
                   "-e", "dsprov_hosts=localhost"], cwd=work, env=env)
@@ -100,6 +101,16 @@ def test_the_wheel_holds_the_product_and_its_data_and_no_test_or_fleet_file(inst
     assert all(wheel.read(f"provision/schemas/{p.name}") == p.read_bytes() for p in schemas)
     yml = sorted((ROOT / "matrix").glob("*.yml"))
     assert yml and all(wheel.read(f"provision/matrix/data/{p.name}") == p.read_bytes() for p in yml)
+
+
+def test_the_wheel_says_its_license(installed):
+    """PEP 639 metadata (core metadata 2.4): the SPDX expression and the license text in the wheel."""
+    wheel = zipfile.ZipFile(installed.wheel)
+    info = next(n.split("/")[0] for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    metadata = wheel.read(f"{info}/METADATA").decode()
+    assert "License-Expression: GPL-3.0-or-later" in metadata.splitlines()
+    assert "License-File: LICENSE" in metadata.splitlines()
+    assert wheel.read(f"{info}/licenses/LICENSE") == (ROOT / "LICENSE").read_bytes()
 
 
 def test_dsprov_command_version_list_and_help(installed):
