@@ -36,7 +36,7 @@ OFFERED = {
     "help": "show this help; `dsprov TASK --help` shows a task's",
     "list": "list the tasks",
     "version": "show the version",
-    "print-completion-script": "print the shell completion script for bash, zsh or fish (README: Install)",
+    "print-completion-script": "print the shell completion script for bash, zsh or fish (docs/install.md)",
     "complete": None,
 }
 

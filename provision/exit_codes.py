@@ -1,4 +1,4 @@
-"""Exit codes of every command, fleets included (README: "Exit codes").
+"""Exit codes of every command, fleets included (docs/hostile-input.md: "Exit codes"; the README's table).
 
 0: every host ok (or planned, with --dry-run). 1: some host failed, was refused, or could not be
 reached while another could. 2: bad input (flags, inventory, settings; nothing was started), or no

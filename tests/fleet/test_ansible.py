@@ -116,7 +116,8 @@ def tree(handle: FleetHandle, device: str) -> tuple[list[str], dict[str, str]]:
 
 def probe_cache(path: str) -> bool:
     """The login user's ~/.cache (and its dsprov/probe): the one place a probe writes, its own cache
-    (deviceQuery's output per boot and driver, the engine search's verdicts and SHA-256s; README)."""
+    (deviceQuery's output per boot and driver, the engine search's verdicts and SHA-256s;
+    docs/how-it-works.md, docs/engines-models-pyds.md)."""
     parts = path.split("/")
     return len(parts) >= 4 and parts[1] == "home" and parts[3] == ".cache" and (len(parts) == 4 or parts[4] == "dsprov")
 

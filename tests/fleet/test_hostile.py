@@ -1,6 +1,6 @@
 """Hostile but fair input on a simulated T4 server: host keys, option injection, forged probe
-sections, secrets, a never-provisioned rollback, a model that is not ONNX (README: "Hostile input
-and faults"). One amd64 device, its own fleet: about 2 minutes here, most of it the --force build.
+sections, secrets, a never-provisioned rollback, a model that is not ONNX (docs/hostile-input.md:
+"Hostile input and faults"). One amd64 device, its own fleet: about 2 minutes here, most of it the --force build.
 """
 
 import json
