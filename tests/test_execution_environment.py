@@ -188,3 +188,12 @@ def test_a_second_collection_tarball_in_dist_stops_the_build(context, built_dist
     result = replay_galaxy_stage(context, tmp_path / "root", extra=older)
     assert result.returncode != 0 and result.stderr.startswith("mv: target "), result.stdout + result.stderr
     assert not (tmp_path / "root" / "usr" / "share" / "ansible" / "collections").exists()
+
+
+def test_docs_give_the_build_commands_the_definition_names():
+    """docs/awx.md builds the image with the commands in the definition's header; the collection's
+    README builds the wheel and the tarball with the same two."""
+    header = [line[len("#   "):] for line in DEFINITION.read_text().splitlines() if line.startswith("#   ")]
+    assert len(header) == 3 and header[2].startswith("ansible-builder build")
+    assert "\n".join(header) in (ROOT / "docs" / "awx.md").read_text()
+    assert "\n".join(header[:2]) in (COLLECTION / "README.md").read_text()
