@@ -1,10 +1,15 @@
 """Shared fixtures. ``fleet``: the simulated device fleet (simfleet), one per session;
-``serve_fleet``: a fleet of a test module's own; ``needs_root``: skip unless root."""
+``serve_fleet``: a fleet of a test module's own; ``needs_root``: skip unless root; ``built_dist``:
+the wheel and the collection tarball, built once per session."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -56,6 +61,40 @@ def serve_fleet(tmp_path_factory: pytest.TempPathFactory):
 
     return serve
 
+
+
+@dataclass(frozen=True)
+class BuiltDist:
+    wheel: Path
+    collection_tarball: Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "provision", "matrix")  # what building the wheel may read
+
+
+@pytest.fixture(scope="session")
+def built_dist(tmp_path_factory: pytest.TempPathFactory) -> BuiltDist:
+    """The project's wheel (built from a copy of its sources, so no build folder lands in the
+    checkout) and the collection's tarball, as a user builds them; tests/test_install.py and
+    tests/test_execution_environment.py share them."""
+    tmp = tmp_path_factory.mktemp("dist")
+    src, dist = tmp / "src", tmp / "dist"
+    src.mkdir()
+    for name in WHEEL_SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(ROOT / name, src / name)
+    collection = ROOT / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
+    for command in ([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src],
+                    [Path(sys.executable).parent / "ansible-galaxy", "collection", "build", collection, "--output-path", dist]):
+        result = subprocess.run([str(c) for c in command], capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, (command, result.stdout[-3000:], result.stderr[-3000:])
+        assert "Warning" not in result.stdout + result.stderr, result.stderr  # e.g. a data folder not in `packages`
+    wheel, = dist.glob("*.whl")
+    tarball, = dist.glob("*.tar.gz")
+    return BuiltDist(wheel, tarball)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -25,9 +24,7 @@ from provision.detect import analyse, read_capture
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-COLLECTION = ROOT / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
 CAPTURE = ROOT / "tests" / "fixtures" / "recorded" / "h100-ubuntu2404" / "probe-capture.txt"
-WHEEL_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "provision", "matrix")  # what building the wheel may read
 LOCALHOST = "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
 
 
@@ -56,20 +53,10 @@ class Installed:
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Installed:
+def installed(tmp_path_factory, built_dist) -> Installed:
     tmp = tmp_path_factory.mktemp("install")
-    src, dist, venv, collections, work = (tmp / n for n in ("src", "dist", "venv", "collections", "work"))
-    src.mkdir()
-    for name in WHEEL_SOURCES:
-        if (ROOT / name).is_dir():
-            shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(ROOT / name, src / name)
-    built = checked([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, src])
-    assert "Warning" not in built.stdout + built.stderr, built.stderr  # e.g. a data folder not in `packages`
-    checked([BIN / "ansible-galaxy", "collection", "build", COLLECTION, "--output-path", dist])
-    wheel, = dist.glob("*.whl")
-    tarball, = dist.glob("*.tar.gz")
+    venv, collections, work = (tmp / n for n in ("venv", "collections", "work"))
+    wheel, tarball = built_dist.wheel, built_dist.collection_tarball
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "PYTHON", "VIRTUAL_ENV", "DSPROV_"))}
     env.update(PATH=f"{venv / 'bin'}:{env['PATH']}", ANSIBLE_COLLECTIONS_PATH=str(collections), ANSIBLE_NOCOLOR="1",
