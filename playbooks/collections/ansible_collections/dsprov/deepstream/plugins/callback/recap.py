@@ -25,6 +25,7 @@ requirements:
   - enabled, in ansible.cfg (C(callbacks_enabled = dsprov.deepstream.recap)) or with C(ANSIBLE_CALLBACKS_ENABLED)
 """
 
-from ansible_collections.dsprov.deepstream.plugins.plugin_utils.provision_package import callback_class
+# after the documentation, as ansible-test's validate-modules wants (import-before-documentation)
+from ansible_collections.dsprov.deepstream.plugins.plugin_utils.provision_package import callback_class  # noqa: E402
 
 CallbackModule = callback_class("RecapCallback")
