@@ -71,7 +71,7 @@ def test_ansible_test_sanity_passes_on_the_collection(tmp_path):
     skips = [arg for test in SKIPPED for arg in ("--skip-test", test)]
     result = subprocess.run([str(BIN / "ansible-test"), "sanity", "--color", "no", "--local", "--python", PYTHON,
                              "--python-interpreter", sys.executable, *skips], cwd=root, env=env,
-                            capture_output=True, text=True, timeout=900)
+                            capture_output=True, text=True, timeout=600)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     for test in ("validate-modules", "ansible-doc", "import", "pylint", "pep8", "yamllint", "runtime-metadata"):
