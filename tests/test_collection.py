@@ -1,10 +1,15 @@
 """The Ansible collection dsprov.deepstream: its static documentation says exactly what its actions
-check at run time, and its playbooks use its content by full name."""
+check at run time, its playbooks use its content by full name, ansible-lint passes on it as a user
+types it, and without the provision package it says how to install it."""
 
 from __future__ import annotations
 
+import fnmatch
+import importlib.metadata
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +93,34 @@ print(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.stdout.strip() == "0", result.stderr
+
+
+@pytest.mark.parametrize("command", ["ansible-lint --profile production playbooks/", "ansible-lint"])
+def test_ansible_lint_passes_as_typed_at_the_repository_root(command):
+    """No ANSIBLE_* variable and no -c: ansible.cfg (the collection on the collections path) and
+    .ansible-lint are at the root, where Ansible and ansible-lint look for them."""
+    env = {"PATH": os.pathsep.join([str(BIN), "/usr/bin", "/bin"]), "HOME": str(Path.home())}
+    result = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"^Passed: 0 failure\(s\), 0 warning\(s\)", output, re.M), output
+    assert ("Profile 'production' was required, and it passed" if "production" in command
+            else "Last profile that met the validation criteria was 'production'") in output
+
+
+def test_without_the_provision_package_the_collection_says_how_to_install_its_wheel():
+    """The package is on no index: the message builds the wheel and installs it into Ansible's Python.
+    (tests/test_install.py runs a playbook where the package is missing and reads the message.)"""
+    path = COLLECTION / "plugins" / "plugin_utils" / "provision_package.py"
+    spec = importlib.util.spec_from_file_location("provision_package", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    message = module.missing_message()
+    assert "\n" not in message and "pip install deepstream-provision" not in message
+    assert "python3 -m pip wheel --no-deps -w dist CHECKOUT" in message
+    assert f"{sys.executable} -m pip install dist/{module.WHEEL}" in message
+    distribution = module.DISTRIBUTION
+    assert distribution in importlib.metadata.packages_distributions()["provision"]
+    built = f"{re.sub(r'[-_.]+', '_', distribution)}-{importlib.metadata.version(distribution)}-py3-none-any.whl"
+    assert fnmatch.fnmatch(built, module.WHEEL), (built, module.WHEEL)

@@ -164,6 +164,9 @@ def test_the_collection_says_what_to_install_when_provision_is_missing(installed
     output = installed.before_provision.stdout + installed.before_provision.stderr
     assert installed.before_provision.returncode != 0
     assert "dsprov.deepstream needs the Python package deepstream-provision in the Python that runs Ansible" in output
+    # on no index: how to build the wheel, and the command that installs it into Ansible's own Python
+    assert "python3 -m pip wheel --no-deps -w dist CHECKOUT" in output
+    assert f"{installed.venv}/bin/python -m pip install dist/deepstream_provision-*.whl" in output
 
 
 def test_the_collection_playbooks_run_from_an_unrelated_folder(installed):

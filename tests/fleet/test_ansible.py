@@ -139,16 +139,6 @@ def fingerprint(handle: FleetHandle, device: str, folders: str = "/var/lib/dspro
 CMAKE = "/opt /usr/local/bin"  # where a host that builds gets cmake
 
 
-def test_playbooks_and_the_collection_pass_ansible_lint_production():
-    """playbooks/ holds the collection too (collections/ beside the playbooks, on their collections path)."""
-    env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / "playbooks" / "collections")}
-    result = subprocess.run([str(BIN / "ansible-lint"), "-c", "playbooks/.ansible-lint", "--profile", "production", "playbooks/"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Profile 'production' was required, and it passed" in result.stdout + result.stderr
-
-
-
 @pytest.mark.fleet
 def test_check_mode_on_a_fresh_fleet_shows_the_plan_and_changes_no_file(fleets):
     ansible, _, cache = fleets

@@ -1,3 +1,6 @@
+# Copyright: Contributors to the dsprov project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Documentation the dsprov.deepstream actions share."""
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ class ModuleDocFragment:
     DOCUMENTATION = r"""
 ---
 author:
-  - dsprov maintainers
+  - dsprov maintainers (!UNKNOWN)
 requirements:
   - deepstream-provision (Python package) in the Python that runs Ansible on the controller
 notes:

@@ -1,4 +1,7 @@
 #!/usr/bin/python
+# Copyright: Contributors to the dsprov project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Documentation of the action dsprov.deepstream.rollback (plugins/action/rollback.py does the work)."""
 
 from __future__ import annotations

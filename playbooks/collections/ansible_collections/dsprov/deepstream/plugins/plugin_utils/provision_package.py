@@ -1,3 +1,6 @@
+# Copyright: Contributors to the dsprov project
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The `provision` Python package the plugins of this collection run: it must be installed in the
 Python that runs Ansible on the controller. When it is not, the plugins load anyway and say, in one
 line, what to install."""
@@ -12,11 +15,15 @@ from ansible.plugins.action import ActionBase
 from ansible.plugins.callback import CallbackBase
 
 DISTRIBUTION = "deepstream-provision"
+WHEEL = "deepstream_provision-*.whl"  # the wheel's file name (the distribution name, normalized)
 
 
 def missing_message() -> str:
-    return (f"dsprov.deepstream needs the Python package {DISTRIBUTION} in the Python that runs Ansible: "
-            f"{sys.executable} -m pip install {DISTRIBUTION}")
+    """What to install, and how: the package is on no index, so from its wheel, built from a checkout."""
+    return (f"dsprov.deepstream needs the Python package {DISTRIBUTION} in the Python that runs Ansible; "
+            f"it is on no package index: build its wheel from a checkout of dsprov "
+            f"(python3 -m pip wheel --no-deps -w dist CHECKOUT) and install it into this Python "
+            f"({sys.executable} -m pip install dist/{WHEEL})")
 
 
 def _plugins() -> Any:
