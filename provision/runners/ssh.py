@@ -317,7 +317,7 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
         connect_kwargs=connect_kwargs, config=Config(ssh_config=paramiko.SSHConfig()),  # looked up already
     )
     connection.name, connection.jump, connection.where = spec.name, server is not target, str(server)
-    connection.policy = host_key_policy(spec.vars, server.options)
+    connection.policy = host_key_policy(spec.vars, server.options, spec.ssh or None)
     # the name paramiko looks the server's key up by (SSHClient.connect: `[host]:port` off port 22)
     lookup = server.host if server.port in (None, 22) else f"[{server.host}]:{server.port}"
     apply_policy(connection.client, connection.label, connection.policy, lookup)
