@@ -31,6 +31,8 @@ BECOME_PASSWORD_ENV = "PROVISION_BECOME_PASSWORD"
 # the ssh connection plugin's options a run uses (inventory, ssh_settings, host_keys): resolved once per host
 SSH_OPTIONS = ("port", "remote_user", "private_key_file", "host_key_checking", "ssh_args", "ssh_common_args",
                "ssh_extra_args")
+# a var that is exactly one environment lookup (ansible-core plugins/lookup/env.py: '' when unset)
+ENV_LOOKUP = re.compile(r"""\s*\{\{\s*lookup\(\s*(['"])env\1\s*,\s*(?P<q>['"])([A-Za-z_][A-Za-z0-9_]*)(?P=q)\s*\)\s*\}\}\s*""")
 # Jinja filters and tests whose result depends on their arguments alone (Jinja's builtins and
 # ansible-core's plugins/filter/core.py): a template that uses only these, names and constants has
 # a value the cache key covers; anything else (a call: lookup(), now(); another filter) is not cached.
@@ -135,7 +137,8 @@ def _spec(name: str, entry: dict[str, Any], source: Path) -> HostSpec:
     line its templating failed with)."""
     if "error" in entry:
         raise (UnknownHost if entry.get("unknown") else ProvisionError)(entry["error"])
-    values, ssh = entry["vars"], entry["ssh"]
+    values = {**entry["vars"], **{var: os.environ.get(env, "") for var, env in entry.get("env", {}).items()}}
+    ssh = entry["ssh"]
     port, key_file = ssh["port"], ssh["private_key_file"]
     become = os.environ.get(BECOME_PASSWORD_ENV) or values.get("ansible_become_password")
     return HostSpec(
@@ -183,7 +186,12 @@ class _Parsed:
         return [h.name for h in self.manager.get_hosts(pattern=part)] if known else []
 
     def entry(self, name: str) -> dict[str, Any]:
-        """A host's templated vars and ssh options, JSON-shaped (as the cache keeps them), or its error."""
+        """A host's templated vars and ssh options, JSON-shaped (as the cache keeps them), or its
+        error. A var that is one environment lookup (`{{ lookup('env', 'NAME') }}`, the usual way to
+        pass a password) is listed under `env` instead, read from the environment as the spec is
+        made: its value never reaches the cache. `cacheable` is false where a template's value may
+        change with no file changing (a call, a filter outside PURE_FILTERS, a var that refers to an
+        environment lookup, a lookup that sets an ssh option)."""
         from ansible.errors import AnsibleError
 
         host = self.manager.get_host(name)
@@ -192,12 +200,16 @@ class _Parsed:
         try:
             raw = self.variables.get_vars(host=host)
             wanted = {k: v for k, v in raw.items() if not k.startswith(("groups", "hostvars", "omit"))}
-            pure = all(_pure_template(text) for text in _strings(wanted))
+            env = {k: found.group(3) for k, v in wanted.items() if isinstance(v, str) and (found := ENV_LOOKUP.fullmatch(v))}
+            templates = [t for k, v in wanted.items() if k not in env for t in _strings(v)]
+            pure = (all(_pure_template(t) for t in templates) and not env.keys() & self.ssh_vars
+                    and not any(var in t for t in templates for var in env if "{" in t))
             values = self._templar(raw).template(wanted, fail_on_undefined=False)
             for var in PORT_VARS:  # before Ansible's config turns a bad one into its own long message
                 if values.get(var) not in (None, ""):
                     _port(name, values[var], var)
-            entry = {"vars": values, "ssh": connection_options(values, SSH_OPTIONS)}
+            ssh = connection_options(values, SSH_OPTIONS)
+            entry = {"vars": {k: v for k, v in values.items() if k not in env}, "env": env, "ssh": ssh}
         except AnsibleError as exc:  # a malformed group_vars / host_vars file, a bad template
             return {"error": f"inventory {self.source}: {name}: {_one_line(exc)}"}
         except ProvisionError as exc:
@@ -207,6 +219,17 @@ class _Parsed:
         except (TypeError, ValueError):
             return {**entry, "cacheable": False}  # a date, a set: kept as Ansible made it, this run only
         return entry if pure else {**entry, "cacheable": False}
+
+    @cached_property
+    def ssh_vars(self) -> frozenset[str]:
+        """The host vars that set SSH_OPTIONS (the ssh plugin's option definitions)."""
+        from ansible import constants as C
+        from ansible.plugins.loader import connection_loader
+
+        with _ANSIBLE_CONFIG:
+            connection_loader.get("ssh", class_only=True)
+            options = C.config.get_configuration_definitions(plugin_type="connection", name="ssh")
+        return frozenset(var["name"] for option in SSH_OPTIONS for var in options[option].get("vars", []))
 
     def _templar(self, variables: dict[str, Any]) -> Any:
         from ansible.template import Templar
