@@ -211,9 +211,9 @@ class _Parsed:
             ssh = connection_options(values, SSH_OPTIONS)
             entry = {"vars": {k: v for k, v in values.items() if k not in env}, "env": env, "ssh": ssh}
         except AnsibleError as exc:  # a malformed group_vars / host_vars file, a bad template
-            return {"error": f"inventory {self.source}: {name}: {_one_line(exc)}"}
+            return {"error": f"inventory {self.source}: {name}: {_one_line(exc)}", "cacheable": False}
         except ProvisionError as exc:
-            return {"error": str(exc)}
+            return {"error": str(exc), "cacheable": False}
         try:
             entry = json.loads(json.dumps(entry))  # the same types whether parsed or read back
         except (TypeError, ValueError):
