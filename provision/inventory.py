@@ -160,6 +160,7 @@ class _Parsed:
     their size limit), with its VariableManager to template host vars."""
 
     def __init__(self, source: Path) -> None:
+        from ansible.errors import AnsibleError
         from ansible.inventory.manager import InventoryManager
         from ansible.parsing.dataloader import DataLoader
         from ansible.vars.manager import VariableManager
@@ -177,7 +178,11 @@ class _Parsed:
             _check_text_file(path)
         _check_vars_files(source)
         with _ParseFailures() as failures:
-            self.manager = InventoryManager(loader=self.loader, sources=[str(source)])
+            try:
+                self.manager = InventoryManager(loader=self.loader, sources=[str(source)])
+            except AnsibleError as exc:  # INVENTORY_ANY_UNPARSED_IS_FAILED or INVENTORY_UNPARSED_IS_FAILED on
+                failures.raise_first(source)  # the plugin's own error, which Ansible's generic one drops
+                raise ProvisionError(f"inventory {source}: {_one_line(exc)}") from None
         failures.raise_first(source)
         self.variables = VariableManager(loader=self.loader, inventory=self.manager)
 
