@@ -45,9 +45,11 @@ def key(source: Path) -> str | None:
     for name, value in sorted(os.environ.items()):
         if name.startswith("ANSIBLE_"):
             add(name, value)
-    for path in (os.environ.get("ANSIBLE_CONFIG", ""), *CONFIG_FILES):
-        config = Path(os.path.expanduser(path)) if path else None
-        add(path, config.read_bytes() if config and config.is_file() else b"-")
+    for name in (os.environ.get("ANSIBLE_CONFIG", ""), *CONFIG_FILES):
+        config = Path(os.path.expanduser(name)) if name else None
+        if config and config.is_dir():  # ANSIBLE_CONFIG may name the folder that holds it
+            config /= "ansible.cfg"
+        add(name, config.read_bytes() if config and config.is_file() else b"-")
     roots = [(source, True)] if source.is_dir() else [(source, True), *((source.parent / v, False) for v in VARS_FOLDERS)]
     for root, inventory in roots:
         for path in [root] if root.is_file() else sorted(root.rglob("*")) if root.is_dir() else []:
