@@ -30,6 +30,7 @@ CONFIG_FILES = ("/etc/ansible/ansible.cfg", "~/.ansible.cfg", "ansible.cfg")  # 
 VARS_FOLDERS = ("group_vars", "host_vars")
 PLUGIN_CONFIG = re.compile(rb"^plugin\s*:", re.M)  # the `auto` inventory plugin's marker
 VAULT = b"$ANSIBLE_VAULT"
+KEPT = 16  # entries kept (the newest): one per inventory and setting in use
 
 
 def key(source: Path) -> str | None:
@@ -92,5 +93,7 @@ def save(cache_key: str, entry: dict[str, Any]) -> None:
         with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
             json.dump({**entry, "format": FORMAT}, handle)
         temporary.replace(path)
+        for old in sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-KEPT]:
+            old.unlink(missing_ok=True)
     except OSError:
         pass

@@ -160,3 +160,13 @@ def test_a_broken_inventory_after_a_kept_one_is_one_line_and_exit_2(folder, tmp_
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: inventory {folder}")
     assert "Failed to parse" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_only_the_newest_entries_are_kept(folder, tmp_path, monkeypatch):
+    from provision import inventory_cache
+
+    monkeypatch.setattr(inventory_cache, "KEPT", 2)
+    for port in (2201, 2202, 2203):
+        (folder / "hosts.ini").write_text(HOSTS.replace("2201", str(port)))
+        Inventory(folder)
+    assert len(kept(tmp_path)) == 2 and Inventory(folder).cached

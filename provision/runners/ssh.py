@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 import os
@@ -320,7 +319,7 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
     gateway = _connection(spec, via, target, connect_timeout) if isinstance(via, Endpoint) else via or False
     connection = _Connection(
         server.host, user=server.user, port=server.port, gateway=gateway, connect_timeout=connect_timeout,
-        connect_kwargs=connect_kwargs, config=_config(),
+        connect_kwargs=connect_kwargs, config=Config(ssh_config=paramiko.SSHConfig()),  # looked up already
     )
     # real attributes (a Connection turns a plain attribute set into a config update: invoke's DataProxy)
     connection._set(name=spec.name, jump=server is not target, where=str(server),
@@ -329,14 +328,6 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
     lookup = server.host if server.port in (None, 22) else f"[{server.host}]:{server.port}"
     apply_policy(connection.client, connection.label, connection.policy, lookup)
     return connection
-
-
-@functools.cache
-def _config() -> Config:
-    """Fabric's Config, one for every connection: our Connections only read it (what it would look
-    up in ssh_config is looked up already: an empty SSHConfig), and making one loads and merges
-    invoke's config files (a few ms a host)."""
-    return Config(ssh_config=paramiko.SSHConfig())
 
 
 def _open(connection: _Connection) -> None:
