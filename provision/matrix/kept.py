@@ -29,7 +29,7 @@ def load(files_digest: str) -> Any | None:
     try:
         with _path(files_digest).open("rb") as handle:
             return pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError):
+    except Exception:  # a missing, truncated or foreign file: unpickling can fail in many ways
         return None
 
 
