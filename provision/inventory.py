@@ -4,7 +4,9 @@ invoke and ansible-playbook share `inventory/` exactly: groups, host vars and gr
 never sit in plain files: the become password comes from `PROVISION_BECOME_PASSWORD` or from an
 ansible-vault encrypted var (`ansible_become_password`) opened with the usual
 `ANSIBLE_VAULT_PASSWORD_FILE`. The user, port and key file are the ones Ansible's ssh connection
-would use (`connection_options`): host vars, then ANSIBLE_* variables, then ansible.cfg.
+would use (`connection_options`): host vars, then ANSIBLE_* variables, then ansible.cfg. A run over
+an unchanged inventory reads all of this from the inventory cache (provision/inventory_cache.py)
+and imports no ansible-core.
 """
 
 from __future__ import annotations
