@@ -51,3 +51,12 @@ def test_a_run_over_an_unchanged_inventory_loads_no_ansible(tmp_path, command):
     args = (command, "--host", "box", "-i", str(inventory))
     assert "ansible.inventory.manager" in modules_of(tmp_path, *args)  # the first run parses it
     assert not [m for m in modules_of(tmp_path, *args) if m.split(".")[0] == "ansible"]
+
+
+def test_dsprov_starts_without_unittest_mock_and_invoke_keeps_its_mock_context():
+    code = ("import sys; from provision.cli import main; import provision.tasks;"
+            "print(sorted(m for m in ('unittest.mock', 'asyncio') if m in sys.modules));"
+            "from invoke import MockContext, Result; print(MockContext(run=Result('ran')).run('x').stdout)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=120).stdout.split("\n")
+    assert out[:2] == ["[]", "ran"]
