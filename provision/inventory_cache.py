@@ -34,7 +34,15 @@ KEPT = 16  # entries kept (the newest): one per inventory and setting in use
 
 
 def key(source: Path) -> str | None:
-    """The cache key of an inventory file or folder, or None when it is not to be cached."""
+    """The cache key of an inventory file or folder, or None when it is not to be cached (or
+    cannot be read: a dangling link, a file without read permission; the parse tells)."""
+    try:
+        return _key(source)
+    except OSError:
+        return None
+
+
+def _key(source: Path) -> str | None:
     digest = hashlib.sha256()
 
     def add(*parts: object) -> None:

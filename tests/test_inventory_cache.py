@@ -170,3 +170,11 @@ def test_only_the_newest_entries_are_kept(folder, tmp_path, monkeypatch):
         (folder / "hosts.ini").write_text(HOSTS.replace("2201", str(port)))
         Inventory(folder)
     assert len(kept(tmp_path)) == 2 and Inventory(folder).cached
+
+
+def test_a_dangling_link_is_not_kept_and_the_parse_tells(folder, tmp_path):
+    (folder / "host_vars").mkdir()
+    (folder / "host_vars" / "t4-01.yml").symlink_to(tmp_path / "nowhere.yml")
+    with pytest.raises(ProvisionError, match="not a file"):
+        Inventory(folder)
+    assert not kept(tmp_path)
