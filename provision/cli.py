@@ -19,6 +19,7 @@ import textwrap
 from collections.abc import Iterator
 from importlib.metadata import version
 
+import provision.invoke_import  # noqa: F401  (first: invoke without unittest.mock)
 from invoke import Exit, ParseError, Program
 from invoke.parser import Argument, Parser, ParserContext
 from invoke.terminals import pty_size

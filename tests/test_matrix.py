@@ -420,11 +420,14 @@ def test_load_from_a_copy(data):
     assert Matrix.load(data).jetpack(V("4.6.1")) is not None
 
 
-def test_the_same_files_are_parsed_once_per_process(data, monkeypatch):
+def test_the_same_files_are_parsed_once_per_process(data, monkeypatch, tmp_path):
     """Matrix.load keeps what it parsed by the files' SHA-256: a second load of the same files (any
-    folder) parses nothing, a changed file is parsed again."""
+    folder) parses nothing, a changed file is parsed again; a new process reads the kept one back
+    (provision/matrix/kept.py)."""
+    import provision.matrix
     from provision.matrix import load
 
+    monkeypatch.setenv("DSPROV_CACHE", str(tmp_path / "cache"))
     parsed = []
     monkeypatch.setattr(load, "read", lambda texts, read=load.read: parsed.append(1) or read(texts))
     (data / "l4t.yml").write_text((data / "l4t.yml").read_text() + "# a change\n")
@@ -433,6 +436,12 @@ def test_the_same_files_are_parsed_once_per_process(data, monkeypatch):
     edit(data / "l4t.yml", "# a change", "# another change")
     assert Matrix.load(data) is not first and len(parsed) == 2
     assert Matrix.load() is Matrix.load()
+    before = len(parsed)
+    monkeypatch.setattr(provision.matrix, "_LOADED", {})  # as a new process starts
+    assert Matrix.load(data) == first and len(parsed) == before  # read back, not parsed
+    edit(data / "l4t.yml", "# another change", "# a third change")
+    monkeypatch.setattr(provision.matrix, "_LOADED", {})
+    assert Matrix.load(data) == first and len(parsed) == before + 1
 
 
 def test_matrix_error_is_a_provision_error():

@@ -159,7 +159,7 @@ def write(record: Record, root: Path, keep: int = KEEP) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = record.time.replace("-", "").replace(":", "")  # 20261207T102000.123Z: sorts as it happened
     path = folder / f"{stamp}-{record.command}.json"
-    data = json.dumps(record.to_json(), indent=1).encode()
+    data = json.dumps(record.to_json(), separators=(",", ":")).encode()  # the C encoder (an indent is pure Python)
     with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", delete=False) as tmp:
         try:
             tmp.write(data)

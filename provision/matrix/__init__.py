@@ -17,6 +17,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from provision.matrix import check as _check
+from provision.matrix import kept as _kept
 from provision.matrix import load as _load
 from provision.matrix.nvidia import NvidiaStack
 from provision.matrix.rows import (
@@ -103,12 +104,15 @@ class Matrix:
     def load(cls, root: Path | None = None) -> Matrix:
         """Load and validate every file under `root` (default: the installed package data
         `provision.matrix.data`, which is the repository's matrix/ folder). Parsed once per process
-        for the same files: a matrix is kept by its files' SHA-256 (the rows are immutable)."""
+        for the same files, and kept between runs (provision/matrix/kept.py): a matrix is kept by
+        its files' SHA-256 (the rows are immutable)."""
         texts = _load.texts(Path(root) if root is not None else files(__name__ + ".data"))
         key = _load.digest(texts)
-        matrix = _LOADED.get(key)
+        matrix = _LOADED.get(key) or _kept.load(key)
         if matrix is None:
-            matrix = _LOADED[key] = cls(**_load.read(texts))
+            matrix = cls(**_load.read(texts))
+            _kept.save(key, matrix)
+        _LOADED[key] = matrix
         return matrix
 
     # -- lookups --------------------------------------------------------------------------

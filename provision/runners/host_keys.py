@@ -53,9 +53,11 @@ class HostKeyPolicy:
         return self.user_files + self.global_files
 
 
-def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] | None = None) -> HostKeyPolicy:
-    """The policy for one inventory host: its vars, Ansible's config and the ~/.ssh/config lookup."""
-    ansible = connection_options(variables, ("host_key_checking", *ARG_VARS))
+def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] | None = None,
+                    resolved: Mapping[str, Any] | None = None) -> HostKeyPolicy:
+    """The policy for one inventory host: its vars, Ansible's config and the ~/.ssh/config lookup.
+    `resolved`: the host's ssh options as resolved already (HostSpec.ssh)."""
+    ansible = resolved if resolved is not None else connection_options(variables, ("host_key_checking", *ARG_VARS))
     chosen: dict[str, str] = {}
     for name, value in [o for var in ARG_VARS for o in ssh_options(ansible[var] or "")]:
         chosen.setdefault(name, value)

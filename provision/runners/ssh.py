@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import re
@@ -30,6 +31,10 @@ from provision.stall import LOW_SPEED_LIMIT, RateWindow
 # records go nowhere unless the program configures logging (Python's logging HOWTO, "Configuring
 # Logging for a Library": without a handler they would reach stderr through logging.lastResort).
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
+# paramiko checks every packet's MAC with a pure-Python byte loop (paramiko/util.py,
+# constant_time_bytes_eq): about a third of its transport thread's CPU on a no-op. The standard
+# library's constant-time comparison does the same in C (https://docs.python.org/3/library/hmac.html).
+paramiko.packet.util.constant_time_bytes_eq = hmac.compare_digest
 
 PGID_MARK = "[dsprov-pgid]"
 CLOSE_GRACE = 5  # seconds a stalled transfer's channel gets to close before the connection is ended
@@ -316,8 +321,9 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
         server.host, user=server.user, port=server.port, gateway=gateway, connect_timeout=connect_timeout,
         connect_kwargs=connect_kwargs, config=Config(ssh_config=paramiko.SSHConfig()),  # looked up already
     )
-    connection.name, connection.jump, connection.where = spec.name, server is not target, str(server)
-    connection.policy = host_key_policy(spec.vars, server.options)
+    # real attributes (a Connection turns a plain attribute set into a config update: invoke's DataProxy)
+    connection._set(name=spec.name, jump=server is not target, where=str(server),
+                    policy=host_key_policy(spec.vars, server.options, spec.ssh or None))
     # the name paramiko looks the server's key up by (SSHClient.connect: `[host]:port` off port 22)
     lookup = server.host if server.port in (None, 22) else f"[{server.host}]:{server.port}"
     apply_policy(connection.client, connection.label, connection.policy, lookup)

@@ -73,7 +73,7 @@ def ssh_options(args: str) -> list[tuple[str, str]]:
 def command_line(spec: HostSpec) -> tuple[list[tuple[str, str]], str | None]:
     """The options of the ssh command line Ansible would run for this host, in its order, as
     (name, value) with -p/-l/-i/-J spelled as the option they set; and the -F file, if any."""
-    args = connection_options(spec.vars, ARG_VARS)
+    args = spec.ssh or connection_options(spec.vars, ARG_VARS)
     options: list[tuple[str, str]] = []
     config_file = None
 

@@ -1,0 +1,45 @@
+"""Loaded matrices kept between runs: a run whose matrix files and loader are unchanged unpickles
+the checked Matrix (a few ms) instead of parsing and validating nine YAML files against their
+schemas (about 0.1 CPU s of every run). Kept under the controller cache (provision/artifacts.py),
+by the SHA-256 of the files' texts, the loader's own source files and the Python version."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+_SOURCES = sorted(Path(__file__).parent.glob("*.py"))  # the loader and the rows it makes
+
+
+def _path(files_digest: str) -> Path:
+    from provision.artifacts import cache_root  # (it imports the matrix's rows)
+
+    sha = hashlib.sha256(f"{files_digest}\0{sys.version}\0".encode())
+    for source in _SOURCES:
+        sha.update(source.read_bytes())
+    return cache_root() / "matrix" / f"{sha.hexdigest()}.pickle"
+
+
+def load(files_digest: str) -> Any | None:
+    """The Matrix kept for these files, or None."""
+    try:
+        with _path(files_digest).open("rb") as handle:
+            return pickle.load(handle)
+    except Exception:  # a missing, truncated or foreign file: unpickling can fail in many ways
+        return None
+
+
+def save(files_digest: str, matrix: Any) -> None:
+    """Keep a Matrix; a cache that cannot be written only costs the next run its parse."""
+    path = _path(files_digest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        temporary.write_bytes(pickle.dumps(matrix, protocol=pickle.HIGHEST_PROTOCOL))
+        temporary.replace(path)
+    except OSError:
+        pass
