@@ -62,8 +62,9 @@ def probe_script() -> str:
     """The one probe (one round trip): the paths it reads (provision/state.py), probe.sh's host
     facts, the project's deviceQuery source compiled and run (once per boot and driver), then each registered capability's
     fragment (provision/capabilities/__init__.py)."""
-    head = f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\n"
     probe = files("provision.facts").joinpath("probe.sh").read_text()
+    probe_digest = hashlib.sha256(probe.encode()).hexdigest()  # a part of the key of probe.sh's cached facts
+    head = f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\nPROBE_SHA256={probe_digest}\n"
     source = files("provision.gpu").joinpath("devicequery.cu").read_text()
     digest = hashlib.sha256(source.encode()).hexdigest()
     return head + probe + DEVICE_QUERY.format(source=source, digest=digest) + "".join(c.probe for c in REGISTRY)
