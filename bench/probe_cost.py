@@ -6,8 +6,9 @@ the engine search's caches filled, the state file written); then --probes runs o
 as a no-op rerun sends it (provision/detect.py's probe_script, the default build folder and engine
 roots), in one ssh session on the device, each under the device's /bin/sh. Each section's CPU is the
 change in the probe shell's `times` (its own user + system CPU and its children's) from the start of
-that section to the next; the total is the outer shell's children's CPU divided by --probes (the
-shell's start included). Prints the median per section (with min-max over the probes, the sections
+that section to the next (the kernel counts CPU in 10 ms ticks: each section's is a mean over all
+probes); the total is the outer shell's children's CPU (the login shell, bash on t4: getrusage's exact
+figures) divided by --probes, of the probe as it is sent (not instrumented), the shell's start included. Prints the median per section (with min-max over the probes, the sections
 of > 1 ms first), the total, the target and the load average before and after. Needs root; about
 four minutes with the fleet's start.
 
@@ -19,7 +20,7 @@ four minutes with the fleet's start.
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import os
 import re
 import shlex
@@ -63,7 +64,8 @@ def seconds(line: str) -> float:
 
 
 def parse_runs(log: str) -> tuple[list[dict[str, float]], float]:
-    """Per probe: each section's CPU seconds; and the outer shell's children's CPU in all."""
+    """Per probe: each section's CPU seconds (none for a probe not instrumented); and the outer shell's
+    children's CPU in all."""
     body, total = log.split("@@@\n")
     runs: list[dict[str, float]] = []
     for run in body.split("@@\n")[1:]:
@@ -79,13 +81,17 @@ def parse_runs(log: str) -> tuple[list[dict[str, float]], float]:
 
 
 def measure(ssh: list[str], count: int) -> tuple[list[dict[str, float]], float]:
-    """`count` warm no-op probes on the device: per-section CPU of each, and the mean total."""
+    """`count` warm no-op probes on the device, instrumented (each section's CPU), then `count` as they
+    are sent (the mean total: the instrumented ones cost a little more)."""
     args = " ".join(shlex.quote(a) for a in (DEFAULT_BUILD_DIR, *(f"r:{r}" for r in DEFAULT_ROOTS)))
-    result = subprocess.run([*ssh, RUNS.format(n=count, args=args)], input=instrumented(),
-                            capture_output=True, text=True, timeout=1800)
-    if result.returncode or "@@@" not in result.stdout:
-        raise SystemExit(f"the probes failed: {result.stdout[-500:]}{result.stderr[-500:]}")
-    runs, total = parse_runs(result.stdout)
+    logs = []
+    for script in (instrumented(), probe_script()):
+        result = subprocess.run([*ssh, RUNS.format(n=count, args=args)], input=script,
+                                capture_output=True, text=True, timeout=1800)
+        if result.returncode or "@@@" not in result.stdout:
+            raise SystemExit(f"the probes failed: {result.stdout[-500:]}{result.stderr[-500:]}")
+        logs.append(parse_runs(result.stdout))
+    (runs, _), (_, total) = logs
     return runs, total / count
 
 
@@ -108,23 +114,19 @@ def report(runs: list[dict[str, float]], totals: list[float]) -> str:
     return "\n".join(lines)
 
 
-def provisioned_device(folder: Path) -> tuple[list[str], object]:
-    """A one-device t4 fleet, provisioned once; its ssh command and the context to leave."""
+def provisioned_device(folder: Path, stack: contextlib.ExitStack) -> list[str]:
+    """A one-device t4 fleet (left with `stack`), provisioned once; its ssh command."""
     from simfleet.mirror import served_fleet
 
     fleet = folder / "fleet.yml"
     fleet.write_text(f"name: bench-probe\ndevices:\n  - {{name: {HOST}, profile: t4}}\n")
-    context = served_fleet(fleet, folder / "run")
-    handle = context.__enter__()
-    argv = [sys.executable, "-m", "invoke", "provision", "--host", HOST, "--json", "-i", str(handle.inventory)]
+    handle = stack.enter_context(served_fleet(fleet, folder / "run"))
+    argv = [sys.executable, "-m", "invoke", "provision", "--host", HOST, "-i", str(handle.inventory)]
     environ = {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": str(folder / "cache")}
     result = subprocess.run(argv, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=3600)
     if result.returncode:
-        context.__exit__(None, None, None)
         raise SystemExit(f"the first provision failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    (host,) = json.loads(result.stdout)["hosts"]
-    print(f"{HOST}: first provision {host.get('result', host.get('status', '?'))}", file=sys.stderr, flush=True)
-    return handle.ssh_command(HOST), context
+    return handle.ssh_command(HOST)
 
 
 def main() -> None:
@@ -134,23 +136,15 @@ def main() -> None:
     parser.add_argument("--ssh", help="the ssh command of a device already running and provisioned")
     args = parser.parse_args()
     load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="dsprov-probe-cost-") as tmp:
-        context = None
-        if args.ssh:
-            ssh = shlex.split(args.ssh)
-        else:
-            ssh, context = provisioned_device(Path(tmp))
-        try:
-            measure(ssh, 2)  # warm: the page cache, the search's kept output
-            runs: list[dict[str, float]] = []
-            totals: list[float] = []
-            for _ in range(args.rounds):
-                these, total = measure(ssh, args.probes)
-                runs += these
-                totals.append(total)
-        finally:
-            if context is not None:
-                context.__exit__(None, None, None)
+    runs: list[dict[str, float]] = []
+    totals: list[float] = []
+    with tempfile.TemporaryDirectory(prefix="dsprov-probe-cost-") as tmp, contextlib.ExitStack() as stack:
+        ssh = shlex.split(args.ssh) if args.ssh else provisioned_device(Path(tmp), stack)
+        measure(ssh, 2)  # warm: the page cache, the caches' first fill after the provision
+        for _ in range(args.rounds):
+            these, total = measure(ssh, args.probes)
+            runs += these
+            totals.append(total)
     print(report(runs, totals))
     print(f"load average before / after: {load_before[0]:.2f} / {os.getloadavg()[0]:.2f} (2-core machine)")
 
