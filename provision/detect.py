@@ -66,11 +66,12 @@ def probe_script() -> str:
     facts, the project's deviceQuery source compiled and run (once per boot and driver), then each registered capability's
     fragment (provision/capabilities/__init__.py)."""
     probe = files("provision.facts").joinpath("probe.sh").read_text()
-    probe_digest = hashlib.sha256(probe.encode()).hexdigest()  # a part of the key of probe.sh's cached facts
-    head = f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\nPROBE_SHA256={probe_digest}\n"
     source = files("provision.gpu").joinpath("devicequery.cu").read_text()
     digest = hashlib.sha256(source.encode()).hexdigest()
-    return head + probe + DEVICE_QUERY.format(source=source, digest=digest) + "".join(c.probe for c in REGISTRY)
+    body = probe + DEVICE_QUERY.format(source=source, digest=digest) + "".join(c.probe for c in REGISTRY)
+    # PROBE_SHA256: a part of the key of every section the probe keeps (probe.sh's `cached`)
+    return (f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\n"
+            f"PROBE_SHA256={hashlib.sha256(body.encode()).hexdigest()}\n" + body)
 
 
 def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[str, ...] = ()) -> str:

@@ -111,7 +111,7 @@ plugin_files() {
 }
 lib=/usr/lib/$(triplet)
 state=absent; [ -e "$STATE_FILE" ] && state=present
-cached plugin_files "$(printf '%s\n' "$lib" "$SAVED_DIR" "state file $state"
+cached plugin_files "$(printf '%s\n' "${PROBE_SHA256:-}" "$lib" "$SAVED_DIR" "state file $state"
                        stat -L -c '%i %s %Y %Z %n' "$lib"/libnvinfer_plugin.so* "$SAVED_DIR"/libnvinfer_plugin.so* 2>/dev/null
                       )" plugin_files
 """

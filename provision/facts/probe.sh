@@ -1,11 +1,14 @@
 # Host probe: everything `detect` needs, gathered in one round trip.
 # POSIX sh only (runs under dash and busybox sh); no Python on the target.
 # Usage: sh -s -- BUILD_DIR [ITEM...] < script, where provision/detect.py's probe_script() heads this
-# file with STATE_FILE and SAVED_DIR (provision/state.py) and appends the deviceQuery step and the
-# registered capabilities' fragments (provision/capabilities/: their own sections; the engines
-# capability's config search runs when items are given)
+# file with STATE_FILE and SAVED_DIR (provision/state.py) and PROBE_SHA256 (the digest of the rest) and
+# appends the deviceQuery step and the registered capabilities' fragments (provision/capabilities/:
+# their own sections; the engines capability's config search runs when items are given)
 # Output: sections `==> NAME <==`, each followed by the raw text of its source; a section whose
 # source is absent is printed empty. The controller's parsers make sense of the text.
+# A warm probe starts few processes: the sections that change only with a file, a package or a boot
+# are kept in the login user's ~/.cache/dsprov/probe (`cached` below); memory, disk, nvidia-smi's
+# answer, the state file and the PCI devices are read each run.
 
 BUILD_DIR=$1  # dsprov_build_dir, else options.DEFAULT_BUILD_DIR: a leading ~/ is the login user's home
 case $BUILD_DIR in "~/"*) BUILD_DIR=$HOME/${BUILD_DIR#"~/"} ;; esac
@@ -144,7 +147,7 @@ static_facts() {
     ls -l /usr/lib/$(triplet)/libnvinfer_plugin.so* 2>/dev/null
     return 0
 }
-# Their key: this probe's digest (PROBE_SHA256, from provision/detect.py), the boot, $container and
+# Their key: the whole probe's digest (PROBE_SHA256, from provision/detect.py), the boot, $container and
 # $PATH, then the stat (following links) of the files they read and of the tools that print them;
 # dpkg's status file is replaced by every package change, its updates/ folder holds dpkg's journal.
 boot=; [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r boot < /proc/sys/kernel/random/boot_id
