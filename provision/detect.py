@@ -26,16 +26,19 @@ from provision.state import SAVED_DIR, STATE_FILE, State
 # deviceQuery compiled and run once per boot, driver, CUDA toolkit and source: its output is kept in
 # the login user's ${XDG_CACHE_HOME:-~/.cache}/dsprov/probe/device_query under a key made of the boot id,
 # the driver's version (/proc/driver/nvidia/version, /sys/module/nvidia/version, L4T's release line,
-# nvidia-smi's answer), `nvcc --version` and the source's SHA-256; a failed compile is not kept.
+# nvidia-smi's answer), `nvcc --version` and the source's SHA-256 (device_query.key: those lines); a
+# failed compile is not kept.
 DEVICE_QUERY = """\
 section device_query
 if has nvcc; then
     dq_cache=${{XDG_CACHE_HOME:-${{HOME:-/nonexistent}}/.cache}}/dsprov/probe
-    dq_key=$({{ for f in /proc/sys/kernel/random/boot_id /proc/driver/nvidia/version /sys/module/nvidia/version \\
-                        /etc/nv_tegra_release; do [ -r "$f" ] && IFS= read -r l < "$f" && printf '%s\\n' "$l"; done
-               printf '%s\\n' "$out" "$nvcc_out" {digest}; }} | cksum)
-    dq_seen=
-    [ -r "$dq_cache/device_query.key" ] && IFS= read -r dq_seen < "$dq_cache/device_query.key"
+    dq_key=$(for f in /proc/sys/kernel/random/boot_id /proc/driver/nvidia/version /sys/module/nvidia/version \\
+                      /etc/nv_tegra_release; do [ -r "$f" ] && IFS= read -r l < "$f" && printf '%s\\n' "$l"; done
+             printf '%s\\n' "$out" "$nvcc_out" {digest})
+    dq_seen=  # the key as kept (read by the shell: no process started)
+    [ -r "$dq_cache/device_query.key" ] && while IFS= read -r l; do dq_seen="$dq_seen$l
+"; done < "$dq_cache/device_query.key"
+    dq_seen=${{dq_seen%?}}
     if [ "$dq_seen" = "$dq_key" ] && [ -r "$dq_cache/device_query" ]; then
         cat "$dq_cache/device_query"
     else
@@ -62,11 +65,13 @@ def probe_script() -> str:
     """The one probe (one round trip): the paths it reads (provision/state.py), probe.sh's host
     facts, the project's deviceQuery source compiled and run (once per boot and driver), then each registered capability's
     fragment (provision/capabilities/__init__.py)."""
-    head = f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\n"
     probe = files("provision.facts").joinpath("probe.sh").read_text()
     source = files("provision.gpu").joinpath("devicequery.cu").read_text()
     digest = hashlib.sha256(source.encode()).hexdigest()
-    return head + probe + DEVICE_QUERY.format(source=source, digest=digest) + "".join(c.probe for c in REGISTRY)
+    body = probe + DEVICE_QUERY.format(source=source, digest=digest) + "".join(c.probe for c in REGISTRY)
+    # PROBE_SHA256: a part of the key of every section the probe keeps (probe.sh's `cached`)
+    return (f"STATE_FILE={shlex.quote(STATE_FILE)}\nSAVED_DIR={shlex.quote(SAVED_DIR)}\n"
+            f"PROBE_SHA256={hashlib.sha256(body.encode()).hexdigest()}\n" + body)
 
 
 def capture(runner: Runner, build_dir: str | None = None, config_search: tuple[str, ...] = ()) -> str:

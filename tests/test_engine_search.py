@@ -189,12 +189,12 @@ def test_a_search_from_the_caches_is_kept_whole_until_a_file_it_came_from_change
         must be the kept one (a marker line put into it shows)."""
         for _ in range(3):
             out = host.search(f"r:{d}/root")
-            if (fast / "fast.key").exists():
+            if (fast / "fast.sh").exists():
                 break
             settle()
-        assert (fast / "fast.key").exists()
-        with (fast / "fast.out").open("a") as kept:
-            kept.write("warning\tmarker\n")
+        assert (fast / "fast.sh").exists()
+        with (fast / "fast.sh").open("a") as kept:  # read by the shell (`.`): a line more in the kept output
+            kept.write('kept_out="${kept_out}warning\tmarker\n"\n')
         again = host.search(f"r:{d}/root")
         assert again == out + "warning\tmarker\n"
         host.calls()

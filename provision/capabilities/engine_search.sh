@@ -23,48 +23,41 @@
 # .../dsprov/probe/sha256, and only what neither has is read. A file changed within the last second
 # is not cached by its key (the times are whole seconds). Nothing here needs root; with no writable
 # cache folder, nothing is cached.
-# A search that read and hashed nothing (all from the caches) keeps its whole output (probe/fast.out)
+# A search that read and hashed nothing (all from the caches) keeps its whole output (probe/fast.sh)
 # under a key: the arguments, the roots' listing and the stat of every other file the output came
 # from (the named and followed configs, the files they name, the engines of their folders, the plugin,
-# both SHA-256 caches). The next search with the same listing and key prints it without the rest.
+# both SHA-256 caches). The next search with the same listing and key prints it without the rest:
+# find and stat are then the only processes it starts (fast.sh is read by the shell, `.`).
 plugin=$1; shift
 args="fast 1 $plugin $*"
 max=20000
 tab=$(printf '\t')
 umask 077
-w=$(mktemp -d 2>/dev/null) || { echo "warning${tab}the config search found no temporary folder (mktemp -d)"; exit 0; }
-trap 'rm -rf "$w"' EXIT
-exec 3>&1 >"$w/out"
 cache=${XDG_CACHE_HOME:-${HOME:-/nonexistent}/.cache}/dsprov/probe
-{ [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ] || cache=$w
-[ -f "$cache/configs" ] || : > "$cache/configs"
-[ -f "$cache/sha256" ] || : > "$cache/sha256"
-[ -r "$SHA_CACHE" ] || SHA_CACHE=/dev/null
 since=
 [ -r "$cache/last" ] && IFS= read -r since < "$cache/last"
 case $since in ''|*[!0-9]*) since=0 ;; esac
-: > "$w/list"; : > "$w/roots"; : > "$w/named"; : > "$w/seen"; : > "$w/keep"; : > "$w/keepn"; : > "$w/fresh"
-: > "$w/refs"; : > "$w/fastpaths"
-i=0; gnu=
-for arg; do
-    kind=${arg%%:*}; p=${arg#*:}
-    case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
-    case $kind in
-        n) max=$p ;;
-        f) printf '%s\n' "$p" >> "$w/named" ;;
-        r) i=$((i + 1)); printf '%s\t%s\n' "$i" "$p" >> "$w/roots"
-           [ -d "$p" ] || continue
-           [ -n "$gnu" ] || { find "$w" -maxdepth 0 -printf '' 2>/dev/null && gnu=1 || gnu=0; }
-           if [ "$gnu" = 1 ]; then  # GNU find: changed (C) or not (U) since the last search that read something
-               find "$p" -xdev -name '*.txt' ! -name '*
+
+# listing GNU ARG...: the *.txt of the roots the arguments name, a line each: `I C C C C path` or `I U U U U
+# path` with GNU find (GNU=1: changed or not since the last search that read something), else `I inode
+# size mtime ctime path` (I: the root's number)
+listing() {
+    l_gnu=$1; shift; i=0
+    for arg; do
+        case $arg in r:*) ;; *) continue ;; esac
+        p=${arg#r:}; case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
+        i=$((i + 1))
+        [ -d "$p" ] || continue
+        if [ "$l_gnu" = 1 ]; then
+            find "$p" -xdev -name '*.txt' ! -name '*
 *' -type f -size -256k \( \( -newermt "@$((since - 1))" -o -newerct "@$((since - 1))" \) \
-                   -printf "$i C C C C %p\n" -o -printf "$i U U U U %p\n" \) 2>/dev/null >> "$w/list"
-           else
-               find "$p" -xdev -name '*.txt' ! -name '*
-*' -type f -size -256k -exec stat -c "$i %i %s %Y %Z %n" {} + 2>/dev/null >> "$w/list"
-           fi ;;
-    esac
-done
+                -printf "$i C C C C %p\n" -o -printf "$i U U U U %p\n" \) 2>/dev/null
+        else
+            find "$p" -xdev -name '*.txt' ! -name '*
+*' -type f -size -256k -exec stat -c "$i %i %s %Y %Z %n" {} + 2>/dev/null
+        fi
+    done
+}
 
 # fast_key PATHS FOLDERS: the arguments, then the stat of the files PATHS lists, the engines (and their
 # records) in the folders FOLDERS lists, the plugin and both SHA-256 caches
@@ -75,21 +68,48 @@ fast_key() {
     [ -f "$folders" ] && while IFS= read -r d; do
         for g in "$d"/*.engine; do [ -f "$g" ] && set -- "$@" "$g" "$g.dsprov.json"; done
     done < "$folders"
-    [ "$SHA_CACHE" = /dev/null ] || set -- "$@" "$SHA_CACHE"
+    [ "$SHA_CACHE" != /dev/null ] && [ -r "$SHA_CACHE" ] && set -- "$@" "$SHA_CACHE"
     printf '%s\n' "$args"
     stat -L -c '%i %s %Y %Z %n' "$@" "$plugin" "$cache/sha256" 2>/dev/null
     return 0  # a file that is missing is part of the key by its absence
 }
-if [ "$cache" != "$w" ] && [ -f "$cache/fast.key" ] && cmp -s "$w/list" "$cache/fast.list" \
-        && fast_key "$cache/fast.paths" "$cache/fast.folders" > "$w/key" && cmp -s "$w/key" "$cache/fast.key"; then
-    cat "$cache/fast.out" >&3
+# The kept output (fast.sh, the user's own: read by `.`, no process started) when the listing and the key
+# are still those it was kept under
+kept_key= kept_list= kept_out= kept_gnu=
+if [ -f "$cache/fast.sh" ] && [ -O "$cache/fast.sh" ] && [ -f "$cache/fast.paths" ] && . "$cache/fast.sh" 2>/dev/null \
+        && [ -n "$kept_key" ] && [ "$(listing "$kept_gnu" "$@"; echo .)" = "$kept_list." ] \
+        && [ "$(fast_key "$cache/fast.paths" "$cache/fast.folders"; echo .)" = "$kept_key." ]; then
+    printf '%s' "$kept_out"
     exit 0
 fi
-now=$(date +%s)  # before anything is read: a file changed in this second or the last is not cached by its key
+
+w=$(mktemp -d 2>/dev/null) || { echo "warning${tab}the config search found no temporary folder (mktemp -d)"; exit 0; }
+trap 'rm -rf "$w"' EXIT
+exec 3>&1 >"$w/out"
+{ [ -d "$cache" ] || mkdir -p "$cache" 2>/dev/null; } && [ -w "$cache" ] || cache=$w
+[ -f "$cache/configs" ] || : > "$cache/configs"
+[ -f "$cache/sha256" ] || : > "$cache/sha256"
+[ -r "$SHA_CACHE" ] || SHA_CACHE=/dev/null
+: > "$w/list"; : > "$w/roots"; : > "$w/named"; : > "$w/seen"; : > "$w/keep"; : > "$w/keepn"; : > "$w/fresh"
+: > "$w/refs"; : > "$w/fastpaths"
+i=0; gnu=
+for arg; do
+    kind=${arg%%:*}; p=${arg#*:}
+    case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
+    case $kind in
+        n) max=$p ;;
+        f) printf '%s\n' "$p" >> "$w/named" ;;
+        r) i=$((i + 1)); printf '%s\t%s\n' "$i" "$p" >> "$w/roots"
+           [ -d "$p" ] && [ -z "$gnu" ] && { find "$w" -maxdepth 0 -printf '' 2>/dev/null && gnu=1 || gnu=0; } ;;
+    esac
+done
+listing "${gnu:-0}" "$@" > "$w/list"
+cp "$w/list" "$w/fast.list"
+
 if [ "$cache" != "$w" ]; then  # this search is not the kept one: that key is stale
-    [ -f "$cache/fast.key" ] && rm -f "$cache/fast.key"
-    cp "$w/list" "$w/fast.list"
+    rm -f "$cache/fast.sh"
 fi
+now=$(date +%s)  # before anything is read: a file changed in this second or the last is not cached by its key
 
 # keep NAME: $w/NAME becomes $cache/NAME (copied beside it, then renamed: a reader sees one or the other)
 keep() {
@@ -299,10 +319,13 @@ fi
 [ -f "$w/sha256.ready" ] && keep sha256
 cat "$w/out" >&3
 if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # all from the caches: kept whole
-    rm -f "$cache/fast.key"
     [ -f "$w/folders" ] && cp "$w/folders" "$w/fast.folders" || : > "$w/fast.folders"
-    cp "$w/fastpaths" "$w/fast.paths" && cp "$w/out" "$w/fast.out" \
-        && fast_key "$w/fast.paths" "$w/fast.folders" > "$w/fast.key" \
-        && keep fast.list && keep fast.paths && keep fast.folders && keep fast.out && keep fast.key
+    quote() {  # a file of lines as one shell word
+        printf "'"; awk -v q="'" '{ gsub(q, q "\\\\" q q); print }' "$1"; printf "'"
+    }
+    cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders \
+        && fast_key "$cache/fast.paths" "$cache/fast.folders" > "$w/key" \
+        && printf 'kept_gnu=%s\nkept_list=%s\nkept_key=%s\nkept_out=%s\n' "${gnu:-0}" "$(quote "$w/fast.list")" \
+            "$(quote "$w/key")" "$(quote "$w/out")" > "$w/fast.sh" && keep fast.sh
 fi
 exit 0

@@ -90,21 +90,30 @@ def soname(library: Path) -> str | None:
 # need not ask again: the final target of each libnvinfer_plugin link and, once dsprov recorded a
 # swap, the SHA-256 of each library and saved original. `dir`/`hashed` lines name the folders these
 # lines cover.
+# The section is kept in the probe's cache (probe.sh's `cached`) under the stat of the plugin files of
+# both folders (following links: a link moved to another file changes it) and whether the state file is.
 PROBE = r"""
 section plugin_files
-lib=/usr/lib/$(triplet)
-printf 'dir\t%s\n' "$lib"
-for f in "$lib"/libnvinfer_plugin.so*; do
-    [ -L "$f" ] && printf 'link\t%s\t%s\n' "$f" "$(readlink -f "$f")"
-done
-if [ -e "$STATE_FILE" ]; then
-    for d in "$lib" "$SAVED_DIR"; do
-        printf 'hashed\t%s\n' "$d"
-        for f in "$d"/libnvinfer_plugin.so*; do
-            [ -f "$f" ] && [ ! -L "$f" ] && printf 'sha256\t%s\t%s\n' "$f" "$(sha256sum "$f" | cut -d' ' -f1)"
-        done
+plugin_files() {
+    printf 'dir\t%s\n' "$lib"
+    for f in "$lib"/libnvinfer_plugin.so*; do
+        [ -L "$f" ] && printf 'link\t%s\t%s\n' "$f" "$(readlink -f "$f")"
     done
-fi
+    if [ -e "$STATE_FILE" ]; then
+        for d in "$lib" "$SAVED_DIR"; do
+            printf 'hashed\t%s\n' "$d"
+            for f in "$d"/libnvinfer_plugin.so*; do
+                [ -f "$f" ] && [ ! -L "$f" ] && printf 'sha256\t%s\t%s\n' "$f" "$(sha256sum "$f" | cut -d' ' -f1)"
+            done
+        done
+    fi
+    return 0
+}
+lib=/usr/lib/$(triplet)
+state=absent; [ -e "$STATE_FILE" ] && state=present
+cached plugin_files "$(printf '%s\n' "${PROBE_SHA256:-}" "$lib" "$SAVED_DIR" "state file $state"
+                       stat -L -c '%i %s %Y %Z %n' "$lib"/libnvinfer_plugin.so* "$SAVED_DIR"/libnvinfer_plugin.so* 2>/dev/null
+                      )" plugin_files
 """
 VIEW = "plugin_swap"  # the capability whose observed view PluginFiles is
 

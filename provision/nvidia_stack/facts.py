@@ -22,25 +22,28 @@ from dataclasses import dataclass, field
 PROBE = r"""
 section nvidia_pci
 for d in /sys/bus/pci/devices/*; do
-    [ -r "$d/class" ] || continue
-    case $(cat "$d/class") in
+    [ -r "$d/class" ] && IFS= read -r class < "$d/class" || continue
+    case $class in
         0x03*)
             drv=-
-            [ -L "$d/driver" ] && drv=$(basename "$(readlink "$d/driver")")
-            printf '%s %s %s %s %s %s %s\n' "${d##*/}" "$(cat "$d/vendor")" "$(cat "$d/device")" \
-                "$(cat "$d/class")" "$(cat "$d/subsystem_vendor" 2>/dev/null || echo -)" \
-                "$(cat "$d/subsystem_device" 2>/dev/null || echo -)" "$drv" ;;
+            [ -L "$d/driver" ] && drv=$(readlink "$d/driver") && drv=${drv##*/}
+            IFS= read -r vendor < "$d/vendor"; IFS= read -r device < "$d/device"
+            sv=-; [ -r "$d/subsystem_vendor" ] && IFS= read -r sv < "$d/subsystem_vendor"
+            sd=-; [ -r "$d/subsystem_device" ] && IFS= read -r sd < "$d/subsystem_device"
+            printf '%s %s %s %s %s %s %s\n' "${d##*/}" "$vendor" "$device" "$class" "$sv" "$sd" "$drv" ;;
     esac
 done
 
 section nvidia_packages
-has dpkg-query && dpkg-query -W -f '${db:Status-Abbrev}\t${Package}\t${Version}\n' 2>/dev/null
+# $dpkg_all: this list, made by probe.sh's cached facts (unchanged while dpkg's database is)
+if [ -n "${dpkg_all+set}" ]; then printf '%s' "$dpkg_all"
+else has dpkg-query && dpkg-query -W -f '${db:Status-Abbrev}\t${Package}\t${Version}\n' 2>/dev/null; fi
 
-section boot_id
-show /proc/sys/kernel/random/boot_id
+section boot_id  # one line each: read by the shell, no process started
+f=/proc/sys/kernel/random/boot_id; l=; [ -r $f ] && { IFS= read -r l || [ -n "$l" ]; } < $f && printf '%s\n' "$l"
 
 section nvidia_module
-show /sys/module/nvidia/version || :
+f=/sys/module/nvidia/version; l=; [ -r $f ] && { IFS= read -r l || [ -n "$l" ]; } < $f && printf '%s\n' "$l"
 
 section l4t_sources
 show /etc/apt/sources.list.d/nvidia-l4t-apt-source.list || :
