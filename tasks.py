@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """invoke tasks of a checkout: the product's collection (provision/tasks.py, which is also the
 installed `dsprov`) and the development tasks that need the simulated fleet (simfleet/, a package
 of its own that the wheel does not hold): `fleet.up`, `fleet.down`, `demo`."""

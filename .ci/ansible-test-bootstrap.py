@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Offline stand-in for the pip bootstrap script ansible-test downloads.
 
 ansible-test makes each sanity test's virtual environment without pip, then runs a cached

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The collection's no-op against Ansible's own floor and against invoke, on --hosts (default 50)
 identical hosts, interleaved in one run.
 

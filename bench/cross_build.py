@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The plugin cross-built on this controller against a native build on an emulated aarch64
 device (qemu-user), and the ratio.
 

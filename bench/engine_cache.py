@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Cold provision of ten identical hosts against one, with the controller's engine cache: wall time,
 round trips per host and trtexec builds, side by side (rounds interleaved: 1, 10, 1, 10, ...).
 

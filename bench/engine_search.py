@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The engine search and a home of many files: what a configured root of 10,000 `*.txt` files (YOLO
 label folders) or of 100,000 files costs a no-op rerun, side by side with a clean twin (the default
 root alone), and the host CPU of one no-op probe in each case.

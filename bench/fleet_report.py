@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet page for 500 hosts against 50: reading each host's newest records, rendering the page
 and writing it, side by side in one run (alternating which goes first), as ratios.
 

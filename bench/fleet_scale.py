@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One host against fifty: wall time, round trips per host and CPU of detect, a no-op rerun and a
 cold `--force` provision, and the fifty-host no-op against the same probe run by its peers: plain
 OpenSSH (the algorithms paramiko negotiates) and pyinfra `exec`. Interleaved in one run, medians.

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The whole job on one machine, as root, every output kept: install the stub TensorRT 10.16
 # packages, detect, provision (build NVIDIA's real nvinfer_plugin from the bundle), rerun,
 # roll back, remove the packages, then bench/real_plugin_build.py.

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The host CPU of one warm no-op probe, per section and in total, against issue 26's target (0.03 s
 on the t4 profile, deviceQuery's first run apart).
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Time NVIDIA's real `nvinfer_plugin` build for the derived GPU architecture against
 TensorRT's default architecture list, side by side in one run, and print the ratio.
 

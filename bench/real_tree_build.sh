@@ -1,4 +1,6 @@
 #!/bin/bash
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # One recording build of a real TensorRT OSS tree (tests/fixtures/recorded/trt-oss-cmake/):
 #   OUT=DIR bash bench/real_tree_build.sh BUNDLE REF CMAKE_VERSION LABEL TARGET ARCH_FLAG
 # run from a folder holding .cache/realtrt/cmake-<CMAKE_VERSION>.tar.xz (bin/cmake and share/ of

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """dsprov inside Ansible: action plugins for detect, provision and rollback, and the recap callback.
 
 The Ansible collection dsprov.deepstream (playbooks/collections/ansible_collections/dsprov/deepstream)

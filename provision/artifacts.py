@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The controller's artifact cache: downloads and built files, keyed by what decides their bytes.
 
 A fleet of identical devices builds once and copies to the rest: the key of a plugin build is

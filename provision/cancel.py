@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ctrl-C: a request to stop at the next safe point, shared by every host's thread.
 
 The first SIGINT only sets a flag. Runners stop the remote command they are waiting on (when the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The `dsprov` console command: invoke's Program over the task collection of provision/tasks.py,
 so `dsprov provision ...` and `invoke provision ...` (in a checkout) take the same tasks and flags.
 

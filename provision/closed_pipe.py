@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A closed stdout pipe (`dsprov detect --json | head -1`) ends the program quietly, with the exit
 code a shell reports for a writer that SIGPIPE ended (`yes | head -1`): 128 + 13 = 141.
 

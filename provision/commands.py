@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What each invoke task does, callable from Python (provision/tasks.py only parses options)."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Detect a host: send the probe once, keep its raw output (the capture), derive the facts and
 read them against the matrix."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The `--json` documents: one per invocation, each headed by `schema_version` and `command`, each
 command's shape a JSON Schema shipped in the package (provision/schemas/<command>.schema.json, with
 the shared parts in common.schema.json). The Ansible actions return the same objects: the detect

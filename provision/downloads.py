@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Controller downloads that can neither hang nor grow without bound.
 
 A download is abandoned when it stalls (provision/stall.py: under LOW_SPEED_LIMIT bytes/s over a

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Exit codes of every command, fleets included (docs/hostile-input.md: "Exit codes"; the README's table).
 
 0: every host ok (or planned, with --dry-run). 1: some host failed, was refused, or could not be

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Files the controller reads: each kind has a size limit, and one that is larger (or endless, like
 /dev/zero) is refused with one line once the limit is read, never read to a MemoryError.
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Hosts from an Ansible inventory, read with ansible-core's own loader.
 
 invoke and ansible-playbook share `inventory/` exactly: groups, host vars and group_vars. Secrets

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """An inventory's resolved hosts, kept between runs: a run over an unchanged inventory reads one
 JSON file instead of importing ansible-core and parsing (about 0.3 CPU s of every run).
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """invoke, imported without unittest.mock: invoke/context.py imports `Mock` at its top for
 MockContext, a testing aid that `dsprov` never uses, and unittest.mock imports asyncio (about
 0.04 CPU s of every start). While invoke loads, `unittest.mock` is a stand-in whose Mock imports

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Library deprecation warnings and log records stay off the user's terminal: our own lines are the output.
 
 Called first by every entry point (the `dsprov` command, the checkout's `tasks.py`, the Ansible

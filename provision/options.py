@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every option in one place: a run's flags and a host's `dsprov_*` settings, each with its name,
 type, help, default and check.
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The states a run reports: per host, per step, and what happened to the run's main product.
 
 String enums: they compare equal to their values and print as them, so reports, JSON and the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Facts + matrix + options -> the ordered steps for one host, from the registered capabilities
 (provision/capabilities/__init__.py). Pure: `--dry-run` prints it."""
 

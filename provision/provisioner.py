@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Carry out a plan on hosts: locked, logged per host, in parallel across a fleet."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The generated pages of the docs site: the options reference (from the options table,
 provision/options.py) and the text of the JSON schemas (provision/schemas/).
 

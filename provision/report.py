@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What people read: rich tables of a host's facts and verdicts, and a fleet run's one line per host
 (the --json documents are provision/documents.py's)."""
 

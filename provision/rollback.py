@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`rollback`: ask the host once for its state file and what each capability's rollback needs to
 know, then each capability's steps to undo what it changed (the registry's order reversed)."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The stall rule every transfer follows: abandoned when it moves fewer than LOW_SPEED_LIMIT
 bytes/s over a whole window of `dsprov_stall_timeout` seconds (no answer, or a trickle; git's
 http.lowSpeedLimit/lowSpeedTime and curl's --speed-limit/--speed-time do the same)."""

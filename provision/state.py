@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The host's record of what this tool changed: one small JSON file, written atomically.
 
 check, rollback and later runs read facts from it, not guesses. Paths on the host are fixed so

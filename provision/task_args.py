@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """How a task's parameters become its command-line options, for `dsprov` and `invoke` alike:
 invoke's Task, with `-h` left to help (`--host` is `-H`) and a value of the wrong type a parse
 error, not a traceback."""

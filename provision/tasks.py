@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The product's task collection, the installed `dsprov` (provision/cli.py) and, with the
 development tasks, `invoke` in a checkout (tasks.py): parse options, call `provision.commands`."""
 

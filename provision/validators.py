@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The checks of every `dsprov_*` setting and every flag (provision/options.py says which applies to which).
 
 Values end up in shell commands (quoted), in git's argument lists and in the probe's output, so a

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the checkout's development tasks do (`invoke fleet.up`, `fleet.down`, `demo`, in ../tasks.py):
 start and stop a simulated fleet, and run the main job on it. Not part of the `dsprov` product."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One simulated device: an overlay over a base root, run in its own mount, PID and UTS
 namespaces, with the root's own sshd (under qemu for arm64) on a loopback port.
 

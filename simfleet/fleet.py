@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Start and stop a simulated fleet from a fleet file; write its Ansible inventory.
 
 Runtime state lives in one directory (default ``~/.cache/dsprov-fleet/<fleet>/``): the client

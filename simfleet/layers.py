@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Cached extra layers for chosen devices, stacked over a base root, never written into it.
 
 ``python3``: Debian bookworm's python3 (3.11) with pip and build, for devices that build and

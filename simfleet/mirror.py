@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet's upstream mirror: the fixture repositories and cmake archives over local HTTP.
 
 Devices reach it at 127.0.0.1 (they share the host's network), and the tool only through the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Device profiles: YAML data under ``profiles/`` that says which files a device has.
 
 A profile lays its files into a device's overlay upper layer. Text comes either inline

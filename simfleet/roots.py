@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Base root filesystems for simulated devices: Debian bookworm via debootstrap, cached by recipe.
 
 An arm64 root runs under qemu-user-static through binfmt_misc (registered here when missing).

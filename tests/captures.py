@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The probe capture recorded on the H100 machine (x86_64, Ubuntu 24.04, Python 3.12.3, glibc 2.39,
 gcc 13.3.0, no DeepStream), with sections replaced where a test says so (what-if hosts)."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Shared fixtures. ``fleet``: the simulated device fleet (simfleet), one per session;
 ``serve_fleet``: a fleet of a test module's own; ``needs_root``: skip unless root; ``built_dist``:
 the wheel and the collection tarball, built once per session."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """NVIDIA's real release/10.16 plugin cross-built for SM 110 (a JetPack 7.2 Thor) by the product's
 own controller build, once per test session.
 

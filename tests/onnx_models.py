@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Small real ONNX models for tests, made with the onnx package's helpers (onnx.helper) and checked
 by its checker: a file a model-checking tool or TensorRT's parser would accept."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet page (provision/fleet_report/) read back as a DOM with the standard library's HTML parser:
 what tests/test_fleet_report.py and tests/fleet/test_fleet_report_browser.py check."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`ansible-test sanity` on the collection dsprov.deepstream, as Galaxy and Automation Hub check a
 collection: every test that has something to check here passes, with no ignore file.
 

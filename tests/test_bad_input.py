@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Bad input ends in one line on stderr and exit code 2, before any host is contacted."""
 
 import io

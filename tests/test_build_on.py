@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`--build-on` in the plan: a JetPack 7.2 Thor cross-builds on this controller (its real cross
 toolchain), `host` and x86 hosts build on the host with the key they always had, and
 `--build-on controller` where the controller cannot build is a one-line refusal.

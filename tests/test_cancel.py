@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Ctrl-C semantics of run_plan: a step that changes system files finishes, the next never starts.
 
 The steps are small real ones running real commands on this machine (LocalRunner)."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The installed `dsprov` command as an operator meets it (the wheel in a fresh venv: test_install.py's
 `installed`): its own options only, help for every task with no inventory anywhere, `-h` is help,
 every parse error one `error:` line and exit 2, a closed pipe ends quietly (exit 141), the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The custom library's clone against a real dumb-HTTP mirror (a bare repository served as plain
 files, `git update-server-info`): git cannot clone it shallow ("dumb http transport does not support
 shallow capabilities"), so the step clones the same branch in full."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The Ansible collection dsprov.deepstream: its static documentation says exactly what its actions
 check at run time, its playbooks use its content by full name, ansible-lint passes on it as a user
 types it, and without the provision package it says how to install it."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """provision.cross on this controller: the toolchain check, the private toolchain file, the
 exact commands, the aarch64 link stub, and NVIDIA's real release/10.16 plugin cross-built for
 SM 110 by the product's controller build (tests/cross_plugin.py: one compile per session, shared

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """deepstream-app configs (pure): NVIDIA's four-model sample parses into its GIE graph; the group's
 keys override the nvinfer config's; the graph check refuses in one line naming the group."""
 

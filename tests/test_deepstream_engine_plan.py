@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Engine targets and staleness (pure): downgrade, DeepStream names, what makes an engine stale."""
 
 from dataclasses import replace

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Labels from COCO categories: id order, BG first for DINO-style models, duplicate ids reported."""
 
 import pytest

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Config writer: the DINO and YOLOv4 keys of NVIDIA's published configs; bad settings refused."""
 
 import pytest

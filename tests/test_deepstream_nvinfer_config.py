@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """nvinfer configs: published NVIDIA configs parse; paths resolve; an edit changes one line only."""
 
 import pytest

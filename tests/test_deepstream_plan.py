@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Engines and models in the provision plan (pure), over the capture recorded on the H100 machine
 with DeepStream 7.1's TensorRT/CUDA sections put in (as tests/test_plan.py does)."""
 

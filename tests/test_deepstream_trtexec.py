@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """trtexec commands and refusals for engine rebuilds (pure): flags from the config, values quoted."""
 
 from provision.deepstream.engine_plan import target_for

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """YOLO models (pure): the DeepStream-Yolo and yolo_deepstream config keys, --streams as the batch of
 the config and engine, the parser choice, the custom library's build commands, Darknet configs
 reported as built by DeepStream."""

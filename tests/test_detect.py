@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """detect end to end: the probe under dash and busybox sh, captures analysed offline, the CLI's errors."""
 
 import json

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The project's deviceQuery compiled by the real nvcc and run on this machine, and detect's
 fallback when it fails (CI machines have CUDA 13.0's toolkit but no GPU)."""
 

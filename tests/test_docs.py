@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The README is a front door and the docs site (mkdocs.yml, docs/) holds the rest: the site builds
 with `mkdocs build --strict` (every link and anchor resolves), every page is in the nav, and the
 generated pages equal what provision/reference_docs.py writes now."""
@@ -74,3 +76,17 @@ def test_readme_is_a_front_door() -> None:
     for target in re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme):
         if "://" not in target:
             assert (ROOT / target).exists(), target
+
+
+# What a reader copies: the wheel, the collection tarball and the image tag, with the version built now.
+VERSIONED = re.compile(r"deepstream_provision-(\d[\w.]*)-py3|dsprov-deepstream-(\d[\w.]*)\.tar\.gz|dsprov-ee:(\d[\w.]*)")
+
+
+def test_the_docs_name_the_version_the_checkout_builds() -> None:
+    from provision import __version__
+
+    collection = ROOT / "playbooks" / "collections" / "ansible_collections" / "dsprov" / "deepstream"
+    assert yaml.safe_load((collection / "galaxy.yml").read_text())["version"] == __version__
+    texts = [ROOT / "README.md", ROOT / "execution-environment.yml", collection / "README.md", *sorted(DOCS.glob("*.md"))]
+    named = {(path.name, "".join(match)) for path in texts for match in VERSIONED.findall(path.read_text())}
+    assert named and {version for _, version in named} == {__version__}, sorted(named)

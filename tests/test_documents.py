@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The --json documents (provision/documents.py) against their shipped schemas (provision/schemas/),
 from real runs where one can run here (a capture, this machine, a host nobody listens for), and the
 fleet run's summary line at 80 columns. The fleet tests validate the documents of real devices."""

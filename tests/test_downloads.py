@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Controller downloads against a real local HTTP server that trickles, lies about its size or
 sends too much: abandoned on a rate over a window, stopped at the expected size, nothing kept."""
 

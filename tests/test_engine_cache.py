@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The engine cache key (pure): every part of what decides an engine's bytes changes the key, a host
 whose device cannot be told apart gets no key, and the engines step keys each engine by its GPU,
 model, calibration cache, flags and batch (or not at all with dsprov_engine_cache off)."""

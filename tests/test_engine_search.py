@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The engines step's config search (engine_search.sh) and root's SHA-256 cache (REFRESH_SCRIPT),
 run for real on files made here, under dash with GNU find, stat and mawk, and under busybox sh with
 busybox's tools alone (no find -printf there: the stat keys): what a rerun reads again, the configs

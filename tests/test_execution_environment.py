@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The execution environment (docs/awx.md): `ansible-builder create` with the repository's
 execution-environment.yml makes a build context that holds everything an image build needs, and the
 collection's Python requirements (its meta/execution-environment.yml) are the wheel's dependencies.

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A failed command's message carries the line that explains it, not only its last line.
 
 The outputs are made here by the real tools (gcc, git), not recorded."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every file the tool writes on a host goes through FileOps.write_atomic: a private upload folder,
 then one command that checks the upload's size and SHA-256 and renames a verified copy over the
 target (issue 23). Run for real with the local runner (these tests run as root in CI and here, so

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet report (provision/fleet_report/): run records written whole and pruned, the page
 rendered from records of real documents (the recorded H100 capture and what-if hosts made of its
 sections, as tests/captures.py does) and read back as a DOM with the standard library's parser;

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every parser and checker, fuzzed: whatever the input, the answer is a result or one line (a
 ProvisionError, or through a task an `error:` line with exit code 1 or 2), never another exception.
 

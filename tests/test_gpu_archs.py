@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """--gpu-archs: SM numbers checked against the compute capabilities in matrix/devices.yml, and
 which GPU runs what (NVIDIA's binary compatibility rule)."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Host key policy from the inventory, as ansible-playbook's ssh connection would read it."""
 
 from pathlib import Path

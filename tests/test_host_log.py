@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Logs are per run: the newest is `<host>.log`, older runs are kept up to LOGS_KEPT. Every line
 carries its UTC time (the standard `logging` module); every logged command its exit status and
 duration; a host's lines go to its own file only."""

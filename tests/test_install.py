@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Installed as a user installs it: the wheel and the collection built in a temporary folder, put
 into a fresh venv and a collections path outside the repository, and used from an unrelated folder.
 

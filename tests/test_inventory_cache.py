@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The inventory cache (provision/inventory_cache.py): an unchanged inventory's hosts are read back
 without ansible-core, the same as a parse gives them; any change to what the parse read (an
 inventory file, a group_vars/host_vars file, the ANSIBLE_* environment, ansible.cfg) parses anew;

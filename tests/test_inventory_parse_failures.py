@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What ansible-core's InventoryManager tells its `display` when an inventory source fails to
 parse, which provision/inventory.py's _ParseFailures relies on to make that one line: it swaps the
 module's `display` (looked up at each call) and keeps each plugin's `error_as_warning(msg=...,

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the controller loads to start: the task collection (every command's start, a no-op's
 included) leaves out the libraries only some runs use; each is imported where it is used. A run
 over an unchanged inventory reads its hosts from the inventory cache and loads no ansible-core."""

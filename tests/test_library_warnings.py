@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """No library warning reaches the user ahead of our own lines, whatever the environment asks for.
 
 ansible-core 2.19 with cryptography 51 prints a two-line CryptographyDeprecationWarning at import

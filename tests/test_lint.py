@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The product package is lint-clean (ruff) and type-clean (mypy), as configured in pyproject.toml:
 CI runs exactly `python -m pytest`, so the checks run as a test."""
 

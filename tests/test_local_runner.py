@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The local runner as root: commands that want sudo run without the sudo binary (the GPU
 machine, a gVisor sandbox, has none)."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The local runner stops what it started: a timeout or a cancel ends the command's whole process
 group (a build's compilers included), and a Ctrl-C at the terminal reaches only the tool."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Lookups, the checker, and strict loading of the version matrix."""
 
 from __future__ import annotations

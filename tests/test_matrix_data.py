@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Consistency of the data under matrix/: a typo in one file must not slip past the others."""
 
 from __future__ import annotations

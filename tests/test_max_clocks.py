@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """--max-clocks: the nvpmodel.conf, `nvpmodel -q` and `jetson_clocks --show` parsers on the outputs
 published for several modules (simfleet/published/, sources in each SOURCE.md), the choice of
 the maximum mode, and the plan's lines."""

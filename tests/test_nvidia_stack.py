@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """provision --deepstream's pure parts: the probe's part run by sh over a built sysfs layout, its
 parser, the matrix's package sets and PCI table, and the planner's commands and refusals."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The nvidia_stack capability's pure parts: the checker's gate on the stack to be installed, the
 phases' done-tests the step's check uses, and the rollback's list (what it removes, what it keeps)."""
 

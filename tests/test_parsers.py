@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Parsers over real recorded and published outputs (each fixture folder's SOURCE.md names its origin)."""
 
 from pathlib import Path

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The plan is pure: facts + matrix + options -> steps, or a refusal that touches nothing.
 
 The facts come from the capture recorded on the H100 machine (tests/fixtures/recorded/), with

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The SONAME check that keeps a build of the wrong TensorRT major out of the library folder."""
 
 import shutil

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The prebuilt-plugin step against a real local git repository (LocalRunner: real git, real files).
 
 The step checks the file out at the pinned commit, fetches it and keeps it only when its SHA-256

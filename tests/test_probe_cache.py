@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The probe's own cache (probe.sh's `cached`, the static facts, plugin_files), run for real under dash
 and busybox sh: a warm probe starts none of the tools the kept sections come from, and each kept
 section is asked again when what it comes from changes (a package, a swapped plugin file, a boot, a

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Which pyds steps a host gets and with which commands (pure), refusals before anything runs, CLI input errors."""
 
 import subprocess

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Wheel tags a host's python3 accepts, computed from facts (pure): pyds wheels fit or are refused with the reason."""
 
 import platform

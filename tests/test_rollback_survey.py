@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`rollback` asks the host once: the state file and each capability's survey, split into the
 capabilities' sections (provision/rollback.py), run here by sh as on a host."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A second Ctrl-C (a real SIGINT to a real process) aborts at once, after the undo actions
 registered for the moment (a partial download removed); the first only asks for a cancel."""
 

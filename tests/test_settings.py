@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Every dsprov_* setting and flag is checked before it reaches a command line or the probe."""
 
 import pytest

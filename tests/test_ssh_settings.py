@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Where an SSH connection goes: Ansible's precedence over ~/.ssh/config, ProxyJump/-J/ProxyCommand
 from the inventory's ssh args or the config, as ssh(1) and Ansible's ssh connection read them."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The state file's typed records (provision/state.py; each capability declares its own): every
 record reads back as the JSON it was made from, and a file the previous release wrote is read
 into records and written again byte for byte."""

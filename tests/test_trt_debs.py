@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The stub TensorRT packages made from the real trees' bundles (upstreams/trt_debs.py): 10.16 and 11.1."""
 
 from __future__ import annotations

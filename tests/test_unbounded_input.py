@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Endless, huge, deep or oddly typed input ends in one line, never a traceback or a MemoryError
 (issue 23's "no unbounded read" and "one line, never a traceback" classes), through the real
 command line where the input comes from the command line."""

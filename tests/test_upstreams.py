@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fixture upstreams of the simulated fleet: stand-in TensorRT libraries, the TensorRT-OSS and
 deepstream_python_apps shaped repos, cmake archives and the local HTTP server."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The registry: every capability, in the order the plan runs them (provision/core/capability.py
 says what a capability gives). The probe is assembled from their fragments in this order, the plan
 asks their factories in this order, and `rollback` undoes what they changed in the reverse order.

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """cmake >= 3.13 for the TensorRT OSS build: keep a new enough one, else install a release archive.
 
 The archive (Kitware layout `cmake-X.Y.Z-linux-<arch>/bin/cmake`) is downloaded once on the

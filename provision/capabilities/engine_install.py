@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Putting new TensorRT engines in place on a host: the login user's private folder they are made in,
 and the one script that installs them (each engine, then its build record, then the configs that
 name it), as the login user where it may write and as root only for the rest

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # The engines step's config search (provision/capabilities/engines.py), run by the probe and by the
 # step. POSIX sh with find, stat -c, awk, cmp, base64 and sha256sum (coreutils and diffutils, or busybox); no Python.
 # Usage: sh -s -- PLUGIN_LINK [n:MAX] [f:CONFIG | r:ROOT]...   (SHA_CACHE set by the caller)

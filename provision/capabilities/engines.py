@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Rebuild the TensorRT engines of a host's DeepStream nvinfer configs when they are stale.
 
 Configs are found and read on the host with POSIX sh (`find`, `grep`, `base64`: the target has no

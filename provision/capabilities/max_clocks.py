@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A Jetson at full clocks (`--max-clocks`): the maximum power mode, clocks pinned, also at boot.
 
 NVIDIA's way (L4T guides, e.g. "Power Management for Jetson Nano and Jetson TX1 Devices",

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A model's nvinfer config and labels on the host: the steps a set of models gets (its parser
 library, then its config), and the step that writes them (idempotent: same bytes, no write)."""
 

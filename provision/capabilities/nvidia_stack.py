@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The NVIDIA stack under DeepStream on a bare x86 host or a Jetson without JetPack's components
 (`--deepstream VERSION`, `dsprov_deepstream`).
 

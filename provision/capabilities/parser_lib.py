@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The custom library an nvinfer config names (bbox parser, engine-create function): keep it when
 it is there and exports the functions, else build it on the host from its project's repository
 (provision/deepstream/custom_lib.py: deepstream_tao_apps' post_processor, DeepStream-Yolo's or

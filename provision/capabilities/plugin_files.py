@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The plugin library's files on a host, and what the state file says is installed there."""
 
 from __future__ import annotations

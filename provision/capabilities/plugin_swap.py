@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Swap the system `libnvinfer_plugin.so.X.Y.Z` for the OSS build, so the original always comes back.
 
 The file belongs to a Debian package, so the original is saved where package upgrades respect it:

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Take NVIDIA's prebuilt `libnvinfer_plugin` from deepstream_tao_apps TRT-OSS/ instead of a build.
 
 Where the DeepStream/TAO guide is binary-only (JetPack 6.0's TensorRT 8.6.2) or the user asks

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The pyds capability: build the DeepStream Python bindings for the host's python3, then install
 and import them.
 

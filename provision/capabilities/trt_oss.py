@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Build TensorRT OSS's plugin library on the host (or take it from the controller's cache).
 
 Clone the ref that follows the INSTALLED TensorRT into the build folder, configure with the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A file built on a host from a git ref and kept in the controller's artifact cache.
 
 The cache key is a hash of what decides the file's bytes, the ref's commit included, so a host

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A capability, the unit of extension: what one module (provision/capabilities/<name>.py) gives
 the registry (provision/capabilities/__init__.py).
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What detecting a host gives: its capture, facts, GPU_ARCHS and matrix verdicts
 (provision/detect.py makes one; the plan and the capabilities read it)."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the probe saw of a host, for the checks before the lock (provision/core/capability.py)."""
 
 from __future__ import annotations

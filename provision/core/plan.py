@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The plan: the ordered steps of one host with their why-lines and notes (provision/plan.py makes it
 from the capabilities' factories)."""
 

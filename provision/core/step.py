@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The step contract (after Ansible's modules): check, apply, verify, rollback.
 
 `check` says whether the work is already done (and why), so a rerun changes nothing; `apply`

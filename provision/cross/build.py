@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A cross build of TensorRT OSS's plugin library on the controller: the exact commands (a pure
 function, printed by ``--dry-run``), and running them with their output in a log.
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Where a plugin build happens: `--build-on controller|host|auto` (`dsprov_build_on`).
 
 A cross build on the controller is possible for JetPack >= 7 only: JetPack 7 (Thor; Orin from

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The symbols a device library exports, read back from the device, for the controller's link stub
 (:func:`provision.cross.toolchain.stub_library`): the output of
 ``nm -D --defined-only --format=posix LIB`` (GNU binutils), run on the device."""

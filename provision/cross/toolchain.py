@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The controller's cross toolchain for JetPack >= 7 devices: check it, and prepare it.
 
 What a cross build of TensorRT OSS's plugin for aarch64 needs here:

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Read deepstream-app configs: which nvinfer config each GIE group runs and what the group
 overrides (pure: text in, values out).
 

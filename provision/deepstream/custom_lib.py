@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The repositories that build nvinfer's custom libraries (bbox parsers, engine-create functions)
 with `make CUDA_VER=<major.minor>` (pure data).
 

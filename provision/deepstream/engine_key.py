@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The controller's engine cache key: what decides whether an engine built on one host runs on another (pure).
 
 A serialized TensorRT engine is not portable: it is specific to the GPU model it was built on, its

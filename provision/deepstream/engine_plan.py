@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Which engine an nvinfer config needs on this host, and whether the one there will do (pure).
 
 What an engine was built with is recorded in a small JSON beside it (`<engine>.dsprov.json`):

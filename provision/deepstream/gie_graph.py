@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Check the model graph of a deepstream-app config before any engine is built (pure).
 
 Refused (a problem names the group, e.g. `[secondary-gie1] operate-on-gie-id=7: no enabled GIE

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """DeepStream configs (GLib key files) parsed once per text: a run reads the same sample configs on
 every host of a fleet, and one engine check reads each config several times (app config, GIE,
 nvinfer `[property]`). The parsers are shared, so callers only read them."""

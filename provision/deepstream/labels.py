@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A DeepStream labels file from a COCO annotation's `categories` (pure).
 
 nvinfer reads one label per line, line N naming class id N. TAO DINO / Deformable DETR keep id 0

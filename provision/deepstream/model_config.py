@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Write an nvinfer config for a model kind (pure: settings in, config text out).
 
 The keys and values per kind are those of the configs its project publishes:

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Read, resolve and edit DeepStream nvinfer config files (pure: text in, text out).
 
 An nvinfer config is a GLib key file whose `[property]` group names the model and the engine

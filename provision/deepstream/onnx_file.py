@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Is a file an ONNX model? Its first bytes say (provision/capabilities/model_config.py reads them on the host with `od`).
 
 An ONNX file is a serialized `ModelProto` (https://github.com/onnx/onnx/blob/main/onnx/onnx.proto):

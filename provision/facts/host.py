@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Typed host facts assembled from probe sections: what the host said (pure: a saved capture gives
 the same facts). What the matrix makes of them (a Jetson's family and JetPack, a GPU's compute
 capability from its name) is added by provision/detect.py."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Pure parsers: one probe section's raw text in, a typed value (or None) out.
 
 Parsers never raise on odd input: what they cannot read becomes None (or an empty value), and

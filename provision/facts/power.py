@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A Jetson's power mode and clocks, from the probe's `jetson_power` section (pure parsers).
 
 The section holds blocks headed `-- <what>`: `nvpmodel -q`, the `POWER_MODEL`/`PM_CONFIG` lines of

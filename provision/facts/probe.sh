@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Host probe: everything `detect` needs, gathered in one round trip.
 # POSIX sh only (runs under dash and busybox sh); no Python on the target.
 # Usage: sh -s -- BUILD_DIR [ITEM...] < script, where provision/detect.py's probe_script() heads this

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`dsprov report`: the fleet page from the newest run records; `--refresh` probes the hosts first
 (one round trip each, the detect path) and records what they say."""
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One offline HTML page of a fleet from the hosts' newest run records (records.py): a summary, a
 row per host with its stack and state, and drift within a device model. Rendered with Jinja2
 (autoescaped: every host-derived text is escaped) from templates/fleet.html.j2; the CSS and a small

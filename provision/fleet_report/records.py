@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The controller's run records: after every run, one JSON file per host under
 cache_root()/records/<host>/<UTC time>-<command>.json, read by `dsprov report` (page.py).
 

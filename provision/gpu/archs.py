@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """GPU_ARCHS for the TensorRT OSS build: from deviceQuery, cross-checked, or given."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+/* SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+ * SPDX-License-Identifier: GPL-3.0-or-later */
 /* Prints each CUDA device's name and compute capability in the line formats of NVIDIA's
  * deviceQuery sample, so that the same parser reads this program's output and the sample's.
  * Uses the runtime API only (no kernels), so any nvcc target architecture will do. */

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The version matrix: sourced YAML under matrix/, lookups over it, and a compatibility checker.
 
 Every row carries the public page it comes from (`source`). Loading is strict: a malformed file,

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The compatibility checker: one verdict per rule that applies to a Stack."""
 
 from __future__ import annotations

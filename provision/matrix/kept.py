@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Loaded matrices kept between runs: a run whose matrix files and loader are unchanged unpickles
 the checked Matrix (a few ms) instead of parsing and validating nine YAML files against their
 schemas (about 0.1 CPU s of every run). Kept under the controller cache (provision/artifacts.py),

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Strict loading of matrix/*.yml: each file is checked against its schema (provision/matrix/schema.py),
 then across rows; every error is one line that names the file, the row and the field."""
 

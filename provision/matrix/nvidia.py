@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """matrix/nvidia_stack.yml: the NVIDIA stack a DeepStream release installs on a bare host (driver,
 CUDA, cuDNN, TensorRT at exact package versions; DeepStream's install route; the distribution
 packages), NVIDIA's CUDA network repository, and the PCI id -> GPU table; for Jetson, JetPack's

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Row types of the version matrix, the checker's Stack and Verdict, and MatrixError."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """JSON Schemas (https://json-schema.org/draft/2020-12) of the matrix/*.yml files.
 
 Each leaf schema under $defs carries `x-message`: for the keyword that failed, the one line the

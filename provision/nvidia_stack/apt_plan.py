@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The pure planner of `provision --deepstream VERSION`: (facts, matrix, options) -> the exact
 commands that bring a host to the release's NVIDIA stack, or a refusal with its reason and fix.
 

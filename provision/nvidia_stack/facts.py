@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the probe reads for the NVIDIA stack, and its pure parser.
 
 A GPU without a driver is still on the PCI bus: the kernel lists it under /sys/bus/pci/devices/

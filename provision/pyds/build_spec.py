@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """How pyds is built for a host (pure): the commands and what decides the wheel's bytes.
 
 deepstream_python_apps `bindings/` (github.com/NVIDIA-AI-IOT/deepstream_python_apps, bindings/README.md per tag): up to 1.1.x, `cmake ..

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Which wheel tags a host's python3 accepts, computed on the controller from its facts (pure).
 
 The host's interpreter is CPython (the only one NVIDIA's bindings are built for) of the probed

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Runners carry out commands on a host: locally, over SSH, or over an Ansible action plugin's
 connection (runners/ansible.py, imported by the plugins only); the host lock (runners/lock.py)."""
 

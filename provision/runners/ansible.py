@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run through an Ansible action plugin: the play's connection, become and file transfer.
 
 The target needs no Python: commands go through the action's `_low_level_execute_command`

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What every runner offers: run a command, copy files, read and atomically replace a file. Transport only, no logic."""
 
 from __future__ import annotations

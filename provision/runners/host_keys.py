@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Host key checking for the SSH runner, the way ansible-playbook's ssh connection does it.
 
 Ansible's `host_key_checking` (ansible.cfg, ANSIBLE_HOST_KEY_CHECKING, `ansible_host_key_checking`;

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run on this machine (inventory hosts with `ansible_connection=local`).
 
 As root, commands that want sudo run as they are: root needs no sudo binary (a container or

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """One provision at a time per host: a flock held by a session that lives as long as the run.
 
 The lock is taken by `flock` on the host inside a command that then waits on its stdin; the

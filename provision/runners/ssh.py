@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Run over SSH with Fabric (paramiko); the target needs only sh and sudo."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Where an SSH connection goes and through which hops, decided as Ansible's ssh connection and
 ssh(1) decide it.
 

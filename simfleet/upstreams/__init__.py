@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Fixture upstreams for the simulated fleet: everything the tool downloads, made locally.
 
 * Stand-in TensorRT libraries (:func:`build_trt_libs`) and a loader check program

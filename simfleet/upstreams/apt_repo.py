@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the stand-in apt repositories (cuda_repo.py, l4t_repo.py) share: a test key made once per
 recipe, DeepStream's .deb stand-in, and signed metadata in Debian's repository format
 (https://wiki.debian.org/DebianRepository/Format: `Packages[.gz]`, `Release` with its hash lists,

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Kitware-layout cmake release archives made from PyPI ``cmake`` wheels (real binaries).
 
 PyPI's ``cmake`` package ships a self-contained cmake in manylinux wheels for x86_64 and

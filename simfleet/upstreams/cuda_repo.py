@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A stand-in of NVIDIA's CUDA network repository, and DeepStream's .deb files, for `x86-bare`.
 
 NVIDIA's repository (https://developer.download.nvidia.com/compute/cuda/repos/ubuntu2404/x86_64/)

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A DeepStream-Yolo-shaped git repository (marcoslucianops/DeepStream-Yolo) for the simulated fleet.
 
 ``make_deepstream_yolo_repo(dest)`` writes bare ``dest/marcoslucianops/DeepStream-Yolo.git``,

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A stand-in of NVIDIA's L4T apt repository, and DeepStream's Jetson .deb, for `orin-bare`.
 
 NVIDIA's repository (https://repo.download.nvidia.com/jetson/) is a Debian repository per part:

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A deepstream_python_apps-shaped git repository (NVIDIA-AI-IOT) for the simulated fleet.
 
 ``make_pyds_repo(dest)`` writes bare ``dest/NVIDIA-AI-IOT/deepstream_python_apps.git`` with the

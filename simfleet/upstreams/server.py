@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A small local HTTP server (stdlib ``http.server`` in a thread) for fixture upstreams.
 
 It serves files only: cmake archives and their SHA-256 file, and the bare git repositories

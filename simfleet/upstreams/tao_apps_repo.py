@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A deepstream_tao_apps-shaped git repository carrying prebuilt plugin libraries (stand-ins).
 
 ``make_tao_apps_repo(dest)`` writes bare ``dest/NVIDIA-AI-IOT/deepstream_tao_apps.git``, branch

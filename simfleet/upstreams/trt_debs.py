@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Stub TensorRT installs built from NVIDIA's real source trees, as real .deb files.
 
 NVIDIA's TensorRT OSS trees come as git bundles (the project's tests find them beside the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A TensorRT-OSS-shaped git repository (NVIDIA/TensorRT) for the simulated fleet.
 
 ``make_trt_oss_repo(dest)`` writes two bare repositories laid out like a GitHub mirror:

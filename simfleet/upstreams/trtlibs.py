@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Stand-in TensorRT shared objects (libnvinfer, libnvinfer_plugin) for the simulated fleet.
 
 The libraries are compiled from ``csrc/trtstub.c`` for a real architecture (x86_64 natively,

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """What the fleet tests do to a served fleet: run a command on a device over its real ssh, and run
 an invoke task on the controller against the fleet's inventory."""
 

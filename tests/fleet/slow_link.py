@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A ProxyCommand for the fleet tests: `python slow_link.py HOST PORT GATE` relays stdin and stdout
 to HOST:PORT; once the file GATE exists, what goes to the host passes at one byte every 2 s (a
 link that barely moves, while the host itself is fine)."""

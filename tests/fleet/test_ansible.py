@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """ansible-playbook over the simulated fleet: the same core as invoke, check mode, idempotence.
 
 Two fleets of the same six devices: Ansible provisions one and invoke the other, with one

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """deepstream-app configs on the simulated fleet: NVIDIA's four-model sample on a T4 (the profile
 lays it down, simfleet/deepstream_app.py) has all four GIE engines rebuilt where the app config
 makes DeepStream look, its model-engine-file lines rewritten and every other byte kept; a rerun

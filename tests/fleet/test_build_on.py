@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`provision --build-on auto` on a `thor-jp72` device (Jetson AGX Thor, JetPack 7.2, L4T 39.2,
 CUDA 13.2, TensorRT 10.16.1.7 as stub .deb files with the real SONAMEs, arm64 under qemu-user;
 NVIDIA's real release/10.16 served as the TensorRT repository): the plugin is cross-built on the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`--cmake-from-source` on a simulated device: the guides' ./bootstrap, make, make install.
 
 The source release is a fixture shaped like Kitware's `cmake-X.Y.Z.tar.gz` (a `bootstrap` that

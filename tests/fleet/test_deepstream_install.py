@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """`provision --deepstream 8.0` (and 9.1 on a second host, through the Ansible collection) on a bare x86 host (profile x86-bare, the fleet mirror's stand-in of
 NVIDIA's CUDA network repository): the dry run prints the apt commands and changes nothing; the
 first run installs the driver and stops, asking for a reboot; without one the next run is refused;

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Engines built once per key: three identical T4s provisioned cold build each of the four sample
 engines once in all (the trtexec stand-in records every build and load on its device), the other
 hosts copy them from the controller's cache and load each (`trtexec --loadEngine`) before it is

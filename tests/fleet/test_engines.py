@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Engines on the simulated fleet: NVIDIA's published configs laid down on a T4 server and a Nano,
 their engines classified and rebuilt by the trtexec stand-in, rebuilt again after a plugin swap,
 kept when a rebuild fails; INT8 becomes FP16 on the Nano."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Faults on a real simulated host: a Ctrl-C during the build, a mirror that stalls.
 
 The mirror here is the fleet's own upstream files served by a small HTTP server that answers

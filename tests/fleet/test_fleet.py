@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The simulated fleet: real sshd per device, arm64 userland for Jetsons, profile facts."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A fleet run: identical devices share one build; bad settings and secrets fail alone and cleanly."""
 
 import os

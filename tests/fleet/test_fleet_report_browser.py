@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """The fleet page after a fleet run, in a real browser: headless Chromium (Debian's `chromium`,
 .ci/apt-packages.txt) loads the page offline, runs its script, and the DOM it ends with shows each
 host, its versions and the refused host's reason. The screenshot is kept: the test's tmp folder and,

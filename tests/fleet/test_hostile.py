@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Hostile but fair input on a simulated T4 server: host keys, option injection, forged probe
 sections, secrets, a never-provisioned rollback, a model that is not ONNX (docs/hostile-input.md:
 "Hostile input and faults"). One amd64 device, its own fleet: about 2 minutes here, most of it the --force build.

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Interrupts and failures on real simulated hosts, each ending in one line: Ctrl-C during
 `engines` stops after the engine being built; a `deepstream.config` failure is one `error:` line;
 a device killed mid-build is reported unreachable, not as a compile error.

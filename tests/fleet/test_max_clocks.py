@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """--max-clocks on the simulated Nano and Orin: their nvpmodel and jetson_clocks stand-ins print the
 outputs published for those modules (simfleet/published/), provision sets the module's MAXN mode
 and pins the clocks with a boot unit, a rerun finds it done, rollback puts the mode and clocks back."""

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A bare x86 host (profile x86-bare: Ubuntu 24.04's os-release, a Tesla T4 on its simulated PCI
 bus, nothing of NVIDIA's) gets DeepStream 8.0's NVIDIA stack from the fleet's stand-in of NVIDIA's
 CUDA network repository (simfleet/upstreams/cuda_repo.py): the device's own apt and dpkg run the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """detect and provision over real SSH against the simulated fleet (real builds on the devices)."""
 
 

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Hosts that cannot be provisioned: one clear error each, exit non-zero, the host unchanged.
 
 Each case makes the condition real on a simulated device (a tiny tmpfs as the build folder, the

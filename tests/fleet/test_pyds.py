@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """pyds on the simulated fleet: a Nano and a T4 server that were given Debian's python3 (3.11).
 
 The wheel is built on the device from the fleet mirror's deepstream_python_apps fixture, tagged

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """NVIDIA's real TensorRT OSS trees end to end: release/10.16 on the `x86-real` device and
 release/11.1 on `x86-real-11`. Each has the controller's real CUDA 13.0 toolkit (read-only) and
 stub TensorRT packages made from its tree, installed with dpkg -i; the bundles are served by the

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """SSH through a jump host on the simulated fleet, as OpenSSH and Ansible do it: ProxyJump from the
 inventory's ssh args and from a ~/.ssh/config alias, the jump host's key checked, an unreachable
 jump host named, a passphrase-protected key held only by a real ssh-agent, and ansible-playbook over

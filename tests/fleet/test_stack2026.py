@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Issue 10 on the simulated fleet: the devices a 2026 user has.
 
 AGX Orin on JetPack 6.0 gets NVIDIA's prebuilt library (the guide is binary-only) and can roll it

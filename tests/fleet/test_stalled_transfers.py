@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """Transfers that stall end after `dsprov_stall_timeout` with one line, on a real simulated host
 (issue 23): an SFTP upload the host stops reading (its internal-sftp process stopped with
 SIGSTOP, so sshd grants no more window), and git clones over git:// and ssh:// from a server

@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """A controller that dies in the middle of the plugin swap leaves the host safe, and the next run
 repairs it.
 

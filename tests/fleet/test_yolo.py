@@ -1,3 +1,5 @@
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 """YOLO on the simulated fleet: `deepstream.config --kind yolo --streams 4` on a Jetson Nano
 (arm64 under qemu, CUDA 10.2) and a T4 server (x86_64, CUDA 11.4) builds DeepStream-Yolo's custom
 library on the device from the fleet's mirror at its pinned commit, with the CUDA_VER of the facts,

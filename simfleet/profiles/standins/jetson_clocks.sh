@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Stand-in for NVIDIA's jetson_clocks on a simulated Jetson (simfleet). The device's clock settings
 # (what the real script reads from and writes to sysfs) are kept in /var/lib/simfleet/clocks, in
 # the `path:value` lines `--store` writes; without that file they are the defaults of the profile.

@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Stand-in for nvcc on a simulated device (simfleet): it compiles nothing.
 #   nvcc --version          prints this device's recorded nvcc output (source: @VERSION_SOURCE@)
 #   nvcc [-o OUT] SRC.cu    checks SRC exists, then writes OUT (default a.out): a program that

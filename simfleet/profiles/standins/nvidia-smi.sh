@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Stand-in for nvidia-smi on a simulated device (simfleet).
 #   nvidia-smi        prints the recorded table (source: @TABLE_SOURCE@)
 #   nvidia-smi -q     prints the recorded query report (source: @QUERY_SOURCE@)

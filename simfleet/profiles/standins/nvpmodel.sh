@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Stand-in for NVIDIA's nvpmodel on a simulated Jetson (simfleet). The modes are those of
 # /etc/nvpmodel.conf (`< POWER_MODEL ID=n NAME=x >`, `< PM_CONFIG DEFAULT=n >`); the chosen one is
 # kept in /var/lib/nvpmodel/status as `pmode:NNNN` (without it: PM_CONFIG's default).

@@ -1,4 +1,6 @@
 #!/bin/sh
+# SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+# SPDX-License-Identifier: GPL-3.0-or-later
 # Stand-in for TensorRT's trtexec on a simulated device (simfleet): builds no engine.
 # --saveEngine=FILE gets a text file recording the inputs (model, precision, shapes, TensorRT
 # version); --loadEngine=FILE passes only for such a file of this TensorRT version (a real engine

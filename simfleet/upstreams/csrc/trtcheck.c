@@ -1,3 +1,5 @@
+/* SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+ * SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * trtcheck: load a TensorRT library (real or the fleet's stand-in) and report what it is.
  *

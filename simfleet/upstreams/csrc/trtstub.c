@@ -1,3 +1,5 @@
+/* SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
+ * SPDX-License-Identifier: GPL-3.0-or-later */
 /*
  * Stand-in for NVIDIA TensorRT's libnvinfer / libnvinfer_plugin, written for the simulated fleet.
  *
