@@ -30,6 +30,21 @@ def cache_root() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "dsprov")
 
 
+def read_private(path: Path) -> bytes | None:
+    """The bytes of a kept file that only this user (or root) could have written: the file and its
+    folder are theirs and writable by no one else. None otherwise, or when it cannot be read. What
+    the controller runs on (an unpickled matrix, an inventory's ssh options) must come from no one
+    else, whatever folder `$DSPROV_CACHE` names."""
+    try:
+        with path.open("rb") as handle:
+            for stat_result in (os.fstat(handle.fileno()), path.parent.stat()):
+                if stat_result.st_uid not in (0, os.geteuid()) or stat_result.st_mode & 0o022:
+                    return None
+            return handle.read()
+    except OSError:
+        return None
+
+
 def sha256_file(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from provision import input_files
-from provision.artifacts import cache_root
+from provision.artifacts import cache_root, read_private
 
 FORMAT = 1  # the entry's layout; a change makes old entries unused
 CONFIG_FILES = ("/etc/ansible/ansible.cfg", "~/.ansible.cfg", "ansible.cfg")  # ansible-core config/manager.py
@@ -85,10 +85,12 @@ def _path(cache_key: str) -> Path:
 
 
 def load(cache_key: str) -> dict[str, Any] | None:
-    """The entry kept under `cache_key`, or None."""
+    """The entry kept under `cache_key`, or None (also when someone else could have written it: its
+    hosts' ssh options are commands)."""
+    kept = read_private(_path(cache_key))
     try:
-        entry = json.loads(_path(cache_key).read_text())
-    except (OSError, ValueError):
+        entry = json.loads(kept) if kept is not None else None
+    except ValueError:
         return None
     return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
 

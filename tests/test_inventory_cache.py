@@ -180,3 +180,18 @@ def test_a_dangling_link_is_not_kept_and_the_parse_tells(folder, tmp_path):
     with pytest.raises(ProvisionError, match="not a file"):
         Inventory(folder)
     assert not kept(tmp_path)
+
+
+@pytest.mark.parametrize("whose", ["folder writable by others", "file writable by the group", "another user's file"])
+def test_an_entry_someone_else_could_have_written_is_not_read(folder, tmp_path, whose):
+    """A kept entry's ssh options become commands (ProxyCommand): one that another user could have
+    written, in a shared $DSPROV_CACHE say, is parsed anew instead (provision/artifacts.py read_private)."""
+    assert not Inventory(folder).cached
+    entry, = kept(tmp_path)
+    if whose == "folder writable by others":
+        entry.parent.chmod(0o777)
+    elif whose == "file writable by the group":
+        entry.chmod(0o620)
+    else:
+        os.chown(entry, 12345, 12345)
+    assert not Inventory(folder).cached

@@ -27,11 +27,15 @@ def _path(files_digest: str) -> Path:
 
 
 def load(files_digest: str) -> Any | None:
-    """The Matrix kept for these files, or None."""
+    """The Matrix kept for these files, or None (also when someone else could have written it)."""
+    from provision.artifacts import read_private
+
+    kept = read_private(_path(files_digest))
+    if kept is None:
+        return None
     try:
-        with _path(files_digest).open("rb") as handle:
-            return pickle.load(handle)
-    except Exception:  # a missing, truncated or foreign file: unpickling can fail in many ways
+        return pickle.loads(kept)
+    except Exception:  # a truncated or foreign file: unpickling can fail in many ways
         return None
 
 
