@@ -24,7 +24,7 @@ from provision.capabilities.engines import REFRESH_SCRIPT, _file_states, search_
 from provision.deepstream.engine_plan import EngineRecord
 
 SHELLS = [["dash"], ["busybox", "sh"]]
-BUSYBOX_TOOLS = ("sh", "awk", "find", "stat", "date", "mktemp", "rm", "cp", "mv", "mkdir", "cat", "cmp", "cut", "tr",
+BUSYBOX_TOOLS = ("sh", "awk", "find", "xargs", "stat", "date", "mktemp", "rm", "cp", "mv", "mkdir", "cat", "cmp", "cut", "tr",
                  "base64", "sha256sum", "chmod")
 APP = """[application]
 enable-perf-measurement=1
@@ -218,3 +218,124 @@ def test_a_search_from_the_caches_is_kept_whole_until_a_file_it_came_from_change
     states, _ = _file_states(host.search(f"r:{d}/root"))
     assert states[f"{d}/other/models/m.onnx"].sha256 == hashlib.sha256(b"model three\n").hexdigest()
     assert host.calls() == [("sha256sum", f"{d}/other/models/m.onnx")]
+
+
+def kept_search(host: Host, *items: str) -> str:
+    """Search until one reads nothing (its output is then kept whole, probe/fast.sh) and return that
+    output; then mark the kept output (a line more) so that a search answered from it shows."""
+    fast = host.dir / "home/.cache/dsprov/probe/fast.sh"
+    for _ in range(3):
+        out = host.search(*items)
+        if fast.exists():
+            break
+        settle()
+    assert fast.exists()
+    with fast.open("a") as kept:
+        kept.write('kept_out="${kept_out}warning\tmarker\n"\n')
+    host.calls()
+    return out
+
+
+def find_runs(host: Host) -> int:
+    """How many times the search ran find since the last call (a logging wrapper first on PATH)."""
+    log = host.dir / "find.log"
+    runs = len(log.read_text().splitlines()) if log.exists() else 0
+    log.write_text("")
+    return runs
+
+
+def test_a_kept_search_reads_no_folder_and_sees_every_change_of_the_tree(host):
+    d = host.dir
+    wrapper = d / "bin/find"
+    wrapper.write_text(f'#!{shutil.which("sh")}\necho find >> {d / "find.log"}\nPATH={host.tools} exec find "$@"\n')
+    wrapper.chmod(0o755)
+    deep = d / "root/a/b/c/d"
+    deep.mkdir(parents=True)
+    (d / "root/a/b/labels.txt").write_text("person\n")
+    settle()
+    first = kept_search(host, f"r:{d}/root")
+    find_runs(host)
+    assert host.search(f"r:{d}/root") == first + "warning\tmarker\n"  # the kept output, no folder read
+    assert find_runs(host) == 0
+
+    # a config added in a deep folder is found by the next search (no second waited)
+    (deep / "new.txt").write_text(NVINFER)
+    added = host.search(f"r:{d}/root")
+    assert "marker" not in added and configs(added)[f"{deep}/new.txt"] == NVINFER
+    assert find_runs(host) > 0
+    # and only in its second, the tree it changed is not kept: the next search walks again
+    assert not (d / "home/.cache/dsprov/probe/fast.sh").exists()
+    settle()
+    assert configs(kept_search(host, f"r:{d}/root")) == configs(added)
+
+    # a folder renamed: its config under the new name
+    (d / "root/a/b").rename(d / "root/a/B")
+    renamed = host.search(f"r:{d}/root")
+    assert set(configs(renamed)) == set(configs(first)) | {f"{d}/root/a/B/c/d/new.txt"}
+    settle()
+    kept_search(host, f"r:{d}/root")
+
+    # removed: gone
+    (d / "root/a/B/c/d/new.txt").unlink()
+    assert configs(host.search(f"r:{d}/root")) == configs(first)
+    settle()
+    kept_search(host, f"r:{d}/root")
+
+    # a *.txt rewritten in place into a config (its folder untouched, its mtime put back): found
+    labels = d / "root/a/B/labels.txt"
+    times = labels.stat()
+    labels.write_text(NVINFER)
+    os.utime(labels, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert configs(host.search(f"r:{d}/root"))[str(labels)] == NVINFER
+    labels.write_text("person\n")
+    settle()
+    kept = kept_search(host, f"r:{d}/root")
+    assert configs(kept) == configs(first)
+
+    # a folder swapped for a symlink to a folder of the same entries (its parent's mtime put back): not
+    # followed, as the walk does not follow it
+    parent = d / "root/a"
+    times = parent.stat()
+    (d / "root/a/B").rename(d / "other/B")
+    (d / "root/a/B").symlink_to(d / "other/B")
+    os.utime(parent, ns=(times.st_atime_ns, times.st_mtime_ns))
+    swapped = host.search(f"r:{d}/root")
+    assert "marker" not in swapped and configs(swapped) == configs(first)
+    (d / "root/a/B").unlink()
+    (d / "other/B").rename(d / "root/a/B")
+    (d / "root/a/B/c/d/new.txt").write_text(NVINFER)
+    assert f"{d}/root/a/B/c/d/new.txt" in configs(host.search(f"r:{d}/root"))
+    (d / "root/a/B/c/d/new.txt").unlink()
+    settle()
+    kept = kept_search(host, f"r:{d}/root")
+
+    # nothing else changes the output: another file added, a folder made, a file's times, then the kept output again
+    (d / "root/a/B/image.jpg").write_bytes(b"\xff\xd8")
+    (d / "root/a/empty").mkdir()
+    os.utime(d / "root/app/labels.txt")
+    assert host.search(f"r:{d}/root") == kept
+    settle()
+    assert kept_search(host, f"r:{d}/root") == kept
+    assert host.search(f"r:{d}/root") == kept + "warning\tmarker\n"
+
+
+def test_a_kept_search_keeps_the_bound_and_sees_a_root_made(host):
+    d = host.dir
+    (d / "root/deep/er").mkdir(parents=True)
+    (d / "root/deep/er/notes.txt").write_text("notes\n")  # 3 *.txt with app.txt and labels.txt
+    settle()
+    kept = kept_search(host, "n:3", f"r:{d}/root", f"r:{d}/later")
+    assert "warning" not in kept and set(configs(kept)) == {f"{d}/root/app/app.txt", f"{d}/other/cfg/pgie.txt"}
+    (d / "root/deep/er/more.txt").write_text("notes\n")  # 4: over the bound
+    bound = f"warning\t{d}/root: more than 3 *.txt files (dsprov_engine_search_max_files): not searched"
+    over = host.search("n:3", f"r:{d}/root", f"r:{d}/later")
+    assert bound in over.splitlines() and configs(over) == {}
+    settle()
+    assert bound in kept_search(host, "n:3", f"r:{d}/root", f"r:{d}/later").splitlines()
+    (d / "root/deep/er/more.txt").unlink()
+    assert configs(host.search("n:3", f"r:{d}/root", f"r:{d}/later")) == configs(kept)
+    settle()
+    kept_search(host, "n:3", f"r:{d}/root", f"r:{d}/later")
+    (d / "later").mkdir()  # a root that was missing
+    (d / "later/app.txt").write_text(APP)
+    assert f"{d}/later/app.txt" in configs(host.search("n:3", f"r:{d}/root", f"r:{d}/later"))

@@ -1,7 +1,8 @@
 # SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
 # SPDX-License-Identifier: GPL-3.0-or-later
 # The engines step's config search (provision/capabilities/engines.py), run by the probe and by the
-# step. POSIX sh with find, stat -c, awk, cmp, base64 and sha256sum (coreutils and diffutils, or busybox); no Python.
+# step. POSIX sh with find, xargs, stat -c, awk, cmp, base64 and sha256sum (coreutils, findutils and diffutils, or
+# busybox); no Python.
 # Usage: sh -s -- PLUGIN_LINK [n:MAX] [f:CONFIG | r:ROOT]...   (SHA_CACHE set by the caller)
 #   r:ROOT    the *.txt (< 256 KiB) under ROOT (one file system) that are deepstream-app configs (a
 #             [primary-gie] or [secondary-gieN] group) or nvinfer configs ([property] naming a model
@@ -26,12 +27,16 @@
 # is not cached by its key (the times are whole seconds). Nothing here needs root; with no writable
 # cache folder, nothing is cached.
 # A search that read and hashed nothing (all from the caches) keeps its whole output (probe/fast.sh)
-# under a key: the arguments, the roots' listing and the stat of every other file the output came
-# from (the named and followed configs, the files they name, the engines of their folders, the plugin,
-# both SHA-256 caches). The next search with the same listing and key prints it without the rest:
-# find and stat are then the only processes it starts (fast.sh is read by the shell, `.`).
+# under a key: the arguments, the stat (device, inode, size, mtime, ctime) of each root, of every
+# folder under it (one file system) and of every *.txt there (probe/fast.tree lists them), and the
+# stat of every other file the output came from (the named and followed configs, the files they name,
+# the engines of their folders, the plugin, both SHA-256 caches). A folder's mtime changes when an
+# entry is added, removed or renamed in it, a mount or a swapped symlink changes its device or inode,
+# and a *.txt's stat changes with its bytes: so the next search whose key is the same prints the kept
+# output without reading a folder (xargs and stat are the only processes it starts; fast.sh is read by
+# the shell, `.`). A tree taken within a second of a change in it is not kept (whole-second times).
 plugin=$1; shift
-args="fast 1 $plugin $*"
+args="fast 2 $HOME $plugin $*"
 max=20000
 tab=$(printf '\t')
 umask 077
@@ -75,11 +80,18 @@ fast_key() {
     stat -L -c '%i %s %Y %Z %n' "$@" "$plugin" "$cache/sha256" 2>/dev/null
     return 0  # a file that is missing is part of the key by its absence
 }
-# The kept output (fast.sh, the user's own: read by `.`, no process started) when the listing and the key
+# tree_keys TREE: the stat of the paths TREE lists (NUL-terminated: the roots, their folders and *.txt), a
+# line each; a path that is missing is part of the keys by its absence
+tree_keys() {
+    xargs -r -0 stat -c '%d %i %s %Y %Z %n' < "$1" 2>/dev/null
+    return 0
+}
+# The kept output (fast.sh, the user's own: read by `.`, no process started) when the tree and the key
 # are still those it was kept under
-kept_key= kept_list= kept_out= kept_gnu=
-if [ -f "$cache/fast.sh" ] && [ -O "$cache/fast.sh" ] && [ -f "$cache/fast.paths" ] && . "$cache/fast.sh" 2>/dev/null \
-        && [ -n "$kept_key" ] && [ "$(listing "$kept_gnu" "$@"; echo .)" = "$kept_list." ] \
+kept_key= kept_tree= kept_out=
+if [ -f "$cache/fast.sh" ] && [ -O "$cache/fast.sh" ] && [ -f "$cache/fast.paths" ] && [ -f "$cache/fast.tree" ] \
+        && . "$cache/fast.sh" 2>/dev/null && [ -n "$kept_key" ] \
+        && [ "$(tree_keys "$cache/fast.tree"; echo .)" = "$kept_tree." ] \
         && [ "$(fast_key "$cache/fast.paths" "$cache/fast.folders"; echo .)" = "$kept_key." ]; then
     printf '%s' "$kept_out"
     exit 0
@@ -105,12 +117,20 @@ for arg; do
            [ -d "$p" ] && [ -z "$gnu" ] && { find "$w" -maxdepth 0 -printf '' 2>/dev/null && gnu=1 || gnu=0; } ;;
     esac
 done
-listing "${gnu:-0}" "$@" > "$w/list"
-cp "$w/list" "$w/fast.list"
-
 if [ "$cache" != "$w" ]; then  # this search is not the kept one: that key is stale
     rm -f "$cache/fast.sh"
+    # the tree of the roots and its keys, before their listing: what changes after these keys shows in the next
+    # search's; what changed since t0 (or within its second) leaves the output unkept
+    t0=$(date +%s)
+    for arg; do
+        case $arg in r:*) ;; *) continue ;; esac
+        p=${arg#r:}; case $p in "~") p=$HOME;; "~/"*) p=$HOME/${p#"~/"};; esac
+        printf '%s\0' "$p"
+        [ -d "$p" ] && find "$p" -xdev \( -type d -o -name '*.txt' \) -print0 2>/dev/null
+    done > "$w/fast.tree"
+    tree_keys "$w/fast.tree" > "$w/tree.keys"
 fi
+listing "${gnu:-0}" "$@" > "$w/list"
 now=$(date +%s)  # before anything is read: a file changed in this second or the last is not cached by its key
 
 # keep NAME: $w/NAME becomes $cache/NAME (copied beside it, then renamed: a reader sees one or the other)
@@ -325,9 +345,12 @@ if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # al
     quote() {  # a file of lines as one shell word
         printf "'"; awk -v q="'" '{ gsub(q, q "\\\\" q q); print }' "$1"; printf "'"
     }
-    cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders \
+    # not kept where a key of the tree is of t0's second or later, or a line is not a key (a name with a newline)
+    awk -v t0="$t0" '!/^[0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+ / || $4 + 0 >= t0 - 1 || $5 + 0 >= t0 - 1 { exit 1 }' \
+            "$w/tree.keys" \
+        && cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders && keep fast.tree \
         && fast_key "$cache/fast.paths" "$cache/fast.folders" > "$w/key" \
-        && printf 'kept_gnu=%s\nkept_list=%s\nkept_key=%s\nkept_out=%s\n' "${gnu:-0}" "$(quote "$w/fast.list")" \
+        && printf 'kept_tree=%s\nkept_key=%s\nkept_out=%s\n' "$(quote "$w/tree.keys")" \
             "$(quote "$w/key")" "$(quote "$w/out")" > "$w/fast.sh" && keep fast.sh
 fi
 exit 0
