@@ -318,6 +318,15 @@ def test_a_kept_search_reads_no_folder_and_sees_every_change_of_the_tree(host):
     assert kept_search(host, f"r:{d}/root") == kept
     assert host.search(f"r:{d}/root") == kept + "warning\tmarker\n"
 
+    # a change in the second the tree is taken: that tree is not kept (times in whole seconds), so a config
+    # added in that same second is found
+    time.sleep(1.05 - time.time() % 1)
+    (d / "root/a/B/c/d/image.jpg").write_bytes(b"\xff\xd8")
+    assert host.search(f"r:{d}/root") == kept  # nothing read, and not kept
+    assert not (d / "home/.cache/dsprov/probe/fast.sh").exists()
+    (d / "root/a/B/c/d/late.txt").write_text(NVINFER)
+    assert f"{d}/root/a/B/c/d/late.txt" in configs(host.search(f"r:{d}/root"))
+
 
 def test_a_kept_search_keeps_the_bound_and_sees_a_root_made(host):
     d = host.dir
