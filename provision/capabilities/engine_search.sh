@@ -28,7 +28,8 @@
 # cache folder, nothing is cached.
 # A search that read and hashed nothing (all from the caches) keeps its whole output (probe/fast.sh)
 # under a key: the arguments, the stat (device, inode, size, mtime, ctime) of each root, of every
-# folder under it (one file system) and of every *.txt there (probe/fast.tree lists them), and the
+# folder under it (one file system) and of every *.txt there (probe/fast.tree lists them; the keys are
+# in the probe/fast.keys.PID that fast.sh names, compared with cmp), and the
 # stat of every other file the output came from (the named and followed configs, the files they name,
 # the engines of their folders, the plugin, both SHA-256 caches). A folder's mtime changes when an
 # entry is added, removed or renamed in it, a mount or a swapped symlink changes its device or inode,
@@ -88,10 +89,10 @@ tree_keys() {
 }
 # The kept output (fast.sh, the user's own: read by `.`, no process started) when the tree and the key
 # are still those it was kept under
-kept_key= kept_tree= kept_out=
+kept_key= kept_keys= kept_out=
 if [ -f "$cache/fast.sh" ] && [ -O "$cache/fast.sh" ] && [ -f "$cache/fast.paths" ] && [ -f "$cache/fast.tree" ] \
-        && . "$cache/fast.sh" 2>/dev/null && [ -n "$kept_key" ] \
-        && [ "$(tree_keys "$cache/fast.tree"; echo .)" = "$kept_tree." ] \
+        && . "$cache/fast.sh" 2>/dev/null && [ -n "$kept_key" ] && [ -f "$cache/$kept_keys" ] \
+        && tree_keys "$cache/fast.tree" | cmp -s - "$cache/$kept_keys" \
         && [ "$(fast_key "$cache/fast.paths" "$cache/fast.folders"; echo .)" = "$kept_key." ]; then
     printf '%s' "$kept_out"
     exit 0
@@ -118,7 +119,7 @@ for arg; do
     esac
 done
 if [ "$cache" != "$w" ]; then  # this search is not the kept one: that key is stale
-    rm -f "$cache/fast.sh"
+    rm -f "$cache/fast.sh" "$cache"/fast.keys.*
     # the tree of the roots and its keys, before their listing: what changes after these keys shows in the next
     # search's; what changed since t0 (or within its second) leaves the output unkept
     t0=$(date +%s)
@@ -349,8 +350,9 @@ if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # al
     awk -v t0="$t0" '!/^[0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+ / || $4 + 0 >= t0 - 1 || $5 + 0 >= t0 - 1 { exit 1 }' \
             "$w/tree.keys" \
         && cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders && keep fast.tree \
+        && cp "$w/tree.keys" "$w/fast.keys.$$" && keep "fast.keys.$$" \
         && fast_key "$cache/fast.paths" "$cache/fast.folders" > "$w/key" \
-        && printf 'kept_tree=%s\nkept_key=%s\nkept_out=%s\n' "$(quote "$w/tree.keys")" \
+        && printf 'kept_keys=%s\nkept_key=%s\nkept_out=%s\n' "fast.keys.$$" \
             "$(quote "$w/key")" "$(quote "$w/out")" > "$w/fast.sh" && keep fast.sh
 fi
 exit 0
