@@ -14,15 +14,17 @@ templates call anything or use a filter outside a small pure set (provision/inve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-import re
 import stat
 import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from provision import input_files
 from provision.artifacts import cache_root, read_private
@@ -30,7 +32,6 @@ from provision.artifacts import cache_root, read_private
 FORMAT = 1  # the entry's layout; a change makes old entries unused
 CONFIG_FILES = ("/etc/ansible/ansible.cfg", "~/.ansible.cfg", "ansible.cfg")  # ansible-core config/manager.py
 VARS_FOLDERS = ("group_vars", "host_vars")
-PLUGIN_CONFIG = re.compile(rb"^plugin\s*:", re.M)  # the `auto` inventory plugin's marker
 VAULT = b"$ANSIBLE_VAULT"
 KEPT = 16  # entries kept (the newest): one per inventory and setting in use
 
@@ -66,6 +67,8 @@ def _key(source: Path) -> str | None:
         for path in [root] if root.is_file() else sorted(root.rglob("*")) if root.is_dir() else []:
             mode = path.stat().st_mode
             if stat.S_ISDIR(mode):
+                if path.is_symlink():
+                    return None  # Ansible reads through it; rglob does not go in
                 add(path)
                 continue
             if not stat.S_ISREG(mode) or path.stat().st_size > input_files.INVENTORY:
@@ -74,10 +77,23 @@ def _key(source: Path) -> str | None:
             if not in_vars and mode & 0o111:
                 return None  # Ansible's script plugin would run it
             data = path.read_bytes()
-            if VAULT in data or (not in_vars and PLUGIN_CONFIG.search(data)):
+            if VAULT in data or (not in_vars and _plugin_config(path, data)):
                 return None
             add(path, data)
     return digest.hexdigest()
+
+
+def _plugin_config(path: Path, data: bytes) -> bool:
+    """Whether the `auto` inventory plugin would take the file: YAML (.yml/.yaml) whose top level
+    names a `plugin` (ansible-core plugins/inventory/auto.py), in any of YAML's spellings. A file
+    that is no YAML is left to the parse to refuse."""
+    if path.suffix not in (".yml", ".yaml"):
+        return False
+    try:
+        document = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return True  # not keyed: the parse tells what is wrong
+    return isinstance(document, dict) and "plugin" in document
 
 
 def _path(cache_key: str) -> Path:
@@ -92,7 +108,11 @@ def load(cache_key: str) -> dict[str, Any] | None:
         entry = json.loads(kept) if kept is not None else None
     except ValueError:
         return None
-    return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None
+    if not isinstance(entry, dict) or entry.get("format") != FORMAT:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(_path(cache_key))  # the newest used, not the newest written, are kept
+    return entry
 
 
 def save(cache_key: str, entry: dict[str, Any]) -> None:

@@ -145,6 +145,26 @@ def test_what_may_run_or_decrypt_is_not_kept(folder, tmp_path):
     assert not again.cached and not kept(tmp_path) and "t4-03" in again.resolve("all")
 
 
+@pytest.mark.parametrize("spelling", ["plugin: constructed", '"plugin": constructed', "{plugin: constructed}",
+                                      "\ufeffplugin: constructed"])
+def test_an_inventory_plugin_file_is_not_kept_however_yaml_spells_it(folder, tmp_path, spelling):
+    """The `auto` plugin takes any YAML mapping with a `plugin` key: what it makes (a cloud's hosts,
+    constructed groups) may change with no file changing."""
+    (folder / "more.yml").write_text(spelling + "\n")
+    assert not twice(folder)[1].cached and not kept(tmp_path)
+
+
+def test_vars_behind_a_linked_folder_are_not_kept(folder, tmp_path):
+    """Ansible reads group_vars through a link to a folder; the key could not see an edit there."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "x86.yml").write_text("ansible_user: first\n")
+    (folder / "group_vars").mkdir()
+    (folder / "group_vars" / "x86").symlink_to(shared)
+    parsed, again = twice(folder)
+    assert parsed.host("t4-02").user == "first" and not again.cached and not kept(tmp_path)
+
+
 def test_an_implicit_localhost_and_an_unknown_name_still_go_to_ansible(folder):
     read = twice(folder)[1]
     assert read.cached and read.resolve("localhost") == ["localhost"]

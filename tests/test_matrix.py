@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from importlib.resources import files
@@ -448,6 +449,27 @@ def test_the_same_files_are_parsed_once_per_process(data, monkeypatch, tmp_path)
         kept.chmod(0o666)  # a kept matrix that another user could have written is not unpickled
     monkeypatch.setattr(provision.matrix, "_LOADED", {})
     assert Matrix.load(data) == first and len(parsed) == before + 2
+
+
+def test_a_kept_matrix_is_read_back_under_a_group_writable_umask(data, monkeypatch, tmp_path):
+    """Ubuntu's default umask for a user with a private group is 002: the kept file is still 0600,
+    so the next run reads it (read_private refuses a file the group may write)."""
+    import provision.matrix
+    from provision.matrix import load
+
+    monkeypatch.setenv("DSPROV_CACHE", str(tmp_path / "cache"))
+    parsed = []
+    monkeypatch.setattr(load, "read", lambda texts, read=load.read: parsed.append(1) or read(texts))
+    (data / "l4t.yml").write_text((data / "l4t.yml").read_text() + "# umask\n")
+    old = os.umask(0o002)
+    try:
+        first = Matrix.load(data)
+    finally:
+        os.umask(old)
+    kept, = (tmp_path / "cache" / "matrix").glob("*.pickle")
+    assert kept.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setattr(provision.matrix, "_LOADED", {})
+    assert Matrix.load(data) == first and len(parsed) == 1
 
 
 def test_matrix_error_is_a_provision_error():

@@ -90,7 +90,7 @@ tree_keys() {
 # The kept output (fast.sh, the user's own: read by `.`, no process started) when the tree and the key
 # are still those it was kept under
 kept_key= kept_keys= kept_out=
-if [ -f "$cache/fast.sh" ] && [ -O "$cache/fast.sh" ] && [ -f "$cache/fast.paths" ] && [ -f "$cache/fast.tree" ] \
+if [ -f "$cache/fast.sh" ] && [ -O "$cache" ] && [ -O "$cache/fast.sh" ] && [ -f "$cache/fast.paths" ] && [ -f "$cache/fast.tree" ] \
         && . "$cache/fast.sh" 2>/dev/null && [ -n "$kept_key" ] && [ -f "$cache/$kept_keys" ] \
         && tree_keys "$cache/fast.tree" | cmp -s - "$cache/$kept_keys" \
         && [ "$(fast_key "$cache/fast.paths" "$cache/fast.folders"; echo .)" = "$kept_key." ]; then
@@ -351,7 +351,7 @@ if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # al
             "$w/tree.keys" \
         && cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders && keep fast.tree \
         && cp "$w/tree.keys" "$w/fast.keys.$$" && keep "fast.keys.$$" \
-        && fast_key "$cache/fast.paths" "$cache/fast.folders" > "$w/key" \
+        && fast_key "$w/fast.paths" "$w/fast.folders" > "$w/key" \
         && printf 'kept_keys=%s\nkept_key=%s\nkept_out=%s\n' "fast.keys.$$" \
             "$(quote "$w/key")" "$(quote "$w/out")" > "$w/fast.sh" && keep fast.sh
 fi

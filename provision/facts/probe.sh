@@ -46,12 +46,13 @@ quote() { q=$(printf '%s.' "$1" | sed "s/'/'\\\\''/g"); printf "'%s'" "${q%.}"; 
 # under KEY (text: `%i %s %Y %Z %n` stat lines of the files the output comes from, and whatever else it
 # depends on). While KEY holds, both come from there by `.` (a builtin: no process started). Not kept
 # when a file of KEY changed within the last second (the times are whole seconds), when FUNCTION sets
-# keep=no, or without a cache folder of the user's own; a kept file that is not the user's is not read.
+# keep=no, or without a cache folder of the user's own; a kept file is read only from the user's own folder
+# and when it is the user's.
 cached() {
     c_name=$1 c_key=$2 c_fn=$3; shift 3
     kept_key= kept_out=
     c_file=$probe_cache/$c_name.sh
-    [ -f "$c_file" ] && [ -O "$c_file" ] && . "$c_file" 2>/dev/null
+    [ -f "$c_file" ] && [ -O "$probe_cache" ] && [ -O "$c_file" ] && . "$c_file" 2>/dev/null
     if [ "$kept_key" = "$c_key" ]; then printf '%s' "$kept_out"; return 0; fi
     keep=yes
     if ! { [ -d "$probe_cache" ] || (umask 077; mkdir -p "$probe_cache") 2>/dev/null; } || [ ! -w "$probe_cache" ] \

@@ -3,7 +3,8 @@
 """Loaded matrices kept between runs: a run whose matrix files and loader are unchanged unpickles
 the checked Matrix (a few ms) instead of parsing and validating nine YAML files against their
 schemas (about 0.1 CPU s of every run). Kept under the controller cache (provision/artifacts.py),
-by the SHA-256 of the files' texts, the loader's own source files and the Python version."""
+by the SHA-256 of the files' texts, the loader's own source files, the Python version and packaging's
+(whose Version objects it holds)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import hashlib
 import os
 import pickle
 import sys
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ _SOURCES = sorted(Path(__file__).parent.glob("*.py"))  # the loader and the rows
 def _path(files_digest: str) -> Path:
     from provision.artifacts import cache_root  # (it imports the matrix's rows)
 
-    sha = hashlib.sha256(f"{files_digest}\0{sys.version}\0".encode())
+    sha = hashlib.sha256(f"{files_digest}\0{sys.version}\0{version('packaging')}\0".encode())  # its Version objects
     for source in _SOURCES:
         sha.update(source.read_bytes())
     return cache_root() / "matrix" / f"{sha.hexdigest()}.pickle"
@@ -45,7 +47,8 @@ def save(files_digest: str, matrix: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_bytes(pickle.dumps(matrix, protocol=pickle.HIGHEST_PROTOCOL))
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+            handle.write(pickle.dumps(matrix, protocol=pickle.HIGHEST_PROTOCOL))  # 0600 whatever the umask
         temporary.replace(path)
     except OSError:
         pass
