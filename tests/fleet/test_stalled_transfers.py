@@ -169,7 +169,9 @@ def test_an_upload_over_a_link_that_barely_moves_is_abandoned(t4, tmp_path):
     spec = Inventory(t4.inventory).host(HOST)
     proxy = f"{sys.executable} {Path(__file__).with_name('slow_link.py')} %h %p {gate}"
     common = f"{spec.vars.get('ansible_ssh_common_args', '')} -o \"ProxyCommand {proxy}\""
-    runner = runner_for(dataclasses.replace(spec, vars={**spec.vars, "ansible_ssh_common_args": common}))
+    # the ssh options as the inventory resolves them (HostSpec.ssh) and the var they come from
+    runner = runner_for(dataclasses.replace(spec, vars={**spec.vars, "ansible_ssh_common_args": common},
+                                            ssh={**spec.ssh, "ssh_common_args": common}))
     runner.stall_timeout = STALL
     big = tmp_path / "big.bin"
     big.write_bytes(bytes(8 << 20))
