@@ -45,6 +45,16 @@ def read_private(path: Path) -> bytes | None:
         return None
 
 
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a kept file that `read_private` will read back: mode 0600 whatever the umask, in a
+    folder made 0700, replaced whole (a reader never sees half of it). Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(data)
+    temporary.replace(path)
+
 def sha256_file(path: Path) -> str:
     with path.open("rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()

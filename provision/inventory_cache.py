@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from provision import input_files
-from provision.artifacts import cache_root, read_private
+from provision.artifacts import cache_root, read_private, write_private
 
 FORMAT = 1  # the entry's layout; a change makes old entries unused
 CONFIG_FILES = ("/etc/ansible/ansible.cfg", "~/.ansible.cfg", "ansible.cfg")  # ansible-core config/manager.py
@@ -120,11 +120,7 @@ def save(cache_key: str, entry: dict[str, Any]) -> None:
     cannot be written only costs the next run its parse."""
     path = _path(cache_key)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
-            json.dump({**entry, "format": FORMAT}, handle)
-        temporary.replace(path)
+        write_private(path, json.dumps({**entry, "format": FORMAT}).encode())
         for old in sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-KEPT]:
             old.unlink(missing_ok=True)
     except OSError:

@@ -9,7 +9,6 @@ by the SHA-256 of the files' texts, the loader's own source files, the Python ve
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
 from importlib.metadata import version
@@ -43,12 +42,9 @@ def load(files_digest: str) -> Any | None:
 
 def save(files_digest: str, matrix: Any) -> None:
     """Keep a Matrix; a cache that cannot be written only costs the next run its parse."""
-    path = _path(files_digest)
+    from provision.artifacts import write_private
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-            handle.write(pickle.dumps(matrix, protocol=pickle.HIGHEST_PROTOCOL))  # 0600 whatever the umask
-        temporary.replace(path)
+        write_private(_path(files_digest), pickle.dumps(matrix, protocol=pickle.HIGHEST_PROTOCOL))
     except OSError:
         pass
