@@ -237,17 +237,25 @@ def kept_search(host: Host, *items: str) -> str:
 
 
 def find_runs(host: Host) -> int:
-    """How many times the search ran find since the last call (a logging wrapper first on PATH)."""
+    """How many times the search ran find to walk a folder since the last call (a logging wrapper first on
+    PATH, a line per run: `find` and its first argument); a check of a kept tree by its ctimes (GNU find's
+    -files0-from, -maxdepth 0) reads none."""
     log = host.dir / "find.log"
-    runs = len(log.read_text().splitlines()) if log.exists() else 0
+    runs = log.read_text().splitlines() if log.exists() else []
     log.write_text("")
-    return runs
+    return sum(run != "find -files0-from" for run in runs)
+
+
+def checked_by_ctimes(host: Host) -> bool:
+    """Whether the last search began with a check of a kept tree by its ctimes (the find log's first run)."""
+    log = host.dir / "find.log"
+    return log.exists() and log.read_text().startswith("find -files0-from\n")
 
 
 def test_a_kept_search_reads_no_folder_and_sees_every_change_of_the_tree(host):
     d = host.dir
     wrapper = d / "bin/find"
-    wrapper.write_text(f'#!{shutil.which("sh")}\necho find >> {d / "find.log"}\nPATH={host.tools} exec find "$@"\n')
+    wrapper.write_text(f'#!{shutil.which("sh")}\necho "find $1" >> {d / "find.log"}\nPATH={host.tools} exec find "$@"\n')
     wrapper.chmod(0o755)
     deep = d / "root/a/b/c/d"
     deep.mkdir(parents=True)
@@ -256,6 +264,8 @@ def test_a_kept_search_reads_no_folder_and_sees_every_change_of_the_tree(host):
     first = kept_search(host, f"r:{d}/root")
     find_runs(host)
     assert host.search(f"r:{d}/root") == first + "warning\tmarker\n"  # the kept output, no folder read
+    # GNU find here is 4.9 or later (Debian 12): the kept tree is checked by its ctimes, busybox's by its keys
+    assert checked_by_ctimes(host) == host.shell[0].endswith("dash")
     assert find_runs(host) == 0
 
     # a config added in a deep folder is found by the next search (no second waited)
@@ -286,7 +296,19 @@ def test_a_kept_search_reads_no_folder_and_sees_every_change_of_the_tree(host):
     times = labels.stat()
     labels.write_text(NVINFER)
     os.utime(labels, ns=(times.st_atime_ns, times.st_mtime_ns))
+    find_runs(host)
     assert configs(host.search(f"r:{d}/root"))[str(labels)] == NVINFER
+    assert checked_by_ctimes(host) == host.shell[0].endswith("dash")
+    settle()
+    kept_search(host, f"r:{d}/root")
+    # and rewritten again to bytes of the same size (its size and mtime the same): found
+    times = labels.stat()
+    labels.write_text(NVINFER.replace("onnx_b1", "onnx_b2"))
+    os.utime(labels, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert labels.stat().st_size == times.st_size
+    find_runs(host)
+    assert configs(host.search(f"r:{d}/root"))[str(labels)] == NVINFER.replace("onnx_b1", "onnx_b2")
+    assert checked_by_ctimes(host) == host.shell[0].endswith("dash")
     labels.write_text("person\n")
     settle()
     kept = kept_search(host, f"r:{d}/root")

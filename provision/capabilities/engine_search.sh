@@ -87,12 +87,35 @@ tree_keys() {
     xargs -r -0 stat -c '%d %i %s %Y %Z %n' < "$1" 2>/dev/null
     return 0
 }
+# tree_since TREE T: with GNU find 4.9 or later (-files0-from), `C` where a path TREE lists changed
+# (its ctime) after T, else the device of each folder there, a line each (nothing where find has no
+# -files0-from). ctime is the kernel's own, set by every write, rename, chmod or utime, and a folder's by
+# each entry added, removed or renamed: so this sees what the keys see (a mount by its device), with no
+# output to compare but the folders' devices.
+tree_since() {
+    find -files0-from "$1" -maxdepth 0 \( -newerct "@$2" -printf 'C\n' -quit \) -o -type d -printf '%D\n' 2>/dev/null
+    return 0
+}
+boot=; [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r boot < /proc/sys/kernel/random/boot_id
+# tree_same: the kept tree unchanged; by its ctimes within the boot it was kept in (a clock set back across a
+# boot could hide a change), else by its keys
+tree_same() {
+    if [ -n "$kept_devs" ] && [ -n "$boot" ] && [ "$kept_boot" = "$boot" ]; then
+        [ "$(tree_since "$cache/fast.tree" "$kept_since"; echo .)" = "$kept_devs." ]
+    else
+        tree_keys "$cache/fast.tree" | cmp -s - "$cache/$kept_keys" || return 1
+        # the keys again in a new boot whose clock is past the kept time: the ctimes hold from here on
+        [ -n "$kept_devs" ] && [ -n "$boot" ] && [ "$(date +%s)" -gt $((kept_since + 1)) ] \
+            && printf 'kept_boot=%s\n' "$boot" >> "$cache/fast.sh"
+        return 0
+    fi
+}
 # The kept output (fast.sh, the user's own: read by `.`, no process started) when the tree and the key
 # are still those it was kept under
-kept_key= kept_keys= kept_out=
+kept_key= kept_keys= kept_out= kept_devs= kept_since= kept_boot=
 if [ -f "$cache/fast.sh" ] && [ -O "$cache" ] && [ -O "$cache/fast.sh" ] && [ -f "$cache/fast.paths" ] && [ -f "$cache/fast.tree" ] \
         && . "$cache/fast.sh" 2>/dev/null && [ -n "$kept_key" ] && [ -f "$cache/$kept_keys" ] \
-        && tree_keys "$cache/fast.tree" | cmp -s - "$cache/$kept_keys" \
+        && tree_same \
         && [ "$(fast_key "$cache/fast.paths" "$cache/fast.folders"; echo .)" = "$kept_key." ]; then
     printf '%s' "$kept_out"
     exit 0
@@ -352,7 +375,8 @@ if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # al
         && cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders && keep fast.tree \
         && cp "$w/tree.keys" "$w/fast.keys.$$" && keep "fast.keys.$$" \
         && fast_key "$w/fast.paths" "$w/fast.folders" > "$w/key" \
-        && printf 'kept_keys=%s\nkept_key=%s\nkept_out=%s\n' "fast.keys.$$" \
-            "$(quote "$w/key")" "$(quote "$w/out")" > "$w/fast.sh" && keep fast.sh
+        && { tree_since "$w/fast.tree" $((t0 - 1)) > "$w/devs"; awk '$0 == "C" { exit 1 }' "$w/devs" || : > "$w/devs"; } \
+        && printf 'kept_keys=%s\nkept_key=%s\nkept_out=%s\nkept_since=%s\nkept_devs=%s\nkept_boot=%s\n' "fast.keys.$$" \
+            "$(quote "$w/key")" "$(quote "$w/out")" $((t0 - 1)) "$(quote "$w/devs")" "$boot" > "$w/fast.sh" && keep fast.sh
 fi
 exit 0
