@@ -13,7 +13,12 @@ the device: the children's user + system CPU from the shell's `times`, divided b
 first run of deviceQuery and of the search happened in the first provision). Medians with min and
 max, ratios against the clean twin, and the load average before and after. Needs root; a few minutes.
 
-    .venv/bin/python bench/engine_search.py [--txt 10000] [--files 100000] [--rounds 5] [--probes 20]
+With --against CHECKOUT (another copy of the project, e.g. `git archive main | tar -x -C /tmp/main`), a
+second device gets the same home and that checkout's code (its tasks, its probe, its own controller
+cache), and each setting's rerun and probes run for both in the same round (the order swapped every
+round): a before/after in one run.
+
+    .venv/bin/python bench/engine_search.py [--txt 10000] [--files 100000] [--rounds 5] [--probes 20] [--against DIR]
 """
 
 from __future__ import annotations
@@ -29,17 +34,17 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from provision.detect import probe_script  # noqa: E402
 from provision.options import DEFAULT_BUILD_DIR  # noqa: E402
 from simfleet.fleet import FleetHandle  # noqa: E402
 from simfleet.mirror import served_fleet  # noqa: E402
 
-HOST = "t4-01"
+HOSTS = ("t4-01", "t4-02")  # this checkout's device, the other's
 SAMPLES = "/opt/nvidia/deepstream/deepstream/samples"
 CLEAN = "none (the clean twin)"
 # $1 *.txt label files (a few words each) under ~/labels, $2 other files under ~/images, 100 folders each
@@ -59,12 +64,27 @@ echo "$(find "$HOME/labels" -name '*.txt' | wc -l) *.txt in ~/labels, $(find "$H
 PROBES = 'p=$(mktemp) && cat > "$p" && i=0; while [ $i -lt {n} ]; do sh "$p" {args} > /dev/null; i=$((i + 1)); done; rm -f "$p"; times'
 
 
-def provision(handle: FleetHandle, inventory_path: Path, cache: Path, *args: str) -> tuple[float, dict]:
-    """Seconds of `invoke provision --host HOST ARGS --json`, and its report."""
-    argv = [sys.executable, "-m", "invoke", "provision", "--host", HOST, *args, "--json", "-i", str(inventory_path)]
-    environ = {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": str(cache)}
+@dataclass(frozen=True)
+class Code:
+    """A checkout of the project run against its own device, with its own controller cache."""
+
+    name: str
+    root: Path
+    host: str
+    cache: Path
+
+    def probe_script(self) -> str:
+        """That checkout's probe (provision.detect.probe_script, imported there)."""
+        return subprocess.run([sys.executable, "-c", "from provision.detect import probe_script; print(probe_script(), end='')"],
+                              cwd=self.root, check=True, capture_output=True, text=True).stdout
+
+
+def provision(code: Code, handle: FleetHandle, inventory_path: Path, *args: str) -> tuple[float, dict]:
+    """Seconds of `invoke provision --host HOST ARGS --json` run from the checkout, and its report."""
+    argv = [sys.executable, "-m", "invoke", "provision", "--host", code.host, *args, "--json", "-i", str(inventory_path)]
+    environ = {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": str(code.cache)}
     started = time.monotonic()
-    result = subprocess.run(argv, cwd=ROOT, env=environ, capture_output=True, text=True, timeout=3600)
+    result = subprocess.run(argv, cwd=code.root, env=environ, capture_output=True, text=True, timeout=3600)
     seconds = time.monotonic() - started
     if result.returncode:
         raise SystemExit(f"provision {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
@@ -72,10 +92,10 @@ def provision(handle: FleetHandle, inventory_path: Path, cache: Path, *args: str
     return seconds, report
 
 
-def probe_cpu(handle: FleetHandle, roots: tuple[str, ...], count: int) -> float:
+def probe_cpu(code: Code, script: str, handle: FleetHandle, roots: tuple[str, ...], count: int) -> float:
     """Host CPU seconds of one probe whose engine search covers `roots` (the mean of `count`)."""
     args = " ".join(shlex.quote(a) for a in (DEFAULT_BUILD_DIR, *(f"r:{r}" for r in roots)))
-    result = subprocess.run([*handle.ssh_command(HOST), PROBES.format(n=count, args=args)], input=probe_script(),
+    result = subprocess.run([*handle.ssh_command(code.host), PROBES.format(n=count, args=args)], input=script,
                             capture_output=True, text=True, timeout=3600)
     children = result.stdout.strip().splitlines()[-1] if result.returncode == 0 else ""
     times = re.findall(r"(\d+)m([\d.]+)s", children)
@@ -94,47 +114,55 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--probes", type=int, default=20)
+    parser.add_argument("--against", type=Path, help="another checkout of the project, run side by side")
     args = parser.parse_args()
     settings = {CLEAN: (SAMPLES,), f"~/labels: {args.txt:,} *.txt": (SAMPLES, "~/labels"),
                 f"~/images: {args.files:,} files": (SAMPLES, "~/images")}
-    noop: dict[str, list[float]] = {name: [] for name in settings}
-    cpu: dict[str, list[float]] = {name: [] for name in settings}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="dsprov-engine-search-") as tmp:
         folder = Path(tmp)
+        codes = [Code("this", ROOT, HOSTS[0], folder / "cache0")]
+        if args.against:
+            codes.append(Code(args.against.name, args.against.resolve(), HOSTS[1], folder / "cache1"))
+        scripts = {code: code.probe_script() for code in codes}
+        noop: dict[tuple[Code, str], list[float]] = {(code, name): [] for code in codes for name in settings}
+        cpu: dict[tuple[Code, str], list[float]] = {(code, name): [] for code in codes for name in settings}
         fleet = folder / "fleet.yml"
-        fleet.write_text(f"name: bench-search\ndevices:\n  - {{name: {HOST}, profile: t4}}\n")
+        fleet.write_text("name: bench-search\ndevices:\n" + "".join(f"  - {{name: {c.host}, profile: t4}}\n" for c in codes))
         with served_fleet(fleet, folder / "run") as handle:
-            fill = subprocess.run([*handle.ssh_command(HOST), f"sh -s -- {args.txt} {args.files}"], input=FILL,
-                                  text=True, capture_output=True, timeout=3600)
-            if fill.returncode:
-                raise SystemExit(f"filling the home failed: {fill.stderr}")
-            print(f"{HOST}: {fill.stdout.strip()}", file=sys.stderr, flush=True)
-            cache = folder / "cache"
-            inventories = {name: handle.inventory_with(folder / f"inventory{i}", HOST,
-                                                       f"dsprov_engine_roots: {json.dumps(list(roots))}\n")
-                           for i, (name, roots) in enumerate(settings.items())}
-            provision(handle, inventories[CLEAN], cache)  # the first provision: a build, deviceQuery's first run
-            for name in settings:  # each setting's first search: its caches filled
-                provision(handle, inventories[name], cache)
-            for _ in range(args.rounds):
+            inventories = {}
+            for code in codes:
+                fill = subprocess.run([*handle.ssh_command(code.host), f"sh -s -- {args.txt} {args.files}"], input=FILL,
+                                      text=True, capture_output=True, timeout=3600)
+                if fill.returncode:
+                    raise SystemExit(f"filling the home failed: {fill.stderr}")
+                print(f"{code.host} ({code.name}): {fill.stdout.strip()}", file=sys.stderr, flush=True)
+                for i, (name, roots) in enumerate(settings.items()):
+                    inventories[code, name] = handle.inventory_with(folder / f"inventory-{code.host}-{i}", code.host,
+                                                                    f"dsprov_engine_roots: {json.dumps(list(roots))}\n")
+                provision(code, handle, inventories[code, CLEAN])  # the first provision: a build, deviceQuery's first run
+                for name in settings:  # each setting's first search: its caches filled
+                    provision(code, handle, inventories[code, name])
+            for round_ in range(args.rounds):
                 for name, roots in settings.items():
-                    seconds, report = provision(handle, inventories[name], cache)
-                    changed = [s["name"] for s in report["steps"] if s["status"] == "changed"]
-                    if changed:
-                        raise SystemExit(f"{name}: the rerun changed {changed}: not a no-op (log: {report['log']})")
-                    noop[name].append(seconds)
-                    cpu[name].append(probe_cpu(handle, roots, args.probes))
+                    for code in codes[::-1] if round_ % 2 else codes:
+                        seconds, report = provision(code, handle, inventories[code, name])
+                        changed = [s["name"] for s in report["steps"] if s["status"] == "changed"]
+                        if changed:
+                            raise SystemExit(f"{code.name}, {name}: the rerun changed {changed}: not a no-op (log: {report['log']})")
+                        noop[code, name].append(seconds)
+                        cpu[code, name].append(probe_cpu(code, scripts[code], handle, roots, args.probes))
     load_after = os.getloadavg()
-    clean = CLEAN
     print(f"{dt.date.today()}, {os.cpu_count()} cores, load average {load_before[0]:.1f} before, {load_after[0]:.1f}"
-          f" after; one x86 `t4` device; medians (min-max) of {args.rounds} interleaved rounds;"
+          f" after; one x86 `t4` device per checkout; medians (min-max) of {args.rounds} interleaved rounds;"
           f" probe CPU: the mean of {args.probes} probes per round")
-    print("| root searched besides the samples | no-op rerun | / clean | host CPU per no-op probe | / clean |")
-    print("| --- | --- | --- | --- | --- |")
-    for name in settings:
-        print(f"| {name} | {spread(noop[name], 's', 2)} | {statistics.median(noop[name]) / statistics.median(noop[clean]):.2f}"
-              f" | {spread(cpu[name], 's', 3)} | {statistics.median(cpu[name]) / statistics.median(cpu[clean]):.2f} |")
+    print("| code | root searched besides the samples | no-op rerun | / clean | host CPU per no-op probe | / clean |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for code in codes:
+        for name in settings:
+            key, clean = (code, name), (code, CLEAN)
+            print(f"| {code.name} | {name} | {spread(noop[key], 's', 2)} | {statistics.median(noop[key]) / statistics.median(noop[clean]):.2f}"
+                  f" | {spread(cpu[key], 's', 3)} | {statistics.median(cpu[key]) / statistics.median(cpu[clean]):.2f} |")
 
 
 if __name__ == "__main__":
