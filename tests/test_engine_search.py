@@ -267,6 +267,13 @@ def test_a_kept_search_reads_no_folder_and_sees_every_change_of_the_tree(host):
     # GNU find here is 4.9 or later (Debian 12): the kept tree is checked by its ctimes, busybox's by its keys
     assert checked_by_ctimes(host) == host.shell[0].endswith("dash")
     assert find_runs(host) == 0
+    if host.shell[0].endswith("dash"):  # a tree kept in another boot: checked by its keys once, then by its ctimes
+        fast = d / "home/.cache/dsprov/probe/fast.sh"
+        fast.write_text(fast.read_text() + "kept_boot=another\n")
+        assert host.search(f"r:{d}/root") == first + "warning\tmarker\n"
+        assert not checked_by_ctimes(host) and find_runs(host) == 0
+        assert host.search(f"r:{d}/root") == first + "warning\tmarker\n"
+        assert checked_by_ctimes(host) and find_runs(host) == 0
 
     # a config added in a deep folder is found by the next search (no second waited)
     (deep / "new.txt").write_text(NVINFER)

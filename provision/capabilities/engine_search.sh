@@ -36,6 +36,12 @@
 # and a *.txt's stat changes with its bytes: so the next search whose key is the same prints the kept
 # output without reading a folder (xargs and stat are the only processes it starts; fast.sh is read by
 # the shell, `.`). A tree taken within a second of a change in it is not kept (whole-second times).
+# With GNU find 4.9 or later, within the boot it was kept in, the tree is checked by one find of its
+# paths instead (-files0-from, -maxdepth 0): none changed (its ctime, which every change of a file's
+# bytes, name or times sets, and an entry added, removed or renamed sets on its folder) since a second
+# before the tree was taken, and each folder's device and inode the same; its only output is a line per
+# folder, and no `*.txt` line is formatted or compared. Busybox, an older find and a new boot (whose
+# clock may start behind the kept time) compare the keys.
 plugin=$1; shift
 args="fast 2 $HOME $plugin $*"
 max=20000
@@ -88,12 +94,12 @@ tree_keys() {
     return 0
 }
 # tree_since TREE T: with GNU find 4.9 or later (-files0-from), `C` where a path TREE lists changed
-# (its ctime) after T, else the device of each folder there, a line each (nothing where find has no
-# -files0-from). ctime is the kernel's own, set by every write, rename, chmod or utime, and a folder's by
-# each entry added, removed or renamed: so this sees what the keys see (a mount by its device), with no
-# output to compare but the folders' devices.
+# (its ctime) after T, else the device and inode of each folder there, a line each (nothing where find
+# has no -files0-from). ctime is the kernel's own, set by every write, rename, chmod or utime, and a
+# folder's by each entry added, removed or renamed: so this sees what the keys see (a mount by its
+# folder's device and inode), with no output to compare but a line per folder.
 tree_since() {
-    find -files0-from "$1" -maxdepth 0 \( -newerct "@$2" -printf 'C\n' -quit \) -o -type d -printf '%D\n' 2>/dev/null
+    find -files0-from "$1" -maxdepth 0 \( -newerct "@$2" -printf 'C\n' -quit \) -o -type d -printf '%D %i\n' 2>/dev/null
     return 0
 }
 boot=; [ -r /proc/sys/kernel/random/boot_id ] && IFS= read -r boot < /proc/sys/kernel/random/boot_id
@@ -105,7 +111,7 @@ tree_same() {
     else
         tree_keys "$cache/fast.tree" | cmp -s - "$cache/$kept_keys" || return 1
         # the keys again in a new boot whose clock is past the kept time: the ctimes hold from here on
-        [ -n "$kept_devs" ] && [ -n "$boot" ] && [ "$(date +%s)" -gt $((kept_since + 1)) ] \
+        [ -n "$kept_devs" ] && [ -n "$boot" ] && [ "$(date +%s)" -gt "$kept_since" ] \
             && printf 'kept_boot=%s\n' "$boot" >> "$cache/fast.sh"
         return 0
     fi
