@@ -43,7 +43,7 @@
 # folder, and no `*.txt` line is formatted or compared. Busybox, an older find and a new boot (whose
 # clock may start behind the kept time) compare the keys.
 plugin=$1; shift
-args="fast 2 $HOME $plugin $*"
+args="fast 3 $HOME $plugin $*"
 max=20000
 tab=$(printf '\t')
 umask 077
