@@ -56,14 +56,19 @@ class _HostAction(ActionBase):
     ARGUMENT_SPEC: dict[str, Any] = {}  # the action's arguments: flags of the options table (argument_spec)
 
     def _setup(self, task_vars: dict[str, Any]) -> tuple[str, Flags, Settings]:
-        """(host, the checked flags from the task's arguments, the host's settings: its dsprov_* vars
-        templated, checked and read once)."""
+        """(host, the checked flags, the host's settings: its dsprov_* vars templated, checked and
+        read once). A flag the task does not give is the host's `dsprov_<flag>` var (the playbooks
+        give none: `-e dsprov_force=true`), so a worker templates no argument (see `_flag_vars`)."""
         super().run(task_vars=task_vars)
-        _, args = self.validate_argument_spec(self.ARGUMENT_SPEC)
         host = task_vars["inventory_hostname"]
         host_vars = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
         try:
             settings = Settings.resolve(host_vars, host)
+        except ProvisionError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
+        self._task.args = {**_flag_vars(self.ARGUMENT_SPEC, host_vars), **self._task.args}
+        _, args = self.validate_argument_spec(self.ARGUMENT_SPEC)
+        try:
             flags = Flags.parse(args)
         except ProvisionError as exc:
             raise AnsibleActionFail(str(exc)) from exc
@@ -73,6 +78,15 @@ class _HostAction(ActionBase):
         """A runner over this task's connection; `dsprov_lock_lease` (seconds) bounds how long the
         host lock outlives a controller that died."""
         return AnsibleRunner(self, host, settings.lock_lease)
+
+
+def _flag_vars(spec: dict[str, Any], host_vars: dict[str, Any]) -> dict[str, Any]:
+    """The flags of `spec` the host's `dsprov_<flag>` vars give (templated; an empty one gives
+    nothing). The collection's playbooks pass their flags this way rather than as
+    `force: "{{ dsprov_force | default(false) | bool }}"`: Ansible compiles each templated argument
+    of a task again in every host's forked worker (ansible-core has no template cache, and a fork's
+    work is lost with it), 14 Jinja compilations per host for the provision task."""
+    return {name: value for name in spec if (value := host_vars.get(f"dsprov_{name}")) is not None and value != ""}
 
 
 def _result(report: HostReport) -> dict[str, Any]:
