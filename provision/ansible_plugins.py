@@ -23,7 +23,6 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.plugins.callback import CallbackBase
-from rich.console import Console
 
 from provision import documents
 from provision.artifacts import ArtifactStore, cache_root
@@ -34,7 +33,6 @@ from provision.fleet_report import records
 from provision.outcomes import NOT_OK
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_job, rollback_job, run_job
-from provision.report import print_detection
 from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, argument_spec
 from provision.runners.ansible import AnsibleRunner
 
@@ -97,7 +95,12 @@ def _result(report: HostReport) -> dict[str, Any]:
 
 def _details(report: HostReport) -> str:
     """`verbose`: the host's fact and verdict tables and its steps, as `dsprov provision --verbose`
-    prints them (80 columns, no colour)."""
+    prints them (80 columns, no colour). Imported here: only `verbose` needs rich, and a no-op's
+    controller does without it."""
+    from rich.console import Console
+
+    from provision.report import print_detection
+
     out = io.StringIO()
     console = Console(file=out, width=80, no_color=True, highlight=False)
     if report.detection:
