@@ -13,12 +13,17 @@ turns each round:
   cannot go below for one command per host: no module, no Python on the host), with connection
   reuse (OpenSSH's ControlPersist, Ansible's default) and without (`ControlMaster=no`).
 
+With --baseline CHECKOUT (another checkout of dsprov, e.g. main's: `git worktree add /tmp/main
+main`), its ansible-playbook runs in the same rounds as "ansible-playbook (baseline)": its
+playbooks and its provision package (first on PYTHONPATH), this checkout's Ansible; a change is
+measured against what it changes, side by side.
+
 Ansible's ControlPersist masters are warmed by an untimed `ansible -m raw -a true` before each
 command that reuses them (a second run within ControlPersist's 60 s), and their CPU is counted with
 Ansible's. Each figure is the median of the rounds with its min-max; the load average (1 min) is
 read before each command. Needs root; takes a few minutes.
 
-    .venv/bin/python bench/ansible_vs_invoke.py [--hosts 50] [--rounds 3]
+    .venv/bin/python bench/ansible_vs_invoke.py [--hosts 50] [--rounds 3] [--baseline CHECKOUT]
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -33,6 +39,7 @@ from pathlib import Path
 
 from fleet_scale import (  # bench/fleet_scale.py (this script's folder is first on sys.path)
     BIN,
+    RECAP_ROW,
     ansible_playbook,
     Probe,
     Run,
@@ -82,10 +89,32 @@ def ansible_raw(handle: FleetHandle, cache: Path, command: str, **extra: str) ->
     return Run(seconds, [1] * len(handle.devices), controller, hosts, load)
 
 
+def baseline_playbook(handle: FleetHandle, cache: Path, checkout: Path, **extra: str) -> Run:
+    """`ansible-playbook -f N playbooks/provision.yml` of another checkout (its playbooks, its
+    provision package), and each host's round trips."""
+    argv = [str(BIN / "ansible-playbook"), "-f", str(len(handle.devices)), "-i", str(handle.inventory),
+            "playbooks/provision.yml"]
+    environ = {**env(handle, cache, **extra), "PYTHONPATH": str(checkout)}
+
+    def run() -> str:
+        result = subprocess.run(argv, cwd=checkout, env=environ, capture_output=True, text=True, timeout=3600)
+        if result.returncode:
+            raise SystemExit(f"baseline ansible-playbook failed ({result.returncode}):\n{result.stdout[-3000:]}")
+        return result.stdout
+
+    seconds, out, controller, hosts, load = measured(handle, run)
+    recap = out.split("DSPROV RECAP", 1)[1].splitlines()
+    commands = [int(m.group(2)) for line in recap if (m := RECAP_ROW.match(line))]
+    if len(commands) != len(handle.devices):
+        raise SystemExit(f"baseline: {len(commands)} recap rows for {len(handle.devices)} hosts:\n{out[-3000:]}")
+    return Run(seconds, commands, controller, hosts, load)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--hosts", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, help="another checkout whose ansible-playbook runs in the same rounds")
     args = parser.parse_args()
     n = args.hosts
     with tempfile.TemporaryDirectory(prefix="dsprov-ansible-") as tmp:
@@ -110,6 +139,10 @@ def main() -> None:
                 "ansible raw, reuse": warm_then(lambda: ansible_raw(handle, cache, probe.inline, **reuse)),
                 "ansible raw, no reuse": lambda: ansible_raw(handle, cache, probe.inline, **no_reuse),
             }
+            if args.baseline:
+                baseline = args.baseline.resolve()
+                tools["ansible-playbook (baseline)"] = warm_then(
+                    lambda: baseline_playbook(handle, cache, baseline, **reuse))
             runs: dict[str, list[Run]] = {name: [] for name in tools}
             names = list(tools)
             for round_no in range(args.rounds):
@@ -119,11 +152,13 @@ def main() -> None:
     loads = [r.load for rs in runs.values() for r in rs]
     print(f"{dt.date.today()}, {os.cpu_count()} cores, {n} x86 `t4` hosts, the no-op (one probe per host), medians of"
           f" {args.rounds} rounds (min-max); load average (1 min) {min(loads):.1f}-{max(loads):.1f} during the run")
-    print("| run | wall | ansible-playbook / it | CPU tool + hosts |")
-    print("| --- | --- | --- | --- |")
+    base = runs.get("ansible-playbook (baseline)")
+    print("| run | wall | ansible-playbook / it |" + (" baseline / it |" if base else "") + " CPU tool + hosts |")
+    print("| --- | --- | --- |" + (" --- |" if base else "") + " --- |")
     for name, rs in runs.items():
-        print(f"| {name} | {spread([r.seconds for r in rs])} | {ratios(runs['ansible-playbook'], rs)}"
-              f" | {median_of(rs, 'controller_cpu'):.1f} + {median_of(rs, 'hosts_cpu'):.1f} s |")
+        print(f"| {name} | {spread([r.seconds for r in rs])} | {ratios(runs['ansible-playbook'], rs)} |"
+              + (f" {ratios(base, rs)} |" if base else "")
+              + f" {median_of(rs, 'controller_cpu'):.1f} + {median_of(rs, 'hosts_cpu'):.1f} s |")
 
 
 if __name__ == "__main__":

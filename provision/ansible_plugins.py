@@ -23,7 +23,6 @@ from typing import Any
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 from ansible.plugins.callback import CallbackBase
-from rich.console import Console
 
 from provision import documents
 from provision.artifacts import ArtifactStore, cache_root
@@ -34,7 +33,6 @@ from provision.fleet_report import records
 from provision.outcomes import NOT_OK
 from provision.matrix import Matrix
 from provision.provisioner import HostLog, HostReport, provision_job, rollback_job, run_job
-from provision.report import print_detection
 from provision.options import DETECT_FLAGS, PROVISION_FLAGS, Flags, Settings, argument_spec
 from provision.runners.ansible import AnsibleRunner
 
@@ -56,14 +54,19 @@ class _HostAction(ActionBase):
     ARGUMENT_SPEC: dict[str, Any] = {}  # the action's arguments: flags of the options table (argument_spec)
 
     def _setup(self, task_vars: dict[str, Any]) -> tuple[str, Flags, Settings]:
-        """(host, the checked flags from the task's arguments, the host's settings: its dsprov_* vars
-        templated, checked and read once)."""
+        """(host, the checked flags, the host's settings: its dsprov_* vars templated, checked and
+        read once). A flag the task does not give is the host's `dsprov_<flag>` var (the playbooks
+        give none: `-e dsprov_force=true`), so a worker templates no argument (see `_flag_vars`)."""
         super().run(task_vars=task_vars)
-        _, args = self.validate_argument_spec(self.ARGUMENT_SPEC)
         host = task_vars["inventory_hostname"]
         host_vars = {k: self._templar.template(v) for k, v in task_vars.items() if k.startswith("dsprov_")}
         try:
             settings = Settings.resolve(host_vars, host)
+        except ProvisionError as exc:
+            raise AnsibleActionFail(str(exc)) from exc
+        self._task.args = {**_flag_vars(self.ARGUMENT_SPEC, host_vars), **self._task.args}
+        _, args = self.validate_argument_spec(self.ARGUMENT_SPEC)
+        try:
             flags = Flags.parse(args)
         except ProvisionError as exc:
             raise AnsibleActionFail(str(exc)) from exc
@@ -75,6 +78,15 @@ class _HostAction(ActionBase):
         return AnsibleRunner(self, host, settings.lock_lease)
 
 
+def _flag_vars(spec: dict[str, Any], host_vars: dict[str, Any]) -> dict[str, Any]:
+    """The flags of `spec` the host's `dsprov_<flag>` vars give (templated; an empty one gives
+    nothing). The collection's playbooks pass their flags this way rather than as
+    `force: "{{ dsprov_force | default(false) | bool }}"`: Ansible compiles each templated argument
+    of a task again in every host's forked worker (ansible-core has no template cache, and a fork's
+    work is lost with it), 14 Jinja compilations per host for the provision task."""
+    return {name: value for name in spec if (value := host_vars.get(f"dsprov_{name}")) is not None and value != ""}
+
+
 def _result(report: HostReport) -> dict[str, Any]:
     """The action's result: `dsprov_report` is the report's host entry of `dsprov provision --json`."""
     return {"changed": report.changed, "failed": report.result in NOT_OK, "msg": report.message,
@@ -83,7 +95,12 @@ def _result(report: HostReport) -> dict[str, Any]:
 
 def _details(report: HostReport) -> str:
     """`verbose`: the host's fact and verdict tables and its steps, as `dsprov provision --verbose`
-    prints them (80 columns, no colour)."""
+    prints them (80 columns, no colour). Imported here: only `verbose` needs rich, and a no-op's
+    controller does without it."""
+    from rich.console import Console
+
+    from provision.report import print_detection
+
     out = io.StringIO()
     console = Console(file=out, width=80, no_color=True, highlight=False)
     if report.detection:

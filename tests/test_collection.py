@@ -78,6 +78,19 @@ def test_the_playbooks_use_the_collection_by_its_full_name():
         assert yaml.safe_load(playbook.read_text())[0]["ansible.builtin.import_playbook"] == f"dsprov.deepstream.{playbook.stem}"
 
 
+def test_the_playbooks_template_no_action_argument_and_the_actions_read_the_flags_from_vars():
+    """Ansible compiles a task's templated arguments again in every host's worker: the playbooks pass
+    the actions none, and an action takes each flag the task does not set from `dsprov_<flag>`."""
+    for playbook in (COLLECTION / "playbooks").glob("*.yml"):
+        for play in yaml.safe_load(playbook.read_text()):
+            task = play["tasks"][0]
+            assert not task[f"dsprov.deepstream.{playbook.stem}"], playbook
+    spec = ansible_plugins.ProvisionAction.ARGUMENT_SPEC
+    given = {"dsprov_force": "true", "dsprov_gpu_archs": "", "dsprov_build_on": "host", "dsprov_models": [],
+             "dsprov_forks": "3"}
+    assert ansible_plugins._flag_vars(spec, given) == {"force": "true", "build_on": "host"}
+
+
 def test_ansibles_forked_workers_find_the_matrix_parsed():
     """ansible-playbook imports an action's class before it forks the task's worker per host: the
     matrix is parsed then, once, and a worker (a fork) parses nothing."""

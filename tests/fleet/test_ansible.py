@@ -62,9 +62,18 @@ def playbook_command(handle: FleetHandle, name: str, *args: str) -> list[str]:
     return [str(BIN / "ansible-playbook"), "-i", str(handle.inventory), f"playbooks/{name}", "-f", "6", *args]
 
 
-def playbook(handle: FleetHandle, cache: Path, name: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(playbook_command(handle, name, *args), cwd=ROOT, env=environment(handle, cache),
+def playbook(handle: FleetHandle, cache: Path, name: str, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(playbook_command(handle, name, *args), cwd=ROOT, env={**environment(handle, cache), **extra},
                           capture_output=True, text=True, timeout=1200)
+
+
+def counted_ssh(folder: Path) -> tuple[Path, Path]:
+    """(an `ssh` for Ansible's ssh_executable that writes each client's arguments to a log, one line,
+    then runs OpenSSH's; that log)."""
+    log, wrapper = folder / "ssh.log", folder / "ssh"
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >>{shlex.quote(str(log))}\nexec ssh "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, log
 
 
 def invoke(handle: FleetHandle, cache: Path, *args: str) -> subprocess.CompletedProcess:
@@ -194,16 +203,20 @@ def test_fleet_provisions_in_one_run_and_failures_stay_alone(fleets, provisioned
 
 
 @pytest.mark.fleet
-def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets, provisioned):
+def test_second_run_changes_nothing_and_facts_reach_later_tasks(fleets, provisioned, tmp_path):
     ansible, _, cache = fleets
     again = playbook(ansible, cache, "provision.yml", "-e", "dsprov_force=true", *BUILD)
     counts = play_recap(again.stdout)
     assert set(counts) == set(DEVICES)
     assert all(c["changed"] == 0 for c in counts.values()), again.stdout
     assert all(counts[h]["failed"] == 0 for h in PROVISIONED)
-    # without --force (which asks the repository for the ref's commit again): the probe's round trip alone
-    quiet = dsprov_recap(playbook(ansible, cache, "provision.yml", *BUILD).stdout)
+    # without --force (which asks the repository for the ref's commit again): the probe's round trip
+    # alone, one ssh client per host, as `ansible -m raw` runs one command (no temp folder, no module)
+    ssh, log = counted_ssh(tmp_path)
+    quiet = dsprov_recap(playbook(ansible, cache, "provision.yml", *BUILD, ANSIBLE_SSH_EXECUTABLE=str(ssh)).stdout)
     assert {h: quiet[h]["commands"] for h in DEVICES} == dict.fromkeys(DEVICES, "1"), quiet
+    ports = sorted(int(m.group(1)) for line in log.read_text().splitlines() if (m := re.search(r" -o Port=(\d+) ", line)))
+    assert ports == sorted(ansible.device(d).port for d in DEVICES), log.read_text()
     assert {quiet[h]["changed"] for h in PROVISIONED} == {"no"}
     detect = playbook(ansible, cache, "detect.yml", "--limit", "nano01,t4-01")
     assert detect.returncode == 0, detect.stdout

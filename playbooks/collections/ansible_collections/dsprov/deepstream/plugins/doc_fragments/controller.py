@@ -18,6 +18,8 @@ requirements:
 notes:
   - An action plugin on the controller; the host needs C(sh) and no Python.
   - The host's C(dsprov_*) variables are its settings, as for the C(dsprov) command.
+  - An option the task does not set is the host's C(dsprov_<option>) variable when it has one
+    (C(-e dsprov_force=true)); the collection's playbooks set none, so that no host's worker templates them.
 attributes:
   platform:
     support: full
