@@ -12,6 +12,7 @@ import csv
 import json
 import re
 import shlex
+import threading
 from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
@@ -478,16 +479,23 @@ class Sections:
 
 
 SECTION_HEADER = re.compile(r"^==> ([a-z0-9_]+) <==$")
+_LAST_SPLIT = threading.local()  # this thread's last split_sections (output, texts)
 
 
 def split_sections(output: str) -> Sections:
-    """Split probe output at its `==> name <==` lines."""
+    """Split probe output at its `==> name <==` lines. A host's capture is split by the analysis
+    and again by the checks, in the thread that probed it: the last split is kept per thread."""
+    last = getattr(_LAST_SPLIT, "value", None)
+    if last is not None and last[0] is output:
+        return Sections(dict(last[1]))
     texts: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in output.splitlines():
-        header = SECTION_HEADER.match(line)
+        header = SECTION_HEADER.match(line) if line.startswith("==> ") else None
         if header:
             current = texts.setdefault(header.group(1), [])
         elif current is not None:
             current.append(line)
-    return Sections({name: "\n".join(lines).strip("\n") for name, lines in texts.items()})
+    joined = {name: "\n".join(lines).strip("\n") for name, lines in texts.items()}
+    _LAST_SPLIT.value = (output, joined)
+    return Sections(dict(joined))

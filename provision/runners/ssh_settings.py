@@ -21,6 +21,7 @@ and `none` turns both off (ssh_config(5)).
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import re
@@ -46,7 +47,13 @@ _OPTION = re.compile(r"\s*([^\s=]+)\s*=?\s*(.*)", re.S)
 def ssh_flags(args: str) -> list[tuple[str, str]]:
     """(flag, value) of each value-taking flag in an ssh argument string, read as ssh's getopt
     reads it: `-p 22`, `-p22`, `-Cp 22`, `-o Name=Value`."""
-    words, found, index = shlex.split(args or ""), [], 0
+    return list(_flags(args or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _flags(args: str) -> tuple[tuple[str, str], ...]:
+    """ssh_flags's, worked out once per string (a fleet's hosts share their ssh args)."""
+    words, found, index = shlex.split(args), [], 0
     while index < len(words):
         word, index = words[index], index + 1
         if word == "--":
@@ -60,7 +67,7 @@ def ssh_flags(args: str) -> list[tuple[str, str]]:
                     value, index = words[index], index + 1
                 found.append((flag, value))
                 break
-    return found
+    return tuple(found)
 
 
 def ssh_options(args: str) -> list[tuple[str, str]]:
