@@ -113,7 +113,7 @@ class HostLog:
         latest.unlink(missing_ok=True)
         latest.symlink_to(self.path.relative_to(folder))
         latest.replace(folder / f"{host}.log")
-        for old in sorted(runs.glob("*.log"))[:-LOGS_KEPT]:
+        for old in sorted(runs.glob("*.log"), key=lambda path: path.name)[:-LOGS_KEPT]:  # names: no Path compare
             old.unlink(missing_ok=True)
 
     def __call__(self, text: str) -> None:

@@ -9,6 +9,7 @@ the caller turns a non-empty section that gave None into a warning.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import shlex
@@ -46,8 +47,10 @@ class OsRelease:
     pretty_name: str | None
 
 
+@functools.lru_cache(maxsize=64)
 def parse_os_release(text: str) -> OsRelease | None:
-    """/etc/os-release KEY=value lines (values may be shell-quoted)."""
+    """/etc/os-release KEY=value lines (values may be shell-quoted); read once per text (a fleet's
+    hosts share a few)."""
     values: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, raw = line.partition("=")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import fnmatch
+import functools
 import os
 import shlex
 import threading
@@ -69,8 +70,7 @@ def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] 
     strict = {"ask": "yes", "true": "yes", "off": "no", "false": "no"}.get(strict, strict)
 
     def files(option: str, default: str) -> tuple[Path, ...]:
-        names = shlex.split(chosen.get(option, default))
-        return tuple(Path(os.path.expanduser(n)) for n in names if n.lower() != "none")
+        return _paths(chosen.get(option, default))
 
     return HostKeyPolicy(
         check=bool(ansible["host_key_checking"]),
@@ -78,6 +78,12 @@ def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] 
         user_files=files("userknownhostsfile", USER_FILES),
         global_files=files("globalknownhostsfile", GLOBAL_FILES),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _paths(option: str) -> tuple[Path, ...]:
+    """The files a `UserKnownHostsFile` / `GlobalKnownHostsFile` value names (once per value)."""
+    return tuple(Path(os.path.expanduser(n)) for n in shlex.split(option) if n.lower() != "none")
 
 
 def _fingerprint(key: paramiko.PKey) -> str:
