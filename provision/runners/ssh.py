@@ -37,6 +37,26 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 # library's constant-time comparison does the same in C (https://docs.python.org/3/library/hmac.html).
 paramiko.packet.util.constant_time_bytes_eq = hmac.compare_digest
 
+
+def _hmac(key: bytes, message: bytes, digest_class: Callable) -> bytes:
+    """paramiko's per-packet MAC (paramiko/packet.py, compute_hmac: an hmac.HMAC object per packet)
+    in the standard library's one-shot C function (hmac.digest, same bytes)."""
+    return hmac.digest(key, message, digest_class)
+
+
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7f]")
+
+
+def _safe_string(data: bytes) -> bytes:
+    """paramiko's escape for a server's debug message (paramiko/util.py, safe_string: a byte at a
+    time in Python, about a millisecond for the line every login of these sshds sends): the same
+    bytes, printable ones kept, others `%XX`."""
+    return _NOT_PRINTABLE.sub(lambda found: b"%%%02X" % found.group()[0], data)
+
+
+paramiko.packet.compute_hmac = _hmac
+paramiko.util.safe_string = _safe_string
+
 PGID_MARK = "[dsprov-pgid]"
 CLOSE_GRACE = 5  # seconds a stalled transfer's channel gets to close before the connection is ended
 # sshd starts each session's shell with setsid(), so the shell's $$ is the command's process group.
