@@ -102,19 +102,21 @@ class HostLog:
     def _open(self, host: str, folder: Path, on_line: Callable[[str], None] | None) -> None:
         host = host.replace("/", "_").lstrip(".") or "_"  # an inventory name is a file name here, inside `folder`
         runs = folder / host
-        runs.mkdir(parents=True, exist_ok=True)
+        os.makedirs(runs, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
         self.path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident()}.log"
-        self.path.touch(exist_ok=False)
-        self.file, self.on_line = open(self.path, "a", encoding="utf-8", errors="replace"), on_line
-        self.lock = threading.Lock()
+        self.file = open(self.path, "x", encoding="utf-8", errors="replace")  # a new file, never another's
+        self.on_line, self.lock = on_line, threading.Lock()
         self.lines: list[str] = []
         latest = folder / f".{host}.log.{os.getpid()}.{threading.get_ident()}"
-        latest.unlink(missing_ok=True)
-        latest.symlink_to(self.path.relative_to(folder))
-        latest.replace(folder / f"{host}.log")
-        for old in sorted(runs.glob("*.log"), key=lambda path: path.name)[:-LOGS_KEPT]:  # names: no Path compare
-            old.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(latest)
+        os.symlink(f"{host}/{self.path.name}", latest)
+        os.replace(latest, folder / f"{host}.log")
+        kept = sorted(name for name in os.listdir(runs) if name.endswith(".log") and not name.startswith("."))
+        for old in kept[:-LOGS_KEPT]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(runs / old)
 
     def __call__(self, text: str) -> None:
         lines = text.splitlines() or [""]
