@@ -26,6 +26,7 @@ import getpass
 import os
 import re
 import shlex
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,9 +135,34 @@ def _config(block: list[tuple[str, str]], config_file: str | None) -> paramiko.S
             lines.append(f"  {name} {value}")
     if lines:
         config.parse(["Host *", *lines])
-    paths = [config_file] if config_file else [USER_CONFIG, SYSTEM_CONFIG]
-    for path in (Path(os.path.expanduser(p)) for p in paths):
-        if not path.is_file():
+    # the files' blocks after the command line's, as parsing them into this config would append
+    # them (SSHConfig.parse); looked up as before, never changed by a lookup
+    config._config.extend(_files_config(config_file)._config)
+    return config
+
+
+_FILES: dict[tuple, paramiko.SSHConfig] = {}  # _files_config's, by the files' paths and identity
+_FILES_LOCK = threading.Lock()
+
+
+def _files_config(config_file: str | None) -> paramiko.SSHConfig:
+    """The config files parsed, once while none of them changes (a run's hosts share them): `-F`'s
+    file, else ~/.ssh/config and /etc/ssh/ssh_config."""
+    paths = [Path(os.path.expanduser(p)) for p in ([config_file] if config_file else [USER_CONFIG, SYSTEM_CONFIG])]
+    stats: list[tuple] = []
+    for path in paths:
+        try:
+            st = path.stat()
+            stats.append((str(path), path.is_file(), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        except OSError:
+            stats.append((str(path), False))
+    key = (config_file, *stats)
+    with _FILES_LOCK:
+        if key in _FILES:
+            return _FILES[key]
+    config = paramiko.SSHConfig()
+    for path, stat in zip(paths, stats, strict=True):
+        if not stat[1]:
             if config_file:
                 raise ProvisionError(f"ssh config file {path} (-F in the ssh args) does not exist")
             continue
@@ -145,6 +171,10 @@ def _config(block: list[tuple[str, str]], config_file: str | None) -> paramiko.S
                 config.parse(handle)
         except (OSError, UnicodeDecodeError, paramiko.ConfigParseError) as exc:
             raise ProvisionError(f"ssh config {path}: {exc}") from None
+    with _FILES_LOCK:
+        if len(_FILES) >= 16:
+            _FILES.clear()
+        _FILES[key] = config
     return config
 
 
