@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import getpass
+import io
 import os
 import re
 import shlex
@@ -141,35 +142,32 @@ def _config(block: list[tuple[str, str]], config_file: str | None) -> paramiko.S
     return config
 
 
-_FILES: dict[tuple, paramiko.SSHConfig] = {}  # _files_config's, by the files' paths and identity
+_FILES: dict[tuple, paramiko.SSHConfig] = {}  # _files_config's, by the files' paths and texts
 _FILES_LOCK = threading.Lock()
 
 
 def _files_config(config_file: str | None) -> paramiko.SSHConfig:
-    """The config files parsed, once while none of them changes (a run's hosts share them): `-F`'s
-    file, else ~/.ssh/config and /etc/ssh/ssh_config."""
-    paths = [Path(os.path.expanduser(p)) for p in ([config_file] if config_file else [USER_CONFIG, SYSTEM_CONFIG])]
-    stats: list[tuple] = []
-    for path in paths:
-        try:
-            st = path.stat()
-            stats.append((str(path), path.is_file(), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-        except OSError:
-            stats.append((str(path), False))
-    key = (config_file, *stats)
-    with _FILES_LOCK:
-        if key in _FILES:
-            return _FILES[key]
-    config = paramiko.SSHConfig()
-    for path, stat in zip(paths, stats, strict=True):
-        if not stat[1]:
+    """The config files parsed (`-F`'s file, else ~/.ssh/config and /etc/ssh/ssh_config), once per
+    text: a run's hosts share them, and a file read costs less than its parse."""
+    texts: list[tuple[Path, str | None]] = []
+    for path in (Path(os.path.expanduser(p)) for p in ([config_file] if config_file else [USER_CONFIG, SYSTEM_CONFIG])):
+        if not path.is_file():
             if config_file:
                 raise ProvisionError(f"ssh config file {path} (-F in the ssh args) does not exist")
             continue
         try:
-            with path.open() as handle:
-                config.parse(handle)
-        except (OSError, UnicodeDecodeError, paramiko.ConfigParseError) as exc:
+            texts.append((path, path.read_text()))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ProvisionError(f"ssh config {path}: {exc}") from None
+    key = tuple(texts)
+    with _FILES_LOCK:
+        if key in _FILES:
+            return _FILES[key]
+    config = paramiko.SSHConfig()
+    for path, text in texts:
+        try:
+            config.parse(io.StringIO(text))  # line by line, as from the file
+        except paramiko.ConfigParseError as exc:
             raise ProvisionError(f"ssh config {path}: {exc}") from None
     with _FILES_LOCK:
         if len(_FILES) >= 16:
