@@ -6,7 +6,7 @@ Ansible's `host_key_checking` (ansible.cfg, ANSIBLE_HOST_KEY_CHECKING, `ansible_
 read through ansible-core's own config manager) set to false turns checking off, as Ansible's ssh
 plugin then passes `-o StrictHostKeyChecking=no` first. Otherwise OpenSSH's options decide, first
 value wins as in ssh(1): the `-o` options of `ansible_ssh_args`, `ansible_ssh_common_args` and
-`ansible_ssh_extra_args` in that order, then ~/.ssh/config (Fabric reads it). `StrictHostKeyChecking`
+`ansible_ssh_extra_args` in that order, then ~/.ssh/config (ssh_settings.py reads it). `StrictHostKeyChecking`
 `yes` (and `ask`: nobody to ask) refuses an unknown host, `accept-new` and `no` add its key to the
 first `UserKnownHostsFile`; a key that differs from the one on file is always refused, before any
 password is sent. Keys are looked up in `UserKnownHostsFile` (default ~/.ssh/known_hosts and

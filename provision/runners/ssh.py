@@ -377,6 +377,7 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
     return connection
 
 
+UNKNOWN_KEY_TYPE = getattr(paramiko, "UnknownKeyType", paramiko.SSHException)  # PKey.from_path's (paramiko 3.2)
 _KEYS: dict[tuple, paramiko.PKey | None] = {}  # loaded_key's, by the key file's and its certificate's identity
 _KEYS_LOCK = threading.Lock()
 
@@ -397,8 +398,8 @@ def loaded_key(path: str) -> paramiko.PKey | None:
         if key not in _KEYS:
             try:
                 _KEYS[key] = paramiko.PKey.from_path(path) if stats[0] else None
-            except (OSError, ValueError, TypeError, paramiko.SSHException, paramiko.UnknownKeyType):
-                _KEYS[key] = None  # encrypted, unreadable or of a type paramiko does not know
+            except (OSError, ValueError, TypeError, AttributeError, paramiko.SSHException, UNKNOWN_KEY_TYPE):
+                _KEYS[key] = None  # encrypted, unreadable, of a type paramiko does not know, or a paramiko before 3.2
         return _KEYS[key]
 
 
