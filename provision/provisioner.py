@@ -119,7 +119,10 @@ class HostLog:
                 os.unlink(runs / old)
 
     def __call__(self, text: str) -> None:
-        lines = text.splitlines() or [""]
+        self.add_lines(text.splitlines() or [""])
+
+    def add_lines(self, lines: list[str]) -> None:
+        """Log these lines (none spans a line break) in one write."""
         now = time.time()
         stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now % 1 * 1000):03d}Z "
         with self.lock:
@@ -302,10 +305,11 @@ def _probe(runner: Runner, settings: Settings, job: Job, log: HostLog,
 
 def _add_plan(plan: Plan, report: HostReport, log: HostLog) -> None:
     """A plan's lines and notes into the report (after an earlier part's) and the log."""
-    report.plan += plan.lines()
+    lines = plan.lines()  # (made once: each step's lines are worked out anew)
+    report.plan += lines
     report.notes += plan.messages
-    for line in plan.lines():
-        log(line)
+    if lines:
+        log.add_lines([part for line in lines for part in line.splitlines() or [""]])  # as log(line) each, one write
 
 
 def _seen(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> StepContext:
