@@ -70,7 +70,7 @@ def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] 
     strict = {"ask": "yes", "true": "yes", "off": "no", "false": "no"}.get(strict, strict)
 
     def files(option: str, default: str) -> tuple[Path, ...]:
-        return _paths(chosen.get(option, default))
+        return tuple(Path(os.path.expanduser(n)) for n in _names(chosen.get(option, default)) if n.lower() != "none")
 
     return HostKeyPolicy(
         check=bool(ansible["host_key_checking"]),
@@ -81,9 +81,10 @@ def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] 
 
 
 @functools.lru_cache(maxsize=64)
-def _paths(option: str) -> tuple[Path, ...]:
-    """The files a `UserKnownHostsFile` / `GlobalKnownHostsFile` value names (once per value)."""
-    return tuple(Path(os.path.expanduser(n)) for n in shlex.split(option) if n.lower() != "none")
+def _names(option: str) -> tuple[str, ...]:
+    """The words of a `UserKnownHostsFile` / `GlobalKnownHostsFile` value, split once per value (`~`
+    is expanded by the caller, for the HOME of the moment)."""
+    return tuple(shlex.split(option))
 
 
 def _fingerprint(key: paramiko.PKey) -> str:
