@@ -12,15 +12,17 @@ import sys
 sys.dont_write_bytecode = False
 
 from provision.library_warnings import silence_library_warnings  # noqa: E402
+from provision.startup_gc import loading  # noqa: E402
 
 silence_library_warnings()  # before the task collection imports ansible-core and paramiko
 
 from invoke import Collection  # noqa: E402
 
-from provision.errors import ProvisionError  # noqa: E402
-from provision.task_args import task  # noqa: E402
-from provision.tasks import _cli  # noqa: E402
-from provision.tasks import ns as product  # noqa: E402
+with loading():  # the product's modules, frozen out of the garbage collector's passes
+    from provision.errors import ProvisionError
+    from provision.task_args import task
+    from provision.tasks import _cli
+    from provision.tasks import ns as product
 
 
 def _simfleet():

@@ -29,6 +29,7 @@ from invoke.util import Lexicon
 
 from provision.closed_pipe import exit_closed_pipe
 from provision.library_warnings import silence_library_warnings
+from provision.startup_gc import loading
 
 DISTRIBUTION = "deepstream-provision"
 EXIT_USAGE = 2
@@ -175,7 +176,8 @@ class DsprovProgram(Program):
 
 def main() -> None:
     silence_library_warnings()  # before the task collection imports ansible-core and paramiko
-    from provision.tasks import OneDocument, ns
+    with loading():  # its modules, frozen out of the garbage collector's passes
+        from provision.tasks import OneDocument, ns
 
     try:
         try:

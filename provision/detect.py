@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import shlex
 from importlib.resources import files
@@ -63,10 +64,11 @@ fi
 """
 
 
+@functools.cache
 def probe_script() -> str:
     """The one probe (one round trip): the paths it reads (provision/state.py), probe.sh's host
     facts, the project's deviceQuery source compiled and run (once per boot and driver), then each registered capability's
-    fragment (provision/capabilities/__init__.py)."""
+    fragment (provision/capabilities/__init__.py). Made once per process (every host gets the same)."""
     probe = files("provision.facts").joinpath("probe.sh").read_text()
     source = files("provision.gpu").joinpath("devicequery.cu").read_text()
     digest = hashlib.sha256(source.encode()).hexdigest()

@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import functools
 import datetime as dt
-import logging
 import os
 import tempfile
 import threading
@@ -40,9 +39,6 @@ from provision.core.step import StepContext, StepFailed
 
 LOGS_KEPT = 20
 REPLANS = 2  # plans made after an earlier plan's steps ran (Plan.stop), at most: a stop that comes back ends the run
-# `2026-12-07T06:57:35.123Z line`: ISO 8601 UTC, to the millisecond
-LOG_FORMAT = logging.Formatter("%(asctime)s.%(msecs)03dZ %(message)s", "%Y-%m-%dT%H:%M:%S")
-LOG_FORMAT.converter = time.gmtime
 
 
 @dataclass
@@ -89,9 +85,11 @@ class HostLog:
     """One run's log of one host; each line also goes to an optional progress callback.
 
     Each run writes its own file, `<logs>/<host>/<UTC time>-<pid>.log`; `<logs>/<host>.log` links to
-    the newest, and the newest LOGS_KEPT of a host are kept. The file is written by the standard
-    `logging` module (a FileHandler of its own, so that hosts logged at once never mix): every line
-    starts with its UTC time (LOG_FORMAT).
+    the newest, and the newest LOGS_KEPT of a host are kept. Every line starts with its UTC time,
+    ISO 8601 to the millisecond (`2026-12-07T06:57:35.123Z line`), and is written at once (a
+    long step's log can be followed). The file is the host's own, written directly, not through
+    the `logging` module: no other logger or handler sees a line (commands and their output may
+    carry a host's secrets), and a no-op's 30-odd lines per host cost no log records.
     """
 
     def __init__(self, host: str, folder: Path | None = None, on_line: Callable[[str], None] | None = None) -> None:
@@ -104,31 +102,40 @@ class HostLog:
     def _open(self, host: str, folder: Path, on_line: Callable[[str], None] | None) -> None:
         host = host.replace("/", "_").lstrip(".") or "_"  # an inventory name is a file name here, inside `folder`
         runs = folder / host
-        runs.mkdir(parents=True, exist_ok=True)
+        os.makedirs(runs, exist_ok=True)
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%f")
         self.path = runs / f"{stamp}-{os.getpid()}-{threading.get_ident()}.log"
-        self.path.touch(exist_ok=False)
-        self.handler, self.on_line = logging.FileHandler(self.path, encoding="utf-8"), on_line
-        self.handler.setFormatter(LOG_FORMAT)
-        self.name = f"dsprov.host.{host}"
+        self.file = open(self.path, "x", encoding="utf-8", errors="replace")  # a new file, never another's
+        self.on_line, self.lock = on_line, threading.Lock()
         self.lines: list[str] = []
         latest = folder / f".{host}.log.{os.getpid()}.{threading.get_ident()}"
-        latest.unlink(missing_ok=True)
-        latest.symlink_to(self.path.relative_to(folder))
-        latest.replace(folder / f"{host}.log")
-        for old in sorted(runs.glob("*.log"))[:-LOGS_KEPT]:
-            old.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(latest)
+        os.symlink(f"{host}/{self.path.name}", latest)
+        os.replace(latest, folder / f"{host}.log")
+        kept = sorted(name for name in os.listdir(runs) if name.endswith(".log") and not name.startswith("."))
+        for old in kept[:-LOGS_KEPT]:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(runs / old)
 
     def __call__(self, text: str) -> None:
-        for line in text.splitlines() or [""]:
-            self.handler.handle(logging.makeLogRecord({"name": self.name, "levelno": logging.INFO,
-                                                       "levelname": "INFO", "msg": line}))
-            self.lines.append(line)
-            if self.on_line:
+        self.add_lines(text.splitlines() or [""])
+
+    def add_lines(self, lines: list[str]) -> None:
+        """Log these lines (none spans a line break) in one write."""
+        now = time.time()
+        stamp = f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.gmtime(now))}.{int(now % 1 * 1000):03d}Z "
+        with self.lock:
+            self.file.write("".join(f"{stamp}{line}\n" for line in lines))
+            self.file.flush()
+            self.lines += lines
+        if self.on_line:
+            for line in lines:
                 self.on_line(line)
 
     def close(self) -> None:
-        self.handler.close()
+        with self.lock:
+            self.file.close()
 
 
 def run_plan(
@@ -298,10 +305,11 @@ def _probe(runner: Runner, settings: Settings, job: Job, log: HostLog,
 
 def _add_plan(plan: Plan, report: HostReport, log: HostLog) -> None:
     """A plan's lines and notes into the report (after an earlier part's) and the log."""
-    report.plan += plan.lines()
+    lines = plan.lines()  # (made once: each step's lines are worked out anew)
+    report.plan += lines
     report.notes += plan.messages
-    for line in plan.lines():
-        log(line)
+    if lines:
+        log.add_lines([part for line in lines for part in line.splitlines() or [""]])  # as log(line) each, one write
 
 
 def _seen(ctx: StepContext, detection: Detection | None, tolerant_state: bool = False) -> StepContext:

@@ -62,3 +62,11 @@ def test_dsprov_starts_without_unittest_mock_and_invoke_keeps_its_mock_context()
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          timeout=120).stdout.split("\n")
     assert out[:2] == ["[]", "ran"]
+
+
+def test_the_modules_a_command_loads_are_frozen_out_of_the_garbage_collectors_passes():
+    code = ("import gc; import tasks; print(gc.isenabled(), gc.get_freeze_count() > 20000);"
+            "from provision.startup_gc import loading; gc.disable()\nwith loading(): import json\nprint(gc.isenabled())")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         timeout=120).stdout.split()
+    assert out == ["True", "True", "False"]  # collection goes on after, unless the caller had it off

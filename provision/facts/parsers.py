@@ -9,9 +9,11 @@ the caller turns a non-empty section that gave None into a warning.
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import re
 import shlex
+import threading
 from dataclasses import dataclass, field
 
 from packaging.version import InvalidVersion, Version
@@ -45,8 +47,10 @@ class OsRelease:
     pretty_name: str | None
 
 
+@functools.lru_cache(maxsize=64)
 def parse_os_release(text: str) -> OsRelease | None:
-    """/etc/os-release KEY=value lines (values may be shell-quoted)."""
+    """/etc/os-release KEY=value lines (values may be shell-quoted); read once per text (a fleet's
+    hosts share a few)."""
     values: dict[str, str] = {}
     for line in text.splitlines():
         key, sep, raw = line.partition("=")
@@ -157,6 +161,7 @@ def _compute_cap(value: str | None) -> str | None:
     return value.strip() if value and re.fullmatch(r"\s*\d+\.\d+\s*", value) else None
 
 
+@functools.lru_cache(maxsize=64)  # an immutable value, once per text (a fleet's hosts share theirs)
 def parse_nvidia_smi_query(text: str) -> NvidiaSmi | None:
     """`nvidia-smi --query-gpu=name,compute_cap,driver_version,memory.total --format=csv`.
 
@@ -352,6 +357,7 @@ class DeviceQuery:
     error: str | None = None
 
 
+@functools.lru_cache(maxsize=64)  # an immutable value, once per text (a fleet's hosts share theirs)
 def parse_device_query(text: str) -> DeviceQuery | None:
     """deviceQuery output (NVIDIA's sample or this project's devicequery.cu).
 
@@ -398,6 +404,7 @@ class LibraryFile:
     size: int | None = None
 
 
+@functools.lru_cache(maxsize=64)  # an immutable value, once per text (a fleet's hosts share theirs)
 def parse_ls_libraries(text: str) -> tuple[LibraryFile, ...]:
     """`ls -l` rows of a library folder: regular files with their size, links with their target."""
     files: list[LibraryFile] = []
@@ -478,10 +485,26 @@ class Sections:
 
 
 SECTION_HEADER = re.compile(r"^==> ([a-z0-9_]+) <==$")
+SECTION_HEADERS = re.compile(r"^==> ([a-z0-9_]+) <==$", re.MULTILINE)
+# line breaks str.splitlines() knows besides "\n" (https://docs.python.org/3/library/stdtypes.html#str.splitlines)
+OTHER_LINE_BREAKS = re.compile("[\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_LAST_SPLIT = threading.local()  # this thread's last split_sections (output, texts)
 
 
 def split_sections(output: str) -> Sections:
-    """Split probe output at its `==> name <==` lines."""
+    """Split probe output at its `==> name <==` lines (a name given twice: its lines joined). A
+    host's capture is split by the analysis and again by the checks, in the thread that probed it:
+    the last split is kept per thread."""
+    last = getattr(_LAST_SPLIT, "value", None)
+    if last is not None and last[0] is output:
+        return Sections(dict(last[1]))
+    joined = _split_lines(output) if OTHER_LINE_BREAKS.search(output) else _split_text(output)
+    _LAST_SPLIT.value = (output, joined)
+    return Sections(dict(joined))
+
+
+def _split_lines(output: str) -> dict[str, str]:
+    """split_sections line by line, for output with line breaks other than "\n"."""
     texts: dict[str, list[str]] = {}
     current: list[str] | None = None
     for line in output.splitlines():
@@ -490,4 +513,17 @@ def split_sections(output: str) -> Sections:
             current = texts.setdefault(header.group(1), [])
         elif current is not None:
             current.append(line)
-    return Sections({name: "\n".join(lines).strip("\n") for name, lines in texts.items()})
+    return {name: "\n".join(lines).strip("\n") for name, lines in texts.items()}
+
+
+def _split_text(output: str) -> dict[str, str]:
+    """split_sections for output whose only line break is "\n": each section's text sliced whole
+    (the same as _split_lines, without a string per line)."""
+    pieces = SECTION_HEADERS.split(output)  # [before, name, its text, name, its text, ...]
+    parts: dict[str, list[str]] = {}
+    for name, body in zip(pieces[1::2], pieces[2::2], strict=True):
+        found = parts.setdefault(name, [])
+        content = body[1:] if body.startswith("\n") else body  # the header line's own break
+        if content:  # its lines, the last one's break left out (as splitlines leaves it)
+            found.append(content[:-1] if content.endswith("\n") else content)
+    return {name: "\n".join(texts).strip("\n") for name, texts in parts.items()}

@@ -11,6 +11,7 @@ what it cannot judge it skips or reports as WARN.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.resources import files
@@ -83,6 +84,12 @@ _LOADED: dict[str, Matrix] = {}  # Matrix.load's, by the files' digest
 def _prefix(row: Version, installed: Version) -> bool:
     """The row's version is the installed one's prefix ("10.13" and "10.13.3" for 10.13.3.9)."""
     return installed.release[: len(row.release)] == row.release
+
+
+CHECKS_KEPT = 256  # Matrix.check's verdicts kept, by (matrix, stack)
+# the matrix is kept beside its verdicts, so its id is not reused while they are
+_CHECKS: dict[tuple[int, Stack], tuple[Matrix, tuple[Verdict, ...]]] = {}
+_CHECKS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -237,5 +244,15 @@ class Matrix:
     # -- checker --------------------------------------------------------------------------
 
     def check(self, stack: Stack) -> list[Verdict]:
-        """One verdict per rule that applies to what `stack` says; never raises on odd input."""
-        return _check.run(self, stack)
+        """One verdict per rule that applies to what `stack` says; never raises on odd input.
+        Worked out once per stack (a fleet's identical hosts share theirs: the rows are immutable)."""
+        key = (id(self), stack)
+        with _CHECKS_LOCK:
+            kept = _CHECKS.get(key)
+        if kept is None or kept[0] is not self:
+            kept = (self, tuple(_check.run(self, stack)))
+            with _CHECKS_LOCK:
+                if len(_CHECKS) >= CHECKS_KEPT:
+                    _CHECKS.clear()
+                _CHECKS[key] = kept
+        return list(kept[1])

@@ -6,7 +6,7 @@ Ansible's `host_key_checking` (ansible.cfg, ANSIBLE_HOST_KEY_CHECKING, `ansible_
 read through ansible-core's own config manager) set to false turns checking off, as Ansible's ssh
 plugin then passes `-o StrictHostKeyChecking=no` first. Otherwise OpenSSH's options decide, first
 value wins as in ssh(1): the `-o` options of `ansible_ssh_args`, `ansible_ssh_common_args` and
-`ansible_ssh_extra_args` in that order, then ~/.ssh/config (Fabric reads it). `StrictHostKeyChecking`
+`ansible_ssh_extra_args` in that order, then ~/.ssh/config (ssh_settings.py reads it). `StrictHostKeyChecking`
 `yes` (and `ask`: nobody to ask) refuses an unknown host, `accept-new` and `no` add its key to the
 first `UserKnownHostsFile`; a key that differs from the one on file is always refused, before any
 password is sent. Keys are looked up in `UserKnownHostsFile` (default ~/.ssh/known_hosts and
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import binascii
 import fnmatch
+import functools
 import os
 import shlex
 import threading
@@ -69,8 +70,7 @@ def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] 
     strict = {"ask": "yes", "true": "yes", "off": "no", "false": "no"}.get(strict, strict)
 
     def files(option: str, default: str) -> tuple[Path, ...]:
-        names = shlex.split(chosen.get(option, default))
-        return tuple(Path(os.path.expanduser(n)) for n in names if n.lower() != "none")
+        return tuple(Path(os.path.expanduser(n)) for n in _names(chosen.get(option, default)) if n.lower() != "none")
 
     return HostKeyPolicy(
         check=bool(ansible["host_key_checking"]),
@@ -78,6 +78,13 @@ def host_key_policy(variables: Mapping[str, Any], ssh_config: Mapping[str, Any] 
         user_files=files("userknownhostsfile", USER_FILES),
         global_files=files("globalknownhostsfile", GLOBAL_FILES),
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _names(option: str) -> tuple[str, ...]:
+    """The words of a `UserKnownHostsFile` / `GlobalKnownHostsFile` value, split once per value (`~`
+    is expanded by the caller, for the HOME of the moment)."""
+    return tuple(shlex.split(option))
 
 
 def _fingerprint(key: paramiko.PKey) -> str:
@@ -148,6 +155,7 @@ class KnownHosts:
 
     entries: list[HostKeyEntry] = field(default_factory=list)
     revoked: list[Revoked] = field(default_factory=list)
+    _index: tuple | None = field(default=None, init=False, repr=False, compare=False)
 
     def read(self, path: Path) -> KnownHosts:
         text = input_files.read_bytes(path, "known_hosts file", input_files.KNOWN_HOSTS).decode(errors="replace")
@@ -180,12 +188,36 @@ class KnownHosts:
         """Copy the keys into a client's, leaving out every revoked key (so paramiko asks the policy);
         `only`: those of the one name paramiko will look up (`host`, or `[host]:port`), as its
         lookup matches it (the name itself, or a hashed `|1|` name of it)."""
-        blobs = {r.key.asbytes() for r in self.revoked}
-        for entry in self.entries:
-            if entry.key.asbytes() not in blobs:
-                for name in entry.hostnames:
-                    if only is None or name == only or (name.startswith("|1|") and HostKeys.hash_host(only, name) == name):
-                        client_keys.add(name, entry.key.get_name(), entry.key)
+        plain, hashed = self._usable()
+        if only is None:
+            found = [*(e for entries in plain.values() for e in entries), *hashed]
+        else:
+            found = [(at, only, e) for at, _, e in plain.get(only, ())]
+            found += [(at, n, e) for at, n, e in hashed if HostKeys.hash_host(only, n) == n]
+        for _, name, entry in sorted(found, key=lambda item: item[0]):  # the files' order: a later line wins
+            client_keys.add(name, entry.key.get_name(), entry.key)
+
+    def _usable(self) -> tuple[dict[str, list[_Named]], list[_Named]]:
+        """The (position, name, entry) of each name of an entry whose key is not revoked, by plain
+        name, and the hashed names apart; worked out once (a run's hosts share one KnownHosts:
+        read_known_hosts)."""
+        if self._index is None or self._index[0] != (len(self.entries), len(self.revoked)):
+            blobs = {r.key.asbytes() for r in self.revoked}
+            plain: dict[str, list[_Named]] = {}
+            hashed: list[_Named] = []
+            for number, entry in enumerate(self.entries):
+                if entry.key.asbytes() not in blobs:
+                    for position, name in enumerate(entry.hostnames):
+                        named = ((number, position), name, entry)
+                        if name.startswith("|1|"):
+                            hashed.append(named)
+                        else:
+                            plain.setdefault(name, []).append(named)
+            self._index = ((len(self.entries), len(self.revoked)), plain, hashed)
+        return self._index[1], self._index[2]
+
+
+_Named = tuple[tuple[int, int], str, HostKeyEntry]  # ((entry, name's place in it), name, entry)
 
 
 def _entry(line: str, number: int) -> HostKeyEntry | None:

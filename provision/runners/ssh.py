@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Run over SSH with Fabric (paramiko); the target needs only sh and sudo."""
+"""Run over SSH with paramiko; the target needs only sh and sudo."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from pathlib import Path
 from collections.abc import Callable
 
 import paramiko
-from fabric import Config, Connection
 
 from provision import cancel
 from provision.errors import HostUnreachable, ProvisionError, StepFailed
@@ -37,6 +36,26 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 # constant_time_bytes_eq): about a third of its transport thread's CPU on a no-op. The standard
 # library's constant-time comparison does the same in C (https://docs.python.org/3/library/hmac.html).
 paramiko.packet.util.constant_time_bytes_eq = hmac.compare_digest
+
+
+def _hmac(key: bytes, message: bytes, digest_class: Callable) -> bytes:
+    """paramiko's per-packet MAC (paramiko/packet.py, compute_hmac: an hmac.HMAC object per packet)
+    in the standard library's one-shot C function (hmac.digest, same bytes)."""
+    return hmac.digest(key, message, digest_class)
+
+
+_NOT_PRINTABLE = re.compile(rb"[^\x20-\x7f]")
+
+
+def _safe_string(data: bytes) -> bytes:
+    """paramiko's escape for a server's debug message (paramiko/util.py, safe_string: a byte at a
+    time in Python, about a millisecond for the line every login of these sshds sends): the same
+    bytes, printable ones kept, others `%XX`."""
+    return _NOT_PRINTABLE.sub(lambda found: b"%%%02X" % found.group()[0], data)
+
+
+paramiko.packet.compute_hmac = _hmac
+paramiko.util.safe_string = _safe_string
 
 PGID_MARK = "[dsprov-pgid]"
 CLOSE_GRACE = 5  # seconds a stalled transfer's channel gets to close before the connection is ended
@@ -278,65 +297,117 @@ class SSHRunner(FileOps):
         self.connection.close()
 
 
-class _Connection(Connection):
-    """Fabric's Connection to one server on the way to a host, with the host-key policy it is checked
-    by and what its errors call it. Its gateway is ours (the hop before it, or a ProxyCommand), never
-    Fabric's own: Fabric makes each ~/.ssh/config ProxyJump hop a Connection of its own with
-    paramiko's AutoAddPolicy and none of our credentials (fabric/connection.py, get_gateway)."""
+class _Connection:
+    """One SSH connection on the way to a host (paramiko's SSHClient), with the host-key policy it is
+    checked by and what its errors call it. Its gateway is the hop before it (another _Connection)
+    or a ProxyCommand. Built straight on paramiko: Fabric's Connection built an invoke Config per
+    host (about a millisecond of config merges) for the four things used of it: connect, the
+    gateway, the transport and close."""
 
-    name: str  # the inventory host this connection is for
-    jump: bool  # a jump host on the way, not the host itself
-    where: str  # user@host:port
-    policy: HostKeyPolicy
+    def __init__(self, name: str, server: Endpoint, jump: bool, policy: HostKeyPolicy,
+                 gateway: _Connection | str | None, connect_timeout: float, connect_kwargs: dict) -> None:
+        self.name = name  # the inventory host this connection is for
+        self.host, self.port, self.user = server.host, server.port, server.user
+        self.jump = jump  # a jump host on the way, not the host itself
+        self.where = str(server)  # user@host:port
+        self.policy = policy
+        self.gateway = gateway
+        self.connect_timeout = connect_timeout
+        self.connect_kwargs = connect_kwargs
+        self.client = paramiko.SSHClient()
+        self.transport: paramiko.Transport | None = None
 
     @property
     def label(self) -> str:
         return f"{self.name}: jump host {self.where}" if self.jump else self.name
 
+    @property
+    def is_connected(self) -> bool:
+        return bool(self.transport and self.transport.active)
+
+    def open(self) -> None:
+        if self.is_connected:
+            return
+        kwargs = dict(self.connect_kwargs, hostname=self.host, port=self.port, username=self.user,
+                      timeout=self.connect_timeout)
+        if self.gateway:
+            kwargs["sock"] = self.open_gateway()
+        self.client.connect(**kwargs)
+        self.transport = self.client.get_transport()
+
     def open_gateway(self):
         if isinstance(self.gateway, str):
             return _ProxyCommand(self.gateway)
+        assert self.gateway is not None
         _open(self.gateway)
         try:
-            return self.gateway.transport.open_channel("direct-tcpip", (self.host, int(self.port)), ("", 0))
+            return self.gateway.client.get_transport().open_channel("direct-tcpip", (self.host, int(self.port)), ("", 0))
         except (OSError, paramiko.SSHException) as exc:
             reason = exc.text if isinstance(exc, paramiko.ChannelException) else exc
             raise HostUnreachable(f"{self.name}: jump host {self.gateway.where} cannot reach {self.where}: {reason}") from exc
 
     def close(self) -> None:
-        super().close()
+        self.client.close()  # also a half-made connection's (nothing when none was made)
+        self.transport = None
         if isinstance(self.gateway, _Connection):
             self.gateway.close()
 
 
 def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_timeout: float) -> _Connection:
-    """The Connection to `server` (the target or a hop on its way) and those before it. Every hop is
+    """The connection to `server` (the target or a hop on its way) and those before it. Every hop is
     checked against the same known_hosts and StrictHostKeyChecking as the target and is offered the
     same keys (the inventory's key file, ssh-agent); a password goes to the target only."""
     keys = list(dict.fromkeys(server.key_files + target.key_files))  # its own first; each once
-    connect_kwargs: dict = {"key_filename": keys, "look_for_keys": not keys, "allow_agent": True}
+    connect_kwargs: dict = {"look_for_keys": not keys, "allow_agent": True}
+    first = loaded_key(keys[0]) if keys else None
+    if first is not None:  # read once per run; paramiko tries `pkey` first, then the files, then the agent
+        connect_kwargs["pkey"], keys = first, keys[1:]
+    if keys:
+        connect_kwargs["key_filename"] = keys
     if spec.password and server is target:
         connect_kwargs["password"] = spec.password
     via = server.via
-    gateway = _connection(spec, via, target, connect_timeout) if isinstance(via, Endpoint) else via or False
-    connection = _Connection(
-        server.host, user=server.user, port=server.port, gateway=gateway, connect_timeout=connect_timeout,
-        connect_kwargs=connect_kwargs, config=Config(ssh_config=paramiko.SSHConfig()),  # looked up already
-    )
-    # real attributes (a Connection turns a plain attribute set into a config update: invoke's DataProxy)
-    connection._set(name=spec.name, jump=server is not target, where=str(server),
-                    policy=host_key_policy(spec.vars, server.options, spec.ssh or None))
+    gateway = _connection(spec, via, target, connect_timeout) if isinstance(via, Endpoint) else via or None
+    connection = _Connection(spec.name, server, server is not target,
+                             host_key_policy(spec.vars, server.options, spec.ssh or None), gateway,
+                             connect_timeout, connect_kwargs)
     # the name paramiko looks the server's key up by (SSHClient.connect: `[host]:port` off port 22)
     lookup = server.host if server.port in (None, 22) else f"[{server.host}]:{server.port}"
     apply_policy(connection.client, connection.label, connection.policy, lookup)
     return connection
 
 
+UNKNOWN_KEY_TYPE = getattr(paramiko, "UnknownKeyType", paramiko.SSHException)  # PKey.from_path's (paramiko 3.2)
+_KEYS: dict[tuple, paramiko.PKey | None] = {}  # loaded_key's, by the key file's and its certificate's identity
+_KEYS_LOCK = threading.Lock()
+
+
+def loaded_key(path: str) -> paramiko.PKey | None:
+    """The private key in `path` (and its `-cert.pub` certificate), read once per run while neither
+    file changes (a fleet's hosts share one key file); None when it cannot be read without a
+    passphrase, or at all: paramiko's own loop then tries it and says why."""
+    stats = []
+    for name in (path, f"{path}-cert.pub"):
+        try:
+            st = os.stat(os.path.expanduser(name))
+            stats.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        except OSError:
+            stats.append(None)
+    key = (path, *stats)
+    with _KEYS_LOCK:
+        if key not in _KEYS:
+            try:
+                _KEYS[key] = paramiko.PKey.from_path(path) if stats[0] else None
+            except (OSError, ValueError, TypeError, AttributeError, paramiko.SSHException, UNKNOWN_KEY_TYPE):
+                _KEYS[key] = None  # encrypted, unreadable, of a type paramiko does not know, or a paramiko before 3.2
+        return _KEYS[key]
+
+
 def _open(connection: _Connection) -> None:
     """Connect (through the hops before it), each failure one line naming where it happened."""
     try:
         connection.open()
-        _no_delay(connection.transport.sock)
+        _no_delay(connection.client.get_transport().sock)
     except paramiko.BadHostKeyException as exc:
         connection.close()
         raise mismatch(connection.label, connection.policy, exc, connection.port) from None

@@ -21,10 +21,13 @@ and `none` turns both off (ssh_config(5)).
 
 from __future__ import annotations
 
+import functools
 import getpass
+import io
 import os
 import re
 import shlex
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +49,13 @@ _OPTION = re.compile(r"\s*([^\s=]+)\s*=?\s*(.*)", re.S)
 def ssh_flags(args: str) -> list[tuple[str, str]]:
     """(flag, value) of each value-taking flag in an ssh argument string, read as ssh's getopt
     reads it: `-p 22`, `-p22`, `-Cp 22`, `-o Name=Value`."""
-    words, found, index = shlex.split(args or ""), [], 0
+    return list(_flags(args or ""))
+
+
+@functools.lru_cache(maxsize=256)
+def _flags(args: str) -> tuple[tuple[str, str], ...]:
+    """ssh_flags's, worked out once per string (a fleet's hosts share their ssh args)."""
+    words, found, index = shlex.split(args), [], 0
     while index < len(words):
         word, index = words[index], index + 1
         if word == "--":
@@ -60,7 +69,7 @@ def ssh_flags(args: str) -> list[tuple[str, str]]:
                     value, index = words[index], index + 1
                 found.append((flag, value))
                 break
-    return found
+    return tuple(found)
 
 
 def ssh_options(args: str) -> list[tuple[str, str]]:
@@ -127,17 +136,43 @@ def _config(block: list[tuple[str, str]], config_file: str | None) -> paramiko.S
             lines.append(f"  {name} {value}")
     if lines:
         config.parse(["Host *", *lines])
-    paths = [config_file] if config_file else [USER_CONFIG, SYSTEM_CONFIG]
-    for path in (Path(os.path.expanduser(p)) for p in paths):
+    # the files' blocks after the command line's, as parsing them into this config would append
+    # them (SSHConfig.parse); looked up as before, never changed by a lookup
+    config._config.extend(_files_config(config_file)._config)
+    return config
+
+
+_FILES: dict[tuple, paramiko.SSHConfig] = {}  # _files_config's, by the files' paths and texts
+_FILES_LOCK = threading.Lock()
+
+
+def _files_config(config_file: str | None) -> paramiko.SSHConfig:
+    """The config files parsed (`-F`'s file, else ~/.ssh/config and /etc/ssh/ssh_config), once per
+    text: a run's hosts share them, and a file read costs less than its parse."""
+    texts: list[tuple[Path, str | None]] = []
+    for path in (Path(os.path.expanduser(p)) for p in ([config_file] if config_file else [USER_CONFIG, SYSTEM_CONFIG])):
         if not path.is_file():
             if config_file:
                 raise ProvisionError(f"ssh config file {path} (-F in the ssh args) does not exist")
             continue
         try:
-            with path.open() as handle:
-                config.parse(handle)
-        except (OSError, UnicodeDecodeError, paramiko.ConfigParseError) as exc:
+            texts.append((path, path.read_text()))
+        except (OSError, UnicodeDecodeError) as exc:
             raise ProvisionError(f"ssh config {path}: {exc}") from None
+    key = tuple(texts)
+    with _FILES_LOCK:
+        if key in _FILES:
+            return _FILES[key]
+    config = paramiko.SSHConfig()
+    for path, text in texts:
+        try:
+            config.parse(io.StringIO(text))  # line by line, as from the file
+        except paramiko.ConfigParseError as exc:
+            raise ProvisionError(f"ssh config {path}: {exc}") from None
+    with _FILES_LOCK:
+        if len(_FILES) >= 16:
+            _FILES.clear()
+        _FILES[key] = config
     return config
 
 
