@@ -1,6 +1,6 @@
 # SPDX-FileCopyrightText: 2026 Contributors to the dsprov project
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Run over SSH with paramiko; the target needs only sh and sudo."""
+"""Run over SSH with Fabric (paramiko); the target needs only sh and sudo."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from collections.abc import Callable
 
 import paramiko
+from fabric import Config, Connection
 
 from provision import cancel
 from provision.errors import HostUnreachable, ProvisionError, StepFailed
@@ -297,64 +298,39 @@ class SSHRunner(FileOps):
         self.connection.close()
 
 
-class _Connection:
-    """One SSH connection on the way to a host (paramiko's SSHClient), with the host-key policy it is
-    checked by and what its errors call it. Its gateway is the hop before it (another _Connection)
-    or a ProxyCommand. Built straight on paramiko: Fabric's Connection built an invoke Config per
-    host (about a millisecond of config merges) for the four things used of it: connect, the
-    gateway, the transport and close."""
+class _Connection(Connection):
+    """Fabric's Connection to one server on the way to a host, with the host-key policy it is checked
+    by and what its errors call it. Its gateway is ours (the hop before it, or a ProxyCommand), never
+    Fabric's own: Fabric makes each ~/.ssh/config ProxyJump hop a Connection of its own with
+    paramiko's AutoAddPolicy and none of our credentials (fabric/connection.py, get_gateway)."""
 
-    def __init__(self, name: str, server: Endpoint, jump: bool, policy: HostKeyPolicy,
-                 gateway: _Connection | str | None, connect_timeout: float, connect_kwargs: dict) -> None:
-        self.name = name  # the inventory host this connection is for
-        self.host, self.port, self.user = server.host, server.port, server.user
-        self.jump = jump  # a jump host on the way, not the host itself
-        self.where = str(server)  # user@host:port
-        self.policy = policy
-        self.gateway = gateway
-        self.connect_timeout = connect_timeout
-        self.connect_kwargs = connect_kwargs
-        self.client = paramiko.SSHClient()
-        self.transport: paramiko.Transport | None = None
+    name: str  # the inventory host this connection is for
+    jump: bool  # a jump host on the way, not the host itself
+    where: str  # user@host:port
+    policy: HostKeyPolicy
 
     @property
     def label(self) -> str:
         return f"{self.name}: jump host {self.where}" if self.jump else self.name
 
-    @property
-    def is_connected(self) -> bool:
-        return bool(self.transport and self.transport.active)
-
-    def open(self) -> None:
-        if self.is_connected:
-            return
-        kwargs = dict(self.connect_kwargs, hostname=self.host, port=self.port, username=self.user,
-                      timeout=self.connect_timeout)
-        if self.gateway:
-            kwargs["sock"] = self.open_gateway()
-        self.client.connect(**kwargs)
-        self.transport = self.client.get_transport()
-
     def open_gateway(self):
         if isinstance(self.gateway, str):
             return _ProxyCommand(self.gateway)
-        assert self.gateway is not None
         _open(self.gateway)
         try:
-            return self.gateway.client.get_transport().open_channel("direct-tcpip", (self.host, int(self.port)), ("", 0))
+            return self.gateway.transport.open_channel("direct-tcpip", (self.host, int(self.port)), ("", 0))
         except (OSError, paramiko.SSHException) as exc:
             reason = exc.text if isinstance(exc, paramiko.ChannelException) else exc
             raise HostUnreachable(f"{self.name}: jump host {self.gateway.where} cannot reach {self.where}: {reason}") from exc
 
     def close(self) -> None:
-        self.client.close()  # also a half-made connection's (nothing when none was made)
-        self.transport = None
+        super().close()
         if isinstance(self.gateway, _Connection):
             self.gateway.close()
 
 
 def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_timeout: float) -> _Connection:
-    """The connection to `server` (the target or a hop on its way) and those before it. Every hop is
+    """The Connection to `server` (the target or a hop on its way) and those before it. Every hop is
     checked against the same known_hosts and StrictHostKeyChecking as the target and is offered the
     same keys (the inventory's key file, ssh-agent); a password goes to the target only."""
     keys = list(dict.fromkeys(server.key_files + target.key_files))  # its own first; each once
@@ -367,10 +343,14 @@ def _connection(spec: HostSpec, server: Endpoint, target: Endpoint, connect_time
     if spec.password and server is target:
         connect_kwargs["password"] = spec.password
     via = server.via
-    gateway = _connection(spec, via, target, connect_timeout) if isinstance(via, Endpoint) else via or None
-    connection = _Connection(spec.name, server, server is not target,
-                             host_key_policy(spec.vars, server.options, spec.ssh or None), gateway,
-                             connect_timeout, connect_kwargs)
+    gateway = _connection(spec, via, target, connect_timeout) if isinstance(via, Endpoint) else via or False
+    connection = _Connection(
+        server.host, user=server.user, port=server.port, gateway=gateway, connect_timeout=connect_timeout,
+        connect_kwargs=connect_kwargs, config=Config(ssh_config=paramiko.SSHConfig()),  # looked up already
+    )
+    # real attributes (a Connection turns a plain attribute set into a config update: invoke's DataProxy)
+    connection._set(name=spec.name, jump=server is not target, where=str(server),
+                    policy=host_key_policy(spec.vars, server.options, spec.ssh or None))
     # the name paramiko looks the server's key up by (SSHClient.connect: `[host]:port` off port 22)
     lookup = server.host if server.port in (None, 22) else f"[{server.host}]:{server.port}"
     apply_policy(connection.client, connection.label, connection.policy, lookup)
