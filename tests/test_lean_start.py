@@ -70,3 +70,13 @@ def test_the_modules_a_command_loads_are_frozen_out_of_the_garbage_collectors_pa
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                          timeout=120).stdout.split()
     assert out == ["True", "True", "False"]  # collection goes on after, unless the caller had it off
+
+
+def test_the_ansible_plugins_load_no_ssh_library():
+    """The collection's actions run over Ansible's connection: ansible-playbook's process (which
+    imports them before it forks a worker per host) loads neither Fabric nor paramiko."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, provision.ansible_plugins; print('\\n'.join(sys.modules))"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=120).stdout.split()
+    assert "provision.provisioner" in loaded
+    assert not [m for m in loaded if m.split(".")[0] in ("fabric", "paramiko")]

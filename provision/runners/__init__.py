@@ -6,14 +6,16 @@ connection (runners/ansible.py, imported by the plugins only); the host lock (ru
 from provision.inventory import HostSpec
 from provision.runners.base import Result, Runner, WrongSudoPassword
 from provision.runners.local import LocalRunner
-from provision.runners.ssh import SSHRunner
 
 
 def runner_for(spec: HostSpec) -> Runner:
-    """The runner an inventory host asks for: local for `ansible_connection=local`, else SSH."""
+    """The runner an inventory host asks for: local for `ansible_connection=local`, else SSH (Fabric
+    and paramiko imported here: the Ansible plugins and local runs never load them)."""
     if spec.connection == "local":
         return LocalRunner(spec.name, spec.become_password)
+    from provision.runners.ssh import SSHRunner
+
     return SSHRunner(spec)
 
 
-__all__ = ["LocalRunner", "Result", "Runner", "SSHRunner", "WrongSudoPassword", "runner_for"]
+__all__ = ["LocalRunner", "Result", "Runner", "WrongSudoPassword", "runner_for"]
