@@ -6,11 +6,12 @@ The file belongs to a Debian package, so the original is saved where package upg
 copied to /var/lib/dsprov/orig (outside every library folder: ldconfig picks a SONAME's target by
 comparing file names, so a saved copy beside the library could win) and registered there with
 `dpkg-divert`. The state file records the swap before the diversion. The build is uploaded into
-a private folder; one command then checks the upload's size and SHA-256, checks that the library
+a private folder; the swap then checks the upload's size and SHA-256, checks that the library
 is still the one checked before (else bytes written since would be lost), stages a verified copy
 under a name ldconfig ignores (it reads only names starting with `lib`) and renames it over the
-old one, so at every instant the path holds a whole library, never an unverified one. Each action
-is one command; killing the run between any two leaves a loadable library and a recoverable
+old one, so at every instant the path holds a whole library, never an unverified one. The actions
+(save, record, divert, swap, record) run in that order in one sudo command (one round trip, one
+password check); killing it between any two leaves a loadable library and a recoverable
 original, and the next run finishes the job.
 
 Rollback needs no readable state file: the diversion (`dpkg-divert --list`) names the saved
@@ -303,20 +304,15 @@ class SwapPlugin(Step):
 
 
 def loads_command(path: str) -> str:
-    """The dynamic loader's trace of a library, every symbol bound (verify_loads)."""
+    """The dynamic loader's trace of a library, every symbol bound (check_loads)."""
     return ("for ld in /lib/ld-linux-aarch64.so.1 /lib64/ld-linux-x86-64.so.2; do"
             f" [ -x $ld ] && LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes exec $ld {q(path)}; done; exit 127")
 
 
-def verify_loads(ctx: StepContext, path: str) -> None:
-    """The dynamic loader finds every dependency of the library and binds every symbol it
-    imports, as dlopen(RTLD_NOW) would (`ldd -r`: the loader's trace with LD_BIND_NOW and
-    LD_WARN, which reports `undefined symbol`)."""
-    check_loads(ctx, path, ctx.runner.run(loads_command(path)))
-
-
 def check_loads(ctx: StepContext, path: str, result: Result) -> None:
-    """Raise StepFailed unless `result` (loads_command's) says the library loads."""
+    """Raise StepFailed unless `result` (loads_command's) says the library loads: the dynamic loader
+    finds every dependency and binds every symbol it imports, as dlopen(RTLD_NOW) would (`ldd -r`:
+    the loader's trace with LD_BIND_NOW and LD_WARN, which reports `undefined symbol`)."""
     if not result.ok or "not found" in result.stdout or "undefined symbol" in result.stdout + result.stderr:
         raise StepFailed(f"{ctx.runner.host}: {path} does not load: {result.tail(2)}")
 
