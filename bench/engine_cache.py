@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -46,6 +47,25 @@ class Round:
     round_trips: list[int]  # per host
     builds: int  # trtexec builds in the fleet
     loads: int  # trtexec --loadEngine runs in the fleet
+    cpu: float  # CPU seconds of the tool's processes and of the devices' (less noisy than wall under load)
+
+
+def fleet_cpu(handle: FleetHandle) -> float:
+    """CPU seconds the fleet's processes used so far, their reaped children included (each device's
+    sshd reaps its sessions), as bench/fleet_scale.py counts them."""
+    ticks = 0
+    for pid in handle.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def fleet_file(folder: Path, name: str, count: int) -> Path:
@@ -84,15 +104,18 @@ def cold_round(handle: FleetHandle, folder: Path, cache: str, code: Path = ROOT)
     on_all(handle, f"rm -f {RECORDS}; : > {TRTEXEC_RUNS}")
     argv = [sys.executable, "-m", "invoke", "provision", "--hosts", "all", "--force", "--forks", "50", "--json",
             "-i", str(inventory(handle, folder, cache))]
+    cpu = children_cpu() + fleet_cpu(handle)
     started = time.monotonic()
     result = subprocess.run(argv, cwd=code, env=env, capture_output=True, text=True, timeout=3600)
     seconds = time.monotonic() - started
+    time.sleep(0.5)  # the devices' sshd reap the sessions the run closed
+    cpu = children_cpu() + fleet_cpu(handle) - cpu
     if result.returncode:
         raise SystemExit(f"provision failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     runs = "".join(on_all(handle, f"cat {TRTEXEC_RUNS}")).splitlines()
     shutil.rmtree(controller)
     return Round(seconds, [h["commands"] for h in json.loads(result.stdout)["hosts"]],
-                 sum(r.startswith("build\t") for r in runs), sum(r.startswith("load\t") for r in runs))
+                 sum(r.startswith("build\t") for r in runs), sum(r.startswith("load\t") for r in runs), cpu)
 
 
 def spread(values: list[float]) -> str:
@@ -102,13 +125,16 @@ def spread(values: list[float]) -> str:
 def table(label: str, hosts: int, ones: list[Round], manys: dict[str, list[Round]]) -> None:
     """The rounds of one checkout's code: a Markdown table."""
     print(f"\n{label}\n")
-    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads | N / 1 |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads | N / 1 | CPU (tool + hosts) | CPU N / 1 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     base = statistics.median(r.seconds for r in ones)
+    base_cpu = statistics.median(r.cpu for r in ones)
     for name, rounds in [("1 host", ones), *((f"{hosts} hosts, engine cache {s}", r) for s, r in manys.items())]:
         trips = sorted({t for r in rounds for t in r.round_trips})
+        cpu = statistics.median(r.cpu for r in rounds)
         print(f"| {name} | {spread([r.seconds for r in rounds])} | {trips[0]}-{trips[-1]} |"
-              f" {rounds[-1].builds} | {rounds[-1].loads} | {statistics.median(r.seconds for r in rounds) / base:.2f} |")
+              f" {rounds[-1].builds} | {rounds[-1].loads} | {statistics.median(r.seconds for r in rounds) / base:.2f} |"
+              f" {spread([r.cpu for r in rounds])} | {cpu / base_cpu:.2f} |")
 
 
 def main() -> None:
