@@ -365,8 +365,8 @@ def read_before_swap(ctx: StepContext, p: PluginPaths, shas: bool) -> tuple[str 
 # diversion), divert, swap (SWAP_SCRIPT), write the state file recording the build. `dsprov-state N`
 # says which state file is on the host (1: recording the swap, 2: the build); a refusal stops it.
 APPLY_SCRIPT = FILE_FUNCTIONS + r"""
-put_state() {  # place sets f, t, mode, sha, size, dir and new
-    state=$(mktemp) || refuse "cannot write the state file"
+put_state() {  # staged beside the state file, not in /tmp (which may be full); place sets f, t, mode, sha, size, dir, new
+    state=$(mktemp "$(dirname "$5")/.dsprov-state-XXXXXXXXXX") || refuse "cannot create a file beside $5 (disk full?)"
     printf '%s' "$2" | base64 -d > "$state" && place "$state" "$5" 0644 "$3" "$4" || { rm -f "$state"; refuse "cannot write $5"; }
     rm -f "$state"
     echo "dsprov-state $1"
