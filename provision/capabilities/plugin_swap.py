@@ -259,7 +259,7 @@ class SwapPlugin(Step):
         accepted = (plugin.original_sha256, plugin.installed_sha256, sha)
         swapped = ctx.sh(apply_command(p, upload, sha, size, accepted, current if save else None,
                                        recording.to_json().encode(), done.to_json().encode()), sudo=True, check=False)
-        written = re.findall(r"^dsprov-state (\d)$", swapped.stdout, re.M)
+        written = re.findall(r"^dsprov-state (\d)\r?$", swapped.stdout, re.M)  # \r: a pty (Ansible's become)
         ctx.state = {"1": recording, "2": done}.get(written[-1] if written else "", ctx.state)
         if not swapped.ok:
             raise StepFailed(f"{ctx.runner.host}: {refusal(swapped)}")
@@ -361,7 +361,7 @@ def read_before_swap(ctx: StepContext, p: PluginPaths, shas: bool) -> tuple[str 
 
 
 # One command (sudo) for the whole swap, each action in the order it had as a command of its own:
-# save the original once and check the copy, write the state file recording the swap (before the
+# check the upload (before any change), save the original once and check the copy, write the state file recording the swap (before the
 # diversion), divert, swap (SWAP_SCRIPT), write the state file recording the build. `dsprov-state N`
 # says which state file is on the host (1: recording the swap, 2: the build); a refusal stops it.
 APPLY_SCRIPT = FILE_FUNCTIONS + r"""
@@ -381,8 +381,8 @@ def apply_command(p: PluginPaths, upload: str, sha256: str, size: int, accepted:
     def state(n: int, data: bytes) -> str:
         return f"put_state {n} {base64.b64encode(data).decode()} {hashlib.sha256(data).hexdigest()} {len(data)} {STATE_FILE}"
 
-    lines = []  # the actions, one a line
-    if original:
+    lines = [f"verified {q(upload)} {sha256} {int(size)} || refuse {q('the library arrived incomplete (a full /tmp?): nothing was changed')}"]
+    if original:  # the actions, one a line
         lines += [f"{{ {save_original_command(p)}; }} || refuse {q('cannot save the original ' + p.path)}",
                   f"[ \"$(sha256sum < {q(p.saved)} | cut -d' ' -f1)\" = {original} ] ||"
                   f" refuse {q('the saved copy of ' + p.name + ' does not match the original')}"]

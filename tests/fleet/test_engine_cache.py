@@ -35,8 +35,8 @@ BUILDER = COPIER + 10
 def round_trips(base: int, builds: int) -> int:
     """A host's round trips from its base and the engines it built: each build is trtexec and the
     fetch into the cache; the first makes the private folder, and when every engine is built there
-    is no transfer of copies."""
-    return base + (2 * builds + 1 if builds else 0) - (builds == ENGINES)
+    is neither the transfer of copies nor their load check."""
+    return base + (2 * builds + 1 if builds else 0) - 2 * (builds == ENGINES)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_each_engine_is_built_once_in_the_fleet_and_copied_to_the_others(cold):
     for report in cold.values():  # the variance of main's 28-39: copiers of the plugin that built some engines
         base = COPIER if report["outcome"] == "copied" else BUILDER
         assert report["commands"] == round_trips(base, report["runs"]["build"]), (report["host"], report["runs"])
-        assert report["outcome"] != "copied" or report["commands"] <= round_trips(COPIER, ENGINES) <= 30
+        assert report["outcome"] != "copied" or report["commands"] <= max(round_trips(COPIER, n) for n in range(ENGINES + 1)) <= 30
     assert cold[HOSTS[2]]["commands"] == COPIER
     for report in copiers:
         copies = [c for c in logged(report) if c.startswith("(controller) copy the cached engine ")]
@@ -106,7 +106,9 @@ def test_commands_that_need_no_root_run_without_sudo(cold):
     for report in cold.values():
         commands = logged(report)
         for start in NO_ROOT:
-            assert [c for c in commands if c.startswith(start)] != [], (report["host"], start, commands)
+            copied = report["runs"]["build"] < ENGINES
+            assert [c for c in commands if c.startswith(start)] != [] or (not copied and "loadEngine" in start), \
+                (report["host"], start, commands)
             assert [c for c in commands if c.startswith("sudo " + start)] == [], (report["host"], start)
         assert [c for c in commands if "trtexec " in c and c.startswith("sudo")] == []
         assert [c for c in commands if "dpkg-query" in c and not c.startswith(NO_ROOT[1])] == []
