@@ -9,9 +9,11 @@ rolled back (its original plugin library), its sample engines made stale (their 
 removed), a fresh controller cache (no plugin build, no engine); then the timed
 `provision --hosts all --force`. The ten-host rounds run with `dsprov_engine_cache: auto`, and with
 `--engine-cache both` also with `off` (every host builds its own engines), interleaved with the rest.
+With `--against DIR` (another checkout of dsprov, e.g. main's in a `git worktree`), each round runs
+that checkout's code too, right after this one's, on the same fleets: before and after side by side.
 Needs root (the simulated fleet); takes a few minutes.
 
-    .venv/bin/python bench/engine_cache.py [--hosts 10] [--rounds 3] [--engine-cache auto|off|both]
+    .venv/bin/python bench/engine_cache.py [--hosts 10] [--rounds 3] [--engine-cache auto|off|both] [--against DIR]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -44,6 +47,25 @@ class Round:
     round_trips: list[int]  # per host
     builds: int  # trtexec builds in the fleet
     loads: int  # trtexec --loadEngine runs in the fleet
+    cpu: float  # CPU seconds of the tool's processes and of the devices' (less noisy than wall under load)
+
+
+def fleet_cpu(handle: FleetHandle) -> float:
+    """CPU seconds the fleet's processes used so far, their reaped children included (each device's
+    sshd reaps its sessions), as bench/fleet_scale.py counts them."""
+    ticks = 0
+    for pid in handle.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def fleet_file(folder: Path, name: str, count: int) -> Path:
@@ -71,30 +93,48 @@ def inventory(handle: FleetHandle, folder: Path, cache: str) -> Path:
     return copy / "hosts.ini"
 
 
-def cold_round(handle: FleetHandle, folder: Path, cache: str) -> Round:
+def cold_round(handle: FleetHandle, folder: Path, cache: str, code: Path = ROOT) -> Round:
     controller = tempfile.mkdtemp(dir=folder, prefix="cache-")
     env = {**os.environ, "PROVISION_BECOME_PASSWORD": handle.become_password, "DSPROV_CACHE": controller}
     rollbacks = [subprocess.Popen([sys.executable, "-m", "invoke", "rollback", "--host", d.name, "-i", str(handle.inventory)],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                  cwd=code, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for d in handle.devices]
     if any(p.wait(timeout=600) for p in rollbacks):
         raise SystemExit(f"a rollback failed on {handle.runtime_dir}")
     on_all(handle, f"rm -f {RECORDS}; : > {TRTEXEC_RUNS}")
     argv = [sys.executable, "-m", "invoke", "provision", "--hosts", "all", "--force", "--forks", "50", "--json",
             "-i", str(inventory(handle, folder, cache))]
+    cpu = children_cpu() + fleet_cpu(handle)
     started = time.monotonic()
-    result = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    result = subprocess.run(argv, cwd=code, env=env, capture_output=True, text=True, timeout=3600)
     seconds = time.monotonic() - started
+    time.sleep(0.5)  # the devices' sshd reap the sessions the run closed
+    cpu = children_cpu() + fleet_cpu(handle) - cpu
     if result.returncode:
         raise SystemExit(f"provision failed ({result.returncode}):\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     runs = "".join(on_all(handle, f"cat {TRTEXEC_RUNS}")).splitlines()
     shutil.rmtree(controller)
     return Round(seconds, [h["commands"] for h in json.loads(result.stdout)["hosts"]],
-                 sum(r.startswith("build\t") for r in runs), sum(r.startswith("load\t") for r in runs))
+                 sum(r.startswith("build\t") for r in runs), sum(r.startswith("load\t") for r in runs), cpu)
 
 
 def spread(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} s ({min(values):.1f}-{max(values):.1f})"
+
+
+def table(label: str, hosts: int, ones: list[Round], manys: dict[str, list[Round]]) -> None:
+    """The rounds of one checkout's code: a Markdown table."""
+    print(f"\n{label}\n")
+    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads | N / 1 | CPU (tool + hosts) | CPU N / 1 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    base = statistics.median(r.seconds for r in ones)
+    base_cpu = statistics.median(r.cpu for r in ones)
+    for name, rounds in [("1 host", ones), *((f"{hosts} hosts, engine cache {s}", r) for s, r in manys.items())]:
+        trips = sorted({t for r in rounds for t in r.round_trips})
+        cpu = statistics.median(r.cpu for r in rounds)
+        print(f"| {name} | {spread([r.seconds for r in rounds])} | {trips[0]}-{trips[-1]} |"
+              f" {rounds[-1].builds} | {rounds[-1].loads} | {statistics.median(r.seconds for r in rounds) / base:.2f} |"
+              f" {spread([r.cpu for r in rounds])} | {cpu / base_cpu:.2f} |")
 
 
 def main() -> None:
@@ -103,29 +143,35 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--engine-cache", choices=("auto", "off", "both"), default="auto",
                         help="the setting for the many-host rounds (the one host's is auto)")
+    parser.add_argument("--against", type=Path, help="another checkout whose code runs each round too (before/after)")
     args = parser.parse_args()
+    codes = [ROOT, *([args.against.resolve()] if args.against else [])]
+    settings = ("auto", "off") if args.engine_cache == "both" else (args.engine_cache,)
+    ones: dict[Path, list[Round]] = {c: [] for c in codes}
+    manys: dict[Path, dict[str, list[Round]]] = {c: {s: [] for s in settings} for c in codes}
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="dsprov-engine-cache-") as tmp:
         folder = Path(tmp)
         with served_fleet(fleet_file(folder, "ec1", 1), folder / "one") as one, \
                 served_fleet(fleet_file(folder, "ecn", args.hosts), folder / "many") as many:
-            cold_round(one, folder, "auto")  # warm-up: the devices' first commands, Python's caches
-            settings = ("auto", "off") if args.engine_cache == "both" else (args.engine_cache,)
-            ones: list[Round] = []
-            manys: dict[str, list[Round]] = {s: [] for s in settings}
-            for _ in range(args.rounds):  # interleaved: 1, N, 1, N, ...
+            for code in codes:
+                cold_round(one, folder, "auto", code)  # warm-up: the devices' first commands, Python's caches
+            for _ in range(args.rounds):  # interleaved: 1, N, 1, N, ... (each checkout's in turn)
                 for setting in settings:
-                    ones.append(cold_round(one, folder, "auto"))
-                    manys[setting].append(cold_round(many, folder, setting))
+                    for code in codes:
+                        ones[code].append(cold_round(one, folder, "auto", code))
+                        manys[code][setting].append(cold_round(many, folder, setting, code))
+                        loads.append(os.getloadavg()[0])
     print(f"cold `provision --hosts all --force`, {args.rounds} rounds interleaved, medians (min-max);"
-          f" load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads | N / 1 |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    base = statistics.median(r.seconds for r in ones)
-    rows = [("1 host", ones), *((f"{args.hosts} hosts, engine cache {s}", manys[s]) for s in settings)]
-    for label, rounds in rows:
-        trips = sorted({t for r in rounds for t in r.round_trips})
-        print(f"| {label} | {spread([r.seconds for r in rounds])} | {trips[0]}-{trips[-1]} |"
-              f" {rounds[-1].builds} | {rounds[-1].loads} | {statistics.median(r.seconds for r in rounds) / base:.2f} |")
+          f" 1-minute load average {min(loads):.1f}-{max(loads):.1f} (median {statistics.median(loads):.1f})")
+    for code in codes:
+        table(f"code: {code}" + (f" ({git_head(code)})" if git_head(code) else ""), args.hosts, ones[code], manys[code])
+
+
+def git_head(code: Path) -> str:
+    """The checkout's commit, short (empty when it is not a git checkout)."""
+    head = subprocess.run(["git", "-C", str(code), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return head.stdout.strip()
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ class EnsureCmake(Step):
     archive: CmakeArchive
     for_builds: list[Any] = field(default_factory=list, kw_only=True)  # the CachedBuilds that need it
     uploaded: str | None = field(default=None, init=False)  # the archive's path on the host, once pushed
+    verified: bool = field(default=False, init=False)  # this run's verify found it new enough
     name = "cmake"
     provides = frozenset({"cmake"})
 
@@ -93,15 +94,20 @@ class EnsureCmake(Step):
     def check(self, ctx: StepContext) -> str | None:
         """New enough (the probe's version while its facts stand), or not needed: every build that
         needs it copies its key (installed, cached, or built by another host now)."""
+        if ctx.observed and self.installed and self.installed >= self.minimum:
+            return f"cmake {self.installed} is new enough"
+        if self.for_builds and not any(build.builds_here(ctx) for build in self.for_builds):  # asked first: no
+            return "not needed here: " + ", ".join(f"{b.name} copies {b.key}" for b in self.for_builds)  # cmake call
         current = self.installed if ctx.observed else self._current(ctx)
         if current and current >= self.minimum:
             return f"cmake {current} is new enough"
-        if self.for_builds and not any(build.builds_here(ctx) for build in self.for_builds):
-            return "not needed here: " + ", ".join(f"{b.name} copies {b.key}" for b in self.for_builds)
         return None
 
     def ensure(self, ctx: StepContext) -> None:
-        """For a build that finds, after all, that it builds here: install unless new enough."""
+        """For a build that finds, after all, that it builds here: install unless new enough (known
+        when this run's check or verify found it so)."""
+        if self.verified:
+            return
         current = self._current(ctx)
         if current and current >= self.minimum:
             return
@@ -121,6 +127,7 @@ class EnsureCmake(Step):
         current = self._current(ctx)
         if not current or current < self.minimum:
             raise StepFailed(f"{ctx.runner.host}: cmake still {current or 'missing'} after installing {self.archive.filename}")
+        self.verified = True
 
     def rollback(self, ctx: StepContext) -> None:
         links = " ".join(f"/usr/local/bin/{t}" for t in LINKED)

@@ -8,7 +8,9 @@ name it), as the login user where it may write and as root only for the rest
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from provision.core.step import StepContext, StepFailed
 from provision.runners.base import FILE_FUNCTIONS
@@ -53,9 +55,12 @@ class InstallItem:
 
 @dataclass
 class WorkFolder:
-    """The login user's private folder for new engines (mktemp -d: mode 0700, a fresh name), made at first use."""
+    """The login user's private folder for new engines (mode 0700, a fresh name), made at first use:
+    by `mktemp -d` for a build, or with the first copies (Runner.put_files: the folder and every
+    engine copied from the controller in one round trip)."""
 
     path: str | None = None
+    pending: list[tuple[Path, str, str]] = field(default_factory=list)  # (cached file, name, key) to copy
 
     def make(self, ctx: StepContext) -> str:
         if self.path is None:
@@ -65,6 +70,21 @@ class WorkFolder:
                 raise StepFailed(f"{ctx.runner.host}: cannot make a private folder in /tmp: {made.reason()}")
             self.path = folder
         return self.path
+
+    def copy(self, cached: Path, name: str, key: str) -> None:
+        """Copy an engine from the controller's cache into the folder as `name`, with the others (flush)."""
+        self.pending.append((cached, name, key))
+
+    def flush(self, ctx: StepContext) -> None:
+        """Copy the pending engines, all in one transfer (and the folder made with them if need be)."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        started = time.monotonic()
+        self.path = ctx.runner.put_files([(cached, name) for cached, name, _ in pending], self.path)
+        for _, name, key in pending:
+            ctx.log(f"$ (controller) copy the cached engine {key} to {self.path}/{name}")
+        ctx.log(f"copied {len(pending)} engine(s) in {time.monotonic() - started:.2f}s")
 
 
 # As the login user (`user`) or root (`root`), for the private folder $2 and items of 7 arguments

@@ -317,19 +317,21 @@ class RebuildEngines(Step):
         lines += [f"# {e.config_path}: {e.message}" for e in self.engines if e.outcome is EngineOutcome.DEEPSTREAM]
         todo = self._groups()
         if todo:
-            lines.append(f"mktemp -d {WORK_TEMPLATE}  # the login user's private folder for the new engines")
+            lines.append(f"mktemp -d {WORK_TEMPLATE}  # the login user's private folder for the new engines"
+                         " (made by the transfer of the cached ones when none is built first)")
         for number, engines in enumerate(todo.values(), 1):
             e = engines[0]
             staged = f"{WORK_TEMPLATE}/{_work_name(number, e.target.path)}"
             key = self._key(e, self.states)
             if key:
-                lines.append(f"(controller) engine cache {key.key}: when cached, copy it to {staged} and check it loads: "
+                lines.append(f"(controller) engine cache {key.key}: when cached, copy it to {staged} (one transfer for all"
+                             " the cached ones) and check it loads (one command for all): "
                              + load_command(staged, e.target) + "; else build it and keep it:")
             lines.append(build_command(e.target, staged, self._calibrated(e, self.states)))
         if todo:
             lines.append("install each new engine, then its record, then the model-engine-file lines that name it"
                          " (a config changed since it was read is left as it is): as the login user where it may"
-                         " write, else with sudo; remove the private folder")
+                         " write, else with sudo (which also refreshes the SHA-256 cache); remove the private folder")
         return lines
 
     # -- survey ---------------------------------------------------------------------------
@@ -521,7 +523,7 @@ class RebuildEngines(Step):
         try:
             for number, (path, engines) in enumerate(groups.items(), 1):
                 if cancel.requested():  # a build is not stopped halfway: the cancel is seen between two
-                    installed = self._install(ctx, work, self._check_loads(ctx, work, ready, build=False))
+                    installed = self._install(ctx, work, self._check_loads(ctx, work, ready, build=False))[0]
                     raise cancel.StoppedBetween(
                         f"{ctx.runner.host}: cancelled after {number - 1} of {len(groups)} engine rebuild(s)"
                         f" ({installed} rebuilt); the others keep their old engines")
@@ -538,11 +540,10 @@ class RebuildEngines(Step):
                     for x in engines:
                         x.outcome, x.message = EngineOutcome.FAILED, str(exc)
                     ctx.log(f"failed: {exc}")
-            self._install(ctx, work, self._check_loads(ctx, work, ready))
+            hashed = self._install(ctx, work, self._check_loads(ctx, work, ready))[1]
             fresh = [e for e in self.engines if e.outcome is EngineOutcome.REBUILT]
-            if fresh:  # the next probe reads these hashes instead of computing them
-                refresh_sha_cache(ctx, [self.plugin_link,
-                                        *(p for e in fresh for p in (e.target.path, e.target.config.model))])
+            if fresh and not hashed:  # the next probe reads these hashes instead of computing them
+                refresh_sha_cache(ctx, self._to_hash(e for _, group in ready for e in group))
         finally:
             if work.path:
                 ctx.runner.run(f"rm -rf {q(work.path)}")
@@ -587,9 +588,7 @@ class RebuildEngines(Step):
             cached = self.cache.get(key.key, CACHED_ENGINE)
             if cached is None:
                 return self._build(ctx, work, e, name, key)
-        staged = f"{work.make(ctx)}/{name}"
-        ctx.log(f"$ (controller) copy the cached engine {key.key} to {staged}")
-        ctx.runner.put(cached, staged)
+        work.copy(cached, name, key.key)
         return Product(e.target.path, name, sha256_file(cached), cached.stat().st_size, key.key, copied=True)
 
     def _build(self, ctx: StepContext, work: WorkFolder, e: Engine, name: str, key: EngineKey | None) -> Product:
@@ -624,6 +623,7 @@ class RebuildEngines(Step):
         """The copied engines, each checked to load here (`trtexec --loadEngine`, one command for all).
         One that does not is built here instead (not cached: the cached engine stays for the hosts
         it loads on), or fails when `build` is off (a cancel)."""
+        work.flush(ctx)
         copied = [(i, p) for i, (p, _) in enumerate(ready) if p.copied and not p.loaded]
         if not copied:
             return ready
@@ -658,15 +658,20 @@ class RebuildEngines(Step):
 
     # -- installing -----------------------------------------------------------------------
 
-    def _install(self, ctx: StepContext, work: WorkFolder, ready: list[tuple[Product, list[Engine]]]) -> int:
+    def _to_hash(self, engines: Iterable[Engine]) -> list[str]:
+        """What refresh_sha_cache hashes after `engines` are installed: them, their models, the plugin."""
+        return [self.plugin_link, *(p for e in engines for p in (e.target.path, e.target.config.model))]
+
+    def _install(self, ctx: StepContext, work: WorkFolder, ready: list[tuple[Product, list[Engine]]]) -> tuple[int, bool]:
         """Install the products: each engine, then its record, then the configs whose model-engine-file
         names it (edited from the text the survey read; a config changed since is not rewritten).
-        One command as the login user writes what it may, one with sudo the rest. Returns how many
-        engines were installed; each engine's outcome says how it went."""
+        One command as the login user writes what it may, one with sudo the rest (and refreshes the
+        SHA-256 cache, refresh_sha_cache). Returns how many engines were installed and whether the
+        cache was refreshed; each engine's outcome says how it went."""
         if not ready:
-            return 0
+            return 0, False
         items, small, pointers = self._items(ready)
-        status = self._run_install(ctx, work, items, small)
+        status, hashed = self._run_install(ctx, work, items, small, self._to_hash(e for _, group in ready for e in group))
 
         def why(tag: str) -> str | None:
             done, reason = status.get(tag, (False, "not installed"))
@@ -689,7 +694,7 @@ class RebuildEngines(Step):
                     e.outcome = EngineOutcome.REBUILT
                     e.message = f"{e.target.path} ({e.target.precision}" + (
                         f", copied from the engine cache {product.key})" if product.copied else ")")
-        return installed
+        return installed, hashed
 
     def _items(self, ready: list[tuple[Product, list[Engine]]]
                ) -> tuple[dict[str, InstallItem], dict[str, bytes], dict[str, str]]:
@@ -724,8 +729,9 @@ class RebuildEngines(Step):
         return items, small, pointers
 
     def _run_install(self, ctx: StepContext, work: WorkFolder, items: dict[str, InstallItem],
-                     small: dict[str, bytes]) -> dict[str, tuple[bool, str]]:
-        """INSTALL_ENGINES_SCRIPT as the login user (what it may write), then with sudo (the rest)."""
+                     small: dict[str, bytes], to_hash: list[str]) -> tuple[dict[str, tuple[bool, str]], bool]:
+        """INSTALL_ENGINES_SCRIPT as the login user (what it may write), then with sudo the rest and,
+        in the same command, REFRESH_SCRIPT for `to_hash` (whether that ran is returned too)."""
         folder = work.make(ctx)
         writes = 'dir=$2\n' + "".join(f"printf '%s' '{base64.b64encode(data).decode()}' | base64 -d > \"$dir\"/{name} || exit 1\n"
                          for name, data in small.items())
@@ -737,22 +743,23 @@ class RebuildEngines(Step):
         status = install_status(result.stdout)
         deferred = {tag: item for tag, item in items.items() if status.get(tag) == (False, DEFERRED)}
         if not result.ok and not status:
-            return {tag: (False, refusal(result)) for tag in items}
+            return {tag: (False, refusal(result)) for tag in items}, False
         if not deferred:
             work.path = None  # the script removed it
+            return status, False
+        for tag in deferred:
+            del status[tag]
+        args = [a for tag, item in deferred.items()
+                for a in item.args(tag, [d for d in item.deps if d in deferred])]
+        refresh = f"sh -c {q(REFRESH_SCRIPT)} refresh {q(SHA_CACHE)} " + " ".join(q(p) for p in sorted({p for p in to_hash if p}))
+        root = ctx.sh(f"sh -c {q(INSTALL_ENGINES_SCRIPT)} install root {q(folder)} " + " ".join(q(a) for a in args)
+                      + f"; rc=$?; {refresh} >/dev/null 2>&1; exit $rc", sudo=True, check=False)
+        status.update(install_status(root.stdout))
+        if not root.ok and not install_status(root.stdout):
+            status.update((tag, (False, refusal(root))) for tag in deferred)
         else:
-            for tag in deferred:
-                del status[tag]
-            args = [a for tag, item in deferred.items()
-                    for a in item.args(tag, [d for d in item.deps if d in deferred])]
-            root = ctx.sh(f"sh -c {q(INSTALL_ENGINES_SCRIPT)} install root {q(folder)} " + " ".join(q(a) for a in args),
-                          sudo=True, check=False)
-            status.update(install_status(root.stdout))
-            if not root.ok and not install_status(root.stdout):
-                status.update((tag, (False, refusal(root))) for tag in deferred)
-            else:
-                work.path = None  # the script removed it
-        return status
+            work.path = None  # the script removed it
+        return status, True
 
 
 CACHED_ENGINE = "model.engine"  # the engine's name in the cache (a key names one engine, wherever it goes)

@@ -6,11 +6,12 @@ The file belongs to a Debian package, so the original is saved where package upg
 copied to /var/lib/dsprov/orig (outside every library folder: ldconfig picks a SONAME's target by
 comparing file names, so a saved copy beside the library could win) and registered there with
 `dpkg-divert`. The state file records the swap before the diversion. The build is uploaded into
-a private folder; one command then checks the upload's size and SHA-256, checks that the library
+a private folder; the swap then checks the upload's size and SHA-256, checks that the library
 is still the one checked before (else bytes written since would be lost), stages a verified copy
 under a name ldconfig ignores (it reads only names starting with `lib`) and renames it over the
-old one, so at every instant the path holds a whole library, never an unverified one. Each action
-is one command; killing the run between any two leaves a loadable library and a recoverable
+old one, so at every instant the path holds a whole library, never an unverified one. The actions
+(save, record, divert, swap, record) run in that order in one sudo command (one round trip, one
+password check); killing it between any two leaves a loadable library and a recoverable
 original, and the next run finishes the job.
 
 Rollback needs no readable state file: the diversion (`dpkg-divert --list`) names the saved
@@ -25,12 +26,16 @@ dpkg reports a new version of the plugin's package, that copy is the new origina
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from provision.outcomes import Outcome
-from provision.runners.base import FILE_FUNCTIONS, file_digest, refusal, sha256_command
-from provision.state import NOTHING_TO_ROLL_BACK, SAVED_DIR, State, write_state
+from provision.runners.base import FILE_FUNCTIONS, Result, file_digest, refusal
+from provision.state import NOTHING_TO_ROLL_BACK, SAVED_DIR, STATE_FILE, State, write_state
 from provision.core.capability import Capability, Planning
 from provision.core.step import Step, StepContext, StepFailed, q, readlink_command
 from provision.capabilities import plugin_files
@@ -40,7 +45,6 @@ from provision.capabilities.plugin_files import (
     PluginRecord,
     file_sha256,
     installed_build,
-    resolved,
     soname,
 )
 from provision.capabilities.prebuilt_plugin import FetchPrebuiltPlugin
@@ -201,21 +205,14 @@ class SwapPlugin(Step):
     def describe(self) -> list[str]:
         p = self.paths
         return [
-            save_original_command(p),
-            "(controller) record the swap in the state file",
-            divert_command(p),
-            "(controller) copy the built library into a private folder (mktemp -d)",
-            f"check its size and SHA-256 and that {p.path} is still the library checked; stage a verified copy"
-            f" beside it, rename it over {p.path}, link {p.soname_link} to it, ldconfig (one command)",
-            *self.verify_commands(),
+            f"read the SHA-256 of {p.path} and {p.saved} and its package's version (one command, no root)",
+            "(controller) copy the built library into a private folder",
+            f"one command (sudo): {save_original_command(p)}; check the copy; record the swap in the state file;"
+            f" {divert_command(p)}; check the upload's size and SHA-256 and that {p.path} is still the library"
+            f" checked; stage a verified copy beside it, rename it over {p.path}, link {p.soname_link} to it,"
+            " ldconfig; record the build in the state file",
+            verify_command(p, self.required_plugins),
         ]
-
-    def verify_commands(self) -> list[str]:
-        """What verify runs: the link's target, the library's SHA-256, each required plugin's name in
-        it, and the loader binding every symbol."""
-        p = self.paths
-        return [readlink_command(p.soname_link), sha256_command(p.path),
-                *(f"grep -q -a {q(plugin)} {q(p.path)}" for plugin in self.required_plugins), loads_command(p.path)]
 
     def check(self, ctx: StepContext) -> str | None:
         """Done when the build is installed; refused (before any change) when the build's SONAME
@@ -235,35 +232,37 @@ class SwapPlugin(Step):
         return None
 
     def apply(self, ctx: StepContext) -> None:
+        """One command reads what the swap depends on, one copies the build, one (sudo) does the
+        rest in order (APPLY_SCRIPT): each action's effect is as it was with a command each."""
         p = self.paths
         if self.taken:
             self._take_over(ctx)
             if installed_build(ctx, p) == self.build.key:
                 return  # only the original changed (a package upgrade): the build stays
         plugin = ctx.state.record_of(PluginRecord) or PluginRecord()
-        if "original_sha256" not in plugin.keys:
-            current = ctx.runner.sha256(p.path)
-            saved = ctx.runner.sha256(p.saved)
+        save = "original_sha256" not in plugin.keys
+        current, saved, version = read_before_swap(ctx, p, save)
+        if save:
             if saved and saved != current:
                 raise StepFailed(
                     f"{ctx.runner.host}: {p.saved} exists but is not {p.path} and the state file does not know it;"
                     " move it away by hand before provisioning"
                 )
-            ctx.sh(save_original_command(p), sudo=True)
-            if ctx.runner.sha256(p.saved) != current:
-                raise StepFailed(f"{ctx.runner.host}: the saved copy of {p.name} does not match the original")
+            if not current:
+                raise StepFailed(f"{ctx.runner.host}: {p.path} is missing; restore it (e.g. reinstall the package) first")
             plugin = plugin.updated(original_sha256=current, saved=p.saved, path=p.path)
-        plugin = plugin.updated(package_version=package_version(ctx, p), installing_sha256=self.build.sha256)
-        write_state(ctx, ctx.state.with_record(plugin))  # before the diversion: rollback always knows the original
-        ctx.sh(divert_command(p), sudo=True)
-
+        plugin = plugin.updated(package_version=version, installing_sha256=self.build.sha256)
         sha, size = file_digest(self.build.artifact)
+        recording = ctx.state.with_record(plugin)  # before the diversion: rollback always knows the original
+        done = ctx.state.with_record(plugin.updated(installed_sha256=sha, **self.record))
         upload = ctx.runner.upload(self.build.artifact)
         accepted = (plugin.original_sha256, plugin.installed_sha256, sha)
-        swapped = ctx.sh(swap_command(p, upload, sha, size, accepted), sudo=True, check=False)
+        swapped = ctx.sh(apply_command(p, upload, sha, size, accepted, current if save else None,
+                                       recording.to_json().encode(), done.to_json().encode()), sudo=True, check=False)
+        written = re.findall(r"^dsprov-state (\d)\r?$", swapped.stdout, re.M)  # \r: a pty (Ansible's become)
+        ctx.state = {"1": recording, "2": done}.get(written[-1] if written else "", ctx.state)
         if not swapped.ok:
             raise StepFailed(f"{ctx.runner.host}: {refusal(swapped)}")
-        write_state(ctx, ctx.state.with_record(plugin.updated(installed_sha256=sha, **self.record)))
 
     def _take_over(self, ctx: StepContext) -> None:
         """Keep the current original under PREVIOUS_DIR, then make the taken-over library the saved
@@ -285,34 +284,113 @@ class SwapPlugin(Step):
             plugin.updated(original_sha256=t.sha256, package_version=package_version(ctx, p))))
 
     def verify(self, ctx: StepContext) -> None:
+        """The link's target, the library's SHA-256, each required plugin's name in it and the loader
+        binding every symbol, asked in one command (verify_command)."""
         p = self.paths
-        target = resolved(ctx, p.soname_link)
-        if target != p.path:
-            raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {target}, not {p.path}")
-        if ctx.runner.sha256(p.path) != (self.build.sha256 or (ctx.state.record_of(PluginRecord) or PluginRecord()).installed_sha256):
+        result = logged_run(ctx, verify_command(p, self.required_plugins))
+        head, _, loader = result.stdout.partition(f"{LOADER_MARK}\n")
+        seen = dict(line.split("\t", 1) for line in head.splitlines() if "\t" in line)
+        if seen.get("link") != p.path:
+            raise StepFailed(f"{ctx.runner.host}: {p.soname_link} resolves to {seen.get('link') or None}, not {p.path}")
+        if seen.get("sha") != (self.build.sha256 or (ctx.state.record_of(PluginRecord) or PluginRecord()).installed_sha256):
             raise StepFailed(f"{ctx.runner.host}: {p.path} is not the built library")
-        for plugin, command in zip(self.required_plugins, self.verify_commands()[2:], strict=False):
-            if not ctx.runner.run(command).ok:
+        for plugin in self.required_plugins:
+            if f"has\t{plugin}" not in head.splitlines():
                 raise StepFailed(f"{ctx.runner.host}: the installed library lacks {plugin}")
-        verify_loads(ctx, p.path)
+        check_loads(ctx, p.path, Result(result.command, result.exit_code, loader, result.stderr))
 
     def rollback(self, ctx: StepContext) -> None:
         restore(ctx, self.paths)
 
 
 def loads_command(path: str) -> str:
-    """The dynamic loader's trace of a library, every symbol bound (verify_loads)."""
+    """The dynamic loader's trace of a library, every symbol bound (check_loads)."""
     return ("for ld in /lib/ld-linux-aarch64.so.1 /lib64/ld-linux-x86-64.so.2; do"
             f" [ -x $ld ] && LD_TRACE_LOADED_OBJECTS=1 LD_WARN=yes LD_BIND_NOW=yes exec $ld {q(path)}; done; exit 127")
 
 
-def verify_loads(ctx: StepContext, path: str) -> None:
-    """The dynamic loader finds every dependency of the library and binds every symbol it
-    imports, as dlopen(RTLD_NOW) would (`ldd -r`: the loader's trace with LD_BIND_NOW and
-    LD_WARN, which reports `undefined symbol`)."""
-    result = ctx.runner.run(loads_command(path))
+def check_loads(ctx: StepContext, path: str, result: Result) -> None:
+    """Raise StepFailed unless `result` (loads_command's) says the library loads: the dynamic loader
+    finds every dependency and binds every symbol it imports, as dlopen(RTLD_NOW) would (`ldd -r`:
+    the loader's trace with LD_BIND_NOW and LD_WARN, which reports `undefined symbol`)."""
     if not result.ok or "not found" in result.stdout or "undefined symbol" in result.stdout + result.stderr:
         raise StepFailed(f"{ctx.runner.host}: {path} does not load: {result.tail(2)}")
+
+
+LOADER_MARK = "dsprov-loader"
+
+
+def logged_run(ctx: StepContext, command: str) -> Result:
+    """A read without root, logged as ctx.sh logs a command (its output is the caller's to judge)."""
+    ctx.log(f"$ {command}")
+    started = time.monotonic()
+    result = ctx.runner.run(command)
+    ctx.ended(result, started)
+    return result
+
+
+def verify_command(p: PluginPaths, required_plugins: tuple[str, ...]) -> str:
+    """What verify runs (one command, no root): `link<TAB>target`, `sha<TAB>SHA-256`, `has<TAB>name`
+    per required plugin found in the library, then LOADER_MARK and the loader's trace (its exit
+    status is the command's)."""
+    lib = q(p.path)
+    return "; ".join([
+        f"printf 'link\\t%s\\n' \"$({readlink_command(p.soname_link)})\"",
+        f"printf 'sha\\t%s\\n' \"$(sha256sum < {lib} 2>/dev/null | cut -d' ' -f1)\"",
+        *(f"if grep -q -a {q(plugin)} {lib}; then printf 'has\\t%s\\n' {q(plugin)}; fi" for plugin in required_plugins),
+        f"echo {LOADER_MARK}",
+        loads_command(p.path),
+    ])
+
+
+def read_before_swap(ctx: StepContext, p: PluginPaths, shas: bool) -> tuple[str | None, str | None, str | None]:
+    """The library's and the saved copy's SHA-256 (with `shas`; None where absent) and the
+    package's dpkg version, in one command without root."""
+    major = Path(p.soname_link).name.rsplit(".", 1)[-1]
+    package = f"libnvinfer-plugin{major}"
+    ask = [f"printf '%s\\t%s\\n' {tag} \"$(sha256sum < {q(path)} 2>/dev/null | cut -d' ' -f1)\""
+           for tag, path in (("lib", p.path), ("saved", p.saved)) if shas]
+    observed = ctx.observed.facts.packages.get(package) if ctx.observed else None
+    if not ctx.observed:
+        ask.append(f"printf 'package\\t%s\\n' \"$(dpkg-query -W -f '${{Version}}' {q(package)} 2>/dev/null)\"")
+    if not ask:
+        return None, None, observed or None
+    result = logged_run(ctx, "; ".join(ask))
+    seen = {k: v for k, _, v in (line.partition("\t") for line in result.stdout.splitlines()) if v}
+    return seen.get("lib"), seen.get("saved"), seen.get("package") if not ctx.observed else observed or None
+
+
+# One command (sudo) for the whole swap, each action in the order it had as a command of its own:
+# check the upload (before any change), save the original once and check the copy, write the state file recording the swap (before the
+# diversion), divert, swap (SWAP_SCRIPT), write the state file recording the build. `dsprov-state N`
+# says which state file is on the host (1: recording the swap, 2: the build); a refusal stops it.
+APPLY_SCRIPT = FILE_FUNCTIONS + r"""
+put_state() {  # staged beside the state file, not in /tmp (which may be full); place sets f, t, mode, sha, size, dir, new
+    state=$(mktemp "$(dirname "$5")/.dsprov-state-XXXXXXXXXX") || refuse "cannot create a file beside $5 (disk full?)"
+    printf '%s' "$2" | base64 -d > "$state" && place "$state" "$5" 0644 "$3" "$4" || { rm -f "$state"; refuse "cannot write $5"; }
+    rm -f "$state"
+    echo "dsprov-state $1"
+}
+"""
+
+
+def apply_command(p: PluginPaths, upload: str, sha256: str, size: int, accepted: tuple[str | None, ...],
+                  original: str | None, recording: bytes, done: bytes) -> str:
+    """APPLY_SCRIPT for a swap: with `original` (the library's SHA-256 now), the original is saved
+    first and its copy checked; `recording` and `done` are the state file's two versions."""
+    def state(n: int, data: bytes) -> str:
+        return f"put_state {n} {base64.b64encode(data).decode()} {hashlib.sha256(data).hexdigest()} {len(data)} {STATE_FILE}"
+
+    lines = [f"verified {q(upload)} {sha256} {int(size)} || refuse {q('the library arrived incomplete (a full /tmp?): nothing was changed')}"]
+    if original:  # the actions, one a line
+        lines += [f"{{ {save_original_command(p)}; }} || refuse {q('cannot save the original ' + p.path)}",
+                  f"[ \"$(sha256sum < {q(p.saved)} | cut -d' ' -f1)\" = {original} ] ||"
+                  f" refuse {q('the saved copy of ' + p.name + ' does not match the original')}"]
+    lines += [state(1, recording),
+              f"{divert_command(p)} || refuse {q('dpkg-divert did not divert ' + p.path)}",
+              f"{swap_command(p, upload, sha256, size, tuple(a for a in accepted if a))} || exit $?",
+              state(2, done)]
+    return f"sh -c {q(APPLY_SCRIPT + chr(10).join(lines))}"
 
 
 def restore(ctx: StepContext, p: PluginPaths, saved: str | None = None) -> None:

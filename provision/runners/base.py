@@ -14,13 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from provision import input_files
 from provision.errors import ProvisionError
 from provision.options import DEFAULT_STALL_TIMEOUT
 
 SUDO_PROMPT = "[dsprov-sudo]"
+UPLOAD_PREFIX = "/tmp/.dsprov-up."  # the private folders files are uploaded into
 
 # Lines that explain a failure, most telling first: a full disk or a stalled download explains the
 # compiler or git error that follows from it, and those explain cmake's or make's summary lines.
@@ -92,6 +93,10 @@ class Runner(Protocol):
     def upload(self, local: Path) -> str:
         """Copy a controller file into a fresh private folder on the host; returns its path."""
 
+    def put_files(self, files: Sequence[tuple[Path, str]], folder: str | None = None) -> str:
+        """Copy controller files into `folder` under the given names, or into a fresh private folder
+        (as upload's); returns the folder."""
+
     def get(self, remote: str, local: Path) -> None: ...
 
     def read_text(self, remote: str) -> str | None:
@@ -156,13 +161,26 @@ class FileOps:
         """Copy a controller file into a fresh private folder on the host (`mktemp -d`, mode 0700,
         the login user's): no other user can guess, plant or change the path. Returns the file's
         path; the command that uses it removes the folder (INSTALL_SCRIPT does)."""
-        made = self.run("mktemp -d /tmp/.dsprov-up.XXXXXXXXXX")
+        made = self.run(f"mktemp -d {UPLOAD_PREFIX}XXXXXXXXXX")
         folder = made.stdout.strip()
-        if not made.ok or not folder.startswith("/tmp/.dsprov-up."):
+        if not made.ok or not folder.startswith(UPLOAD_PREFIX):
             raise ProvisionError(f"{self.host}: cannot make a private folder in /tmp: {made.reason()}")
         remote = f"{folder}/{local.name}"
         self.put(local, remote)
         return remote
+
+    def put_files(self, files: Sequence[tuple[Path, str]], folder: str | None = None) -> str:
+        """Copy controller files into `folder` on the host, each under its given name (a file name),
+        or, without a folder, into a fresh private one (`mktemp -d`, as upload's); returns the
+        folder. Here a command and a copy each; a runner that can copies them in one round trip."""
+        if folder is None:
+            made = self.run(f"mktemp -d {UPLOAD_PREFIX}XXXXXXXXXX")
+            folder = made.stdout.strip()
+            if not made.ok or not folder.startswith(UPLOAD_PREFIX):
+                raise ProvisionError(f"{self.host}: cannot make a private folder in /tmp: {made.reason()}")
+        for local, name in files:
+            self.put(local, f"{folder}/{name}")
+        return folder
 
     def write_atomic(self, data: bytes | Path, remote: str, *, mode: str | None = None, sudo: bool = False) -> Result:
         """Replace `remote` with `data` (bytes, or a controller file) so that it always holds a

@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import paramiko
 from fabric import Config, Connection
@@ -24,7 +24,7 @@ from fabric import Config, Connection
 from provision import cancel
 from provision.errors import HostUnreachable, ProvisionError, StepFailed
 from provision.inventory import HostSpec
-from provision.runners.base import FileOps, Result, check_sudo, sudo_wrap
+from provision.runners.base import UPLOAD_PREFIX, FileOps, Result, check_sudo, sudo_wrap
 from provision.runners.host_keys import HostKeyPolicy, apply_policy, host_key_policy, mismatch
 from provision.runners.ssh_settings import Endpoint, resolve
 from provision.stall import LOW_SPEED_LIMIT, RateWindow
@@ -223,6 +223,24 @@ class SSHRunner(FileOps):
 
         self._transfer(f"{local.name} to the host", copy)
         return f"{folder}/{local.name}"
+
+    def put_files(self, files: Sequence[tuple[Path, str]], folder: str | None = None) -> str:
+        """One SFTP session, one round trip: the fresh folder (as upload's) unless given, and every copy."""
+        self._open()
+        self.sent()
+        target = folder or f"{UPLOAD_PREFIX}{secrets.token_hex(8)}"
+
+        def copy(sftp: paramiko.SFTPClient) -> None:
+            if folder is None:
+                try:
+                    sftp.mkdir(target, 0o700)
+                except OSError as exc:
+                    raise ProvisionError(f"{self.host}: cannot make a private folder {target} ({exc})") from exc
+            for local, name in files:
+                self._copy(sftp, local, f"{target}/{name}")
+
+        self._transfer(f"{len(files)} file(s) to the host", copy)
+        return target
 
     def _transfer(self, what: str, work: Callable[[paramiko.SFTPClient], object],
                   failure: type[ProvisionError] = ProvisionError) -> None:
