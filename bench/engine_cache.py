@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from fleet_scale import children_cpu, fleet_cpu  # noqa: E402  (bench/fleet_scale.py: this script's folder is first on sys.path)
 from simfleet.fleet import FleetHandle  # noqa: E402
 from simfleet.mirror import served_fleet  # noqa: E402
 from simfleet.profiles import TRTEXEC_RUNS  # noqa: E402
@@ -48,24 +48,6 @@ class Round:
     builds: int  # trtexec builds in the fleet
     loads: int  # trtexec --loadEngine runs in the fleet
     cpu: float  # CPU seconds of the tool's processes and of the devices' (less noisy than wall under load)
-
-
-def fleet_cpu(handle: FleetHandle) -> float:
-    """CPU seconds the fleet's processes used so far, their reaped children included (each device's
-    sshd reaps its sessions), as bench/fleet_scale.py counts them."""
-    ticks = 0
-    for pid in handle.pids():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def fleet_file(folder: Path, name: str, count: int) -> Path:
