@@ -171,14 +171,20 @@ def test_the_sudo_password_is_in_no_log_output_state_or_process_list(t4, tmp_pat
     seen: list[str] = []
     done = threading.Event()
 
+    passes: list[int] = []
+
     def watch() -> None:  # every process of this machine, the devices' included (their PID namespaces are below ours)
         while not done.is_set():
-            for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            # names listed, each read alone: a process that ends mid-pass is skipped (pathlib's glob
+            # stats each match and raises ProcessLookupError for one that ended, killing this thread)
+            for pid in filter(str.isdigit, os.listdir("/proc")):
                 try:
-                    if password.encode() in cmdline.read_bytes():
-                        seen.append(cmdline.read_bytes().decode(errors="replace"))
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
                 except OSError:
-                    pass
+                    continue
+                if password.encode() in cmdline:
+                    seen.append(cmdline.decode(errors="replace"))
+            passes.append(1)
 
     watcher = threading.Thread(target=watch)
     watcher.start()
@@ -189,8 +195,10 @@ def test_the_sudo_password_is_in_no_log_output_state_or_process_list(t4, tmp_pat
                                capture_output=True, text=True, timeout=900),
                 invoke(t4, "rollback", "--host", HOST, "-i", str(t4.inventory))]
     finally:
+        alive = watcher.is_alive()  # it watched until the runs ended
         done.set()
         watcher.join()
+    assert alive and len(passes) > 1
     assert hosts(runs[0])[0]["result"] == "ok", runs[0].stdout + runs[0].stderr
     assert [r.returncode for r in runs] == [0, 0, 0], [r.stdout[-2000:] + r.stderr for r in runs]
     assert seen == []
