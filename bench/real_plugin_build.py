@@ -77,7 +77,7 @@ def build(src: Path, folder: Path, lib_dir: Path, cuda: str, jobs: int, archs: s
     if made.returncode:
         sys.exit(f"error: build failed:\n{made.stdout[-3000:]}{made.stderr[-3000:]}")
     done = time.monotonic()
-    line = next(l for l in conf.stdout.splitlines() if "GPU_ARCHS" in l)
+    line = next(text for text in conf.stdout.splitlines() if "GPU_ARCHS" in text)
     library = next((folder / "out").glob("libnvinfer_plugin.so.*.*.*"))
     return {"archs": archs or "default", "cmake_line": line.removeprefix("-- "),
             "configure_s": round(configured - started, 1), "build_s": round(done - configured, 1),

@@ -268,7 +268,7 @@ def test_rollback_restores_from_the_diversion_when_the_state_file_cannot_say(t4,
     assert result.returncode == 0 and "restored" in result.stdout, result.stdout + result.stderr
     assert on_device(t4, f"sha256sum {LIB}") == original
     assert on_device(t4, f"dpkg-divert --listpackage {LIB}; ls /var/lib/dsprov/orig") == ""
-    assert on_device(t4, f"readlink -f /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8") == LIB + "\n"
+    assert on_device(t4, "readlink -f /usr/lib/x86_64-linux-gnu/libnvinfer_plugin.so.8") == LIB + "\n"
 
 
 def test_a_diversion_without_its_saved_copy_is_refused_with_how_to_recover(t4):
