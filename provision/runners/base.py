@@ -161,11 +161,7 @@ class FileOps:
         """Copy a controller file into a fresh private folder on the host (`mktemp -d`, mode 0700,
         the login user's): no other user can guess, plant or change the path. Returns the file's
         path; the command that uses it removes the folder (INSTALL_SCRIPT does)."""
-        made = self.run(f"mktemp -d {UPLOAD_PREFIX}XXXXXXXXXX")
-        folder = made.stdout.strip()
-        if not made.ok or not folder.startswith(UPLOAD_PREFIX):
-            raise ProvisionError(f"{self.host}: cannot make a private folder in /tmp: {made.reason()}")
-        remote = f"{folder}/{local.name}"
+        remote = f"{self._private_folder()}/{local.name}"
         self.put(local, remote)
         return remote
 
@@ -173,13 +169,17 @@ class FileOps:
         """Copy controller files into `folder` on the host, each under its given name (a file name),
         or, without a folder, into a fresh private one (`mktemp -d`, as upload's); returns the
         folder. Here a command and a copy each; a runner that can copies them in one round trip."""
-        if folder is None:
-            made = self.run(f"mktemp -d {UPLOAD_PREFIX}XXXXXXXXXX")
-            folder = made.stdout.strip()
-            if not made.ok or not folder.startswith(UPLOAD_PREFIX):
-                raise ProvisionError(f"{self.host}: cannot make a private folder in /tmp: {made.reason()}")
+        folder = folder or self._private_folder()
         for local, name in files:
             self.put(local, f"{folder}/{name}")
+        return folder
+
+    def _private_folder(self) -> str:
+        """A fresh folder only the login user can use (`mktemp -d`, mode 0700) under UPLOAD_PREFIX."""
+        made = self.run(f"mktemp -d {UPLOAD_PREFIX}XXXXXXXXXX")
+        folder = made.stdout.strip()
+        if not made.ok or not folder.startswith(UPLOAD_PREFIX):
+            raise ProvisionError(f"{self.host}: cannot make a private folder in /tmp: {made.reason()}")
         return folder
 
     def write_atomic(self, data: bytes | Path, remote: str, *, mode: str | None = None, sudo: bool = False) -> Result:
