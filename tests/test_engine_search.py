@@ -377,3 +377,47 @@ def test_a_kept_search_keeps_the_bound_and_sees_a_root_made(host):
     (d / "later").mkdir()  # a root that was missing
     (d / "later/app.txt").write_text(APP)
     assert f"{d}/later/app.txt" in configs(host.search("n:3", f"r:{d}/root", f"r:{d}/later"))
+
+
+def test_a_folder_of_labels_is_watched_by_itself_and_a_folder_with_a_config_file_by_file(host):
+    """A kept check stats each *.txt only where a folder holds at most 32 of them or a config; a folder of
+    more (a YOLO label folder) is watched by its own ctime and keys. A label there rewritten in place is
+    read by the next search that reads anything."""
+    d = host.dir
+    (d / "root/labels").mkdir()
+    for n in range(33):
+        (d / f"root/labels/{n:05}.txt").write_text(f"0 0.5 0.5 0.{n % 10} 0.1\n")
+    (d / "root/app/few").mkdir()
+    for n in range(32):
+        (d / f"root/app/few/{n:05}.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    settle()
+    first = kept_search(host, f"r:{d}/root")
+    tree = (d / "home/.cache/dsprov/probe/fast.tree").read_bytes().split(b"\0")
+    assert f"{d}/root/labels".encode() in tree and not any(p.startswith(f"{d}/root/labels/".encode()) for p in tree)
+    assert sum(p.startswith(f"{d}/root/app/few/".encode()) for p in tree) == 32
+    assert f"{d}/root/app/labels.txt".encode() in tree  # beside a config
+    assert host.search(f"r:{d}/root") == first + "warning\tmarker\n"
+
+    # a label rewritten in place among 32 (its mtime put back): found by the kept check
+    few = d / "root/app/few/00000.txt"
+    times = few.stat()
+    few.write_text(NVINFER)
+    os.utime(few, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert configs(host.search(f"r:{d}/root"))[str(few)] == NVINFER
+    few.write_text("0 0.5 0.5 0.1 0.1\n")
+    settle()
+    assert configs(kept_search(host, f"r:{d}/root")) == configs(first)
+
+    # among 33: the kept output stands until something else changes; then the search that reads finds it
+    label = d / "root/labels/00000.txt"
+    times = label.stat()
+    label.write_text(NVINFER)
+    os.utime(label, ns=(times.st_atime_ns, times.st_mtime_ns))
+    assert host.search(f"r:{d}/root") == first + "warning\tmarker\n"
+    (d / "root/labels/extra.jpg").write_bytes(b"\xff\xd8")
+    assert configs(host.search(f"r:{d}/root"))[str(label)] == NVINFER
+    # and with a config among them, the folder's *.txt are watched one by one
+    settle()
+    kept_search(host, f"r:{d}/root")
+    tree = (d / "home/.cache/dsprov/probe/fast.tree").read_bytes().split(b"\0")
+    assert sum(p.startswith(f"{d}/root/labels/".encode()) for p in tree) == 33

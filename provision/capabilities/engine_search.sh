@@ -370,6 +370,26 @@ if ! files "" && [ -s "$w/hash" ]; then
 fi
 [ -f "$w/sha256.ready" ] && keep sha256
 cat "$w/out" >&3
+# crowd: the tree ($w/fast.tree, NUL-terminated; no name in it has a newline once its keys passed) and its keys
+# ($w/tree.keys) less the *.txt of each folder that holds more than $crowd of them and no config (a folder of
+# labels): its own ctime and keys stand for them (an entry added, removed or renamed there changes them), so a
+# kept check does not stat them one by one. A *.txt there rewritten in place (no rename) is seen by the
+# first search that reads again (its listing compares every file's ctime): when anything else in the key
+# changes, or on `--force`.
+crowd=32
+crowd() {
+    tr '\0' '\n' < "$w/fast.tree" > "$w/tree.lines"
+    : > "$w/tree.kept"; : > "$w/keys.kept"
+    awk -v crowd="$crowd" -v lines="$w/tree.lines" -v keys="$w/tree.keys" -v out="$w" '
+        FILENAME == lines { intree[$0] = 1; next }
+        $1 == "t" && ($3 in intree) { d = $3; sub(/\/[^\/]*$/, "", d); dir[$3] = d; if ($4 == "c") c[d] = 1; else n[d]++ }
+        function watched(p) { return !(p in dir) || (dir[p] in c) || n[dir[p]] <= crowd }
+        END {
+            while ((getline p < lines) > 0) if (watched(p)) print p > (out "/tree.kept")
+            while ((getline k < keys) > 0) { p = k; sub(/^[^ ]* [^ ]* [^ ]* [^ ]* [^ ]* /, "", p); if (watched(p)) print k > (out "/keys.kept") }
+        }' FS="\t" "$w/tree.lines" "$cache/configs" \
+        && tr '\n' '\0' < "$w/tree.kept" > "$w/fast.tree" && mv -f "$w/keys.kept" "$w/tree.keys"
+}
 if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # all from the caches: kept whole
     [ -f "$w/folders" ] && cp "$w/folders" "$w/fast.folders" || : > "$w/fast.folders"
     quote() {  # a file of lines as one shell word
@@ -378,7 +398,7 @@ if [ "$cache" != "$w" ] && [ ! -s "$w/fresh" ] && [ ! -s "$w/hash" ]; then  # al
     # not kept where a key of the tree is of t0's second or later, or a line is not a key (a name with a newline)
     awk -v t0="$t0" '!/^[0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+ / || $4 + 0 >= t0 - 1 || $5 + 0 >= t0 - 1 { exit 1 }' \
             "$w/tree.keys" \
-        && cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders && keep fast.tree \
+        && crowd && cp "$w/fastpaths" "$w/fast.paths" && keep fast.paths && keep fast.folders && keep fast.tree \
         && cp "$w/tree.keys" "$w/fast.keys.$$" && keep "fast.keys.$$" \
         && fast_key "$w/fast.paths" "$w/fast.folders" > "$w/key" \
         && { tree_since "$w/fast.tree" $((t0 - 1)) > "$w/devs"; awk '$0 == "C" { exit 1 }' "$w/devs" || : > "$w/devs"; } \
