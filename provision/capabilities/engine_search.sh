@@ -41,7 +41,8 @@
 # bytes, name or times sets, and an entry added, removed or renamed sets on its folder) since a second
 # before the tree was taken, and each folder's device and inode the same; its only output is a line per
 # folder, and no `*.txt` line is formatted or compared. Busybox, an older find and a new boot (whose
-# clock may start behind the kept time) compare the keys.
+# clock may start behind the kept time) compare the keys. A folder of more than 32 *.txt and none a config
+# (labels) is in the kept tree without its *.txt: its own ctime and keys stand for them (crowd, below).
 plugin=$1; shift
 args="fast 3 $HOME $plugin $*"
 max=20000
