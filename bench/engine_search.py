@@ -10,8 +10,11 @@ one first provision. Then --rounds rounds, interleaved (clean twin, labels, imag
 no-op rerun (`invoke provision`, wall seconds; each must change nothing) and the host CPU of one
 probe (the probe with the engine search of that setting, run --probes times in one ssh session on
 the device: the children's user + system CPU from the shell's `times`, divided by --probes; the
-first run of deviceQuery and of the search happened in the first provision). Medians with min and
-max, ratios against the clean twin, and the load average before and after. Needs root; a few minutes.
+first run of deviceQuery and of the search happened in the first provision). The search keeps one
+output, keyed by its roots, so a rerun right after the setting changed reads the roots again: each
+timed rerun follows an untimed one of the same setting, as on a host whose setting stays. Medians
+with min and max, ratios against the clean twin, and the load average before and after. Needs root;
+a few minutes.
 
 With --against CHECKOUT (another copy of the project, e.g. `git archive main | tar -x -C /tmp/main`), a
 second device gets the same home and that checkout's code (its tasks, its probe, its own controller
@@ -146,6 +149,7 @@ def main() -> None:
             for round_ in range(args.rounds):
                 for name, roots in settings.items():
                     for code in codes[::-1] if round_ % 2 else codes:
+                        provision(code, handle, inventories[code, name])  # the setting changed: untimed
                         seconds, report = provision(code, handle, inventories[code, name])
                         changed = [s["name"] for s in report["steps"] if s["status"] == "changed"]
                         if changed:

@@ -375,8 +375,8 @@ cat "$w/out" >&3
 # ($w/tree.keys) less the *.txt of each folder that holds more than $crowd of them and no config (a folder of
 # labels): its own ctime and keys stand for them (an entry added, removed or renamed there changes them), so a
 # kept check does not stat them one by one. A *.txt there rewritten in place (no rename) is seen by the
-# first search that reads again (its listing compares every file's ctime): when anything else in the key
-# changes, or on `--force`.
+# first search that reads again (its listing compares every file's ctime): once anything else the kept
+# output is keyed on changes (an entry of that folder, a config, a model, an engine).
 crowd=32
 crowd() {
     tr '\0' '\n' < "$w/fast.tree" > "$w/tree.lines"
