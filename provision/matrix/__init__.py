@@ -10,6 +10,7 @@ what it cannot judge it skips or reports as WARN.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -227,6 +228,10 @@ class Matrix:
 
     def known_sms(self) -> frozenset[str]:
         """SM numbers ("53", "87", "100") of every compute capability in devices.yml."""
+        return self._known_sms
+
+    @functools.cached_property  # once per matrix (its rows are immutable), not once per host
+    def _known_sms(self) -> frozenset[str]:
         caps = [d.compute_capability for d in self.device_rows] + [g.compute_capability for g in self.gpu_rows]
         return frozenset("".join(str(int(part)) for part in c.split(".")) for c in caps if c)
 
