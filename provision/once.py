@@ -22,7 +22,8 @@ class PerInput(Generic[P, R]):
     that the store starts again). An exception is not kept: the next call raises it again."""
 
     def __init__(self, function: Callable[P, R], kept: int) -> None:
-        self.function, self.kept = function, kept
+        self.function: Callable[..., R] = function
+        self.kept = kept
         self._values: dict[tuple[Hashable, ...], R] = {}
         self._lock = threading.Lock()
         functools.update_wrapper(self, function)

@@ -207,7 +207,14 @@ def _decode(value: str) -> str:
 
 
 def _file_states(text: str) -> tuple[dict[str, FileState], set[str]]:
-    """STAT_FILE's `file` lines by (normalised) path, and the folders whose engines were all listed."""
+    """STAT_FILE's `file` lines by (normalised) path, and the folders whose engines were all listed
+    (parsed once per text: identical hosts' searches say the same; the dict and set are the caller's)."""
+    states, folders = _parsed_states(text)
+    return dict(states), set(folders)
+
+
+@per_input()
+def _parsed_states(text: str) -> tuple[tuple[tuple[str, FileState], ...], frozenset[str]]:
     states: dict[str, FileState] = {}
     folders: set[str] = set()
     for line in text.splitlines():
@@ -223,7 +230,7 @@ def _file_states(text: str) -> tuple[dict[str, FileState], set[str]]:
             except ValueError:
                 record = None
         states[posixpath.normpath(parts[1])] = FileState(parts[2] == "1", parts[3] or None, record)
-    return states, folders
+    return tuple(states.items()), frozenset(folders)
 
 
 def refresh_sha_cache(ctx: StepContext, paths: Iterable[str]) -> dict[str, str]:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import functools
 import hmac
 import logging
 import os
@@ -18,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import paramiko
 from fabric import Config, Connection
@@ -318,9 +317,14 @@ class SSHRunner(FileOps):
         self.connection.close()
 
 
-@functools.cache
+_NAMES: dict[type, frozenset[str]] = {}  # dir() of each _Lean class
+
+
 def _names(cls: type) -> frozenset[str]:
-    return frozenset(dir(cls))
+    names = _NAMES.get(cls)
+    if names is None:
+        names = _NAMES[cls] = frozenset(dir(cls))
+    return names
 
 
 class _Lean:
@@ -334,15 +338,17 @@ class _Lean:
         _config: dict
         _proxies: tuple[str, ...]
 
-        def _get(self, key: str) -> object: ...
+        def _get(self, key: str) -> Any: ...
+
+        def __setitem__(self, key: str, value: object) -> None: ...
 
     def __setattr__(self, key: str, value: object) -> None:
         if key in _names(type(self)) or key in self.__dict__:
             object.__setattr__(self, key, value)
         else:
-            super().__setattr__(key, value)  # DataProxy's: a config update
+            self[key] = value  # as DataProxy does: a config update (Fabric's inline_ssh_env is one)
 
-    def __getattr__(self, key: str) -> object:
+    def __getattr__(self, key: str) -> Any:
         try:
             return self._get(key)
         except KeyError:
