@@ -290,3 +290,21 @@ def test_fabrics_connection_and_config_keep_their_attributes_and_list_their_name
     assert connection.config.run.warn is False and not hasattr(connection, "nothing")
     with pytest.raises(AttributeError, match="nothing"):
         getattr(connection.config, "nothing")
+
+
+def test_the_matrix_works_out_its_known_sms_and_oss_refs_once(monkeypatch):
+    matrix = Matrix.load()
+    monkeypatch.delitem(vars(matrix), "_oss_ref_kept", raising=False)
+    monkeypatch.delitem(vars(matrix), "_known_sms", raising=False)
+    prefixes, rows = [], []
+    prefix = matrix_module._prefix
+    monkeypatch.setattr(matrix_module, "_prefix", lambda row, installed: prefixes.append(row) or prefix(row, installed))
+    first = matrix.oss_ref(Version("10.3.0.26"), "x86")
+    asked = len(prefixes)
+    assert asked and all(matrix.oss_ref(Version("10.3.0.26"), "x86") == first for _ in range(50)) and len(prefixes) == asked
+    matrix.oss_ref(Version("8.6.1.6"), "x86")  # another TensorRT: worked out
+    assert len(prefixes) > asked
+    monkeypatch.setattr(type(matrix), "device_rows", property(lambda self: rows.append(1) or vars(self)["device_rows"]),
+                        raising=False)
+    sms = matrix.known_sms()
+    assert "75" in sms and all(matrix.known_sms() is sms for _ in range(50)) and len(rows) == 1
