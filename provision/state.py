@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar
 import jsonschema
 
 from provision import input_files
+from provision.once import per_input
 from provision.errors import StepFailed
 
 if TYPE_CHECKING:
@@ -174,12 +175,23 @@ def _parsed(host: str, text: str | None, strict: bool) -> dict:
     except (ValueError, RecursionError) as exc:
         why = " ".join(str(exc).split()) if isinstance(exc, ValueError) else "nested too deeply"
         raise StepFailed(f"{host}: {STATE_FILE} is not valid JSON ({why}); fix or remove it") from None
-    problem = next(jsonschema.Draft202012Validator(SCHEMA).iter_errors(state), None)
+    problem = _schema_problem(text)
     if problem is not None:
-        where = "".join(f"[{p!r}]" for p in problem.absolute_path) or "the top level"
-        raise StepFailed(f"{host}: {STATE_FILE}: {where} is {_kind(problem.instance)}, not what dsprov writes;"
+        raise StepFailed(f"{host}: {STATE_FILE}: {problem}, not what dsprov writes;"
                          " fix or remove it (`dpkg-divert --list` still shows a swap to restore)")
     return state
+
+
+@per_input()  # a fleet's identical hosts write identical state files
+def _schema_problem(text: str) -> str | None:
+    """Where the JSON of `text` (valid JSON) first breaks SCHEMA and what is there instead; None
+    where it holds. A function of the text alone, so its verdict is kept per text (each caller
+    still gets a value of its own from json.loads)."""
+    problem = next(jsonschema.Draft202012Validator(SCHEMA).iter_errors(json.loads(text)), None)
+    if problem is None:
+        return None
+    where = "".join(f"[{p!r}]" for p in problem.absolute_path) or "the top level"
+    return f"{where} is {_kind(problem.instance)}"
 
 
 def _kind(value: object) -> str:

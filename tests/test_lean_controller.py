@@ -9,8 +9,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import json
 import random
 import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import paramiko
@@ -161,3 +165,146 @@ def test_the_host_log_keeps_its_format(tmp_path, line):
     text = log.path.read_text()
     assert [row.split(" ", 1)[1] for row in text.splitlines()] == [line, "second"]
     assert (tmp_path / "h.log").resolve() == log.path.resolve() and log.lines == [line, "second"]
+
+
+# -- the work a fleet's identical hosts share: once per distinct input, counted -------------------
+
+def counted(monkeypatch, kept) -> list:
+    """The calls that reach the function behind a PerInput `kept` (its store emptied first)."""
+    calls: list = []
+    function = kept.function
+    kept.clear()
+    monkeypatch.setattr(kept, "function", lambda *args: calls.append(args) or function(*args))
+    return calls
+
+
+def test_a_value_is_worked_out_once_while_concurrent_callers_wait_for_it():
+    from provision.once import per_input
+
+    calls, started = [], threading.Barrier(20)
+
+    @per_input(kept=4)
+    def slow(text: str) -> str:
+        calls.append(text)
+        time.sleep(0.05)
+        return text.upper()
+
+    def one(_):
+        started.wait()
+        return slow("a")
+
+    with ThreadPoolExecutor(20) as pool:
+        assert set(pool.map(one, range(20))) == {"A"}
+    assert calls == ["a"]
+    for text in "bcdef":  # past `kept` the store starts again
+        slow(text)
+    assert slow("a") == "A" and calls == ["a", *"bcdef", "a"]
+
+    @per_input()
+    def failing(text: str) -> str:
+        calls.append(text)
+        raise ValueError(text)
+
+    for _ in range(2):  # an exception is not kept
+        with pytest.raises(ValueError):
+            failing("x")
+    assert calls[-2:] == ["x", "x"]
+
+
+def test_a_state_file_is_checked_against_its_schema_once_per_text(monkeypatch):
+    from provision import state as state_module
+    from provision.errors import StepFailed
+
+    checks = counted(monkeypatch, state_module._schema_problem)
+    text = json.dumps({"plugin": {"installed_sha256": "ab", "original_sha256": "cd"}, "pyds": None})
+    states = [state_module.State.parse(f"h{i}", text) for i in range(50)]
+    assert len(checks) == 1 and all(s["plugin"]["installed_sha256"] == "ab" for s in states)
+    assert states[0]._values is not states[1]._values  # each host's own value
+    bad = json.dumps({"plugin": {"installed_sha256": 7}})
+    for host in ("h1", "h2"):  # refused on every host, naming it, with one check
+        with pytest.raises(StepFailed, match=rf"^{host}: /var/lib/dsprov/state.json: \['plugin'\]\['installed_sha256'\]"
+                                             " is a number, not what dsprov writes"):
+            state_module.State.parse(host, bad)
+        assert state_module.State.parse(host, bad, strict=False) == state_module.State()
+    assert len(checks) == 2
+
+
+def test_dpkgs_package_list_is_parsed_once_per_text_and_each_host_gets_its_own(monkeypatch):
+    from provision.nvidia_stack import facts
+
+    parses = counted(monkeypatch, facts._installed)
+    facts.parse_holds.clear()
+    text = "ii \tlibnvinfer10:amd64\t10.9.0.34-1\nhi \tcuda-drivers\t570\nrc \told\t1\nun \tnever\t\n"
+    sections = {"nvidia_packages": text}
+    first, second = facts.nvidia_facts(sections), facts.nvidia_facts(sections)
+    assert first.packages == {"libnvinfer10": "10.9.0.34-1", "cuda-drivers": "570"} and first.held == {"cuda-drivers"}
+    assert len(parses) == 1 and first.packages is not second.packages
+    first.packages["libnvinfer10"] = "changed by one host"
+    assert facts.nvidia_facts(sections).packages["libnvinfer10"] == "10.9.0.34-1" and len(parses) == 1
+
+
+APP = "[primary-gie]\nenable=1\nconfig-file=pgie.txt\nbatch-size=2\n\n[secondary-gie0]\nenable=1\nconfig-file=sgie.txt\n"
+NVINFER = "[property]\nonnx-file=model.onnx\nmodel-engine-file=model.onnx_b1_gpu0_fp16.engine\nnetwork-mode=2\n"
+
+
+def test_the_engine_surveys_parses_are_done_once_per_config_text(monkeypatch):
+    from provision.capabilities import engines
+
+    apps, nvinfers = counted(monkeypatch, engines._app_config), counted(monkeypatch, engines._nvinfer_config)
+    resolves, states = counted(monkeypatch, engines._resolved), counted(monkeypatch, engines._parsed_states)
+    counted(monkeypatch, engines._is_app_config)
+    texts = {"/c/pgie.txt": NVINFER, "/c/sgie.txt": NVINFER.replace("fp16", "fp32").replace("=2", "=0")}
+    found = "file\t/c/model.onnx\t1\tabc\t\nengines\t/c\n"
+    per_host = []
+    for _ in range(50):
+        assert engines._is_app_config(APP) and not engines._is_app_config(NVINFER)
+        app = engines._app_config("/c/app.txt", APP)
+        gies, unusable = engines._resolved_gies(app, dict(texts))
+        config = engines._nvinfer_config("/c/pgie.txt", NVINFER)
+        per_host.append((gies, unusable, engines._file_states(found)))
+    assert (len(apps), len(resolves), len(nvinfers), len(states)) == (1, 1, 1, 1)
+    gies, unusable, (known, folders) = per_host[0]
+    assert [g.group for g in gies] == ["primary-gie", "secondary-gie0"] and gies[0].config.batch_size == 2
+    assert config.model_engine_file == "/c/model.onnx_b1_gpu0_fp16.engine" and not unusable
+    assert known["/c/model.onnx"].sha256 == "abc" and folders == {"/c"}
+    gies.clear(), unusable.update(x="y"), known.clear(), folders.clear()  # one host's lists are its own
+    again, still, (known, folders) = per_host[1]
+    assert len(again) == 2 and not still and "/c/model.onnx" in known and folders == {"/c"}
+    engines._resolved_gies(app, {**texts, "/c/sgie.txt": None})  # another input: worked out
+    assert len(resolves) == 2
+
+
+def test_fabrics_connection_and_config_keep_their_attributes_and_list_their_names_once(monkeypatch):
+    import invoke.config
+
+    listings = []
+    monkeypatch.setattr(invoke.config, "dir", lambda *a: listings.append(a) or dir(*a), raising=False)
+    made = [ssh_runner._Connection("h", user="u", port=2200 + i, gateway=False, connect_timeout=5,
+                                   connect_kwargs={"look_for_keys": False},
+                                   config=ssh_runner._Config(ssh_config=paramiko.SSHConfig())) for i in range(20)]
+    assert not listings  # invoke's DataProxy: ~22 a connection
+    connection = made[3]
+    assert (connection.host, connection.user, connection.port, connection.connect_timeout) == ("h", "u", 2203, 5)
+    connection.mine = 1  # not an attribute of a Connection: a config update, as in Fabric
+    assert connection.config["mine"] == 1 and "mine" not in vars(connection)
+    assert connection.config.run.warn is False and not hasattr(connection, "nothing")
+    with pytest.raises(AttributeError, match="nothing"):
+        connection.config.nothing  # noqa: B018 (the lookup is the test)
+
+
+def test_the_matrix_works_out_its_known_sms_and_oss_refs_once(monkeypatch):
+    matrix = Matrix.load()
+    monkeypatch.delitem(vars(matrix), "_oss_ref_kept", raising=False)
+    monkeypatch.delitem(vars(matrix), "_known_sms", raising=False)
+    prefixes, rows = [], []
+    prefix = matrix_module._prefix
+    monkeypatch.setattr(matrix_module, "_prefix", lambda row, installed: prefixes.append(row) or prefix(row, installed))
+    first = matrix.oss_ref(Version("10.3.0.26"), "x86")
+    asked = len(prefixes)
+    assert asked and all(matrix.oss_ref(Version("10.3.0.26"), "x86") == first for _ in range(50)) and len(prefixes) == asked
+    matrix.oss_ref(Version("8.6.1.6"), "x86")  # another TensorRT: worked out
+    assert len(prefixes) > asked
+    monkeypatch.setattr(type(matrix), "device_rows", property(lambda self: rows.append(1) or vars(self)["device_rows"]),
+                        raising=False)
+    sms = matrix.known_sms()
+    assert "75" in sms and all(matrix.known_sms() is sms for _ in range(50)) and len(rows) == 1

@@ -48,9 +48,10 @@ from provision.deepstream.engine_plan import (
     target_for,
 )
 from provision.deepstream.engine_key import Device, EngineKey, device_of
-from provision.deepstream.app_config import is_app_config, parse_app_config, resolve_gies
+from provision.deepstream.app_config import AppConfig, Gie, is_app_config, parse_app_config, resolve_gies
 from provision.deepstream.gie_graph import Graph, check_graph
 from provision.deepstream.nvinfer_config import ConfigError, NvinferConfig, key_file, parse_config, set_property
+from provision.once import per_input
 from provision.options import Settings
 from provision.outcomes import EngineOutcome, EngineStatus
 from provision.runners.base import WrongSudoPassword, refusal, script_command
@@ -206,7 +207,14 @@ def _decode(value: str) -> str:
 
 
 def _file_states(text: str) -> tuple[dict[str, FileState], set[str]]:
-    """STAT_FILE's `file` lines by (normalised) path, and the folders whose engines were all listed."""
+    """STAT_FILE's `file` lines by (normalised) path, and the folders whose engines were all listed
+    (parsed once per text: identical hosts' searches say the same; the dict and set are the caller's)."""
+    states, folders = _parsed_states(text)
+    return dict(states), set(folders)
+
+
+@per_input()
+def _parsed_states(text: str) -> tuple[tuple[tuple[str, FileState], ...], frozenset[str]]:
     states: dict[str, FileState] = {}
     folders: set[str] = set()
     for line in text.splitlines():
@@ -222,7 +230,7 @@ def _file_states(text: str) -> tuple[dict[str, FileState], set[str]]:
             except ValueError:
                 record = None
         states[posixpath.normpath(parts[1])] = FileState(parts[2] == "1", parts[3] or None, record)
-    return states, folders
+    return tuple(states.items()), frozenset(folders)
 
 
 def refresh_sha_cache(ctx: StepContext, paths: Iterable[str]) -> dict[str, str]:
@@ -363,7 +371,7 @@ class RebuildEngines(Step):
         self.env = BuildEnv(str(f.tensorrt), str(f.cuda), self.gpu_archs, plugin_sha)
         self.devices = {i: device_of(f, i) for i in self.supported}
         self.texts = {e.config_path: e.config_text for e in engines.values() if e.config_text}
-        apps = [e for e in engines.values() if e.status is None and is_app_config(e.config_text)]
+        apps = [e for e in engines.values() if e.status is None and _is_app_config(e.config_text)]
         gies = self._gie_engines(ctx, apps, engines)  # StepFailed for a broken graph: nothing is built
         for e in [*apps, *gies]:  # an app config is no engine; a GIE's nvinfer config is built as the GIE needs
             engines.pop(e.config_path, None)
@@ -372,7 +380,7 @@ class RebuildEngines(Step):
             if e.status is not None:
                 continue
             try:
-                config = e.config or parse_config(e.config_path, e.config_text)
+                config = e.config or _nvinfer_config(e.config_path, e.config_text)
             except ConfigError as exc:
                 e.status, e.outcome, e.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, str(exc)
                 continue
@@ -415,7 +423,7 @@ class RebuildEngines(Step):
         engines: list[Engine] = []
         for a in apps:
             try:
-                app = parse_app_config(a.config_path, a.config_text)
+                app = _app_config(a.config_path, a.config_text)
             except ConfigError as exc:
                 a.status, a.outcome, a.message = EngineStatus.REFUSED, EngineOutcome.REFUSED, str(exc)
                 continue
@@ -424,7 +432,7 @@ class RebuildEngines(Step):
                 known = found.get(path)
                 texts[path] = known.config_text if known and known.config_text else ctx.runner.read_text(path)
             self.texts.update((path, text) for path, text in texts.items() if text is not None)
-            resolved, unusable = resolve_gies(app, texts)
+            resolved, unusable = _resolved_gies(app, texts)
             graph = check_graph(app, resolved, unusable, self._label_counts(ctx, resolved))
             self.graphs.append(graph)
             if graph.problems:
@@ -764,6 +772,25 @@ class RebuildEngines(Step):
 
 CACHED_ENGINE = "model.engine"  # the engine's name in the cache (a key names one engine, wherever it goes)
 BUILT = re.compile(r"^dsprov-engine\t([0-9a-f]{64})\t(\d+)$", re.M)
+
+
+# The survey's parses, once per distinct input (a fleet's identical hosts hold identical configs):
+# their values are frozen dataclasses, and the lists and dicts a caller gets are its own.
+_is_app_config = per_input(512)(is_app_config)
+_nvinfer_config = per_input(512)(parse_config)
+_app_config = per_input(512)(parse_app_config)
+
+
+def _resolved_gies(app: AppConfig, texts: dict[str, str | None]) -> tuple[list[Gie], dict[str, str]]:
+    """resolve_gies, worked out once per app config and nvinfer texts."""
+    gies, unusable = _resolved(app, tuple(sorted(texts.items())))
+    return list(gies), dict(unusable)
+
+
+@per_input(512)
+def _resolved(app: AppConfig, texts: tuple[tuple[str, str | None], ...]) -> tuple[tuple[Gie, ...], tuple[tuple[str, str], ...]]:
+    gies, unusable = resolve_gies(app, dict(texts))
+    return tuple(gies), tuple(unusable.items())
 
 
 def _work_name(number: int, path: str) -> str:

@@ -86,7 +86,14 @@ class HostFacts:
 INTERNAL = ("device_query", "smi")
 
 
+_PLAIN = (str, int, float, bool, type(None))  # as JSON as they are (exact types: an enum may subclass str)
+
+
 def _jsonable(value: Any) -> Any:
+    if type(value) in _PLAIN:
+        return value
+    if type(value) is dict:  # the packages: a few hundred plain strings
+        return {k: v if type(v) in _PLAIN else _jsonable(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value):
         return _jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)})
     if isinstance(value, dict):

@@ -10,6 +10,7 @@ what it cannot judge it skips or reports as WARN.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Sequence
@@ -142,9 +143,17 @@ class Matrix:
     def oss_ref(self, tensorrt: Version, platform: str) -> OssRefRow | None:
         """The OSS ref row for the INSTALLED TensorRT on this platform (its ref may be None): the
         row for its major.minor.patch where there is one (release/10.13.3 for 10.13.3.9), else the
-        major.minor row. Exact-match tags are not the default (see exact_ref)."""
-        fits = [r for r in self.oss_refs if not r.exact_tag and platform in r.platforms and _prefix(r.tensorrt, tensorrt)]
-        return max(fits, key=lambda r: len(r.tensorrt.release), default=None)
+        major.minor row. Exact-match tags are not the default (see exact_ref). Worked out once per
+        (TensorRT, platform): a fleet's hosts ask it for the same ones."""
+        key = (tensorrt, platform)
+        if key not in self._oss_ref_kept:
+            fits = [r for r in self.oss_refs if not r.exact_tag and platform in r.platforms and _prefix(r.tensorrt, tensorrt)]
+            self._oss_ref_kept[key] = max(fits, key=lambda r: len(r.tensorrt.release), default=None)
+        return self._oss_ref_kept[key]
+
+    @functools.cached_property
+    def _oss_ref_kept(self) -> dict[tuple[Version, str], OssRefRow | None]:
+        return {}
 
     def exact_ref(self, tensorrt: Version, platform: str) -> OssRefRow | None:
         """A tag whose NvInferVersion is the installed TensorRT's patch exactly (tag 8.2.1 for 8.2.1.8)."""
@@ -227,6 +236,10 @@ class Matrix:
 
     def known_sms(self) -> frozenset[str]:
         """SM numbers ("53", "87", "100") of every compute capability in devices.yml."""
+        return self._known_sms
+
+    @functools.cached_property  # once per matrix (its rows are immutable), not once per host
+    def _known_sms(self) -> frozenset[str]:
         caps = [d.compute_capability for d in self.device_rows] + [g.compute_capability for g in self.gpu_rows]
         return frozenset("".join(str(int(part)) for part in c.split(".")) for c in caps if c)
 

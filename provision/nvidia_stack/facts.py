@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from provision.once import per_input
+
 # POSIX sh for the probe (its helpers `section`, `show` and `has`); display-class devices only
 PROBE = r"""
 section nvidia_pci
@@ -106,6 +108,7 @@ def _hex(text: str) -> str | None:
     return text if text and all(c in "0123456789abcdef" for c in text) else None
 
 
+@per_input()  # each text once: a fleet's identical hosts send identical lists
 def parse_pci(text: str) -> tuple[PciDevice, ...]:
     """The `nvidia_pci` section: `slot vendor device class subvendor subdevice driver` per line
     (sysfs values like 0x10de, 0x030200); lines that do not parse are skipped."""
@@ -129,15 +132,22 @@ def parse_packages(text: str) -> dict[str, str]:
     """`dpkg-query -W -f '${db:Status-Abbrev}\\t${Package}\\t${Version}\\n'`: the installed ones.
     The abbreviation is the wanted state, the status, the error flag (dpkg-query(1)): installed is
     status `i`, whether wanted `i`nstall or `h`old ("hi" once held); "rc" is removed with its
-    configuration left, "un" never installed, "iF" half-configured."""
+    configuration left, "un" never installed, "iF" half-configured. Parsed once per text; each
+    caller gets a dict of its own."""
+    return dict(_installed(text))
+
+
+@per_input()
+def _installed(text: str) -> tuple[tuple[str, str], ...]:
     installed = {}
     for line in text.splitlines():
         parts = line.split("\t")
         if len(parts) == 3 and parts[0].strip() in ("ii", "hi") and parts[1] and parts[2]:
             installed[parts[1].split(":", 1)[0]] = parts[2]
-    return installed
+    return tuple(installed.items())
 
 
+@per_input()
 def parse_holds(text: str) -> frozenset[str]:
     """The held packages of the same dpkg-query output: wanted state `h` (installed or not)."""
     return frozenset(parts[1].split(":", 1)[0] for parts in (line.split("\t") for line in text.splitlines())
