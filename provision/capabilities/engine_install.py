@@ -97,6 +97,7 @@ class WorkFolder:
 INSTALL_ENGINES_SCRIPT = FILE_FUNCTIONS + r"""
 mode=$1 dir=$2; shift 2
 ok=" " held=" "
+my_uid  # once, before the subshells that place each file
 while [ $# -ge 7 ]; do
     tag=$1 f=$2 t=$3 sha=$4 size=$5 expect=$6 deps=$7; shift 7
     wait= ifs=$IFS IFS=,
