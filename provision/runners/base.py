@@ -65,6 +65,8 @@ class Result:
 
 
 class Held(Protocol):
+    printed: str | None  # what the command printed before its ready line (None: the runner keeps none)
+
     def release(self) -> None: ...
 
 
