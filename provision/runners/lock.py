@@ -11,7 +11,7 @@ lock (`flock -s` on a readable file would block every provision). A lock file th
 else (another mode or owner, a link, as an older version left it) is replaced by a fresh one
 (mktemp, then a rename), so a user holding the old file open holds nothing. The state file beside
 it stays 0644: the probe reads it without sudo. Once locked, the command prints the state file as
-root reads it (STATE_READ), before its ready line: the run reads it under the lock without another
+root reads it (state_read_command), before its ready line: the run reads it under the lock without another
 sudo command (a password check) or round trip.
 """
 
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from provision.errors import ProvisionError
 from provision.runners.base import Held, Runner
-from provision.state import STATE_DIR, STATE_READ, Host, State, marked_state, read_state
+from provision.state import STATE_DIR, Host, State, marked_state, read_state, state_read_command
 
 LOCK_FILE = f"{STATE_DIR}/lock"
 LOCKED = "DSPROV-LOCKED"
@@ -37,7 +37,7 @@ def lock_command() -> str:
         f"mkdir -p {STATE_DIR} && chmod 0755 {STATE_DIR} && "
         f"if [ -L {LOCK_FILE} ] || [ \"$(stat -c '%u %a' {LOCK_FILE} 2>/dev/null)\" != '0 600' ]; then "
         f"n=$(mktemp {STATE_DIR}/.lock.XXXXXXXXXX) && mv -fT \"$n\" {LOCK_FILE} || exit 1; fi && "
-        f"exec flock -n {LOCK_FILE} sh -c {shlex.quote(f'{STATE_READ}; echo; echo {LOCKED}; cat >/dev/null')}"
+        f"exec flock -n {LOCK_FILE} sh -c {shlex.quote(f'{state_read_command()}; echo; echo {LOCKED}; cat >/dev/null')}"
     )
 
 
