@@ -86,7 +86,7 @@ class LocalRunner(FileOps):
         if password_line:
             proc.stdin.write(password_line)
             proc.stdin.flush()
-        printed = []
+        printed: list[str] = []
         for line in proc.stdout:
             if line.strip() == ready:
                 return LocalHold(proc, "".join(printed))
