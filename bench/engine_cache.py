@@ -11,6 +11,9 @@ removed), a fresh controller cache (no plugin build, no engine); then the timed
 `--engine-cache both` also with `off` (every host builds its own engines), interleaved with the rest.
 With `--against DIR` (another checkout of dsprov, e.g. main's in a `git worktree`), each round runs
 that checkout's code too, right after this one's, on the same fleets: before and after side by side.
+Beside wall time and CPU (the tool's processes and the devices'), "CPU floor N / 1": the fleet's
+CPU spread over every core of this machine, against one host's wall; where one host's run is itself
+CPU-bound (its wall about its CPU), N / 1 cannot go below it, however the work is scheduled.
 Needs root (the simulated fleet); takes a few minutes.
 
     .venv/bin/python bench/engine_cache.py [--hosts 10] [--rounds 3] [--engine-cache auto|off|both] [--against DIR]
@@ -39,6 +42,9 @@ from simfleet.mirror import served_fleet  # noqa: E402
 from simfleet.profiles import TRTEXEC_RUNS  # noqa: E402
 
 RECORDS = "/opt/nvidia/deepstream/deepstream/samples/models/*/*.engine.dsprov.json"
+# The wall time the fleet's CPU needs at the least, on this machine's cores all free, against one host's
+# wall: the column "CPU floor N / 1" (where one host's run is itself CPU-bound, N / 1 cannot go below it).
+CORES = os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -107,8 +113,9 @@ def spread(values: list[float]) -> str:
 def table(label: str, hosts: int, ones: list[Round], manys: dict[str, list[Round]]) -> None:
     """The rounds of one checkout's code: a Markdown table."""
     print(f"\n{label}\n")
-    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads | N / 1 | CPU (tool + hosts) | CPU N / 1 |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| fleet | wall | round trips per host | trtexec builds | trtexec loads | N / 1 | CPU (tool + hosts) | CPU N / 1 |"
+          " CPU floor N / 1 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     base = statistics.median(r.seconds for r in ones)
     base_cpu = statistics.median(r.cpu for r in ones)
     for name, rounds in [("1 host", ones), *((f"{hosts} hosts, engine cache {s}", r) for s, r in manys.items())]:
@@ -116,7 +123,7 @@ def table(label: str, hosts: int, ones: list[Round], manys: dict[str, list[Round
         cpu = statistics.median(r.cpu for r in rounds)
         print(f"| {name} | {spread([r.seconds for r in rounds])} | {trips[0]}-{trips[-1]} |"
               f" {rounds[-1].builds} | {rounds[-1].loads} | {statistics.median(r.seconds for r in rounds) / base:.2f} |"
-              f" {spread([r.cpu for r in rounds])} | {cpu / base_cpu:.2f} |")
+              f" {spread([r.cpu for r in rounds])} | {cpu / base_cpu:.2f} | {cpu / CORES / base:.2f} |")
 
 
 def main() -> None:

@@ -258,7 +258,7 @@ def run_job(
         if plan.steps and _will_change(plan, ctx, detection, report, progress):
             held = acquire(runner)
             try:
-                ctx.state = read_state(ctx, sudo=True, strict=not job.tolerant_state)
+                ctx.state = held.state(ctx, strict=not job.tolerant_state)  # read as root by the lock's command
                 run_plan(plan, ctx, report, progress)
                 while plan.replanned and len(plans) <= REPLANS:  # the rest, on what those steps made
                     report.notes.remove(plan.stop)  # what it said waits is planned now

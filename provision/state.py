@@ -208,18 +208,28 @@ class Host(Protocol):
     def write(self, path: str, data: bytes, *, mode: str | None = None, sudo: bool = False) -> None: ...
 
 
+def state_read_command() -> str:
+    """The state file read as root (under the host lock: read_state, the lock's own command): the
+    base64 follows a marker, and the shell says nothing (its redirection errors are silenced first):
+    under Ansible's become (a pty) stderr arrives with stdout."""
+    return f"printf 'state:'; base64 2>/dev/null < {STATE_FILE} | tr -d '\\n'"
+
+
+def marked_state(output: str) -> str | None:
+    """The state file's text from state_read_command's output (None: no marker; "not UTF-8" for bytes that are not)."""
+    marked = [w for w in output.split() if w.startswith("state:")]
+    try:
+        return base64.b64decode(marked[-1][6:], validate=True).decode() if marked else None
+    except (binascii.Error, UnicodeDecodeError):
+        return "not UTF-8"
+
+
 def read_state(ctx: Host, *, sudo: bool = False, strict: bool = True) -> State:
     """The host's state file (empty when there is none yet). With `sudo` (under the host lock) it is
     read as root, so a file someone made unreadable is still read."""
     if sudo:
-        # the base64 follows a marker, and the shell says nothing (its redirection errors are
-        # silenced first): under Ansible's become (a pty) stderr arrives with stdout
-        result = ctx.runner.run(f"printf 'state:'; base64 2>/dev/null < {STATE_FILE} | tr -d '\\n'", sudo=True)
-        marked = [w for w in result.stdout.split() if w.startswith("state:")]
-        try:
-            text = base64.b64decode(marked[-1][6:], validate=True).decode() if result.ok and marked else None
-        except (binascii.Error, UnicodeDecodeError):
-            text = "not UTF-8"
+        result = ctx.runner.run(state_read_command(), sudo=True)
+        text = marked_state(result.stdout) if result.ok else None
     else:
         text = ctx.runner.read_text(STATE_FILE)
     return State.parse(ctx.runner.host, text, strict=strict)

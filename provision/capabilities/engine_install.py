@@ -97,13 +97,15 @@ class WorkFolder:
 INSTALL_ENGINES_SCRIPT = FILE_FUNCTIONS + r"""
 mode=$1 dir=$2; shift 2
 ok=" " held=" "
+my_uid  # once, before the subshells that place each file
 while [ $# -ge 7 ]; do
     tag=$1 f=$2 t=$3 sha=$4 size=$5 expect=$6 deps=$7; shift 7
-    wait=
-    for d in $(echo "$deps" | tr , ' '); do
+    wait= ifs=$IFS IFS=,
+    for d in $deps; do
         [ "$d" = - ] && continue
         case $ok in *" $d "*) ;; *) wait=$d ;; esac
     done
+    IFS=$ifs
     if [ -n "$wait" ]; then
         case $held in
             *" $wait "*) printf 'deferred\t%s\n' "$tag"; held="$held$tag " ;;
@@ -112,11 +114,11 @@ while [ $# -ge 7 ]; do
         continue
     fi
     if [ "$mode" = user ]; then
-        d=$(dirname "$t")
-        mkdir -p "$d" 2>/dev/null
+        parent "$t"; d=$up_dir
+        [ -d "$d" ] || mkdir -p "$d" 2>/dev/null
         if [ ! -w "$d" ]; then printf 'deferred\t%s\n' "$tag"; held="$held$tag "; continue; fi
     fi
-    if [ "$expect" != - ] && [ "$(sha256sum < "$t" 2>/dev/null | cut -d' ' -f1)" != "$expect" ]; then
+    if [ "$expect" != - ] && { sum_=$(sha256sum < "$t" 2>/dev/null); [ "${sum_%% *}" != "$expect" ]; }; then
         printf 'failed\t%s\t%s\n' "$tag" "$t changed since it was read: not rewritten (run again)"
         continue
     fi

@@ -636,9 +636,9 @@ class RebuildEngines(Step):
         if not copied:
             return ready
         engines = {i: ready[i][1] for i, _ in copied}
-        checks = "; ".join(
+        checks = "; ".join(  # trtexec's line `&&&& PASSED ...` is matched by the shell (a case pattern: no grep)
             f"if out=$({load_command(f'{work.path}/{p.file}', engines[i][0].target)} 2>&1)"
-            f" && printf '%s\\n' \"$out\" | grep -q '^&&&& PASSED'; then printf 'loaded\\t{i}\\n'; else"
+            f" && case \"$out\" in '&&&& PASSED'*|*'\n&&&& PASSED'*) ;; *) false ;; esac; then printf 'loaded\\t{i}\\n'; else"
             f" printf 'unloaded\\t{i}\\t%s\\n' \"$(printf '%s\\n' \"$out\" | grep -m 1 '\\[E\\]' || printf '%s\\n' \"$out\" | tail -n 1)\"; fi"
             for i, p in copied)
         result = ctx.sh(checks, check=False)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -73,7 +74,18 @@ class PluginPaths:
 
 
 def soname(library: Path) -> str | None:
-    """The DT_SONAME of a shared library on the controller (None if it has none or is no ELF)."""
+    """The DT_SONAME of a shared library on the controller (None if it has none or is no ELF): read once
+    per file as it is (path, inode, size, mtime), so that the hosts of a fleet that copy one build, each
+    checking it twice (before and under the lock), do not each parse it again."""
+    try:
+        seen = library.stat()
+    except OSError:
+        return None
+    return _soname(library, seen.st_ino, seen.st_size, seen.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _soname(library: Path, inode: int, size: int, mtime_ns: int) -> str | None:
     from elftools.common.exceptions import ELFError  # here: only a run that copies a library reads one
     from elftools.elf.dynamic import DynamicSection
     from elftools.elf.elffile import ELFFile

@@ -117,8 +117,9 @@ def divert_command(p: PluginPaths) -> str:
 
 # Links the library's SONAME link to $1 (a file name in the folder of $2, the link), atomically.
 RELINK = r"""
-relink() {
-    ln -sfn "$1" "$(dirname "$2")/.dsprov-link" && mv -fT "$(dirname "$2")/.dsprov-link" "$2"
+relink() {  # (after FILE_FUNCTIONS: parent)
+    parent "$2"
+    ln -sfn "$1" "$up_dir/.dsprov-link" && mv -fT "$up_dir/.dsprov-link" "$2"
 }
 """
 
@@ -134,7 +135,7 @@ case " $7 " in
     *) refuse "$lib changed since it was checked (SHA-256 now ${now%"${now#????????????}"}): it was not replaced" ;;
 esac
 place "$up" "$lib" 0644 "$sha" "$size"
-relink "$(basename "$lib")" "$5"
+relink "${lib##*/}" "$5"
 [ -e "$6" ] || ln -s "$(basename "$5")" "$6"
 ldconfig
 """
@@ -147,7 +148,7 @@ saved=$1 lib=$2
 sha=$(sha256sum <"$saved" | cut -d' ' -f1) size=$(wc -c <"$saved")
 [ -z "$4" ] || [ "$sha" = "$4" ] || refuse "the saved copy $saved is not the original (SHA-256 ${sha%"${sha#????????????}"}); nothing was restored"
 place "$saved" "$lib" "" "$sha" "$size"
-relink "$(basename "$lib")" "$3"
+relink "${lib##*/}" "$3"
 ldconfig
 dpkg-divert --package dsprov --remove "$lib" >/dev/null
 rm -f "$saved"
@@ -366,7 +367,8 @@ def read_before_swap(ctx: StepContext, p: PluginPaths, shas: bool) -> tuple[str 
 # says which state file is on the host (1: recording the swap, 2: the build); a refusal stops it.
 APPLY_SCRIPT = FILE_FUNCTIONS + r"""
 put_state() {  # staged beside the state file, not in /tmp (which may be full); place sets f, t, mode, sha, size, dir, new
-    state=$(mktemp "$(dirname "$5")/.dsprov-state-XXXXXXXXXX") || refuse "cannot create a file beside $5 (disk full?)"
+    parent "$5"
+    state=$(mktemp "$up_dir/.dsprov-state-XXXXXXXXXX") || refuse "cannot create a file beside $5 (disk full?)"
     printf '%s' "$2" | base64 -d > "$state" && place "$state" "$5" 0644 "$3" "$4" || { rm -f "$state"; refuse "cannot write $5"; }
     rm -f "$state"
     echo "dsprov-state $1"

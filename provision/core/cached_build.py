@@ -6,7 +6,8 @@ The cache key is a hash of what decides the file's bytes, the ref's commit inclu
 whose key is cached gets a copy instead of a build, and across a fleet (invoke's threads or
 Ansible's forks) each key is built once: the others wait on the key's lock, then copy.
 
-The commit comes from the repository (`git ls-remote`, asked from the host), except on a rerun
+The commit comes from the repository (`git ls-remote`, asked from the host; once per run, the
+first host's answer serving the others: run_commit), except on a rerun
 whose installed build, as the state file records it, is what the plan would build with the
 commit recorded: the rerun then asks nothing (a branch moved since is followed with --force).
 
@@ -19,6 +20,8 @@ with a clean tree (checked in the clone's command) before anything is built or c
 from __future__ import annotations
 
 import tempfile
+import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -48,6 +51,33 @@ def build_jobs(mem_available_kib: int | None, swap_free_kib: int | None, nproc: 
     if jobs < cores and not swap_free_kib:
         hint = f"memory allows -j{jobs} of {cores} cores; adding swap (e.g. a 4 GB swap file) would allow more"
     return jobs, hint
+
+
+@dataclass
+class _Asked:
+    """A ref's commit as one run found it (run_commit)."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    commit: str | None = None
+
+
+_ASKED: weakref.WeakKeyDictionary[ArtifactStore, dict[tuple[str, str], _Asked]] = weakref.WeakKeyDictionary()
+_ASKED_LOCK = threading.Lock()
+
+
+def run_commit(ctx: StepContext, store: ArtifactStore, repo: str, ref: str) -> str:
+    """The ref's commit (remote_commit), asked once per run: the hosts of a run share its `store`
+    (invoke's threads), and the first to ask tells the others, which wait for it, so a fleet builds
+    and copies one commit with one `git ls-remote` (a branch that moves during the run is followed
+    by the next). A host whose ask failed tells nobody: the next one asks."""
+    with _ASKED_LOCK:
+        asked = _ASKED.setdefault(store, {}).setdefault((repo, ref), _Asked())
+    with asked.lock:
+        if asked.commit is None:
+            asked.commit = remote_commit(ctx, repo, ref)
+        else:
+            ctx.log(f"(asked in this run) git ls-remote -- {repo} {ref}: {asked.commit}")
+        return asked.commit
 
 
 @dataclass
@@ -105,7 +135,7 @@ class CachedBuild(Step):
             if recorded and build_key(self.spec.key_parts(recorded)) == self.installed_key(ctx):
                 self.commit = recorded
             else:
-                self.commit = remote_commit(ctx, self.spec.repo, self.ref)
+                self.commit = run_commit(ctx, self.store, self.spec.repo, self.ref)
             self.key = build_key(self.spec.key_parts(self.commit))
         return self.key
 

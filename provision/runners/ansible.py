@@ -163,6 +163,8 @@ class AnsibleRunner(FileOps):
 class AnsibleHold:
     """A background hold on the host, its lease renewed from a thread until release()."""
 
+    printed: str | None = None  # the hold runs in the background: its output is not kept
+
     def __init__(self, runner: AnsibleRunner, folder: str, sudo: bool) -> None:
         self.runner, self.folder, self.sudo = runner, folder, sudo
         self._stop = threading.Event()

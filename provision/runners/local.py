@@ -86,9 +86,11 @@ class LocalRunner(FileOps):
         if password_line:
             proc.stdin.write(password_line)
             proc.stdin.flush()
+        printed: list[str] = []
         for line in proc.stdout:
             if line.strip() == ready:
-                return LocalHold(proc)
+                return LocalHold(proc, "".join(printed))
+            printed.append(line)
         err = proc.stderr.read()
         proc.wait()
         check_sudo(Result(command, proc.returncode, "", err))
@@ -168,8 +170,9 @@ def _kill(proc: subprocess.Popen) -> None:
 class LocalHold:
     """A command kept running until release() closes its stdin."""
 
-    def __init__(self, proc: subprocess.Popen) -> None:
+    def __init__(self, proc: subprocess.Popen, printed: str) -> None:
         self.proc = proc
+        self.printed: str | None = printed  # before the ready line
 
     def release(self) -> None:
         self.proc.stdin.close()

@@ -10,14 +10,19 @@ The lock file is root's, mode 0600: only root can open it, so no other local use
 lock (`flock -s` on a readable file would block every provision). A lock file that is anything
 else (another mode or owner, a link, as an older version left it) is replaced by a fresh one
 (mktemp, then a rename), so a user holding the old file open holds nothing. The state file beside
-it stays 0644: the probe reads it without sudo.
+it stays 0644: the probe reads it without sudo. Once locked, the command prints the state file as
+root reads it (state_read_command), before its ready line: the run reads it under the lock without another
+sudo command (a password check) or round trip.
 """
 
 from __future__ import annotations
 
+import shlex
+from dataclasses import dataclass
+
 from provision.errors import ProvisionError
-from provision.runners.base import Runner
-from provision.state import STATE_DIR
+from provision.runners.base import Held, Runner
+from provision.state import STATE_DIR, Host, State, marked_state, read_state, state_read_command
 
 LOCK_FILE = f"{STATE_DIR}/lock"
 LOCKED = "DSPROV-LOCKED"
@@ -32,13 +37,31 @@ def lock_command() -> str:
         f"mkdir -p {STATE_DIR} && chmod 0755 {STATE_DIR} && "
         f"if [ -L {LOCK_FILE} ] || [ \"$(stat -c '%u %a' {LOCK_FILE} 2>/dev/null)\" != '0 600' ]; then "
         f"n=$(mktemp {STATE_DIR}/.lock.XXXXXXXXXX) && mv -fT \"$n\" {LOCK_FILE} || exit 1; fi && "
-        f"exec flock -n {LOCK_FILE} sh -c 'echo {LOCKED}; cat >/dev/null'"
+        f"exec flock -n {LOCK_FILE} sh -c {shlex.quote(f'{state_read_command()}; echo; echo {LOCKED}; cat >/dev/null')}"
     )
 
 
-def acquire(runner: Runner):
-    """Hold the host's provision lock; returns a handle with release(), or raises HostBusy."""
+@dataclass
+class Lock:
+    """The host's provision lock, held, and what its command printed before it was ready."""
+
+    held: Held
+
+    def state(self, ctx: Host, strict: bool = True) -> State:
+        """The state file as root read it under the lock (read_state with sudo where the runner
+        keeps no output of a hold)."""
+        printed = self.held.printed
+        if printed is None:
+            return read_state(ctx, sudo=True, strict=strict)
+        return State.parse(ctx.runner.host, marked_state(printed), strict=strict)
+
+    def release(self) -> None:
+        self.held.release()
+
+
+def acquire(runner: Runner) -> Lock:
+    """Hold the host's provision lock (release() lets it go), or raise HostBusy."""
     held = runner.hold(lock_command(), ready=LOCKED, sudo=True)
     if held is None:
         raise HostBusy(f"{runner.host}: another provision is running there (lock {LOCK_FILE}); try again later")
-    return held
+    return Lock(held)

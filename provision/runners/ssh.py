@@ -185,8 +185,9 @@ class SSHRunner(FileOps):
                 out += channel.recv(4096).decode(errors="replace")
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(4096).decode(errors="replace")
-            if ready in out.splitlines():
-                return SSHHold(channel)
+            lines = out.splitlines()
+            if ready in lines:
+                return SSHHold(channel, "\n".join(lines[:lines.index(ready)]))
             if "Sorry, try again" in err or channel.exit_status_ready():
                 break  # a wrong password would be asked for again, forever
         channel.close()
@@ -546,8 +547,9 @@ class _CountedChannel:
 class SSHHold:
     """A remote command kept running until release() closes its stdin."""
 
-    def __init__(self, channel: paramiko.Channel) -> None:
+    def __init__(self, channel: paramiko.Channel, printed: str) -> None:
         self.channel = channel
+        self.printed: str | None = printed  # before the ready line
 
     def release(self) -> None:
         self.channel.shutdown_write()
